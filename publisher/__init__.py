@@ -1,0 +1,1 @@
+"""publisher: press releases to per-country feeds and subscriber digests."""

@@ -1,0 +1,182 @@
+"""The `publisher` command: thin click commands, each calling one use case and printing one line."""
+
+from __future__ import annotations
+
+import logging
+import sys
+from collections.abc import Sequence
+from datetime import UTC, datetime
+from functools import cached_property
+from pathlib import Path
+from typing import Any
+
+import click
+from rich.console import Console
+from rich.table import Table
+from sqlalchemy.orm import Session, sessionmaker
+
+from publisher import jobs
+from publisher.config import Config, load_config
+from publisher.db import database_url, display_url, make_engine, open_store, upgrade
+from publisher.errors import PublisherError
+from publisher.ingest.read import PARSERS
+from publisher.ingest.save import ImportCounts
+from publisher.models import Release
+from publisher.releases import newest_releases
+
+
+class App:
+    """What the commands share: the config, loaded once, and the store, opened once."""
+
+    def __init__(self, config_path: Path | None) -> None:
+        self.config_path = config_path
+
+    @cached_property
+    def config(self) -> Config:
+        return load_config(self.config_path)
+
+    @cached_property
+    def sessions(self) -> sessionmaker[Session]:
+        return open_store(self.config)
+
+
+class PublisherGroup(click.Group):
+    """Turns the project's errors into a message on stderr and their exit code."""
+
+    def invoke(self, ctx: click.Context) -> Any:
+        try:
+            return super().invoke(ctx)
+        except PublisherError as exc:
+            click.echo(f"error: {exc}", err=True)
+            ctx.exit(exc.exit_code)
+
+
+@click.group(cls=PublisherGroup)
+@click.option("--config", "config_path", type=click.Path(path_type=Path, dir_okay=False),
+              envvar="PUBLISHER_CONFIG", show_envvar=True,
+              help="Config file. Default: ./config.toml, else the embedded defaults.")
+@click.option("-v", "--verbose", is_flag=True, help="Log debug detail to stderr.")
+@click.version_option(package_name="publisher")
+@click.pass_context
+def cli(ctx: click.Context, config_path: Path | None, verbose: bool) -> None:
+    """Press releases to per-country feeds and subscriber digests."""
+    logging.basicConfig(level=logging.DEBUG if verbose else logging.INFO, stream=sys.stderr,
+                        format="%(levelname)s %(name)s: %(message)s")
+    if not verbose:
+        logging.getLogger("alembic").setLevel(logging.WARNING)
+    ctx.obj = App(config_path)
+
+
+pass_app = click.make_pass_decorator(App)
+
+
+def _now() -> datetime:
+    return datetime.now(UTC)
+
+
+def _import_line(location: str, counts: ImportCounts) -> str:
+    return (f"imported {counts.new} new, {counts.updated} updated, {counts.unchanged} unchanged "
+            f"from {location}")
+
+
+@cli.command()
+@pass_app
+def run(app: App) -> None:
+    """The main job: import the configured sources, then list the newest releases."""
+    for location, counts in jobs.import_sources(app.sessions, app.config, _now()):
+        click.echo(_import_line(location, counts))
+    _print_releases(app, country=None, limit=app.config.feeds.max_items)
+
+
+@cli.command("import")
+@click.argument("files", nargs=-1, required=True, type=click.Path(dir_okay=False))
+@click.option("--format", "fmt", type=click.Choice(sorted(PARSERS)),
+              help="Input format. Default: from the extension (.txt listing, .json, .csv).")
+@pass_app
+def import_(app: App, files: tuple[str, ...], fmt: str | None) -> None:
+    """Import releases from FILES, all in one transaction.
+
+    Example: publisher import news.txt releases.csv
+    """
+    requests = [jobs.ImportRequest(location, fmt) for location in files]
+    for location, counts in jobs.import_files(app.sessions, app.config, requests, _now()):
+        click.echo(_import_line(location, counts))
+
+
+@cli.group()
+def releases() -> None:
+    """Look at stored releases."""
+
+
+@releases.command("list")
+@click.option("--country", help="Only this country's releases (a code such as CN).")
+@click.option("--limit", type=click.IntRange(min=1), default=20, show_default=True)
+@pass_app
+def releases_list(app: App, country: str | None, limit: int) -> None:
+    """Print the newest releases as a table.
+
+    Example: publisher releases list --country MN --limit 5
+    """
+    if country is not None:
+        country = country.upper()
+        if country not in app.config.country_codes:
+            raise click.BadParameter(f"unknown country {country!r}; the config has "
+                                     f"{', '.join(app.config.country_codes)}", param_hint="--country")
+    _print_releases(app, country, limit)
+
+
+def _print_releases(app: App, country: str | None, limit: int) -> None:
+    with app.sessions() as session:
+        found = newest_releases(session, country, limit)
+        table = _release_table(found, app.config)
+    Console(width=None if sys.stdout.isatty() else 160).print(table)
+    noun = "release" if len(found) == 1 else "releases"
+    click.echo(f"{len(found)} {noun}{f' of {country}' if country else ''}")
+
+
+def _release_table(found: Sequence[Release], config: Config) -> Table:
+    table = Table("Published", "Countries", "Title")
+    zone = config.site.zone
+    for release in found:
+        table.add_row(release.published.astimezone(zone).strftime("%Y-%m-%d"),
+                      " ".join(release.country_codes), release.title)
+    return table
+
+
+@cli.group()
+def db() -> None:
+    """Manage the database schema."""
+
+
+@db.command("upgrade")
+@pass_app
+def db_upgrade(app: App) -> None:
+    """Apply any pending migrations (they also run on every start).
+
+    Example: publisher db upgrade
+    """
+    url = database_url(app.config)
+    upgrade(make_engine(url))
+    click.echo(f"database {display_url(url)} is up to date")
+
+
+@cli.group("config")
+def config_group() -> None:
+    """Inspect the configuration."""
+
+
+@config_group.command("check")
+@pass_app
+def config_check(app: App) -> None:
+    """Load the config and report what it holds; exit code 2 when it is invalid.
+
+    Example: publisher --config /etc/publisher/config.toml config check
+    """
+    config = app.config
+    click.echo(f"config OK: {len(config.countries)} countries, {len(config.digests)} digests, "
+               f"{len(config.sources)} sources, database "
+               f"{display_url(database_url(config))}")
+
+
+def main() -> None:
+    cli(prog_name="publisher")

@@ -1,0 +1,315 @@
+"""The typed, immutable configuration, loaded once from config.toml.
+
+Every problem is reported with the file and the key path (`digests[1].cron`), and all of them at
+once, so an operator fixes the file in one go.
+"""
+
+from __future__ import annotations
+
+import os
+import string
+import tomllib
+from collections.abc import Iterable, Mapping
+from datetime import datetime
+from importlib import resources
+from pathlib import Path
+from typing import Annotated, Any, Literal
+from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
+
+from apscheduler.triggers.cron import CronTrigger
+from pydantic import AfterValidator, BaseModel, ConfigDict, Field, ValidationError
+
+from publisher.errors import ConfigError
+
+CONFIG_ENV = "PUBLISHER_CONFIG"
+DEFAULT_CONFIG_NAME = "config.toml"
+BUNDLED_PREFIX = "bundled:"
+
+
+def _check_timezone(name: str) -> str:
+    try:
+        ZoneInfo(name)
+    except (ZoneInfoNotFoundError, ValueError):
+        raise ValueError(f"unknown time zone {name!r}") from None
+    return name
+
+
+def _check_cron(expression: str) -> str:
+    fields = expression.split()
+    if len(fields) != 5:
+        raise ValueError(f"expected 5 fields, got {len(fields)}")
+    try:
+        CronTrigger.from_crontab(expression, timezone="UTC")
+    except ValueError as exc:
+        raise ValueError(f"bad cron expression {expression!r}: {exc}") from None
+    return expression
+
+
+def _check_country_code(code: str) -> str:
+    if len(code) != 2 or not code.isascii() or not code.isalpha() or not code.isupper():
+        raise ValueError(f"expected a two-letter upper-case country code, got {code!r}")
+    return code
+
+
+def _check_base_url(url: str) -> str:
+    if not url.startswith(("https://", "http://")) or len(url.split("/", 3)[2]) == 0:
+        raise ValueError(f"expected an absolute http(s) URL, got {url!r}")
+    return url.rstrip("/")
+
+
+def _check_env_name(name: str) -> str:
+    if not name or not all(c.isalnum() or c == "_" for c in name) or name[0].isdigit():
+        raise ValueError(f"expected an environment variable name, got {name!r}")
+    return name
+
+
+def _check_location(location: str) -> str:
+    if not location:
+        raise ValueError("expected a file path or bundled:NAME")
+    if location.startswith(("http://", "https://")):
+        raise ValueError("fetching sources over http(s) is not supported yet; give a file path")
+    return location
+
+
+TimeZoneName = Annotated[str, AfterValidator(_check_timezone)]
+Cron = Annotated[str, AfterValidator(_check_cron)]
+CountryCode = Annotated[str, AfterValidator(_check_country_code)]
+BaseUrl = Annotated[str, AfterValidator(_check_base_url)]
+EnvName = Annotated[str, AfterValidator(_check_env_name)]
+NonEmpty = Annotated[str, Field(min_length=1)]
+
+
+class Section(BaseModel):
+    model_config = ConfigDict(frozen=True, extra="forbid", strict=True)
+
+
+class Site(Section):
+    name: NonEmpty = "Press releases"
+    base_url: BaseUrl = "http://127.0.0.1:8080"
+    timezone: TimeZoneName = "UTC"
+    language: NonEmpty = "en"
+
+    @property
+    def zone(self) -> ZoneInfo:
+        return ZoneInfo(self.timezone)
+
+
+class Database(Section):
+    url: NonEmpty = "sqlite:///publisher.db"
+    # When this variable is set, its value replaces `url` (a URL with a password is a secret).
+    url_env: EnvName = "PUBLISHER_DATABASE_URL"
+
+
+class Country(Section):
+    code: CountryCode
+    name: NonEmpty
+    timezone: TimeZoneName
+    language: NonEmpty = "en"
+    keywords: tuple[NonEmpty, ...] = ()
+
+
+class Tagging(Section):
+    default_countries: tuple[CountryCode, ...] = ()
+
+
+class Feeds(Section):
+    dir: NonEmpty = "feeds"
+    max_items: Annotated[int, Field(ge=1, le=10_000)] = 50
+    cron: Cron = "*/15 * * * *"
+
+
+class Digest(Section):
+    name: Annotated[str, Field(min_length=1, pattern=r"^[a-z0-9][a-z0-9-]*$")]
+    countries: Annotated[tuple[CountryCode, ...], Field(min_length=1)]
+    cron: Cron
+    timezone: TimeZoneName
+    max_items: Annotated[int, Field(ge=1, le=500)] = 20
+    subject: NonEmpty = "{count} new releases ({start:%d %b} - {end:%d %b %Y})"
+
+
+class Smtp(Section):
+    host: str = ""  # empty: no SMTP server, mail goes to the outbox folder
+    port: Annotated[int, Field(ge=1, le=65535)] = 587
+    security: Literal["starttls", "tls", "none"] = "starttls"
+    username: str = ""
+    password_env: EnvName = "PUBLISHER_SMTP_PASSWORD"
+    timeout: Annotated[float, Field(gt=0, le=600)] = 30.0
+
+
+class Mail(Section):
+    sender: NonEmpty = "Press releases <noreply@localhost>"
+    outbox: NonEmpty = "outbox"
+
+
+class Secrets(Section):
+    signing_key_env: EnvName = "PUBLISHER_SECRET_KEY"
+
+
+class Source(Section):
+    name: Annotated[str, Field(min_length=1, pattern=r"^[a-z0-9][a-z0-9-]*$")]
+    # A file path (relative to the config file), or `bundled:NAME` for the sample data that
+    # ships with the package.
+    location: Annotated[str, AfterValidator(_check_location)]
+    format: Literal["listing", "json", "csv"] | None = None
+    cron: Cron | None = None
+
+
+class Config(Section):
+    site: Site = Site()
+    database: Database = Database()
+    countries: tuple[Country, ...] = ()
+    tagging: Tagging = Tagging()
+    feeds: Feeds = Feeds()
+    digests: tuple[Digest, ...] = ()
+    smtp: Smtp = Smtp()
+    mail: Mail = Mail()
+    secrets: Secrets = Secrets()
+    sources: tuple[Source, ...] = ()
+
+    def country(self, code: str) -> Country:
+        for country in self.countries:
+            if country.code == code:
+                return country
+        raise KeyError(code)
+
+    @property
+    def country_codes(self) -> tuple[str, ...]:
+        return tuple(country.code for country in self.countries)
+
+
+def load_config(path: Path | None = None, environ: Mapping[str, str] = os.environ) -> Config:
+    """Load the config: PATH, else $PUBLISHER_CONFIG, else ./config.toml, else the embedded defaults."""
+    chosen = find_config(path, environ)
+    if chosen is None:
+        text = resources.files("publisher").joinpath("data/config.toml").read_text("utf-8")
+        return parse_config(text, source="<embedded config.toml>", base_dir=Path.cwd())
+    try:
+        text = chosen.read_text("utf-8")
+    except (OSError, UnicodeDecodeError) as exc:
+        raise ConfigError(str(chosen), [f"cannot read: {exc}"]) from exc
+    return parse_config(text, source=str(chosen), base_dir=chosen.resolve().parent)
+
+
+def find_config(path: Path | None, environ: Mapping[str, str]) -> Path | None:
+    if path is not None:
+        return path
+    if environ.get(CONFIG_ENV):
+        return Path(environ[CONFIG_ENV])
+    local = Path(DEFAULT_CONFIG_NAME)
+    return local if local.is_file() else None
+
+
+def parse_config(text: str, source: str, base_dir: Path) -> Config:
+    try:
+        raw = tomllib.loads(text)
+    except tomllib.TOMLDecodeError as exc:
+        raise ConfigError(source, [f"not valid TOML: {exc}"]) from None
+    problems = _secret_problems(raw)
+    try:
+        config = Config.model_validate(_lists_to_tuples(raw))
+    except ValidationError as exc:
+        raise ConfigError(source, problems + [_describe(error) for error in exc.errors()]) from None
+    problems += _consistency_problems(config)
+    if problems:
+        raise ConfigError(source, problems)
+    return _resolve_paths(config, base_dir)
+
+
+def _lists_to_tuples(value: Any) -> Any:
+    # TOML arrays arrive as lists; the immutable model holds tuples.
+    if isinstance(value, dict):
+        return {key: _lists_to_tuples(item) for key, item in value.items()}
+    if isinstance(value, list):
+        return tuple(_lists_to_tuples(item) for item in value)
+    return value
+
+
+def _describe(error: Any) -> str:
+    path = _key_path(error["loc"])
+    if error["type"] == "extra_forbidden":
+        return f"{path}: unknown key"
+    if error["type"] == "missing":
+        return f"{path}: required key is missing"
+    message = error["msg"].removeprefix("Value error, ")
+    return f"{path}: {message}" if path else message
+
+
+def _key_path(loc: Iterable[Any]) -> str:
+    path = ""
+    for part in loc:
+        if isinstance(part, int):
+            path += f"[{part}]"
+        elif str(part).startswith(("function-after", "literal[", "union[", "tuple[")):
+            continue  # pydantic's names for validators, not keys of the file
+        else:
+            path += f".{part}" if path else str(part)
+    return path
+
+
+def _secret_problems(raw: Mapping[str, Any]) -> list[str]:
+    smtp = raw.get("smtp")
+    if isinstance(smtp, dict) and "password" in smtp:
+        return ["smtp.password: secrets are never read from the config file; "
+                "set the variable named by smtp.password_env instead"]
+    return []
+
+
+def _consistency_problems(config: Config) -> list[str]:
+    problems = _duplicates("countries", "code", [c.code for c in config.countries])
+    problems += _duplicates("digests", "name", [d.name for d in config.digests])
+    problems += _duplicates("sources", "name", [s.name for s in config.sources])
+    known = set(config.country_codes)
+    for i, code in enumerate(config.tagging.default_countries):
+        if code not in known:
+            problems.append(f"tagging.default_countries[{i}]: unknown country {code!r}")
+    for i, digest in enumerate(config.digests):
+        for j, code in enumerate(digest.countries):
+            if code not in known:
+                problems.append(f"digests[{i}].countries[{j}]: unknown country {code!r}")
+        problems += _subject_problems(f"digests[{i}].subject", digest.subject)
+    return problems
+
+
+def _duplicates(table: str, key: str, values: list[str]) -> list[str]:
+    seen: set[str] = set()
+    problems = []
+    for i, value in enumerate(values):
+        if value in seen:
+            problems.append(f"{table}[{i}].{key}: duplicate {key} {value!r}")
+        seen.add(value)
+    return problems
+
+
+def _subject_problems(path: str, subject: str) -> list[str]:
+    fields = {name for _, name, _, _ in string.Formatter().parse(subject) if name is not None}
+    unknown = fields - {"count", "start", "end", "name"}
+    if unknown:
+        return [f"{path}: unknown placeholder {{{sorted(unknown)[0]}}}; "
+                "use {count}, {start}, {end} or {name}"]
+    sample = datetime(2024, 1, 1)
+    try:
+        subject.format(count=1, start=sample, end=sample, name="digest")
+    except (ValueError, IndexError) as exc:
+        return [f"{path}: {exc}"]
+    return []
+
+
+def _resolve_paths(config: Config, base_dir: Path) -> Config:
+    """Relative paths in the file mean: relative to the file's own folder."""
+    url = config.database.url
+    prefix = "sqlite:///"
+    if url.startswith(prefix) and url != "sqlite:///:memory:":
+        db_path = url[len(prefix):]
+        if db_path and not Path(db_path).is_absolute():
+            url = prefix + str(base_dir / db_path)
+    return config.model_copy(update={
+        "database": config.database.model_copy(update={"url": url}),
+        "feeds": config.feeds.model_copy(update={"dir": str(base_dir / config.feeds.dir)}),
+        "mail": config.mail.model_copy(update={"outbox": str(base_dir / config.mail.outbox)}),
+        "sources": tuple(
+            source if source.location.startswith(BUNDLED_PREFIX)
+            else source.model_copy(update={"location": str(base_dir / source.location)})
+            for source in config.sources
+        ),
+    })
+

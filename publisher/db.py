@@ -1,0 +1,90 @@
+"""Engine and sessions: SQLite pragmas, migrations applied on start, countries synced from config."""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Mapping
+from importlib import resources
+
+from alembic import command
+from alembic.config import Config as AlembicConfig
+from sqlalchemy import Engine, create_engine, event, select, text
+from sqlalchemy.engine import make_url
+from sqlalchemy.exc import ArgumentError, OperationalError
+from sqlalchemy.orm import Session, sessionmaker
+
+from publisher.config import Config
+from publisher.errors import ConfigError, StoreError
+from publisher.models import Country
+
+# Any constant will do: it only has to be the same in every process that migrates this database.
+_MIGRATION_LOCK = 0x7075626C  # "publ"
+
+
+def database_url(config: Config, environ: Mapping[str, str] = os.environ) -> str:
+    return environ.get(config.database.url_env) or config.database.url
+
+
+def display_url(url: str) -> str:
+    """The URL with its password hidden, for messages."""
+    try:
+        return make_url(url).render_as_string(hide_password=True)
+    except ArgumentError:
+        return "<unparsable URL>"
+
+
+def make_engine(url: str) -> Engine:
+    try:
+        parsed = make_url(url)
+    except ArgumentError as exc:
+        raise ConfigError("database.url", [f"not a database URL: {exc}"]) from None
+    if parsed.get_backend_name() == "sqlite":
+        engine = create_engine(parsed, connect_args={"timeout": 30})
+        event.listen(engine, "connect", _sqlite_pragmas)
+        return engine
+    return create_engine(parsed, pool_pre_ping=True)
+
+
+def _sqlite_pragmas(dbapi_connection, _record) -> None:  # type: ignore[no-untyped-def]
+    cursor = dbapi_connection.cursor()
+    cursor.execute("PRAGMA foreign_keys=ON")
+    cursor.execute("PRAGMA journal_mode=WAL")
+    cursor.execute("PRAGMA synchronous=NORMAL")
+    cursor.close()
+
+
+def upgrade(engine: Engine) -> None:
+    """Bring the schema to the newest migration (a no-op when it is already there)."""
+    alembic_config = AlembicConfig()
+    alembic_config.set_main_option(
+        "script_location", str(resources.files("publisher").joinpath("migrations"))
+    )
+    with engine.begin() as connection:
+        if connection.dialect.name == "postgresql":
+            # Two processes starting at once must not both create the tables.
+            connection.execute(text("SELECT pg_advisory_xact_lock(:key)"), {"key": _MIGRATION_LOCK})
+        alembic_config.attributes["connection"] = connection
+        command.upgrade(alembic_config, "head")
+
+
+def sync_countries(session: Session, config: Config) -> None:
+    """Make the countries table say what the config says (names, zones and languages may change)."""
+    stored = {country.code: country for country in session.scalars(select(Country))}
+    for item in config.countries:
+        country = stored.get(item.code) or Country(code=item.code)
+        country.name, country.timezone, country.language = item.name, item.timezone, item.language
+        session.add(country)
+
+
+def open_store(config: Config) -> sessionmaker[Session]:
+    """What every command does first: connect, migrate, sync countries; returns the session factory."""
+    url = database_url(config)
+    engine = make_engine(url)
+    try:
+        upgrade(engine)
+    except OperationalError as exc:
+        raise StoreError(f"cannot open the database {display_url(url)}: {exc.orig}") from exc
+    sessions = sessionmaker(engine, expire_on_commit=False)
+    with sessions.begin() as session:
+        sync_countries(session, config)
+    return sessions

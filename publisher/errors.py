@@ -1,0 +1,35 @@
+"""The project's own errors: each carries where the problem is, and the exit code it means."""
+
+from __future__ import annotations
+
+
+class PublisherError(Exception):
+    """Base of every error the CLI reports as a message instead of a traceback."""
+
+    exit_code = 1
+
+
+class ConfigError(PublisherError):
+    """The configuration cannot be used; nothing may start."""
+
+    exit_code = 2
+
+    def __init__(self, source: str, problems: list[str]) -> None:
+        self.source = source
+        self.problems = problems
+        super().__init__("\n".join(f"{source}: {problem}" for problem in problems))
+
+
+class InputError(PublisherError):
+    """An input file (import) has an entry that cannot be used."""
+
+    def __init__(self, source: str, where: str, problem: str) -> None:
+        self.source = source
+        self.where = where
+        self.problem = problem
+        location = f"{source}: {where}" if where else source
+        super().__init__(f"{location}: {problem}")
+
+
+class StoreError(PublisherError):
+    """The database cannot be reached or migrated."""

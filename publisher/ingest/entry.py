@@ -1,0 +1,38 @@
+"""What every importer produces: one release as the input described it, before it is stored."""
+
+from __future__ import annotations
+
+import re
+import unicodedata
+from dataclasses import dataclass
+from datetime import datetime
+
+_SPACE = re.compile(r"\s+")
+
+
+@dataclass(frozen=True)
+class Entry:
+    title: str
+    published: datetime  # timezone-aware
+    summary: str = ""
+    url: str | None = None
+    countries: tuple[str, ...] | None = None  # None: the tagging rules decide
+    image_url: str | None = None
+    image_credit: str | None = None
+    body_html: str | None = None
+    where: str = ""  # "line 12" or "record 3", for messages about this entry
+
+    @property
+    def source_key(self) -> str:
+        """How a later import recognises the same release: its URL, else date and title."""
+        if self.url:
+            return "url:" + self.url
+        return f"title:{self.published.date().isoformat()}:{normalize_title(self.title)}"
+
+
+def normalize_space(text: str) -> str:
+    return _SPACE.sub(" ", text).strip()
+
+
+def normalize_title(title: str) -> str:
+    return normalize_space(unicodedata.normalize("NFKC", title)).casefold()

@@ -1,0 +1,142 @@
+"""The office's news listing as text: year headings, numbered items, title, date, summary.
+
+    2021
+
+      6. © ShutterStock 2023
+
+        ILO research highlights massive COVID-19 impact on tourism employment
+
+        18 November 2021
+
+        Asia–Pacific tourism industry left reeling from job losses.
+
+A numbered line (indented less than four spaces) opens an item. The item's text is split into
+paragraphs at blank lines, each paragraph's lines joined with single spaces. When the first
+paragraph begins with `©`, it is the image credit of this item and the title follows. Then comes
+the date, then an optional summary (several paragraphs are kept apart by a blank line). Anything
+before the first year heading or item is the page's preamble and is skipped.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Iterable
+from dataclasses import dataclass, field
+from datetime import tzinfo
+
+from publisher.errors import InputError
+from publisher.ingest.dates import format_day_month_year, midnight, parse_day_month_year
+from publisher.ingest.entry import Entry, normalize_space
+
+_YEAR = re.compile(r"\d{4}")
+_ITEM = re.compile(r"( {0,3})(\d{1,4})\.\s+(\S.*)")
+_CREDIT = "©"
+_DATE_EXAMPLE = "a date such as '16 June 2022'"
+
+
+@dataclass
+class _Paragraph:
+    line: int
+    parts: list[str] = field(default_factory=list)
+
+    @property
+    def text(self) -> str:
+        return normalize_space(" ".join(self.parts))
+
+
+@dataclass
+class _Item:
+    line: int
+    paragraphs: list[_Paragraph] = field(default_factory=list)
+    open: bool = True  # False after a blank line: the next text starts a new paragraph
+
+    def add(self, number: int, text: str) -> None:
+        if not self.open or not self.paragraphs:
+            self.paragraphs.append(_Paragraph(number))
+            self.open = True
+        self.paragraphs[-1].parts.append(text)
+
+
+def parse_listing(text: str, source: str, zone: tzinfo) -> list[Entry]:
+    """Every item of the listing, in the listing's order; dates are midnight in `zone`."""
+    return [_entry(item, source, zone) for item in _items(text, source)]
+
+
+def _items(text: str, source: str) -> Iterable[_Item]:
+    item: _Item | None = None
+    in_preamble = True
+    for number, raw in enumerate(text.splitlines(), start=1):
+        line = raw.rstrip()
+        if not line.strip():
+            if item is not None:
+                item.open = False
+            continue
+        if _YEAR.fullmatch(line):
+            if item is not None:
+                yield item
+            item, in_preamble = None, False
+            continue
+        match = _ITEM.fullmatch(line)
+        if match:
+            if item is not None:
+                yield item
+            item, in_preamble = _Item(number), False
+            item.add(number, match.group(3))
+        elif item is not None:
+            item.add(number, line.strip())
+        elif not in_preamble:
+            raise InputError(source, f"line {number}",
+                             f"expected a numbered item such as '1. Title', got {line.strip()!r}")
+    if item is not None:
+        yield item
+
+
+def _entry(item: _Item, source: str, zone: tzinfo) -> Entry:
+    paragraphs = list(item.paragraphs)
+    credit = None
+    if paragraphs[0].text.startswith(_CREDIT):
+        credit = paragraphs.pop(0).text
+        if not paragraphs:
+            raise InputError(source, f"line {item.line}",
+                             "expected the item's title after its image credit")
+    title = paragraphs.pop(0)
+    if not paragraphs:
+        raise InputError(source, f"line {title.line}",
+                         f"expected {_DATE_EXAMPLE} after the title {title.text!r}")
+    date_paragraph = paragraphs.pop(0)
+    day = parse_day_month_year(date_paragraph.text)
+    if day is None:
+        raise InputError(source, f"line {date_paragraph.line}",
+                         f"expected {_DATE_EXAMPLE}, got {date_paragraph.text!r}")
+    return Entry(
+        title=title.text,
+        published=midnight(day, zone),
+        summary="\n\n".join(p.text for p in paragraphs),
+        image_credit=credit,
+        where=f"line {item.line}",
+    )
+
+
+def format_listing(entries: Iterable[Entry], zone: tzinfo) -> str:
+    """Write entries in the listing format, a year heading whenever the year changes.
+
+    Only what the format holds is written: title, date, summary and image credit.
+    """
+    out: list[str] = []
+    year = None
+    number = 0
+    for entry in entries:
+        day = entry.published.astimezone(zone).date()
+        if day.year != year:
+            year, number = day.year, 0
+            out += [str(year), ""]
+        number += 1
+        first, *rest = [entry.image_credit, entry.title] if entry.image_credit else [entry.title]
+        out += [f"  {number}. {first}", ""]
+        for paragraph in [*rest, format_day_month_year(day), *_paragraphs(entry.summary)]:
+            out += [f"    {paragraph}", ""]
+    return "\n".join(out)
+
+
+def _paragraphs(summary: str) -> list[str]:
+    return [normalize_space(p) for p in summary.split("\n\n") if p.strip()]

@@ -1,0 +1,41 @@
+"""Reads an input file (or the bundled sample) in the format its name or the caller says."""
+
+from __future__ import annotations
+
+from importlib import resources
+from pathlib import Path
+from zoneinfo import ZoneInfo
+
+from publisher.config import BUNDLED_PREFIX
+from publisher.errors import InputError
+from publisher.ingest.entry import Entry
+from publisher.ingest.listing import parse_listing
+from publisher.ingest.tabular import parse_csv, parse_json
+
+PARSERS = {"listing": parse_listing, "json": parse_json, "csv": parse_csv}
+_EXTENSIONS = {".txt": "listing", ".json": "json", ".csv": "csv"}
+
+
+def detect_format(location: str) -> str:
+    suffix = Path(location).suffix.lower()
+    if suffix not in _EXTENSIONS:
+        raise InputError(location, "", "cannot tell the format from the file name; "
+                         f"use --format {' or '.join(PARSERS)}")
+    return _EXTENSIONS[suffix]
+
+
+def read_text(location: str) -> str:
+    try:
+        if location.startswith(BUNDLED_PREFIX):
+            name = location.removeprefix(BUNDLED_PREFIX)
+            return resources.files("publisher").joinpath("data", name).read_text("utf-8")
+        return Path(location).read_text("utf-8-sig")
+    except UnicodeDecodeError as exc:
+        raise InputError(location, f"byte {exc.start}", "not UTF-8 text") from None
+    except OSError as exc:
+        raise InputError(location, "", f"cannot read: {exc.strerror or exc}") from None
+
+
+def read_entries(location: str, fmt: str | None, zone: ZoneInfo) -> list[Entry]:
+    parser = PARSERS[fmt or detect_format(location)]
+    return parser(read_text(location), location, zone)

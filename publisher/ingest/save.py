@@ -1,0 +1,173 @@
+"""Stores imported entries idempotently: new ones inserted, changed ones updated, the rest left."""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import logging
+import re
+import unicodedata
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass
+from datetime import datetime
+from urllib.parse import urlsplit
+
+from sqlalchemy import select
+from sqlalchemy.orm import Session, selectinload
+
+from publisher.config import Config
+from publisher.ingest.entry import Entry
+from publisher.ingest.tagging import Tagger
+from publisher.models import Release, ReleaseCountry
+
+log = logging.getLogger(__name__)
+
+_SLUG_LENGTH = 80
+_LOOKUP_CHUNK = 500
+
+
+@dataclass
+class ImportCounts:
+    new: int = 0
+    updated: int = 0
+    unchanged: int = 0
+
+    @property
+    def changed(self) -> bool:
+        return bool(self.new or self.updated)
+
+
+def save_entries(
+    session: Session, entries: Sequence[Entry], *, config: Config, source: str, now: datetime
+) -> ImportCounts:
+    """Insert or update `entries` in the session's transaction; the caller commits or rolls back."""
+    tagger = Tagger(config)
+    unique = _first_of_each(entries, source)
+    stored = _stored_by_key(session, list(unique))
+    counts = ImportCounts()
+    slugs_taken: set[str] = set()
+    for key, entry in unique.items():
+        countries = tagger.countries(entry, source)
+        content_hash = _content_hash(entry, countries)
+        release = stored.get(key)
+        if release is None:
+            slug = _free_slug(session, entry, slugs_taken)
+            session.add(_new_release(entry, key, slug, countries, content_hash, config, source))
+            counts.new += 1
+        elif release.content_hash == content_hash:
+            counts.unchanged += 1
+        else:
+            _update(release, entry, countries, content_hash, config, source, now)
+            counts.updated += 1
+    session.flush()
+    return counts
+
+
+def _first_of_each(entries: Iterable[Entry], source: str) -> dict[str, Entry]:
+    unique: dict[str, Entry] = {}
+    for entry in entries:
+        first = unique.setdefault(entry.source_key, entry)
+        if first is not entry:
+            log.warning("%s: %s is the same release as %s; stored once", source, entry.where,
+                        first.where)
+    return unique
+
+
+def _stored_by_key(session: Session, keys: list[str]) -> dict[str, Release]:
+    stored: dict[str, Release] = {}
+    for start in range(0, len(keys), _LOOKUP_CHUNK):
+        query = (
+            select(Release)
+            .where(Release.source_key.in_(keys[start:start + _LOOKUP_CHUNK]))
+            .options(selectinload(Release.links))
+        )
+        stored.update((release.source_key, release) for release in session.scalars(query))
+    return stored
+
+
+def _content_hash(entry: Entry, countries: tuple[str, ...]) -> str:
+    content = [entry.title, entry.summary, entry.body_html, entry.url, entry.image_url,
+               entry.image_credit, entry.published.isoformat(), sorted(countries)]
+    return hashlib.sha256(json.dumps(content, ensure_ascii=False).encode()).hexdigest()
+
+
+def slugify(title: str) -> str:
+    """ASCII words of the title joined by hyphens, cut at a word boundary; `release` if none."""
+    ascii_title = unicodedata.normalize("NFKD", title).encode("ascii", "ignore").decode()
+    slug = ""
+    for word in re.findall(r"[a-z0-9]+", ascii_title.lower()):
+        candidate = f"{slug}-{word}" if slug else word[:_SLUG_LENGTH]
+        if len(candidate) > _SLUG_LENGTH:
+            break
+        slug = candidate
+    return slug or "release"
+
+
+def _free_slug(session: Session, entry: Entry, taken_now: set[str]) -> str:
+    base = slugify(entry.title)
+    with session.no_autoflush:
+        taken = set(session.scalars(select(Release.slug).where(Release.slug.startswith(base))))
+    taken |= taken_now
+    dated = f"{base}-{entry.published.date().isoformat()}"
+    candidates = [base, dated] + [f"{dated}-{n}" for n in range(2, len(taken) + 3)]
+    slug = next(candidate for candidate in candidates if candidate not in taken)
+    taken_now.add(slug)
+    return slug
+
+
+def permanent_id(base_url: str, entry: Entry, slug: str) -> str:
+    """A tag: URI (RFC 4151) on the site's domain and the release's date, e.g.
+    `tag:www.ilo.org,2022-06-16:/beijing/releases/ilo-supports-inclusion`."""
+    parts = urlsplit(base_url)
+    return f"tag:{parts.hostname},{entry.published.date().isoformat()}:{parts.path}/releases/{slug}"
+
+
+def _new_release(
+    entry: Entry, key: str, slug: str, countries: tuple[str, ...], content_hash: str,
+    config: Config, source: str,
+) -> Release:
+    base_url = config.site.base_url
+    release = Release(
+        source_key=key,
+        permanent_id=permanent_id(base_url, entry, slug),
+        slug=slug,
+        updated=entry.published,
+        links=[],
+    )
+    _fill(release, entry, content_hash, source, fallback_url=f"{base_url}/releases/{slug}")
+    _tag(release, countries)
+    return release
+
+
+def _update(
+    release: Release, entry: Entry, countries: tuple[str, ...], content_hash: str,
+    config: Config, source: str, now: datetime,
+) -> None:
+    # The permanent id and the slug stay: readers and links already know them.
+    fallback = f"{config.site.base_url}/releases/{release.slug}"
+    _fill(release, entry, content_hash, source, fallback_url=fallback)
+    release.updated = max(now, entry.published)
+    _tag(release, countries)
+
+
+def _fill(release: Release, entry: Entry, content_hash: str, source: str, fallback_url: str) -> None:
+    release.title = entry.title
+    release.summary = entry.summary
+    release.body_html = entry.body_html
+    release.url = entry.url or fallback_url
+    release.image_url = entry.image_url
+    release.image_credit = entry.image_credit
+    release.published = entry.published
+    release.source = source
+    release.content_hash = content_hash
+
+
+def _tag(release: Release, countries: tuple[str, ...]) -> None:
+    kept = [link for link in release.links if link.country_code in countries]
+    for link in kept:
+        link.published = release.published
+    have = {link.country_code for link in kept}
+    release.links = kept + [
+        ReleaseCountry(country_code=code, published=release.published)
+        for code in countries if code not in have
+    ]

@@ -1,0 +1,14 @@
+"""Alembic environment: the connection comes from publisher.db.upgrade (no alembic.ini)."""
+
+from alembic import context
+
+from publisher.models import Base
+
+connection = context.config.attributes["connection"]
+context.configure(
+    connection=connection,
+    target_metadata=Base.metadata,
+    render_as_batch=connection.dialect.name == "sqlite",
+)
+with context.begin_transaction():
+    context.run_migrations()

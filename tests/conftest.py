@@ -1,0 +1,89 @@
+"""Real fixtures: SQLite files in tmp folders, and throwaway databases on the local PostgreSQL."""
+
+from __future__ import annotations
+
+import os
+import re
+import uuid
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+from sqlalchemy.orm import Session, sessionmaker
+
+from publisher.config import Config, load_config
+from publisher.db import open_store
+
+ROOT = Path(__file__).resolve().parent.parent
+SHIPPED_CONFIG = ROOT / "config.toml"
+SEED = ROOT / "publisher" / "data" / "ilo-china-mongolia-news.txt"
+PG_ADMIN = "postgresql://postgres@127.0.0.1:5432/test"
+# CI sets this so that a missing server fails the PostgreSQL tests instead of skipping them.
+REQUIRE_PG = os.environ.get("PUBLISHER_REQUIRE_POSTGRES") == "1"
+
+
+def _postgres_answers() -> bool:
+    import psycopg
+
+    try:
+        with psycopg.connect(PG_ADMIN, connect_timeout=3):
+            return True
+    except psycopg.OperationalError:
+        return False
+
+
+@pytest.fixture(scope="session")
+def postgres_available() -> bool:
+    available = _postgres_answers()
+    if not available and REQUIRE_PG:
+        pytest.fail("PUBLISHER_REQUIRE_POSTGRES=1 but no PostgreSQL answers at 127.0.0.1:5432")
+    return available
+
+
+@pytest.fixture
+def postgres_url(postgres_available: bool) -> Iterator[str]:
+    """A new, empty database on the local server, dropped afterwards."""
+    if not postgres_available:
+        pytest.skip("no PostgreSQL server at 127.0.0.1:5432")
+    import psycopg
+
+    name = f"publisher_test_{uuid.uuid4().hex[:12]}"
+    with psycopg.connect(PG_ADMIN, autocommit=True) as admin:
+        admin.execute(f'CREATE DATABASE "{name}"')
+    try:
+        yield f"postgresql+psycopg://postgres@127.0.0.1:5432/{name}"
+    finally:
+        with psycopg.connect(PG_ADMIN, autocommit=True) as admin:
+            admin.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
+
+
+@pytest.fixture(params=["sqlite", pytest.param("postgresql", marks=pytest.mark.postgres)])
+def db_url(request: pytest.FixtureRequest, tmp_path: Path) -> str:
+    if request.param == "sqlite":
+        return f"sqlite:///{tmp_path / 'store.db'}"
+    return request.getfixturevalue("postgres_url")
+
+
+def write_config(folder: Path, db_url: str, text: str | None = None) -> Path:
+    """The shipped config (or `text`) with its database pointed at `db_url`."""
+    text = SHIPPED_CONFIG.read_text("utf-8") if text is None else text
+    text = re.sub(r'(?m)^url = ".*"', f'url = "{db_url}"', text, count=1)
+    path = folder / "config.toml"
+    path.write_text(text, "utf-8")
+    return path
+
+
+@pytest.fixture
+def config_path(tmp_path: Path, db_url: str) -> Path:
+    return write_config(tmp_path, db_url)
+
+
+@pytest.fixture
+def config(config_path: Path) -> Config:
+    return load_config(config_path, environ={})
+
+
+@pytest.fixture
+def sessions(config: Config, monkeypatch: pytest.MonkeyPatch) -> sessionmaker[Session]:
+    monkeypatch.delenv(config.database.url_env, raising=False)
+    return open_store(config)

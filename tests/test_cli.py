@@ -1,0 +1,91 @@
+"""The command line as an operator meets it: help, README, the first command on a fresh folder."""
+
+from __future__ import annotations
+
+import os
+import subprocess
+import sys
+from collections.abc import Iterator
+from pathlib import Path
+from typing import get_args, get_origin
+
+import click
+import pytest
+from pydantic import BaseModel
+
+from publisher.cli import cli
+from publisher.config import Config
+
+from conftest import ROOT
+
+README = (ROOT / "README.md").read_text("utf-8")
+
+
+def _commands(group: click.Group, prefix: str = "publisher") -> list[tuple[str, click.Command]]:
+    found = []
+    for name, command in group.commands.items():
+        path = f"{prefix} {name}"
+        if isinstance(command, click.Group):
+            found += _commands(command, path)
+        else:
+            found.append((path, command))
+    return found
+
+
+@pytest.mark.parametrize(("path", "command"), _commands(cli), ids=lambda v: v if isinstance(v, str) else "")
+def test_every_command_has_help_and_a_readme_entry(path: str, command: click.Command) -> None:
+    assert command.help and command.help.strip()
+    assert f"`{path}" in README, f"README has no entry for {path}"
+
+
+def test_readme_opens_with_the_two_setup_commands_and_ci_runs_the_second() -> None:
+    blocks = README.split("```sh\n")[1:3]
+    install_and_run, install_and_test = (block.split("\n```")[0] for block in blocks)
+    assert install_and_run.endswith("publisher run")
+    assert "'.[test]'" in install_and_test and "pytest" in install_and_test
+    ci = (ROOT / ".ci" / "run").read_text("utf-8")
+    assert install_and_test in ci.splitlines()
+
+
+def _config_keys(model: type[BaseModel], prefix: str = "") -> Iterator[str]:
+    for name, field in model.model_fields.items():
+        annotation = field.annotation
+        inner = get_args(annotation)[0] if get_origin(annotation) is tuple else annotation
+        if isinstance(inner, type) and issubclass(inner, BaseModel):
+            yield from _config_keys(inner, f"{prefix}{name}{'.' if inner is annotation else '[].'}")
+        else:
+            yield prefix + name
+
+
+def test_every_config_key_is_in_the_readme() -> None:
+    missing = [key for key in _config_keys(Config) if f"`{key}`" not in README]
+    assert missing == []
+
+
+def test_first_command_runs_on_embedded_defaults_in_an_empty_folder(tmp_path: Path) -> None:
+    env = {k: v for k, v in os.environ.items() if not k.startswith("PUBLISHER_")}
+    run = [sys.executable, "-m", "publisher", "run"]
+    first = subprocess.run(run, cwd=tmp_path, env=env, capture_output=True, text=True, timeout=120)
+    assert first.returncode == 0, first.stderr
+    assert first.stdout.startswith(
+        "imported 20 new, 0 updated, 0 unchanged from bundled:ilo-china-mongolia-news.txt\n")
+    assert "Social Protection Diagnostic Review" in first.stdout
+    assert first.stdout.endswith("20 releases\n")
+    assert (tmp_path / "publisher.db").is_file()
+    second = subprocess.run(run, cwd=tmp_path, env=env, capture_output=True, text=True, timeout=120)
+    assert second.stdout.startswith("imported 0 new, 0 updated, 20 unchanged")
+
+
+def test_releases_list_filters_by_country(tmp_path: Path) -> None:
+    from click.testing import CliRunner
+
+    from conftest import SEED, write_config
+
+    path = write_config(tmp_path, f"sqlite:///{tmp_path / 'x.db'}")
+    runner = CliRunner()
+    assert runner.invoke(cli, ["--config", str(path), "import", str(SEED)]).exit_code == 0
+    result = runner.invoke(cli, ["--config", str(path), "releases", "list", "--country", "mn"])
+    assert result.exit_code == 0
+    assert "Social Protection" in result.output and result.output.endswith("1 release of MN\n")
+    bad = runner.invoke(cli, ["--config", str(path), "releases", "list", "--country", "FR"])
+    assert bad.exit_code == 2 and "unknown country 'FR'" in bad.stderr

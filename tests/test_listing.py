@@ -1,0 +1,113 @@
+"""The office's listing format: the seed page, its error messages, and a round trip."""
+
+from __future__ import annotations
+
+from datetime import date, datetime
+from zoneinfo import ZoneInfo
+
+import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
+
+from publisher.errors import InputError
+from publisher.ingest.entry import Entry, normalize_space
+from publisher.ingest.listing import format_listing, parse_listing
+
+from conftest import SEED
+
+SHANGHAI = ZoneInfo("Asia/Shanghai")
+
+
+def seed_entries() -> list[Entry]:
+    return parse_listing(SEED.read_text("utf-8"), "seed.txt", SHANGHAI)
+
+
+def test_seed_has_twenty_releases_with_titles_dates_and_summaries() -> None:
+    entries = seed_entries()
+    assert len(entries) == 20
+    first = entries[0]
+    assert first.title == ("ILO supports inclusion of musculoskeletal disorders into the list of "
+                           "occupational diseases in China")
+    assert first.published == datetime(2022, 6, 16, tzinfo=SHANGHAI)
+    assert first.summary == ("ILO and its Chinese partners join hands to address key issues and "
+                             "obstacles of expansion of the national list of occupational diseases.")
+    assert entries[2].title == "Seminar on digital transformation of social insurance in China organized online"
+    assert entries[2].summary == ""
+    assert entries[4].published.date() == date(2021, 12, 1)  # "01 December 2021"
+    assert entries[-1].title.startswith("Expert Workshop on the Adaptation of ILO Quality")
+    assert entries[-1].summary.endswith("China New Enterprise-based Apprenticeship Program")
+    assert [e.published.year for e in entries].count(2022) == 2
+
+
+def test_image_credit_belongs_to_the_tourism_release_only() -> None:
+    entries = seed_entries()
+    credited = [e for e in entries if e.image_credit]
+    assert len(credited) == 1
+    tourism = credited[0]
+    assert tourism.image_credit == "© ShutterStock 2023"
+    assert tourism.title == ("ILO research highlights massive COVID-19 impact on tourism "
+                             "employment in Asia and the Pacific")
+    assert tourism.published.date() == date(2021, 11, 18)
+    assert tourism.summary.startswith("Asia–Pacific tourism industry")
+    assert all("©" not in e.title for e in entries)
+
+
+@pytest.mark.parametrize(
+    ("text", "where", "expected"),
+    [
+        ("2022\n\n  1. A title\n\n    Summary without a date\n", "line 5", "expected a date"),
+        ("2022\n\n  1. A title\n", "line 3", "expected a date such as '16 June 2022' after the title"),
+        ("2022\n\n  1. © Photo credit\n", "line 3", "expected the item's title after its image credit"),
+        ("2022\n\nStray text\n", "line 3", "expected a numbered item"),
+        ("2022\n\n  1. A\n\n    31 February 2022\n", "line 5", "got '31 February 2022'"),
+    ],
+)
+def test_errors_name_the_file_and_line(text: str, where: str, expected: str) -> None:
+    with pytest.raises(InputError) as caught:
+        parse_listing(text, "news.txt", SHANGHAI)
+    assert str(caught.value).startswith(f"news.txt: {where}: ")
+    assert expected in str(caught.value)
+
+
+def test_preamble_is_skipped_and_wrapped_lines_are_joined() -> None:
+    text = ("News\n\nIntro text.\n\n2020\n\n  1. A long title\n     that wraps\n\n"
+            "    3 Sept 2020\n\n    First part\n    of summary.\n\n    Second paragraph.\n")
+    [entry] = parse_listing(text, "x.txt", SHANGHAI)
+    assert entry.title == "A long title that wraps"
+    assert entry.published.date() == date(2020, 9, 3)
+    assert entry.summary == "First part of summary.\n\nSecond paragraph."
+
+
+def _clean(text: str) -> str:
+    return normalize_space(text)
+
+
+texts = st.text(st.characters(exclude_categories=("Cs",)), min_size=1, max_size=60).map(_clean)
+titles = texts.filter(lambda t: t != "" and not t.startswith("©"))
+summaries = st.lists(texts.filter(bool), max_size=3).map("\n\n".join)
+credits = st.none() | texts.map(lambda t: _clean("© " + t))
+entries = st.builds(
+    lambda title, day, summary, credit: Entry(
+        title=title, published=datetime(day.year, day.month, day.day, tzinfo=SHANGHAI),
+        summary=summary, image_credit=credit,
+    ),
+    titles, st.dates(min_value=date(1000, 1, 1), max_value=date(9999, 12, 31)), summaries, credits,
+)
+
+
+def _fields(entry: Entry) -> tuple[object, ...]:
+    return entry.title, entry.published, entry.summary, entry.image_credit
+
+
+@settings(max_examples=300)
+@given(st.lists(entries, max_size=8))
+def test_any_listing_written_out_parses_back_to_the_same_releases(items: list[Entry]) -> None:
+    text = format_listing(items, SHANGHAI)
+    parsed = parse_listing(text, "generated.txt", SHANGHAI)
+    assert [_fields(e) for e in parsed] == [_fields(e) for e in items]
+
+
+def test_the_seed_survives_a_round_trip() -> None:
+    entries = seed_entries()
+    again = parse_listing(format_listing(entries, SHANGHAI), "again.txt", SHANGHAI)
+    assert [_fields(e) for e in again] == [_fields(e) for e in entries]
