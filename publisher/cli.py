@@ -19,6 +19,7 @@ from publisher import jobs
 from publisher.config import Config, load_config
 from publisher.db import database_url, display_url, make_engine, open_store, upgrade
 from publisher.errors import PublisherError
+from publisher.feeds.build import build_feeds
 from publisher.ingest.read import PARSERS
 from publisher.ingest.save import ImportCounts
 from publisher.models import Release
@@ -79,12 +80,21 @@ def _import_line(location: str, counts: ImportCounts) -> str:
             f"from {location}")
 
 
+def _print_import(outcome: jobs.ImportOutcome) -> None:
+    for location, counts in outcome.files:
+        click.echo(_import_line(location, counts))
+    if outcome.feeds is not None:
+        click.echo(outcome.feeds.line())
+
+
 @cli.command()
 @pass_app
 def run(app: App) -> None:
-    """The main job: import the configured sources, then list the newest releases."""
-    for location, counts in jobs.import_sources(app.sessions, app.config, _now()):
-        click.echo(_import_line(location, counts))
+    """The main job: import the configured sources, build the feeds, list the newest releases."""
+    outcome = jobs.import_sources(app.sessions, app.config, _now())
+    _print_import(outcome)
+    if outcome.feeds is None:  # the import changed nothing; the config may have
+        click.echo(build_feeds(app.sessions, app.config).line())
     _print_releases(app, country=None, limit=app.config.feeds.max_items)
 
 
@@ -99,8 +109,22 @@ def import_(app: App, files: tuple[str, ...], fmt: str | None) -> None:
     Example: publisher import news.txt releases.csv
     """
     requests = [jobs.ImportRequest(location, fmt) for location in files]
-    for location, counts in jobs.import_files(app.sessions, app.config, requests, _now()):
-        click.echo(_import_line(location, counts))
+    _print_import(jobs.import_files(app.sessions, app.config, requests, _now()))
+
+
+@cli.group()
+def feeds() -> None:
+    """Build the feeds."""
+
+
+@feeds.command("build")
+@pass_app
+def feeds_build(app: App) -> None:
+    """Write every feed that changed (Atom, RSS, JSON Feed, index.html, feeds.opml).
+
+    Example: publisher feeds build
+    """
+    click.echo(build_feeds(app.sessions, app.config).line())
 
 
 @cli.group()

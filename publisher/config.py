@@ -112,10 +112,29 @@ class Tagging(Section):
     default_countries: tuple[CountryCode, ...] = ()
 
 
+def _check_optional_url(url: str) -> str:
+    return _check_base_url(url) if url else url
+
+
+OptionalUrl = Annotated[str, AfterValidator(_check_optional_url)]
+
+
 class Feeds(Section):
     dir: NonEmpty = "feeds"
     max_items: Annotated[int, Field(ge=1, le=10_000)] = 50
     cron: Cron = "*/15 * * * *"
+    # Where feeds/ is served; empty: {site.base_url}/feeds. Each feed's rel="self" link uses it.
+    base_url: OptionalUrl = ""
+    title: NonEmpty = "News: {country}"
+    subtitle: NonEmpty = "Press releases of {site} about {country}"
+    all_name: NonEmpty = "all countries"  # what {country} says in the feed of all countries
+    icon: OptionalUrl = ""
+    logo: OptionalUrl = ""
+    hub: OptionalUrl = ""  # a WebSub hub: adds rel="hub" and pings it after changes
+    archive: bool = False  # RFC 5005 archives, one Atom document per year
+
+    def url(self, site: Site) -> str:
+        return self.base_url or f"{site.base_url}/feeds"
 
 
 class Digest(Section):
@@ -267,6 +286,8 @@ def _consistency_problems(config: Config) -> list[str]:
             if code not in known:
                 problems.append(f"digests[{i}].countries[{j}]: unknown country {code!r}")
         problems += _subject_problems(f"digests[{i}].subject", digest.subject)
+    problems += _placeholder_problems("feeds.title", config.feeds.title, {"country", "site"})
+    problems += _placeholder_problems("feeds.subtitle", config.feeds.subtitle, {"country", "site"})
     return problems
 
 
@@ -280,12 +301,22 @@ def _duplicates(table: str, key: str, values: list[str]) -> list[str]:
     return problems
 
 
-def _subject_problems(path: str, subject: str) -> list[str]:
-    fields = {name for _, name, _, _ in string.Formatter().parse(subject) if name is not None}
-    unknown = fields - {"count", "start", "end", "name"}
+def _placeholder_problems(path: str, template: str, allowed: set[str]) -> list[str]:
+    try:
+        fields = {name for _, name, _, _ in string.Formatter().parse(template) if name is not None}
+    except ValueError as exc:
+        return [f"{path}: {exc}"]
+    unknown = fields - allowed
     if unknown:
-        return [f"{path}: unknown placeholder {{{sorted(unknown)[0]}}}; "
-                "use {count}, {start}, {end} or {name}"]
+        names = ", ".join(f"{{{name}}}" for name in sorted(allowed))
+        return [f"{path}: unknown placeholder {{{sorted(unknown)[0]}}}; use {names}"]
+    return []
+
+
+def _subject_problems(path: str, subject: str) -> list[str]:
+    problems = _placeholder_problems(path, subject, {"count", "start", "end", "name"})
+    if problems:
+        return problems
     sample = datetime(2024, 1, 1)
     try:
         subject.format(count=1, start=sample, end=sample, name="digest")

@@ -87,12 +87,12 @@ class Release(Base):
 
 
 class ReleaseCountry(Base):
-    """A release's country tag. `published` is copied here so that "newest N releases of
-    country X" is one range scan of (country_code, published) without touching other rows."""
+    """A release's country tag. `published` and `updated` are copied here so that "newest N
+    releases of country X", and whether they changed, are one range scan of the index."""
 
     __tablename__ = "release_countries"
     __table_args__ = (
-        Index("ix_release_countries_newest", "country_code", "published", "release_id"),
+        Index("ix_release_countries_newest", "country_code", "published", "release_id", "updated"),
     )
 
     release_id: Mapped[int] = mapped_column(
@@ -102,5 +102,6 @@ class ReleaseCountry(Base):
         ForeignKey("countries.code", ondelete="RESTRICT"), primary_key=True
     )
     published: Mapped[datetime] = mapped_column(UTCDateTime())
+    updated: Mapped[datetime] = mapped_column(UTCDateTime())
 
     release: Mapped[Release] = relationship(back_populates="links")

@@ -18,8 +18,20 @@ ROOT = Path(__file__).resolve().parent.parent
 SHIPPED_CONFIG = ROOT / "config.toml"
 SEED = ROOT / "publisher" / "data" / "ilo-china-mongolia-news.txt"
 PG_ADMIN = "postgresql://postgres@127.0.0.1:5432/test"
-# CI sets this so that a missing server fails the PostgreSQL tests instead of skipping them.
-REQUIRE_PG = os.environ.get("PUBLISHER_REQUIRE_POSTGRES") == "1"
+# CI sets this so that a missing PostgreSQL server or tool (jing) fails instead of skipping.
+REQUIRE_ALL = os.environ.get("PUBLISHER_REQUIRE_ALL") == "1"
+
+
+def pytest_addoption(parser: pytest.Parser) -> None:
+    parser.addoption("--update-golden", action="store_true",
+                     help="Rewrite the golden files in tests/golden from the current output.")
+
+
+def need(what: str) -> None:
+    """Skip for lack of `what`, except in CI, where everything must be there."""
+    if REQUIRE_ALL:
+        pytest.fail(f"PUBLISHER_REQUIRE_ALL=1 but {what}")
+    pytest.skip(what)
 
 
 def _postgres_answers() -> bool:
@@ -34,17 +46,14 @@ def _postgres_answers() -> bool:
 
 @pytest.fixture(scope="session")
 def postgres_available() -> bool:
-    available = _postgres_answers()
-    if not available and REQUIRE_PG:
-        pytest.fail("PUBLISHER_REQUIRE_POSTGRES=1 but no PostgreSQL answers at 127.0.0.1:5432")
-    return available
+    return _postgres_answers()
 
 
 @pytest.fixture
 def postgres_url(postgres_available: bool) -> Iterator[str]:
     """A new, empty database on the local server, dropped afterwards."""
     if not postgres_available:
-        pytest.skip("no PostgreSQL server at 127.0.0.1:5432")
+        need("no PostgreSQL server answers at 127.0.0.1:5432")
     import psycopg
 
     name = f"publisher_test_{uuid.uuid4().hex[:12]}"

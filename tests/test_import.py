@@ -30,7 +30,7 @@ def run_cli(config_path: Path, *args: str) -> tuple[int, str, str]:
 
 
 def import_file(sessions: sessionmaker[Session], config: Config, path: Path, now: datetime = NOW):
-    [(_, counts)] = jobs.import_files(sessions, config, [jobs.ImportRequest(str(path))], now)
+    [(_, counts)] = jobs.import_files(sessions, config, [jobs.ImportRequest(str(path))], now).files
     return counts
 
 
@@ -40,9 +40,11 @@ def all_releases(sessions: sessionmaker[Session]) -> dict[str, Release]:
 
 
 def test_seed_imports_twenty_new_then_twenty_unchanged(config_path: Path) -> None:
+    feeds = config_path.parent / "feeds"
     code, out, err = run_cli(config_path, "import", str(SEED))
-    assert (code, out) == (0, f"imported 20 new, 0 updated, 0 unchanged from {SEED}\n"), err
-    code, out, _ = run_cli(config_path, "import", str(SEED))
+    assert (code, out) == (0, f"imported 20 new, 0 updated, 0 unchanged from {SEED}\n"
+                              f"feeds: 11 changed, 0 unchanged in {feeds}\n"), err
+    code, out, _ = run_cli(config_path, "import", str(SEED))  # nothing changed: no rebuild
     assert (code, out) == (0, f"imported 0 new, 0 updated, 20 unchanged from {SEED}\n")
 
 

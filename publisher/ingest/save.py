@@ -165,9 +165,9 @@ def _fill(release: Release, entry: Entry, content_hash: str, source: str, fallba
 def _tag(release: Release, countries: tuple[str, ...]) -> None:
     kept = [link for link in release.links if link.country_code in countries]
     for link in kept:
-        link.published = release.published
+        link.published, link.updated = release.published, release.updated
     have = {link.country_code for link in kept}
     release.links = kept + [
-        ReleaseCountry(country_code=code, published=release.published)
+        ReleaseCountry(country_code=code, published=release.published, updated=release.updated)
         for code in countries if code not in have
     ]

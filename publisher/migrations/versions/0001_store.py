@@ -57,11 +57,12 @@ def upgrade() -> None:
             primary_key=True,
         ),
         sa.Column("published", UTCDateTime(), nullable=False),
+        sa.Column("updated", UTCDateTime(), nullable=False),
     )
     op.create_index(
         "ix_release_countries_newest",
         "release_countries",
-        ["country_code", "published", "release_id"],
+        ["country_code", "published", "release_id", "updated"],
     )
 
 

@@ -1,0 +1,1 @@
+"""Atom, RSS and JSON feeds per country and for all countries, with their index and OPML."""

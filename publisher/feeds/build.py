@@ -1,0 +1,189 @@
+"""Builds every feed file from the store: decides cheaply what changed, renders only that.
+
+Each file's fingerprint is a hash of what it is made from: the config sections and code that
+shape it, and the (id, updated) stamps of its releases, read from an index without loading the
+releases. A file whose fingerprint matches the last build is not rendered at all; one that is
+rendered but comes out byte-identical is not written, so its mtime stays.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import logging
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass, field
+from datetime import datetime
+from functools import cache
+from importlib import resources
+from pathlib import Path
+
+from sqlalchemy.orm import Session, sessionmaker
+
+from publisher.config import Config
+from publisher.feeds import pages, render, targets
+from publisher.feeds.files import BuildState, write_if_changed
+from publisher.feeds.model import FeedItem, Link
+from publisher.feeds.render import ATOM_TYPE, render_atom, render_json_feed, render_rss
+from publisher.feeds.select import (
+    newest_stamps,
+    published_span,
+    range_stamp,
+    releases_by_ids,
+    releases_in_range,
+)
+from publisher.feeds.targets import FeedTarget, feed_item, feed_meta, feed_targets, feed_url
+from publisher.feeds.websub import ping_hub
+
+log = logging.getLogger(__name__)
+
+Renderer = Callable[..., bytes]
+FORMATS: dict[str, Renderer] = {
+    "atom.xml": render_atom, "rss.xml": render_rss, "feed.json": render_json_feed}
+
+
+@dataclass
+class BuildReport:
+    folder: Path
+    changed: list[str] = field(default_factory=list)  # paths relative to the folder
+    unchanged: int = 0
+    pinged: int = 0
+
+    def line(self) -> str:
+        return f"feeds: {len(self.changed)} changed, {self.unchanged} unchanged in {self.folder}"
+
+
+@dataclass(frozen=True)
+class _YearArchive:
+    year: int
+    start: datetime
+    end: datetime
+    stamp: tuple[object, ...]
+
+
+class _Builder:
+    def __init__(self, config: Config, session: Session) -> None:
+        self.config = config
+        self.session = session
+        self.folder = Path(config.feeds.dir)
+        self.state = BuildState(self.folder)
+        self.report = BuildReport(self.folder)
+        self.settings = _settings_digest(config)
+        self.zone = config.site.zone
+
+    def emit(self, relative: str, made_from: object, make: Callable[[], bytes]) -> None:
+        fingerprint = _digest([self.settings, relative, made_from])
+        if self.state.is_current(relative, fingerprint):
+            self.report.unchanged += 1
+            return
+        data = make()
+        if write_if_changed(self.folder / relative, data):
+            self.report.changed.append(relative)
+        else:
+            self.report.unchanged += 1
+        self.state.record(relative, fingerprint, len(data))
+
+    def current_feeds(self, target: FeedTarget, archive_links: tuple[Link, ...]) -> None:
+        stamps = newest_stamps(self.session, target.country, self.config.feeds.max_items)
+
+        @cache
+        def items() -> list[FeedItem]:
+            releases = releases_by_ids(self.session, [release_id for release_id, _ in stamps])
+            return [feed_item(release, self.zone) for release in releases]
+
+        for name, renderer in FORMATS.items():
+            relative = f"{target.code}/{name}"
+            links = archive_links if name == "atom.xml" else ()
+            self.emit(relative, [_stamp_list(stamps), _links(links)], lambda: renderer(
+                feed_meta(self.config, target, relative, items(), links=links), items()))
+
+    def archives(self, target: FeedTarget) -> tuple[Link, ...]:
+        """Writes the target's yearly archives; returns the current feed's link to the newest."""
+        years = self._years(target)
+        for i, year in enumerate(years):
+            links = [Link(feed_url(self.config, f"{target.code}/atom.xml"), "current", ATOM_TYPE)]
+            if i > 0:
+                links.append(self._archive_link(target, years[i - 1], "prev-archive"))
+            if i + 1 < len(years):
+                links.append(self._archive_link(target, years[i + 1], "next-archive"))
+            self._archive(target, year, tuple(links))
+        return (self._archive_link(target, years[-1], "prev-archive"),) if years else ()
+
+    def _archive(self, target: FeedTarget, year: _YearArchive, links: tuple[Link, ...]) -> None:
+        relative = _archive_path(target, year)
+
+        def make() -> bytes:
+            releases = releases_in_range(self.session, target.country, year.start, year.end)
+            items = [feed_item(release, self.zone) for release in releases]
+            meta = feed_meta(self.config, target, relative, items, links=links, is_archive=True)
+            return render_atom(meta, items)
+
+        self.emit(relative, [list(year.stamp), _links(links)], make)
+
+    def _archive_link(self, target: FeedTarget, year: _YearArchive, rel: str) -> Link:
+        return Link(feed_url(self.config, _archive_path(target, year)), rel, ATOM_TYPE)
+
+    def _years(self, target: FeedTarget) -> list[_YearArchive]:
+        countries = [target.country] if target.country else list(self.config.country_codes)
+        spans = [span for code in countries if (span := published_span(self.session, code))]
+        if not spans:
+            return []
+        first = min(oldest for oldest, _ in spans).astimezone(self.zone).year
+        last = max(newest for _, newest in spans).astimezone(self.zone).year
+        years = []
+        for year in range(first, last + 1):
+            start = datetime(year, 1, 1, tzinfo=self.zone)
+            end = datetime(year + 1, 1, 1, tzinfo=self.zone)
+            # The feed of all countries changes exactly when one of its countries' ranges does.
+            stamp = tuple(range_stamp(self.session, code, start, end) for code in countries)
+            if any(count for count, _ in stamp):
+                years.append(_YearArchive(year, start, end, stamp))
+        return years
+
+    def pages(self) -> None:
+        self.emit(pages.INDEX_NAME, None, lambda: pages.render_index(self.config))
+        self.emit(pages.OPML_NAME, None, lambda: pages.render_opml(self.config))
+
+
+def build_feeds(sessions: sessionmaker[Session], config: Config, *, ping: bool = True) -> BuildReport:
+    """Write every feed, archive and page that differs from what the store now says."""
+    with sessions() as session:
+        builder = _Builder(config, session)
+        for target in feed_targets(config):
+            archive_links = builder.archives(target) if config.feeds.archive else ()
+            builder.current_feeds(target, archive_links)
+        builder.pages()
+    builder.state.save()
+    report = builder.report
+    if ping and config.feeds.hub:
+        changed_feeds = [path for path in report.changed if path.endswith(tuple(FORMATS))]
+        report.pinged = ping_hub(config.feeds.hub, [feed_url(config, p) for p in changed_feeds])
+    log.debug("%s", report.line())
+    return report
+
+
+def _archive_path(target: FeedTarget, year: _YearArchive) -> str:
+    return f"{target.code}/archive/{year.year}.xml"
+
+
+def _stamp_list(stamps: Sequence[tuple[int, datetime]]) -> list[object]:
+    return [[release_id, updated.isoformat()] for release_id, updated in stamps]
+
+
+def _links(links: Sequence[Link]) -> list[object]:
+    return [[link.href, link.rel] for link in links]
+
+
+def _digest(value: object) -> str:
+    return hashlib.sha256(json.dumps(value, default=str).encode()).hexdigest()
+
+
+def _settings_digest(config: Config) -> str:
+    """What shapes every file besides its releases: the config sections and the code that
+    render feeds. Changing either rebuilds everything once."""
+    code = b"".join(
+        Path(module.__file__).read_bytes() for module in (render, targets, pages) if module.__file__)
+    template = resources.files("publisher").joinpath("templates/feeds-index.html").read_bytes()
+    sections = [config.site.model_dump(), [c.model_dump() for c in config.countries],
+                config.feeds.model_dump(exclude={"cron", "dir"})]
+    return _digest([sections, hashlib.sha256(code + template).hexdigest()])

@@ -1,0 +1,98 @@
+"""Writing feed files: atomically, only when the bytes change, with a record of what was built.
+
+The record (`.build-state.json` in the feeds folder) maps each file to the fingerprint of the data
+it was built from, so a rebuild can tell that a file is current without rendering it.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import os
+import tempfile
+from pathlib import Path
+
+log = logging.getLogger(__name__)
+
+STATE_NAME = ".build-state.json"
+
+
+def write_atomic(path: Path, data: bytes) -> None:
+    """Write to a temporary file in the same folder, then rename it into place: a reader sees
+    the old file or the new one, never half of one, and a crash leaves the old one intact."""
+    path.parent.mkdir(parents=True, exist_ok=True)
+    handle = tempfile.NamedTemporaryFile(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp",
+                                         delete=False)
+    try:
+        with handle:
+            handle.write(data)
+            handle.flush()
+            os.fsync(handle.fileno())
+        os.chmod(handle.name, 0o644)
+        os.replace(handle.name, path)
+    except BaseException:
+        Path(handle.name).unlink(missing_ok=True)
+        raise
+    _sync_folder(path.parent)
+
+
+def _sync_folder(folder: Path) -> None:
+    # The rename is durable only once the folder itself is flushed.
+    descriptor = os.open(folder, os.O_RDONLY)
+    try:
+        os.fsync(descriptor)
+    finally:
+        os.close(descriptor)
+
+
+def write_if_changed(path: Path, data: bytes) -> bool:
+    """Write unless the file already holds exactly these bytes (its mtime then stays)."""
+    try:
+        if path.stat().st_size == len(data) and path.read_bytes() == data:
+            return False
+    except FileNotFoundError:
+        pass
+    write_atomic(path, data)
+    return True
+
+
+class BuildState:
+    """Fingerprints of the data each file was last built from, keyed by path in the folder."""
+
+    def __init__(self, folder: Path) -> None:
+        self.folder = folder
+        self._path = folder / STATE_NAME
+        self._entries: dict[str, dict[str, object]] = self._load()
+        self._dirty = False
+
+    def _load(self) -> dict[str, dict[str, object]]:
+        try:
+            data = json.loads(self._path.read_text("utf-8"))
+        except FileNotFoundError:
+            return {}
+        except (OSError, ValueError) as exc:
+            log.warning("%s: unreadable (%s); every feed is rebuilt", self._path, exc)
+            return {}
+        return data if isinstance(data, dict) else {}
+
+    def is_current(self, relative: str, fingerprint: str) -> bool:
+        """The file exists, has the size it was written with, and was built from this data."""
+        entry = self._entries.get(relative)
+        if not entry or entry.get("fingerprint") != fingerprint:
+            return False
+        try:
+            return (self.folder / relative).stat().st_size == entry.get("size")
+        except FileNotFoundError:
+            return False
+
+    def record(self, relative: str, fingerprint: str, size: int) -> None:
+        entry = {"fingerprint": fingerprint, "size": size}
+        if self._entries.get(relative) != entry:
+            self._entries[relative] = entry
+            self._dirty = True
+
+    def save(self) -> None:
+        if self._dirty:
+            data = json.dumps(self._entries, indent=1, sort_keys=True).encode("utf-8")
+            write_atomic(self._path, data)
+            self._dirty = False

@@ -1,0 +1,69 @@
+"""The pages about the feeds: index.html (with autodiscovery links) and an OPML 2.0 list."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from jinja2 import Environment, PackageLoader, StrictUndefined, select_autoescape
+from lxml import etree
+
+from publisher.config import Config
+from publisher.feeds.render import ATOM_TYPE, JSON_FEED_TYPE, RSS_TYPE
+from publisher.feeds.targets import FeedTarget, feed_targets, feed_title, feed_url
+
+OPML_NAME = "feeds.opml"
+INDEX_NAME = "index.html"
+FEED_FILES = (("atom.xml", ATOM_TYPE, "Atom"), ("rss.xml", RSS_TYPE, "RSS"),
+              ("feed.json", JSON_FEED_TYPE, "JSON Feed"))
+
+
+@dataclass(frozen=True)
+class FeedFormat:
+    url: str
+    media_type: str
+    label: str
+
+
+@dataclass(frozen=True)
+class ListedFeed:
+    title: str
+    formats: tuple[FeedFormat, ...]
+
+
+def listed_feeds(config: Config) -> list[ListedFeed]:
+    return [_listed(config, target) for target in feed_targets(config)]
+
+
+def _listed(config: Config, target: FeedTarget) -> ListedFeed:
+    formats = tuple(FeedFormat(feed_url(config, f"{target.code}/{name}"), media_type, label)
+                    for name, media_type, label in FEED_FILES)
+    return ListedFeed(feed_title(config, target), formats)
+
+
+def render_index(config: Config) -> bytes:
+    environment = Environment(loader=PackageLoader("publisher", "templates"),
+                              autoescape=select_autoescape(default=True),
+                              undefined=StrictUndefined, keep_trailing_newline=True)
+    page = environment.get_template("feeds-index.html").render(
+        title=f"{config.site.name}: feeds",
+        language=config.site.language,
+        feeds=listed_feeds(config),
+        opml_url=feed_url(config, OPML_NAME),
+        site_url=config.site.base_url,
+        site_name=config.site.name,
+    )
+    return page.encode("utf-8")
+
+
+def render_opml(config: Config) -> bytes:
+    opml = etree.Element("opml", version="2.0")
+    head = etree.SubElement(opml, "head")
+    etree.SubElement(head, "title").text = f"{config.site.name}: feeds"
+    etree.SubElement(head, "ownerName").text = config.site.name
+    etree.SubElement(head, "docs").text = "http://opml.org/spec2.opml"
+    body = etree.SubElement(opml, "body")
+    for feed in listed_feeds(config):
+        atom = feed.formats[0]  # OPML says type="rss" for any feed format
+        etree.SubElement(body, "outline", type="rss", text=feed.title, title=feed.title,
+                         xmlUrl=atom.url, htmlUrl=config.site.base_url)
+    return etree.tostring(opml, pretty_print=True, xml_declaration=True, encoding="UTF-8")

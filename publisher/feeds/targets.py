@@ -1,0 +1,80 @@
+"""Which feeds there are (one per country, one for all) and their fields, from the config."""
+
+from __future__ import annotations
+
+import mimetypes
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from urllib.parse import urlsplit
+from zoneinfo import ZoneInfo
+
+from publisher.config import Config
+from publisher.feeds.model import FeedItem, FeedMeta, Link, one_line, trimmed
+from publisher.models import Release
+
+EMPTY_FEED_UPDATED = datetime(1970, 1, 1, tzinfo=UTC)  # a feed with no entries has no newer date
+
+
+@dataclass(frozen=True)
+class FeedTarget:
+    code: str  # lower case: "cn", "mn", "all"
+    country: str | None  # None: every country
+    name: str  # what {country} says: "China"
+    language: str
+
+
+def feed_targets(config: Config) -> list[FeedTarget]:
+    targets = [FeedTarget(c.code.lower(), c.code, c.name, c.language) for c in config.countries]
+    return targets + [FeedTarget("all", None, config.feeds.all_name, config.site.language)]
+
+
+def feed_title(config: Config, target: FeedTarget) -> str:
+    return config.feeds.title.format(country=target.name, site=config.site.name)
+
+
+def feed_url(config: Config, relative: str) -> str:
+    return f"{config.feeds.url(config.site)}/{relative}"
+
+
+def feed_meta(
+    config: Config, target: FeedTarget, relative: str, items: list[FeedItem], *,
+    links: tuple[Link, ...] = (), is_archive: bool = False,
+) -> FeedMeta:
+    feeds, site = config.feeds, config.site
+    return FeedMeta(
+        code=target.code,
+        title=one_line(feed_title(config, target)),
+        subtitle=one_line(feeds.subtitle.format(country=target.name, site=site.name)),
+        self_url=feed_url(config, relative),
+        site_url=site.base_url,
+        language=target.language,
+        author=one_line(site.name),
+        updated=max((item.updated for item in items), default=EMPTY_FEED_UPDATED),
+        icon=feeds.icon or None,
+        logo=feeds.logo or None,
+        hub=feeds.hub or None,
+        links=links,
+        is_archive=is_archive,
+    )
+
+
+def feed_item(release: Release, zone: ZoneInfo) -> FeedItem:
+    """Times are given in the site's zone (the same instants, easier to read)."""
+    return FeedItem(
+        id=release.permanent_id,
+        title=one_line(release.title),
+        link=release.url,
+        published=release.published.astimezone(zone),
+        updated=release.updated.astimezone(zone),
+        summary=trimmed(release.summary),
+        image_url=release.image_url,
+        image_type=_image_type(release.image_url),
+        image_credit=one_line(release.image_credit) if release.image_credit else None,
+    )
+
+
+def _image_type(url: str | None) -> str | None:
+    if not url:
+        return None
+    guessed, _ = mimetypes.guess_type(urlsplit(url).path)
+    return guessed if guessed and guessed.startswith("image/") else "image/jpeg"

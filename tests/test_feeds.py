@@ -1,0 +1,251 @@
+"""Feeds built from a real store: what readers get, golden files, no-change rebuilds, crashes."""
+
+from __future__ import annotations
+
+import json
+import os
+import re
+import shutil
+import subprocess
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+from urllib.parse import urlsplit
+
+import feedparser
+import pytest
+from click.testing import CliRunner
+from sqlalchemy.orm import Session, sessionmaker
+
+from publisher import jobs
+from publisher.cli import cli
+from publisher.config import Config, load_config
+from publisher.db import open_store
+from publisher.feeds import build as build_module
+from publisher.feeds.build import build_feeds
+
+from conftest import ROOT, SEED, need, write_config
+
+NOW = datetime(2026, 11, 27, 12, 0, tzinfo=UTC)
+CODES = ("cn", "mn", "all")
+ATOM_SCHEMA = ROOT / "tests" / "schemas" / "atom.rnc"
+GOLDEN = ROOT / "tests" / "golden"
+
+
+def seeded(folder: Path, db_url: str, **feeds: str) -> tuple[Config, sessionmaker[Session]]:
+    """The shipped config, with `feeds` keys replaced (TOML values), and the seed imported."""
+    path = write_config(folder, db_url)
+    text = path.read_text("utf-8")
+    for key, value in feeds.items():
+        text, found = re.subn(rf"(?ms)^(\[feeds\].*?^{key} = )[^\n#]*", rf"\g<1>{value} ", text, 1)
+        assert found, key
+    path.write_text(text, "utf-8")
+    config = load_config(path, environ={})
+    sessions = open_store(config)
+    jobs.import_files(sessions, config, [jobs.ImportRequest(str(SEED))], NOW)
+    return config, sessions
+
+
+@pytest.fixture
+def built(tmp_path: Path, db_url: str) -> tuple[Config, sessionmaker[Session], Path]:
+    config, sessions = seeded(tmp_path, db_url)
+    return config, sessions, Path(config.feeds.dir)
+
+
+def feed_files(folder: Path) -> list[Path]:
+    return sorted(p for p in folder.rglob("*") if p.is_file() and not p.name.startswith("."))
+
+
+def jing(paths: list[Path]) -> None:
+    if shutil.which("jing") is None:
+        need("jing is not installed (apt-get install jing)")
+    result = subprocess.run(["jing", "-c", str(ATOM_SCHEMA), *map(str, paths)],
+                            capture_output=True, text=True, timeout=120)
+    assert result.returncode == 0, result.stdout + result.stderr
+
+
+def test_every_atom_file_is_valid_rfc_4287(built) -> None:  # type: ignore[no-untyped-def]
+    _, _, folder = built
+    atoms = [folder / code / "atom.xml" for code in CODES]
+    assert all(path.is_file() for path in atoms)
+    jing(atoms)
+
+
+@pytest.mark.parametrize("name", ["atom.xml", "rss.xml"])
+def test_readers_get_complete_entries(built, name: str) -> None:  # type: ignore[no-untyped-def]
+    config, _, folder = built
+    for code in CODES:
+        parsed = feedparser.parse((folder / code / name).read_bytes())
+        assert parsed.bozo == 0, parsed.get("bozo_exception")
+        ids = [entry.id for entry in parsed.entries]
+        assert len(ids) == len(set(ids)) > 0
+        for entry in parsed.entries:
+            assert entry.title and entry.id.startswith("tag:www.ilo.org,")
+            assert urlsplit(entry.link).scheme == "https" and urlsplit(entry.link).netloc
+            assert entry.published_parsed is not None
+        dates = [entry.published_parsed for entry in parsed.entries]
+        assert dates == sorted(dates, reverse=True)  # newest first
+        links = {link.rel: link.href for link in parsed.feed.links}
+        assert links["self"] == f"https://www.ilo.org/beijing/feeds/{code}/{name}"
+        assert parsed.feed.link == config.site.base_url
+        assert parsed.feed.language == "en"
+        assert parsed.feed.generator == "publisher"  # no version number
+
+
+def test_feed_counts_titles_and_dates(built) -> None:  # type: ignore[no-untyped-def]
+    _, _, folder = built
+    counts = {code: len(feedparser.parse((folder / code / "atom.xml").read_bytes()).entries)
+              for code in CODES}
+    assert counts == {"cn": 19, "mn": 1, "all": 20}
+    mn = feedparser.parse((folder / "mn" / "atom.xml").read_bytes())
+    assert mn.feed.title == "ILO news: Mongolia"
+    assert mn.feed.updated == "2021-10-19T00:00:00+08:00" == mn.entries[0].updated
+    rss = feedparser.parse((folder / "all" / "rss.xml").read_bytes())
+    newest = rss.entries[0]
+    assert rss.feed.updated == newest.published  # lastBuildDate is the newest entry's, not now
+    assert newest.id == newest.guid and not newest.guidislink
+
+
+def test_json_feed_has_every_required_field(built) -> None:  # type: ignore[no-untyped-def]
+    _, _, folder = built
+    for code in CODES:
+        feed = json.loads((folder / code / "feed.json").read_text("utf-8"))
+        assert feed["version"] == "https://jsonfeed.org/version/1.1"
+        assert feed["title"] and feed["feed_url"].endswith(f"/feeds/{code}/feed.json")
+        assert feed["items"]
+        for item in feed["items"]:
+            assert item["id"] and ("content_text" in item or "content_html" in item)
+            datetime.fromisoformat(item["date_published"])
+        assert len({item["id"] for item in feed["items"]}) == len(feed["items"])
+
+
+def test_max_items_caps_every_feed(tmp_path: Path) -> None:
+    config, _ = seeded(tmp_path, f"sqlite:///{tmp_path / 'x.db'}", max_items="3")
+    parsed = feedparser.parse((Path(config.feeds.dir) / "cn" / "atom.xml").read_bytes())
+    assert [e.title[:20] for e in parsed.entries] == [
+        "ILO supports inclusi", "Chinese celebrity ac", "Seminar on digital t"]
+
+
+def test_index_page_and_opml_list_every_feed(built) -> None:  # type: ignore[no-untyped-def]
+    _, _, folder = built
+    index = (folder / "index.html").read_text("utf-8")
+    for code in CODES:
+        for name, kind in [("atom.xml", "application/atom+xml"), ("rss.xml", "application/rss+xml"),
+                           ("feed.json", "application/feed+json")]:
+            url = f"https://www.ilo.org/beijing/feeds/{code}/{name}"
+            assert f'<link rel="alternate" type="{kind}"' in index and f'href="{url}"' in index
+    opml = (folder / "feeds.opml").read_bytes()
+    from lxml import etree
+
+    outlines = etree.fromstring(opml).findall("body/outline")
+    assert [o.get("xmlUrl").split("/")[-2] for o in outlines] == list(CODES)
+    assert etree.fromstring(opml).get("version") == "2.0"
+
+
+def test_golden_files_for_the_seed(tmp_path: Path, request: pytest.FixtureRequest) -> None:
+    config, _ = seeded(tmp_path, f"sqlite:///{tmp_path / 'x.db'}")
+    folder = Path(config.feeds.dir)
+    produced = {str(p.relative_to(folder)): p.read_bytes() for p in feed_files(folder)}
+    if request.config.getoption("--update-golden"):
+        shutil.rmtree(GOLDEN, ignore_errors=True)
+        for relative, data in produced.items():
+            (GOLDEN / relative).parent.mkdir(parents=True, exist_ok=True)
+            (GOLDEN / relative).write_bytes(data)
+    expected = {str(p.relative_to(GOLDEN)): p.read_bytes() for p in feed_files(GOLDEN)}
+    assert sorted(produced) == sorted(expected)
+    for relative in produced:
+        assert produced[relative] == expected[relative], (
+            f"{relative} differs from tests/golden; if intended, run pytest --update-golden")
+
+
+def test_same_database_gives_byte_identical_files(built, tmp_path: Path) -> None:  # type: ignore[no-untyped-def]
+    config, sessions, folder = built
+    other = config.model_copy(update={"feeds": config.feeds.model_copy(
+        update={"dir": str(tmp_path / "again")})})
+    build_feeds(sessions, other)
+    assert [p.read_bytes() for p in feed_files(folder)] == [
+        p.read_bytes() for p in feed_files(tmp_path / "again")]
+
+
+def test_no_change_rebuild_writes_nothing_and_renders_nothing(built, monkeypatch) -> None:  # type: ignore[no-untyped-def]
+    config, sessions, folder = built
+    before = {p: p.stat().st_mtime_ns for p in folder.rglob("*") if p.is_file()}
+
+    def refuse(*_args: object) -> bytes:
+        raise AssertionError("a no-change rebuild rendered a feed")
+
+    monkeypatch.setattr(build_module, "FORMATS", dict.fromkeys(build_module.FORMATS, refuse))
+    report = build_feeds(sessions, config)
+    assert report.line() == f"feeds: 0 changed, 11 unchanged in {folder}"
+    assert {p: p.stat().st_mtime_ns for p in folder.rglob("*") if p.is_file()} == before
+
+
+def test_cli_rebuild_prints_zero_changed(built) -> None:  # type: ignore[no-untyped-def]
+    config, _, folder = built
+    result = CliRunner().invoke(cli, ["--config", str(folder.parent / "config.toml"), "feeds", "build"])
+    assert result.exit_code == 0, result.output
+    assert result.output == f"feeds: 0 changed, 11 unchanged in {folder}\n"
+
+
+def test_a_changed_release_rewrites_only_the_feeds_that_show_it(built, tmp_path: Path) -> None:  # type: ignore[no-untyped-def]
+    config, sessions, folder = built
+    edited = tmp_path / "edited.txt"
+    edited.write_text(SEED.read_text("utf-8").replace("join hands to address", "join hands to solve"))
+    later = NOW + timedelta(hours=1)
+    outcome = jobs.import_files(sessions, config, [jobs.ImportRequest(str(edited))], later)
+    assert outcome.feeds is not None
+    assert sorted(outcome.feeds.changed) == [f"{code}/{name}" for code in ("all", "cn")
+                                             for name in ("atom.xml", "feed.json", "rss.xml")]
+    cn = feedparser.parse((folder / "cn" / "atom.xml").read_bytes())
+    assert "join hands to solve" in cn.entries[0].summary
+    assert cn.feed.updated == cn.entries[0].updated == later.astimezone(config.site.zone).isoformat()
+
+
+def test_a_deleted_or_edited_file_is_rebuilt(built) -> None:  # type: ignore[no-untyped-def]
+    config, sessions, folder = built
+    (folder / "mn" / "rss.xml").unlink()
+    (folder / "cn" / "feed.json").write_text("{}")
+    report = build_feeds(sessions, config)
+    assert sorted(report.changed) == ["cn/feed.json", "mn/rss.xml"]
+
+
+def test_a_crash_while_writing_leaves_the_old_file(built, tmp_path: Path, monkeypatch) -> None:  # type: ignore[no-untyped-def]
+    config, sessions, folder = built
+    old = (folder / "cn" / "atom.xml").read_bytes()
+    edited = tmp_path / "edited.txt"
+    edited.write_text(SEED.read_text("utf-8").replace("join hands to address", "join hands to fix"))
+
+    def crash(src: str, dst: str) -> None:
+        assert Path(src).read_bytes() != old  # the new feed was fully written to the temp file
+        raise OSError("simulated crash before the rename")
+
+    monkeypatch.setattr(os, "replace", crash)
+    with pytest.raises(OSError, match="simulated crash"):
+        jobs.import_files(sessions, config, [jobs.ImportRequest(str(edited))], NOW + timedelta(1))
+    assert (folder / "cn" / "atom.xml").read_bytes() == old
+    assert not [p for p in folder.rglob("*.tmp")]
+    monkeypatch.undo()
+    report = build_feeds(sessions, config)  # the next build catches up
+    assert "cn/atom.xml" in report.changed
+    assert b"join hands to fix" in (folder / "cn" / "atom.xml").read_bytes()
+
+
+def test_image_enclosures_in_each_format(tmp_path: Path) -> None:
+    config, sessions = seeded(tmp_path, f"sqlite:///{tmp_path / 'x.db'}")
+    path = tmp_path / "img.json"
+    path.write_text(json.dumps([{
+        "title": "Photo story from Ulaanbaatar", "published": "2024-02-01",
+        "url": "https://www.ilo.org/x?a=1&b=2", "image_url": "https://www.ilo.org/p.png",
+        "image_credit": "© Photographer"}]))
+    jobs.import_files(sessions, config, [jobs.ImportRequest(str(path))], NOW)
+    folder = Path(config.feeds.dir)
+    atom = feedparser.parse((folder / "mn" / "atom.xml").read_bytes())
+    entry = atom.entries[0]
+    assert entry.link == "https://www.ilo.org/x?a=1&b=2"
+    rels = sorted((link.rel, link.get("type")) for link in entry.links)
+    assert rels == [("alternate", "text/html"), ("enclosure", "image/png")]
+    rss = feedparser.parse((folder / "mn" / "rss.xml").read_bytes())
+    assert rss.entries[0].enclosures[0].href == "https://www.ilo.org/p.png"
+    assert rss.entries[0].link == "https://www.ilo.org/x?a=1&b=2"
+    item = json.loads((folder / "mn" / "feed.json").read_text())["items"][0]
+    assert item["image"] == "https://www.ilo.org/p.png"
+    jing([folder / "mn" / "atom.xml"])
