@@ -26,10 +26,11 @@ from publisher.feeds.files import BuildState, write_if_changed
 from publisher.feeds.model import FeedItem, Link
 from publisher.feeds.render import ATOM_TYPE, render_atom, render_json_feed, render_rss
 from publisher.feeds.select import (
+    Stamp,
+    newest_for_feed,
     newest_stamps,
     published_span,
     range_stamp,
-    releases_by_ids,
     releases_in_range,
 )
 from publisher.feeds.targets import FeedTarget, feed_item, feed_meta, feed_targets, feed_url
@@ -83,18 +84,19 @@ class _Builder:
             self.report.unchanged += 1
         self.state.record(relative, fingerprint, len(data))
 
-    def current_feeds(self, target: FeedTarget, archive_links: tuple[Link, ...]) -> None:
-        stamps = newest_stamps(self.session, target.country, self.config.feeds.max_items)
-
+    def current_feeds(
+        self, target: FeedTarget, stamps: list[Stamp], archive_links: tuple[Link, ...]
+    ) -> None:
         @cache
         def items() -> list[FeedItem]:
-            releases = releases_by_ids(self.session, [release_id for release_id, _ in stamps])
+            releases = newest_for_feed(self.session, target.country, self.config.feeds.max_items)
             return [feed_item(release, self.zone) for release in releases]
 
+        made_from = _digest(_stamp_list(stamps))
         for name, renderer in FORMATS.items():
             relative = f"{target.code}/{name}"
             links = archive_links if name == "atom.xml" else ()
-            self.emit(relative, [_stamp_list(stamps), _links(links)], lambda: renderer(
+            self.emit(relative, [made_from, _links(links)], lambda: renderer(
                 feed_meta(self.config, target, relative, items(), links=links), items()))
 
     def archives(self, target: FeedTarget) -> tuple[Link, ...]:
@@ -149,9 +151,11 @@ def build_feeds(sessions: sessionmaker[Session], config: Config, *, ping: bool =
     """Write every feed, archive and page that differs from what the store now says."""
     with sessions() as session:
         builder = _Builder(config, session)
-        for target in feed_targets(config):
+        all_targets = feed_targets(config)
+        stamps = newest_stamps(session, [t.country for t in all_targets], config.feeds.max_items)
+        for target, target_stamps in zip(all_targets, stamps, strict=True):
             archive_links = builder.archives(target) if config.feeds.archive else ()
-            builder.current_feeds(target, archive_links)
+            builder.current_feeds(target, target_stamps, archive_links)
         builder.pages()
     builder.state.save()
     report = builder.report
@@ -166,8 +170,8 @@ def _archive_path(target: FeedTarget, year: _YearArchive) -> str:
     return f"{target.code}/archive/{year.year}.xml"
 
 
-def _stamp_list(stamps: Sequence[tuple[int, datetime]]) -> list[object]:
-    return [[release_id, updated.isoformat()] for release_id, updated in stamps]
+def _stamp_list(stamps: Sequence[Stamp]) -> list[object]:
+    return [[release_id, str(updated)] for release_id, updated in stamps]
 
 
 def _links(links: Sequence[Link]) -> list[object]:

@@ -19,7 +19,9 @@ STATE_NAME = ".build-state.json"
 
 def write_atomic(path: Path, data: bytes) -> None:
     """Write to a temporary file in the same folder, then rename it into place: a reader sees
-    the old file or the new one, never half of one, and a crash leaves the old one intact."""
+    the old file or the new one, never half of one, and a crash leaves the old one intact.
+    (The data is flushed before the rename; should the rename itself be lost to a power cut,
+    the old file is what remains, and the next build writes it again.)"""
     path.parent.mkdir(parents=True, exist_ok=True)
     handle = tempfile.NamedTemporaryFile(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp",
                                          delete=False)
@@ -33,16 +35,6 @@ def write_atomic(path: Path, data: bytes) -> None:
     except BaseException:
         Path(handle.name).unlink(missing_ok=True)
         raise
-    _sync_folder(path.parent)
-
-
-def _sync_folder(folder: Path) -> None:
-    # The rename is durable only once the folder itself is flushed.
-    descriptor = os.open(folder, os.O_RDONLY)
-    try:
-        os.fsync(descriptor)
-    finally:
-        os.close(descriptor)
 
 
 def write_if_changed(path: Path, data: bytes) -> bool:

@@ -3,8 +3,9 @@
 from __future__ import annotations
 
 from dataclasses import dataclass
+from functools import cache
 
-from jinja2 import Environment, PackageLoader, StrictUndefined, select_autoescape
+from jinja2 import Environment, PackageLoader, StrictUndefined, Template, select_autoescape
 from lxml import etree
 
 from publisher.config import Config
@@ -40,11 +41,17 @@ def _listed(config: Config, target: FeedTarget) -> ListedFeed:
     return ListedFeed(feed_title(config, target), formats)
 
 
-def render_index(config: Config) -> bytes:
+@cache
+def _template() -> Template:
+    # Compiling the template costs more than rendering it: do it once per process.
     environment = Environment(loader=PackageLoader("publisher", "templates"),
                               autoescape=select_autoescape(default=True),
                               undefined=StrictUndefined, keep_trailing_newline=True)
-    page = environment.get_template("feeds-index.html").render(
+    return environment.get_template("feeds-index.html")
+
+
+def render_index(config: Config) -> bytes:
+    page = _template().render(
         title=f"{config.site.name}: feeds",
         language=config.site.language,
         feeds=listed_feeds(config),

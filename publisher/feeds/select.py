@@ -4,36 +4,65 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from datetime import datetime
+from functools import lru_cache
 
-from sqlalchemy import Select, func, select
-from sqlalchemy.orm import Session, selectinload
+from sqlalchemy import (
+    CompoundSelect,
+    Select,
+    String,
+    func,
+    literal,
+    select,
+    type_coerce,
+    union_all,
+)
+from sqlalchemy.orm import Session
 
 from publisher.models import Release, ReleaseCountry
 from publisher.releases import newest_query
 
-Stamp = tuple[int, datetime]  # (release id, updated): changes whenever the release changes
-
-_CHUNK = 500
+Stamp = tuple[int, object]  # (release id, updated as stored): changes with the release
 
 
-def newest_stamps(session: Session, country: str | None, limit: int) -> list[Stamp]:
-    """The stamps of exactly the releases newest_releases would return, in the same order."""
-    query = newest_query(country, limit)
+def newest_stamps(
+    session: Session, countries: Sequence[str | None], limit: int
+) -> list[list[Stamp]]:
+    """For each country (None: all), the stamps of the releases its feed shows, sorted by id.
+
+    This runs on every rebuild, so it is kept cheap: one statement for all feeds, each part
+    reading only an index where it can, and `updated` as stored, without conversion.
+    """
+    stamps: list[list[Stamp]] = [[] for _ in countries]
+    query = _stamps_statement(tuple(countries), limit)
+    for feed, release_id, updated in session.connection().execute(query):
+        stamps[feed].append((release_id, updated))
+    return [sorted(found) for found in stamps]
+
+
+@lru_cache(maxsize=16)
+def _stamps_statement(countries: tuple[str | None, ...], limit: int) -> CompoundSelect:
+    # Built once per process: constructing the statement costs more than running it.
+    parts = [_stamp_query(i, country, limit).subquery() for i, country in enumerate(countries)]
+    return union_all(*(select(part) for part in parts))
+
+
+def _stamp_query(feed: int, country: str | None, limit: int) -> Select[tuple[int, int, object]]:
+    label = literal(feed).label("feed")
     if country is None:
-        query = query.with_only_columns(Release.id, Release.updated)
+        query = select(label, Release.id, type_coerce(Release.updated, String)).order_by(
+            Release.published.desc(), Release.id.desc())
     else:
-        query = query.with_only_columns(ReleaseCountry.release_id, ReleaseCountry.updated)
-    return [(row[0], row[1]) for row in session.execute(query)]
+        query = (
+            select(label, ReleaseCountry.release_id, type_coerce(ReleaseCountry.updated, String))
+            .where(ReleaseCountry.country_code == country)
+            .order_by(ReleaseCountry.published.desc(), ReleaseCountry.release_id.desc())
+        )
+    return query.limit(limit)
 
 
-def releases_by_ids(session: Session, ids: Sequence[int]) -> list[Release]:
-    """The releases, in the order of `ids`."""
-    found: dict[int, Release] = {}
-    for start in range(0, len(ids), _CHUNK):
-        query = (select(Release).where(Release.id.in_(ids[start:start + _CHUNK]))
-                 .options(selectinload(Release.links)))
-        found.update((release.id, release) for release in session.scalars(query))
-    return [found[i] for i in ids if i in found]
+def newest_for_feed(session: Session, country: str | None, limit: int) -> list[Release]:
+    """The releases a feed shows, newest first (their country tags are not needed)."""
+    return list(session.scalars(newest_query(country, limit)))
 
 
 def published_span(session: Session, country: str) -> tuple[datetime, datetime] | None:
@@ -71,4 +100,4 @@ def releases_in_range(
                    ReleaseCountry.published < end)
             .order_by(ReleaseCountry.published.desc(), ReleaseCountry.release_id.desc())
         )
-    return list(session.scalars(query.options(selectinload(Release.links))))
+    return list(session.scalars(query))

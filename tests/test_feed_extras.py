@@ -1,0 +1,105 @@
+"""The optional parts of feeds: RFC 5005 archives a reader can page through, and WebSub pings."""
+
+from __future__ import annotations
+
+import threading
+import urllib.parse
+from collections.abc import Iterator
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from pathlib import Path
+
+import feedparser
+import pytest
+from lxml import etree
+
+from publisher.feeds.build import build_feeds
+
+from test_feeds import jing, seeded
+
+FEEDS_URL = "https://www.ilo.org/beijing/feeds/"
+
+
+def _file(folder: Path, url: str) -> Path:
+    assert url.startswith(FEEDS_URL)
+    return folder / url.removeprefix(FEEDS_URL)
+
+
+def _page_back(folder: Path, code: str) -> tuple[set[str], list[str]]:
+    """Follow prev-archive from the subscription feed, as an RFC 5005 reader does."""
+    seen: set[str] = set()
+    visited = []
+    path: Path | None = folder / code / "atom.xml"
+    while path is not None:
+        parsed = feedparser.parse(path.read_bytes())
+        assert parsed.bozo == 0
+        seen |= {entry.id for entry in parsed.entries}
+        visited.append(str(path.relative_to(folder)))
+        prev = [link.href for link in parsed.feed.links if link.rel == "prev-archive"]
+        path = _file(folder, prev[0]) if prev else None
+    return seen, visited
+
+
+def test_archives_let_a_reader_page_through_every_release(tmp_path: Path) -> None:
+    config, sessions = seeded(tmp_path, f"sqlite:///{tmp_path / 'x.db'}", archive="true",
+                              max_items="2")
+    folder = Path(config.feeds.dir)
+    everything, visited = _page_back(folder, "all")
+    assert visited == ["all/atom.xml", "all/archive/2022.xml", "all/archive/2021.xml"]
+    assert len(everything) == 20
+    assert len(_page_back(folder, "mn")[0]) == 1 and len(_page_back(folder, "cn")[0]) == 19
+
+    older = etree.parse(str(folder / "all" / "archive" / "2021.xml")).getroot()
+    ns = {"a": "http://www.w3.org/2005/Atom", "fh": "http://purl.org/syndication/history/1.0"}
+    assert older.find("fh:archive", ns) is not None
+    links = {link.get("rel"): link.get("href") for link in older.findall("a:link", ns)}
+    assert links["current"] == FEEDS_URL + "all/atom.xml"
+    assert links["next-archive"] == FEEDS_URL + "all/archive/2022.xml"
+    assert links["self"] == FEEDS_URL + "all/archive/2021.xml"
+    assert "prev-archive" not in links
+    jing(sorted(folder.glob("*/archive/*.xml")) + [folder / "all" / "atom.xml"])
+    assert build_feeds(sessions, config).changed == []
+
+
+class _Hub(BaseHTTPRequestHandler):
+    pings: list[dict[str, list[str]]] = []
+
+    def do_POST(self) -> None:  # noqa: N802 (http.server's name)
+        body = self.rfile.read(int(self.headers["Content-Length"])).decode()
+        _Hub.pings.append(urllib.parse.parse_qs(body))
+        self.send_response(204)
+        self.end_headers()
+
+    def log_message(self, *args: object) -> None:
+        pass
+
+
+@pytest.fixture
+def hub() -> Iterator[str]:
+    server = ThreadingHTTPServer(("127.0.0.1", 0), _Hub)
+    _Hub.pings = []
+    thread = threading.Thread(target=server.serve_forever, daemon=True)
+    thread.start()
+    yield f"http://127.0.0.1:{server.server_address[1]}/hub"
+    server.shutdown()
+    server.server_close()
+
+
+def test_websub_hub_link_and_pings_for_changed_feeds(tmp_path: Path, hub: str) -> None:
+    config, sessions = seeded(tmp_path, f"sqlite:///{tmp_path / 'x.db'}", hub=f'"{hub}"')
+    folder = Path(config.feeds.dir)
+    for name in ("atom.xml", "rss.xml"):
+        parsed = feedparser.parse((folder / "cn" / name).read_bytes())
+        assert {link.rel: link.href for link in parsed.feed.links}["hub"] == hub
+    pinged = sorted(ping["hub.url"][0] for ping in _Hub.pings)
+    assert all(ping["hub.mode"] == ["publish"] for ping in _Hub.pings)
+    assert pinged == sorted(f"{FEEDS_URL}{code}/{name}" for code in ("all", "cn", "mn")
+                            for name in ("atom.xml", "feed.json", "rss.xml"))
+    _Hub.pings.clear()
+    assert build_feeds(sessions, config).pinged == 0 and _Hub.pings == []  # nothing changed
+
+
+def test_a_hub_that_is_down_never_fails_the_build(tmp_path: Path, caplog) -> None:  # type: ignore[no-untyped-def]
+    config, sessions = seeded(tmp_path, f"sqlite:///{tmp_path / 'x.db'}",
+                              hub='"http://127.0.0.1:9/hub"')
+    assert (Path(config.feeds.dir) / "cn" / "atom.xml").is_file()
+    assert "WebSub hub http://127.0.0.1:9/hub: ping" in caplog.text
