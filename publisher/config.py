@@ -144,6 +144,7 @@ class Digest(Section):
     timezone: TimeZoneName
     max_items: Annotated[int, Field(ge=1, le=500)] = 20
     subject: NonEmpty = "{count} new releases ({start:%d %b} - {end:%d %b %Y})"
+    title: str = ""  # the heading of the email; empty: "{site.name}: {country names}"
 
 
 class Smtp(Section):
@@ -153,15 +154,26 @@ class Smtp(Section):
     username: str = ""
     password_env: EnvName = "PUBLISHER_SMTP_PASSWORD"
     timeout: Annotated[float, Field(gt=0, le=600)] = 30.0
+    connections: Annotated[int, Field(ge=1, le=64)] = 4  # sent over in parallel
+    rate_limit: Annotated[float, Field(ge=0)] = 0.0  # messages per second in all; 0: no limit
+    max_attempts: Annotated[int, Field(ge=1, le=50)] = 5  # for temporary (4xx) failures
+    retry_delay: Annotated[float, Field(gt=0, le=86_400)] = 60.0  # doubled after each attempt
 
 
 class Mail(Section):
     sender: NonEmpty = "Press releases <noreply@localhost>"
     outbox: NonEmpty = "outbox"
+    templates: str = ""  # an operator's own template folder; empty: templates/email
+    unsubscribe_mailto: str = ""  # the mailto: address in List-Unsubscribe; empty: the sender
+    dkim_domain: str = ""  # DKIM signing when domain, selector and the key are all given
+    dkim_selector: str = ""
+    dkim_key_env: EnvName = "PUBLISHER_DKIM_KEY"  # variable holding the PEM private key
 
 
 class Secrets(Section):
     signing_key_env: EnvName = "PUBLISHER_SECRET_KEY"
+    # Without the variable, a random key is made once and kept in this file (mode 0600).
+    key_file: NonEmpty = "secret.key"
 
 
 class Source(Section):
@@ -336,7 +348,12 @@ def _resolve_paths(config: Config, base_dir: Path) -> Config:
     return config.model_copy(update={
         "database": config.database.model_copy(update={"url": url}),
         "feeds": config.feeds.model_copy(update={"dir": str(base_dir / config.feeds.dir)}),
-        "mail": config.mail.model_copy(update={"outbox": str(base_dir / config.mail.outbox)}),
+        "mail": config.mail.model_copy(update={
+            "outbox": str(base_dir / config.mail.outbox),
+            "templates": str(base_dir / config.mail.templates) if config.mail.templates else "",
+        }),
+        "secrets": config.secrets.model_copy(
+            update={"key_file": str(base_dir / config.secrets.key_file)}),
         "sources": tuple(
             source if source.location.startswith(BUNDLED_PREFIX)
             else source.model_copy(update={"location": str(base_dir / source.location)})

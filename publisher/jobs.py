@@ -2,16 +2,29 @@
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+import os
+import threading
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import datetime
+from email.utils import parseaddr
+from pathlib import Path
 
 from sqlalchemy.orm import Session, sessionmaker
 
-from publisher.config import Config
+from publisher.config import Config, Digest
+from publisher.digest.editions import Plan, open_edition, plan_edition
+from publisher.digest.render import render_edition
+from publisher.digest.send import EditionSender, EditionTotals, message_factory, recipient_for
+from publisher.errors import PublisherError
 from publisher.feeds.build import BuildReport, build_feeds
 from publisher.ingest.read import read_entries
 from publisher.ingest.save import ImportCounts, save_entries
+from publisher.mail.message import Dkim, Recipient, personalize
+from publisher.mail.transport import Reply, Transport, make_transport
+from publisher.models import Edition
+from publisher.subscribers import normalize_email
+from publisher.tokens import Signer, signing_key
 
 
 @dataclass(frozen=True)
@@ -49,3 +62,111 @@ def import_sources(sessions: sessionmaker[Session], config: Config, now: datetim
     """Import every configured source that is a file or bundled data."""
     requests = [ImportRequest(source.location, source.format) for source in config.sources]
     return import_files(sessions, config, requests, now)
+
+
+class UnknownDigest(PublisherError):
+    pass
+
+
+def find_digest(config: Config, name: str) -> Digest:
+    for digest in config.digests:
+        if digest.name == name:
+            return digest
+    known = ", ".join(d.name for d in config.digests) or "none"
+    raise UnknownDigest(f"no digest named {name!r} in the config (it has: {known})")
+
+
+def load_dkim(config: Config, environ: Mapping[str, str] = os.environ) -> Dkim | None:
+    mail = config.mail
+    key = environ.get(mail.dkim_key_env)
+    if not (mail.dkim_domain and mail.dkim_selector and key):
+        return None
+    return Dkim(mail.dkim_domain, mail.dkim_selector, key.encode())
+
+
+def send_digest(
+    sessions: sessionmaker[Session], config: Config, name: str, *, now: datetime,
+    period: str | None = None, transport: Transport | None = None,
+    progress: Callable[[int], None] | None = None, stop: threading.Event | None = None,
+) -> EditionTotals | None:
+    """Send the next edition of a digest (finishing an unfinished one first); None when there
+    is nothing new. The edition and its deliveries are committed before the first message."""
+    digest = find_digest(config, name)
+    with sessions.begin() as session:
+        edition = open_edition(session, config, digest, period or f"manual {now.isoformat()}", now)
+    if edition is None:
+        return None
+    signer = Signer(signing_key(config))
+    sender = EditionSender(sessions, config, edition, transport or make_transport(config), signer,
+                           dkim_key=load_dkim(config), progress=progress, stop=stop)
+    return sender.run()
+
+
+def plan_digest(sessions: sessionmaker[Session], config: Config, name: str) -> Plan | None:
+    with sessions() as session:
+        return plan_edition(session, find_digest(config, name))
+
+
+@dataclass(frozen=True)
+class Sample:
+    """The next edition's message as one recipient would get it; nothing is recorded."""
+
+    edition: Edition
+    recipient: Recipient
+    message: bytes
+
+
+def sample_message(
+    sessions: sessionmaker[Session], config: Config, name: str, address: str, now: datetime
+) -> Sample | None:
+    digest = find_digest(config, name)
+    with sessions() as session:
+        plan = plan_edition(session, digest)
+        if plan is None:
+            return None
+        edition = plan.resumed or _unsaved_edition(config, digest, plan, now)
+    signer = Signer(signing_key(config))
+    recipient = recipient_for(config, edition, signer, 0, address)
+    factory = message_factory(config, digest, edition, load_dkim(config))
+    return Sample(edition, recipient, factory.build(recipient, now))
+
+
+def _unsaved_edition(config: Config, digest: Digest, plan: Plan, now: datetime) -> Edition:
+    rendered = render_edition(config, digest, plan.selection, plan.number)
+    return Edition(id=0, digest=digest.name, number=plan.number, period="sample", status="sample",
+                   created=now, watermark=plan.selection.watermark,
+                   release_count=len(plan.selection.releases), more_count=plan.selection.more,
+                   first_published=rendered.first_published, last_published=rendered.last_published,
+                   subject=rendered.subject, html=rendered.html, text=rendered.text)
+
+
+def send_test_copy(sessions: sessionmaker[Session], config: Config, name: str, address: str,
+                   now: datetime, transport: Transport | None = None) -> Reply | None:
+    address = normalize_email(address)
+    sample = sample_message(sessions, config, name, address, now)
+    if sample is None:
+        return None
+    connection = (transport or make_transport(config)).connect()
+    try:
+        sender = parseaddr(config.mail.sender)[1]
+        return connection.send(sender, address, sample.message, sample.recipient.message_id)
+    finally:
+        connection.close()
+
+
+def preview_digest(sessions: sessionmaker[Session], config: Config, name: str, out: Path,
+                   now: datetime) -> list[Path] | None:
+    """Write NAME.html, NAME.txt and NAME.eml of the next edition into `out`."""
+    sample = sample_message(sessions, config, name, "subscriber@example.org", now)
+    if sample is None:
+        return None
+    out.mkdir(parents=True, exist_ok=True)
+    files = {
+        out / f"{name}.html": personalize(sample.edition.html, sample.recipient, escape=True),
+        out / f"{name}.txt": personalize(sample.edition.text, sample.recipient, escape=False),
+    }
+    for path, content in files.items():
+        path.write_text(content, "utf-8")
+    eml = out / f"{name}.eml"
+    eml.write_bytes(sample.message)
+    return [*files, eml]

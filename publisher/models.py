@@ -12,6 +12,7 @@ from sqlalchemy import (
     String,
     Text,
     TypeDecorator,
+    UniqueConstraint,
 )
 from sqlalchemy.engine import Dialect
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column, relationship
@@ -105,3 +106,86 @@ class ReleaseCountry(Base):
     updated: Mapped[datetime] = mapped_column(UTCDateTime())
 
     release: Mapped[Release] = relationship(back_populates="links")
+
+
+class Subscriber(Base):
+    __tablename__ = "subscribers"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    email: Mapped[str] = mapped_column(String(320))  # normalized, as the person wrote it
+    email_key: Mapped[str] = mapped_column(String(320), unique=True)  # lower case: no duplicates
+    status: Mapped[str] = mapped_column(String(16))  # pending, confirmed, unsubscribed, bounced
+    status_since: Mapped[datetime] = mapped_column(UTCDateTime())
+    created: Mapped[datetime] = mapped_column(UTCDateTime())
+
+    follows: Mapped[list[SubscriberCountry]] = relationship(
+        back_populates="subscriber", cascade="all, delete-orphan",
+        order_by="SubscriberCountry.country_code",
+    )
+
+    @property
+    def country_codes(self) -> list[str]:
+        return [follow.country_code for follow in self.follows]
+
+
+class SubscriberCountry(Base):
+    __tablename__ = "subscriber_countries"
+    __table_args__ = (Index("ix_subscriber_countries_country", "country_code", "subscriber_id"),)
+
+    subscriber_id: Mapped[int] = mapped_column(
+        ForeignKey("subscribers.id", ondelete="CASCADE"), primary_key=True
+    )
+    country_code: Mapped[str] = mapped_column(
+        ForeignKey("countries.code", ondelete="RESTRICT"), primary_key=True
+    )
+
+    subscriber: Mapped[Subscriber] = relationship(back_populates="follows")
+
+
+class Edition(Base):
+    """One issue of a digest. Written before any mail goes out; its number and period are unique
+    per digest, so two processes cannot make the same edition twice. The rendered parts are
+    kept, so a resumed edition sends exactly what the first recipients got."""
+
+    __tablename__ = "editions"
+    __table_args__ = (
+        UniqueConstraint("digest", "number", name="uq_editions_number"),
+        UniqueConstraint("digest", "period", name="uq_editions_period"),
+    )
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    digest: Mapped[str] = mapped_column(String(100))
+    number: Mapped[int] = mapped_column(Integer)
+    period: Mapped[str] = mapped_column(String(100))  # the fire time it stands for, or "manual ..."
+    status: Mapped[str] = mapped_column(String(16))  # sending, complete
+    created: Mapped[datetime] = mapped_column(UTCDateTime())
+    completed: Mapped[datetime | None] = mapped_column(UTCDateTime())
+    # The newest release id this edition covers: the next edition starts after it.
+    watermark: Mapped[int] = mapped_column(Integer)
+    release_count: Mapped[int] = mapped_column(Integer)
+    more_count: Mapped[int] = mapped_column(Integer)  # waiting releases left out (max_items)
+    first_published: Mapped[datetime] = mapped_column(UTCDateTime())
+    last_published: Mapped[datetime] = mapped_column(UTCDateTime())
+    subject: Mapped[str] = mapped_column(Text)
+    html: Mapped[str] = mapped_column(Text)  # inlined once; recipient marks still in it
+    text: Mapped[str] = mapped_column(Text)
+
+
+class Delivery(Base):
+    """One recipient of one edition: the row that makes sending exactly once."""
+
+    __tablename__ = "deliveries"
+    __table_args__ = (
+        UniqueConstraint("edition_id", "subscriber_id", name="uq_deliveries_recipient"),
+        Index("ix_deliveries_queue", "edition_id", "status", "next_attempt"),
+    )
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    edition_id: Mapped[int] = mapped_column(ForeignKey("editions.id", ondelete="CASCADE"))
+    subscriber_id: Mapped[int] = mapped_column(ForeignKey("subscribers.id", ondelete="CASCADE"))
+    status: Mapped[str] = mapped_column(String(16))  # queued, sent, failed, skipped
+    attempts: Mapped[int] = mapped_column(Integer, default=0)
+    next_attempt: Mapped[datetime | None] = mapped_column(UTCDateTime())
+    last_error: Mapped[str | None] = mapped_column(Text)
+    reply: Mapped[str | None] = mapped_column(Text)  # the server's answer to the message
+    sent: Mapped[datetime | None] = mapped_column(UTCDateTime())

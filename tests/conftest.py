@@ -11,6 +11,7 @@ from pathlib import Path
 import pytest
 from sqlalchemy.orm import Session, sessionmaker
 
+from mailserver import MailServer, start
 from publisher.config import Config, load_config
 from publisher.db import open_store
 
@@ -80,6 +81,28 @@ def write_config(folder: Path, db_url: str, text: str | None = None) -> Path:
     path = folder / "config.toml"
     path.write_text(text, "utf-8")
     return path
+
+
+def set_keys(path: Path, section: str, **values: str) -> None:
+    """Replace keys of a [section] (or [[section]]: its first table) in a config file; values
+    are TOML. A key the section lacks is added at its top."""
+    text = path.read_text("utf-8")
+    for key, value in values.items():
+        pattern = rf"(?ms)^(\[\[?{section}\]\]?\n(?:(?!^\[).)*?^{key} = )[^\n#]*"
+        text, found = re.subn(pattern, rf"\g<1>{value} ", text, count=1)
+        if not found:
+            text, added = re.subn(rf"(?m)^(\[\[?{section}\]\]?)$", rf"\1\n{key} = {value}",
+                                  text, count=1)
+            assert added, f"no [{section}] in {path}"
+    path.write_text(text, "utf-8")
+
+
+@pytest.fixture
+def mail_server() -> Iterator[MailServer]:
+    server = MailServer()
+    controller = start(server)
+    yield server
+    controller.stop()
 
 
 @pytest.fixture

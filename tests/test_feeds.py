@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import json
 import os
-import re
 import shutil
 import subprocess
 from datetime import UTC, datetime, timedelta
@@ -23,7 +22,7 @@ from publisher.db import open_store
 from publisher.feeds import build as build_module
 from publisher.feeds.build import build_feeds
 
-from conftest import ROOT, SEED, need, write_config
+from conftest import ROOT, SEED, need, set_keys, write_config
 
 NOW = datetime(2026, 11, 27, 12, 0, tzinfo=UTC)
 CODES = ("cn", "mn", "all")
@@ -34,11 +33,7 @@ GOLDEN = ROOT / "tests" / "golden"
 def seeded(folder: Path, db_url: str, **feeds: str) -> tuple[Config, sessionmaker[Session]]:
     """The shipped config, with `feeds` keys replaced (TOML values), and the seed imported."""
     path = write_config(folder, db_url)
-    text = path.read_text("utf-8")
-    for key, value in feeds.items():
-        text, found = re.subn(rf"(?ms)^(\[feeds\].*?^{key} = )[^\n#]*", rf"\g<1>{value} ", text, 1)
-        assert found, key
-    path.write_text(text, "utf-8")
+    set_keys(path, "feeds", **feeds)
     config = load_config(path, environ={})
     sessions = open_store(config)
     jobs.import_files(sessions, config, [jobs.ImportRequest(str(SEED))], NOW)

@@ -1,78 +1,23 @@
-"""The `publisher` command: thin click commands, each calling one use case and printing one line."""
+"""Commands about the store and the feeds: run, import, feeds, releases, db, config."""
 
 from __future__ import annotations
 
-import logging
 import sys
 from collections.abc import Sequence
-from datetime import UTC, datetime
-from functools import cached_property
-from pathlib import Path
-from typing import Any
 
 import click
 from rich.console import Console
 from rich.table import Table
-from sqlalchemy.orm import Session, sessionmaker
 
 from publisher import jobs
-from publisher.config import Config, load_config
-from publisher.db import database_url, display_url, make_engine, open_store, upgrade
-from publisher.errors import PublisherError
+from publisher.cli.app import App, cli, now, pass_app
+from publisher.config import Config
+from publisher.db import database_url, display_url, make_engine, upgrade
 from publisher.feeds.build import build_feeds
 from publisher.ingest.read import PARSERS
 from publisher.ingest.save import ImportCounts
 from publisher.models import Release
 from publisher.releases import newest_releases
-
-
-class App:
-    """What the commands share: the config, loaded once, and the store, opened once."""
-
-    def __init__(self, config_path: Path | None) -> None:
-        self.config_path = config_path
-
-    @cached_property
-    def config(self) -> Config:
-        return load_config(self.config_path)
-
-    @cached_property
-    def sessions(self) -> sessionmaker[Session]:
-        return open_store(self.config)
-
-
-class PublisherGroup(click.Group):
-    """Turns the project's errors into a message on stderr and their exit code."""
-
-    def invoke(self, ctx: click.Context) -> Any:
-        try:
-            return super().invoke(ctx)
-        except PublisherError as exc:
-            click.echo(f"error: {exc}", err=True)
-            ctx.exit(exc.exit_code)
-
-
-@click.group(cls=PublisherGroup)
-@click.option("--config", "config_path", type=click.Path(path_type=Path, dir_okay=False),
-              envvar="PUBLISHER_CONFIG", show_envvar=True,
-              help="Config file. Default: ./config.toml, else the embedded defaults.")
-@click.option("-v", "--verbose", is_flag=True, help="Log debug detail to stderr.")
-@click.version_option(package_name="publisher")
-@click.pass_context
-def cli(ctx: click.Context, config_path: Path | None, verbose: bool) -> None:
-    """Press releases to per-country feeds and subscriber digests."""
-    logging.basicConfig(level=logging.DEBUG if verbose else logging.INFO, stream=sys.stderr,
-                        format="%(levelname)s %(name)s: %(message)s")
-    if not verbose:
-        logging.getLogger("alembic").setLevel(logging.WARNING)
-    ctx.obj = App(config_path)
-
-
-pass_app = click.make_pass_decorator(App)
-
-
-def _now() -> datetime:
-    return datetime.now(UTC)
 
 
 def _import_line(location: str, counts: ImportCounts) -> str:
@@ -91,7 +36,7 @@ def _print_import(outcome: jobs.ImportOutcome) -> None:
 @pass_app
 def run(app: App) -> None:
     """The main job: import the configured sources, build the feeds, list the newest releases."""
-    outcome = jobs.import_sources(app.sessions, app.config, _now())
+    outcome = jobs.import_sources(app.sessions, app.config, now())
     _print_import(outcome)
     if outcome.feeds is None:  # the import changed nothing; the config may have
         click.echo(build_feeds(app.sessions, app.config).line())
@@ -109,7 +54,7 @@ def import_(app: App, files: tuple[str, ...], fmt: str | None) -> None:
     Example: publisher import news.txt releases.csv
     """
     requests = [jobs.ImportRequest(location, fmt) for location in files]
-    _print_import(jobs.import_files(app.sessions, app.config, requests, _now()))
+    _print_import(jobs.import_files(app.sessions, app.config, requests, now()))
 
 
 @cli.group()
@@ -200,7 +145,3 @@ def config_check(app: App) -> None:
     click.echo(f"config OK: {len(config.countries)} countries, {len(config.digests)} digests, "
                f"{len(config.sources)} sources, database "
                f"{display_url(database_url(config))}")
-
-
-def main() -> None:
-    cli(prog_name="publisher")

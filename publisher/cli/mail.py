@@ -1,0 +1,203 @@
+"""Commands about mail: subscribers and digests."""
+
+from __future__ import annotations
+
+import sys
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
+from pathlib import Path
+
+import click
+from rich.console import Console
+from rich.progress import Progress
+from rich.table import Table
+
+from publisher import jobs
+from publisher.cli.app import App, cli, now, pass_app
+from publisher.errors import InputError
+from publisher.subscribers import (
+    STATUSES,
+    SubscriberRow,
+    export_csv,
+    find_subscriber,
+    list_subscribers,
+    normalize_email,
+    parse_countries,
+    parse_subscriber_csv,
+    save_subscribers,
+)
+
+
+@cli.group()
+def subscribers() -> None:
+    """Manage the people who receive digests."""
+
+
+def _status(pending: bool) -> str:
+    return "pending" if pending else "confirmed"
+
+
+@subscribers.command("add")
+@click.argument("email")
+@click.option("--countries", required=True, help='Country codes, e.g. "CN MN".')
+@click.option("--pending", is_flag=True, help="Not confirmed yet (the default: confirmed).")
+@pass_app
+def subscribers_add(app: App, email: str, countries: str, pending: bool) -> None:
+    """Add a subscriber, or change the countries of a known one.
+
+    Example: publisher subscribers add someone@example.org --countries "CN MN"
+    """
+    try:
+        row = SubscriberRow(normalize_email(email), parse_countries(countries, app.config.country_codes))
+    except ValueError as exc:
+        raise click.BadParameter(str(exc)) from None
+    with app.sessions.begin() as session:
+        counts = save_subscribers(session, [row], _status(pending), now())
+    verb = "added" if counts.new else "updated" if counts.updated else "unchanged:"
+    click.echo(f"{verb} {row.email} ({' '.join(row.countries)})")
+
+
+@subscribers.command("import")
+@click.argument("csv_file", type=click.Path(exists=True, dir_okay=False, path_type=Path))
+@click.option("--pending", is_flag=True, help="Import as not confirmed (default: confirmed).")
+@pass_app
+def subscribers_import(app: App, csv_file: Path, pending: bool) -> None:
+    """Import subscribers from a CSV file with the columns email,countries (and optionally
+    status); a bad row stops the import and nothing is stored.
+
+    Example: publisher subscribers import people.csv
+    """
+    try:
+        text = csv_file.read_text("utf-8-sig")
+    except UnicodeDecodeError:
+        raise InputError(str(csv_file), "", "not UTF-8 text") from None
+    rows = parse_subscriber_csv(text, str(csv_file), app.config.country_codes)
+    with app.sessions.begin() as session:
+        counts = save_subscribers(session, rows, _status(pending), now())
+    click.echo(f"imported {counts.new} new, {counts.updated} updated, {counts.unchanged} "
+               f"unchanged from {csv_file}")
+
+
+@subscribers.command("export")
+@click.argument("csv_file", type=click.Path(dir_okay=False, path_type=Path))
+@pass_app
+def subscribers_export(app: App, csv_file: Path) -> None:
+    """Write every subscriber to a CSV file (email,countries,status).
+
+    Example: publisher subscribers export people.csv
+    """
+    with app.sessions() as session:
+        found = list_subscribers(session)
+        csv_file.write_text(export_csv(found), "utf-8")
+    click.echo(f"exported {len(found)} subscribers to {csv_file}")
+
+
+@subscribers.command("list")
+@click.option("--status", type=click.Choice(STATUSES))
+@click.option("--country", help="Only subscribers of this country (a code such as CN).")
+@pass_app
+def subscribers_list(app: App, status: str | None, country: str | None) -> None:
+    """Print subscribers as a table.
+
+    Example: publisher subscribers list --status confirmed --country MN
+    """
+    with app.sessions() as session:
+        found = list_subscribers(session, status, country.upper() if country else None)
+        table = Table("Email", "Countries", "Status", "Since")
+        for subscriber in found:
+            table.add_row(subscriber.email, " ".join(subscriber.country_codes), subscriber.status,
+                          subscriber.status_since.strftime("%Y-%m-%d"))
+    Console(width=None if sys.stdout.isatty() else 160).print(table)
+    click.echo(f"{len(found)} subscribers")
+
+
+@subscribers.command("remove")
+@click.argument("email")
+@pass_app
+def subscribers_remove(app: App, email: str) -> None:
+    """Delete a subscriber and their delivery history.
+
+    Example: publisher subscribers remove someone@example.org
+    """
+    try:
+        address = normalize_email(email)
+    except ValueError as exc:
+        raise click.BadParameter(str(exc)) from None
+    with app.sessions.begin() as session:
+        subscriber = find_subscriber(session, address)
+        if subscriber is None:
+            raise click.ClickException(f"no subscriber {address}")
+        session.delete(subscriber)
+    click.echo(f"removed {address}")
+
+
+@cli.group()
+def digest() -> None:
+    """Send and preview digest emails."""
+
+
+@contextmanager
+def _progress(total: int) -> Iterator[Callable[[int], None] | None]:
+    """A progress bar on a terminal; nothing otherwise (logs and pipes stay clean)."""
+    if not sys.stdout.isatty():
+        yield None
+        return
+    with Progress(transient=True) as progress:
+        task = progress.add_task("sending", total=total)
+        yield lambda n: progress.advance(task, n)
+
+
+@digest.command("send")
+@click.argument("name")
+@click.option("--dry-run", is_flag=True, help="Say what would be sent; send and record nothing.")
+@click.option("--to", "to", metavar="ADDRESS", help="Send a test copy to ADDRESS only; record nothing.")
+@pass_app
+def digest_send(app: App, name: str, dry_run: bool, to: str | None) -> None:
+    """Send the next edition of digest NAME now (finishing an unfinished one first).
+
+    Example: publisher digest send china-weekly --dry-run
+    """
+    if to is not None:
+        _send_test_copy(app, name, to)
+        return
+    plan = jobs.plan_digest(app.sessions, app.config, name)
+    if plan is None:
+        click.echo(f"{name}: no new releases since the last edition; nothing sent")
+        return
+    if dry_run:
+        what = "would resume" if plan.resumed else "would send"
+        releases = plan.resumed.release_count if plan.resumed else len(plan.selection.releases)
+        click.echo(f"{name} edition {plan.number}: {what} {releases} releases to "
+                   f"{plan.recipients} recipients (dry run, nothing sent)")
+        return
+    with _progress(plan.recipients) as progress:
+        totals = jobs.send_digest(app.sessions, app.config, name, now=now(), progress=progress)
+    click.echo(totals.line() if totals else f"{name}: no new releases; nothing sent")
+
+
+def _send_test_copy(app: App, name: str, address: str) -> None:
+    try:
+        reply = jobs.send_test_copy(app.sessions, app.config, name, address, now())
+    except ValueError as exc:
+        raise click.BadParameter(str(exc), param_hint="--to") from None
+    if reply is None:
+        click.echo(f"{name}: no new releases; no test copy to send")
+    else:
+        click.echo(f"{name}: test copy sent to {address} ({reply})")
+
+
+@digest.command("preview")
+@click.argument("name")
+@click.option("--out", "out", required=True, type=click.Path(file_okay=False, path_type=Path),
+              help="Folder to write NAME.html, NAME.txt and NAME.eml into.")
+@pass_app
+def digest_preview(app: App, name: str, out: Path) -> None:
+    """Write the HTML, the text and the complete .eml of what the next edition would be.
+
+    Example: publisher digest preview china-weekly --out preview/
+    """
+    written = jobs.preview_digest(app.sessions, app.config, name, out, now())
+    if written is None:
+        click.echo(f"{name}: no new releases; nothing to preview")
+    else:
+        click.echo(f"wrote {', '.join(str(path) for path in written)}")

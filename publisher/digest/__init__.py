@@ -1,0 +1,1 @@
+"""Digest emails: select what is new, render once per edition, deliver to each subscriber once."""

@@ -1,0 +1,112 @@
+"""Renders an edition once: Jinja2 templates, CSS inlined by premailer, recipient marks kept."""
+
+from __future__ import annotations
+
+import logging
+from dataclasses import dataclass
+from datetime import datetime
+from functools import cache
+from typing import Any
+from zoneinfo import ZoneInfo
+
+from jinja2 import (
+    ChoiceLoader,
+    Environment,
+    FileSystemLoader,
+    PackageLoader,
+    StrictUndefined,
+    select_autoescape,
+)
+from premailer import Premailer
+
+from publisher.config import Config, Digest
+from publisher.digest.select import Selection
+from publisher.feeds.targets import feed_url
+from publisher.ingest.dates import format_day_month_year
+from publisher.mail.message import MARK_PREFERENCES, MARK_RECIPIENT, MARK_UNSUBSCRIBE
+from publisher.models import Release
+
+
+@dataclass(frozen=True)
+class RenderedEdition:
+    subject: str
+    html: str  # CSS inlined; the recipient marks still in it
+    text: str
+    first_published: datetime
+    last_published: datetime
+
+
+@cache
+def template_environment(operator_folder: str) -> Environment:
+    """The operator's folder (mail.templates) first, then the templates that ship."""
+    loaders: list[Any] = [FileSystemLoader(operator_folder)] if operator_folder else []
+    loaders.append(PackageLoader("publisher", "templates/email"))
+    return Environment(loader=ChoiceLoader(loaders), undefined=StrictUndefined,
+                       autoescape=select_autoescape(["html"], default_for_string=True),
+                       keep_trailing_newline=True, trim_blocks=True, lstrip_blocks=True)
+
+
+def digest_title(config: Config, digest: Digest) -> str:
+    names = [config.country(code).name for code in digest.countries]
+    return digest.title or f"{config.site.name}: {' and '.join(names)}"
+
+
+def render_edition(config: Config, digest: Digest, selection: Selection, number: int) -> RenderedEdition:
+    zone = ZoneInfo(digest.timezone)
+    dates = [release.published.astimezone(zone) for release in selection.releases]
+    start, end = min(dates), max(dates)
+    environment = template_environment(config.mail.templates)
+    context = _context(config, digest, selection, number, start, end, zone)
+    html = environment.get_template("digest.html").render(context)
+    return RenderedEdition(
+        subject=digest.subject.format(count=len(selection.releases), start=start, end=end,
+                                      name=digest.name),
+        html=inline_css(html),
+        text=environment.get_template("digest.txt").render(context),
+        first_published=min(release.published for release in selection.releases),
+        last_published=max(release.published for release in selection.releases),
+    )
+
+
+def inline_css(html: str) -> str:
+    """premailer, once per edition: no network, !important kept so @media rules still win,
+    the <style> block kept for them, cssutils' warnings about mail-client CSS silenced."""
+    return Premailer(html, allow_network=False, strip_important=False, keep_style_tags=True,
+                     cssutils_logging_level=logging.CRITICAL, disable_validation=True).transform()
+
+
+def _context(config: Config, digest: Digest, selection: Selection, number: int,
+             start: datetime, end: datetime, zone: ZoneInfo) -> dict[str, Any]:
+    countries = [config.country(code) for code in digest.countries]
+    return {
+        "title": digest_title(config, digest),
+        "language": config.site.language,
+        "number": number,
+        "date_range": _date_range(start, end),
+        "releases": [_release(release, zone) for release in selection.releases],
+        "more": selection.more,
+        "feeds": [{"name": c.name, "url": feed_url(config, f"{c.code.lower()}/atom.xml")}
+                  for c in countries],
+        "feeds_page": feed_url(config, "index.html"),
+        "country_names": " and ".join(c.name for c in countries),
+        "site_name": config.site.name,
+        "site_url": config.site.base_url,
+        "recipient": MARK_RECIPIENT,
+        "unsubscribe_url": MARK_UNSUBSCRIBE,
+        "preferences_url": MARK_PREFERENCES,
+    }
+
+
+def _release(release: Release, zone: ZoneInfo) -> dict[str, str]:
+    return {
+        "title": release.title,
+        "url": release.url,
+        "date": format_day_month_year(release.published.astimezone(zone).date()),
+        "summary": release.summary,
+        "credit": release.image_credit or "",
+    }
+
+
+def _date_range(start: datetime, end: datetime) -> str:
+    first, last = format_day_month_year(start.date()), format_day_month_year(end.date())
+    return first if first == last else f"{first} – {last}"

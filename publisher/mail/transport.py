@@ -1,0 +1,201 @@
+"""Delivering message bytes: over SMTP (reused connections), or into a Maildir outbox.
+
+A connection's `send` returns the server's reply when it accepted the message, and raises
+TemporaryFailure (4xx, or the server could not be reached) or PermanentFailure (5xx).
+"""
+
+from __future__ import annotations
+
+import logging
+import os
+import re
+import smtplib
+import socket
+import ssl
+import threading
+import time
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Protocol
+
+from publisher.config import Config
+
+log = logging.getLogger(__name__)
+
+
+@dataclass(frozen=True)
+class Reply:
+    code: int
+    text: str
+
+    def __str__(self) -> str:
+        return f"{self.code} {self.text}".strip()
+
+
+class DeliveryFailure(Exception):
+    def __init__(self, reply: Reply) -> None:
+        super().__init__(str(reply))
+        self.reply = reply
+
+
+class TemporaryFailure(DeliveryFailure):
+    """Try again later: a 4xx reply, or no server to talk to."""
+
+
+class PermanentFailure(DeliveryFailure):
+    """Do not try again: a 5xx reply."""
+
+
+class Connection(Protocol):
+    def send(self, sender: str, recipient: str, message: bytes, message_id: str) -> Reply: ...
+
+    def close(self) -> None: ...
+
+
+class Transport(Protocol):
+    description: str
+
+    def connect(self) -> Connection: ...
+
+
+class SmtpTransport:
+    def __init__(self, config: Config, password: str | None) -> None:
+        self.smtp = config.smtp
+        self.password = password
+        self.description = f"SMTP {self.smtp.host}:{self.smtp.port}"
+
+    def connect(self) -> SmtpConnection:
+        return SmtpConnection(self)
+
+    def open_client(self) -> smtplib.SMTP:
+        smtp = self.smtp
+        context = ssl.create_default_context()
+        client: smtplib.SMTP
+        if smtp.security == "tls":
+            client = smtplib.SMTP_SSL(smtp.host, smtp.port, timeout=smtp.timeout, context=context)
+        else:
+            client = smtplib.SMTP(smtp.host, smtp.port, timeout=smtp.timeout)
+        client.ehlo()
+        if smtp.security == "starttls":
+            client.starttls(context=context)
+            client.ehlo()
+        if smtp.username:
+            client.login(smtp.username, self.password or "")
+        return client
+
+
+class SmtpConnection:
+    """One SMTP session, opened on first use and reopened when the server drops it."""
+
+    def __init__(self, transport: SmtpTransport) -> None:
+        self._transport = transport
+        self._client: smtplib.SMTP | None = None
+
+    def send(self, sender: str, recipient: str, message: bytes, message_id: str) -> Reply:
+        for attempt in range(2):  # a dropped connection is reopened once, right away
+            try:
+                return self._transaction(sender, recipient, message)
+            except (smtplib.SMTPServerDisconnected, ConnectionError, socket.timeout) as exc:
+                self._drop()
+                if attempt == 1:
+                    raise TemporaryFailure(Reply(0, f"connection lost: {exc}")) from exc
+            except (OSError, smtplib.SMTPException) as exc:
+                self._drop()
+                raise TemporaryFailure(Reply(0, f"cannot talk to the server: {exc}")) from exc
+        raise AssertionError("unreachable")
+
+    def _transaction(self, sender: str, recipient: str, message: bytes) -> Reply:
+        if self._client is None:
+            self._client = self._transport.open_client()
+        client = self._client
+        for step in (lambda: client.mail(sender), lambda: client.rcpt(recipient),
+                     lambda: client.data(message)):
+            code, text = step()
+            if code >= 400 or code < 200:
+                _reset(client)
+                reply = Reply(code, _decode(text))
+                raise (PermanentFailure if code >= 500 else TemporaryFailure)(reply)
+        return Reply(code, _decode(text))
+
+    def _drop(self) -> None:
+        client, self._client = self._client, None
+        if client is not None:
+            try:
+                client.close()
+            except OSError:
+                pass
+
+    def close(self) -> None:
+        client, self._client = self._client, None
+        if client is not None:
+            try:
+                client.quit()
+            except (OSError, smtplib.SMTPException):
+                client.close()
+
+
+def _reset(client: smtplib.SMTP) -> None:
+    try:
+        client.rset()
+    except (OSError, smtplib.SMTPException):
+        pass
+
+
+def _decode(text: bytes | str) -> str:
+    return text.decode("utf-8", "replace") if isinstance(text, bytes) else text
+
+
+class MaildirOutbox:
+    """A Maildir folder standing in for a mail server. A message is stored under a name made
+    from its Message-ID, so storing the same message again changes nothing."""
+
+    def __init__(self, folder: Path) -> None:
+        self.folder = folder
+        self.description = f"outbox {folder}"
+
+    def connect(self) -> MaildirOutbox:
+        for sub in ("tmp", "new", "cur"):
+            (self.folder / sub).mkdir(parents=True, exist_ok=True)
+        return self
+
+    def send(self, sender: str, recipient: str, message: bytes, message_id: str) -> Reply:
+        name = re.sub(r"[^A-Za-z0-9._-]", "_", message_id.strip("<>"))
+        final = self.folder / "new" / name
+        if final.exists() or any((self.folder / "cur").glob(f"{name}:*")):
+            return Reply(250, f"already in the outbox as {name}")
+        temporary = self.folder / "tmp" / f"{name}.{os.getpid()}.{threading.get_ident()}"
+        with open(temporary, "wb") as handle:
+            handle.write(f"Return-Path: <{sender}>\r\nDelivered-To: {recipient}\r\n".encode())
+            handle.write(message)
+            handle.flush()
+            os.fsync(handle.fileno())
+        os.replace(temporary, final)
+        return Reply(250, f"stored in the outbox as {name}")
+
+    def close(self) -> None:
+        pass
+
+
+class RateLimiter:
+    """At most `rate` messages per second across every connection (0: no limit)."""
+
+    def __init__(self, rate: float) -> None:
+        self._interval = 1.0 / rate if rate > 0 else 0.0
+        self._next = time.monotonic()
+        self._lock = threading.Lock()
+
+    def wait(self) -> None:
+        if not self._interval:
+            return
+        with self._lock:
+            now = time.monotonic()
+            slot = max(self._next, now)
+            self._next = slot + self._interval
+        if slot > now:
+            time.sleep(slot - now)
+
+
+def make_transport(config: Config, environ: dict[str, str] | os._Environ[str] = os.environ) -> Transport:
+    if not config.smtp.host:
+        return MaildirOutbox(Path(config.mail.outbox))
+    return SmtpTransport(config, environ.get(config.smtp.password_env))

@@ -1,0 +1,149 @@
+"""Subscribers: validated, normalized addresses that are never duplicated, and their countries."""
+
+from __future__ import annotations
+
+import csv
+import io
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass
+from datetime import datetime
+
+from email_validator import EmailNotValidError, validate_email
+from sqlalchemy import select
+from sqlalchemy.orm import Session, selectinload
+
+from publisher.errors import InputError
+from publisher.models import Subscriber, SubscriberCountry
+
+STATUSES = ("pending", "confirmed", "unsubscribed", "bounced")
+CSV_FIELDS = ("email", "countries", "status")
+
+
+def normalize_email(address: str) -> str:
+    """The address as email-validator normalizes it (no DNS look-up); ValueError if invalid."""
+    try:
+        return validate_email(address.strip(), check_deliverability=False).normalized
+    except EmailNotValidError as exc:
+        raise ValueError(f"not a valid email address {address.strip()!r}: {exc}") from None
+
+
+def email_key(normalized: str) -> str:
+    return normalized.lower()
+
+
+@dataclass(frozen=True)
+class SubscriberRow:
+    email: str
+    countries: tuple[str, ...]
+    status: str | None = None  # None: the importer's default
+    where: str = ""
+
+
+@dataclass
+class SubscriberCounts:
+    new: int = 0
+    updated: int = 0
+    unchanged: int = 0
+
+
+def parse_countries(text: str, known: Sequence[str]) -> tuple[str, ...]:
+    codes = tuple(dict.fromkeys(code.upper() for code in text.replace(",", " ").split()))
+    unknown = [code for code in codes if code not in known]
+    if unknown:
+        raise ValueError(f"unknown country {unknown[0]!r}; the config has {', '.join(known)}")
+    if not codes:
+        raise ValueError("no countries: give codes such as \"CN MN\"")
+    return codes
+
+
+def parse_subscriber_csv(text: str, source: str, known: Sequence[str]) -> list[SubscriberRow]:
+    """Rows of `email,countries[,status]`; any bad row is an error naming its line."""
+    reader = csv.DictReader(io.StringIO(text, newline=""))
+    header = [name.strip() for name in reader.fieldnames or []]
+    if "email" not in header or "countries" not in header:
+        raise InputError(source, "line 1", "expected a header row with the columns email,countries")
+    extra = [name for name in header if name not in CSV_FIELDS]
+    if extra:
+        raise InputError(source, "line 1", f"unknown column {extra[0]!r}; expected email,countries[,status]")
+    rows = []
+    for row in reader:
+        where = f"line {reader.line_num}"
+        values = {key.strip(): (value or "").strip() for key, value in row.items() if key}
+        try:
+            status = values.get("status") or None
+            if status is not None and status not in STATUSES:
+                raise ValueError(f"unknown status {status!r}; expected one of {', '.join(STATUSES)}")
+            rows.append(SubscriberRow(normalize_email(values.get("email", "")),
+                                      parse_countries(values.get("countries", ""), known),
+                                      status, where))
+        except ValueError as exc:
+            raise InputError(source, where, str(exc)) from None
+    return rows
+
+
+def find_subscriber(session: Session, address: str) -> Subscriber | None:
+    query = select(Subscriber).where(Subscriber.email_key == email_key(normalize_email(address)))
+    return session.scalars(query.options(selectinload(Subscriber.follows))).one_or_none()
+
+
+def set_status(subscriber: Subscriber, status: str, now: datetime) -> None:
+    if subscriber.status != status:
+        subscriber.status, subscriber.status_since = status, now
+
+
+def set_countries(subscriber: Subscriber, countries: Iterable[str]) -> None:
+    wanted = list(dict.fromkeys(countries))
+    kept = [follow for follow in subscriber.follows if follow.country_code in wanted]
+    have = {follow.country_code for follow in kept}
+    subscriber.follows = kept + [SubscriberCountry(country_code=code)
+                                 for code in wanted if code not in have]
+
+
+def save_subscribers(
+    session: Session, rows: Iterable[SubscriberRow], default_status: str, now: datetime
+) -> SubscriberCounts:
+    """Add new subscribers and update known ones (their countries; their status when the row
+    gives one, or when they were pending and the operator now vouches for them). Someone who
+    unsubscribed or bounced stays so unless the row says otherwise."""
+    counts = SubscriberCounts()
+    for row in rows:
+        subscriber = find_subscriber(session, row.email)
+        if subscriber is None:
+            subscriber = Subscriber(email=row.email, email_key=email_key(row.email),
+                                    status=row.status or default_status, status_since=now,
+                                    created=now, follows=[])
+            set_countries(subscriber, row.countries)
+            session.add(subscriber)
+            session.flush()
+            counts.new += 1
+            continue
+        before = (subscriber.status, subscriber.country_codes)
+        status = row.status or (default_status if subscriber.status == "pending" else None)
+        if status:
+            set_status(subscriber, status, now)
+        set_countries(subscriber, row.countries)
+        session.flush()
+        changed = (subscriber.status, sorted(subscriber.country_codes)) != (before[0], sorted(before[1]))
+        counts.updated += changed
+        counts.unchanged += not changed
+    return counts
+
+
+def list_subscribers(
+    session: Session, status: str | None = None, country: str | None = None
+) -> list[Subscriber]:
+    query = select(Subscriber).options(selectinload(Subscriber.follows)).order_by(Subscriber.email_key)
+    if status:
+        query = query.where(Subscriber.status == status)
+    if country:
+        query = query.where(Subscriber.follows.any(SubscriberCountry.country_code == country))
+    return list(session.scalars(query))
+
+
+def export_csv(subscribers: Iterable[Subscriber]) -> str:
+    out = io.StringIO()
+    writer = csv.writer(out, lineterminator="\n")
+    writer.writerow(CSV_FIELDS)
+    for subscriber in subscribers:
+        writer.writerow([subscriber.email, " ".join(subscriber.country_codes), subscriber.status])
+    return out.getvalue()

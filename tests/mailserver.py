@@ -1,0 +1,74 @@
+"""A real SMTP server for tests: aiosmtpd on 127.0.0.1, recording what it accepts.
+
+`decide(address, attempt)` may return an SMTP reply ("451 ...", "550 ...") to refuse a message.
+`stop_after = N` accepts N messages, then refuses every further one; `on_stop` runs once,
+shortly after the first refusal (a test kills the client there). The pause lets the replies
+already given reach the client first, as they would from a real server.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import email
+import email.policy
+import socket
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from email.message import EmailMessage
+
+from aiosmtpd.controller import Controller
+
+
+@dataclass
+class Received:
+    sender: str
+    recipients: list[str]
+    data: bytes
+
+    @property
+    def message(self) -> EmailMessage:
+        return email.message_from_bytes(self.data, policy=email.policy.default)  # type: ignore[return-value]
+
+
+@dataclass
+class MailServer:
+    host: str = "127.0.0.1"
+    port: int = 0
+    received: list[Received] = field(default_factory=list)
+    attempts: dict[str, int] = field(default_factory=dict)
+    decide: Callable[[str, int], str | None] = lambda _address, _attempt: None
+    stop_after: int | None = None
+    on_stop: Callable[[], None] = lambda: None
+    stopping: bool = False
+
+    async def handle_DATA(self, server, session, envelope) -> str:  # type: ignore[no-untyped-def]  # noqa: N802
+        address = envelope.rcpt_tos[0]
+        attempt = self.attempts[address] = self.attempts.get(address, 0) + 1
+        if self.stop_after is not None and len(self.received) >= self.stop_after:
+            if not self.stopping:
+                self.stopping = True
+                await asyncio.sleep(0.3)
+                self.on_stop()
+            return "421 4.3.2 shutting down"
+        verdict = self.decide(address, attempt)
+        if verdict:
+            return verdict
+        self.received.append(Received(envelope.mail_from, list(envelope.rcpt_tos),
+                                      envelope.original_content or envelope.content))
+        return "250 2.0.0 Message accepted for delivery"
+
+    def to(self, address: str) -> list[Received]:
+        return [r for r in self.received if address in r.recipients]
+
+
+def free_port() -> int:
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        return int(probe.getsockname()[1])
+
+
+def start(server: MailServer) -> Controller:
+    server.port = free_port()
+    controller = Controller(server, hostname=server.host, port=server.port)
+    controller.start()
+    return controller

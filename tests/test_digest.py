@@ -1,0 +1,220 @@
+"""Digests through a real SMTP server: what arrives, to whom, how often, and what is recorded."""
+
+from __future__ import annotations
+
+import json
+import re
+from datetime import UTC, datetime
+from pathlib import Path
+
+import lxml.html
+import pytest
+from click.testing import CliRunner
+from sqlalchemy import select
+from sqlalchemy.orm import Session, sessionmaker
+
+from mailserver import MailServer
+from publisher import jobs
+from publisher.cli import cli
+from publisher.config import Config, load_config
+from publisher.db import open_store
+from publisher.models import Delivery, Edition, Subscriber
+from publisher.subscribers import SubscriberRow, find_subscriber, normalize_email, save_subscribers
+from publisher.tokens import Signer, signing_key
+
+from conftest import SEED, set_keys, write_config
+
+NOW = datetime(2026, 11, 27, 12, 0, tzinfo=UTC)
+EVIL = 'Workers\' <script>alert("x")</script> & "quotes" in China'
+
+PEOPLE = {
+    "cn@example.org": ("CN", "confirmed"),
+    "Both@Example.ORG": ("CN MN", "confirmed"),
+    "mn@example.org": ("MN", "confirmed"),
+    "pending@example.org": ("CN", "pending"),
+    "gone@example.org": ("CN", "unsubscribed"),
+}
+
+
+def mail_config(tmp_path: Path, db_url: str, server: MailServer | None, **smtp: str) -> Path:
+    path = write_config(tmp_path, db_url)
+    if server is not None:
+        set_keys(path, "smtp", host=f'"{server.host}"', port=str(server.port), security='"none"',
+                 retry_delay="0.05", **smtp)
+    return path
+
+
+def setup_store(path: Path, people: dict[str, tuple[str, str]] = PEOPLE
+                ) -> tuple[Config, sessionmaker[Session]]:
+    config = load_config(path, environ={})
+    sessions = open_store(config)
+    jobs.import_files(sessions, config, [jobs.ImportRequest(str(SEED))], NOW)
+    with sessions.begin() as session:
+        for address, (countries, status) in people.items():
+            row = SubscriberRow(normalize_email(address), tuple(countries.split()), status)
+            save_subscribers(session, [row],
+                             "confirmed", NOW)
+    return config, sessions
+
+
+def cli_run(path: Path, *args: str) -> tuple[int, str, str]:
+    result = CliRunner().invoke(cli, ["--config", str(path), *args])
+    return result.exit_code, result.stdout, result.stderr
+
+
+@pytest.fixture
+def store(tmp_path: Path, db_url: str, mail_server: MailServer):  # type: ignore[no-untyped-def]
+    path = mail_config(tmp_path, db_url, mail_server)
+    config, sessions = setup_store(path)
+    return path, config, sessions
+
+
+def test_confirmed_followers_receive_one_complete_message_each(store, mail_server) -> None:  # type: ignore[no-untyped-def]
+    path, config, sessions = store
+    code, out, err = cli_run(path, "digest", "send", "china-weekly")
+    assert code == 0, err
+    assert out == "china-weekly edition 1: 19 releases, 2 sent, 0 failed\n"
+    assert sorted(r.recipients[0] for r in mail_server.received) == ["Both@example.org", "cn@example.org"]
+    ids = set()
+    for received in mail_server.received:
+        message = received.message
+        assert received.sender == "beijing@ilo.org"
+        assert message["From"] == "ILO Country Office for China and Mongolia <beijing@ilo.org>"
+        assert message["To"] == received.recipients[0]
+        assert message["Subject"].startswith("ILO China: 19 new releases (")
+        assert message["Date"] and message["Auto-Submitted"] == "auto-generated"
+        assert message["List-Id"].endswith("<china-weekly.www.ilo.org>")
+        assert message["List-Unsubscribe-Post"] == "List-Unsubscribe=One-Click"
+        https, mailto = re.findall(r"<([^>]+)>", message["List-Unsubscribe"])
+        assert https.startswith("https://www.ilo.org/beijing/unsubscribe?token=")
+        assert mailto == "mailto:beijing@ilo.org?subject=unsubscribe"
+        ids.add(message["Message-ID"])
+        assert message.get_content_type() == "multipart/alternative"
+        text_part, html_part = message.iter_parts()
+        assert (text_part.get_content_type(), html_part.get_content_type()) == ("text/plain", "text/html")
+        text, html = text_part.get_content(), html_part.get_content()
+        assert received.recipients[0] in text and received.recipients[0] in html
+        assert https in text and https.replace("&", "&amp;") in html
+        token = https.split("token=")[1]
+        with sessions() as session:
+            subscriber_id = find_subscriber(session, received.recipients[0]).id  # type: ignore[union-attr]
+        assert Signer(signing_key(config)).verify("unsubscribe", token) == subscriber_id
+        for link in re.findall(r'href="([^"]+)"', html):
+            assert link.startswith("https://")
+        assert "https://www.ilo.org/beijing/feeds/cn/atom.xml" in text
+        assert 'style="' in html  # CSS inlined
+        assert "@media only screen and (max-width: 620px)" in html
+    assert len(ids) == 2
+
+
+def test_a_second_send_sends_nothing_and_new_releases_go_in_the_next_edition(
+        store, mail_server, tmp_path) -> None:  # type: ignore[no-untyped-def]
+    path, config, sessions = store
+    assert cli_run(path, "digest", "send", "china-weekly")[0] == 0
+    code, out, _ = cli_run(path, "digest", "send", "china-weekly")
+    assert (code, out) == (0, "china-weekly: no new releases since the last edition; nothing sent\n")
+    assert len(mail_server.received) == 2
+    extra = tmp_path / "new.json"
+    extra.write_text(json.dumps([{"title": EVIL, "published": "2026-11-20",
+                                  "summary": "A <b>bold</b> claim & more"}]))
+    jobs.import_files(sessions, config, [jobs.ImportRequest(str(extra))], NOW)
+    code, out, _ = cli_run(path, "digest", "send", "china-weekly")
+    assert out == "china-weekly edition 2: 1 releases, 2 sent, 0 failed\n"
+    latest = [r for r in mail_server.received if r.message["Message-ID"].startswith("<china-weekly.2.")]
+    assert len(latest) == 2
+    text_part, html_part = latest[0].message.iter_parts()
+    text, html = text_part.get_content(), html_part.get_content()
+    assert EVIL in text and "A <b>bold</b> claim & more" in text
+    document = lxml.html.fromstring(html)
+    assert document.xpath("//script") == [] and document.xpath("//b") == []
+    assert EVIL in [link.text_content() for link in document.xpath("//h2/a")]
+    assert "A <b>bold</b> claim & more" in [p.text_content() for p in document.xpath("//p")]
+    assert "Seminar on digital transformation" not in text  # only what is new
+    subject = latest[0].message["Subject"]
+    assert subject == "ILO China: 1 new releases (20 Nov - 20 Nov 2026)"
+
+
+def test_a_temporary_failure_is_retried_and_delivered_once(store, mail_server) -> None:  # type: ignore[no-untyped-def]
+    path, _, sessions = store
+    mail_server.decide = lambda address, attempt: (
+        "451 4.3.0 try again later" if address == "cn@example.org" and attempt < 3 else None)
+    code, out, _ = cli_run(path, "digest", "send", "china-weekly")
+    assert out == "china-weekly edition 1: 19 releases, 2 sent, 0 failed\n"
+    assert len(mail_server.to("cn@example.org")) == 1
+    with sessions() as session:
+        rows = session.execute(select(Subscriber.email, Delivery.status, Delivery.attempts)
+                               .join(Delivery, Delivery.subscriber_id == Subscriber.id)).all()
+    assert sorted(map(tuple, rows)) == [("Both@example.org", "sent", 1), ("cn@example.org", "sent", 3)]
+
+
+def test_a_permanent_failure_is_recorded_and_the_run_goes_on(store, mail_server) -> None:  # type: ignore[no-untyped-def]
+    path, _, sessions = store
+    mail_server.decide = lambda address, _attempt: (
+        "550 5.1.1 mailbox unavailable" if address == "cn@example.org" else None)
+    code, out, _ = cli_run(path, "digest", "send", "china-weekly")
+    assert out == "china-weekly edition 1: 19 releases, 1 sent, 1 failed\n"
+    with sessions() as session:
+        failed = session.scalars(select(Delivery).where(Delivery.status == "failed")).one()
+        edition = session.scalars(select(Edition)).one()
+    assert failed.reply == "550 5.1.1 mailbox unavailable" and failed.attempts == 1
+    assert edition.status == "complete"
+
+
+def test_giving_up_after_max_attempts(tmp_path, db_url, mail_server) -> None:  # type: ignore[no-untyped-def]
+    path = mail_config(tmp_path, db_url, mail_server, max_attempts="2")
+    setup_store(path, {"cn@example.org": ("CN", "confirmed")})
+    mail_server.decide = lambda _address, _attempt: "421 4.7.0 busy"
+    code, out, _ = cli_run(path, "digest", "send", "china-weekly")
+    assert out == "china-weekly edition 1: 19 releases, 0 sent, 1 failed\n"
+    assert mail_server.attempts == {"cn@example.org": 2}
+
+
+def test_dry_run_and_test_copy_record_nothing(store, mail_server) -> None:  # type: ignore[no-untyped-def]
+    path, _, sessions = store
+    code, out, _ = cli_run(path, "digest", "send", "china-weekly", "--dry-run")
+    assert out == ("china-weekly edition 1: would send 19 releases to 2 recipients "
+                   "(dry run, nothing sent)\n")
+    code, out, _ = cli_run(path, "digest", "send", "china-weekly", "--to", "editor@example.org")
+    assert code == 0 and out.startswith("china-weekly: test copy sent to editor@example.org (250")
+    assert [r.recipients for r in mail_server.received] == [["editor@example.org"]]
+    with sessions() as session:
+        assert session.scalars(select(Edition)).all() == []
+    assert cli_run(path, "digest", "send", "china-weekly")[1].endswith("2 sent, 0 failed\n")
+
+
+def test_preview_writes_html_text_and_eml(store, tmp_path) -> None:  # type: ignore[no-untyped-def]
+    path, _, sessions = store
+    out_dir = tmp_path / "preview"
+    code, out, _ = cli_run(path, "digest", "preview", "mongolia-monthly", "--out", str(out_dir))
+    assert code == 0 and out.startswith("wrote ")
+    html = (out_dir / "mongolia-monthly.html").read_text()
+    assert "Social Protection Diagnostic Review" in html and "subscriber@example.org" in html
+    assert "PUBLISHER-MARK" not in html
+    assert b"List-Unsubscribe-Post" in (out_dir / "mongolia-monthly.eml").read_bytes()
+    with sessions() as session:
+        assert session.scalars(select(Edition)).all() == []
+
+
+def test_the_outbox_when_no_smtp_server_is_configured(tmp_path, db_url) -> None:  # type: ignore[no-untyped-def]
+    path = mail_config(tmp_path, db_url, None)
+    config, sessions = setup_store(path)
+    code, out, _ = cli_run(path, "digest", "send", "china-weekly")
+    assert out == "china-weekly edition 1: 19 releases, 2 sent, 0 failed\n"
+    stored = sorted((tmp_path / "outbox" / "new").iterdir())
+    assert len(stored) == 2
+    import email
+    import email.policy
+
+    message = email.message_from_bytes(stored[0].read_bytes(), policy=email.policy.default)
+    assert message["Subject"].startswith("ILO China: 19 new releases")
+    # Storing the same message again (a resumed edition) does not duplicate it.
+    transport = jobs.make_transport(config).connect()
+    reply = transport.send("beijing@ilo.org", "cn@example.org", stored[0].read_bytes(),
+                           message["Message-ID"])
+    assert reply.text.startswith("already in the outbox") and len(list(stored[0].parent.iterdir())) == 2
+
+
+def test_unknown_digest_is_a_clear_error(store) -> None:  # type: ignore[no-untyped-def]
+    path, _, _ = store
+    code, _, err = cli_run(path, "digest", "send", "weekly")
+    assert code == 1 and "no digest named 'weekly' in the config" in err

@@ -1,0 +1,50 @@
+"""kill -9 in the middle of an edition, then a second run: everyone gets it exactly once."""
+
+from __future__ import annotations
+
+import os
+import signal
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+from sqlalchemy import func, select
+
+from mailserver import MailServer
+from publisher.models import Delivery, Edition
+
+from test_digest import mail_config, setup_store
+
+PEOPLE = {f"reader{i:02d}@example.org": ("CN", "confirmed") for i in range(40)}
+
+
+@pytest.mark.parametrize("connections", ["1", "4"])
+def test_kill_9_halfway_then_rerun_delivers_each_recipient_once(
+        tmp_path: Path, db_url: str, mail_server: MailServer, connections: str) -> None:
+    path = mail_config(tmp_path, db_url, mail_server, connections=connections)
+    _, sessions = setup_store(path, PEOPLE)
+    command = [sys.executable, "-m", "publisher", "--config", str(path), "digest", "send",
+               "china-weekly"]
+    env = {k: v for k, v in os.environ.items() if not k.startswith("PUBLISHER_")}
+    process = subprocess.Popen(command, env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE)
+
+    # After 20 messages the server refuses the rest and the sender is killed mid-edition,
+    # with its other connections in the middle of their transactions.
+    mail_server.stop_after = 20
+    mail_server.on_stop = lambda: os.kill(process.pid, signal.SIGKILL)
+    process.communicate(timeout=120)
+    assert process.returncode == -signal.SIGKILL
+    assert len(mail_server.received) == 20
+    mail_server.stop_after = None
+
+    rerun = subprocess.run(command, env=env, capture_output=True, text=True, timeout=120)
+    assert rerun.returncode == 0, rerun.stderr
+    assert rerun.stdout == "china-weekly edition 1: 19 releases, 40 sent, 0 failed\n"
+    delivered = sorted(r.recipients[0] for r in mail_server.received)
+    assert delivered == sorted(PEOPLE)  # each exactly once
+    assert len({r.message["Message-ID"] for r in mail_server.received}) == 40
+    with sessions() as session:
+        assert session.scalar(select(func.count()).select_from(Edition)) == 1
+        assert session.scalar(select(Edition.status)) == "complete"
+        assert session.scalar(select(func.count()).where(Delivery.status == "sent")) == 40
