@@ -15,7 +15,7 @@ from sqlalchemy.orm import Session, sessionmaker
 from publisher.config import Config, Digest
 from publisher.digest.editions import Plan, open_edition, plan_edition
 from publisher.digest.render import render_edition
-from publisher.digest.send import EditionSender, EditionTotals, message_factory, recipient_for
+from publisher.digest.send import EditionSender, EditionTotals, RecipientLinks, message_factory
 from publisher.errors import PublisherError
 from publisher.feeds.build import BuildReport, build_feeds
 from publisher.ingest.read import read_entries
@@ -117,7 +117,8 @@ class Sample:
 
 
 def sample_message(
-    sessions: sessionmaker[Session], config: Config, name: str, address: str, now: datetime
+    sessions: sessionmaker[Session], config: Config, name: str, address: str, now: datetime,
+    *, eight_bit: bool = True,
 ) -> Sample | None:
     digest = find_digest(config, name)
     with sessions() as session:
@@ -126,9 +127,9 @@ def sample_message(
             return None
         edition = plan.resumed or _unsaved_edition(config, digest, plan, now)
     signer = Signer(signing_key(config))
-    recipient = recipient_for(config, edition, signer, 0, address)
+    recipient = RecipientLinks(config, edition, signer).recipient(0, address)
     factory = message_factory(config, digest, edition, load_dkim(config))
-    return Sample(edition, recipient, factory.build(recipient, now))
+    return Sample(edition, recipient, factory.build(recipient, now, eight_bit=eight_bit))
 
 
 def _unsaved_edition(config: Config, digest: Digest, plan: Plan, now: datetime) -> Edition:
@@ -143,11 +144,12 @@ def _unsaved_edition(config: Config, digest: Digest, plan: Plan, now: datetime) 
 def send_test_copy(sessions: sessionmaker[Session], config: Config, name: str, address: str,
                    now: datetime, transport: Transport | None = None) -> Reply | None:
     address = normalize_email(address)
-    sample = sample_message(sessions, config, name, address, now)
-    if sample is None:
-        return None
     connection = (transport or make_transport(config)).connect()
     try:
+        sample = sample_message(sessions, config, name, address, now,
+                                eight_bit=connection.accepts_8bit())
+        if sample is None:
+            return None
         sender = parseaddr(config.mail.sender)[1]
         return connection.send(sender, address, sample.message, sample.recipient.message_id)
     finally:

@@ -1,6 +1,8 @@
 """A real SMTP server for tests: aiosmtpd on 127.0.0.1, recording what it accepts.
 
-`decide(address, attempt)` may return an SMTP reply ("451 ...", "550 ...") to refuse a message.
+`decide(address, attempt)` may return an SMTP reply ("451 ...", "550 ...") to refuse a message
+after its data, `refuse_rcpt(address)` one to refuse the recipient at RCPT. With `pipelining`
+the server advertises PIPELINING (RFC 2920; aiosmtpd reads pipelined commands in order).
 `stop_after = N` accepts N messages, then refuses every further one; `on_stop` runs once,
 shortly after the first refusal (a test kills the client there). The pause lets the replies
 already given reach the client first, as they would from a real server.
@@ -37,9 +39,24 @@ class MailServer:
     received: list[Received] = field(default_factory=list)
     attempts: dict[str, int] = field(default_factory=dict)
     decide: Callable[[str, int], str | None] = lambda _address, _attempt: None
+    refuse_rcpt: Callable[[str], str | None] = lambda _address: None
+    pipelining: bool = True
     stop_after: int | None = None
     on_stop: Callable[[], None] = lambda: None
     stopping: bool = False
+
+    async def handle_EHLO(self, server, session, envelope, hostname, responses):  # type: ignore[no-untyped-def]  # noqa: N802
+        session.host_name = hostname
+        if self.pipelining:
+            responses.insert(-1, "250-PIPELINING")
+        return responses
+
+    async def handle_RCPT(self, server, session, envelope, address, rcpt_options) -> str:  # type: ignore[no-untyped-def]  # noqa: N802
+        verdict = self.refuse_rcpt(address)
+        if verdict:
+            return verdict
+        envelope.rcpt_tos.append(address)
+        return "250 OK"
 
     async def handle_DATA(self, server, session, envelope) -> str:  # type: ignore[no-untyped-def]  # noqa: N802
         address = envelope.rcpt_tos[0]

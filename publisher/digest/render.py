@@ -23,6 +23,7 @@ from publisher.config import Config, Digest
 from publisher.digest.select import Selection
 from publisher.feeds.targets import feed_url
 from publisher.ingest.dates import format_day_month_year
+from publisher.mail.lines import wrap_html, wrap_text
 from publisher.mail.message import MARK_PREFERENCES, MARK_RECIPIENT, MARK_UNSUBSCRIBE
 from publisher.models import Release
 
@@ -61,8 +62,8 @@ def render_edition(config: Config, digest: Digest, selection: Selection, number:
     return RenderedEdition(
         subject=digest.subject.format(count=len(selection.releases), start=start, end=end,
                                       name=digest.name),
-        html=inline_css(html),
-        text=environment.get_template("digest.txt").render(context),
+        html=wrap_html(inline_css(html)),
+        text=wrap_text(environment.get_template("digest.txt").render(context)),
         first_published=min(release.published for release in selection.releases),
         last_published=max(release.published for release in selection.releases),
     )

@@ -10,9 +10,9 @@ a 5xx reply fails that recipient and the run goes on.
 from __future__ import annotations
 
 import logging
+import queue
 import threading
 from collections.abc import Callable
-from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from email.utils import parseaddr
@@ -23,6 +23,7 @@ from sqlalchemy.orm import Session, sessionmaker
 
 from publisher.config import Config, Digest
 from publisher.digest.editions import complete_if_done
+from publisher.digest.record import Result, ResultWriter
 from publisher.digest.render import digest_title
 from publisher.mail.message import Dkim, MessageFactory, Recipient
 from publisher.mail.transport import (
@@ -69,15 +70,23 @@ class EditionTotals:
                 f"{self.sent} sent, {self.failed} failed{waiting}")
 
 
-def recipient_for(config: Config, edition: Edition, signer: Signer, subscriber_id: int,
-                  address: str) -> Recipient:
-    base, host = config.site.base_url, urlsplit(config.site.base_url).hostname
-    return Recipient(
-        address=address,
-        message_id=f"<{edition.digest}.{edition.number}.{subscriber_id}.{edition.id}@{host}>",
-        unsubscribe_url=f"{base}/unsubscribe?token={signer.sign('unsubscribe', subscriber_id)}",
-        preferences_url=f"{base}/preferences?token={signer.sign('preferences', subscriber_id)}",
-    )
+class RecipientLinks:
+    """Per-recipient Message-ID and signed links of one edition (the fixed parts worked out
+    once: this runs for every message)."""
+
+    def __init__(self, config: Config, edition: Edition, signer: Signer) -> None:
+        base, host = config.site.base_url, urlsplit(config.site.base_url).hostname
+        self._id = f"<{edition.digest}.{edition.number}.{{}}.{edition.id}@{host}>"
+        self._unsubscribe, self._preferences = f"{base}/unsubscribe?token=", f"{base}/preferences?token="
+        self._sign = signer.sign
+
+    def recipient(self, subscriber_id: int, address: str) -> Recipient:
+        return Recipient(
+            address=address,
+            message_id=self._id.format(subscriber_id),
+            unsubscribe_url=self._unsubscribe + self._sign("unsubscribe", subscriber_id),
+            preferences_url=self._preferences + self._sign("preferences", subscriber_id),
+        )
 
 
 def message_factory(config: Config, digest: Digest, edition: Edition, dkim_key: Dkim | None) -> MessageFactory:
@@ -100,29 +109,50 @@ class EditionSender:
         self.sessions, self.config, self.edition = sessions, config, edition
         digest = next(d for d in config.digests if d.name == edition.digest)
         self.factory = message_factory(config, digest, edition, dkim_key)
-        self.transport, self.signer, self.clock = transport, signer, clock
+        self.transport, self.clock = transport, clock
+        self.links = RecipientLinks(config, edition, signer)
         self.progress = progress or (lambda _n: None)
         self.stop = stop or threading.Event()
         self.rate = RateLimiter(config.smtp.rate_limit)
-        self._local = threading.local()
-        self._connections: list[Connection] = []
-        self._lock = threading.Lock()
 
     def run(self) -> EditionTotals:
         """Send until every delivery is final (or `stop` is set), then complete the edition."""
+        self.results = ResultWriter(self.sessions.kw["bind"])
+        work: queue.Queue[Job | None] = queue.Queue()
+        workers = [threading.Thread(target=self._work, args=(work,), name=f"sender-{n}")
+                   for n in range(self.config.smtp.connections)]
+        for worker in workers:
+            worker.start()
         try:
-            with ThreadPoolExecutor(self.config.smtp.connections) as pool:
-                while not self.stop.is_set():
-                    jobs = self._ready_jobs()
-                    if jobs is not None:
-                        for _ in pool.map(self._deliver, jobs):
-                            pass
-                    elif not self._wait_for_retries():
-                        break
+            while not self.stop.is_set():
+                jobs = self._ready_jobs()
+                if jobs is not None:
+                    for job in jobs:
+                        work.put(job)
+                    work.join()
+                elif not self._wait_for_retries():
+                    break
         finally:
-            for connection in self._connections:
-                connection.close()
+            for _ in workers:
+                work.put(None)
+            for worker in workers:
+                worker.join()
+            self.results.close()
         return self._totals()
+
+    def _work(self, work: queue.Queue[Job | None]) -> None:
+        """One sending thread with its own connection, reused for every message it sends."""
+        connection = self.transport.connect()
+        try:
+            while (job := work.get()) is not None:
+                try:
+                    self._deliver(connection, job)
+                except Exception:  # noqa: BLE001 (the delivery stays queued for the next run)
+                    log.exception("delivery %d to %s", job.delivery_id, job.address)
+                finally:
+                    work.task_done()
+        finally:
+            connection.close()
 
     def _ready_jobs(self) -> list[Job] | None:
         """The next batch of deliveries that are due; None when none is."""
@@ -155,24 +185,15 @@ class EditionSender:
         self.stop.wait(max(0.0, (due - self.clock()).total_seconds()))
         return True
 
-    def _connection(self) -> Connection:
-        connection = getattr(self._local, "connection", None)
-        if connection is None:
-            connection = self._local.connection = self.transport.connect()
-            with self._lock:
-                self._connections.append(connection)
-        return connection
-
-    def _deliver(self, job: Job) -> None:
+    def _deliver(self, connection: Connection, job: Job) -> None:
         if self.stop.is_set():
             return
-        recipient = recipient_for(self.config, self.edition, self.signer, job.subscriber_id,
-                                  job.address)
+        recipient = self.links.recipient(job.subscriber_id, job.address)
         self.rate.wait()
-        message = self.factory.build(recipient, self.clock())
+        message = self.factory.build(recipient, self.clock(), eight_bit=connection.accepts_8bit())
         try:
-            reply = self._connection().send(self.factory.envelope_sender, job.address, message,
-                                             recipient.message_id)
+            reply = connection.send(self.factory.envelope_sender, job.address, message,
+                                    recipient.message_id)
         except PermanentFailure as exc:
             self._record(job, status="failed", reply=exc.reply)
         except TemporaryFailure as exc:
@@ -193,14 +214,9 @@ class EditionSender:
 
     def _record(self, job: Job, *, status: str, reply: Reply, sent: datetime | None = None,
                 next_attempt: datetime | None = None) -> None:
-        values: dict[str, object] = {"status": status, "attempts": job.attempts + 1,
-                                     "next_attempt": next_attempt, "reply": str(reply)}
-        if status == "sent":
-            values["sent"] = sent
-        else:
-            values["last_error"] = str(reply)
-        with self.sessions.begin() as session:
-            session.execute(update(Delivery).where(Delivery.id == job.delivery_id).values(values))
+        self.results.record(Result(
+            job.delivery_id, status, job.attempts + 1, str(reply), sent=sent,
+            next_attempt=next_attempt, last_error=None if status == "sent" else str(reply)))
 
     def _totals(self) -> EditionTotals:
         with self.sessions.begin() as session:

@@ -2,8 +2,10 @@
 
 Everything that is the same for every recipient (subject, From, List-Id, the MIME frame) is
 encoded once per edition. Per recipient, the personal values go into the already inlined HTML
-and the text as plain string replacements, and only then are the parts base64-encoded, so no
-encoding can split a link. A recipient costs a few string operations and two C-level encodings.
+and the text as plain string replacements, before any transfer encoding, so no encoding can
+split a link. The parts travel as 8bit UTF-8 (their lines were kept short when the edition was
+rendered), so a recipient costs a few string operations; base64 is the fallback for a server
+without 8BITMIME or a part with a line too long for 8bit.
 """
 
 from __future__ import annotations
@@ -18,12 +20,16 @@ from email.utils import format_datetime, parseaddr
 
 import dkim
 
+from publisher.mail.lines import fits_8bit
+
 # Marks the templates carry where per-recipient values go; chosen to survive Jinja2 escaping,
 # premailer and line wrapping unchanged.
 MARK_UNSUBSCRIBE = "PUBLISHER-MARK-UNSUBSCRIBE-URL"
 MARK_PREFERENCES = "PUBLISHER-MARK-PREFERENCES-URL"
 MARK_RECIPIENT = "PUBLISHER-MARK-RECIPIENT"
+_MARK_PREFIX = "PUBLISHER-MARK-"
 _MARKS = re.compile("PUBLISHER-MARK-(?:UNSUBSCRIBE-URL|PREFERENCES-URL|RECIPIENT)")
+_LONGEST_ADDRESS = 254
 
 DKIM_HEADERS = [b"from", b"to", b"subject", b"date", b"message-id", b"list-id",
                 b"list-unsubscribe", b"list-unsubscribe-post", b"auto-submitted",
@@ -46,14 +52,33 @@ class Dkim:
 
 
 def personalize(template: str, recipient: Recipient, *, escape: bool) -> str:
+    values = _values(recipient, escape=escape)
+    return _MARKS.sub(lambda match: values[match.group(0)], template)
+
+
+def _values(recipient: Recipient, *, escape: bool) -> dict[str, str]:
     values = {
         MARK_UNSUBSCRIBE: recipient.unsubscribe_url,
         MARK_PREFERENCES: recipient.preferences_url,
         MARK_RECIPIENT: recipient.address,
     }
-    if escape:
-        values = {mark: html.escape(value) for mark, value in values.items()}
-    return _MARKS.sub(lambda match: values[match.group(0)], template)
+    return {mark: html.escape(value) for mark, value in values.items()} if escape else values
+
+
+class _Template:
+    """A part split at its marks once, the fixed pieces already UTF-8: filling it in for a
+    recipient joins a few byte strings, with no scanning and no encoding of the whole part."""
+
+    def __init__(self, text: str) -> None:
+        pieces = _MARKS.split(text)
+        self._fixed = [piece.encode("utf-8") for piece in pieces]
+        self._marks = _MARKS.findall(text)
+
+    def fill(self, values: dict[str, str]) -> bytes:
+        out = [self._fixed[0]]
+        for mark, fixed in zip(self._marks, self._fixed[1:], strict=True):
+            out += (values[mark].encode("utf-8"), fixed)
+        return b"".join(out)
 
 
 class MessageFactory:
@@ -63,7 +88,10 @@ class MessageFactory:
                  unsubscribe_mailto: str, html_part: str, text_part: str, boundary: str,
                  dkim_key: Dkim | None = None) -> None:
         self.envelope_sender = parseaddr(sender)[1]
-        self._html, self._text = html_part, text_part
+        self._html, self._text = _Template(_crlf(html_part)), _Template(_crlf(text_part))
+        per_mark = max(_LONGEST_ADDRESS, len(unsubscribe_mailto) + 200)
+        self.eight_bit_ok = all(fits_8bit(part, _MARK_PREFIX, per_mark)
+                                for part in (html_part, text_part))
         self._boundary = boundary
         self._mailto = unsubscribe_mailto
         self._dkim = dkim_key
@@ -77,9 +105,9 @@ class MessageFactory:
             f'Content-Type: multipart/alternative; boundary="{boundary}"\r\n'.encode(),
         ])
 
-    def build(self, recipient: Recipient, when: datetime) -> bytes:
-        text = personalize(self._text, recipient, escape=False)
-        html_part = personalize(self._html, recipient, escape=True)
+    def build(self, recipient: Recipient, when: datetime, *, eight_bit: bool = True) -> bytes:
+        text = self._text.fill(_values(recipient, escape=False))
+        html_part = self._html.fill(_values(recipient, escape=True))
         head = b"".join([
             _fold("To", recipient.address),
             f"Date: {format_datetime(when)}\r\n".encode(),
@@ -89,11 +117,12 @@ class MessageFactory:
             f" <mailto:{self._mailto}?subject=unsubscribe>\r\n".encode(),
             self._fixed,
         ])
+        encode = _part_8bit if eight_bit and self.eight_bit_ok else _part_base64
         dash = f"--{self._boundary}\r\n".encode()
         message = b"".join([
             head, b"\r\n",
-            dash, _part("text/plain", text),
-            dash, _part("text/html", html_part),
+            dash, encode("text/plain", text),
+            dash, encode("text/html", html_part),
             f"--{self._boundary}--\r\n".encode(),
         ])
         if self._dkim is None:
@@ -116,7 +145,17 @@ def _header_safe(value: str) -> str:
     return " ".join(value.splitlines())
 
 
-def _part(content_type: str, body: str) -> bytes:
-    encoded = base64.encodebytes(body.encode("utf-8")).replace(b"\n", b"\r\n")
+def _crlf(text: str) -> str:
+    text = text.replace("\r\n", "\n").replace("\n", "\r\n")
+    return text if text.endswith("\r\n") else text + "\r\n"
+
+
+def _part_8bit(content_type: str, body: bytes) -> bytes:
+    return (f'Content-Type: {content_type}; charset="utf-8"\r\n'
+            "Content-Transfer-Encoding: 8bit\r\n\r\n").encode() + body
+
+
+def _part_base64(content_type: str, body: bytes) -> bytes:
+    encoded = base64.encodebytes(body).replace(b"\n", b"\r\n")
     return (f'Content-Type: {content_type}; charset="utf-8"\r\n'
             "Content-Transfer-Encoding: base64\r\n\r\n").encode() + encoded

@@ -47,6 +47,8 @@ class PermanentFailure(DeliveryFailure):
 
 
 class Connection(Protocol):
+    def accepts_8bit(self) -> bool: ...
+
     def send(self, sender: str, recipient: str, message: bytes, message_id: str) -> Reply: ...
 
     def close(self) -> None: ...
@@ -91,6 +93,17 @@ class SmtpConnection:
         self._transport = transport
         self._client: smtplib.SMTP | None = None
 
+    def accepts_8bit(self) -> bool:
+        """Whether the server takes 8bit bodies (8BITMIME); False when it cannot be reached
+        (then `send` reports the failure)."""
+        try:
+            if self._client is None:
+                self._client = self._transport.open_client()
+            return self._client.has_extn("8bitmime")
+        except (OSError, smtplib.SMTPException):
+            self._drop()
+            return False
+
     def send(self, sender: str, recipient: str, message: bytes, message_id: str) -> Reply:
         for attempt in range(2):  # a dropped connection is reopened once, right away
             try:
@@ -108,13 +121,13 @@ class SmtpConnection:
         if self._client is None:
             self._client = self._transport.open_client()
         client = self._client
-        for step in (lambda: client.mail(sender), lambda: client.rcpt(recipient),
+        options = ["BODY=8BITMIME"] if client.has_extn("8bitmime") else []
+        if client.has_extn("pipelining") and sender.isascii() and recipient.isascii():
+            return _pipelined(client, sender, recipient, message, options)
+        for step in (lambda: client.mail(sender, options), lambda: client.rcpt(recipient),
                      lambda: client.data(message)):
             code, text = step()
-            if code >= 400 or code < 200:
-                _reset(client)
-                reply = Reply(code, _decode(text))
-                raise (PermanentFailure if code >= 500 else TemporaryFailure)(reply)
+            _check(client, code, text)
         return Reply(code, _decode(text))
 
     def _drop(self) -> None:
@@ -132,6 +145,35 @@ class SmtpConnection:
                 client.quit()
             except (OSError, smtplib.SMTPException):
                 client.close()
+
+
+def _pipelined(client: smtplib.SMTP, sender: str, recipient: str, message: bytes,
+               options: list[str]) -> Reply:
+    """MAIL, RCPT and DATA in one write (RFC 2920), then the message: two round trips
+    instead of four. `message` has CRLF line ends already (it is built that way)."""
+    extra = "".join(f" {option}" for option in options)
+    client.send(f"MAIL FROM:<{sender}>{extra}\r\nRCPT TO:<{recipient}>\r\nDATA\r\n".encode())
+    (mail_code, mail_text), (rcpt_code, rcpt_text), (data_code, data_text) = (
+        client.getreply(), client.getreply(), client.getreply())
+    if data_code == 354 and (mail_code >= 400 or rcpt_code >= 400):
+        client.send(b".\r\n")  # end the DATA the server opened anyway; nothing is delivered
+        client.getreply()
+    _check(client, mail_code, mail_text)
+    _check(client, rcpt_code, rcpt_text)
+    _check(client, data_code, data_text, expected=354)
+    body = message.replace(b"\r\n.", b"\r\n..")  # dot-stuffing (RFC 5321 4.5.2)
+    client.send(body + (b"" if body.endswith(b"\r\n") else b"\r\n") + b".\r\n")
+    code, text = client.getreply()
+    _check(client, code, text)
+    return Reply(code, _decode(text))
+
+
+def _check(client: smtplib.SMTP, code: int, text: bytes | str, expected: int | None = None) -> None:
+    if (expected is None and 200 <= code < 400) or code == expected:
+        return
+    _reset(client)
+    reply = Reply(code, _decode(text))
+    raise (PermanentFailure if code >= 500 else TemporaryFailure)(reply)
 
 
 def _reset(client: smtplib.SMTP) -> None:
@@ -157,6 +199,9 @@ class MaildirOutbox:
         for sub in ("tmp", "new", "cur"):
             (self.folder / sub).mkdir(parents=True, exist_ok=True)
         return self
+
+    def accepts_8bit(self) -> bool:
+        return True
 
     def send(self, sender: str, recipient: str, message: bytes, message_id: str) -> Reply:
         name = re.sub(r"[^A-Za-z0-9._-]", "_", message_id.strip("<>"))

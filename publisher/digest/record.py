@@ -1,0 +1,126 @@
+"""Commits delivery results from many sending threads in few transactions (group commit).
+
+Each sender waits until its own result is committed before it sends its next message, so the
+"recorded before the next send" guarantee holds, while a busy edition needs far fewer commits
+than messages. The UPDATE is compiled by SQLAlchemy once and run on the driver's own
+connection: per commit, the ORM's and Core's bookkeeping would cost more than the commit.
+"""
+
+from __future__ import annotations
+
+import queue
+import threading
+from dataclasses import dataclass, field
+from datetime import datetime
+from typing import Any
+
+from sqlalchemy import Engine, bindparam, func, update
+
+from publisher.models import Delivery, UTCDateTime
+
+_TABLE = Delivery.__table__
+_UPDATE = (
+    update(_TABLE)
+    .where(_TABLE.c.id == bindparam("b_id"))
+    .values(status=bindparam("b_status"), attempts=bindparam("b_attempts"),
+            next_attempt=bindparam("b_next_attempt", type_=UTCDateTime()),
+            reply=bindparam("b_reply"), sent=bindparam("b_sent", type_=UTCDateTime()),
+            last_error=func.coalesce(bindparam("b_last_error"), _TABLE.c.last_error))
+)
+_DATETIMES = ("b_next_attempt", "b_sent")
+
+
+@dataclass
+class Result:
+    delivery_id: int
+    status: str  # sent, failed, queued
+    attempts: int
+    reply: str
+    sent: datetime | None = None
+    next_attempt: datetime | None = None
+    last_error: str | None = None
+    done: threading.Event = field(default_factory=threading.Event)
+    error: BaseException | None = None
+
+    def params(self) -> dict[str, Any]:
+        return {"b_id": self.delivery_id, "b_status": self.status, "b_attempts": self.attempts,
+                "b_next_attempt": self.next_attempt, "b_reply": self.reply, "b_sent": self.sent,
+                "b_last_error": self.last_error}
+
+
+class _CompiledUpdate:
+    """The UPDATE in the driver's own SQL and parameter style, datetimes converted as the
+    UTCDateTime column type does."""
+
+    def __init__(self, engine: Engine) -> None:
+        compiled = _UPDATE.compile(dialect=engine.dialect)
+        self.sql = str(compiled)
+        self._order = compiled.positiontup if compiled.positional else None
+        self._convert = UTCDateTime().bind_processor(engine.dialect) or (lambda value: value)
+
+    def rows(self, batch: list[Result]) -> list[Any]:
+        rows = []
+        for result in batch:
+            params = result.params()
+            for name in _DATETIMES:
+                params[name] = self._convert(params[name])
+            rows.append(tuple(params[name] for name in self._order) if self._order else params)
+        return rows
+
+
+class ResultWriter:
+    def __init__(self, engine: Engine) -> None:
+        self._engine = engine
+        self._update = _CompiledUpdate(engine)
+        self._queue: queue.Queue[Result | None] = queue.Queue()
+        self._thread = threading.Thread(target=self._run, name="delivery-results", daemon=True)
+        self._thread.start()
+
+    def record(self, result: Result) -> None:
+        """Return once the result is committed (raise if it could not be)."""
+        self._queue.put(result)
+        result.done.wait()
+        if result.error is not None:
+            raise result.error
+
+    def close(self) -> None:
+        self._queue.put(None)
+        self._thread.join()
+
+    def _run(self) -> None:
+        connection = self._engine.raw_connection()
+        try:
+            while (batch := self._next_batch()) is not None:
+                self._commit(connection, batch)
+        finally:
+            connection.close()
+
+    def _next_batch(self) -> list[Result] | None:
+        """Whatever results are waiting, at least one; None when the writer is to stop."""
+        first = self._queue.get()
+        if first is None:
+            return None
+        batch = [first]
+        while True:
+            try:
+                item = self._queue.get_nowait()
+            except queue.Empty:
+                return batch
+            if item is None:
+                self._queue.put(None)  # stop after this batch
+                return batch
+            batch.append(item)
+
+    def _commit(self, connection: Any, batch: list[Result]) -> None:
+        error: BaseException | None = None
+        try:
+            cursor = connection.cursor()
+            cursor.executemany(self._update.sql, self._update.rows(batch))
+            cursor.close()
+            connection.commit()
+        except BaseException as exc:  # noqa: BLE001 (handed to every waiting sender)
+            connection.rollback()
+            error = exc
+        for result in batch:
+            result.error = error
+            result.done.set()

@@ -1,0 +1,99 @@
+"""Subscribers from the command line: validated, normalized, never duplicated, all or nothing."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+from click.testing import CliRunner
+from hypothesis import given
+from hypothesis import strategies as st
+from sqlalchemy import func, select
+
+from publisher.cli import cli
+from publisher.config import load_config
+from publisher.db import open_store
+from publisher.errors import InputError
+from publisher.models import Subscriber
+from publisher.subscribers import normalize_email, parse_subscriber_csv
+
+
+def run(path: Path, *args: str) -> tuple[int, str, str]:
+    result = CliRunner().invoke(cli, ["--config", str(path), "subscribers", *args])
+    return result.exit_code, result.stdout, result.stderr
+
+
+def count(path: Path) -> int:
+    sessions = open_store(load_config(path, environ={}))
+    with sessions() as session:
+        return session.scalar(select(func.count()).select_from(Subscriber)) or 0
+
+
+def test_add_normalizes_and_never_duplicates(config_path: Path) -> None:
+    assert run(config_path, "add", "Reader@Example.ORG", "--countries", "cn")[1] == \
+        "added Reader@example.org (CN)\n"
+    assert run(config_path, "add", "reader@example.org", "--countries", "CN MN")[1] == \
+        "updated reader@example.org (CN MN)\n"
+    assert count(config_path) == 1
+    code, out, _ = run(config_path, "list")
+    assert "Reader@example.org" in out and "CN MN" in out and "confirmed" in out
+    assert out.endswith("1 subscribers\n")
+
+
+@pytest.mark.parametrize(("address", "countries", "message"), [
+    ("not-an-address", "CN", "not a valid email address"),
+    ("a@example.org", "FR", "unknown country 'FR'"),
+    ("a@example.org", "", "no countries"),
+])
+def test_add_refuses_bad_input(config_path: Path, address: str, countries: str, message: str) -> None:
+    code, _, err = run(config_path, "add", address, "--countries", countries)
+    assert code == 2 and message in err
+
+
+def test_import_export_round_trip_and_pending(config_path: Path, tmp_path: Path) -> None:
+    people = tmp_path / "people.csv"
+    people.write_text("email,countries\nA@example.org,CN\nb@example.org,CN MN\n", "utf-8")
+    assert run(config_path, "import", str(people), "--pending")[1] == \
+        f"imported 2 new, 0 updated, 0 unchanged from {people}\n"
+    assert run(config_path, "import", str(people))[1] == \
+        f"imported 0 new, 2 updated, 0 unchanged from {people}\n"  # now confirmed
+    out_file = tmp_path / "out.csv"
+    assert run(config_path, "export", str(out_file))[1] == f"exported 2 subscribers to {out_file}\n"
+    assert out_file.read_text() == ("email,countries,status\nA@example.org,CN,confirmed\n"
+                                    "b@example.org,CN MN,confirmed\n")
+    assert run(config_path, "import", str(out_file))[1].startswith("imported 0 new, 0 updated, 2 unchanged")
+
+
+def test_a_bad_row_names_its_line_and_stores_nothing(config_path: Path, tmp_path: Path) -> None:
+    people = tmp_path / "people.csv"
+    people.write_text("email,countries\ngood@example.org,CN\nbad@@example,CN\n", "utf-8")
+    code, out, err = run(config_path, "import", str(people))
+    assert code == 1 and out == ""
+    assert f"{people}: line 3: not a valid email address 'bad@@example'" in err
+    assert count(config_path) == 0
+
+
+def test_remove(config_path: Path) -> None:
+    run(config_path, "add", "x@example.org", "--countries", "MN")
+    assert run(config_path, "remove", "X@example.org")[1] == "removed X@example.org\n"
+    assert count(config_path) == 0
+    code, _, err = run(config_path, "remove", "x@example.org")
+    assert code == 1 and "no subscriber x@example.org" in err
+
+
+local = st.text(st.sampled_from("abcdefghijklmnopqrstuvwxyzABC0123456789._+-"), min_size=1,
+                max_size=20).filter(lambda s: not s.startswith(".") and not s.endswith(".")
+                                    and ".." not in s)
+
+
+@given(st.lists(st.tuples(local, st.sampled_from(["CN", "MN", "CN MN", "mn cn"])), max_size=6))
+def test_csv_rows_parse_to_normalized_addresses(rows: list[tuple[str, str]]) -> None:
+    text = "email,countries\n" + "".join(f"{name}@Example.org,{codes}\n" for name, codes in rows)
+    parsed = parse_subscriber_csv(text, "gen.csv", ("CN", "MN"))
+    assert [row.email for row in parsed] == [normalize_email(f"{name}@example.org") for name, _ in rows]
+    assert all(set(row.countries) <= {"CN", "MN"} for row in parsed)
+
+
+def test_csv_needs_its_header() -> None:
+    with pytest.raises(InputError, match="line 1: expected a header row"):
+        parse_subscriber_csv("a@example.org,CN\n", "x.csv", ("CN",))
