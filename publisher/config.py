@@ -154,6 +154,7 @@ class Smtp(Section):
     username: str = ""
     password_env: EnvName = "PUBLISHER_SMTP_PASSWORD"
     timeout: Annotated[float, Field(gt=0, le=600)] = 30.0
+    ca_file: str = ""  # certificates to trust for TLS besides the system's (an internal relay)
     connections: Annotated[int, Field(ge=1, le=64)] = 4  # sent over in parallel
     rate_limit: Annotated[float, Field(ge=0)] = 0.0  # messages per second in all; 0: no limit
     max_attempts: Annotated[int, Field(ge=1, le=50)] = 5  # for temporary (4xx) failures
@@ -352,6 +353,8 @@ def _resolve_paths(config: Config, base_dir: Path) -> Config:
             "outbox": str(base_dir / config.mail.outbox),
             "templates": str(base_dir / config.mail.templates) if config.mail.templates else "",
         }),
+        "smtp": config.smtp.model_copy(
+            update={"ca_file": str(base_dir / config.smtp.ca_file) if config.smtp.ca_file else ""}),
         "secrets": config.secrets.model_copy(
             update={"key_file": str(base_dir / config.secrets.key_file)}),
         "sources": tuple(

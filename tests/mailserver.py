@@ -17,6 +17,7 @@ import socket
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from email.message import EmailMessage
+from typing import Any
 
 from aiosmtpd.controller import Controller
 
@@ -40,6 +41,7 @@ class MailServer:
     attempts: dict[str, int] = field(default_factory=dict)
     decide: Callable[[str, int], str | None] = lambda _address, _attempt: None
     refuse_rcpt: Callable[[str], str | None] = lambda _address: None
+    drop: Callable[[str, int], bool] = lambda _address, _attempt: False  # hang up instead
     pipelining: bool = True
     stop_after: int | None = None
     on_stop: Callable[[], None] = lambda: None
@@ -67,6 +69,9 @@ class MailServer:
                 await asyncio.sleep(0.3)
                 self.on_stop()
             return "421 4.3.2 shutting down"
+        if self.drop(address, attempt):
+            server.transport.close()  # the client sees the connection go, and no reply
+            return "421 4.4.2 connection dropped"
         verdict = self.decide(address, attempt)
         if verdict:
             return verdict
@@ -84,8 +89,9 @@ def free_port() -> int:
         return int(probe.getsockname()[1])
 
 
-def start(server: MailServer) -> Controller:
+def start(server: MailServer, **smtp_options: Any) -> Controller:
+    """Serve on a free port; `smtp_options` go to aiosmtpd (TLS, authentication)."""
     server.port = free_port()
-    controller = Controller(server, hostname=server.host, port=server.port)
+    controller = Controller(server, hostname=server.host, port=server.port, **smtp_options)
     controller.start()
     return controller

@@ -280,3 +280,49 @@ def test_dkim_signature_covers_the_list_headers_and_verifies(tmp_path, db_url, m
 
     assert dkim.verify(received.data, dnsfunc=dns)
     assert not dkim.verify(received.data.replace(b"Subject: ILO", b"Subject: XYZ"), dnsfunc=dns)
+
+
+def test_more_waiting_than_max_items_says_how_many_and_moves_past_them(tmp_path, db_url, mail_server) -> None:  # type: ignore[no-untyped-def]
+    path = mail_config(tmp_path, db_url, mail_server)
+    set_keys(path, "digests", max_items="5")
+    _, sessions = setup_store(path, {"cn@example.org": ("CN", "confirmed")})
+    assert cli_run(path, "digest", "send", "china-weekly")[1] == \
+        "china-weekly edition 1: 5 releases, 1 sent, 0 failed\n"
+    text_part, html_part = mail_server.received[0].message.iter_parts()
+    text = text_part.get_content()
+    assert "14 more new releases did not fit in this email." in text
+    assert "China feed: https://www.ilo.org/beijing/feeds/cn/atom.xml" in text
+    assert "14 more new releases" in " ".join(html_part.get_content().split())
+    with sessions() as session:
+        edition = session.scalars(select(Edition)).one()
+    assert (edition.release_count, edition.more_count) == (5, 14)
+    assert cli_run(path, "digest", "send", "china-weekly")[1].endswith("nothing sent\n")
+
+
+def test_an_operators_template_folder_wins_over_the_shipped_templates(tmp_path, db_url, mail_server) -> None:  # type: ignore[no-untyped-def]
+    own = tmp_path / "my-templates"
+    own.mkdir()
+    (own / "digest.txt").write_text(
+        "Our own words: {{ releases|length }} releases for {{ recipient }}.\n"
+        "Leave: {{ unsubscribe_url }}\n", "utf-8")
+    path = mail_config(tmp_path, db_url, mail_server)
+    set_keys(path, "mail", templates='"my-templates"')
+    setup_store(path, {"cn@example.org": ("CN", "confirmed")})
+    assert cli_run(path, "digest", "send", "china-weekly")[0] == 0
+    text_part, html_part = mail_server.received[0].message.iter_parts()
+    text = text_part.get_content().replace("\r\n", "\n")
+    assert text.startswith("Our own words: 19 releases for cn@example.org.\nLeave: https://")
+    assert "ILO supports inclusion" in html_part.get_content()  # the shipped digest.html
+
+
+def test_a_template_naming_an_unknown_value_is_a_clear_error(tmp_path, db_url, mail_server) -> None:  # type: ignore[no-untyped-def]
+    own = tmp_path / "my-templates"
+    own.mkdir()
+    (own / "digest.txt").write_text("Hello {{ reader_name }}\n", "utf-8")
+    path = mail_config(tmp_path, db_url, mail_server)
+    set_keys(path, "mail", templates='"my-templates"')
+    _, sessions = setup_store(path, {"cn@example.org": ("CN", "confirmed")})
+    code, _, err = cli_run(path, "digest", "send", "china-weekly")
+    assert code == 1 and "template digest.txt: 'reader_name' is undefined" in err
+    with sessions() as session:
+        assert session.scalars(select(Edition)).all() == []

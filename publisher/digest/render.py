@@ -15,12 +15,15 @@ from jinja2 import (
     FileSystemLoader,
     PackageLoader,
     StrictUndefined,
+    TemplateError,
+    TemplateSyntaxError,
     select_autoescape,
 )
 from premailer import Premailer
 
 from publisher.config import Config, Digest
 from publisher.digest.select import Selection
+from publisher.errors import PublisherError
 from publisher.feeds.targets import feed_url
 from publisher.ingest.dates import format_day_month_year
 from publisher.mail.lines import wrap_html, wrap_text
@@ -52,18 +55,31 @@ def digest_title(config: Config, digest: Digest) -> str:
     return digest.title or f"{config.site.name}: {' and '.join(names)}"
 
 
+class TemplateProblem(PublisherError):
+    """An email template that cannot be rendered (syntax, or a name it uses is not known)."""
+
+
+def render_template(environment: Environment, name: str, context: dict[str, Any]) -> str:
+    try:
+        return environment.get_template(name).render(context)
+    except TemplateSyntaxError as exc:
+        raise TemplateProblem(f"template {exc.filename or name}: line {exc.lineno}: {exc.message}") from None
+    except TemplateError as exc:
+        raise TemplateProblem(f"template {name}: {exc}") from None
+
+
 def render_edition(config: Config, digest: Digest, selection: Selection, number: int) -> RenderedEdition:
     zone = ZoneInfo(digest.timezone)
     dates = [release.published.astimezone(zone) for release in selection.releases]
     start, end = min(dates), max(dates)
     environment = template_environment(config.mail.templates)
     context = _context(config, digest, selection, number, start, end, zone)
-    html = environment.get_template("digest.html").render(context)
+    html = render_template(environment, "digest.html", context)
     return RenderedEdition(
         subject=digest.subject.format(count=len(selection.releases), start=start, end=end,
                                       name=digest.name),
         html=wrap_html(inline_css(html)),
-        text=wrap_text(environment.get_template("digest.txt").render(context)),
+        text=wrap_text(render_template(environment, "digest.txt", context)),
         first_published=min(release.published for release in selection.releases),
         last_published=max(release.published for release in selection.releases),
     )

@@ -33,6 +33,7 @@ from publisher.mail.transport import (
     Reply,
     TemporaryFailure,
     Transport,
+    TransportError,
 )
 from publisher.models import Delivery, Edition, Subscriber
 from publisher.tokens import Signer
@@ -114,6 +115,7 @@ class EditionSender:
         self.progress = progress or (lambda _n: None)
         self.stop = stop or threading.Event()
         self.rate = RateLimiter(config.smtp.rate_limit)
+        self.fatal: TransportError | None = None
 
     def run(self) -> EditionTotals:
         """Send until every delivery is final (or `stop` is set), then complete the edition."""
@@ -138,6 +140,8 @@ class EditionSender:
             for worker in workers:
                 worker.join()
             self.results.close()
+        if self.fatal is not None:
+            raise self.fatal
         return self._totals()
 
     def _work(self, work: queue.Queue[Job | None]) -> None:
@@ -147,6 +151,9 @@ class EditionSender:
             while (job := work.get()) is not None:
                 try:
                     self._deliver(connection, job)
+                except TransportError as exc:  # no message can go out: stop, all stays queued
+                    self.fatal = self.fatal or exc
+                    self.stop.set()
                 except Exception:  # noqa: BLE001 (the delivery stays queued for the next run)
                     log.exception("delivery %d to %s", job.delivery_id, job.address)
                 finally:

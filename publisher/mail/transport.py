@@ -19,6 +19,7 @@ from pathlib import Path
 from typing import Protocol
 
 from publisher.config import Config
+from publisher.errors import PublisherError
 
 log = logging.getLogger(__name__)
 
@@ -36,6 +37,11 @@ class DeliveryFailure(Exception):
     def __init__(self, reply: Reply) -> None:
         super().__init__(str(reply))
         self.reply = reply
+
+
+class TransportError(PublisherError):
+    """The mail server refuses us as a client (login or certificate): no message can go out,
+    so the run stops and every delivery stays queued."""
 
 
 class TemporaryFailure(DeliveryFailure):
@@ -71,19 +77,38 @@ class SmtpTransport:
 
     def open_client(self) -> smtplib.SMTP:
         smtp = self.smtp
-        context = ssl.create_default_context()
-        client: smtplib.SMTP
-        if smtp.security == "tls":
-            client = smtplib.SMTP_SSL(smtp.host, smtp.port, timeout=smtp.timeout, context=context)
-        else:
-            client = smtplib.SMTP(smtp.host, smtp.port, timeout=smtp.timeout)
-        client.ehlo()
-        if smtp.security == "starttls":
-            client.starttls(context=context)
-            client.ehlo()
-        if smtp.username:
-            client.login(smtp.username, self.password or "")
+        context = ssl.create_default_context(cafile=smtp.ca_file or None)
+        try:
+            if smtp.security == "tls":
+                client = smtplib.SMTP_SSL(smtp.host, smtp.port, timeout=smtp.timeout,
+                                          context=context)
+            else:
+                client = smtplib.SMTP(smtp.host, smtp.port, timeout=smtp.timeout)
+        except ssl.SSLCertVerificationError as exc:
+            raise TransportError(f"{self.description}: certificate not trusted: {exc}") from exc
+        try:
+            self._greet(client, context)
+        except BaseException:
+            client.close()
+            raise
         return client
+
+    def _greet(self, client: smtplib.SMTP, context: ssl.SSLContext) -> None:
+        client.ehlo()
+        if self.smtp.security == "starttls":
+            try:
+                client.starttls(context=context)
+            except ssl.SSLCertVerificationError as exc:
+                raise TransportError(f"{self.description}: certificate not trusted: {exc}") from exc
+            client.ehlo()
+        if self.smtp.username:
+            try:
+                client.login(self.smtp.username, self.password or "")
+            except smtplib.SMTPAuthenticationError as exc:
+                raise TransportError(
+                    f"{self.description}: login as {self.smtp.username!r} refused: "
+                    f"{exc.smtp_code} {_decode(exc.smtp_error)} (is {self.smtp.password_env} set?)"
+                ) from exc
 
 
 class SmtpConnection:

@@ -1,0 +1,116 @@
+"""The SMTP transport against real servers: STARTTLS, implicit TLS, login, drops, rate limit."""
+
+from __future__ import annotations
+
+import ssl
+import subprocess
+import time
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+from aiosmtpd.smtp import AuthResult, LoginPassword
+from click.testing import CliRunner
+from sqlalchemy import select
+
+from mailserver import MailServer, start
+from publisher.cli import cli
+from publisher.models import Delivery
+
+from conftest import set_keys
+from test_digest import mail_config, setup_store
+
+PEOPLE = {f"r{i}@example.org": ("CN", "confirmed") for i in range(6)}
+
+
+@pytest.fixture(scope="module")
+def certificate(tmp_path_factory: pytest.TempPathFactory) -> tuple[Path, Path]:
+    folder = tmp_path_factory.mktemp("tls")
+    cert, key = folder / "cert.pem", folder / "key.pem"
+    subprocess.run(["openssl", "req", "-x509", "-newkey", "rsa:2048", "-nodes", "-days", "1",
+                    "-subj", "/CN=127.0.0.1", "-addext", "subjectAltName=IP:127.0.0.1",
+                    "-keyout", str(key), "-out", str(cert)], check=True, capture_output=True)
+    return cert, key
+
+
+def _context(certificate: tuple[Path, Path]) -> ssl.SSLContext:
+    context = ssl.create_default_context(ssl.Purpose.CLIENT_AUTH)
+    context.load_cert_chain(*map(str, certificate))
+    return context
+
+
+def _authenticator(server, session, envelope, mechanism, data) -> AuthResult:  # type: ignore[no-untyped-def]
+    ok = isinstance(data, LoginPassword) and (data.login, data.password) == (b"news", b"s3cret")
+    return AuthResult(success=ok, handled=False)  # handled=False: aiosmtpd answers 535
+
+
+@pytest.fixture
+def tls_server(certificate) -> Iterator[MailServer]:  # type: ignore[no-untyped-def]
+    server = MailServer()
+    controller = start(server, tls_context=_context(certificate), require_starttls=True,
+                       authenticator=_authenticator, auth_required=True)
+    yield server
+    controller.stop()
+
+
+def send(path: Path, env: dict[str, str] | None = None) -> tuple[int, str, str]:
+    result = CliRunner().invoke(cli, ["--config", str(path), "digest", "send", "china-weekly"],
+                                env=env)
+    return result.exit_code, result.stdout, result.stderr
+
+
+def test_starttls_and_login_with_the_password_from_the_environment(
+        tmp_path, tls_server, certificate) -> None:  # type: ignore[no-untyped-def]
+    path = mail_config(tmp_path, f"sqlite:///{tmp_path / 'x.db'}", tls_server)
+    set_keys(path, "smtp", security='"starttls"', username='"news"',
+             ca_file=f'"{certificate[0]}"')
+    _, sessions = setup_store(path, PEOPLE)
+    code, out, err = send(path, {"PUBLISHER_SMTP_PASSWORD": "wrong"})
+    assert code == 1 and out == ""
+    assert "login as 'news' refused: 535" in err and "PUBLISHER_SMTP_PASSWORD" in err
+    assert tls_server.received == []
+    with sessions() as session:  # nobody was marked failed: the edition waits
+        assert set(session.scalars(select(Delivery.status))) == {"queued"}
+    code, out, err = send(path, {"PUBLISHER_SMTP_PASSWORD": "s3cret"})
+    assert out == "china-weekly edition 1: 19 releases, 6 sent, 0 failed\n", err
+    assert len(tls_server.received) == 6
+
+
+def test_implicit_tls(tmp_path, certificate) -> None:  # type: ignore[no-untyped-def]
+    server = MailServer()
+    controller = start(server, ssl_context=_context(certificate))
+    try:
+        path = mail_config(tmp_path, f"sqlite:///{tmp_path / 'x.db'}", server)
+        set_keys(path, "smtp", security='"tls"', ca_file=f'"{certificate[0]}"')
+        setup_store(path, PEOPLE)
+        assert send(path)[1] == "china-weekly edition 1: 19 releases, 6 sent, 0 failed\n"
+    finally:
+        controller.stop()
+    assert len(server.received) == 6
+
+
+def test_an_untrusted_certificate_stops_the_run(tmp_path, tls_server) -> None:  # type: ignore[no-untyped-def]
+    path = mail_config(tmp_path, f"sqlite:///{tmp_path / 'x.db'}", tls_server)
+    set_keys(path, "smtp", security='"starttls"')
+    setup_store(path, {"r@example.org": ("CN", "confirmed")})
+    code, _, err = send(path)
+    assert code == 1 and "certificate not trusted" in err
+    assert tls_server.received == []
+
+
+def test_a_dropped_connection_is_reopened_and_sending_resumes(tmp_path, mail_server) -> None:  # type: ignore[no-untyped-def]
+    path = mail_config(tmp_path, f"sqlite:///{tmp_path / 'x.db'}", mail_server, connections="1")
+    setup_store(path, PEOPLE)
+    mail_server.drop = lambda _address, _attempt: len(mail_server.received) == 2 and \
+        sum(mail_server.attempts.values()) == 3
+    assert send(path)[1] == "china-weekly edition 1: 19 releases, 6 sent, 0 failed\n"
+    assert sorted(r.recipients[0] for r in mail_server.received) == sorted(PEOPLE)
+    assert sum(mail_server.attempts.values()) == 7  # the dropped one was sent again
+
+
+def test_the_rate_limit_spaces_messages_out(tmp_path, mail_server) -> None:  # type: ignore[no-untyped-def]
+    path = mail_config(tmp_path, f"sqlite:///{tmp_path / 'x.db'}", mail_server, rate_limit="10.0")
+    setup_store(path, PEOPLE)
+    started = time.monotonic()
+    assert send(path)[1].endswith("6 sent, 0 failed\n")
+    assert time.monotonic() - started >= 0.5  # 6 messages at 10 a second: 5 gaps of 0.1 s
