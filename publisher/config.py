@@ -186,6 +186,30 @@ class Source(Section):
     cron: Cron | None = None
 
 
+_DURATION_UNITS = {"s": 1, "m": 60, "h": 3600, "d": 86400}
+
+
+def _check_duration(text: str) -> str:
+    number, unit = text[:-1], text[-1:]
+    if unit not in _DURATION_UNITS or not number.replace(".", "", 1).isdigit():
+        raise ValueError(f"expected a duration such as \"90s\", \"30m\" or \"6h\", got {text!r}")
+    return text
+
+
+def seconds(duration: str) -> float:
+    return float(duration[:-1]) * _DURATION_UNITS[duration[-1]]
+
+
+Duration = Annotated[str, AfterValidator(_check_duration)]
+
+
+class Scheduler(Section):
+    # A digest whose fire time passed while no scheduler ran is sent once on start if it is
+    # at most this late; otherwise it waits for its next fire time (nothing is lost either way).
+    misfire_grace: Duration = "6h"
+    standby_poll: Duration = "5s"  # how often a standby process tries to take over
+
+
 class Config(Section):
     site: Site = Site()
     database: Database = Database()
@@ -197,6 +221,7 @@ class Config(Section):
     mail: Mail = Mail()
     secrets: Secrets = Secrets()
     sources: tuple[Source, ...] = ()
+    scheduler: Scheduler = Scheduler()
 
     def country(self, code: str) -> Country:
         for country in self.countries:

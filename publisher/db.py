@@ -76,6 +76,12 @@ def sync_countries(session: Session, config: Config) -> None:
         session.add(country)
 
 
+def engine_of(sessions: sessionmaker[Session]) -> Engine:
+    engine = sessions.kw["bind"]
+    assert isinstance(engine, Engine)
+    return engine
+
+
 def open_store(config: Config) -> sessionmaker[Session]:
     """What every command does first: connect, migrate, sync countries; returns the session factory."""
     url = database_url(config)

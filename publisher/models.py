@@ -189,3 +189,15 @@ class Delivery(Base):
     last_error: Mapped[str | None] = mapped_column(Text)
     reply: Mapped[str | None] = mapped_column(Text)  # the server's answer to the message
     sent: Mapped[datetime | None] = mapped_column(UTCDateTime())
+
+
+class ScheduleRun(Base):
+    """When each schedule last ran, and for which fire time: restarts catch up from here."""
+
+    __tablename__ = "schedule_runs"
+
+    schedule_id: Mapped[str] = mapped_column(String(200), primary_key=True)
+    last_fire: Mapped[datetime] = mapped_column(UTCDateTime())  # the fire time it stood for
+    started: Mapped[datetime] = mapped_column(UTCDateTime())
+    finished: Mapped[datetime | None] = mapped_column(UTCDateTime())
+    outcome: Mapped[str | None] = mapped_column(Text)

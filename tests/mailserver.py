@@ -43,6 +43,7 @@ class MailServer:
     refuse_rcpt: Callable[[str], str | None] = lambda _address: None
     drop: Callable[[str, int], bool] = lambda _address, _attempt: False  # hang up instead
     pipelining: bool = True
+    delay: float = 0.0  # seconds each message takes to accept
     stop_after: int | None = None
     on_stop: Callable[[], None] = lambda: None
     stopping: bool = False
@@ -69,6 +70,8 @@ class MailServer:
                 await asyncio.sleep(0.3)
                 self.on_stop()
             return "421 4.3.2 shutting down"
+        if self.delay:
+            await asyncio.sleep(self.delay)
         if self.drop(address, attempt):
             server.transport.close()  # the client sees the connection go, and no reply
             return "421 4.4.2 connection dropped"

@@ -3,8 +3,10 @@
 from __future__ import annotations
 
 import os
+import signal
 import subprocess
 import sys
+import time
 from collections.abc import Iterator
 from pathlib import Path
 from typing import get_args, get_origin
@@ -63,17 +65,33 @@ def test_every_config_key_is_in_the_readme() -> None:
 
 
 def test_first_command_runs_on_embedded_defaults_in_an_empty_folder(tmp_path: Path) -> None:
+    """`publisher run` with no config anywhere: imports the bundled releases, builds the feeds,
+    schedules the digests (outbox: no SMTP host), and stops cleanly on SIGTERM."""
     env = {k: v for k, v in os.environ.items() if not k.startswith("PUBLISHER_")}
     run = [sys.executable, "-m", "publisher", "run"]
-    first = subprocess.run(run, cwd=tmp_path, env=env, capture_output=True, text=True, timeout=120)
-    assert first.returncode == 0, first.stderr
-    assert first.stdout.startswith(
-        "imported 20 new, 0 updated, 0 unchanged from bundled:ilo-china-mongolia-news.txt\n")
-    assert "Social Protection Diagnostic Review" in first.stdout
-    assert first.stdout.endswith("20 releases\n")
-    assert (tmp_path / "publisher.db").is_file()
-    second = subprocess.run(run, cwd=tmp_path, env=env, capture_output=True, text=True, timeout=120)
-    assert second.stdout.startswith("imported 0 new, 0 updated, 20 unchanged")
+
+    def run_once() -> tuple[str, str]:
+        process = subprocess.Popen(run, cwd=tmp_path, env=env, stdout=subprocess.PIPE,
+                                   stderr=subprocess.PIPE, text=True)
+        deadline = time.monotonic() + 60
+        lines = []
+        assert process.stderr is not None
+        while not any("scheduler running" in line for line in lines):
+            assert time.monotonic() < deadline and process.poll() is None, "".join(lines)
+            lines.append(process.stderr.readline())
+        process.send_signal(signal.SIGTERM)
+        out, err = process.communicate(timeout=30)
+        assert process.returncode == 0, err
+        return out, "".join(lines) + err
+
+    out, err = run_once()
+    assert out == ("imported 20 new, 0 updated, 0 unchanged from bundled:ilo-china-mongolia-news.txt\n"
+                   f"feeds: 11 changed, 0 unchanged in {tmp_path / 'feeds'}\n")
+    assert "scheduler running 3 jobs: digest:china-weekly, digest:mongolia-monthly, feeds" in err
+    assert (tmp_path / "publisher.db").is_file() and (tmp_path / "feeds" / "cn" / "atom.xml").is_file()
+    out, _ = run_once()
+    assert out == ("imported 0 new, 0 updated, 20 unchanged from bundled:ilo-china-mongolia-news.txt\n"
+                   f"feeds: 0 changed, 11 unchanged in {tmp_path / 'feeds'}\n")
 
 
 def test_releases_list_filters_by_country(tmp_path: Path) -> None:

@@ -55,7 +55,8 @@ def cli(ctx: click.Context, config_path: Path | None, verbose: bool) -> None:
     logging.basicConfig(level=logging.DEBUG if verbose else logging.INFO, stream=sys.stderr,
                         format="%(levelname)s %(name)s: %(message)s")
     if not verbose:
-        logging.getLogger("alembic").setLevel(logging.WARNING)
+        for chatty in ("alembic", "apscheduler"):
+            logging.getLogger(chatty).setLevel(logging.WARNING)
     ctx.obj = App(config_path)
 
 

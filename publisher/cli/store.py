@@ -18,6 +18,7 @@ from publisher.ingest.read import PARSERS
 from publisher.ingest.save import ImportCounts
 from publisher.models import Release
 from publisher.releases import newest_releases
+from publisher.scheduler import describe_schedules, run_forever
 
 
 def _import_line(location: str, counts: ImportCounts) -> str:
@@ -35,12 +36,35 @@ def _print_import(outcome: jobs.ImportOutcome) -> None:
 @cli.command()
 @pass_app
 def run(app: App) -> None:
-    """The main job: import the configured sources, build the feeds, list the newest releases."""
-    outcome = jobs.import_sources(app.sessions, app.config, now())
-    _print_import(outcome)
-    if outcome.feeds is None:  # the import changed nothing; the config may have
-        click.echo(build_feeds(app.sessions, app.config).line())
-    _print_releases(app, country=None, limit=app.config.feeds.max_items)
+    """The main job, until SIGTERM or Ctrl-C: import the configured sources, build the feeds,
+    send any digest missed while it was down, then run every schedule of the config.
+
+    Example: publisher run
+    """
+    def start() -> None:
+        outcome = jobs.import_sources(app.sessions, app.config, now())
+        _print_import(outcome)
+        if outcome.feeds is None:  # the import changed nothing; the config may have
+            click.echo(build_feeds(app.sessions, app.config).line())
+
+    sys.exit(run_forever(app.sessions, app.config, on_start=start))
+
+
+@cli.command("schedule")
+@pass_app
+def schedule_command(app: App) -> None:
+    """Print every job with its next three fire times (in its zone and in UTC), when it last
+    ran, and the last edition of each digest.
+
+    Example: publisher schedule
+    """
+    with app.sessions() as session:
+        rows = describe_schedules(session, app.config, now())
+    table = Table("Job", "Next fire times (own zone / UTC)", "Last run", "Last edition")
+    for row in rows:
+        table.add_row(row.id, "\n".join(row.next_fires), row.last_run, row.last_edition)
+    Console(width=None if sys.stdout.isatty() else 160).print(table)
+    click.echo(f"{len(rows)} jobs")
 
 
 @cli.command("import")

@@ -22,6 +22,7 @@ from sqlalchemy import func, select, update
 from sqlalchemy.orm import Session, sessionmaker
 
 from publisher.config import Config, Digest
+from publisher.db import engine_of
 from publisher.digest.editions import complete_if_done
 from publisher.digest.record import Result, ResultWriter
 from publisher.digest.render import digest_title
@@ -119,7 +120,7 @@ class EditionSender:
 
     def run(self) -> EditionTotals:
         """Send until every delivery is final (or `stop` is set), then complete the edition."""
-        self.results = ResultWriter(self.sessions.kw["bind"])
+        self.results = ResultWriter(engine_of(self.sessions))
         work: queue.Queue[Job | None] = queue.Queue()
         workers = [threading.Thread(target=self._work, args=(work,), name=f"sender-{n}")
                    for n in range(self.config.smtp.connections)]

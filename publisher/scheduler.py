@@ -1,0 +1,225 @@
+"""`publisher run`: APScheduler runs each schedule of the config on its cadence.
+
+The config is the source of truth: jobs are built from it on every start, under stable ids, in
+memory (nothing pickled, nothing to duplicate). The database records when each schedule last
+ran; exactly-once sending rests on the database too (the unique edition per digest and fire
+time), so a second process can never send an edition twice, and only the process holding the
+scheduler lock schedules at all.
+"""
+
+from __future__ import annotations
+
+import logging
+import signal
+import threading
+from collections.abc import Callable
+from dataclasses import dataclass
+from datetime import UTC, datetime, timedelta
+
+from apscheduler.events import EVENT_SCHEDULER_STARTED
+from apscheduler.schedulers.base import SchedulerNotRunningError
+from apscheduler.schedulers.blocking import BlockingScheduler
+from sqlalchemy import select
+from sqlalchemy.orm import Session, sessionmaker
+
+from publisher import jobs
+from publisher.config import Config, seconds
+from publisher.db import engine_of
+from publisher.digest.editions import unfinished_edition
+from publisher.feeds.build import build_feeds
+from publisher.leader import Leadership, leadership_for
+from publisher.models import Edition, ScheduleRun
+from publisher.schedules import Schedule, schedules
+
+log = logging.getLogger("publisher.scheduler")
+
+
+def utc_now() -> datetime:
+    return datetime.now(UTC)
+
+
+class ScheduleRunner:
+    """Does one schedule's work for one fire time, records it, and logs one line."""
+
+    def __init__(self, sessions: sessionmaker[Session], config: Config, stop: threading.Event,
+                 clock: Callable[[], datetime] = utc_now) -> None:
+        self.sessions, self.config, self.stop, self.clock = sessions, config, stop, clock
+
+    def when_due(self, schedule: Schedule) -> None:
+        """The APScheduler job: run for the fire time that just passed."""
+        fire = schedule.latest_fire_time(self.clock())
+        if fire is not None and not self.stop.is_set():
+            self.run(schedule, fire)
+
+    def run(self, schedule: Schedule, fire: datetime) -> str:
+        started = self.clock()
+        self._record(schedule, fire, started, None, "running")
+        try:
+            outcome = self._work(schedule, fire)
+        except Exception as exc:  # noqa: BLE001 (logged; the next fire time tries again)
+            outcome = f"failed: {exc}"
+            log.exception("job %s (%s) failed", schedule.id, fire.isoformat())
+        finished = self.clock()
+        self._record(schedule, fire, started, finished, outcome)
+        log.info("job %s for %s: %s (%.1f s)", schedule.id, fire.astimezone(schedule.zone)
+                 .isoformat(timespec="minutes"), outcome, (finished - started).total_seconds())
+        return outcome
+
+    def _work(self, schedule: Schedule, fire: datetime) -> str:
+        if schedule.kind == "digest":
+            totals = jobs.send_digest(self.sessions, self.config, schedule.target, now=self.clock(),
+                                      period=fire.astimezone(UTC).isoformat(), stop=self.stop)
+            return totals.line() if totals else "no new releases, nothing sent"
+        if schedule.kind == "feeds":
+            return build_feeds(self.sessions, self.config).line()
+        source = next(s for s in self.config.sources if s.name == schedule.target)
+        outcome = jobs.import_files(self.sessions, self.config,
+                                    [jobs.ImportRequest(source.location, source.format)], self.clock())
+        (location, counts), = outcome.files
+        return f"imported {counts.new} new, {counts.updated} updated, {counts.unchanged} unchanged"
+
+    def _record(self, schedule: Schedule, fire: datetime, started: datetime,
+                finished: datetime | None, outcome: str) -> None:
+        with self.sessions.begin() as session:
+            row = session.get(ScheduleRun, schedule.id) or ScheduleRun(schedule_id=schedule.id)
+            row.last_fire, row.started, row.finished, row.outcome = fire, started, finished, outcome
+            session.add(row)
+
+    def catch_up(self) -> list[str]:
+        """Digests whose fire time passed while no scheduler ran: one edition each (however
+        many fire times were missed), if the latest is within scheduler.misfire_grace."""
+        now, grace = self.clock(), timedelta(seconds=seconds(self.config.scheduler.misfire_grace))
+        outcomes = []
+        for schedule in schedules(self.config):
+            fire = schedule.latest_fire_time(now)
+            last = self._last_fire(schedule)
+            if schedule.kind == "digest" and fire is not None and self._unfinished(schedule):
+                outcomes.append(self.run(schedule, fire))  # resume what a stop interrupted
+                continue
+            if fire is None or (last is not None and last >= fire):
+                continue
+            if last is None:  # never ran here: nothing was missed, start counting from now
+                self._record(schedule, fire, now, now, "registered")
+            elif schedule.kind == "digest" and now - fire <= grace:
+                outcomes.append(self.run(schedule, fire))
+            else:
+                log.info("job %s missed %s; waiting for its next fire time", schedule.id,
+                         fire.isoformat(timespec="minutes"))
+        return outcomes
+
+    def _unfinished(self, schedule: Schedule) -> bool:
+        with self.sessions() as session:
+            return unfinished_edition(session, schedule.target) is not None
+
+    def _last_fire(self, schedule: Schedule) -> datetime | None:
+        with self.sessions() as session:
+            return session.scalar(select(ScheduleRun.last_fire).where(
+                ScheduleRun.schedule_id == schedule.id))
+
+
+def build_scheduler(runner: ScheduleRunner, config: Config) -> BlockingScheduler:
+    scheduler = BlockingScheduler(timezone=UTC)
+    grace = int(seconds(config.scheduler.misfire_grace))
+    for schedule in schedules(config):
+        scheduler.add_job(runner.when_due, trigger=schedule.trigger, args=[schedule],
+                          id=schedule.id, name=schedule.id, replace_existing=True,
+                          coalesce=True, max_instances=1, misfire_grace_time=grace)
+    return scheduler
+
+
+def wait_for_leadership(leadership: Leadership, config: Config, stop: threading.Event) -> bool:
+    """Become the active scheduler, or stand by until the active one is gone."""
+    poll = seconds(config.scheduler.standby_poll)
+    announced = False
+    while not stop.is_set():
+        if leadership.try_acquire():
+            log.info("active scheduler (%s)", leadership.description)
+            return True
+        if not announced:
+            log.info("another `publisher run` is active on this database; standing by")
+            announced = True
+        stop.wait(poll)
+    return False
+
+
+def run_forever(sessions: sessionmaker[Session], config: Config,
+                on_start: Callable[[], None] = lambda: None) -> int:
+    """The main job: take the lead, do the start-up work, then run every schedule until
+    SIGTERM or SIGINT. Returns the exit code."""
+    stop = threading.Event()
+    scheduler: BlockingScheduler | None = None
+
+    def shut_down(signum: int, _frame: object) -> None:
+        log.info("%s: finishing the running job, starting no new ones", signal.Signals(signum).name)
+        stop.set()
+        if scheduler is not None:
+            try:
+                scheduler.shutdown(wait=True)
+            except SchedulerNotRunningError:
+                pass
+
+    signal.signal(signal.SIGTERM, shut_down)
+    signal.signal(signal.SIGINT, shut_down)
+    leadership = leadership_for(engine_of(sessions))
+    if not wait_for_leadership(leadership, config, stop):
+        return 0
+    try:
+        on_start()
+        runner = ScheduleRunner(sessions, config, stop)
+        runner.catch_up()
+        if stop.is_set():
+            return 0
+        scheduler = build_scheduler(runner, config)
+        scheduler.add_job(_check_leadership, "interval", seconds=10, id="leadership",
+                          args=[leadership, stop, lambda: scheduler])
+        log.info("scheduler running %d jobs: %s", len(scheduler.get_jobs()) - 1,
+                 ", ".join(job.id for job in scheduler.get_jobs() if job.id != "leadership"))
+        # A signal that came before the scheduler was running could not stop it: do it now.
+        scheduler.add_listener(lambda _event: stop.is_set() and threading.Thread(
+            target=scheduler.shutdown, daemon=True).start(), EVENT_SCHEDULER_STARTED)
+        scheduler.start()
+        return 0 if leadership.still_held() or stop.is_set() else 1
+    finally:
+        leadership.release()
+
+
+def _check_leadership(leadership: Leadership, stop: threading.Event,
+                      scheduler: Callable[[], BlockingScheduler | None]) -> None:
+    if leadership.still_held():
+        return
+    log.error("lost the scheduler lock (the database went away?); stopping")
+    stop.set()
+    running = scheduler()
+    if running is not None:  # not from this job's own thread: shutdown waits for running jobs
+        threading.Thread(target=running.shutdown, daemon=True).start()
+
+
+@dataclass(frozen=True)
+class ScheduleView:
+    id: str
+    next_fires: list[str]  # "Mon 2026-11-30 09:00 Asia/Shanghai = 01:00 UTC"
+    last_run: str
+    last_edition: str
+
+
+def describe_schedules(session: Session, config: Config, now: datetime) -> list[ScheduleView]:
+    views = []
+    for schedule in schedules(config):
+        fires = [f"{fire.astimezone(schedule.zone):%a %Y-%m-%d %H:%M} {schedule.zone.key} = "
+                 f"{fire.astimezone(UTC):%Y-%m-%d %H:%M} UTC"
+                 for fire in schedule.next_fire_times(now, 3)]
+        run = session.get(ScheduleRun, schedule.id)
+        last_run = (f"{run.last_fire.astimezone(schedule.zone):%Y-%m-%d %H:%M}: {run.outcome}"
+                    if run else "never")
+        views.append(ScheduleView(schedule.id, fires, last_run, _last_edition(session, schedule)))
+    return views
+
+
+def _last_edition(session: Session, schedule: Schedule) -> str:
+    if schedule.kind != "digest":
+        return ""
+    edition = session.scalars(select(Edition).where(Edition.digest == schedule.target)
+                              .order_by(Edition.number.desc()).limit(1)).first()
+    if edition is None:
+        return "none yet"
+    return f"edition {edition.number}, {edition.status}, {edition.release_count} releases"

@@ -1,0 +1,186 @@
+"""The scheduler: fire times across DST, catch-up after downtime, one active process, SIGTERM."""
+
+from __future__ import annotations
+
+import collections
+import os
+import signal
+import subprocess
+import sys
+import threading
+import time
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+from zoneinfo import ZoneInfo
+
+import pytest
+from click.testing import CliRunner
+from sqlalchemy import func, select
+
+from mailserver import MailServer
+from publisher.cli import cli
+from publisher.models import Delivery, Edition, ScheduleRun
+from publisher.scheduler import ScheduleRunner, build_scheduler
+from publisher.schedules import Schedule, schedules
+
+from conftest import set_keys
+from test_digest import mail_config, setup_store
+
+READERS = {f"reader{i:02d}@example.org": ("CN", "confirmed") for i in range(30)}
+
+
+@pytest.mark.parametrize("zone", ["Europe/Berlin", "America/New_York", "Australia/Sydney"])
+def test_a_daily_0230_fires_once_every_day_across_dst_changes(zone: str) -> None:
+    tz = ZoneInfo(zone)
+    daily = Schedule("digest:x", "digest", "x", "30 2 * * *", tz)
+    fires = daily.next_fire_times(datetime(2026, 1, 1, tzinfo=tz), 365)
+    per_day = collections.Counter(fire.astimezone(tz).date() for fire in fires)
+    assert len(per_day) == 365 and set(per_day.values()) == {1}
+    quarter_hourly = Schedule("feeds", "feeds", "", "*/15 * * * *", tz)
+    fires = quarter_hourly.next_fire_times(datetime(2026, 1, 1, tzinfo=tz), 4 * 24 * 365)
+    wall_times = collections.Counter(f.astimezone(tz).replace(tzinfo=None) for f in fires)
+    assert set(wall_times.values()) == {1}  # the repeated hour does not fire twice
+    assert fires == sorted(set(fires))
+
+
+def test_latest_fire_time_is_the_period_a_run_stands_for() -> None:
+    weekly = Schedule("digest:x", "digest", "x", "0 9 * * MON", ZoneInfo("Asia/Shanghai"))
+    now = datetime(2026, 11, 27, 12, 0, tzinfo=UTC)  # a Friday
+    assert weekly.latest_fire_time(now) == datetime(2026, 11, 23, 1, 0, tzinfo=UTC)
+    assert weekly.next_fire_times(now, 1) == [datetime(2026, 11, 30, 1, 0, tzinfo=UTC)]
+
+
+def test_jobs_come_from_the_config_under_stable_ids(tmp_path, db_url) -> None:  # type: ignore[no-untyped-def]
+    path = mail_config(tmp_path, db_url, None)
+    config, sessions = setup_store(path, {})
+    runner = ScheduleRunner(sessions, config, threading.Event())
+    for _ in range(2):  # a restart builds the same jobs, never more
+        ids = [job.id for job in build_scheduler(runner, config).get_jobs()]
+        assert sorted(ids) == ["digest:china-weekly", "digest:mongolia-monthly", "feeds"]
+    assert [s.id for s in schedules(config)] == ["digest:china-weekly", "digest:mongolia-monthly", "feeds"]
+
+
+def _runner(path: Path, clock: list[datetime]) -> tuple[ScheduleRunner, object]:
+    config, sessions = setup_store(path, {"cn@example.org": ("CN", "confirmed")})
+    return ScheduleRunner(sessions, config, threading.Event(), clock=lambda: clock[0]), sessions
+
+
+def test_missed_fire_times_give_exactly_one_catch_up_edition(tmp_path, db_url, mail_server) -> None:  # type: ignore[no-untyped-def]
+    path = mail_config(tmp_path, db_url, mail_server)
+    clock = [datetime(2026, 11, 2, 12, 0, tzinfo=UTC)]
+    runner, sessions = _runner(path, clock)
+    assert runner.catch_up() == []  # first start: schedules registered, nothing was missed
+    clock[0] = datetime(2026, 11, 23, 3, 0, tzinfo=UTC)  # down for three Mondays; 2 h late
+    assert runner.catch_up() == ["china-weekly edition 1: 19 releases, 1 sent, 0 failed"]
+    assert runner.catch_up() == []
+    with sessions() as session:  # type: ignore[attr-defined]
+        assert session.scalars(select(Edition.period)).all() == ["2026-11-23T01:00:00+00:00"]
+        run = session.get(ScheduleRun, "digest:china-weekly")
+    assert run.last_fire == datetime(2026, 11, 23, 1, 0, tzinfo=UTC) and run.finished is not None
+    assert len(mail_server.received) == 1
+
+
+def test_a_fire_time_missed_by_more_than_the_grace_waits_for_the_next(tmp_path, db_url, mail_server) -> None:  # type: ignore[no-untyped-def]
+    path = mail_config(tmp_path, db_url, mail_server)
+    clock = [datetime(2026, 11, 2, 12, 0, tzinfo=UTC)]
+    runner, sessions = _runner(path, clock)
+    runner.catch_up()
+    clock[0] = datetime(2026, 11, 23, 8, 0, tzinfo=UTC)  # 7 hours late, grace is 6
+    assert runner.catch_up() == []
+    assert mail_server.received == []
+    china = next(s for s in schedules(runner.config) if s.id == "digest:china-weekly")
+    clock[0] = datetime(2026, 11, 30, 1, 0, 5, tzinfo=UTC)
+    runner.when_due(china)  # the next fire time: nothing was lost meanwhile
+    assert len(mail_server.received) == 1
+    assert mail_server.received[0].message["Subject"].startswith("ILO China: 19 new releases")
+
+
+def test_schedule_command_shows_next_fire_times_and_last_editions(tmp_path, db_url) -> None:  # type: ignore[no-untyped-def]
+    path = mail_config(tmp_path, db_url, None)
+    setup_store(path, {})
+    result = CliRunner().invoke(cli, ["--config", str(path), "schedule"])
+    assert result.exit_code == 0, result.output
+    out = result.output
+    assert "digest:china-weekly" in out and "digest:mongolia-monthly" in out and "feeds" in out
+    assert out.count("Asia/Shanghai =") >= 6 and out.count("UTC") >= 9
+    assert "none yet" in out and out.endswith("3 jobs\n")
+
+
+# --- whole processes -------------------------------------------------------------------------
+
+
+def _prepare(tmp_path: Path, db_url: str, server: MailServer) -> tuple[Path, object]:
+    """A store where china-weekly (hourly) last ran two days ago: starting catches up."""
+    path = mail_config(tmp_path, db_url, server, connections="1")
+    set_keys(path, "digests", cron='"0 * * * *"')
+    set_keys(path, "scheduler", standby_poll='"0.5s"')
+    _, sessions = setup_store(path, READERS)
+    long_ago = datetime.now(UTC) - timedelta(days=2)
+    with sessions.begin() as session:  # type: ignore[attr-defined]
+        session.add(ScheduleRun(schedule_id="digest:china-weekly", last_fire=long_ago,
+                                started=long_ago, finished=long_ago, outcome="sent"))
+    return path, sessions
+
+
+def _start(path: Path, log: Path) -> subprocess.Popen[bytes]:
+    env = {k: v for k, v in os.environ.items() if not k.startswith("PUBLISHER_")}
+    return subprocess.Popen([sys.executable, "-m", "publisher", "--config", str(path), "run"],
+                            env=env, stdout=subprocess.DEVNULL, stderr=open(log, "wb"))
+
+
+def _wait(condition, seconds: float = 30.0) -> None:  # type: ignore[no-untyped-def]
+    deadline = time.monotonic() + seconds
+    while not condition():
+        assert time.monotonic() < deadline, "timed out"
+        time.sleep(0.05)
+
+
+def _stop(process: subprocess.Popen[bytes]) -> int:
+    if process.poll() is None:
+        process.send_signal(signal.SIGTERM)
+    return process.wait(timeout=30)
+
+
+def _editions(sessions) -> list[tuple[int, str]]:  # type: ignore[no-untyped-def]
+    with sessions() as session:
+        return [tuple(row) for row in session.execute(select(Edition.number, Edition.status))]
+
+
+def test_two_schedulers_send_one_edition_and_the_standby_takes_over(tmp_path, db_url, mail_server) -> None:  # type: ignore[no-untyped-def]
+    path, sessions = _prepare(tmp_path, db_url, mail_server)
+    first = _start(path, tmp_path / "first.log")
+    _wait(lambda: "active scheduler" in (tmp_path / "first.log").read_text())
+    second = _start(path, tmp_path / "second.log")
+    try:
+        _wait(lambda: "standing by" in (tmp_path / "second.log").read_text())
+        _wait(lambda: _editions(sessions) == [(1, "complete")])
+        assert sorted(r.recipients[0] for r in mail_server.received) == sorted(READERS)
+        first.send_signal(signal.SIGKILL)  # the active one dies; the standby takes over
+        _wait(lambda: "active scheduler" in (tmp_path / "second.log").read_text(), 15)
+    finally:
+        first.wait(timeout=30)
+        assert _stop(second) == 0
+    assert _editions(sessions) == [(1, "complete")]
+    assert len(mail_server.received) == len(READERS)
+
+
+def test_sigterm_mid_send_then_restart_delivers_everyone_exactly_once(tmp_path, db_url, mail_server) -> None:  # type: ignore[no-untyped-def]
+    path, sessions = _prepare(tmp_path, db_url, mail_server)
+    mail_server.delay = 0.05
+    process = _start(path, tmp_path / "run.log")
+    _wait(lambda: len(mail_server.received) >= 8)
+    started = time.monotonic()
+    assert _stop(process) == 0
+    assert time.monotonic() - started < 10  # in-flight messages finish; no new ones start
+    assert _editions(sessions) == [(1, "sending")]
+    sent_before = len(mail_server.received)
+    assert sent_before < len(READERS)
+    with sessions() as session:
+        assert session.scalar(select(func.count()).where(Delivery.status == "sent")) == sent_before
+    mail_server.delay = 0.0
+    restarted = _start(path, tmp_path / "again.log")
+    try:
+        _wait(lambda: _editions(sessions) == [(1, "complete")])
+    finally:
+        assert _stop(restarted) == 0
+    assert sorted(r.recipients[0] for r in mail_server.received) == sorted(READERS)
