@@ -65,9 +65,9 @@ def _check_env_name(name: str) -> str:
 
 def _check_location(location: str) -> str:
     if not location:
-        raise ValueError("expected a file path or bundled:NAME")
+        raise ValueError("expected a file path, an http(s) URL or bundled:NAME")
     if location.startswith(("http://", "https://")):
-        raise ValueError("fetching sources over http(s) is not supported yet; give a file path")
+        _check_base_url(location)
     return location
 
 
@@ -177,15 +177,6 @@ class Secrets(Section):
     key_file: NonEmpty = "secret.key"
 
 
-class Source(Section):
-    name: Annotated[str, Field(min_length=1, pattern=r"^[a-z0-9][a-z0-9-]*$")]
-    # A file path (relative to the config file), or `bundled:NAME` for the sample data that
-    # ships with the package.
-    location: Annotated[str, AfterValidator(_check_location)]
-    format: Literal["listing", "json", "csv"] | None = None
-    cron: Cron | None = None
-
-
 _DURATION_UNITS = {"s": 1, "m": 60, "h": 3600, "d": 86400}
 
 
@@ -201,6 +192,22 @@ def seconds(duration: str) -> float:
 
 
 Duration = Annotated[str, AfterValidator(_check_duration)]
+
+
+class Source(Section):
+    name: Annotated[str, Field(min_length=1, pattern=r"^[a-z0-9][a-z0-9-]*$")]
+    # A file path (relative to the config file), an http(s) URL, or `bundled:NAME` for the
+    # sample data that ships with the package.
+    location: Annotated[str, AfterValidator(_check_location)]
+    # "html": the office's news page as HTML (the listing, with each title linked).
+    format: Literal["listing", "json", "csv", "html"] | None = None
+    cron: Cron | None = None
+    timeout: Duration = "30s"  # for http(s)
+    max_bytes: Annotated[int, Field(ge=1)] = 5_000_000  # a larger response is refused
+
+    @property
+    def is_remote(self) -> bool:
+        return self.location.startswith(("http://", "https://"))
 
 
 class Scheduler(Section):
@@ -383,7 +390,7 @@ def _resolve_paths(config: Config, base_dir: Path) -> Config:
         "secrets": config.secrets.model_copy(
             update={"key_file": str(base_dir / config.secrets.key_file)}),
         "sources": tuple(
-            source if source.location.startswith(BUNDLED_PREFIX)
+            source if source.location.startswith(BUNDLED_PREFIX) or source.is_remote
             else source.model_copy(update={"location": str(base_dir / source.location)})
             for source in config.sources
         ),

@@ -12,17 +12,19 @@ from pathlib import Path
 
 from sqlalchemy.orm import Session, sessionmaker
 
-from publisher.config import Config, Digest
+from publisher.config import Config, Digest, Source, seconds
 from publisher.digest.editions import Plan, open_edition, plan_edition
 from publisher.digest.render import render_edition
 from publisher.digest.send import EditionSender, EditionTotals, RecipientLinks, message_factory
 from publisher.errors import PublisherError
 from publisher.feeds.build import BuildReport, build_feeds
-from publisher.ingest.read import read_entries
+from publisher.ingest.entry import Entry
+from publisher.ingest.fetch import fetch
+from publisher.ingest.read import PARSERS, detect_format, read_entries
 from publisher.ingest.save import ImportCounts, save_entries
 from publisher.mail.message import Dkim, Recipient, personalize
 from publisher.mail.transport import Reply, Transport, make_transport
-from publisher.models import Edition
+from publisher.models import Edition, SourceState
 from publisher.subscribers import normalize_email
 from publisher.tokens import Signer, signing_key
 
@@ -37,6 +39,14 @@ class ImportRequest:
 class ImportOutcome:
     files: list[tuple[str, ImportCounts]]
     feeds: BuildReport | None  # None: nothing changed, so no rebuild was needed
+    not_modified: bool = False  # an http(s) source answered 304: nothing was read
+
+    def lines(self) -> list[str]:
+        if self.not_modified:
+            return [f"not modified since the last fetch: {location}" for location, _ in self.files]
+        lines = [f"imported {c.new} new, {c.updated} updated, {c.unchanged} unchanged from {location}"
+                 for location, c in self.files]
+        return lines + ([self.feeds.line()] if self.feeds is not None else [])
 
 
 def import_files(
@@ -49,19 +59,55 @@ def import_files(
         (request.location, read_entries(request.location, request.format, config.site.zone))
         for request in requests
     ]
+    return _store(sessions, config, parsed, now)
+
+
+def _store(sessions: sessionmaker[Session], config: Config, parsed: Sequence[tuple[str, list[Entry]]],
+           now: datetime, also: Callable[[Session], None] = lambda _session: None) -> ImportOutcome:
     with sessions.begin() as session:
         files = [
             (location, save_entries(session, entries, config=config, source=location, now=now))
             for location, entries in parsed
         ]
+        also(session)
     changed = any(counts.changed for _, counts in files)
     return ImportOutcome(files, build_feeds(sessions, config) if changed else None)
 
 
-def import_sources(sessions: sessionmaker[Session], config: Config, now: datetime) -> ImportOutcome:
-    """Import every configured source that is a file or bundled data."""
-    requests = [ImportRequest(source.location, source.format) for source in config.sources]
-    return import_files(sessions, config, requests, now)
+def import_source(sessions: sessionmaker[Session], config: Config, source: Source,
+                  now: datetime) -> ImportOutcome:
+    """One configured source. Over http(s): a conditional GET (304: nothing to do), the whole
+    response parsed before anything is stored, and the validators kept only when the import
+    succeeded, so a broken page is fetched again next time."""
+    if not source.is_remote:
+        return import_files(sessions, config, [ImportRequest(source.location, source.format)], now)
+    with sessions() as session:
+        state = session.get(SourceState, source.name)
+        etag, modified = (state.etag, state.last_modified) if state else (None, None)
+    fetched = fetch(source.location, etag=etag, last_modified=modified,
+                    timeout=seconds(source.timeout), max_bytes=source.max_bytes)
+    if fetched.not_modified:
+        return ImportOutcome([(source.location, ImportCounts())], None, not_modified=True)
+    parser = PARSERS[source.format or detect_format(source.location, fetched.content_type)]
+    entries = parser(fetched.text(source.location), source.location, config.site.zone)
+
+    def remember(session: Session) -> None:
+        session.merge(SourceState(source=source.name, etag=fetched.etag,
+                                  last_modified=fetched.last_modified, fetched=now))
+
+    return _store(sessions, config, [(source.location, entries)], now, also=remember)
+
+
+def import_sources(sessions: sessionmaker[Session], config: Config, now: datetime
+                   ) -> list[tuple[Source, ImportOutcome | PublisherError]]:
+    """Every configured source, each on its own: one that fails is reported, not fatal."""
+    results: list[tuple[Source, ImportOutcome | PublisherError]] = []
+    for source in config.sources:
+        try:
+            results.append((source, import_source(sessions, config, source, now)))
+        except PublisherError as exc:
+            results.append((source, exc))
+    return results
 
 
 class UnknownDigest(PublisherError):

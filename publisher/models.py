@@ -201,3 +201,14 @@ class ScheduleRun(Base):
     started: Mapped[datetime] = mapped_column(UTCDateTime())
     finished: Mapped[datetime | None] = mapped_column(UTCDateTime())
     outcome: Mapped[str | None] = mapped_column(Text)
+
+
+class SourceState(Base):
+    """What the last fetch of an http(s) source said, for the next conditional GET."""
+
+    __tablename__ = "source_states"
+
+    source: Mapped[str] = mapped_column(String(200), primary_key=True)
+    etag: Mapped[str | None] = mapped_column(Text)
+    last_modified: Mapped[str | None] = mapped_column(Text)
+    fetched: Mapped[datetime] = mapped_column(UTCDateTime())

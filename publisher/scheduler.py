@@ -73,10 +73,7 @@ class ScheduleRunner:
         if schedule.kind == "feeds":
             return build_feeds(self.sessions, self.config).line()
         source = next(s for s in self.config.sources if s.name == schedule.target)
-        outcome = jobs.import_files(self.sessions, self.config,
-                                    [jobs.ImportRequest(source.location, source.format)], self.clock())
-        (location, counts), = outcome.files
-        return f"imported {counts.new} new, {counts.updated} updated, {counts.unchanged} unchanged"
+        return "; ".join(jobs.import_source(self.sessions, self.config, source, self.clock()).lines())
 
     def _record(self, schedule: Schedule, fire: datetime, started: datetime,
                 finished: datetime | None, outcome: str) -> None:

@@ -77,8 +77,10 @@ COUNTRY = '[[countries]]\ncode = "CN"\nname = "China"\ntimezone = "Asia/Shanghai
          "config.toml: digests[0].subject: unknown placeholder {total}"),
         ("[site\nname = 1\n", "config.toml: not valid TOML"),
         ('[smtp]\nsecurity = "ssl"\n', "config.toml: smtp.security: Input should be 'starttls', 'tls' or 'none'"),
-        ('[[sources]]\nname = "web"\nlocation = "https://example.org/news"\n',
-         "config.toml: sources[0].location: fetching sources over http(s) is not supported yet"),
+        ('[[sources]]\nname = "web"\nlocation = "https://"\n',
+         "config.toml: sources[0].location: expected an absolute http(s) URL"),
+        ('[[sources]]\nname = "web"\nlocation = "https://x.org/n"\ntimeout = "soon"\n',
+         "config.toml: sources[0].timeout: expected a duration such as"),
     ],
 )
 def test_errors_name_the_file_and_key_path(text: str, message: str) -> None:

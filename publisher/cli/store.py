@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import logging
 import sys
 from collections.abc import Sequence
 
@@ -15,22 +16,16 @@ from publisher.config import Config
 from publisher.db import database_url, display_url, make_engine, upgrade
 from publisher.feeds.build import build_feeds
 from publisher.ingest.read import PARSERS
-from publisher.ingest.save import ImportCounts
 from publisher.models import Release
 from publisher.releases import newest_releases
 from publisher.scheduler import describe_schedules, run_forever
 
-
-def _import_line(location: str, counts: ImportCounts) -> str:
-    return (f"imported {counts.new} new, {counts.updated} updated, {counts.unchanged} unchanged "
-            f"from {location}")
+log = logging.getLogger("publisher")
 
 
 def _print_import(outcome: jobs.ImportOutcome) -> None:
-    for location, counts in outcome.files:
-        click.echo(_import_line(location, counts))
-    if outcome.feeds is not None:
-        click.echo(outcome.feeds.line())
+    for line in outcome.lines():
+        click.echo(line)
 
 
 @cli.command()
@@ -42,9 +37,14 @@ def run(app: App) -> None:
     Example: publisher run
     """
     def start() -> None:
-        outcome = jobs.import_sources(app.sessions, app.config, now())
-        _print_import(outcome)
-        if outcome.feeds is None:  # the import changed nothing; the config may have
+        rebuilt = False
+        for source, outcome in jobs.import_sources(app.sessions, app.config, now()):
+            if isinstance(outcome, jobs.ImportOutcome):
+                _print_import(outcome)
+                rebuilt = rebuilt or outcome.feeds is not None
+            else:  # tried again on its next fire time (or the next start)
+                log.error("source %s: %s", source.name, outcome)
+        if not rebuilt:  # the imports changed nothing; the config may have
             click.echo(build_feeds(app.sessions, app.config).line())
 
     sys.exit(run_forever(app.sessions, app.config, on_start=start))

@@ -4,24 +4,31 @@ from __future__ import annotations
 
 from importlib import resources
 from pathlib import Path
+from urllib.parse import urlsplit
 from zoneinfo import ZoneInfo
 
 from publisher.config import BUNDLED_PREFIX
 from publisher.errors import InputError
 from publisher.ingest.entry import Entry
+from publisher.ingest.html_page import parse_html_page
 from publisher.ingest.listing import parse_listing
 from publisher.ingest.tabular import parse_csv, parse_json
 
-PARSERS = {"listing": parse_listing, "json": parse_json, "csv": parse_csv}
-_EXTENSIONS = {".txt": "listing", ".json": "json", ".csv": "csv"}
+PARSERS = {"listing": parse_listing, "json": parse_json, "csv": parse_csv, "html": parse_html_page}
+_EXTENSIONS = {".txt": "listing", ".json": "json", ".csv": "csv", ".html": "html", ".htm": "html"}
+_CONTENT_TYPES = {"text/plain": "listing", "application/json": "json", "text/csv": "csv",
+                  "text/html": "html", "application/xhtml+xml": "html"}
 
 
-def detect_format(location: str) -> str:
-    suffix = Path(location).suffix.lower()
-    if suffix not in _EXTENSIONS:
-        raise InputError(location, "", "cannot tell the format from the file name; "
-                         f"use --format {' or '.join(PARSERS)}")
-    return _EXTENSIONS[suffix]
+def detect_format(location: str, content_type: str = "") -> str:
+    """From the file name (or URL path), else from the response's Content-Type."""
+    suffix = Path(urlsplit(location).path if "://" in location else location).suffix.lower()
+    if suffix in _EXTENSIONS:
+        return _EXTENSIONS[suffix]
+    if content_type in _CONTENT_TYPES:
+        return _CONTENT_TYPES[content_type]
+    raise InputError(location, "", "cannot tell the format from the name; "
+                     f"use --format (or format = ...) {' or '.join(PARSERS)}")
 
 
 def read_text(location: str) -> str:
