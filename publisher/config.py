@@ -217,6 +217,13 @@ class Scheduler(Section):
     standby_poll: Duration = "5s"  # how often a standby process tries to take over
 
 
+class Web(Section):
+    enabled: bool = False  # `publisher run` serves the web app too
+    host: NonEmpty = "127.0.0.1"
+    port: Annotated[int, Field(ge=1, le=65535)] = 8080
+    cache_max_age: Duration = "5m"  # Cache-Control: max-age of the feed files
+
+
 class Config(Section):
     site: Site = Site()
     database: Database = Database()
@@ -229,6 +236,7 @@ class Config(Section):
     secrets: Secrets = Secrets()
     sources: tuple[Source, ...] = ()
     scheduler: Scheduler = Scheduler()
+    web: Web = Web()
 
     def country(self, code: str) -> Country:
         for country in self.countries:

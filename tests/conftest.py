@@ -140,3 +140,25 @@ def config(config_path: Path) -> Config:
 def sessions(config: Config, monkeypatch: pytest.MonkeyPatch) -> sessionmaker[Session]:
     monkeypatch.delenv(config.database.url_env, raising=False)
     return open_store(config)
+
+
+def serve_app(app: object) -> Iterator[str]:
+    """Run an ASGI app under uvicorn on 127.0.0.1 in a thread; yield its base URL."""
+    import threading
+    import time
+
+    import uvicorn
+
+    from mailserver import free_port
+
+    port = free_port()
+    server = uvicorn.Server(uvicorn.Config(app, host="127.0.0.1", port=port, log_level="warning"))
+    thread = threading.Thread(target=server.run, daemon=True)
+    thread.start()
+    deadline = time.monotonic() + 20
+    while not server.started:
+        assert time.monotonic() < deadline and thread.is_alive(), "uvicorn did not start"
+        time.sleep(0.02)
+    yield f"http://127.0.0.1:{port}"
+    server.should_exit = True
+    thread.join(timeout=10)

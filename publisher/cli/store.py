@@ -5,6 +5,7 @@ from __future__ import annotations
 import logging
 import sys
 from collections.abc import Sequence
+from typing import Any
 
 import click
 from rich.console import Console
@@ -47,7 +48,47 @@ def run(app: App) -> None:
         if not rebuilt:  # the imports changed nothing; the config may have
             click.echo(build_feeds(app.sessions, app.config).line())
 
-    sys.exit(run_forever(app.sessions, app.config, on_start=start))
+    web = _start_web(app) if app.config.web.enabled else None
+    try:
+        code = run_forever(app.sessions, app.config, on_start=start)
+    finally:
+        if web is not None:
+            web.should_exit = True
+    sys.exit(code)
+
+
+def _start_web(app: App) -> Any:
+    """The web app in a thread of this process (web.enabled): it stops with the scheduler."""
+    import threading
+
+    import uvicorn
+
+    from publisher.web.app import create_app
+
+    server = uvicorn.Server(uvicorn.Config(
+        create_app(app.config, app.sessions), host=app.config.web.host, port=app.config.web.port,
+        log_level="warning", server_header=False))
+    threading.Thread(target=server.run, name="web", daemon=True).start()
+    log.info("serving http://%s:%d/", app.config.web.host, app.config.web.port)
+    return server
+
+
+@cli.command()
+@click.option("--host", help="Address to listen on. Default: web.host (127.0.0.1).")
+@click.option("--port", type=click.IntRange(1, 65535), help="Default: web.port (8080).")
+@pass_app
+def serve(app: App, host: str | None, port: int | None) -> None:
+    """Serve the feeds, release pages and subscription pages over HTTP (uvicorn).
+
+    Example: publisher serve --host 127.0.0.1 --port 8080
+    """
+    import uvicorn
+
+    from publisher.web.app import create_app
+
+    web = create_app(app.config, app.sessions)
+    uvicorn.run(web, host=host or app.config.web.host, port=port or app.config.web.port,
+                log_level="warning", server_header=False)
 
 
 @cli.command("schedule")

@@ -1,0 +1,1 @@
+"""The HTTP side: feeds served as readers expect, release pages, subscriptions."""

@@ -1,0 +1,120 @@
+"""Feeds over real HTTP (uvicorn on 127.0.0.1, httpx): types, validators, 304, gzip, HEAD."""
+
+from __future__ import annotations
+
+import gzip
+import json
+from collections.abc import Iterator
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+
+import feedparser
+import httpx
+import pytest
+
+from publisher import jobs
+from publisher.feeds.build import build_feeds
+from publisher.web.app import create_app
+
+from conftest import serve_app
+from test_feeds import seeded
+
+NOW = datetime(2026, 11, 27, 12, 0, tzinfo=UTC)
+
+
+@pytest.fixture
+def site(tmp_path: Path) -> Iterator[tuple[str, object, object, Path]]:
+    config, sessions = seeded(tmp_path, f"sqlite:///{tmp_path / 'x.db'}")
+    for base in serve_app(create_app(config, sessions)):
+        yield base, config, sessions, tmp_path
+
+
+@pytest.mark.parametrize(("path", "kind"), [
+    ("cn/atom.xml", "application/atom+xml"), ("mn/rss.xml", "application/rss+xml"),
+    ("all/feed.json", "application/feed+json"), ("feeds.opml", "text/x-opml"),
+    ("index.html", "text/html"),
+])
+def test_each_file_has_its_type_validators_and_cache_control(site, path: str, kind: str) -> None:  # type: ignore[no-untyped-def]
+    base, *_ = site
+    response = httpx.get(f"{base}/feeds/{path}", headers={"Accept-Encoding": "identity"})
+    assert response.status_code == 200
+    assert response.headers["content-type"].split(";")[0] == kind
+    assert response.headers["etag"].startswith('"') and response.headers["last-modified"]
+    assert response.headers["cache-control"] == "public, max-age=300"
+    assert "content-encoding" not in response.headers
+
+
+def test_conditional_get_answers_304(site) -> None:  # type: ignore[no-untyped-def]
+    base, *_ = site
+    url = f"{base}/feeds/cn/atom.xml"
+    first = httpx.get(url)
+    assert feedparser.parse(first.content).bozo == 0
+    by_etag = httpx.get(url, headers={"If-None-Match": first.headers["etag"]})
+    assert by_etag.status_code == 304 and by_etag.content == b""
+    assert by_etag.headers["etag"] == first.headers["etag"]
+    by_date = httpx.get(url, headers={"If-Modified-Since": first.headers["last-modified"],
+                                      "Accept-Encoding": "identity"})
+    assert by_date.status_code == 304
+    stale = httpx.get(url, headers={"If-None-Match": '"something-else"'})
+    assert stale.status_code == 200
+
+
+def test_etag_stays_after_a_no_change_rebuild_and_changes_after_a_change(site) -> None:  # type: ignore[no-untyped-def]
+    base, config, sessions, tmp_path = site
+    url = f"{base}/feeds/cn/atom.xml"
+    before = httpx.get(url).headers["etag"]
+    assert build_feeds(sessions, config).changed == []
+    assert httpx.get(url).headers["etag"] == before
+    news = tmp_path / "news.json"
+    news.write_text(json.dumps([{"title": "New in China", "published": "2026-11-26"}]))
+    jobs.import_files(sessions, config, [jobs.ImportRequest(str(news))], NOW + timedelta(1))
+    after = httpx.get(url, headers={"If-None-Match": before})
+    assert after.status_code == 200 and after.headers["etag"] != before
+    assert feedparser.parse(after.content).entries[0].title == "New in China"
+
+
+def test_gzip_when_asked_and_head_without_a_body(site) -> None:  # type: ignore[no-untyped-def]
+    base, *_ = site
+    url = f"{base}/feeds/all/rss.xml"
+    with httpx.Client() as client:
+        raw = client.get(url, headers={"Accept-Encoding": "gzip"})
+        plain = client.get(url, headers={"Accept-Encoding": "identity"})
+    assert raw.headers["content-encoding"] == "gzip" and raw.headers["vary"] == "Accept-Encoding"
+    assert raw.content == plain.content  # httpx undid the gzip
+    assert int(raw.headers["content-length"]) == len(gzip.compress(plain.content, mtime=0))
+    head = httpx.head(url, headers={"Accept-Encoding": "identity"})
+    assert head.status_code == 200 and head.content == b""
+    assert head.headers["content-length"] == str(len(plain.content))
+    assert head.headers["etag"] == plain.headers["etag"]
+
+
+@pytest.mark.parametrize("path", ["/feeds/.build-state.json", "/feeds/../config.toml",
+                                  "/feeds/cn/../../x.db", "/feeds/nope.xml", "/feeds/cn"])
+def test_nothing_but_the_feed_files_is_served(site, path: str) -> None:  # type: ignore[no-untyped-def]
+    base, *_ = site
+    assert httpx.get(base + path).status_code == 404
+
+
+def test_index_page_and_release_pages(site) -> None:  # type: ignore[no-untyped-def]
+    base, config, sessions, tmp_path = site
+    index = httpx.get(base + "/")
+    assert index.status_code == 200 and '<link rel="alternate" type="application/atom+xml"' in index.text
+    news = tmp_path / "evil.json"
+    news.write_text(json.dumps([{"title": "<script>alert(1)</script> & China", "published": "2026-11-26",
+                                 "summary": "One.\n\nTwo & <b>three</b>.", "image_credit": "© Me"}]))
+    jobs.import_files(sessions, config, [jobs.ImportRequest(str(news))], NOW)
+    entry = feedparser.parse(httpx.get(f"{base}/feeds/cn/atom.xml").content).entries[0]
+    page = httpx.get(entry.link.replace(config.site.base_url, base))
+    assert page.status_code == 200
+    assert "&lt;script&gt;alert(1)&lt;/script&gt; &amp; China" in page.text and "<script>" not in page.text
+    assert "<p>Two &amp; &lt;b&gt;three&lt;/b&gt;.</p>" in page.text and "© Me" in page.text
+    assert "16 June 2022" in httpx.get(
+        base + "/releases/ilo-supports-inclusion-of-musculoskeletal-disorders-into-the-list-of").text
+    assert httpx.get(base + "/releases/no-such-release").status_code == 404
+
+
+def test_healthz(site) -> None:  # type: ignore[no-untyped-def]
+    base, *_ = site
+    health = httpx.get(base + "/healthz").json()
+    assert health["database"] == "ok" and health["feeds_built"]
+    assert health["next_digest"]["name"] in ("china-weekly", "mongolia-monthly")
