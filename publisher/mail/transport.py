@@ -175,7 +175,8 @@ class SmtpConnection:
 def _pipelined(client: smtplib.SMTP, sender: str, recipient: str, message: bytes,
                options: list[str]) -> Reply:
     """MAIL, RCPT and DATA in one write (RFC 2920), then the message: two round trips
-    instead of four. `message` has CRLF line ends already (it is built that way)."""
+    instead of four. `message` must have CRLF line ends (MessageFactory and the SMTP email
+    policy build it that way)."""
     extra = "".join(f" {option}" for option in options)
     client.send(f"MAIL FROM:<{sender}>{extra}\r\nRCPT TO:<{recipient}>\r\nDATA\r\n".encode())
     (mail_code, mail_text), (rcpt_code, rcpt_text), (data_code, data_text) = (

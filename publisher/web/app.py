@@ -22,8 +22,10 @@ from sqlalchemy.orm import Session, sessionmaker
 from publisher.config import Config, seconds
 from publisher.feeds.files import STATE_NAME
 from publisher.ingest.dates import format_day_month_year
+from publisher.mail.transport import Transport
 from publisher.models import Release
 from publisher.schedules import schedules
+from publisher.tokens import Signer, signing_key
 from publisher.web.files import FeedFiles, ServedFile
 
 
@@ -37,8 +39,13 @@ def render_page(name: str, status: int = 200, **context: Any) -> HTMLResponse:
     return HTMLResponse(page_templates().get_template(name).render(**context), status_code=status)
 
 
-def create_app(config: Config, sessions: sessionmaker[Session]) -> FastAPI:
+def create_app(config: Config, sessions: sessionmaker[Session],
+               transport: Transport | None = None) -> FastAPI:
+    """The app; `transport` overrides the configured mail transport (confirmation mails)."""
+    from publisher.web.subscribe import add_subscription_routes
+
     app = FastAPI(title="publisher", version="1", docs_url=None, redoc_url=None)
+    add_subscription_routes(app, config, sessions, Signer(signing_key(config)), transport)
     files = FeedFiles(Path(config.feeds.dir))
     max_age = int(seconds(config.web.cache_max_age))
 

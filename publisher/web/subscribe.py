@@ -1,0 +1,166 @@
+"""Subscription pages: double opt-in, preferences, and unsubscribing (RFC 8058 one-click).
+
+A GET never changes anything but confirming (the link mailed for exactly that); unsubscribing
+takes a POST, because link scanners follow links. Forms carry a double-submit token that must
+match a SameSite=Strict cookie, so another site cannot post them. Bad or expired tokens get a
+400 page and change nothing.
+"""
+
+from __future__ import annotations
+
+import secrets
+from datetime import UTC, datetime
+from urllib.parse import quote
+
+from fastapi import FastAPI, Form, Query, Request
+from fastapi.responses import HTMLResponse
+from sqlalchemy.orm import Session, sessionmaker
+
+from publisher.config import Config
+from publisher.mail.transport import Transport
+from publisher.subscribers import normalize_email
+from publisher.subscriptions import (
+    change_countries,
+    confirm,
+    request_subscription,
+    send_letter,
+    subscriber_for,
+    unsubscribe,
+)
+from publisher.tokens import Signer, TokenError
+from publisher.web.app import render_page
+from publisher.web.limits import RateLimit
+
+CSRF_COOKIE = "publisher_csrf"
+
+
+def add_subscription_routes(app: FastAPI, config: Config, sessions: sessionmaker[Session],
+                            signer: Signer, transport: Transport | None = None) -> None:
+    per_address = RateLimit(3, 3600)  # confirmation mails per address per hour
+    per_client = RateLimit(20, 600)  # form posts per client per ten minutes
+
+    def page(name: str, status: int = 200, **context: object) -> HTMLResponse:
+        return render_page(name, status, site=config.site, **context)
+
+    def message(title: str, text: str, status: int = 200) -> HTMLResponse:
+        return page("message.html", status, title=title, message=text)
+
+    def form(request: Request, *, action: str, title: str, button: str, chosen: list[str],
+             ask_email: bool, email: str = "", error: str = "", status: int = 200) -> HTMLResponse:
+        csrf = request.cookies.get(CSRF_COOKIE) or secrets.token_urlsafe(24)
+        response = page("subscribe.html", status, title=title, action=action, button=button,
+                        csrf=csrf, ask_email=ask_email, email=email, error=error,
+                        countries=config.countries, chosen=chosen)
+        response.set_cookie(CSRF_COOKIE, csrf, httponly=True, samesite="strict",
+                            secure=request.url.scheme == "https")
+        return response
+
+    def cross_site(request: Request, csrf: str) -> bool:
+        cookie = request.cookies.get(CSRF_COOKIE)
+        return not cookie or not secrets.compare_digest(cookie, csrf)
+
+    def chosen_codes(countries: list[str]) -> list[str]:
+        return [code for code in dict.fromkeys(countries) if code in config.country_codes]
+
+    @app.get("/subscribe", response_class=HTMLResponse, summary="The subscription form")
+    def subscribe_form(request: Request) -> HTMLResponse:
+        return form(request, action="subscribe", title="Subscribe", button="Subscribe",
+                    chosen=list(config.country_codes), ask_email=True)
+
+    @app.post("/subscribe", response_class=HTMLResponse, summary="Ask for a confirmation email")
+    def subscribe(request: Request, email: str = Form(..., max_length=320),
+                  countries: list[str] = Form(default=[]),
+                  csrf: str = Form(..., max_length=200)) -> HTMLResponse:
+        if cross_site(request, csrf):
+            return message("Please try again", "The form had expired. Reload it and send it again.", 400)
+        client = request.client.host if request.client else "unknown"
+        if not per_client.allow(client):
+            return message("Too many requests", "Please wait a few minutes and try again.", 429)
+        codes = chosen_codes(countries)
+        try:
+            address = normalize_email(email)
+        except ValueError:
+            return form(request, action="subscribe", title="Subscribe", button="Subscribe",
+                        chosen=codes, ask_email=True, email=email, status=400,
+                        error="That does not look like an email address.")
+        if not codes:
+            return form(request, action="subscribe", title="Subscribe", button="Subscribe",
+                        chosen=codes, ask_email=True, email=email, status=400,
+                        error="Choose at least one country.")
+        if per_address.allow(address.lower()):
+            now = datetime.now(UTC)
+            with sessions.begin() as session:
+                letter = request_subscription(session, config, signer, address, codes, now)
+            send_letter(config, letter, now, transport)
+        # The same answer whether or not the address was known, or its limit reached.
+        return message("Check your inbox", f"If {address} can receive email, a message with a "
+                       "link to confirm is on its way. Nothing is sent until you confirm.")
+
+    @app.get("/confirm", response_class=HTMLResponse, summary="Confirm a subscription")
+    def confirm_page(token: str = Query(..., max_length=200)) -> HTMLResponse:
+        try:
+            with sessions.begin() as session:
+                subscriber = confirm(session, signer, token, datetime.now(UTC))
+                preferences = signer.sign("preferences", subscriber.id)
+        except TokenError as exc:
+            return message("This link does not work", f"{exc}. Subscribe again to get a new one.", 400)
+        return page("message.html", title="You are subscribed",
+                    message=f"News will come to {subscriber.email}.",
+                    link=f"preferences?token={quote(preferences)}",
+                    link_text="Choose your countries at any time")
+
+    @app.get("/preferences", response_class=HTMLResponse, summary="A subscriber's countries")
+    def preferences_form(request: Request, token: str = Query(..., max_length=200)) -> HTMLResponse:
+        try:
+            with sessions() as session:
+                subscriber = subscriber_for(session, signer, "preferences", token)
+                chosen = subscriber.country_codes
+        except TokenError as exc:
+            return message("This link does not work", str(exc), 400)
+        return form(request, action=f"preferences?token={quote(token)}", title="Your countries",
+                    button="Save", chosen=chosen, ask_email=False)
+
+    @app.post("/preferences", response_class=HTMLResponse, summary="Change a subscriber's countries")
+    def preferences(request: Request, token: str = Query(..., max_length=200),
+                    countries: list[str] = Form(default=[]),
+                    csrf: str = Form(..., max_length=200)) -> HTMLResponse:
+        if cross_site(request, csrf):
+            return message("Please try again", "The form had expired. Reload it and send it again.", 400)
+        codes = chosen_codes(countries)
+        if not codes:
+            return form(request, action=f"preferences?token={quote(token)}", title="Your countries",
+                        button="Save", chosen=codes, ask_email=False, status=400,
+                        error="Choose at least one country, or unsubscribe.")
+        try:
+            with sessions.begin() as session:
+                change_countries(session, signer, token, codes)
+        except TokenError as exc:
+            return message("This link does not work", str(exc), 400)
+        names = ", ".join(config.country(code).name for code in codes)
+        return message("Saved", f"You will receive news about {names}.")
+
+    @app.get("/unsubscribe", response_class=HTMLResponse, summary="The unsubscribe page (a button)")
+    def unsubscribe_page(token: str = Query(..., max_length=200)) -> HTMLResponse:
+        try:
+            with sessions() as session:
+                subscriber = subscriber_for(session, signer, "unsubscribe", token)
+                email, sid = subscriber.email, subscriber.id
+        except TokenError as exc:
+            return message("This link does not work", str(exc), 400)
+        return page("unsubscribe.html", title="Unsubscribe", email=email,
+                    action=f"unsubscribe?token={quote(token)}",
+                    preferences=f"preferences?token={quote(signer.sign('preferences', sid))}")
+
+    @app.post("/unsubscribe", response_class=HTMLResponse,
+              summary="Unsubscribe at once (RFC 8058 one-click: List-Unsubscribe=One-Click)")
+    def unsubscribe_now(token: str = Query(..., max_length=200),
+                        one_click: str = Form(..., alias="List-Unsubscribe")) -> HTMLResponse:
+        if one_click != "One-Click":
+            return message("Not unsubscribed", "The request did not ask to unsubscribe.", 400)
+        try:
+            with sessions.begin() as session:
+                subscriber = unsubscribe(session, signer, token, datetime.now(UTC))
+                email = subscriber.email
+        except TokenError as exc:
+            return message("This link does not work", str(exc), 400)
+        return message("You are unsubscribed", f"No more news will be sent to {email}.")

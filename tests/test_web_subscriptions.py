@@ -1,0 +1,140 @@
+"""Subscribing over real HTTP, with the mail read from a real SMTP server."""
+
+from __future__ import annotations
+
+import json
+import re
+from collections.abc import Iterator
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+
+import httpx
+import pytest
+from click.testing import CliRunner
+from sqlalchemy import select
+
+from mailserver import MailServer
+from publisher import jobs
+from publisher.cli import cli
+from publisher.models import Subscriber
+from publisher.web.app import create_app
+
+from conftest import serve_app
+from test_digest import mail_config, setup_store
+
+SITE = "https://www.ilo.org/beijing"
+
+
+@pytest.fixture
+def web(tmp_path: Path, db_url: str, mail_server: MailServer) -> Iterator[tuple]:  # type: ignore[type-arg]
+    path = mail_config(tmp_path, db_url, mail_server)
+    config, sessions = setup_store(path, {})
+    for base in serve_app(create_app(config, sessions)):
+        yield base, path, config, sessions, mail_server
+
+
+def local(url: str, base: str) -> str:
+    return url.replace(SITE, base)
+
+
+def subscribe(base: str, email: str, countries: list[str]) -> httpx.Response:
+    with httpx.Client(base_url=base) as client:
+        form = client.get("/subscribe")
+        csrf = re.search(r'name="csrf" value="([^"]+)"', form.text).group(1)  # type: ignore[union-attr]
+        return client.post("/subscribe", data={"email": email, "countries": countries, "csrf": csrf})
+
+
+def status_of(sessions, email: str) -> str | None:  # type: ignore[no-untyped-def]
+    with sessions() as session:
+        return session.scalar(select(Subscriber.status).where(Subscriber.email_key == email.lower()))
+
+
+def send_digest(path: Path) -> str:
+    return CliRunner().invoke(cli, ["--config", str(path), "digest", "send", "china-weekly"]).stdout
+
+
+def test_subscribe_confirm_receive_unsubscribe_and_receive_no_more(web, tmp_path) -> None:  # type: ignore[no-untyped-def]
+    base, path, config, sessions, server = web
+    answer = subscribe(base, "Reader@Example.org", ["CN"])
+    assert answer.status_code == 200 and "Check your inbox" in answer.text
+    [letter] = server.to("Reader@example.org")
+    text = next(letter.message.iter_parts()).get_content()
+    confirm_link = re.search(r"(https://\S+/confirm\?token=\S+)", text).group(1)  # type: ignore[union-attr]
+    assert status_of(sessions, "reader@example.org") == "pending"
+    assert send_digest(path).endswith("0 sent, 0 failed\n")  # nobody before confirming
+    page = httpx.get(local(confirm_link, base))
+    assert page.status_code == 200 and "You are subscribed" in page.text
+    assert status_of(sessions, "reader@example.org") == "confirmed"
+
+    news = tmp_path / "news.json"
+    news.write_text(json.dumps([{"title": "New in China", "published": "2026-11-26"}]))
+    jobs.import_files(sessions, config, [jobs.ImportRequest(str(news))], datetime.now(UTC))
+    assert send_digest(path).endswith("1 sent, 0 failed\n")
+    digest = server.to("Reader@example.org")[-1].message
+    one_click = re.findall(r"<([^>]+)>", digest["List-Unsubscribe"])[0]
+    assert httpx.get(local(one_click, base)).status_code == 200  # a GET shows a button...
+    assert status_of(sessions, "reader@example.org") == "confirmed"  # ...and changes nothing
+    done = httpx.post(local(one_click, base), content=b"List-Unsubscribe=One-Click",
+                      headers={"Content-Type": "application/x-www-form-urlencoded"})
+    assert done.status_code == 200 and not done.is_redirect and "unsubscribed" in done.text
+    assert status_of(sessions, "reader@example.org") == "unsubscribed"
+    news.write_text(json.dumps([{"title": "More from China", "published": "2026-11-27"}]))
+    jobs.import_files(sessions, config, [jobs.ImportRequest(str(news))], datetime.now(UTC) + timedelta(1))
+    assert send_digest(path).endswith("0 sent, 0 failed\n")
+    assert len(server.to("Reader@example.org")) == 2  # the confirmation and one digest
+
+
+def test_the_answer_does_not_tell_whether_an_address_is_known(web) -> None:  # type: ignore[no-untyped-def]
+    base, path, config, sessions, server = web
+    first = subscribe(base, "known@example.org", ["CN"]).text
+    again = subscribe(base, "known@example.org", ["CN"]).text
+    other = subscribe(base, "other@example.org", ["MN"]).text
+    assert first == again == other.replace("other@", "known@")
+
+
+def test_forged_or_altered_tokens_get_400_and_change_nothing(web) -> None:  # type: ignore[no-untyped-def]
+    base, path, config, sessions, server = web
+    subscribe(base, "reader@example.org", ["CN"])
+    text = next(server.received[0].message.iter_parts()).get_content()
+    token = re.search(r"token=(\S+)", text).group(1)  # type: ignore[union-attr]
+    subscriber_id, issued, signature = token.split(".")
+    for forged in [f"{int(subscriber_id) + 1}.{issued}.{signature}", f"{subscriber_id}.{issued}.AAAA",
+                   "garbage", token]:
+        for path_ in (f"/unsubscribe?token={forged}", f"/preferences?token={forged}"):
+            assert httpx.get(base + path_).status_code == 400  # a confirm token is for confirming
+        response = httpx.post(f"{base}/unsubscribe?token={forged}",
+                              data={"List-Unsubscribe": "One-Click"})
+        assert response.status_code == 400
+    assert httpx.get(f"{base}/confirm?token={subscriber_id}.{issued}.AAAA").status_code == 400
+    assert status_of(sessions, "reader@example.org") == "pending"
+
+
+def test_a_post_from_another_site_is_refused(web) -> None:  # type: ignore[no-untyped-def]
+    base, path, config, sessions, server = web
+    response = httpx.post(base + "/subscribe", data={"email": "x@example.org", "countries": ["CN"],
+                                                     "csrf": "guessed"})
+    assert response.status_code == 400 and server.received == []
+
+
+def test_confirmation_mails_per_address_are_limited(web) -> None:  # type: ignore[no-untyped-def]
+    base, path, config, sessions, server = web
+    answers = {subscribe(base, "eager@example.org", ["CN"]).text for _ in range(5)}
+    assert len(answers) == 1  # the same page every time
+    assert len(server.to("eager@example.org")) == 3
+
+
+def test_preferences_change_the_countries(web) -> None:  # type: ignore[no-untyped-def]
+    base, path, config, sessions, server = web
+    subscribe(base, "reader@example.org", ["CN"])
+    text = next(server.received[0].message.iter_parts()).get_content()
+    confirmed = httpx.get(local(re.search(r"(https://\S+/confirm\?token=\S+)", text).group(1), base))  # type: ignore[union-attr]
+    link = re.search(r'href="(preferences\?token=[^"]+)"', confirmed.text).group(1)  # type: ignore[union-attr]
+    with httpx.Client(base_url=base) as client:
+        form = client.get("/" + link.replace("&amp;", "&"))
+        assert 'value="CN" checked' in form.text and 'value="MN" checked' not in form.text
+        csrf = re.search(r'name="csrf" value="([^"]+)"', form.text).group(1)  # type: ignore[union-attr]
+        saved = client.post("/" + link, data={"countries": ["MN"], "csrf": csrf})
+    assert saved.status_code == 200 and "Mongolia" in saved.text
+    with sessions() as session:
+        subscriber = session.scalars(select(Subscriber)).one()
+        assert subscriber.country_codes == ["MN"]
