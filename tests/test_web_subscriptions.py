@@ -138,3 +138,22 @@ def test_preferences_change_the_countries(web) -> None:  # type: ignore[no-untyp
     with sessions() as session:
         subscriber = session.scalars(select(Subscriber)).one()
         assert subscriber.country_codes == ["MN"]
+
+
+def test_sent_editions_as_pages_and_as_a_feed(web) -> None:  # type: ignore[no-untyped-def]
+    import feedparser
+
+    base, path, config, sessions, server = web
+    assert "No digest has been sent yet." in httpx.get(base + "/digests/").text
+    CliRunner().invoke(cli, ["--config", str(path), "subscribers", "add", "a@example.org",
+                             "--countries", "CN"])
+    assert send_digest(path).endswith("1 sent, 0 failed\n")
+    listing = httpx.get(base + "/digests/")
+    assert "ILO China: 19 new releases" in listing.text
+    page = httpx.get(base + "/digests/china-weekly/1")
+    assert page.status_code == 200 and "ILO supports inclusion" in page.text
+    assert "a@example.org" not in page.text and "PUBLISHER-MARK" not in page.text
+    assert httpx.get(base + "/digests/china-weekly/2").status_code == 404
+    feed = feedparser.parse(httpx.get(base + "/digests/feed.xml").content)
+    assert feed.bozo == 0 and feed.entries[0].title.startswith("ILO China: 19 new releases")
+    assert feed.entries[0].link == f"{SITE}/digests/china-weekly/1"

@@ -13,6 +13,7 @@ from pathlib import Path
 from typing import Any
 
 from fastapi import FastAPI, HTTPException, Request, Response
+from fastapi import Path as FastPath
 from fastapi.responses import HTMLResponse, JSONResponse
 from jinja2 import Environment, PackageLoader, StrictUndefined, select_autoescape
 from sqlalchemy import select, text
@@ -42,16 +43,18 @@ def render_page(name: str, status: int = 200, **context: Any) -> HTMLResponse:
 def create_app(config: Config, sessions: sessionmaker[Session],
                transport: Transport | None = None) -> FastAPI:
     """The app; `transport` overrides the configured mail transport (confirmation mails)."""
+    from publisher.web.digests import add_digest_routes
     from publisher.web.subscribe import add_subscription_routes
 
     app = FastAPI(title="publisher", version="1", docs_url=None, redoc_url=None)
     add_subscription_routes(app, config, sessions, Signer(signing_key(config)), transport)
+    add_digest_routes(app, config, sessions)
     files = FeedFiles(Path(config.feeds.dir))
     max_age = int(seconds(config.web.cache_max_age))
 
     @app.api_route("/feeds/{path:path}", methods=["GET", "HEAD"], response_class=Response,
                    summary="A built feed file (Atom, RSS, JSON Feed, OPML, index page)")
-    def feed_file(path: str, request: Request) -> Response:
+    def feed_file(request: Request, path: str = FastPath(..., max_length=300)) -> Response:
         served = files.get(path)
         if served is None:
             raise HTTPException(404, "no such feed")
@@ -66,7 +69,7 @@ def create_app(config: Config, sessions: sessionmaker[Session],
         return conditional(request, served, max_age)
 
     @app.get("/releases/{slug}", response_class=HTMLResponse, summary="One release as a page")
-    def release_page(slug: str) -> HTMLResponse:
+    def release_page(slug: str = FastPath(..., max_length=120)) -> HTMLResponse:
         with sessions() as session:
             release = session.scalars(select(Release).where(Release.slug == slug)).first()
             if release is None:
