@@ -50,7 +50,7 @@ def start_server(folder: Path, port: int) -> subprocess.Popen[bytes]:
         except OSError:
             if time.monotonic() > deadline:
                 server.kill()
-                raise SystemExit("the server did not start")
+                raise SystemExit("the server did not start") from None
             time.sleep(0.1)
 
 

@@ -6,6 +6,7 @@ from pathlib import Path
 
 import pytest
 from click.testing import CliRunner
+from pydantic import ValidationError
 
 from publisher.cli import cli
 from publisher.config import load_config, parse_config
@@ -34,7 +35,7 @@ def test_embedded_defaults_are_the_shipped_config(tmp_path: Path, monkeypatch: p
 
 def test_config_is_immutable() -> None:
     config = load_config(SHIPPED_CONFIG, environ={})
-    with pytest.raises(Exception):
+    with pytest.raises(ValidationError, match="frozen"):
         config.site.name = "other"  # type: ignore[misc]
 
 

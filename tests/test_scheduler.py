@@ -184,3 +184,27 @@ def test_sigterm_mid_send_then_restart_delivers_everyone_exactly_once(tmp_path, 
     finally:
         assert _stop(restarted) == 0
     assert sorted(r.recipients[0] for r in mail_server.received) == sorted(READERS)
+
+
+def test_run_serves_the_web_app_when_enabled(tmp_path) -> None:  # type: ignore[no-untyped-def]
+    import httpx
+
+    from mailserver import free_port
+
+    path = mail_config(tmp_path, f"sqlite:///{tmp_path / 'x.db'}", None)
+    port = free_port()
+    set_keys(path, "web", enabled="true", port=str(port))
+    process = _start(path, tmp_path / "run.log")
+    try:
+        _wait(lambda: "scheduler running" in (tmp_path / "run.log").read_text())
+
+        def healthy() -> bool:
+            try:
+                return httpx.get(f"http://127.0.0.1:{port}/healthz").json()["database"] == "ok"
+            except httpx.HTTPError:
+                return False
+
+        _wait(healthy, 15)
+        assert httpx.get(f"http://127.0.0.1:{port}/feeds/cn/atom.xml").status_code == 200
+    finally:
+        assert _stop(process) == 0

@@ -97,3 +97,21 @@ def test_csv_rows_parse_to_normalized_addresses(rows: list[tuple[str, str]]) -> 
 def test_csv_needs_its_header() -> None:
     with pytest.raises(InputError, match="line 1: expected a header row"):
         parse_subscriber_csv("a@example.org,CN\n", "x.csv", ("CN",))
+
+
+def test_tokens_are_bound_to_purpose_and_subscriber_and_can_expire() -> None:
+    import time
+
+    from publisher.tokens import Signer, TokenError
+
+    signer = Signer("a key")
+    token = signer.sign("confirm", 42)
+    assert signer.verify("confirm", token, max_age=60) == 42
+    with pytest.raises(TokenError, match="not valid"):
+        signer.verify("unsubscribe", token)
+    with pytest.raises(TokenError, match="not valid"):
+        Signer("another key").verify("confirm", token)
+    old = signer.sign("confirm", 42, issued=int(time.time()) - 3600)
+    with pytest.raises(TokenError, match="expired"):
+        signer.verify("confirm", old, max_age=60)
+    assert signer.verify("confirm", old) == 42  # no age limit: unsubscribe links keep working

@@ -12,7 +12,7 @@ from test_web_subscriptions import SITE, local, status_of, web  # noqa: F401 (th
 SHOTS = Path(__file__).resolve().parent.parent / "build" / "screenshots"
 
 
-def test_fill_the_form_then_follow_the_confirmation_link(web, browser) -> None:  # type: ignore[no-untyped-def]
+def test_fill_the_form_then_follow_the_confirmation_link(web, browser) -> None:  # type: ignore[no-untyped-def]  # noqa: F811
     base, path, config, sessions, server = web
     browser.set_window_size(390, 844)  # a phone
     browser.get(base + "/subscribe")

@@ -96,8 +96,9 @@ class _Builder:
         for name, renderer in FORMATS.items():
             relative = f"{target.code}/{name}"
             links = archive_links if name == "atom.xml" else ()
-            self.emit(relative, [made_from, _links(links)], lambda: renderer(
-                feed_meta(self.config, target, relative, items(), links=links), items()))
+            self.emit(relative, [made_from, _links(links)],
+                      lambda render=renderer, path=relative, extra=links: render(
+                          feed_meta(self.config, target, path, items(), links=extra), items()))
 
     def archives(self, target: FeedTarget) -> tuple[Link, ...]:
         """Writes the target's yearly archives; returns the current feed's link to the newest."""

@@ -52,16 +52,20 @@ def create_app(config: Config, sessions: sessionmaker[Session],
     files = FeedFiles(Path(config.feeds.dir))
     max_age = int(seconds(config.web.cache_max_age))
 
-    @app.api_route("/feeds/{path:path}", methods=["GET", "HEAD"], response_class=Response,
-                   summary="A built feed file (Atom, RSS, JSON Feed, OPML, index page)")
+    @app.get("/feeds/{path:path}", response_class=Response, operation_id="feed_file",
+             summary="A built feed file (Atom, RSS, JSON Feed, OPML, index page)")
+    @app.head("/feeds/{path:path}", response_class=Response, operation_id="feed_file_head",
+              summary="The headers of a built feed file")
     def feed_file(request: Request, path: str = FastPath(..., max_length=300)) -> Response:
         served = files.get(path)
         if served is None:
             raise HTTPException(404, "no such feed")
         return conditional(request, served, max_age)
 
-    @app.api_route("/", methods=["GET", "HEAD"], response_class=Response,
-                   summary="The index of every feed, with autodiscovery links")
+    @app.get("/", response_class=Response, operation_id="index",
+             summary="The index of every feed, with autodiscovery links")
+    @app.head("/", response_class=Response, operation_id="index_head",
+              summary="The headers of the index page")
     def index(request: Request) -> Response:
         served = files.get("index.html")
         if served is None:
