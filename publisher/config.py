@@ -79,6 +79,23 @@ EnvName = Annotated[str, AfterValidator(_check_env_name)]
 NonEmpty = Annotated[str, Field(min_length=1)]
 
 
+_DURATION_UNITS = {"s": 1, "m": 60, "h": 3600, "d": 86400}
+
+
+def _check_duration(text: str) -> str:
+    number, unit = text[:-1], text[-1:]
+    if unit not in _DURATION_UNITS or not number.replace(".", "", 1).isdigit():
+        raise ValueError(f"expected a duration such as \"90s\", \"30m\" or \"6h\", got {text!r}")
+    return text
+
+
+def seconds(duration: str) -> float:
+    return float(duration[:-1]) * _DURATION_UNITS[duration[-1]]
+
+
+Duration = Annotated[str, AfterValidator(_check_duration)]
+
+
 class Section(BaseModel):
     model_config = ConfigDict(frozen=True, extra="forbid", strict=True)
 
@@ -159,6 +176,7 @@ class Smtp(Section):
     rate_limit: Annotated[float, Field(ge=0)] = 0.0  # messages per second in all; 0: no limit
     max_attempts: Annotated[int, Field(ge=1, le=50)] = 5  # for temporary (4xx) failures
     retry_delay: Annotated[float, Field(gt=0, le=86_400)] = 60.0  # doubled after each attempt
+    lease: Duration = "60s"  # a sender's claim on deliveries; renewed while it runs
 
 
 class Mail(Section):
@@ -177,21 +195,7 @@ class Secrets(Section):
     key_file: NonEmpty = "secret.key"
 
 
-_DURATION_UNITS = {"s": 1, "m": 60, "h": 3600, "d": 86400}
 
-
-def _check_duration(text: str) -> str:
-    number, unit = text[:-1], text[-1:]
-    if unit not in _DURATION_UNITS or not number.replace(".", "", 1).isdigit():
-        raise ValueError(f"expected a duration such as \"90s\", \"30m\" or \"6h\", got {text!r}")
-    return text
-
-
-def seconds(duration: str) -> float:
-    return float(duration[:-1]) * _DURATION_UNITS[duration[-1]]
-
-
-Duration = Annotated[str, AfterValidator(_check_duration)]
 
 
 class Source(Section):

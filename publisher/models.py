@@ -189,6 +189,9 @@ class Delivery(Base):
     last_error: Mapped[str | None] = mapped_column(Text)
     reply: Mapped[str | None] = mapped_column(Text)  # the server's answer to the message
     sent: Mapped[datetime | None] = mapped_column(UTCDateTime())
+    # A sender working on it, until when: another sender takes it only after the lease ends.
+    claimed_by: Mapped[str | None] = mapped_column(String(200))
+    claimed_until: Mapped[datetime | None] = mapped_column(UTCDateTime())
 
 
 class ScheduleRun(Base):

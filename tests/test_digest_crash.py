@@ -22,7 +22,8 @@ PEOPLE = {f"reader{i:02d}@example.org": ("CN", "confirmed") for i in range(40)}
 @pytest.mark.parametrize("connections", ["1", "4"])
 def test_kill_9_halfway_then_rerun_delivers_each_recipient_once(
         tmp_path: Path, db_url: str, mail_server: MailServer, connections: str) -> None:
-    path = mail_config(tmp_path, db_url, mail_server, connections=connections)
+    # A short lease: the killed sender's claimed batch is free again a second after its death.
+    path = mail_config(tmp_path, db_url, mail_server, connections=connections, lease='"1s"')
     _, sessions = setup_store(path, PEOPLE)
     command = [sys.executable, "-m", "publisher", "--config", str(path), "digest", "send",
                "china-weekly"]
@@ -48,3 +49,22 @@ def test_kill_9_halfway_then_rerun_delivers_each_recipient_once(
         assert session.scalar(select(func.count()).select_from(Edition)) == 1
         assert session.scalar(select(Edition.status)) == "complete"
         assert session.scalar(select(func.count()).where(Delivery.status == "sent")) == 40
+
+
+def test_two_senders_at_once_share_the_edition_and_send_each_recipient_once(
+        tmp_path: Path, db_url: str, mail_server: MailServer) -> None:
+    path = mail_config(tmp_path, db_url, mail_server, connections="2")
+    _, sessions = setup_store(path, PEOPLE)
+    mail_server.delay = 0.02  # long enough for both to be sending at the same time
+    command = [sys.executable, "-m", "publisher", "--config", str(path), "digest", "send",
+               "china-weekly"]
+    env = {k: v for k, v in os.environ.items() if not k.startswith("PUBLISHER_")}
+    first = subprocess.Popen(command, env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE)
+    second = subprocess.Popen(command, env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE)
+    outputs = [process.communicate(timeout=120)[0].decode() for process in (first, second)]
+    assert first.returncode == second.returncode == 0
+    assert sorted(r.recipients[0] for r in mail_server.received) == sorted(PEOPLE)
+    assert any(out.endswith("40 sent, 0 failed\n") for out in outputs), outputs
+    with sessions() as session:
+        assert session.scalar(select(func.count()).select_from(Edition)) == 1
+        assert session.scalar(select(Edition.status)) == "complete"

@@ -14,7 +14,7 @@ from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import Engine, bindparam, func, update
+from sqlalchemy import Engine, bindparam, func, null, update
 
 from publisher.models import Delivery, UTCDateTime
 
@@ -25,6 +25,7 @@ _UPDATE = (
     .values(status=bindparam("b_status"), attempts=bindparam("b_attempts"),
             next_attempt=bindparam("b_next_attempt", type_=UTCDateTime()),
             reply=bindparam("b_reply"), sent=bindparam("b_sent", type_=UTCDateTime()),
+            claimed_by=null(), claimed_until=null(),
             last_error=func.coalesce(bindparam("b_last_error"), _TABLE.c.last_error))
 )
 _DATETIMES = ("b_next_attempt", "b_sent")

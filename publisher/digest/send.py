@@ -19,10 +19,12 @@ from email.utils import parseaddr
 from urllib.parse import urlsplit
 
 from sqlalchemy import func, select, update
+from sqlalchemy.exc import SQLAlchemyError
 from sqlalchemy.orm import Session, sessionmaker
 
-from publisher.config import Config, Digest
+from publisher.config import Config, Digest, seconds
 from publisher.db import engine_of
+from publisher.digest.claims import claim, new_owner, next_chance, release, renew
 from publisher.digest.editions import complete_if_done
 from publisher.digest.record import Result, ResultWriter
 from publisher.digest.render import digest_title
@@ -41,7 +43,7 @@ from publisher.tokens import Signer
 
 log = logging.getLogger(__name__)
 
-BATCH = 500
+BATCH_PER_CONNECTION = 250  # deliveries claimed at a time, per connection
 
 
 def utc_now() -> datetime:
@@ -117,10 +119,15 @@ class EditionSender:
         self.stop = stop or threading.Event()
         self.rate = RateLimiter(config.smtp.rate_limit)
         self.fatal: TransportError | None = None
+        self.owner = new_owner()
+        self.lease = timedelta(seconds=seconds(config.smtp.lease))
 
     def run(self) -> EditionTotals:
         """Send until every delivery is final (or `stop` is set), then complete the edition."""
         self.results = ResultWriter(engine_of(self.sessions))
+        done = threading.Event()
+        keeper = threading.Thread(target=self._keep_claims, args=(done,), name="lease", daemon=True)
+        keeper.start()
         work: queue.Queue[Job | None] = queue.Queue()
         workers = [threading.Thread(target=self._work, args=(work,), name=f"sender-{n}")
                    for n in range(self.config.smtp.connections)]
@@ -141,6 +148,10 @@ class EditionSender:
             for worker in workers:
                 worker.join()
             self.results.close()
+            done.set()
+            keeper.join()
+            with self.sessions.begin() as session:
+                release(session, self.owner)
         if self.fatal is not None:
             raise self.fatal
         return self._totals()
@@ -163,35 +174,46 @@ class EditionSender:
             connection.close()
 
     def _ready_jobs(self) -> list[Job] | None:
-        """The next batch of deliveries that are due; None when none is."""
-        now = self.clock()
+        """Claim the next batch of free deliveries; None when none is free now."""
         with self.sessions.begin() as session:
+            ids = claim(session, self.edition.id, self.owner, self.clock(), self.lease,
+                        BATCH_PER_CONNECTION * self.config.smtp.connections)
+            if not ids:
+                return None
             rows = session.execute(
                 select(Delivery.id, Delivery.subscriber_id, Subscriber.email, Subscriber.status,
                        Delivery.attempts)
                 .join(Subscriber, Subscriber.id == Delivery.subscriber_id)
-                .where(Delivery.edition_id == self.edition.id, Delivery.status == "queued",
-                       (Delivery.next_attempt.is_(None)) | (Delivery.next_attempt <= now))
-                .order_by(Delivery.id).limit(BATCH)).all()
+                .where(Delivery.id.in_(ids)).order_by(Delivery.id)).all()
             # Someone who unsubscribed since the edition was made gets nothing.
             gone = [row[0] for row in rows if row[3] != "confirmed"]
             if gone:
                 session.execute(update(Delivery).where(Delivery.id.in_(gone)).values(
-                    status="skipped", last_error="no longer subscribed"))
+                    status="skipped", last_error="no longer subscribed", claimed_by=None,
+                    claimed_until=None))
                 self.progress(len(gone))
-        if not rows:
-            return None
         return [Job(row[0], row[1], row[2], row[4]) for row in rows if row[3] == "confirmed"]
 
     def _wait_for_retries(self) -> bool:
-        """Sleep until the earliest deferred delivery is due; False when none is left."""
+        """Sleep until a queued delivery may be free (a retry falls due, or another sender's
+        lease ends); False when nothing is left queued."""
         with self.sessions() as session:
-            due = session.scalar(select(func.min(Delivery.next_attempt)).where(
-                Delivery.edition_id == self.edition.id, Delivery.status == "queued"))
+            due = next_chance(session, self.edition.id, self.clock())
         if due is None:
             return False
-        self.stop.wait(max(0.0, (due - self.clock()).total_seconds()))
+        # Look again at least every second: another sender may finish its batch long before
+        # its lease would end.
+        self.stop.wait(min(max(0.0, (due - self.clock()).total_seconds()), 1.0))
         return True
+
+    def _keep_claims(self, done: threading.Event) -> None:
+        """Renew this sender's lease while it runs, so nobody takes over its batch."""
+        while not done.wait(self.lease.total_seconds() / 3):
+            try:
+                with self.sessions.begin() as session:
+                    renew(session, self.owner, self.clock(), self.lease)
+            except SQLAlchemyError as exc:  # the next renewal, or the lease's end, decides
+                log.warning("could not renew the delivery lease: %s", exc)
 
     def _deliver(self, connection: Connection, job: Job) -> None:
         if self.stop.is_set():

@@ -1,0 +1,69 @@
+"""Claims on deliveries: several senders (threads of one process, `digest send` run twice, or
+separate processes) share an edition without ever taking the same delivery.
+
+A sender claims a batch for a lease it keeps renewing while it runs; a delivery is free when it
+is queued, due, and its lease (if any) has ended, so a sender that dies leaves its batch to the
+others once the lease runs out. On PostgreSQL the claim skips rows another transaction is
+claiming at that moment (FOR UPDATE SKIP LOCKED); SQLite has one writer at a time anyway.
+"""
+
+from __future__ import annotations
+
+import os
+import socket
+import uuid
+from datetime import datetime, timedelta
+
+from sqlalchemy import func, select, update
+from sqlalchemy.orm import Session
+
+from publisher.models import Delivery
+
+
+def new_owner() -> str:
+    return f"{socket.gethostname()}:{os.getpid()}:{uuid.uuid4().hex[:8]}"
+
+
+def claim(session: Session, edition_id: int, owner: str, now: datetime, lease: timedelta,
+          limit: int) -> list[int]:
+    """Claim up to `limit` free deliveries of the edition; their ids, in order."""
+    free = (select(Delivery.id)
+            .where(Delivery.edition_id == edition_id, Delivery.status == "queued",
+                   Delivery.next_attempt.is_(None) | (Delivery.next_attempt <= now),
+                   Delivery.claimed_until.is_(None) | (Delivery.claimed_until < now))
+            .order_by(Delivery.id).limit(limit))
+    if session.get_bind().dialect.name == "postgresql":
+        free = free.with_for_update(skip_locked=True)
+    claimed = session.execute(
+        update(Delivery).where(Delivery.id.in_(free.scalar_subquery()))
+        .values(claimed_by=owner, claimed_until=now + lease)
+        .returning(Delivery.id).execution_options(synchronize_session=False))
+    return sorted(claimed.scalars())
+
+
+def renew(session: Session, owner: str, now: datetime, lease: timedelta) -> None:
+    session.execute(update(Delivery).where(Delivery.claimed_by == owner, Delivery.status == "queued")
+                    .values(claimed_until=now + lease).execution_options(synchronize_session=False))
+
+
+def release(session: Session, owner: str) -> None:
+    """Give back what this sender claimed and did not finish (it is stopping)."""
+    session.execute(update(Delivery).where(Delivery.claimed_by == owner, Delivery.status == "queued")
+                    .values(claimed_by=None, claimed_until=None)
+                    .execution_options(synchronize_session=False))
+
+
+def next_chance(session: Session, edition_id: int, now: datetime) -> datetime | None:
+    """When a queued delivery of the edition may next be free (now, if one is); None when
+    nothing is left queued."""
+    queued = Delivery.edition_id == edition_id, Delivery.status == "queued"
+    if not session.scalar(select(func.count()).where(*queued)):
+        return None
+    waits = [session.scalar(select(func.min(column)).where(*queued, column > now))
+             for column in (Delivery.next_attempt, Delivery.claimed_until)]
+    free_now = session.scalar(select(func.count()).where(
+        *queued, Delivery.next_attempt.is_(None) | (Delivery.next_attempt <= now),
+        Delivery.claimed_until.is_(None) | (Delivery.claimed_until <= now)))
+    if free_now:
+        return now
+    return min((wait for wait in waits if wait is not None), default=now)
