@@ -3,7 +3,6 @@ calls these with a session, and they never say whether an address was already kn
 
 from __future__ import annotations
 
-import logging
 import os
 from collections.abc import Sequence
 from dataclasses import dataclass
@@ -20,9 +19,7 @@ from publisher.digest.render import render_template, template_environment
 from publisher.mail.transport import Transport, make_transport
 from publisher.models import Subscriber
 from publisher.subscribers import SubscriberRow, find_subscriber, save_subscribers, set_countries, set_status
-from publisher.tokens import Signer
-
-log = logging.getLogger(__name__)
+from publisher.tokens import Signer, TokenError
 
 CONFIRM_MAX_AGE = 7 * 24 * 3600  # a confirmation link works for a week
 
@@ -85,8 +82,6 @@ def subscriber_for(session: Session, signer: Signer, purpose: str, token: str) -
 
 def _subscriber(session: Session, signer: Signer, purpose: str, token: str,
                 max_age: float | None = None) -> Subscriber:
-    from publisher.tokens import TokenError
-
     subscriber = session.get(Subscriber, signer.verify(purpose, token, max_age))
     if subscriber is None:
         raise TokenError("this link is not valid")
