@@ -219,6 +219,9 @@ class Scheduler(Section):
     # at most this late; otherwise it waits for its next fire time (nothing is lost either way).
     misfire_grace: Duration = "6h"
     standby_poll: Duration = "5s"  # how often a standby process tries to take over
+    # false: the scheduler only makes editions and queues their deliveries, and `publisher
+    # worker` processes (any number, on any machine) send them.
+    send_in_process: bool = True
 
 
 class Web(Section):

@@ -10,6 +10,7 @@ from datetime import datetime
 from email.utils import parseaddr
 from pathlib import Path
 
+from sqlalchemy import select
 from sqlalchemy.orm import Session, sessionmaker
 
 from publisher.config import Config, Digest, Source, seconds
@@ -137,15 +138,39 @@ def send_digest(
 ) -> EditionTotals | None:
     """Send the next edition of a digest (finishing an unfinished one first); None when there
     is nothing new. The edition and its deliveries are committed before the first message."""
-    digest = find_digest(config, name)
-    with sessions.begin() as session:
-        edition = open_edition(session, config, digest, period or f"manual {now.isoformat()}", now)
+    edition = queue_digest(sessions, config, name, now=now, period=period)
     if edition is None:
         return None
-    signer = Signer(signing_key(config))
-    sender = EditionSender(sessions, config, edition, transport or make_transport(config), signer,
-                           dkim_key=load_dkim(config), progress=progress, stop=stop)
-    return sender.run()
+    return _sender(sessions, config, edition, transport, progress, stop).run()
+
+
+def queue_digest(sessions: sessionmaker[Session], config: Config, name: str, *, now: datetime,
+                 period: str | None = None) -> Edition | None:
+    """Make the next edition and queue its deliveries, sending nothing (workers send them);
+    the unfinished edition if there is one; None when there is nothing new."""
+    digest = find_digest(config, name)
+    with sessions.begin() as session:
+        return open_edition(session, config, digest, period or f"manual {now.isoformat()}", now)
+
+
+def send_queued(sessions: sessionmaker[Session], config: Config, *,
+                transport: Transport | None = None, stop: threading.Event | None = None,
+                ) -> list[EditionTotals]:
+    """A worker's round: help send every unfinished edition (others may be sending it too;
+    claims keep each delivery to one sender)."""
+    with sessions() as session:
+        editions = list(session.scalars(select(Edition).where(Edition.status == "sending")
+                                        .order_by(Edition.id)))
+    return [_sender(sessions, config, edition, transport, None, stop).run() for edition in editions
+            if edition.digest in {d.name for d in config.digests}]
+
+
+def _sender(sessions: sessionmaker[Session], config: Config, edition: Edition,
+            transport: Transport | None, progress: Callable[[int], None] | None,
+            stop: threading.Event | None) -> EditionSender:
+    return EditionSender(sessions, config, edition, transport or make_transport(config),
+                         Signer(signing_key(config)), dkim_key=load_dkim(config),
+                         progress=progress, stop=stop)
 
 
 def plan_digest(sessions: sessionmaker[Session], config: Config, name: str) -> Plan | None:

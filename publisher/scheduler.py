@@ -67,8 +67,14 @@ class ScheduleRunner:
 
     def _work(self, schedule: Schedule, fire: datetime) -> str:
         if schedule.kind == "digest":
+            period = fire.astimezone(UTC).isoformat()
+            if not self.config.scheduler.send_in_process:
+                edition = jobs.queue_digest(self.sessions, self.config, schedule.target,
+                                            now=self.clock(), period=period)
+                return (f"{edition.digest} edition {edition.number} queued for the workers"
+                        if edition else "no new releases, nothing queued")
             totals = jobs.send_digest(self.sessions, self.config, schedule.target, now=self.clock(),
-                                      period=fire.astimezone(UTC).isoformat(), stop=self.stop)
+                                      period=period, stop=self.stop)
             return totals.line() if totals else "no new releases, nothing sent"
         if schedule.kind == "feeds":
             return build_feeds(self.sessions, self.config).line()

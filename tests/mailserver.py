@@ -72,6 +72,8 @@ class MailServer:
             return "421 4.3.2 shutting down"
         if self.delay:
             await asyncio.sleep(self.delay)
+            if server.transport is None or server.transport.is_closing():
+                return "421 4.4.2 the client went away"  # it never saw a reply: not accepted
         if self.drop(address, attempt):
             server.transport.close()  # the client sees the connection go, and no reply
             return "421 4.4.2 connection dropped"

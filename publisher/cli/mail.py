@@ -201,3 +201,51 @@ def digest_preview(app: App, name: str, out: Path) -> None:
         click.echo(f"{name}: no new releases; nothing to preview")
     else:
         click.echo(f"wrote {', '.join(str(path) for path in written)}")
+
+
+@cli.command()
+@click.option("--poll", default=2.0, show_default=True, type=click.FloatRange(0.1, 3600),
+              help="Seconds between looks for editions to send.")
+@pass_app
+def worker(app: App, poll: float) -> None:
+    """Send queued deliveries of every unfinished edition, until SIGTERM or Ctrl-C. Run any
+    number of workers, on any machine, against one database (scheduler.send_in_process =
+    false leaves all sending to them).
+
+    Example: publisher worker
+    """
+    import logging
+    import signal
+    import threading
+
+    log = logging.getLogger("publisher.worker")
+    stop = threading.Event()
+    for signum in (signal.SIGTERM, signal.SIGINT):
+        signal.signal(signum, lambda *_: stop.set())
+    log.info("worker started")
+    while not stop.is_set():
+        for totals in jobs.send_queued(app.sessions, app.config, stop=stop):
+            log.info("worker: %s", totals.line())
+        stop.wait(poll)
+    log.info("worker stopped")
+
+
+@cli.command()
+@click.option("--limit", type=click.IntRange(min=1), default=10, show_default=True)
+@pass_app
+def status(app: App, limit: int) -> None:
+    """Per edition, how many deliveries are queued, being sent, sent and failed; and the
+    senders seen working in the last minutes.
+
+    Example: publisher status
+    """
+    from publisher.digest.status import delivery_status
+
+    with app.sessions() as session:
+        report = delivery_status(session, now(), limit)
+    table = Table("Edition", "Status", "Queued", "Sending", "Sent", "Failed", "Skipped")
+    for row in report.editions:
+        table.add_row(f"{row.digest} {row.number}", row.status, *map(str, row.counts))
+    Console(width=None if sys.stdout.isatty() else 160).print(table)
+    click.echo(f"{len(report.editions)} editions; senders at work: "
+               f"{', '.join(report.senders) or 'none'}")

@@ -1,0 +1,49 @@
+"""How the editions' deliveries stand, for `publisher status`."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import datetime
+
+from sqlalchemy import and_, case, func, or_, select
+from sqlalchemy.orm import Session
+
+from publisher.models import Delivery, Edition
+
+
+@dataclass(frozen=True)
+class EditionStatus:
+    digest: str
+    number: int
+    status: str
+    counts: tuple[int, int, int, int, int]  # queued, sending, sent, failed, skipped
+
+
+@dataclass(frozen=True)
+class DeliveryStatus:
+    editions: list[EditionStatus]
+    senders: list[str]  # claims that are alive now
+
+
+def delivery_status(session: Session, now: datetime, limit: int) -> DeliveryStatus:
+    claimed = and_(Delivery.status == "queued", Delivery.claimed_until > now)
+    free = and_(Delivery.status == "queued",
+                or_(Delivery.claimed_until.is_(None), Delivery.claimed_until <= now))
+    kinds = [
+        func.sum(case((free, 1), else_=0)),
+        func.sum(case((claimed, 1), else_=0)),
+        func.sum(case((Delivery.status == "sent", 1), else_=0)),
+        func.sum(case((Delivery.status == "failed", 1), else_=0)),
+        func.sum(case((Delivery.status == "skipped", 1), else_=0)),
+    ]
+    recent = select(Edition.id).order_by(Edition.id.desc()).limit(limit).subquery()
+    rows = session.execute(
+        select(Edition.digest, Edition.number, Edition.status, *kinds)
+        .outerjoin(Delivery, Delivery.edition_id == Edition.id)
+        .where(Edition.id.in_(select(recent.c.id)))
+        .group_by(Edition.id, Edition.digest, Edition.number, Edition.status)
+        .order_by(Edition.id.desc())).all()
+    senders = session.scalars(select(Delivery.claimed_by).where(claimed).distinct()).all()
+    return DeliveryStatus(
+        [EditionStatus(r[0], r[1], r[2], tuple(int(n or 0) for n in r[3:])) for r in rows],  # type: ignore[arg-type]
+        sorted(s for s in senders if s))
