@@ -10,6 +10,8 @@ from pathlib import Path
 from typing import Any
 
 import click
+from rich.console import Console
+from rich.table import Table
 from sqlalchemy.orm import Session, sessionmaker
 
 from publisher.config import Config, load_config
@@ -65,3 +67,8 @@ pass_app = click.make_pass_decorator(App)
 
 def now() -> datetime:
     return datetime.now(UTC)
+
+
+def print_table(table: Table) -> None:
+    """On a terminal as wide as it is; in a pipe or a log, wide enough not to wrap titles."""
+    Console(width=None if sys.stdout.isatty() else 160).print(table)

@@ -8,12 +8,11 @@ from contextlib import contextmanager
 from pathlib import Path
 
 import click
-from rich.console import Console
 from rich.progress import Progress
 from rich.table import Table
 
 from publisher import jobs
-from publisher.cli.app import App, cli, now, pass_app
+from publisher.cli.app import App, cli, now, pass_app, print_table
 from publisher.errors import InputError
 from publisher.subscribers import (
     STATUSES,
@@ -107,7 +106,7 @@ def subscribers_list(app: App, status: str | None, country: str | None) -> None:
         for subscriber in found:
             table.add_row(subscriber.email, " ".join(subscriber.country_codes), subscriber.status,
                           subscriber.status_since.strftime("%Y-%m-%d"))
-    Console(width=None if sys.stdout.isatty() else 160).print(table)
+    print_table(table)
     click.echo(f"{len(found)} subscribers")
 
 
@@ -246,6 +245,6 @@ def status(app: App, limit: int) -> None:
     table = Table("Edition", "Status", "Queued", "Sending", "Sent", "Failed", "Skipped")
     for row in report.editions:
         table.add_row(f"{row.digest} {row.number}", row.status, *map(str, row.counts))
-    Console(width=None if sys.stdout.isatty() else 160).print(table)
+    print_table(table)
     click.echo(f"{len(report.editions)} editions; senders at work: "
                f"{', '.join(report.senders) or 'none'}")

@@ -8,11 +8,10 @@ from collections.abc import Sequence
 from typing import Any
 
 import click
-from rich.console import Console
 from rich.table import Table
 
 from publisher import jobs
-from publisher.cli.app import App, cli, now, pass_app
+from publisher.cli.app import App, cli, now, pass_app, print_table
 from publisher.config import Config
 from publisher.db import database_url, display_url, make_engine, upgrade
 from publisher.feeds.build import build_feeds
@@ -104,7 +103,7 @@ def schedule_command(app: App) -> None:
     table = Table("Job", "Next fire times (own zone / UTC)", "Last run", "Last edition")
     for row in rows:
         table.add_row(row.id, "\n".join(row.next_fires), row.last_run, row.last_edition)
-    Console(width=None if sys.stdout.isatty() else 160).print(table)
+    print_table(table)
     click.echo(f"{len(rows)} jobs")
 
 
@@ -163,7 +162,7 @@ def _print_releases(app: App, country: str | None, limit: int) -> None:
     with app.sessions() as session:
         found = newest_releases(session, country, limit)
         table = _release_table(found, app.config)
-    Console(width=None if sys.stdout.isatty() else 160).print(table)
+    print_table(table)
     noun = "release" if len(found) == 1 else "releases"
     click.echo(f"{len(found)} {noun}{f' of {country}' if country else ''}")
 
