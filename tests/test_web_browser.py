@@ -5,7 +5,9 @@ from __future__ import annotations
 import re
 from pathlib import Path
 
+from selenium.common.exceptions import StaleElementReferenceException
 from selenium.webdriver.common.by import By
+from selenium.webdriver.support.ui import WebDriverWait
 
 from test_web_subscriptions import SITE, local, status_of, web  # noqa: F401 (the fixture)
 
@@ -23,7 +25,9 @@ def test_fill_the_form_then_follow_the_confirmation_link(web, browser) -> None: 
     assert all(box.is_selected() for box in boxes.values())  # every country, to begin with
     boxes["CN"].click()  # this person only wants Mongolia
     browser.find_element(By.CSS_SELECTOR, "button[type=submit]").click()
-    assert "Check your inbox" in browser.find_element(By.TAG_NAME, "h1").text
+    # The click starts a navigation: wait for the answer page, not the form's heading.
+    WebDriverWait(browser, 15, ignored_exceptions=[StaleElementReferenceException]).until(
+        lambda driver: "Check your inbox" in driver.find_element(By.TAG_NAME, "h1").text)
     SHOTS.mkdir(parents=True, exist_ok=True)
     browser.save_screenshot(str(SHOTS / "subscribe-sent.png"))
 
