@@ -251,6 +251,12 @@ class Config(Section):
                 return country
         raise KeyError(code)
 
+    def digest(self, name: str) -> Digest:
+        for digest in self.digests:
+            if digest.name == name:
+                return digest
+        raise KeyError(name)
+
     @property
     def country_codes(self) -> tuple[str, ...]:
         return tuple(country.code for country in self.countries)

@@ -116,11 +116,11 @@ class UnknownDigest(PublisherError):
 
 
 def find_digest(config: Config, name: str) -> Digest:
-    for digest in config.digests:
-        if digest.name == name:
-            return digest
-    known = ", ".join(d.name for d in config.digests) or "none"
-    raise UnknownDigest(f"no digest named {name!r} in the config (it has: {known})")
+    try:
+        return config.digest(name)
+    except KeyError:
+        known = ", ".join(d.name for d in config.digests) or "none"
+        raise UnknownDigest(f"no digest named {name!r} in the config (it has: {known})") from None
 
 
 def load_dkim(config: Config, environ: Mapping[str, str] = os.environ) -> Dkim | None:

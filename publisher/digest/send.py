@@ -111,8 +111,7 @@ class EditionSender:
                  progress: Callable[[int], None] | None = None,
                  stop: threading.Event | None = None) -> None:
         self.sessions, self.config, self.edition = sessions, config, edition
-        digest = next(d for d in config.digests if d.name == edition.digest)
-        self.factory = message_factory(config, digest, edition, dkim_key)
+        self.factory = message_factory(config, config.digest(edition.digest), edition, dkim_key)
         self.transport, self.clock = transport, clock
         self.links = RecipientLinks(config, edition, signer)
         self.progress = progress or (lambda _n: None)
