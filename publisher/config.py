@@ -177,6 +177,9 @@ class Smtp(Section):
     max_attempts: Annotated[int, Field(ge=1, le=50)] = 5  # for temporary (4xx) failures
     retry_delay: Annotated[float, Field(gt=0, le=86_400)] = 60.0  # doubled after each attempt
     lease: Duration = "60s"  # a sender's claim on deliveries; renewed while it runs
+    # While the server cannot be reached, deliveries wait (attempts are not counted) and it is
+    # tried again after 1 s, 2 s, 4 s ... up to this.
+    reconnect_max: Duration = "5m"
 
 
 class Mail(Section):

@@ -94,9 +94,11 @@ def free_port() -> int:
         return int(probe.getsockname()[1])
 
 
-def start(server: MailServer, **smtp_options: Any) -> Controller:
-    """Serve on a free port; `smtp_options` go to aiosmtpd (TLS, authentication)."""
-    server.port = free_port()
+def start(server: MailServer, *, same_port: bool = False, **smtp_options: Any) -> Controller:
+    """Serve on a free port (or again on the one it had); `smtp_options` go to aiosmtpd (TLS,
+    authentication)."""
+    if not same_port:
+        server.port = free_port()
     controller = Controller(server, hostname=server.host, port=server.port, **smtp_options)
     controller.start()
     return controller

@@ -192,7 +192,7 @@ def test_lines_starting_with_a_dot_arrive_intact(tmp_path, db_url, mail_server, 
 def test_giving_up_after_max_attempts(tmp_path, db_url, mail_server) -> None:  # type: ignore[no-untyped-def]
     path = mail_config(tmp_path, db_url, mail_server, max_attempts="2")
     setup_store(path, {"cn@example.org": ("CN", "confirmed")})
-    mail_server.decide = lambda _address, _attempt: "421 4.7.0 busy"
+    mail_server.decide = lambda _address, _attempt: "451 4.7.0 busy"
     code, out, _ = cli_run(path, "digest", "send", "china-weekly")
     assert out == "china-weekly edition 1: 19 releases, 0 sent, 1 failed\n"
     assert mail_server.attempts == {"cn@example.org": 2}

@@ -1,4 +1,5 @@
-"""Several `publisher worker` processes share an edition; one killed mid-edition loses nothing."""
+"""Several `publisher worker` processes share an edition: one killed mid-edition, or the mail
+server going away for a while, loses and doubles nothing."""
 
 from __future__ import annotations
 
@@ -6,14 +7,19 @@ import os
 import signal
 import subprocess
 import sys
+import threading
+import time
 from datetime import UTC, datetime
 from pathlib import Path
 
 from click.testing import CliRunner
+from sqlalchemy import func, select
+from sqlalchemy.orm import Session, sessionmaker
 
-from mailserver import MailServer
+from mailserver import MailServer, start
 from publisher import jobs
 from publisher.cli import cli
+from publisher.models import Delivery
 
 from conftest import set_keys
 from test_digest import mail_config, setup_store
@@ -57,3 +63,46 @@ def test_kill_9_one_of_three_workers_and_every_recipient_gets_it_once(
     assert sorted(r.recipients[0] for r in mail_server.received) == sorted(READERS)
     status = CliRunner().invoke(cli, ["--config", str(path), "status"]).stdout
     assert "complete" in status and " 60 " in status
+
+
+def test_the_mail_server_goes_away_and_comes_back(tmp_path: Path, db_url: str) -> None:
+    server = MailServer(delay=0.01)
+    controller = start(server)
+    # max_attempts = 1: a delivery that counted the outage as an attempt would fail at once.
+    path = mail_config(tmp_path, db_url, server, connections="2", max_attempts="1",
+                       reconnect_max='"1s"')
+    set_keys(path, "scheduler", send_in_process="false")
+    config, sessions = setup_store(path, READERS)
+    jobs.queue_digest(sessions, config, "china-weekly", now=datetime.now(UTC))
+    away = threading.Event()
+
+    def go_away() -> None:  # after 15 messages: 421 to everyone, then no server at all
+        controller.stop()
+        away.set()
+
+    server.stop_after, server.on_stop = 15, lambda: threading.Thread(target=go_away).start()
+    workers = [_worker(path, tmp_path / f"worker{n}.log") for n in range(2)]
+    try:
+        _wait(away.is_set)
+        time.sleep(2.5)  # the workers keep knocking on a closed port meanwhile
+        accepted = len(server.received)  # 15, or 16 if two were in the server at once
+        assert _delivery_counts(sessions) == {"sent": accepted, "queued": 60 - accepted}
+        server.stop_after, server.stopping = None, False
+        controller = start(server, same_port=True)
+        _wait(lambda: _editions(sessions) == [(1, "complete")], 60)
+    finally:
+        for worker in workers:
+            worker.send_signal(signal.SIGTERM)
+        codes = [worker.wait(timeout=30) for worker in workers]
+        controller.stop(no_assert=True)
+    assert codes == [0, 0]
+    assert sorted(r.recipients[0] for r in server.received) == sorted(READERS)
+    assert _delivery_counts(sessions) == {"sent": 60}
+    logs = "".join((tmp_path / f"worker{n}.log").read_text() for n in range(2))
+    assert "the mail server is away" in logs and "sending resumes" in logs
+
+
+def _delivery_counts(sessions: sessionmaker[Session]) -> dict[str, int]:
+    with sessions() as session:
+        return dict(session.execute(select(Delivery.status, func.count())  # type: ignore[arg-type]
+                                    .group_by(Delivery.status)).all())

@@ -4,7 +4,8 @@ Every result is committed before that connection sends its next message, so a pr
 at any moment leaves at most the messages whose acceptance was still on the wire unrecorded;
 those, like every delivery still queued, are sent again by the next run with the same
 Message-ID. A 4xx reply is retried later with a doubling delay, up to smtp.max_attempts;
-a 5xx reply fails that recipient and the run goes on.
+a 5xx reply fails that recipient and the run goes on. A server that cannot be reached fails
+nobody: the deliveries wait while it is away (see outage.py).
 """
 
 from __future__ import annotations
@@ -26,6 +27,7 @@ from publisher.config import Config, Digest, seconds
 from publisher.db import engine_of
 from publisher.digest.claims import claim, new_owner, next_chance, release, renew
 from publisher.digest.editions import complete_if_done
+from publisher.digest.outage import Outage
 from publisher.digest.record import Result, ResultWriter
 from publisher.digest.render import digest_title
 from publisher.mail.message import Dkim, MessageFactory, Recipient
@@ -34,6 +36,7 @@ from publisher.mail.transport import (
     PermanentFailure,
     RateLimiter,
     Reply,
+    ServerUnavailable,
     TemporaryFailure,
     Transport,
     TransportError,
@@ -120,6 +123,7 @@ class EditionSender:
         self.fatal: TransportError | None = None
         self.owner = new_owner()
         self.lease = timedelta(seconds=seconds(config.smtp.lease))
+        self.outage = Outage(seconds(config.smtp.reconnect_max), self.stop)
 
     def run(self) -> EditionTotals:
         """Send until every delivery is final (or `stop` is set), then complete the edition."""
@@ -215,21 +219,26 @@ class EditionSender:
                 log.warning("could not renew the delivery lease: %s", exc)
 
     def _deliver(self, connection: Connection, job: Job) -> None:
-        if self.stop.is_set():
-            return
+        """Send one message; while the server is away, wait (the claim is kept and renewed)."""
         recipient = self.links.recipient(job.subscriber_id, job.address)
-        self.rate.wait()
-        message = self.factory.build(recipient, self.clock(), eight_bit=connection.accepts_8bit())
-        try:
-            reply = connection.send(self.factory.envelope_sender, job.address, message,
-                                    recipient.message_id)
-        except PermanentFailure as exc:
-            self._record(job, status="failed", reply=exc.reply)
-        except TemporaryFailure as exc:
-            self._retry_later(job, exc.reply)
-        else:
-            self._record(job, status="sent", reply=reply, sent=self.clock())
-        self.progress(1)
+        while self.outage.enter():
+            self.rate.wait()
+            message = self.factory.build(recipient, self.clock(), eight_bit=connection.accepts_8bit())
+            try:
+                reply = connection.send(self.factory.envelope_sender, job.address, message,
+                                        recipient.message_id)
+            except ServerUnavailable as exc:
+                self.outage.down(exc.reply)
+                continue
+            except PermanentFailure as exc:
+                self._record(job, status="failed", reply=exc.reply)
+            except TemporaryFailure as exc:
+                self._retry_later(job, exc.reply)
+            else:
+                self._record(job, status="sent", reply=reply, sent=self.clock())
+            self.outage.up()
+            self.progress(1)
+            return
 
     def _retry_later(self, job: Job, reply: Reply) -> None:
         attempts = job.attempts + 1

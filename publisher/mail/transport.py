@@ -1,7 +1,8 @@
 """Delivering message bytes: over SMTP (reused connections), or into a Maildir outbox.
 
 A connection's `send` returns the server's reply when it accepted the message, and raises
-TemporaryFailure (4xx, or the server could not be reached) or PermanentFailure (5xx).
+ServerUnavailable (no server to talk to, or a 421 reply: it is closing the channel),
+TemporaryFailure (another 4xx) or PermanentFailure (5xx).
 """
 
 from __future__ import annotations
@@ -30,7 +31,7 @@ class Reply:
     text: str
 
     def __str__(self) -> str:
-        return f"{self.code} {self.text}".strip()
+        return f"{self.code} {self.text}" if self.code else self.text  # 0: no reply at all
 
 
 class DeliveryFailure(Exception):
@@ -45,7 +46,12 @@ class TransportError(PublisherError):
 
 
 class TemporaryFailure(DeliveryFailure):
-    """Try again later: a 4xx reply, or no server to talk to."""
+    """Try this recipient again later: a 4xx reply."""
+
+
+class ServerUnavailable(TemporaryFailure):
+    """The server cannot be reached, dropped the connection again, or said 421: nothing is
+    wrong with the recipient, and nothing was accepted."""
 
 
 class PermanentFailure(DeliveryFailure):
@@ -136,10 +142,13 @@ class SmtpConnection:
             except (smtplib.SMTPServerDisconnected, ConnectionError, socket.timeout) as exc:
                 self._drop()
                 if attempt == 1:
-                    raise TemporaryFailure(Reply(0, f"connection lost: {exc}")) from exc
+                    raise ServerUnavailable(Reply(0, f"no connection: {exc}")) from exc
+            except ServerUnavailable:
+                self._drop()  # after a 421 the server closes the channel
+                raise
             except (OSError, smtplib.SMTPException) as exc:
                 self._drop()
-                raise TemporaryFailure(Reply(0, f"cannot talk to the server: {exc}")) from exc
+                raise ServerUnavailable(Reply(0, f"cannot talk to the server: {exc}")) from exc
         raise AssertionError("unreachable")
 
     def _transaction(self, sender: str, recipient: str, message: bytes) -> Reply:
@@ -199,6 +208,8 @@ def _check(client: smtplib.SMTP, code: int, text: bytes | str, expected: int | N
         return
     _reset(client)
     reply = Reply(code, _decode(text))
+    if code == 421:
+        raise ServerUnavailable(reply)
     raise (PermanentFailure if code >= 500 else TemporaryFailure)(reply)
 
 
