@@ -2,9 +2,12 @@
 
 from __future__ import annotations
 
+import logging
 import os
-from collections.abc import Mapping
+import threading
+from collections.abc import Callable, Mapping
 from importlib import resources
+from typing import TypeVar
 
 from alembic import command
 from alembic.config import Config as AlembicConfig
@@ -16,6 +19,9 @@ from sqlalchemy.orm import Session, sessionmaker
 from publisher.config import Config
 from publisher.errors import ConfigError, StoreError
 from publisher.models import Country
+
+log = logging.getLogger(__name__)
+T = TypeVar("T")
 
 # Any constant will do: it only has to be the same in every process that migrates this database.
 _MIGRATION_LOCK = 0x7075626C  # "publ"
@@ -94,3 +100,25 @@ def open_store(config: Config) -> sessionmaker[Session]:
     with sessions.begin() as session:
         sync_countries(session, config)
     return sessions
+
+
+def retrying(action: Callable[[], T], stop: threading.Event, what: str) -> T:
+    """Run `action` (one transaction) again while the database cannot be reached, as during a
+    restart or a failover: after 0.5 s, 1 s, 2 s ... 10 s. Gives up (raises) once `stop` is set.
+    The pool drops the dead connections, so the next try connects afresh."""
+    pause = 0.5
+    while True:
+        try:
+            return action()
+        except OperationalError as exc:
+            if stop.is_set():
+                raise
+            log.warning("%s: the database cannot be reached (%s); trying again in %.1f s",
+                        what, first_line(exc.orig), pause)
+            if stop.wait(pause):
+                raise
+            pause = min(pause * 2, 10.0)
+
+
+def first_line(error: BaseException) -> str:
+    return (str(error).strip().splitlines() or [type(error).__name__])[0]

@@ -14,9 +14,10 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session, sessionmaker
 
 from publisher.config import Config, Digest, Source, seconds
+from publisher.db import retrying
 from publisher.digest.editions import Plan, open_edition, plan_edition
 from publisher.digest.render import render_edition
-from publisher.digest.send import EditionSender, EditionTotals, RecipientLinks, message_factory
+from publisher.digest.send import BATCH_PER_CONNECTION, EditionSender, EditionTotals, RecipientLinks, message_factory
 from publisher.errors import PublisherError
 from publisher.feeds.build import BuildReport, build_feeds
 from publisher.ingest.entry import Entry
@@ -155,22 +156,28 @@ def queue_digest(sessions: sessionmaker[Session], config: Config, name: str, *, 
 
 def send_queued(sessions: sessionmaker[Session], config: Config, *,
                 transport: Transport | None = None, stop: threading.Event | None = None,
-                ) -> list[EditionTotals]:
+                batch: int = BATCH_PER_CONNECTION) -> list[EditionTotals]:
     """A worker's round: help send every unfinished edition (others may be sending it too;
     claims keep each delivery to one sender)."""
-    with sessions() as session:
-        editions = list(session.scalars(select(Edition).where(Edition.status == "sending")
+    stop = stop or threading.Event()
+
+    def unfinished() -> list[Edition]:
+        with sessions() as session:
+            return list(session.scalars(select(Edition).where(Edition.status == "sending")
                                         .order_by(Edition.id)))
-    return [_sender(sessions, config, edition, transport, None, stop).run() for edition in editions
+
+    editions = retrying(unfinished, stop, "looking for editions to send")
+    return [_sender(sessions, config, edition, transport, None, stop, batch).run()
+            for edition in editions
             if edition.digest in {d.name for d in config.digests}]
 
 
 def _sender(sessions: sessionmaker[Session], config: Config, edition: Edition,
             transport: Transport | None, progress: Callable[[int], None] | None,
-            stop: threading.Event | None) -> EditionSender:
+            stop: threading.Event | None, batch: int = BATCH_PER_CONNECTION) -> EditionSender:
     return EditionSender(sessions, config, edition, transport or make_transport(config),
                          Signer(signing_key(config)), dkim_key=load_dkim(config),
-                         progress=progress, stop=stop)
+                         progress=progress, stop=stop, batch=batch)
 
 
 def plan_digest(sessions: sessionmaker[Session], config: Config, name: str) -> Plan | None:

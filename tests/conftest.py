@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import os
 import re
+import shutil
 import uuid
 from collections.abc import Iterator
 from pathlib import Path
@@ -65,6 +66,24 @@ def postgres_url(postgres_available: bool) -> Iterator[str]:
     finally:
         with psycopg.connect(PG_ADMIN, autocommit=True) as admin:
             admin.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
+
+
+@pytest.fixture
+def pg_cluster() -> Iterator[object]:
+    """A PostgreSQL server of the test's own, which it may stop and start."""
+    from pgcluster import make_cluster
+
+    cluster = make_cluster()
+    if cluster is None:
+        need("no PostgreSQL binaries under /usr/lib/postgresql")
+    try:
+        yield cluster
+    finally:
+        try:
+            cluster.stop("immediate")
+        except Exception:  # noqa: BLE001 (the test may have left it stopped)
+            pass
+        shutil.rmtree(cluster.folder, ignore_errors=True)
 
 
 @pytest.fixture(params=["sqlite", pytest.param("postgresql", marks=pytest.mark.postgres)])

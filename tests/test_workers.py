@@ -1,5 +1,5 @@
 """Several `publisher worker` processes share an edition: one killed mid-edition, or the mail
-server going away for a while, loses and doubles nothing."""
+server or the database going away for a while, loses and doubles nothing."""
 
 from __future__ import annotations
 
@@ -19,9 +19,11 @@ from sqlalchemy.orm import Session, sessionmaker
 from mailserver import MailServer, start
 from publisher import jobs
 from publisher.cli import cli
+from publisher.db import engine_of
 from publisher.models import Delivery
 
 from conftest import set_keys
+from pgcluster import Cluster
 from test_digest import mail_config, setup_store
 from test_scheduler import _editions, _wait
 
@@ -31,7 +33,7 @@ READERS = {f"reader{i:02d}@example.org": ("CN", "confirmed") for i in range(60)}
 def _worker(path: Path, log: Path) -> subprocess.Popen[bytes]:
     env = {k: v for k, v in os.environ.items() if not k.startswith("PUBLISHER_")}
     return subprocess.Popen([sys.executable, "-m", "publisher", "--config", str(path), "worker",
-                             "--poll", "0.2"], env=env, stdout=subprocess.DEVNULL,
+                             "--poll", "0.2", "--batch", "5"], env=env, stdout=subprocess.DEVNULL,
                             stderr=open(log, "wb"))
 
 
@@ -106,3 +108,30 @@ def _delivery_counts(sessions: sessionmaker[Session]) -> dict[str, int]:
     with sessions() as session:
         return dict(session.execute(select(Delivery.status, func.count())  # type: ignore[arg-type]
                                     .group_by(Delivery.status)).all())
+
+
+def test_the_database_restarts_mid_edition_and_the_workers_finish_it(
+        tmp_path: Path, pg_cluster: Cluster, mail_server: MailServer) -> None:
+    people = {f"reader{i:03d}@example.org": ("CN", "confirmed") for i in range(150)}
+    path = mail_config(tmp_path, pg_cluster.url, mail_server, connections="2")
+    set_keys(path, "scheduler", send_in_process="false")
+    config, sessions = setup_store(path, people)
+    jobs.queue_digest(sessions, config, "china-weekly", now=datetime.now(UTC))
+    engine_of(sessions).dispose()  # the test's own connections would not survive the restart
+    mail_server.delay = 0.05
+    workers = [_worker(path, tmp_path / f"worker{n}.log") for n in range(3)]
+    try:
+        _wait(lambda: len(mail_server.received) >= 30)
+        pg_cluster.stop("fast")  # every connection is cut; transactions in progress roll back
+        time.sleep(2)
+        pg_cluster.start()
+        _wait(lambda: _editions(sessions) == [(1, "complete")], 90)
+    finally:
+        for worker in workers:
+            worker.send_signal(signal.SIGTERM)
+        codes = [worker.wait(timeout=30) for worker in workers]
+    assert codes == [0, 0, 0]
+    assert sorted(r.recipients[0] for r in mail_server.received) == sorted(people)
+    assert _delivery_counts(sessions) == {"sent": 150}
+    logs = "".join((tmp_path / f"worker{n}.log").read_text() for n in range(3))
+    assert "the database cannot be reached" in logs

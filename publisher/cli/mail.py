@@ -205,8 +205,11 @@ def digest_preview(app: App, name: str, out: Path) -> None:
 @cli.command()
 @click.option("--poll", default=2.0, show_default=True, type=click.FloatRange(0.1, 3600),
               help="Seconds between looks for editions to send.")
+@click.option("--batch", default=250, show_default=True, type=click.IntRange(1, 10_000),
+              help="Deliveries claimed at a time, per connection (smaller shares a small "
+                   "edition more evenly among workers).")
 @pass_app
-def worker(app: App, poll: float) -> None:
+def worker(app: App, poll: float, batch: int) -> None:
     """Send queued deliveries of every unfinished edition, until SIGTERM or Ctrl-C. Run any
     number of workers, on any machine, against one database (scheduler.send_in_process =
     false leaves all sending to them).
@@ -217,14 +220,20 @@ def worker(app: App, poll: float) -> None:
     import signal
     import threading
 
+    from sqlalchemy.exc import OperationalError
+
     log = logging.getLogger("publisher.worker")
     stop = threading.Event()
     for signum in (signal.SIGTERM, signal.SIGINT):
         signal.signal(signum, lambda *_: stop.set())
     log.info("worker started")
     while not stop.is_set():
-        for totals in jobs.send_queued(app.sessions, app.config, stop=stop):
-            log.info("worker: %s", totals.line())
+        try:
+            for totals in jobs.send_queued(app.sessions, app.config, stop=stop, batch=batch):
+                log.info("worker: %s", totals.line())
+        except OperationalError:  # the database went away as the worker was told to stop
+            if not stop.is_set():
+                raise
         stop.wait(poll)
     log.info("worker stopped")
 

@@ -8,6 +8,7 @@ connection: per commit, the ORM's and Core's bookkeeping would cost more than th
 
 from __future__ import annotations
 
+import logging
 import queue
 import threading
 from dataclasses import dataclass, field
@@ -16,7 +17,10 @@ from typing import Any
 
 from sqlalchemy import Engine, bindparam, func, null, update
 
+from publisher.db import first_line
 from publisher.models import Delivery, UTCDateTime
+
+log = logging.getLogger(__name__)
 
 _TABLE = Delivery.__table__
 _UPDATE = (
@@ -70,9 +74,15 @@ class _CompiledUpdate:
 
 
 class ResultWriter:
-    def __init__(self, engine: Engine) -> None:
-        self._engine = engine
+    """While the database cannot be reached, results wait in memory and the commit is tried
+    again on a new connection (0.5 s, 1 s ... 10 s apart): the messages are sent, so dropping
+    their results would send them again. The senders wait meanwhile. Once `stop` is set the
+    writer gives up and the waiting senders get the error."""
+
+    def __init__(self, engine: Engine, stop: threading.Event) -> None:
+        self._engine, self._stop = engine, stop
         self._update = _CompiledUpdate(engine)
+        self._unreachable = engine.dialect.loaded_dbapi.OperationalError
         self._queue: queue.Queue[Result | None] = queue.Queue()
         self._thread = threading.Thread(target=self._run, name="delivery-results", daemon=True)
         self._thread.start()
@@ -89,12 +99,13 @@ class ResultWriter:
         self._thread.join()
 
     def _run(self) -> None:
-        connection = self._engine.raw_connection()
+        connection = None
         try:
             while (batch := self._next_batch()) is not None:
-                self._commit(connection, batch)
+                connection = self._commit_until_done(connection, batch)
         finally:
-            connection.close()
+            if connection is not None:
+                connection.close()
 
     def _next_batch(self) -> list[Result] | None:
         """Whatever results are waiting, at least one; None when the writer is to stop."""
@@ -112,16 +123,42 @@ class ResultWriter:
                 return batch
             batch.append(item)
 
-    def _commit(self, connection: Any, batch: list[Result]) -> None:
-        error: BaseException | None = None
-        try:
-            cursor = connection.cursor()
-            cursor.executemany(self._update.sql, self._update.rows(batch))
-            cursor.close()
-            connection.commit()
-        except BaseException as exc:  # noqa: BLE001 (handed to every waiting sender)
-            connection.rollback()
-            error = exc
+    def _commit_until_done(self, connection: Any, batch: list[Result]) -> Any:
+        """Commit the batch and hand each sender its outcome; the connection to use next."""
+        pause, error = 0.5, None
+        while True:
+            try:
+                connection = connection or self._engine.raw_connection()
+                self._commit(connection, batch)
+                break
+            except self._unreachable as exc:
+                connection = self._discard(connection)
+                if self._stop.wait(pause):
+                    error = exc
+                    break
+                log.warning("delivery results: the database cannot be reached (%s); %d results "
+                            "wait, trying again in %.1f s", first_line(exc), len(batch), pause)
+                pause = min(pause * 2, 10.0)
+            except BaseException as exc:  # noqa: BLE001 (handed to every waiting sender)
+                connection = self._discard(connection)
+                error = exc
+                break
         for result in batch:
             result.error = error
             result.done.set()
+        return connection
+
+    def _commit(self, connection: Any, batch: list[Result]) -> None:
+        cursor = connection.cursor()
+        cursor.executemany(self._update.sql, self._update.rows(batch))
+        cursor.close()
+        connection.commit()
+
+    @staticmethod
+    def _discard(connection: Any) -> None:
+        """Drop a connection after an error: it may be dead, or in a failed transaction."""
+        if connection is not None:
+            try:
+                connection.invalidate()
+            except Exception:  # noqa: BLE001 (it is being thrown away)
+                log.debug("invalidating a broken connection failed", exc_info=True)

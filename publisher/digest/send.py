@@ -24,7 +24,7 @@ from sqlalchemy.exc import SQLAlchemyError
 from sqlalchemy.orm import Session, sessionmaker
 
 from publisher.config import Config, Digest, seconds
-from publisher.db import engine_of
+from publisher.db import engine_of, retrying
 from publisher.digest.claims import claim, new_owner, next_chance, release, renew
 from publisher.digest.editions import complete_if_done
 from publisher.digest.outage import Outage
@@ -46,7 +46,7 @@ from publisher.tokens import Signer
 
 log = logging.getLogger(__name__)
 
-BATCH_PER_CONNECTION = 250  # deliveries claimed at a time, per connection
+BATCH_PER_CONNECTION = 250  # deliveries claimed at a time, per connection (the default)
 
 
 def utc_now() -> datetime:
@@ -112,7 +112,8 @@ class EditionSender:
                  transport: Transport, signer: Signer, *, dkim_key: Dkim | None = None,
                  clock: Callable[[], datetime] = utc_now,
                  progress: Callable[[int], None] | None = None,
-                 stop: threading.Event | None = None) -> None:
+                 stop: threading.Event | None = None,
+                 batch: int = BATCH_PER_CONNECTION) -> None:
         self.sessions, self.config, self.edition = sessions, config, edition
         self.factory = message_factory(config, config.digest(edition.digest), edition, dkim_key)
         self.transport, self.clock = transport, clock
@@ -123,11 +124,14 @@ class EditionSender:
         self.fatal: TransportError | None = None
         self.owner = new_owner()
         self.lease = timedelta(seconds=seconds(config.smtp.lease))
+        self.batch = batch * config.smtp.connections
         self.outage = Outage(seconds(config.smtp.reconnect_max), self.stop)
+        self.claims_until = self.clock()  # when this sender's claims run out, unless renewed
+        self.lapsed = False  # the claims ran out once: the batch in hand is no longer ours
 
     def run(self) -> EditionTotals:
         """Send until every delivery is final (or `stop` is set), then complete the edition."""
-        self.results = ResultWriter(engine_of(self.sessions))
+        self.results = ResultWriter(engine_of(self.sessions), self.stop)
         done = threading.Event()
         keeper = threading.Thread(target=self._keep_claims, args=(done,), name="lease", daemon=True)
         keeper.start()
@@ -138,12 +142,12 @@ class EditionSender:
             worker.start()
         try:
             while not self.stop.is_set():
-                jobs = self._ready_jobs()
+                jobs = retrying(self._ready_jobs, self.stop, "claiming deliveries")
                 if jobs is not None:
                     for job in jobs:
                         work.put(job)
                     work.join()
-                elif not self._wait_for_retries():
+                elif not retrying(self._wait_for_retries, self.stop, "waiting for deliveries"):
                     break
         finally:
             for _ in workers:
@@ -153,11 +157,10 @@ class EditionSender:
             self.results.close()
             done.set()
             keeper.join()
-            with self.sessions.begin() as session:
-                release(session, self.owner)
+            retrying(self._release, self.stop, "releasing claims")
         if self.fatal is not None:
             raise self.fatal
-        return self._totals()
+        return retrying(self._totals, self.stop, "completing the edition")
 
     def _work(self, work: queue.Queue[Job | None]) -> None:
         """One sending thread with its own connection, reused for every message it sends."""
@@ -179,10 +182,14 @@ class EditionSender:
     def _ready_jobs(self) -> list[Job] | None:
         """Claim the next batch of free deliveries; None when none is free now."""
         with self.sessions.begin() as session:
-            ids = claim(session, self.edition.id, self.owner, self.clock(), self.lease,
-                        BATCH_PER_CONNECTION * self.config.smtp.connections)
+            now = self.clock()
+            if self.lapsed:
+                release(session, self.owner)
+            ids = claim(session, self.edition.id, self.owner, now, self.lease,
+                        self.batch)
             if not ids:
                 return None
+            self.claims_until, self.lapsed = now + self.lease, False
             rows = session.execute(
                 select(Delivery.id, Delivery.subscriber_id, Subscriber.email, Subscriber.status,
                        Delivery.attempts)
@@ -196,6 +203,10 @@ class EditionSender:
                     claimed_until=None))
                 self.progress(len(gone))
         return [Job(row[0], row[1], row[2], row[4]) for row in rows if row[3] == "confirmed"]
+
+    def _release(self) -> None:
+        with self.sessions.begin() as session:
+            release(session, self.owner)
 
     def _wait_for_retries(self) -> bool:
         """Sleep until a queued delivery may be free (a retry falls due, or another sender's
@@ -214,7 +225,9 @@ class EditionSender:
         while not done.wait(self.lease.total_seconds() / 3):
             try:
                 with self.sessions.begin() as session:
-                    renew(session, self.owner, self.clock(), self.lease)
+                    now = self.clock()
+                    renew(session, self.owner, now, self.lease)
+                self.claims_until = now + self.lease
             except SQLAlchemyError as exc:  # the next renewal, or the lease's end, decides
                 log.warning("could not renew the delivery lease: %s", exc)
 
@@ -222,6 +235,8 @@ class EditionSender:
         """Send one message; while the server is away, wait (the claim is kept and renewed)."""
         recipient = self.links.recipient(job.subscriber_id, job.address)
         while self.outage.enter():
+            if not self._claim_holds():
+                return
             self.rate.wait()
             message = self.factory.build(recipient, self.clock(), eight_bit=connection.accepts_8bit())
             try:
@@ -239,6 +254,17 @@ class EditionSender:
             self.outage.up()
             self.progress(1)
             return
+
+    def _claim_holds(self) -> bool:
+        """Whether this sender's claim will outlast a message sent now. It will not when the
+        lease could not be renewed for a long while (the database was away): by now another
+        sender may have taken the batch, and sending too would send twice."""
+        if not self.lapsed and self.clock() < self.claims_until - self.lease / 3:
+            return True
+        if not self.lapsed:
+            log.warning("the lease on this batch of deliveries ran out; claiming afresh")
+        self.lapsed = True
+        return False
 
     def _retry_later(self, job: Job, reply: Reply) -> None:
         attempts = job.attempts + 1
