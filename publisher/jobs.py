@@ -154,22 +154,27 @@ def queue_digest(sessions: sessionmaker[Session], config: Config, name: str, *, 
         return open_edition(session, config, digest, period or f"manual {now.isoformat()}", now)
 
 
-def send_queued(sessions: sessionmaker[Session], config: Config, *,
-                transport: Transport | None = None, stop: threading.Event | None = None,
-                batch: int = BATCH_PER_CONNECTION) -> list[EditionTotals]:
-    """A worker's round: help send every unfinished edition (others may be sending it too;
-    claims keep each delivery to one sender)."""
-    stop = stop or threading.Event()
+def unfinished_editions(sessions: sessionmaker[Session], config: Config,
+                        stop: threading.Event) -> list[Edition]:
+    """Editions still sending, of digests the config has (oldest first)."""
+    names = [digest.name for digest in config.digests]
 
-    def unfinished() -> list[Edition]:
+    def look() -> list[Edition]:
         with sessions() as session:
-            return list(session.scalars(select(Edition).where(Edition.status == "sending")
+            return list(session.scalars(select(Edition).where(Edition.status == "sending",
+                                                              Edition.digest.in_(names))
                                         .order_by(Edition.id)))
 
-    editions = retrying(unfinished, stop, "looking for editions to send")
-    return [_sender(sessions, config, edition, transport, None, stop, batch).run()
-            for edition in editions
-            if edition.digest in {d.name for d in config.digests}]
+    return retrying(look, stop, "looking for editions to send")
+
+
+def help_send(sessions: sessionmaker[Session], config: Config, edition: Edition, *,
+              transport: Transport | None = None, stop: threading.Event | None = None,
+              progress: Callable[[int], None] | None = None,
+              batch: int = BATCH_PER_CONNECTION) -> EditionTotals:
+    """A worker's share of an edition: others may be sending it too (claims keep each delivery
+    to one sender)."""
+    return _sender(sessions, config, edition, transport, progress, stop, batch).run()
 
 
 def _sender(sessions: sessionmaker[Session], config: Config, edition: Edition,

@@ -6,6 +6,7 @@ from datetime import UTC, datetime
 
 from sqlalchemy import (
     DateTime,
+    Float,
     ForeignKey,
     Index,
     Integer,
@@ -215,3 +216,27 @@ class SourceState(Base):
     etag: Mapped[str | None] = mapped_column(Text)
     last_modified: Mapped[str | None] = mapped_column(Text)
     fetched: Mapped[datetime] = mapped_column(UTCDateTime())
+
+
+class SendRate(Base):
+    """The shared pace of one mail server: its next free sending slot, which every sender of
+    every process takes from in small blocks (smtp.rate_limit holds across all of them)."""
+
+    __tablename__ = "send_rates"
+
+    server: Mapped[str] = mapped_column(String(300), primary_key=True)
+    # Seconds since the epoch, by the database server's clock where it has one (PostgreSQL).
+    next_slot: Mapped[float] = mapped_column(Float)
+
+
+class Process(Base):
+    """A `publisher worker` or `publisher run` process, as it last reported itself."""
+
+    __tablename__ = "processes"
+
+    name: Mapped[str] = mapped_column(String(200), primary_key=True)  # host:pid:random
+    role: Mapped[str] = mapped_column(String(16))  # worker, scheduler
+    state: Mapped[str] = mapped_column(String(16))  # idle, sending, active, standby, stopped
+    started: Mapped[datetime] = mapped_column(UTCDateTime())
+    seen: Mapped[datetime] = mapped_column(UTCDateTime())
+    handled: Mapped[int] = mapped_column(Integer, default=0)  # deliveries it finished

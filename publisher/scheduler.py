@@ -29,6 +29,7 @@ from publisher.digest.editions import unfinished_edition
 from publisher.feeds.build import build_feeds
 from publisher.leader import Leadership, leadership_for
 from publisher.models import Edition, ScheduleRun
+from publisher.processes import Presence
 from publisher.schedules import Schedule, schedules
 
 log = logging.getLogger("publisher.scheduler")
@@ -163,27 +164,29 @@ def run_forever(sessions: sessionmaker[Session], config: Config,
 
     signal.signal(signal.SIGTERM, shut_down)
     signal.signal(signal.SIGINT, shut_down)
-    leadership = leadership_for(engine_of(sessions))
-    if not wait_for_leadership(leadership, config, stop):
-        return 0
-    try:
-        on_start()
-        runner = ScheduleRunner(sessions, config, stop)
-        runner.catch_up()
-        if stop.is_set():
+    with Presence(sessions, "scheduler", "standby") as presence:
+        leadership = leadership_for(engine_of(sessions))
+        if not wait_for_leadership(leadership, config, stop):
             return 0
-        scheduler = build_scheduler(runner, config)
-        scheduler.add_job(_check_leadership, "interval", seconds=10, id="leadership",
-                          args=[leadership, stop, lambda: scheduler])
-        log.info("scheduler running %d jobs: %s", len(scheduler.get_jobs()) - 1,
-                 ", ".join(job.id for job in scheduler.get_jobs() if job.id != "leadership"))
-        # A signal that came before the scheduler was running could not stop it: do it now.
-        scheduler.add_listener(lambda _event: stop.is_set() and threading.Thread(
-            target=scheduler.shutdown, daemon=True).start(), EVENT_SCHEDULER_STARTED)
-        scheduler.start()
-        return 0 if leadership.still_held() or stop.is_set() else 1
-    finally:
-        leadership.release()
+        presence.set_state("active")
+        try:
+            on_start()
+            runner = ScheduleRunner(sessions, config, stop)
+            runner.catch_up()
+            if stop.is_set():
+                return 0
+            scheduler = build_scheduler(runner, config)
+            scheduler.add_job(_check_leadership, "interval", seconds=10, id="leadership",
+                              args=[leadership, stop, lambda: scheduler])
+            log.info("scheduler running %d jobs: %s", len(scheduler.get_jobs()) - 1,
+                     ", ".join(job.id for job in scheduler.get_jobs() if job.id != "leadership"))
+            # A signal that came before the scheduler was running could not stop it: do it now.
+            scheduler.add_listener(lambda _event: stop.is_set() and threading.Thread(
+                target=scheduler.shutdown, daemon=True).start(), EVENT_SCHEDULER_STARTED)
+            scheduler.start()
+            return 0 if leadership.still_held() or stop.is_set() else 1
+        finally:
+            leadership.release()
 
 
 def _check_leadership(leadership: Leadership, stop: threading.Event,

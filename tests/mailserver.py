@@ -14,6 +14,7 @@ import asyncio
 import email
 import email.policy
 import socket
+import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from email.message import EmailMessage
@@ -27,6 +28,7 @@ class Received:
     sender: str
     recipients: list[str]
     data: bytes
+    at: float = field(default_factory=time.monotonic)  # when it was accepted
 
     @property
     def message(self) -> EmailMessage:

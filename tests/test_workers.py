@@ -3,6 +3,7 @@ server or the database going away for a while, loses and doubles nothing."""
 
 from __future__ import annotations
 
+import bisect
 import os
 import signal
 import subprocess
@@ -135,3 +136,29 @@ def test_the_database_restarts_mid_edition_and_the_workers_finish_it(
     assert _delivery_counts(sessions) == {"sent": 150}
     logs = "".join((tmp_path / f"worker{n}.log").read_text() for n in range(3))
     assert "the database cannot be reached" in logs
+
+
+def test_the_rate_limit_holds_across_three_workers_and_status_shows_them(
+        tmp_path: Path, db_url: str, mail_server: MailServer) -> None:
+    path = mail_config(tmp_path, db_url, mail_server, connections="2", rate_limit="20.0")
+    set_keys(path, "scheduler", send_in_process="false")
+    config, sessions = setup_store(path, READERS)
+    jobs.queue_digest(sessions, config, "china-weekly", now=datetime.now(UTC))
+    workers = [_worker(path, tmp_path / f"worker{n}.log") for n in range(3)]
+    try:
+        _wait(lambda: len(mail_server.received) >= 20)
+        status = CliRunner().invoke(cli, ["--config", str(path), "status"]).stdout
+        _wait(lambda: _editions(sessions) == [(1, "complete")], 60)
+    finally:
+        for worker in workers:
+            worker.send_signal(signal.SIGTERM)
+        codes = [worker.wait(timeout=30) for worker in workers]
+    assert codes == [0, 0, 0]
+    assert "3 workers and 0 schedulers seen" in status and status.count(" sending ") >= 3
+    times = sorted(r.at for r in mail_server.received)
+    assert len(times) == 60
+    # One pace for all three: 60 messages 1/20 s apart span about 3 s (each worker on its own
+    # pace would be done in 1 s); a slot may be used up to 0.25 s late.
+    assert times[-1] - times[0] >= 59 / 20 - 0.25 - 0.1
+    busiest_second = max(bisect.bisect_right(times, t + 1.0) - i for i, t in enumerate(times))
+    assert busiest_second <= 1.25 * 20 + 1 + 1  # (+1: the server's own timing jitter)

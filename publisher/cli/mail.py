@@ -2,7 +2,10 @@
 
 from __future__ import annotations
 
+import logging
+import signal
 import sys
+import threading
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from pathlib import Path
@@ -10,10 +13,12 @@ from pathlib import Path
 import click
 from rich.progress import Progress
 from rich.table import Table
+from sqlalchemy.exc import OperationalError
 
 from publisher import jobs
 from publisher.cli.app import App, cli, now, pass_app, print_table
 from publisher.errors import InputError
+from publisher.processes import Presence, recent_processes
 from publisher.subscribers import (
     STATUSES,
     SubscriberRow,
@@ -25,6 +30,8 @@ from publisher.subscribers import (
     parse_subscriber_csv,
     save_subscribers,
 )
+
+log = logging.getLogger("publisher.worker")
 
 
 @cli.group()
@@ -216,26 +223,28 @@ def worker(app: App, poll: float, batch: int) -> None:
 
     Example: publisher worker
     """
-    import logging
-    import signal
-    import threading
-
-    from sqlalchemy.exc import OperationalError
-
-    log = logging.getLogger("publisher.worker")
     stop = threading.Event()
     for signum in (signal.SIGTERM, signal.SIGINT):
         signal.signal(signum, lambda *_: stop.set())
-    log.info("worker started")
-    while not stop.is_set():
-        try:
-            for totals in jobs.send_queued(app.sessions, app.config, stop=stop, batch=batch):
-                log.info("worker: %s", totals.line())
-        except OperationalError:  # the database went away as the worker was told to stop
-            if not stop.is_set():
-                raise
-        stop.wait(poll)
+    with Presence(app.sessions, "worker", "idle") as presence:
+        log.info("worker %s started", presence.name)
+        while not stop.is_set():
+            try:
+                _worker_round(app, presence, stop, batch)
+            except OperationalError:  # the database went away as the worker was told to stop
+                if not stop.is_set():
+                    raise
+            stop.wait(poll)
     log.info("worker stopped")
+
+
+def _worker_round(app: App, presence: Presence, stop: threading.Event, batch: int) -> None:
+    editions = jobs.unfinished_editions(app.sessions, app.config, stop)
+    presence.set_state("sending" if editions else "idle")
+    for edition in editions:
+        totals = jobs.help_send(app.sessions, app.config, edition, stop=stop,
+                                progress=presence.handled, batch=batch)
+        log.info("worker: %s", totals.line())
 
 
 @cli.command()
@@ -243,17 +252,25 @@ def worker(app: App, poll: float, batch: int) -> None:
 @pass_app
 def status(app: App, limit: int) -> None:
     """Per edition, how many deliveries are queued, being sent, sent and failed; and the
-    senders seen working in the last minutes.
+    workers and schedulers seen in the last two minutes.
 
     Example: publisher status
     """
     from publisher.digest.status import delivery_status
 
+    moment = now()
     with app.sessions() as session:
-        report = delivery_status(session, now(), limit)
+        editions = delivery_status(session, moment, limit)
+        processes = recent_processes(session, moment)
     table = Table("Edition", "Status", "Queued", "Sending", "Sent", "Failed", "Skipped")
-    for row in report.editions:
+    for row in editions:
         table.add_row(f"{row.digest} {row.number}", row.status, *map(str, row.counts))
     print_table(table)
-    click.echo(f"{len(report.editions)} editions; senders at work: "
-               f"{', '.join(report.senders) or 'none'}")
+    table = Table("Process", "Role", "State", "Seen", "Deliveries")
+    for process in processes:
+        ago = int((moment - process.seen).total_seconds())
+        table.add_row(process.name, process.role, process.state, f"{ago} s ago", str(process.handled))
+    print_table(table)
+    workers = sum(process.role == "worker" for process in processes)
+    click.echo(f"{len(editions)} editions; {workers} workers and "
+               f"{len(processes) - workers} schedulers seen in the last two minutes")

@@ -28,13 +28,13 @@ from publisher.db import engine_of, retrying
 from publisher.digest.claims import claim, new_owner, next_chance, release, renew
 from publisher.digest.editions import complete_if_done
 from publisher.digest.outage import Outage
+from publisher.digest.pace import SharedRate
 from publisher.digest.record import Result, ResultWriter
 from publisher.digest.render import digest_title
 from publisher.mail.message import Dkim, MessageFactory, Recipient
 from publisher.mail.transport import (
     Connection,
     PermanentFailure,
-    RateLimiter,
     Reply,
     ServerUnavailable,
     TemporaryFailure,
@@ -120,7 +120,8 @@ class EditionSender:
         self.links = RecipientLinks(config, edition, signer)
         self.progress = progress or (lambda _n: None)
         self.stop = stop or threading.Event()
-        self.rate = RateLimiter(config.smtp.rate_limit)
+        self.rate = SharedRate(engine_of(sessions), transport.description, config.smtp.rate_limit,
+                               self.stop)
         self.fatal: TransportError | None = None
         self.owner = new_owner()
         self.lease = timedelta(seconds=seconds(config.smtp.lease))

@@ -19,13 +19,8 @@ class EditionStatus:
     counts: tuple[int, int, int, int, int]  # queued, sending, sent, failed, skipped
 
 
-@dataclass(frozen=True)
-class DeliveryStatus:
-    editions: list[EditionStatus]
-    senders: list[str]  # claims that are alive now
-
-
-def delivery_status(session: Session, now: datetime, limit: int) -> DeliveryStatus:
+def delivery_status(session: Session, now: datetime, limit: int) -> list[EditionStatus]:
+    """The newest `limit` editions; "sending" counts deliveries a live claim holds."""
     claimed = and_(Delivery.status == "queued", Delivery.claimed_until > now)
     free = and_(Delivery.status == "queued",
                 or_(Delivery.claimed_until.is_(None), Delivery.claimed_until <= now))
@@ -43,7 +38,4 @@ def delivery_status(session: Session, now: datetime, limit: int) -> DeliveryStat
         .where(Edition.id.in_(select(recent.c.id)))
         .group_by(Edition.id, Edition.digest, Edition.number, Edition.status)
         .order_by(Edition.id.desc())).all()
-    senders = session.scalars(select(Delivery.claimed_by).where(claimed).distinct()).all()
-    return DeliveryStatus(
-        [EditionStatus(r[0], r[1], r[2], tuple(int(n or 0) for n in r[3:])) for r in rows],  # type: ignore[arg-type]
-        sorted(s for s in senders if s))
+    return [EditionStatus(r[0], r[1], r[2], tuple(int(n or 0) for n in r[3:])) for r in rows]  # type: ignore[misc]

@@ -14,7 +14,6 @@ import smtplib
 import socket
 import ssl
 import threading
-import time
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Protocol
@@ -256,25 +255,6 @@ class MaildirOutbox:
 
     def close(self) -> None:
         pass
-
-
-class RateLimiter:
-    """At most `rate` messages per second across every connection (0: no limit)."""
-
-    def __init__(self, rate: float) -> None:
-        self._interval = 1.0 / rate if rate > 0 else 0.0
-        self._next = time.monotonic()
-        self._lock = threading.Lock()
-
-    def wait(self) -> None:
-        if not self._interval:
-            return
-        with self._lock:
-            now = time.monotonic()
-            slot = max(self._next, now)
-            self._next = slot + self._interval
-        if slot > now:
-            time.sleep(slot - now)
 
 
 def make_transport(config: Config, environ: dict[str, str] | os._Environ[str] = os.environ) -> Transport:
