@@ -4,6 +4,7 @@ server or the database going away for a while, loses and doubles nothing."""
 from __future__ import annotations
 
 import bisect
+import json
 import os
 import signal
 import subprocess
@@ -13,6 +14,7 @@ import time
 from datetime import UTC, datetime
 from pathlib import Path
 
+import pytest
 from click.testing import CliRunner
 from sqlalchemy import func, select
 from sqlalchemy.orm import Session, sessionmaker
@@ -20,13 +22,15 @@ from sqlalchemy.orm import Session, sessionmaker
 from mailserver import MailServer, start
 from publisher import jobs
 from publisher.cli import cli
+from publisher.config import load_config
 from publisher.db import engine_of
-from publisher.models import Delivery
+from publisher.models import Delivery, Edition
 
 from conftest import set_keys
 from pgcluster import Cluster
 from test_digest import mail_config, setup_store
-from test_scheduler import _editions, _wait
+from test_scheduler import READERS as SCHEDULED_READERS
+from test_scheduler import _editions, _prepare, _start, _wait
 
 READERS = {f"reader{i:02d}@example.org": ("CN", "confirmed") for i in range(60)}
 
@@ -162,3 +166,42 @@ def test_the_rate_limit_holds_across_three_workers_and_status_shows_them(
     assert times[-1] - times[0] >= 59 / 20 - 0.25 - 0.1
     busiest_second = max(bisect.bisect_right(times, t + 1.0) - i for i, t in enumerate(times))
     assert busiest_second <= 1.25 * 20 + 1 + 1  # (+1: the server's own timing jitter)
+
+
+@pytest.mark.postgres
+def test_two_schedulers_and_three_workers_over_several_fire_times(
+        tmp_path: Path, postgres_url: str, mail_server: MailServer) -> None:
+    """A digest every minute. The first edition is the start-up catch-up; then a new release
+    before each of the next two minutes, and the active scheduler killed between them."""
+    path, sessions = _prepare(tmp_path, postgres_url, mail_server)
+    set_keys(path, "digests", cron='"* * * * *"')
+    set_keys(path, "scheduler", send_in_process="false")
+    config = load_config(path, environ={})
+    schedulers = [_start(path, tmp_path / f"scheduler{n}.log") for n in range(2)]
+    workers = [_worker(path, tmp_path / f"worker{n}.log") for n in range(3)]
+    try:
+        _wait(lambda: _editions(sessions) == [(1, "complete")])
+        for number in (2, 3):
+            release = tmp_path / f"release{number}.json"
+            release.write_text(json.dumps([{"title": f"China news {number}",
+                                            "published": "2026-11-27", "countries": ["CN"]}]))
+            jobs.import_files(sessions, config, [jobs.ImportRequest(str(release))],
+                              datetime.now(UTC))
+            _wait(lambda n=number: len(_editions(sessions)) == n, 75)
+            if number == 2:
+                active = next(n for n in range(2) if "active scheduler" in
+                              (tmp_path / f"scheduler{n}.log").read_text())
+                schedulers[active].send_signal(signal.SIGKILL)
+        _wait(lambda: _editions(sessions) == [(1, "complete"), (2, "complete"), (3, "complete")], 60)
+        time.sleep(1)  # nothing more is coming: no new release, no second edition per minute
+    finally:
+        for process in schedulers + workers:
+            if process.poll() is None:
+                process.send_signal(signal.SIGTERM)
+        codes = [process.wait(timeout=30) for process in schedulers + workers]
+    assert sorted(codes) == [-signal.SIGKILL, 0, 0, 0, 0]
+    with sessions() as session:
+        periods = session.scalars(select(Edition.period).order_by(Edition.number)).all()
+    assert len(set(periods)) == 3 and all(p.endswith(":00+00:00") for p in periods[1:])
+    got = sorted((r.message["Message-ID"].split(".")[1], r.recipients[0]) for r in mail_server.received)
+    assert got == sorted((str(n), reader) for n in (1, 2, 3) for reader in SCHEDULED_READERS)
