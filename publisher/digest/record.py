@@ -34,6 +34,23 @@ _UPDATE = (
 )
 _DATETIMES = ("b_next_attempt", "b_sent")
 
+# On PostgreSQL the whole batch is one UPDATE, run in autocommit: one round trip per batch.
+_PG_UPDATE = f"""
+UPDATE {_TABLE.name} AS d
+SET status = v.status, attempts = v.attempts, next_attempt = v.next_attempt, reply = v.reply,
+    sent = v.sent, claimed_by = NULL, claimed_until = NULL,
+    last_error = COALESCE(v.last_error, d.last_error)
+FROM unnest(%s::integer[], %s::varchar[], %s::integer[], %s::timestamptz[], %s::text[],
+            %s::timestamptz[], %s::text[])
+     AS v(id, status, attempts, next_attempt, reply, sent, last_error)
+WHERE d.id = v.id"""
+
+
+def _pg_columns(batch: list[Result]) -> list[list[Any]]:
+    return [[getattr(result, name) for result in batch]
+            for name in ("delivery_id", "status", "attempts", "next_attempt", "reply", "sent",
+                         "last_error")]
+
 
 @dataclass
 class Result:
@@ -83,6 +100,7 @@ class ResultWriter:
         self._engine, self._stop = engine, stop
         self._update = _CompiledUpdate(engine)
         self._unreachable = engine.dialect.loaded_dbapi.OperationalError
+        self._postgresql = engine.dialect.name == "postgresql"
         self._queue: queue.Queue[Result | None] = queue.Queue()
         self._thread = threading.Thread(target=self._run, name="delivery-results", daemon=True)
         self._thread.start()
@@ -105,6 +123,8 @@ class ResultWriter:
                 connection = self._commit_until_done(connection, batch)
         finally:
             if connection is not None:
+                if self._postgresql:
+                    connection.driver_connection.autocommit = False  # back to the pool as it came
                 connection.close()
 
     def _next_batch(self) -> list[Result] | None:
@@ -128,7 +148,7 @@ class ResultWriter:
         pause, error = 0.5, None
         while True:
             try:
-                connection = connection or self._engine.raw_connection()
+                connection = connection or self._connect()
                 self._commit(connection, batch)
                 break
             except self._unreachable as exc:
@@ -150,9 +170,19 @@ class ResultWriter:
 
     def _commit(self, connection: Any, batch: list[Result]) -> None:
         cursor = connection.cursor()
+        if self._postgresql:
+            cursor.execute(_PG_UPDATE, _pg_columns(batch))
+            cursor.close()
+            return
         cursor.executemany(self._update.sql, self._update.rows(batch))
         cursor.close()
         connection.commit()
+
+    def _connect(self) -> Any:
+        connection = self._engine.raw_connection()
+        if self._postgresql:  # one statement per batch, its own transaction: one round trip
+            connection.driver_connection.autocommit = True
+        return connection
 
     @staticmethod
     def _discard(connection: Any) -> None:

@@ -1,0 +1,234 @@
+"""Scale-out benchmark: one edition to 100,000 subscribers on PostgreSQL, sent by 1, 2 and 4
+`publisher worker` processes through a loopback SMTP sink.
+
+    .venv/bin/python benchmarks/workers.py [--subscribers 100000] [--workers 1,2,4]
+                                           [--connections 4] [--database URL]
+
+For each number of workers N it reports messages per second (from the edition's queueing to
+its completion), the sink's own ceiling measured in the same run (N plain smtplib processes
+sending one pre-built message over the same connections) and the ratio of the two, the
+database's time per delivery (statement time of every session in the benchmark database, from
+pg_stat_database, divided by the deliveries), commits per delivery, and each worker's peak
+memory. --database names a server where the benchmark may create and drop a database of its own
+(default: the local test server).
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import re
+import signal
+import subprocess
+import sys
+import tempfile
+import time
+import uuid
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from pathlib import Path
+
+import psycopg
+
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+from digest import sample_message, start_sink, write_config  # noqa: E402
+
+ADMIN = "postgresql://postgres@127.0.0.1:5432/test"
+
+
+@dataclass
+class Run:
+    workers: int
+    seconds: float
+    sent: int
+    db_ms: float
+    commits: int
+    cpu: float  # seconds, all workers together
+    peaks_mb: list[float]
+    ceiling: float
+
+    @property
+    def rate(self) -> float:
+        return self.sent / self.seconds
+
+
+def create_database(admin: str) -> tuple[str, str]:
+    name = f"publisher_bench_{uuid.uuid4().hex[:8]}"
+    with psycopg.connect(admin, autocommit=True) as connection:
+        connection.execute(f'CREATE DATABASE "{name}"')
+    base = re.sub(r"/[^/]*$", f"/{name}", admin)
+    return name, base.replace("postgresql://", "postgresql+psycopg://", 1)
+
+
+def drop_database(admin: str, name: str) -> None:
+    with psycopg.connect(admin, autocommit=True) as connection:
+        connection.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
+
+
+def use_postgresql(config_path: Path, url: str) -> None:
+    text = config_path.read_text("utf-8")
+    text = re.sub(r'(?m)^url = ".*"', f'url = "{url}"', text, count=1)
+    config_path.write_text(text + '\n[scheduler]\nsend_in_process = false\n', "utf-8")
+
+
+def database_clock(plain_url: str) -> tuple[float, int]:
+    """Milliseconds spent executing statements in the database so far, and its commits."""
+    with psycopg.connect(plain_url, autocommit=True) as connection:
+        row = connection.execute(
+            "SELECT active_time, xact_commit FROM pg_stat_database "
+            "WHERE datname = current_database()").fetchone()
+    assert row is not None
+    return float(row[0]), int(row[1])
+
+
+def fresh_edition(sessions: object, config: object, plain_url: str) -> int:
+    """Forget earlier editions (and tidy up after them), then queue a new one; its deliveries."""
+    from publisher import jobs
+
+    with psycopg.connect(plain_url, autocommit=True) as connection:
+        connection.execute("DELETE FROM editions")
+        connection.execute("VACUUM ANALYZE deliveries")
+    edition = jobs.queue_digest(sessions, config, "bench", now=datetime.now(UTC))  # type: ignore[arg-type]
+    assert edition is not None
+    with psycopg.connect(plain_url) as connection:
+        row = connection.execute("SELECT count(*) FROM deliveries").fetchone()
+    assert row is not None
+    return int(row[0])
+
+
+def edition_complete(plain_url: str) -> bool:
+    with psycopg.connect(plain_url) as connection:
+        row = connection.execute("SELECT status FROM editions").fetchone()
+    return row is not None and row[0] == "complete"
+
+
+def cpu_seconds(pid: int) -> float:
+    """User and system CPU time the process has used so far."""
+    fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+
+
+def peak_mb(pid: int) -> float:
+    for line in Path(f"/proc/{pid}/status").read_text().splitlines():
+        if line.startswith("VmHWM:"):
+            return int(line.split()[1]) / 1024
+    return 0.0
+
+
+def measure(count: int, config_path: Path, plain_url: str, sessions: object, config: object,
+            folder: Path) -> Run:
+    env = {**os.environ, "PUBLISHER_CONFIG": str(config_path)}
+    workers = [subprocess.Popen([sys.executable, "-m", "publisher", "worker", "--poll", "0.2"],
+                                env=env, stdout=subprocess.DEVNULL,
+                                stderr=open(folder / f"worker{n}.log", "wb"))
+               for n in range(count)]
+    try:
+        time.sleep(2)  # started and idle: the clock starts when the edition is there to send
+        deliveries = fresh_edition(sessions, config, plain_url)
+        db_before, commits_before = database_clock(plain_url)
+        cpu_before = sum(cpu_seconds(worker.pid) for worker in workers)
+        started = time.perf_counter()
+        while not edition_complete(plain_url):
+            time.sleep(0.1)
+        seconds = time.perf_counter() - started
+        peaks = [peak_mb(worker.pid) for worker in workers]
+        cpu = sum(cpu_seconds(worker.pid) for worker in workers) - cpu_before
+    finally:
+        for worker in workers:
+            worker.send_signal(signal.SIGTERM)
+        for worker in workers:
+            worker.wait(timeout=60)
+    db_after, commits_after = database_clock(plain_url)
+    return Run(count, seconds, deliveries, db_after - db_before, commits_after - commits_before,
+               cpu, peaks, 0.0)
+
+
+def ceiling(processes: int, port: int, count: int, connections: int, message: Path) -> float:
+    """Messages per second the sink takes from `processes` plain smtplib senders together."""
+    share = count // processes
+    started = time.perf_counter()
+    children = [subprocess.Popen([sys.executable, str(Path(__file__).parent / "digest.py"),
+                                  "--child", "baseline", str(port), str(share), str(connections),
+                                  str(message)], stdout=subprocess.DEVNULL)
+                for _ in range(processes)]
+    for child in children:
+        child.wait()
+    return share * processes / (time.perf_counter() - started)
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--subscribers", type=int, default=100_000)
+    parser.add_argument("--workers", default="1,2,4")
+    parser.add_argument("--connections", type=int, default=4, help="per worker")
+    parser.add_argument("--database", default=ADMIN,
+                        help="a PostgreSQL server (URL) where a database may be created")
+    args = parser.parse_args()
+    os.environ.setdefault("PUBLISHER_SECRET_KEY", "benchmark signing key")
+    from publisher.config import load_config
+    from publisher.db import open_store
+
+    name, url = create_database(args.database)
+    plain_url = url.replace("postgresql+psycopg://", "postgresql://", 1)
+    sink, port = start_sink()
+    folder = Path(tempfile.mkdtemp(prefix="publisher-workers-bench-"))
+    runs = []
+    try:
+        print(f"  storing {args.subscribers:,} subscribers...", file=sys.stderr)
+        config_path = write_config(folder, port, args.connections)
+        use_postgresql(config_path, url)
+        _fill(config_path, args.subscribers)
+        config = load_config(config_path, environ={})
+        sessions = open_store(config)
+        message = sample_message(config_path, folder)
+        for count in (int(n) for n in args.workers.split(",")):
+            print(f"  {count} worker(s): sending...", file=sys.stderr)
+            run = measure(count, config_path, plain_url, sessions, config, folder)
+            print(f"  {count} smtplib process(es): the sink's ceiling...", file=sys.stderr)
+            run.ceiling = ceiling(count, port, args.subscribers, args.connections, message)
+            runs.append(run)
+    finally:
+        sink.terminate()
+        drop_database(args.database, name)
+    _report(runs, args)
+
+
+def _fill(config_path: Path, subscribers: int) -> None:
+    """The sample releases and `subscribers` confirmed subscribers of CN."""
+    from sqlalchemy import insert
+
+    from publisher import jobs
+    from publisher.config import load_config
+    from publisher.db import open_store
+    from publisher.models import Subscriber, SubscriberCountry
+
+    config = load_config(config_path, environ={})
+    sessions = open_store(config)
+    now = datetime.now(UTC)
+    jobs.import_files(sessions, config, [jobs.ImportRequest("bundled:ilo-china-mongolia-news.txt")], now)
+    with sessions.begin() as session:
+        session.execute(insert(Subscriber), [
+            {"id": i, "email": f"reader{i}@example.org", "email_key": f"reader{i}@example.org",
+             "status": "confirmed", "status_since": now, "created": now}
+            for i in range(1, subscribers + 1)])
+        session.execute(insert(SubscriberCountry), [
+            {"subscriber_id": i, "country_code": "CN"} for i in range(1, subscribers + 1)])
+
+
+def _report(runs: list[Run], args: argparse.Namespace) -> None:
+    print(f"one edition to {args.subscribers:,} subscribers on PostgreSQL, "
+          f"{args.connections} connections per worker, {os.cpu_count()} cores")
+    print("  workers   msg/s   sink ceiling   ratio   DB ms/delivery   commits/delivery   "
+          "worker CPU us/delivery   peak MB per worker")
+    for run in runs:
+        print(f"  {run.workers:7d} {run.rate:7.0f} {run.ceiling:14.0f} {run.rate / run.ceiling:7.2f}"
+              f" {run.db_ms / run.sent:16.3f} {run.commits / run.sent:18.3f}"
+              f" {run.cpu / run.sent * 1e6:24.0f}   "
+              f"{', '.join(f'{peak:.0f}' for peak in run.peaks_mb)}")
+    first = runs[0]
+    for run in runs[1:]:
+        print(f"  {run.workers} workers vs {first.workers}: {run.rate / first.rate:.2f}x the rate")
+
+
+if __name__ == "__main__":
+    main()
