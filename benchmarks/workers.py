@@ -45,6 +45,7 @@ class Run:
     commits: int
     cpu: float  # seconds, all workers together
     peaks_mb: list[float]
+    queueing: float  # seconds the scheduler took to queue the deliveries
     ceiling: float
 
     @property
@@ -81,19 +82,22 @@ def database_clock(plain_url: str) -> tuple[float, int]:
     return float(row[0]), int(row[1])
 
 
-def fresh_edition(sessions: object, config: object, plain_url: str) -> int:
-    """Forget earlier editions (and tidy up after them), then queue a new one; its deliveries."""
+def fresh_edition(sessions: object, config: object, plain_url: str) -> tuple[int, float]:
+    """Forget earlier editions (and tidy up after them), then queue a new one: its deliveries,
+    and the seconds queueing them took (the scheduler's part)."""
     from publisher import jobs
 
     with psycopg.connect(plain_url, autocommit=True) as connection:
         connection.execute("DELETE FROM editions")
         connection.execute("VACUUM ANALYZE deliveries")
+    started = time.perf_counter()
     edition = jobs.queue_digest(sessions, config, "bench", now=datetime.now(UTC))  # type: ignore[arg-type]
+    queueing = time.perf_counter() - started
     assert edition is not None
     with psycopg.connect(plain_url) as connection:
         row = connection.execute("SELECT count(*) FROM deliveries").fetchone()
     assert row is not None
-    return int(row[0])
+    return int(row[0]), queueing
 
 
 def edition_complete(plain_url: str) -> bool:
@@ -124,7 +128,7 @@ def measure(count: int, config_path: Path, plain_url: str, sessions: object, con
                for n in range(count)]
     try:
         time.sleep(2)  # started and idle: the clock starts when the edition is there to send
-        deliveries = fresh_edition(sessions, config, plain_url)
+        deliveries, queueing = fresh_edition(sessions, config, plain_url)
         db_before, commits_before = database_clock(plain_url)
         cpu_before = sum(cpu_seconds(worker.pid) for worker in workers)
         started = time.perf_counter()
@@ -140,7 +144,7 @@ def measure(count: int, config_path: Path, plain_url: str, sessions: object, con
             worker.wait(timeout=60)
     db_after, commits_after = database_clock(plain_url)
     return Run(count, seconds, deliveries, db_after - db_before, commits_after - commits_before,
-               cpu, peaks, 0.0)
+               cpu, peaks, queueing, 0.0)
 
 
 def ceiling(processes: int, port: int, count: int, connections: int, message: Path) -> float:
@@ -225,6 +229,8 @@ def _report(runs: list[Run], args: argparse.Namespace) -> None:
               f" {run.db_ms / run.sent:16.3f} {run.commits / run.sent:18.3f}"
               f" {run.cpu / run.sent * 1e6:24.0f}   "
               f"{', '.join(f'{peak:.0f}' for peak in run.peaks_mb)}")
+    print(f"  queueing the {runs[0].sent:,} deliveries (the scheduler's part): "
+          f"{min(run.queueing for run in runs):.2f} s")
     first = runs[0]
     for run in runs[1:]:
         print(f"  {run.workers} workers vs {first.workers}: {run.rate / first.rate:.2f}x the rate")

@@ -140,6 +140,7 @@ def test_the_database_restarts_mid_edition_and_the_workers_finish_it(
     assert _delivery_counts(sessions) == {"sent": 150}
     logs = "".join((tmp_path / f"worker{n}.log").read_text() for n in range(3))
     assert "the database cannot be reached" in logs
+    assert logs.count("china-weekly edition 1 complete") == 1  # whichever worker finished it
 
 
 def test_the_rate_limit_holds_across_three_workers_and_status_shows_them(
@@ -158,6 +159,8 @@ def test_the_rate_limit_holds_across_three_workers_and_status_shows_them(
             worker.send_signal(signal.SIGTERM)
         codes = [worker.wait(timeout=30) for worker in workers]
     assert codes == [0, 0, 0]
+    logs = "".join((tmp_path / f"worker{n}.log").read_text() for n in range(3))
+    assert logs.count("china-weekly edition 1 complete") == 1
     assert "3 workers and 0 schedulers seen" in status and status.count(" sending ") >= 3
     times = sorted(r.at for r in mail_server.received)
     assert len(times) == 60

@@ -125,14 +125,15 @@ class EditionSender:
         self.fatal: TransportError | None = None
         self.owner = new_owner()
         self.lease = timedelta(seconds=seconds(config.smtp.lease))
-        self.batch = batch * config.smtp.connections
+        self.claim_size = batch * config.smtp.connections
         self.outage = Outage(seconds(config.smtp.reconnect_max), self.stop)
         self.claims_until = self.clock()  # when this sender's claims run out, unless renewed
         self.lapsed = False  # the claims ran out once: the batch in hand is no longer ours
 
     def run(self) -> EditionTotals:
         """Send until every delivery is final (or `stop` is set), then complete the edition."""
-        self.results = ResultWriter(engine_of(self.sessions), self.stop)
+        self.results = ResultWriter(engine_of(self.sessions), self.stop,
+                                    self.config.smtp.connections)
         done = threading.Event()
         keeper = threading.Thread(target=self._keep_claims, args=(done,), name="lease", daemon=True)
         keeper.start()
@@ -187,7 +188,7 @@ class EditionSender:
             if self.lapsed:
                 release(session, self.owner)
             ids = claim(session, self.edition.id, self.owner, now, self.lease,
-                        self.batch)
+                        self.claim_size)
             if not ids:
                 return None
             self.claims_until, self.lapsed = now + self.lease, False
