@@ -46,6 +46,7 @@ class Run:
     cpu: float  # seconds, all workers together
     peaks_mb: list[float]
     queueing: float  # seconds the scheduler took to queue the deliveries
+    table_mb: float  # the deliveries table and its indexes after the edition
     ceiling: float
 
     @property
@@ -100,6 +101,14 @@ def fresh_edition(sessions: object, config: object, plain_url: str) -> tuple[int
     return int(row[0]), queueing
 
 
+def deliveries_mb(plain_url: str) -> float:
+    """The deliveries table with its indexes, on disk."""
+    with psycopg.connect(plain_url) as connection:
+        row = connection.execute("SELECT pg_total_relation_size('deliveries')").fetchone()
+    assert row is not None
+    return int(row[0]) / 2**20
+
+
 def edition_complete(plain_url: str) -> bool:
     with psycopg.connect(plain_url) as connection:
         row = connection.execute("SELECT status FROM editions").fetchone()
@@ -144,7 +153,7 @@ def measure(count: int, config_path: Path, plain_url: str, sessions: object, con
             worker.wait(timeout=60)
     db_after, commits_after = database_clock(plain_url)
     return Run(count, seconds, deliveries, db_after - db_before, commits_after - commits_before,
-               cpu, peaks, queueing, 0.0)
+               cpu, peaks, queueing, deliveries_mb(plain_url), 0.0)
 
 
 def ceiling(processes: int, port: int, count: int, connections: int, message: Path) -> float:
@@ -230,7 +239,8 @@ def _report(runs: list[Run], args: argparse.Namespace) -> None:
               f" {run.cpu / run.sent * 1e6:24.0f}   "
               f"{', '.join(f'{peak:.0f}' for peak in run.peaks_mb)}")
     print(f"  queueing the {runs[0].sent:,} deliveries (the scheduler's part): "
-          f"{min(run.queueing for run in runs):.2f} s")
+          f"{min(run.queueing for run in runs):.2f} s; the deliveries table with its indexes "
+          f"{max(run.table_mb for run in runs):.0f} MB after the edition")
     first = runs[0]
     for run in runs[1:]:
         print(f"  {run.workers} workers vs {first.workers}: {run.rate / first.rate:.2f}x the rate")

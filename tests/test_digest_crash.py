@@ -68,3 +68,34 @@ def test_two_senders_at_once_share_the_edition_and_send_each_recipient_once(
     with sessions() as session:
         assert session.scalar(select(func.count()).select_from(Edition)) == 1
         assert session.scalar(select(Edition.status)) == "complete"
+
+
+def test_a_batch_whose_lease_ran_out_unrenewed_is_not_sent(
+        tmp_path: Path, db_url: str, mail_server: MailServer) -> None:
+    """The database was away longer than the lease: by the time this sender could renew,
+    another may have claimed its batch, so what it still holds goes back unsent."""
+    from datetime import UTC, datetime, timedelta
+
+    from publisher import jobs
+    from publisher.digest.send import EditionSender
+    from publisher.mail.transport import make_transport
+    from publisher.tokens import Signer
+
+    path = mail_config(tmp_path, db_url, mail_server, lease='"60s"')
+    config, sessions = setup_store(path, PEOPLE)
+    moment = [datetime.now(UTC)]
+    edition = jobs.queue_digest(sessions, config, "china-weekly", now=moment[0])
+    assert edition is not None
+    sender = EditionSender(sessions, config, edition, make_transport(config), Signer("test signing key"),
+                           clock=lambda: moment[0])
+    batch = sender._ready_jobs()
+    assert batch
+    moment[0] += timedelta(seconds=61)  # no renewal got through for longer than the lease
+    sender._renew()
+    connection = sender.transport.connect()
+    sender.results = None  # type: ignore[assignment]  # nothing may be recorded either
+    sender._deliver(connection, batch[0])
+    connection.close()
+    assert mail_server.received == []
+    with sessions() as session:
+        assert session.scalar(select(func.count()).where(Delivery.status == "queued")) == 40

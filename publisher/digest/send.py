@@ -226,12 +226,21 @@ class EditionSender:
         """Renew this sender's lease while it runs, so nobody takes over its batch."""
         while not done.wait(self.lease.total_seconds() / 3):
             try:
-                with self.sessions.begin() as session:
-                    now = self.clock()
-                    renew(session, self.owner, now, self.lease)
-                self.claims_until = now + self.lease
+                self._renew()
             except SQLAlchemyError as exc:  # the next renewal, or the lease's end, decides
                 log.warning("could not renew the delivery lease: %s", exc)
+
+    def _renew(self) -> None:
+        """A renewal counts only if it is committed before the claims ran out; a late one
+        (the database was away) may come after another sender took the batch."""
+        now, until = self.clock(), self.claims_until
+        if now < until:
+            with self.sessions.begin() as session:
+                renew(session, self.owner, now, self.lease)
+        if self.clock() < until:
+            self.claims_until = now + self.lease
+        else:
+            self.lapsed = True
 
     def _deliver(self, connection: Connection, job: Job) -> None:
         """Send one message; while the server is away, wait (the claim is kept and renewed)."""
