@@ -80,6 +80,14 @@ sender = "Bench office <news@bench.example.org>"
 
 def prepare(folder: Path, port: int, connections: int, subscribers: int) -> Path:
     """A store with the seed releases and `subscribers` confirmed subscribers of CN."""
+    path = write_config(folder, port, connections)
+    fill_store(path, subscribers)
+    return path
+
+
+def fill_store(config_path: Path, subscribers: int) -> None:
+    """The seed releases and `subscribers` confirmed subscribers of CN, into the store the
+    config names."""
     from sqlalchemy import insert
 
     from publisher import jobs
@@ -87,8 +95,7 @@ def prepare(folder: Path, port: int, connections: int, subscribers: int) -> Path
     from publisher.db import open_store
     from publisher.models import Subscriber, SubscriberCountry
 
-    path = write_config(folder, port, connections)
-    config = load_config(path, environ={})
+    config = load_config(config_path, environ={})
     sessions = open_store(config)
     now = datetime.now(UTC)
     jobs.import_files(sessions, config, [jobs.ImportRequest(SEED)], now)
@@ -99,7 +106,6 @@ def prepare(folder: Path, port: int, connections: int, subscribers: int) -> Path
             for i in range(1, subscribers + 1)])
         session.execute(insert(SubscriberCountry), [
             {"subscriber_id": i, "country_code": "CN"} for i in range(1, subscribers + 1)])
-    return path
 
 
 def child_ours(config_path: str) -> dict[str, float]:

@@ -31,7 +31,7 @@ from pathlib import Path
 import psycopg
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
-from digest import sample_message, start_sink, write_config  # noqa: E402
+from digest import fill_store, sample_message, start_sink, write_config  # noqa: E402
 
 ADMIN = "postgresql://postgres@127.0.0.1:5432/test"
 
@@ -190,7 +190,7 @@ def main() -> None:
         print(f"  storing {args.subscribers:,} subscribers...", file=sys.stderr)
         config_path = write_config(folder, port, args.connections)
         use_postgresql(config_path, url)
-        _fill(config_path, args.subscribers)
+        fill_store(config_path, args.subscribers)
         config = load_config(config_path, environ={})
         sessions = open_store(config)
         message = sample_message(config_path, folder)
@@ -204,28 +204,6 @@ def main() -> None:
         sink.terminate()
         drop_database(args.database, name)
     _report(runs, args)
-
-
-def _fill(config_path: Path, subscribers: int) -> None:
-    """The sample releases and `subscribers` confirmed subscribers of CN."""
-    from sqlalchemy import insert
-
-    from publisher import jobs
-    from publisher.config import load_config
-    from publisher.db import open_store
-    from publisher.models import Subscriber, SubscriberCountry
-
-    config = load_config(config_path, environ={})
-    sessions = open_store(config)
-    now = datetime.now(UTC)
-    jobs.import_files(sessions, config, [jobs.ImportRequest("bundled:ilo-china-mongolia-news.txt")], now)
-    with sessions.begin() as session:
-        session.execute(insert(Subscriber), [
-            {"id": i, "email": f"reader{i}@example.org", "email_key": f"reader{i}@example.org",
-             "status": "confirmed", "status_since": now, "created": now}
-            for i in range(1, subscribers + 1)])
-        session.execute(insert(SubscriberCountry), [
-            {"subscriber_id": i, "country_code": "CN"} for i in range(1, subscribers + 1)])
 
 
 def _report(runs: list[Run], args: argparse.Namespace) -> None:

@@ -63,9 +63,7 @@ def test_kill_9_one_of_three_workers_and_every_recipient_gets_it_once(
         mail_server.stop_after, mail_server.stopping = None, False  # the server is back
         _wait(lambda: _editions(sessions) == [(1, "complete")], 60)
     finally:
-        for worker in workers[1:]:
-            worker.send_signal(signal.SIGTERM)
-        codes = [worker.wait(timeout=30) for worker in workers]
+        codes = _stop_all(workers)
     assert codes == [-signal.SIGKILL, 0, 0]
     assert sorted(r.recipients[0] for r in mail_server.received) == sorted(READERS)
     status = CliRunner().invoke(cli, ["--config", str(path), "status"]).stdout
@@ -98,15 +96,21 @@ def test_the_mail_server_goes_away_and_comes_back(tmp_path: Path, db_url: str) -
         controller = start(server, same_port=True)
         _wait(lambda: _editions(sessions) == [(1, "complete")], 60)
     finally:
-        for worker in workers:
-            worker.send_signal(signal.SIGTERM)
-        codes = [worker.wait(timeout=30) for worker in workers]
+        codes = _stop_all(workers)
         controller.stop(no_assert=True)
     assert codes == [0, 0]
     assert sorted(r.recipients[0] for r in server.received) == sorted(READERS)
     assert _delivery_counts(sessions) == {"sent": 60}
     logs = "".join((tmp_path / f"worker{n}.log").read_text() for n in range(2))
     assert "the mail server is away" in logs and "sending resumes" in logs
+
+
+def _stop_all(processes: list[subprocess.Popen[bytes]]) -> list[int]:
+    """SIGTERM to those still running; every exit code."""
+    for process in processes:
+        if process.poll() is None:
+            process.send_signal(signal.SIGTERM)
+    return [process.wait(timeout=30) for process in processes]
 
 
 def _delivery_counts(sessions: sessionmaker[Session]) -> dict[str, int]:
@@ -132,9 +136,7 @@ def test_the_database_restarts_mid_edition_and_the_workers_finish_it(
         pg_cluster.start()
         _wait(lambda: _editions(sessions) == [(1, "complete")], 90)
     finally:
-        for worker in workers:
-            worker.send_signal(signal.SIGTERM)
-        codes = [worker.wait(timeout=30) for worker in workers]
+        codes = _stop_all(workers)
     assert codes == [0, 0, 0]
     assert sorted(r.recipients[0] for r in mail_server.received) == sorted(people)
     assert _delivery_counts(sessions) == {"sent": 150}
@@ -155,9 +157,7 @@ def test_the_rate_limit_holds_across_three_workers_and_status_shows_them(
         status = CliRunner().invoke(cli, ["--config", str(path), "status"]).stdout
         _wait(lambda: _editions(sessions) == [(1, "complete")], 60)
     finally:
-        for worker in workers:
-            worker.send_signal(signal.SIGTERM)
-        codes = [worker.wait(timeout=30) for worker in workers]
+        codes = _stop_all(workers)
     assert codes == [0, 0, 0]
     logs = "".join((tmp_path / f"worker{n}.log").read_text() for n in range(3))
     assert logs.count("china-weekly edition 1 complete") == 1
@@ -198,10 +198,7 @@ def test_two_schedulers_and_three_workers_over_several_fire_times(
         _wait(lambda: _editions(sessions) == [(1, "complete"), (2, "complete"), (3, "complete")], 60)
         time.sleep(1)  # nothing more is coming: no new release, no second edition per minute
     finally:
-        for process in schedulers + workers:
-            if process.poll() is None:
-                process.send_signal(signal.SIGTERM)
-        codes = [process.wait(timeout=30) for process in schedulers + workers]
+        codes = _stop_all(schedulers + workers)
     assert sorted(codes) == [-signal.SIGKILL, 0, 0, 0, 0]
     with sessions() as session:
         periods = session.scalars(select(Edition.period).order_by(Edition.number)).all()

@@ -25,10 +25,13 @@ def new_owner() -> str:
 
 
 def claim(session: Session, edition_id: int, owner: str, now: datetime, lease: timedelta,
-          limit: int) -> list[int]:
-    """Claim up to `limit` free deliveries of the edition; their ids, in order."""
+          limit: int, after: int = 0) -> list[int]:
+    """Claim up to `limit` free deliveries of the edition with ids above `after`; their ids, in
+    order. A sender passes the last id it claimed, so that its claim does not walk again over
+    every delivery the edition has sent so far (see EditionSender._claim_next)."""
     free = (select(Delivery.id)
-            .where(Delivery.edition_id == edition_id, Delivery.status == "queued",
+            .where(Delivery.edition_id == edition_id, Delivery.id > after,
+                   Delivery.status == "queued",
                    Delivery.next_attempt.is_(None) | (Delivery.next_attempt <= now),
                    Delivery.claimed_until.is_(None) | (Delivery.claimed_until < now))
             .order_by(Delivery.id).limit(limit))

@@ -129,6 +129,7 @@ class EditionSender:
         self.outage = Outage(seconds(config.smtp.reconnect_max), self.stop)
         self.claims_until = self.clock()  # when this sender's claims run out, unless renewed
         self.lapsed = False  # the claims ran out once: the batch in hand is no longer ours
+        self.claimed_up_to = 0  # the last delivery id claimed
 
     def run(self) -> EditionTotals:
         """Send until every delivery is final (or `stop` is set), then complete the edition."""
@@ -187,8 +188,7 @@ class EditionSender:
             now = self.clock()
             if self.lapsed:
                 release(session, self.owner)
-            ids = claim(session, self.edition.id, self.owner, now, self.lease,
-                        self.claim_size)
+            ids = self._claim_next(session, now)
             if not ids:
                 return None
             self.claims_until, self.lapsed = now + self.lease, False
@@ -205,6 +205,16 @@ class EditionSender:
                     claimed_until=None))
                 self.progress(len(gone))
         return [Job(row[0], row[1], row[2], row[4]) for row in rows if row[3] == "confirmed"]
+
+    def _claim_next(self, session: Session, now: datetime) -> list[int]:
+        """Claim onwards from the last id this sender claimed; once nothing is left there,
+        from the start again: batches given back, and retries now due, lie behind it."""
+        ids = claim(session, self.edition.id, self.owner, now, self.lease, self.claim_size,
+                    after=self.claimed_up_to)
+        if not ids and self.claimed_up_to:
+            ids = claim(session, self.edition.id, self.owner, now, self.lease, self.claim_size)
+        self.claimed_up_to = ids[-1] if ids else 0
+        return ids
 
     def _release(self) -> None:
         with self.sessions.begin() as session:
@@ -249,6 +259,8 @@ class EditionSender:
             if not self._claim_holds():
                 return
             self.rate.wait()
+            if self.stop.is_set():  # told to stop while waiting for a slot: leave it queued
+                return
             message = self.factory.build(recipient, self.clock(), eight_bit=connection.accepts_8bit())
             try:
                 reply = connection.send(self.factory.envelope_sender, job.address, message,
