@@ -17,7 +17,13 @@ from publisher.config import Config, Digest, Source, seconds
 from publisher.db import retrying
 from publisher.digest.editions import Plan, open_edition, plan_edition
 from publisher.digest.render import render_edition
-from publisher.digest.send import BATCH_PER_CONNECTION, EditionSender, EditionTotals, RecipientLinks, message_factory
+from publisher.digest.send import (
+    BATCH_PER_CONNECTION,
+    EditionSender,
+    EditionTotals,
+    RecipientLinks,
+    message_factory,
+)
 from publisher.errors import PublisherError
 from publisher.feeds.build import BuildReport, build_feeds
 from publisher.ingest.entry import Entry

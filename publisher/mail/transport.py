@@ -50,7 +50,8 @@ class TemporaryFailure(DeliveryFailure):
 
 class ServerUnavailable(TemporaryFailure):
     """The server cannot be reached, dropped the connection again, or said 421: nothing is
-    wrong with the recipient, and nothing was accepted."""
+    wrong with the recipient. (A connection lost after the message went out may hide a
+    message the server took; it goes again with the same Message-ID.)"""
 
 
 class PermanentFailure(DeliveryFailure):
