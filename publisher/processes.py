@@ -10,13 +10,14 @@ import socket
 import threading
 import uuid
 from collections.abc import Callable
-from datetime import UTC, datetime, timedelta
+from datetime import datetime, timedelta
 from types import TracebackType
 
 from sqlalchemy import delete, select
 from sqlalchemy.exc import SQLAlchemyError
 from sqlalchemy.orm import Session, sessionmaker
 
+from publisher.clock import utc_now
 from publisher.models import Process
 
 log = logging.getLogger(__name__)
@@ -24,10 +25,6 @@ log = logging.getLogger(__name__)
 HEARTBEAT = 5.0  # seconds between reports
 RECENT = timedelta(minutes=2)  # what `publisher status` counts as seen recently
 FORGOTTEN = timedelta(days=7)  # rows of processes gone this long are deleted
-
-
-def utc_now() -> datetime:
-    return datetime.now(UTC)
 
 
 def process_name() -> str:

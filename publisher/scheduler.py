@@ -23,6 +23,7 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session, sessionmaker
 
 from publisher import jobs
+from publisher.clock import utc_now
 from publisher.config import Config, seconds
 from publisher.db import engine_of
 from publisher.digest.editions import unfinished_edition
@@ -33,10 +34,6 @@ from publisher.processes import Presence
 from publisher.schedules import Schedule, schedules
 
 log = logging.getLogger("publisher.scheduler")
-
-
-def utc_now() -> datetime:
-    return datetime.now(UTC)
 
 
 class ScheduleRunner:

@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import logging
 import sys
-from datetime import UTC, datetime
 from functools import cached_property
 from pathlib import Path
 from typing import Any
@@ -63,10 +62,6 @@ def cli(ctx: click.Context, config_path: Path | None, verbose: bool) -> None:
 
 
 pass_app = click.make_pass_decorator(App)
-
-
-def now() -> datetime:
-    return datetime.now(UTC)
 
 
 def print_table(table: Table) -> None:

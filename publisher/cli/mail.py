@@ -16,7 +16,8 @@ from rich.table import Table
 from sqlalchemy.exc import OperationalError
 
 from publisher import jobs
-from publisher.cli.app import App, cli, now, pass_app, print_table
+from publisher.cli.app import App, cli, pass_app, print_table
+from publisher.clock import utc_now as now
 from publisher.errors import InputError
 from publisher.processes import Presence, recent_processes
 from publisher.subscribers import (

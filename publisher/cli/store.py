@@ -11,7 +11,8 @@ import click
 from rich.table import Table
 
 from publisher import jobs
-from publisher.cli.app import App, cli, now, pass_app, print_table
+from publisher.cli.app import App, cli, pass_app, print_table
+from publisher.clock import utc_now as now
 from publisher.config import Config
 from publisher.db import database_url, display_url, make_engine, upgrade
 from publisher.feeds.build import build_feeds

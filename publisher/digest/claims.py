@@ -9,19 +9,12 @@ claiming at that moment (FOR UPDATE SKIP LOCKED); SQLite has one writer at a tim
 
 from __future__ import annotations
 
-import os
-import socket
-import uuid
 from datetime import datetime, timedelta
 
 from sqlalchemy import func, select, update
 from sqlalchemy.orm import Session
 
 from publisher.models import Delivery
-
-
-def new_owner() -> str:
-    return f"{socket.gethostname()}:{os.getpid()}:{uuid.uuid4().hex[:8]}"
 
 
 def claim(session: Session, edition_id: int, owner: str, now: datetime, lease: timedelta,

@@ -15,7 +15,7 @@ import queue
 import threading
 from collections.abc import Callable
 from dataclasses import dataclass
-from datetime import UTC, datetime, timedelta
+from datetime import datetime, timedelta
 from email.utils import parseaddr
 from urllib.parse import urlsplit
 
@@ -23,9 +23,10 @@ from sqlalchemy import func, select, update
 from sqlalchemy.exc import SQLAlchemyError
 from sqlalchemy.orm import Session, sessionmaker
 
+from publisher.clock import utc_now
 from publisher.config import Config, Digest, seconds
 from publisher.db import engine_of, retrying
-from publisher.digest.claims import claim, new_owner, next_chance, release, renew
+from publisher.digest.claims import claim, next_chance, release, renew
 from publisher.digest.editions import complete_if_done
 from publisher.digest.outage import Outage
 from publisher.digest.pace import SharedRate
@@ -42,15 +43,12 @@ from publisher.mail.transport import (
     TransportError,
 )
 from publisher.models import Delivery, Edition, Subscriber
+from publisher.processes import process_name
 from publisher.tokens import Signer
 
 log = logging.getLogger(__name__)
 
 BATCH_PER_CONNECTION = 250  # deliveries claimed at a time, per connection (the default)
-
-
-def utc_now() -> datetime:
-    return datetime.now(UTC)
 
 
 @dataclass(frozen=True)
@@ -123,7 +121,7 @@ class EditionSender:
         self.rate = SharedRate(engine_of(sessions), transport.description, config.smtp.rate_limit,
                                self.stop)
         self.fatal: TransportError | None = None
-        self.owner = new_owner()
+        self.owner = process_name()  # a process may run several senders: each its own
         self.lease = timedelta(seconds=seconds(config.smtp.lease))
         self.claim_size = batch * config.smtp.connections
         self.outage = Outage(seconds(config.smtp.reconnect_max), self.stop)
