@@ -102,19 +102,21 @@ def open_store(config: Config) -> sessionmaker[Session]:
     return sessions
 
 
-def retrying(action: Callable[[], T], stop: threading.Event, what: str) -> T:
+def retrying(action: Callable[[], T], stop: threading.Event, what: str,
+             unreachable: type[Exception] = OperationalError) -> T:
     """Run `action` (one transaction) again while the database cannot be reached, as during a
     restart or a failover: after 0.5 s, 1 s, 2 s ... 10 s. Gives up (raises) once `stop` is set.
-    The pool drops the dead connections, so the next try connects afresh."""
+    The pool drops the dead connections, so the next try connects afresh. `unreachable`: the
+    error that means it, SQLAlchemy's by default, the driver's own for raw connections."""
     pause = 0.5
     while True:
         try:
             return action()
-        except OperationalError as exc:
+        except unreachable as exc:
             if stop.is_set():
                 raise
             log.warning("%s: the database cannot be reached (%s); trying again in %.1f s",
-                        what, first_line(exc.orig), pause)
+                        what, first_line(getattr(exc, "orig", exc)), pause)
             if stop.wait(pause):
                 raise
             pause = min(pause * 2, 10.0)

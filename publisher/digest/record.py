@@ -18,7 +18,7 @@ from typing import Any
 
 from sqlalchemy import Engine, bindparam, func, null, update
 
-from publisher.db import first_line
+from publisher.db import retrying
 from publisher.models import Delivery, UTCDateTime
 
 log = logging.getLogger(__name__)
@@ -97,8 +97,8 @@ class _CompiledUpdate:
 
 class ResultWriter:
     """While the database cannot be reached, results wait in memory and the commit is tried
-    again on a new connection (0.5 s, 1 s ... 10 s apart): the messages are sent, so dropping
-    their results would send them again. The senders wait meanwhile. Once `stop` is set the
+    again on a new connection (db.retrying): the messages are sent, so dropping their results
+    would send them again. The senders wait meanwhile. Once `stop` is set the
     writer gives up and the waiting senders get the error."""
 
     def __init__(self, engine: Engine, stop: threading.Event, senders: int = 1) -> None:
@@ -106,6 +106,7 @@ class ResultWriter:
         self._update = _CompiledUpdate(engine)
         self._unreachable = engine.dialect.loaded_dbapi.OperationalError
         self._postgresql = engine.dialect.name == "postgresql"
+        self._connection: Any = None  # the writer thread's own, made on first use
         self._queue: queue.Queue[Result | None] = queue.Queue()
         self._thread = threading.Thread(target=self._run, name="delivery-results", daemon=True)
         self._thread.start()
@@ -122,15 +123,14 @@ class ResultWriter:
         self._thread.join()
 
     def _run(self) -> None:
-        connection = None
         try:
             while (batch := self._next_batch()) is not None:
-                connection = self._commit_until_done(connection, batch)
+                self._commit_until_done(batch)
         finally:
-            if connection is not None:
-                if self._postgresql:
-                    connection.driver_connection.autocommit = False  # back to the pool as it came
-                connection.close()
+            if self._connection is not None:
+                if self._postgresql:  # back to the pool as it came
+                    self._connection.driver_connection.autocommit = False
+                self._connection.close()
 
     def _next_batch(self) -> list[Result] | None:
         """At least one result, and whatever more come within LINGER (up to one per sender);
@@ -153,40 +153,34 @@ class ResultWriter:
                 return batch
             batch.append(item)
 
-    def _commit_until_done(self, connection: Any, batch: list[Result]) -> Any:
-        """Commit the batch and hand each sender its outcome; the connection to use next."""
-        pause, error = 0.5, None
-        while True:
-            try:
-                connection = connection or self._connect()
-                self._commit(connection, batch)
-                break
-            except self._unreachable as exc:
-                connection = self._discard(connection)
-                if self._stop.wait(pause):
-                    error = exc
-                    break
-                log.warning("delivery results: the database cannot be reached (%s); %d results "
-                            "wait, trying again in %.1f s", first_line(exc), len(batch), pause)
-                pause = min(pause * 2, 10.0)
-            except BaseException as exc:  # noqa: BLE001 (handed to every waiting sender)
-                connection = self._discard(connection)
-                error = exc
-                break
+    def _commit_until_done(self, batch: list[Result]) -> None:
+        """Commit the batch, trying again while the database is away; hand each sender its
+        outcome."""
+        error: BaseException | None = None
+        try:
+            retrying(lambda: self._commit(batch), self._stop,
+                     f"delivery results ({len(batch)} waiting)", self._unreachable)
+        except BaseException as exc:  # noqa: BLE001 (handed to every waiting sender)
+            error = exc
         for result in batch:
             result.error = error
             result.done.set()
-        return connection
 
-    def _commit(self, connection: Any, batch: list[Result]) -> None:
-        cursor = connection.cursor()
-        if self._postgresql:
-            cursor.execute(_PG_UPDATE, _pg_columns(batch))
+    def _commit(self, batch: list[Result]) -> None:
+        """One try, on the writer's connection (a new one after an error: the old one may be
+        dead, or in a failed transaction)."""
+        try:
+            connection = self._connection = self._connection or self._connect()
+            cursor = connection.cursor()
+            if self._postgresql:
+                cursor.execute(_PG_UPDATE, _pg_columns(batch))
+            else:
+                cursor.executemany(self._update.sql, self._update.rows(batch))
+                connection.commit()
             cursor.close()
-            return
-        cursor.executemany(self._update.sql, self._update.rows(batch))
-        cursor.close()
-        connection.commit()
+        except BaseException:
+            self._discard()
+            raise
 
     def _connect(self) -> Any:
         connection = self._engine.raw_connection()
@@ -194,9 +188,8 @@ class ResultWriter:
             connection.driver_connection.autocommit = True
         return connection
 
-    @staticmethod
-    def _discard(connection: Any) -> None:
-        """Drop a connection after an error: it may be dead, or in a failed transaction."""
+    def _discard(self) -> None:
+        connection, self._connection = self._connection, None
         if connection is not None:
             try:
                 connection.invalidate()
