@@ -4,10 +4,11 @@ resumed until every delivery is final, completed exactly once."""
 from __future__ import annotations
 
 import logging
+import zlib
 from dataclasses import dataclass
 from datetime import datetime
 
-from sqlalchemy import Select, exists, func, insert, literal, select, update
+from sqlalchemy import Select, exists, func, insert, literal, select, text, update
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
@@ -69,6 +70,7 @@ def open_edition(
     process making the same edition at the same moment fails on the unique (digest, number)
     or (digest, period), and gets the first one's edition instead.
     """
+    _take_turns(session, digest.name)
     unfinished = unfinished_edition(session, digest.name)
     if unfinished is not None:
         return unfinished
@@ -97,6 +99,18 @@ def open_edition(
     session.execute(insert(Delivery).from_select(
         ["subscriber_id", "edition_id", "status", "attempts"], queue))
     return edition
+
+
+def _take_turns(session: Session, digest: str) -> None:
+    """On PostgreSQL, processes opening an edition of one digest do it one after the other,
+    until the transaction ends. Without it a second process could look for an unfinished
+    edition just before the first commits its new one, then make another of the same releases
+    under the next number (and a different period: a manual send, or a fire time beside one),
+    and everyone would get both. SQLite needs nothing: a writer that read before another's
+    commit cannot write."""
+    if session.get_bind().dialect.name == "postgresql":
+        key = (0x65646974 << 32) | zlib.crc32(digest.encode())  # "edit", then the digest
+        session.execute(text("SELECT pg_advisory_xact_lock(:key)"), {"key": key})
 
 
 def complete_if_done(session: Session, edition_id: int, now: datetime) -> bool:
