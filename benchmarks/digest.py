@@ -90,15 +90,15 @@ def fill_store(config_path: Path, subscribers: int) -> None:
     config names."""
     from sqlalchemy import insert
 
-    from publisher import jobs
     from publisher.config import load_config
-    from publisher.db import open_store
-    from publisher.models import Subscriber, SubscriberCountry
+    from publisher.jobs.imports import ImportRequest, import_files
+    from publisher.store.db import open_store
+    from publisher.store.models import Subscriber, SubscriberCountry
 
     config = load_config(config_path, environ={})
     sessions = open_store(config)
     now = datetime.now(UTC)
-    jobs.import_files(sessions, config, [jobs.ImportRequest(SEED)], now)
+    import_files(sessions, config, [ImportRequest(SEED)], now)
     with sessions.begin() as session:
         session.execute(insert(Subscriber), [
             {"id": i, "email": f"reader{i}@example.org", "email_key": f"reader{i}@example.org",
@@ -109,14 +109,14 @@ def fill_store(config_path: Path, subscribers: int) -> None:
 
 
 def child_ours(config_path: str) -> dict[str, float]:
-    from publisher import jobs
     from publisher.config import load_config
-    from publisher.db import open_store
+    from publisher.jobs.digests import send_digest
+    from publisher.store.db import open_store
 
     config = load_config(Path(config_path), environ={})
     sessions = open_store(config)
     started, cpu = time.perf_counter(), time.process_time()
-    totals = jobs.send_digest(sessions, config, "bench", now=datetime.now(UTC))
+    totals = send_digest(sessions, config, "bench", now=datetime.now(UTC))
     assert totals is not None and totals.failed == 0
     return {"seconds": time.perf_counter() - started, "cpu": time.process_time() - cpu,
             "sent": totals.sent, "peak_mb": _peak_mb()}
@@ -162,13 +162,13 @@ def run_child(*args: str) -> dict[str, float]:
 
 def sample_message(config_path: Path, folder: Path) -> Path:
     """One real digest message, as the baseline's pre-built message."""
-    from publisher import jobs
     from publisher.config import load_config
-    from publisher.db import open_store
+    from publisher.jobs.samples import sample_message as next_message
+    from publisher.store.db import open_store
 
     config = load_config(config_path, environ={})
-    sample = jobs.sample_message(open_store(config), config, "bench", "reader@example.org",
-                                 datetime.now(UTC))
+    sample = next_message(open_store(config), config, "bench", "reader@example.org",
+                          datetime.now(UTC))
     assert sample is not None
     path = folder / "message.eml"
     path.write_bytes(sample.message)

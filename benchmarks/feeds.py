@@ -27,12 +27,12 @@ from sqlalchemy import insert
 from sqlalchemy.orm import Session, sessionmaker
 
 from publisher.config import Config, parse_config
-from publisher.db import open_store
 from publisher.feeds.build import build_feeds
 from publisher.feeds.files import write_atomic
 from publisher.feeds.select import newest_for_feed
 from publisher.feeds.targets import feed_item, feed_targets
-from publisher.models import Release, ReleaseCountry
+from publisher.store.db import open_store
+from publisher.store.models import Release, ReleaseCountry
 
 COUNTRIES = ["AR", "BR", "CN", "DE", "FR", "IN", "JP", "MN", "US", "ZA"]
 CACHE = Path(tempfile.gettempdir()) / "publisher-bench"

@@ -86,13 +86,13 @@ def database_clock(plain_url: str) -> tuple[float, int]:
 def fresh_edition(sessions: object, config: object, plain_url: str) -> tuple[int, float]:
     """Forget earlier editions (and tidy up after them), then queue a new one: its deliveries,
     and the seconds queueing them took (the scheduler's part)."""
-    from publisher import jobs
+    from publisher.jobs.digests import queue_digest
 
     with psycopg.connect(plain_url, autocommit=True) as connection:
         connection.execute("DELETE FROM editions")
         connection.execute("VACUUM ANALYZE deliveries")
     started = time.perf_counter()
-    edition = jobs.queue_digest(sessions, config, "bench", now=datetime.now(UTC))  # type: ignore[arg-type]
+    edition = queue_digest(sessions, config, "bench", now=datetime.now(UTC))  # type: ignore[arg-type]
     queueing = time.perf_counter() - started
     assert edition is not None
     with psycopg.connect(plain_url) as connection:
@@ -179,7 +179,7 @@ def main() -> None:
     args = parser.parse_args()
     os.environ.setdefault("PUBLISHER_SECRET_KEY", "benchmark signing key")
     from publisher.config import load_config
-    from publisher.db import open_store
+    from publisher.store.db import open_store
 
     name, url = create_database(args.database)
     plain_url = url.replace("postgresql+psycopg://", "postgresql://", 1)

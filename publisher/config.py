@@ -19,7 +19,7 @@ from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 from apscheduler.triggers.cron import CronTrigger
 from pydantic import AfterValidator, BaseModel, ConfigDict, Field, ValidationError
 
-from publisher.errors import ConfigError
+from publisher.errors import ConfigError, UnknownCountry, UnknownDigest
 
 CONFIG_ENV = "PUBLISHER_CONFIG"
 DEFAULT_CONFIG_NAME = "config.toml"
@@ -252,13 +252,15 @@ class Config(Section):
         for country in self.countries:
             if country.code == code:
                 return country
-        raise KeyError(code)
+        raise UnknownCountry(f"unknown country {code!r}; the config has "
+                             f"{', '.join(self.country_codes) or 'none'}")
 
     def digest(self, name: str) -> Digest:
         for digest in self.digests:
             if digest.name == name:
                 return digest
-        raise KeyError(name)
+        known = ", ".join(d.name for d in self.digests) or "none"
+        raise UnknownDigest(f"no digest named {name!r} in the config (it has: {known})")
 
     @property
     def country_codes(self) -> tuple[str, ...]:

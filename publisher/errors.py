@@ -33,3 +33,11 @@ class InputError(PublisherError):
 
 class StoreError(PublisherError):
     """The database cannot be reached or migrated."""
+
+
+class UnknownDigest(PublisherError):
+    """A digest name the config does not have."""
+
+
+class UnknownCountry(PublisherError):
+    """A country code the config does not have."""

@@ -10,11 +10,11 @@ from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
+from mailserver import MailServer, start
 from sqlalchemy.orm import Session, sessionmaker
 
-from mailserver import MailServer, start
 from publisher.config import Config, load_config
-from publisher.db import open_store
+from publisher.store.db import open_store
 
 ROOT = Path(__file__).resolve().parent.parent
 SHIPPED_CONFIG = ROOT / "config.toml"
@@ -167,7 +167,6 @@ def serve_app(app: object) -> Iterator[str]:
     import time
 
     import uvicorn
-
     from mailserver import free_port
 
     port = free_port()

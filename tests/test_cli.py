@@ -13,12 +13,11 @@ from typing import get_args, get_origin
 
 import click
 import pytest
+from conftest import ROOT
 from pydantic import BaseModel
 
 from publisher.cli import cli
 from publisher.config import Config
-
-from conftest import ROOT
 
 README = (ROOT / "README.md").read_text("utf-8")
 
@@ -96,7 +95,6 @@ def test_first_command_runs_on_embedded_defaults_in_an_empty_folder(tmp_path: Pa
 
 def test_releases_list_filters_by_country(tmp_path: Path) -> None:
     from click.testing import CliRunner
-
     from conftest import SEED, write_config
 
     path = write_config(tmp_path, f"sqlite:///{tmp_path / 'x.db'}")

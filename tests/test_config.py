@@ -6,13 +6,12 @@ from pathlib import Path
 
 import pytest
 from click.testing import CliRunner
+from conftest import SHIPPED_CONFIG
 from pydantic import ValidationError
 
 from publisher.cli import cli
 from publisher.config import load_config, parse_config
 from publisher.errors import ConfigError
-
-from conftest import SHIPPED_CONFIG
 
 
 def test_shipped_config_is_the_china_and_mongolia_office() -> None:
@@ -30,6 +29,9 @@ def test_embedded_defaults_are_the_shipped_config(tmp_path: Path, monkeypatch: p
     embedded = load_config(None, environ={})
     shipped = parse_config(SHIPPED_CONFIG.read_text("utf-8"), "config.toml", tmp_path)
     assert embedded == shipped
+    packaged = SHIPPED_CONFIG.parent / "publisher" / "data" / "config.toml"
+    assert packaged.read_bytes() == SHIPPED_CONFIG.read_bytes(), (
+        "the package embeds a copy of config.toml: copy it to publisher/data/ after editing it")
     assert embedded.database.url == f"sqlite:///{tmp_path / 'publisher.db'}"
 
 

@@ -8,8 +8,8 @@ from click.testing import CliRunner
 from sqlalchemy import inspect
 
 from publisher.cli import cli
-from publisher.db import make_engine, upgrade
-from publisher.models import Base
+from publisher.store.db import make_engine, upgrade
+from publisher.store.models import Base
 
 
 def test_migrations_create_exactly_the_models(db_url: str) -> None:

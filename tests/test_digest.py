@@ -10,19 +10,24 @@ from pathlib import Path
 import lxml.html
 import pytest
 from click.testing import CliRunner
+from conftest import SEED, set_keys, write_config
+from mailserver import MailServer
 from sqlalchemy import select
 from sqlalchemy.orm import Session, sessionmaker
 
-from mailserver import MailServer
-from publisher import jobs
 from publisher.cli import cli
 from publisher.config import Config, load_config
-from publisher.db import open_store
-from publisher.models import Delivery, Edition, Subscriber
-from publisher.subscribers import SubscriberRow, find_subscriber, normalize_email, save_subscribers
-from publisher.tokens import Signer, signing_key
-
-from conftest import SEED, set_keys, write_config
+from publisher.jobs.imports import ImportRequest, import_files
+from publisher.mail.transport import make_transport
+from publisher.store.db import open_store
+from publisher.store.models import Delivery, Edition, Subscriber
+from publisher.subscribers.people import (
+    SubscriberRow,
+    find_subscriber,
+    normalize_email,
+    save_subscribers,
+)
+from publisher.subscribers.tokens import Signer, signing_key
 
 NOW = datetime(2026, 11, 27, 12, 0, tzinfo=UTC)
 EVIL = 'Workers\' <script>alert("x")</script> & "quotes" in China'
@@ -48,7 +53,7 @@ def setup_store(path: Path, people: dict[str, tuple[str, str]] = PEOPLE
                 ) -> tuple[Config, sessionmaker[Session]]:
     config = load_config(path, environ={})
     sessions = open_store(config)
-    jobs.import_files(sessions, config, [jobs.ImportRequest(str(SEED))], NOW)
+    import_files(sessions, config, [ImportRequest(str(SEED))], NOW)
     with sessions.begin() as session:
         for address, (countries, status) in people.items():
             row = SubscriberRow(normalize_email(address), tuple(countries.split()), status)
@@ -117,7 +122,7 @@ def test_a_second_send_sends_nothing_and_new_releases_go_in_the_next_edition(
     extra = tmp_path / "new.json"
     extra.write_text(json.dumps([{"title": EVIL, "published": "2026-11-20",
                                   "summary": "A <b>bold</b> claim & more"}]))
-    jobs.import_files(sessions, config, [jobs.ImportRequest(str(extra))], NOW)
+    import_files(sessions, config, [ImportRequest(str(extra))], NOW)
     code, out, _ = cli_run(path, "digest", "send", "china-weekly")
     assert out == "china-weekly edition 2: 1 releases, 2 sent, 0 failed\n"
     latest = [r for r in mail_server.received if r.message["Message-ID"].startswith("<china-weekly.2.")]
@@ -183,7 +188,7 @@ def test_lines_starting_with_a_dot_arrive_intact(tmp_path, db_url, mail_server, 
     extra = tmp_path / "dots.json"
     extra.write_text(json.dumps([{"title": "China news", "published": "2026-11-20",
                                   "summary": ".starts with a dot\n.\n..two"}]))
-    jobs.import_files(sessions, config, [jobs.ImportRequest(str(extra))], NOW)
+    import_files(sessions, config, [ImportRequest(str(extra))], NOW)
     assert cli_run(path, "digest", "send", "china-weekly")[0] == 0
     text_part = next(mail_server.received[-1].message.iter_parts())
     assert "\n.starts with a dot\n.\n..two\n" in text_part.get_content().replace("\r\n", "\n")
@@ -237,7 +242,7 @@ def test_the_outbox_when_no_smtp_server_is_configured(tmp_path, db_url) -> None:
     message = email.message_from_bytes(stored[0].read_bytes(), policy=email.policy.default)
     assert message["Subject"].startswith("ILO China: 19 new releases")
     # Storing the same message again (a resumed edition) does not duplicate it.
-    transport = jobs.make_transport(config).connect()
+    transport = make_transport(config).connect()
     reply = transport.send("beijing@ilo.org", "cn@example.org", stored[0].read_bytes(),
                            message["Message-ID"])
     assert reply.text.startswith("already in the outbox") and len(list(stored[0].parent.iterdir())) == 2
@@ -262,7 +267,7 @@ def test_dkim_signature_covers_the_list_headers_and_verifies(tmp_path, db_url, m
     set_keys(path, "mail", dkim_domain='"ilo.org"', dkim_selector='"news"')
     config = load_config(path, environ={})
     sessions = open_store(config)
-    jobs.import_files(sessions, config, [jobs.ImportRequest(str(SEED))], NOW)
+    import_files(sessions, config, [ImportRequest(str(SEED))], NOW)
     with sessions.begin() as session:
         save_subscribers(session, [SubscriberRow("cn@example.org", ("CN",))], "confirmed", NOW)
     result = CliRunner().invoke(cli, ["--config", str(path), "digest", "send", "china-weekly"],

@@ -9,12 +9,11 @@ import sys
 from pathlib import Path
 
 import pytest
-from sqlalchemy import func, select
-
 from mailserver import MailServer
-from publisher.models import Delivery, Edition
-
+from sqlalchemy import func, select
 from test_digest import mail_config, setup_store
+
+from publisher.store.models import Delivery, Edition
 
 PEOPLE = {f"reader{i:02d}@example.org": ("CN", "confirmed") for i in range(40)}
 
@@ -76,15 +75,15 @@ def test_a_batch_whose_lease_ran_out_unrenewed_is_not_sent(
     another may have claimed its batch, so what it still holds goes back unsent."""
     from datetime import UTC, datetime, timedelta
 
-    from publisher import jobs
     from publisher.digest.send import EditionSender
+    from publisher.jobs.digests import queue_digest
     from publisher.mail.transport import make_transport
-    from publisher.tokens import Signer
+    from publisher.subscribers.tokens import Signer
 
     path = mail_config(tmp_path, db_url, mail_server, lease='"60s"')
     config, sessions = setup_store(path, PEOPLE)
     moment = [datetime.now(UTC)]
-    edition = jobs.queue_digest(sessions, config, "china-weekly", now=moment[0])
+    edition = queue_digest(sessions, config, "china-weekly", now=moment[0])
     assert edition is not None
     sender = EditionSender(sessions, config, edition, make_transport(config), Signer("test signing key"),
                            clock=lambda: moment[0])

@@ -5,10 +5,9 @@ from __future__ import annotations
 from pathlib import Path
 
 import pytest
-
-from publisher import jobs
-
 from test_digest import NOW, mail_config, setup_store
+
+from publisher.jobs.samples import preview_digest
 
 SHOTS = Path(__file__).resolve().parent.parent / "build" / "screenshots"
 
@@ -17,7 +16,7 @@ SHOTS = Path(__file__).resolve().parent.parent / "build" / "screenshots"
 def test_digest_fits_the_screen_without_sideways_scrolling(tmp_path, browser, width: int) -> None:  # type: ignore[no-untyped-def]
     path = mail_config(tmp_path, f"sqlite:///{tmp_path / 'x.db'}", None)
     config, sessions = setup_store(path)
-    [html, _, _] = jobs.preview_digest(sessions, config, "china-weekly", tmp_path / "out", NOW) or []
+    [html, _, _] = preview_digest(sessions, config, "china-weekly", tmp_path / "out", NOW) or []
     browser.set_window_size(width, 900)
     browser.get(html.as_uri())
     inner = browser.execute_script("return window.innerWidth")

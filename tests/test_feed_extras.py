@@ -11,10 +11,9 @@ from pathlib import Path
 import feedparser
 import pytest
 from lxml import etree
+from test_feeds import jing, seeded
 
 from publisher.feeds.build import build_feeds
-
-from test_feeds import jing, seeded
 
 FEEDS_URL = "https://www.ilo.org/beijing/feeds/"
 

@@ -13,16 +13,15 @@ from urllib.parse import urlsplit
 import feedparser
 import pytest
 from click.testing import CliRunner
+from conftest import ROOT, SEED, need, set_keys, write_config
 from sqlalchemy.orm import Session, sessionmaker
 
-from publisher import jobs
 from publisher.cli import cli
 from publisher.config import Config, load_config
-from publisher.db import open_store
 from publisher.feeds import build as build_module
 from publisher.feeds.build import build_feeds
-
-from conftest import ROOT, SEED, need, set_keys, write_config
+from publisher.jobs.imports import ImportRequest, import_files
+from publisher.store.db import open_store
 
 NOW = datetime(2026, 11, 27, 12, 0, tzinfo=UTC)
 CODES = ("cn", "mn", "all")
@@ -36,7 +35,7 @@ def seeded(folder: Path, db_url: str, **feeds: str) -> tuple[Config, sessionmake
     set_keys(path, "feeds", **feeds)
     config = load_config(path, environ={})
     sessions = open_store(config)
-    jobs.import_files(sessions, config, [jobs.ImportRequest(str(SEED))], NOW)
+    import_files(sessions, config, [ImportRequest(str(SEED))], NOW)
     return config, sessions
 
 
@@ -186,7 +185,7 @@ def test_a_changed_release_rewrites_only_the_feeds_that_show_it(built, tmp_path:
     edited = tmp_path / "edited.txt"
     edited.write_text(SEED.read_text("utf-8").replace("join hands to address", "join hands to solve"))
     later = NOW + timedelta(hours=1)
-    outcome = jobs.import_files(sessions, config, [jobs.ImportRequest(str(edited))], later)
+    outcome = import_files(sessions, config, [ImportRequest(str(edited))], later)
     assert outcome.feeds is not None
     assert sorted(outcome.feeds.changed) == [f"{code}/{name}" for code in ("all", "cn")
                                              for name in ("atom.xml", "feed.json", "rss.xml")]
@@ -215,7 +214,7 @@ def test_a_crash_while_writing_leaves_the_old_file(built, tmp_path: Path, monkey
 
     monkeypatch.setattr(os, "replace", crash)
     with pytest.raises(OSError, match="simulated crash"):
-        jobs.import_files(sessions, config, [jobs.ImportRequest(str(edited))], NOW + timedelta(1))
+        import_files(sessions, config, [ImportRequest(str(edited))], NOW + timedelta(1))
     assert (folder / "cn" / "atom.xml").read_bytes() == old
     assert not [p for p in folder.rglob("*.tmp")]
     monkeypatch.undo()
@@ -231,7 +230,7 @@ def test_image_enclosures_in_each_format(tmp_path: Path) -> None:
         "title": "Photo story from Ulaanbaatar", "published": "2024-02-01",
         "url": "https://www.ilo.org/x?a=1&b=2", "image_url": "https://www.ilo.org/p.png",
         "image_credit": "© Photographer"}]))
-    jobs.import_files(sessions, config, [jobs.ImportRequest(str(path))], NOW)
+    import_files(sessions, config, [ImportRequest(str(path))], NOW)
     folder = Path(config.feeds.dir)
     atom = feedparser.parse((folder / "mn" / "atom.xml").read_bytes())
     entry = atom.entries[0]

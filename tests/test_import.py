@@ -9,17 +9,16 @@ from zoneinfo import ZoneInfo
 
 import pytest
 from click.testing import CliRunner
+from conftest import SEED
 from sqlalchemy import Select, func, select, text
 from sqlalchemy.orm import Session, sessionmaker
 
-from publisher import jobs
 from publisher.cli import cli
 from publisher.config import Config
 from publisher.errors import InputError
-from publisher.models import Release
-from publisher.releases import newest_query, newest_releases
-
-from conftest import SEED
+from publisher.jobs.imports import ImportRequest, import_files
+from publisher.store.models import Release
+from publisher.store.releases import newest_query, newest_releases
 
 NOW = datetime(2026, 11, 27, 12, 0, tzinfo=UTC)
 
@@ -30,7 +29,7 @@ def run_cli(config_path: Path, *args: str) -> tuple[int, str, str]:
 
 
 def import_file(sessions: sessionmaker[Session], config: Config, path: Path, now: datetime = NOW):
-    [(_, counts)] = jobs.import_files(sessions, config, [jobs.ImportRequest(str(path))], now).files
+    [(_, counts)] = import_files(sessions, config, [ImportRequest(str(path))], now).files
     return counts
 
 

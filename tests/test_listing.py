@@ -6,14 +6,13 @@ from datetime import date, datetime
 from zoneinfo import ZoneInfo
 
 import pytest
+from conftest import SEED
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from publisher.errors import InputError
 from publisher.ingest.entry import Entry, normalize_space
 from publisher.ingest.listing import format_listing, parse_listing
-
-from conftest import SEED
 
 SHANGHAI = ZoneInfo("Asia/Shanghai")
 

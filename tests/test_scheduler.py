@@ -15,16 +15,15 @@ from zoneinfo import ZoneInfo
 
 import pytest
 from click.testing import CliRunner
-from sqlalchemy import func, select
-
-from mailserver import MailServer
-from publisher.cli import cli
-from publisher.models import Delivery, Edition, ScheduleRun
-from publisher.scheduler import ScheduleRunner, build_scheduler
-from publisher.schedules import Schedule, schedules
-
 from conftest import set_keys
+from mailserver import MailServer
+from sqlalchemy import func, select
 from test_digest import mail_config, setup_store
+
+from publisher.cli import cli
+from publisher.run.scheduler import ScheduleRunner, build_scheduler
+from publisher.run.schedules import Schedule, schedules
+from publisher.store.models import Delivery, Edition, ScheduleRun
 
 READERS = {f"reader{i:02d}@example.org": ("CN", "confirmed") for i in range(30)}
 
@@ -188,7 +187,6 @@ def test_sigterm_mid_send_then_restart_delivers_everyone_exactly_once(tmp_path, 
 
 def test_run_serves_the_web_app_when_enabled(tmp_path) -> None:  # type: ignore[no-untyped-def]
     import httpx
-
     from mailserver import free_port
 
     path = mail_config(tmp_path, f"sqlite:///{tmp_path / 'x.db'}", None)

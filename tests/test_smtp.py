@@ -11,14 +11,13 @@ from pathlib import Path
 import pytest
 from aiosmtpd.smtp import AuthResult, LoginPassword
 from click.testing import CliRunner
-from sqlalchemy import select
-
-from mailserver import MailServer, start
-from publisher.cli import cli
-from publisher.models import Delivery
-
 from conftest import set_keys
+from mailserver import MailServer, start
+from sqlalchemy import select
 from test_digest import mail_config, setup_store
+
+from publisher.cli import cli
+from publisher.store.models import Delivery
 
 PEOPLE = {f"r{i}@example.org": ("CN", "confirmed") for i in range(6)}
 

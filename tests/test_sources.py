@@ -12,23 +12,22 @@ from pathlib import Path
 from zoneinfo import ZoneInfo
 
 import pytest
+from conftest import SEED, write_config
 from hypothesis import given, settings
 from hypothesis import strategies as st
 from sqlalchemy import func, select
 
-from publisher import jobs
 from publisher.config import load_config
-from publisher.db import open_store
+from publisher.dates import format_day_month_year
 from publisher.errors import InputError
 from publisher.ingest.entry import Entry, normalize_space
-from publisher.ingest.dates import format_day_month_year
 from publisher.ingest.html_page import parse_html_page
 from publisher.ingest.listing import parse_listing
-from publisher.models import Release, ScheduleRun
-from publisher.scheduler import ScheduleRunner
-from publisher.schedules import schedules
-
-from conftest import SEED, write_config
+from publisher.jobs.imports import import_source
+from publisher.run.scheduler import ScheduleRunner
+from publisher.run.schedules import schedules
+from publisher.store.db import open_store
+from publisher.store.models import Release, ScheduleRun
 
 SHANGHAI = ZoneInfo("Asia/Shanghai")
 NOW = datetime(2026, 11, 27, 12, 0, tzinfo=UTC)
@@ -147,13 +146,13 @@ def test_a_page_served_over_http_is_imported_then_304_imports_nothing(tmp_path, 
     state.body = office_page(parse_listing(SEED.read_text("utf-8"), "s", SHANGHAI)).encode()
     config, sessions = _store(tmp_path, url)
     [source] = config.sources
-    first = jobs.import_source(sessions, config, source, NOW)
+    first = import_source(sessions, config, source, NOW)
     assert first.lines()[0] == f"imported 20 new, 0 updated, 0 unchanged from {url}"
     assert _count(sessions) == 20
     with sessions() as session:
         link = session.scalar(select(Release.url).order_by(Release.published.desc()).limit(1))
     assert link == url.removesuffix("/news") + "/beijing/news/WCMS_1/lang--en/index.htm"
-    again = jobs.import_source(sessions, config, source, NOW)
+    again = import_source(sessions, config, source, NOW)
     assert again.not_modified and again.lines() == [f"not modified since the last fetch: {url}"]
     assert state.requests[-1]["If-None-Match"] == '"v1"'
     assert state.requests[-1]["If-Modified-Since"] == "Fri, 27 Nov 2026 10:00:00 GMT"
@@ -184,11 +183,11 @@ def test_a_response_over_the_size_limit_is_refused(tmp_path, site) -> None:  # t
     config, sessions = _store(tmp_path, url, max_bytes="1000")
     assert config.sources[0].format is None
     with pytest.raises(InputError, match="larger than 1000 bytes"):
-        jobs.import_source(sessions, config, config.sources[0], NOW)
+        import_source(sessions, config, config.sources[0], NOW)
     assert _count(sessions) == 0
 
 
 def test_an_unreachable_source_is_a_clear_error(tmp_path) -> None:  # type: ignore[no-untyped-def]
     config, sessions = _store(tmp_path, "http://127.0.0.1:9/news", timeout='"2s"')
     with pytest.raises(InputError, match="http://127.0.0.1:9/news: cannot fetch"):
-        jobs.import_source(sessions, config, config.sources[0], NOW)
+        import_source(sessions, config, config.sources[0], NOW)

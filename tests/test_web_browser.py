@@ -8,7 +8,6 @@ from pathlib import Path
 from selenium.common.exceptions import StaleElementReferenceException
 from selenium.webdriver.common.by import By
 from selenium.webdriver.support.ui import WebDriverWait
-
 from test_web_subscriptions import SITE, local, status_of, web  # noqa: F401 (the fixture)
 
 SHOTS = Path(__file__).resolve().parent.parent / "build" / "screenshots"

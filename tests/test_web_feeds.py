@@ -11,13 +11,12 @@ from pathlib import Path
 import feedparser
 import httpx
 import pytest
-
-from publisher import jobs
-from publisher.feeds.build import build_feeds
-from publisher.web.app import create_app
-
 from conftest import serve_app
 from test_feeds import seeded
+
+from publisher.feeds.build import build_feeds
+from publisher.jobs.imports import ImportRequest, import_files
+from publisher.web.app import create_app
 
 NOW = datetime(2026, 11, 27, 12, 0, tzinfo=UTC)
 
@@ -67,7 +66,7 @@ def test_etag_stays_after_a_no_change_rebuild_and_changes_after_a_change(site) -
     assert httpx.get(url).headers["etag"] == before
     news = tmp_path / "news.json"
     news.write_text(json.dumps([{"title": "New in China", "published": "2026-11-26"}]))
-    jobs.import_files(sessions, config, [jobs.ImportRequest(str(news))], NOW + timedelta(1))
+    import_files(sessions, config, [ImportRequest(str(news))], NOW + timedelta(1))
     after = httpx.get(url, headers={"If-None-Match": before})
     assert after.status_code == 200 and after.headers["etag"] != before
     assert feedparser.parse(after.content).entries[0].title == "New in China"
@@ -102,7 +101,7 @@ def test_index_page_and_release_pages(site) -> None:  # type: ignore[no-untyped-
     news = tmp_path / "evil.json"
     news.write_text(json.dumps([{"title": "<script>alert(1)</script> & China", "published": "2026-11-26",
                                  "summary": "One.\n\nTwo & <b>three</b>.", "image_credit": "© Me"}]))
-    jobs.import_files(sessions, config, [jobs.ImportRequest(str(news))], NOW)
+    import_files(sessions, config, [ImportRequest(str(news))], NOW)
     entry = feedparser.parse(httpx.get(f"{base}/feeds/cn/atom.xml").content).entries[0]
     page = httpx.get(entry.link.replace(config.site.base_url, base))
     assert page.status_code == 200

@@ -7,13 +7,12 @@ from collections.abc import Iterator
 import httpx
 import pytest
 import schemathesis
-from hypothesis import HealthCheck, given, settings
-
-from mailserver import MailServer
-from publisher.web.app import create_app
-
 from conftest import serve_app
+from hypothesis import HealthCheck, given, settings
+from mailserver import MailServer
 from test_digest import mail_config, setup_store
+
+from publisher.web.app import create_app
 
 
 @pytest.fixture(scope="module")

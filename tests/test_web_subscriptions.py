@@ -11,16 +11,15 @@ from pathlib import Path
 import httpx
 import pytest
 from click.testing import CliRunner
-from sqlalchemy import select
-
-from mailserver import MailServer
-from publisher import jobs
-from publisher.cli import cli
-from publisher.models import Subscriber
-from publisher.web.app import create_app
-
 from conftest import serve_app
+from mailserver import MailServer
+from sqlalchemy import select
 from test_digest import mail_config, setup_store
+
+from publisher.cli import cli
+from publisher.jobs.imports import ImportRequest, import_files
+from publisher.store.models import Subscriber
+from publisher.web.app import create_app
 
 SITE = "https://www.ilo.org/beijing"
 
@@ -68,7 +67,7 @@ def test_subscribe_confirm_receive_unsubscribe_and_receive_no_more(web, tmp_path
 
     news = tmp_path / "news.json"
     news.write_text(json.dumps([{"title": "New in China", "published": "2026-11-26"}]))
-    jobs.import_files(sessions, config, [jobs.ImportRequest(str(news))], datetime.now(UTC))
+    import_files(sessions, config, [ImportRequest(str(news))], datetime.now(UTC))
     assert send_digest(path).endswith("1 sent, 0 failed\n")
     digest = server.to("Reader@example.org")[-1].message
     one_click = re.findall(r"<([^>]+)>", digest["List-Unsubscribe"])[0]
@@ -79,7 +78,7 @@ def test_subscribe_confirm_receive_unsubscribe_and_receive_no_more(web, tmp_path
     assert done.status_code == 200 and not done.is_redirect and "unsubscribed" in done.text
     assert status_of(sessions, "reader@example.org") == "unsubscribed"
     news.write_text(json.dumps([{"title": "More from China", "published": "2026-11-27"}]))
-    jobs.import_files(sessions, config, [jobs.ImportRequest(str(news))], datetime.now(UTC) + timedelta(1))
+    import_files(sessions, config, [ImportRequest(str(news))], datetime.now(UTC) + timedelta(1))
     assert send_digest(path).endswith("0 sent, 0 failed\n")
     assert len(server.to("Reader@example.org")) == 2  # the confirmation and one digest
 

@@ -16,21 +16,21 @@ from pathlib import Path
 
 import pytest
 from click.testing import CliRunner
+from conftest import set_keys
+from mailserver import MailServer, start
+from pgcluster import Cluster
 from sqlalchemy import func, select
 from sqlalchemy.orm import Session, sessionmaker
-
-from mailserver import MailServer, start
-from publisher import jobs
-from publisher.cli import cli
-from publisher.config import load_config
-from publisher.db import engine_of
-from publisher.models import Delivery, Edition
-
-from conftest import set_keys
-from pgcluster import Cluster
 from test_digest import mail_config, setup_store
 from test_scheduler import READERS as SCHEDULED_READERS
 from test_scheduler import _editions, _prepare, _start, _wait
+
+from publisher.cli import cli
+from publisher.config import load_config
+from publisher.jobs.digests import queue_digest
+from publisher.jobs.imports import ImportRequest, import_files
+from publisher.store.db import engine_of
+from publisher.store.models import Delivery, Edition
 
 READERS = {f"reader{i:02d}@example.org": ("CN", "confirmed") for i in range(60)}
 
@@ -47,7 +47,7 @@ def test_kill_9_one_of_three_workers_and_every_recipient_gets_it_once(
     path = mail_config(tmp_path, db_url, mail_server, connections="2", lease='"1s"')
     set_keys(path, "scheduler", send_in_process="false")
     config, sessions = setup_store(path, READERS)
-    edition = jobs.queue_digest(sessions, config, "china-weekly", now=datetime.now(UTC))
+    edition = queue_digest(sessions, config, "china-weekly", now=datetime.now(UTC))
     assert edition is not None and mail_server.received == []  # queued, not sent
     mail_server.delay = 0.03
     workers = [_worker(path, tmp_path / f"worker{n}.log") for n in range(3)]
@@ -78,7 +78,7 @@ def test_the_mail_server_goes_away_and_comes_back(tmp_path: Path, db_url: str) -
                        reconnect_max='"1s"')
     set_keys(path, "scheduler", send_in_process="false")
     config, sessions = setup_store(path, READERS)
-    jobs.queue_digest(sessions, config, "china-weekly", now=datetime.now(UTC))
+    queue_digest(sessions, config, "china-weekly", now=datetime.now(UTC))
     away = threading.Event()
 
     def go_away() -> None:  # after 15 messages: 421 to everyone, then no server at all
@@ -125,7 +125,7 @@ def test_the_database_restarts_mid_edition_and_the_workers_finish_it(
     path = mail_config(tmp_path, pg_cluster.url, mail_server, connections="2")
     set_keys(path, "scheduler", send_in_process="false")
     config, sessions = setup_store(path, people)
-    jobs.queue_digest(sessions, config, "china-weekly", now=datetime.now(UTC))
+    queue_digest(sessions, config, "china-weekly", now=datetime.now(UTC))
     engine_of(sessions).dispose()  # the test's own connections would not survive the restart
     mail_server.delay = 0.05
     workers = [_worker(path, tmp_path / f"worker{n}.log") for n in range(3)]
@@ -150,7 +150,7 @@ def test_the_rate_limit_holds_across_three_workers_and_status_shows_them(
     path = mail_config(tmp_path, db_url, mail_server, connections="2", rate_limit="20.0")
     set_keys(path, "scheduler", send_in_process="false")
     config, sessions = setup_store(path, READERS)
-    jobs.queue_digest(sessions, config, "china-weekly", now=datetime.now(UTC))
+    queue_digest(sessions, config, "china-weekly", now=datetime.now(UTC))
     workers = [_worker(path, tmp_path / f"worker{n}.log") for n in range(3)]
     try:
         _wait(lambda: len(mail_server.received) >= 20)
@@ -188,7 +188,7 @@ def test_two_schedulers_and_three_workers_over_several_fire_times(
             release = tmp_path / f"release{number}.json"
             release.write_text(json.dumps([{"title": f"China news {number}",
                                             "published": "2026-11-27", "countries": ["CN"]}]))
-            jobs.import_files(sessions, config, [jobs.ImportRequest(str(release))],
+            import_files(sessions, config, [ImportRequest(str(release))],
                               datetime.now(UTC))
             _wait(lambda n=number: len(_editions(sessions)) == n, 75)
             if number == 2:

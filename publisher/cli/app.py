@@ -14,8 +14,8 @@ from rich.table import Table
 from sqlalchemy.orm import Session, sessionmaker
 
 from publisher.config import Config, load_config
-from publisher.db import open_store
 from publisher.errors import PublisherError
+from publisher.store.db import open_store
 
 
 class App:

@@ -15,20 +15,27 @@ from rich.progress import Progress
 from rich.table import Table
 from sqlalchemy.exc import OperationalError
 
-from publisher import jobs
 from publisher.cli.app import App, cli, pass_app, print_table
 from publisher.clock import utc_now as now
+from publisher.digest.status import delivery_status
 from publisher.errors import InputError
-from publisher.processes import Presence, recent_processes
-from publisher.subscribers import (
+from publisher.jobs.digests import (
+    help_send,
+    plan_digest,
+    send_digest,
+    unfinished_editions,
+)
+from publisher.jobs.samples import preview_digest, send_test_copy
+from publisher.run.processes import Presence, recent_processes
+from publisher.subscribers.people import (
     STATUSES,
     SubscriberRow,
     export_csv,
-    find_subscriber,
     list_subscribers,
     normalize_email,
     parse_countries,
     parse_subscriber_csv,
+    remove_subscriber,
     save_subscribers,
 )
 
@@ -131,10 +138,8 @@ def subscribers_remove(app: App, email: str) -> None:
     except ValueError as exc:
         raise click.BadParameter(str(exc)) from None
     with app.sessions.begin() as session:
-        subscriber = find_subscriber(session, address)
-        if subscriber is None:
+        if not remove_subscriber(session, address):
             raise click.ClickException(f"no subscriber {address}")
-        session.delete(subscriber)
     click.echo(f"removed {address}")
 
 
@@ -167,7 +172,7 @@ def digest_send(app: App, name: str, dry_run: bool, to: str | None) -> None:
     if to is not None:
         _send_test_copy(app, name, to)
         return
-    plan = jobs.plan_digest(app.sessions, app.config, name)
+    plan = plan_digest(app.sessions, app.config, name)
     if plan is None:
         click.echo(f"{name}: no new releases since the last edition; nothing sent")
         return
@@ -179,7 +184,7 @@ def digest_send(app: App, name: str, dry_run: bool, to: str | None) -> None:
         return
     _favour_senders()
     with _progress(plan.recipients) as progress:
-        totals = jobs.send_digest(app.sessions, app.config, name, now=now(), progress=progress)
+        totals = send_digest(app.sessions, app.config, name, now=now(), progress=progress)
     click.echo(totals.line() if totals else f"{name}: no new releases; nothing sent")
 
 
@@ -192,7 +197,7 @@ def _favour_senders() -> None:
 
 def _send_test_copy(app: App, name: str, address: str) -> None:
     try:
-        reply = jobs.send_test_copy(app.sessions, app.config, name, address, now())
+        reply = send_test_copy(app.sessions, app.config, name, address, now())
     except ValueError as exc:
         raise click.BadParameter(str(exc), param_hint="--to") from None
     if reply is None:
@@ -211,7 +216,7 @@ def digest_preview(app: App, name: str, out: Path) -> None:
 
     Example: publisher digest preview china-weekly --out preview/
     """
-    written = jobs.preview_digest(app.sessions, app.config, name, out, now())
+    written = preview_digest(app.sessions, app.config, name, out, now())
     if written is None:
         click.echo(f"{name}: no new releases; nothing to preview")
     else:
@@ -249,10 +254,10 @@ def worker(app: App, poll: float, batch: int) -> None:
 
 
 def _worker_round(app: App, presence: Presence, stop: threading.Event, batch: int) -> None:
-    editions = jobs.unfinished_editions(app.sessions, app.config, stop)
+    editions = unfinished_editions(app.sessions, app.config, stop)
     presence.set_state("sending" if editions else "idle")
     for edition in editions:
-        totals = jobs.help_send(app.sessions, app.config, edition, stop=stop,
+        totals = help_send(app.sessions, app.config, edition, stop=stop,
                                 progress=presence.handled, batch=batch)
         log.info("worker: %s", totals.line())
 
@@ -266,8 +271,6 @@ def status(app: App, limit: int) -> None:
 
     Example: publisher status
     """
-    from publisher.digest.status import delivery_status
-
     moment = now()
     with app.sessions() as session:
         editions = delivery_status(session, moment, limit)

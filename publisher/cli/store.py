@@ -10,21 +10,26 @@ from typing import Any
 import click
 from rich.table import Table
 
-from publisher import jobs
 from publisher.cli.app import App, cli, pass_app, print_table
 from publisher.clock import utc_now as now
 from publisher.config import Config
-from publisher.db import database_url, display_url, make_engine, upgrade
 from publisher.feeds.build import build_feeds
 from publisher.ingest.read import PARSERS
-from publisher.models import Release
-from publisher.releases import newest_releases
-from publisher.scheduler import describe_schedules, run_forever
+from publisher.jobs.imports import (
+    ImportOutcome,
+    ImportRequest,
+    import_files,
+    import_sources,
+)
+from publisher.run.scheduler import describe_schedules, run_forever
+from publisher.store.db import database_url, display_url, make_engine, upgrade
+from publisher.store.models import Release
+from publisher.store.releases import newest_releases
 
 log = logging.getLogger("publisher")
 
 
-def _print_import(outcome: jobs.ImportOutcome) -> None:
+def _print_import(outcome: ImportOutcome) -> None:
     for line in outcome.lines():
         click.echo(line)
 
@@ -39,8 +44,8 @@ def run(app: App) -> None:
     """
     def start() -> None:
         rebuilt = False
-        for source, outcome in jobs.import_sources(app.sessions, app.config, now()):
-            if isinstance(outcome, jobs.ImportOutcome):
+        for source, outcome in import_sources(app.sessions, app.config, now()):
+            if isinstance(outcome, ImportOutcome):
                 _print_import(outcome)
                 rebuilt = rebuilt or outcome.feeds is not None
             else:  # tried again on its next fire time (or the next start)
@@ -118,8 +123,8 @@ def import_(app: App, files: tuple[str, ...], fmt: str | None) -> None:
 
     Example: publisher import news.txt releases.csv
     """
-    requests = [jobs.ImportRequest(location, fmt) for location in files]
-    _print_import(jobs.import_files(app.sessions, app.config, requests, now()))
+    requests = [ImportRequest(location, fmt) for location in files]
+    _print_import(import_files(app.sessions, app.config, requests, now()))
 
 
 @cli.group()

@@ -14,7 +14,7 @@ from datetime import datetime, timedelta
 from sqlalchemy import func, select, update
 from sqlalchemy.orm import Session
 
-from publisher.models import Delivery
+from publisher.store.models import Delivery
 
 
 def claim(session: Session, edition_id: int, owner: str, now: datetime, lease: timedelta,

@@ -4,7 +4,6 @@ resumed until every delivery is final, completed exactly once."""
 from __future__ import annotations
 
 import logging
-import zlib
 from dataclasses import dataclass
 from datetime import datetime
 
@@ -15,7 +14,9 @@ from sqlalchemy.orm import Session
 from publisher.config import Config, Digest
 from publisher.digest.render import render_edition
 from publisher.digest.select import Selection, waiting_releases
-from publisher.models import Delivery, Edition, Subscriber, SubscriberCountry
+from publisher.store.editions import unfinished_edition
+from publisher.store.locks import edition_key
+from publisher.store.models import Delivery, Edition, Subscriber, SubscriberCountry
 
 log = logging.getLogger(__name__)
 
@@ -27,11 +28,6 @@ def recipients_query(digest: Digest) -> Select[tuple[int]]:
     follows = exists().where(SubscriberCountry.subscriber_id == Subscriber.id,
                              SubscriberCountry.country_code.in_(digest.countries))
     return select(Subscriber.id).where(Subscriber.status == "confirmed", follows)
-
-
-def unfinished_edition(session: Session, digest: str) -> Edition | None:
-    query = select(Edition).where(Edition.digest == digest, Edition.status == "sending")
-    return session.scalars(query.order_by(Edition.number).limit(1)).first()
 
 
 def next_number(session: Session, digest: str) -> int:
@@ -79,14 +75,8 @@ def open_edition(
         log.info("%s: no new releases since the last edition; nothing to send", digest.name)
         return None
     number = next_number(session, digest.name)
-    rendered = render_edition(config, digest, selection, number)
-    edition = Edition(
-        digest=digest.name, number=number, period=period, status="sending", created=now,
-        watermark=selection.watermark, release_count=len(selection.releases),
-        more_count=selection.more, first_published=rendered.first_published,
-        last_published=rendered.last_published, subject=rendered.subject, html=rendered.html,
-        text=rendered.text,
-    )
+    edition = make_edition(config, digest, selection, number, period=period, status="sending",
+                           now=now)
     try:
         with session.begin_nested():
             session.add(edition)
@@ -101,6 +91,19 @@ def open_edition(
     return edition
 
 
+def make_edition(config: Config, digest: Digest, selection: Selection, number: int, *,
+                 period: str, status: str, now: datetime) -> Edition:
+    """The edition of `selection`, rendered; not added to any session."""
+    rendered = render_edition(config, digest, selection, number)
+    return Edition(
+        digest=digest.name, number=number, period=period, status=status, created=now,
+        watermark=selection.watermark, release_count=len(selection.releases),
+        more_count=selection.more, first_published=rendered.first_published,
+        last_published=rendered.last_published, subject=rendered.subject, html=rendered.html,
+        text=rendered.text,
+    )
+
+
 def _take_turns(session: Session, digest: str) -> None:
     """On PostgreSQL, processes opening an edition of one digest do it one after the other,
     until the transaction ends. Without it a second process could look for an unfinished
@@ -109,8 +112,7 @@ def _take_turns(session: Session, digest: str) -> None:
     and everyone would get both. SQLite needs nothing: a writer that read before another's
     commit cannot write."""
     if session.get_bind().dialect.name == "postgresql":
-        key = (0x65646974 << 32) | zlib.crc32(digest.encode())  # "edit", then the digest
-        session.execute(text("SELECT pg_advisory_xact_lock(:key)"), {"key": key})
+        session.execute(text("SELECT pg_advisory_xact_lock(:key)"), {"key": edition_key(digest)})
 
 
 def complete_if_done(session: Session, edition_id: int, now: datetime) -> bool:

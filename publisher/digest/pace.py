@@ -19,8 +19,8 @@ from sqlalchemy import Connection, Engine, func, literal, update
 from sqlalchemy.dialects.postgresql import insert as postgresql_insert
 from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 
-from publisher.db import retrying
-from publisher.models import SendRate
+from publisher.store.db import retrying
+from publisher.store.models import SendRate
 
 BLOCK_SECONDS = 0.25
 STALE = 0.25  # seconds a slot may be used late

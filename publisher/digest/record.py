@@ -18,8 +18,8 @@ from typing import Any
 
 from sqlalchemy import Engine, bindparam, func, null, update
 
-from publisher.db import retrying
-from publisher.models import Delivery, UTCDateTime
+from publisher.store.db import retrying
+from publisher.store.models import Delivery, UTCDateTime
 
 log = logging.getLogger(__name__)
 

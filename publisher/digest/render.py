@@ -5,30 +5,19 @@ from __future__ import annotations
 import logging
 from dataclasses import dataclass
 from datetime import datetime
-from functools import cache
 from typing import Any
 from zoneinfo import ZoneInfo
 
-from jinja2 import (
-    ChoiceLoader,
-    Environment,
-    FileSystemLoader,
-    PackageLoader,
-    StrictUndefined,
-    TemplateError,
-    TemplateSyntaxError,
-    select_autoescape,
-)
 from premailer import Premailer
 
 from publisher.config import Config, Digest
+from publisher.dates import format_day_month_year
 from publisher.digest.select import Selection
-from publisher.errors import PublisherError
-from publisher.feeds.targets import feed_url
-from publisher.ingest.dates import format_day_month_year
 from publisher.mail.lines import wrap_html, wrap_text
 from publisher.mail.message import MARK_PREFERENCES, MARK_RECIPIENT, MARK_UNSUBSCRIBE
-from publisher.models import Release
+from publisher.store.models import Release
+from publisher.templating import render
+from publisher.urls import feed_url
 
 
 @dataclass(frozen=True)
@@ -40,46 +29,22 @@ class RenderedEdition:
     last_published: datetime
 
 
-@cache
-def template_environment(operator_folder: str) -> Environment:
-    """The operator's folder (mail.templates) first, then the templates that ship."""
-    loaders: list[Any] = [FileSystemLoader(operator_folder)] if operator_folder else []
-    loaders.append(PackageLoader("publisher", "templates/email"))
-    return Environment(loader=ChoiceLoader(loaders), undefined=StrictUndefined,
-                       autoescape=select_autoescape(["html"], default_for_string=True),
-                       keep_trailing_newline=True, trim_blocks=True, lstrip_blocks=True)
-
-
 def digest_title(config: Config, digest: Digest) -> str:
     names = [config.country(code).name for code in digest.countries]
     return digest.title or f"{config.site.name}: {' and '.join(names)}"
-
-
-class TemplateProblem(PublisherError):
-    """An email template that cannot be rendered (syntax, or a name it uses is not known)."""
-
-
-def render_template(environment: Environment, name: str, context: dict[str, Any]) -> str:
-    try:
-        return environment.get_template(name).render(context)
-    except TemplateSyntaxError as exc:
-        raise TemplateProblem(f"template {exc.filename or name}: line {exc.lineno}: {exc.message}") from None
-    except TemplateError as exc:
-        raise TemplateProblem(f"template {name}: {exc}") from None
 
 
 def render_edition(config: Config, digest: Digest, selection: Selection, number: int) -> RenderedEdition:
     zone = ZoneInfo(digest.timezone)
     dates = [release.published.astimezone(zone) for release in selection.releases]
     start, end = min(dates), max(dates)
-    environment = template_environment(config.mail.templates)
     context = _context(config, digest, selection, number, start, end, zone)
-    html = render_template(environment, "digest.html", context)
+    html = render("email/digest.html", context, config.mail.templates)
     return RenderedEdition(
         subject=digest.subject.format(count=len(selection.releases), start=start, end=end,
                                       name=digest.name),
         html=wrap_html(inline_css(html)),
-        text=wrap_text(render_template(environment, "digest.txt", context)),
+        text=wrap_text(render("email/digest.txt", context, config.mail.templates)),
         first_published=min(release.published for release in selection.releases),
         last_published=max(release.published for release in selection.releases),
     )

@@ -8,7 +8,7 @@ from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
 from publisher.config import Digest
-from publisher.models import Edition, Release, ReleaseCountry
+from publisher.store.models import Edition, Release, ReleaseCountry
 
 
 @dataclass(frozen=True)

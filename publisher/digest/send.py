@@ -16,23 +16,21 @@ import threading
 from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import datetime, timedelta
-from email.utils import parseaddr
-from urllib.parse import urlsplit
 
 from sqlalchemy import func, select, update
 from sqlalchemy.exc import SQLAlchemyError
 from sqlalchemy.orm import Session, sessionmaker
 
 from publisher.clock import utc_now
-from publisher.config import Config, Digest, seconds
-from publisher.db import engine_of, retrying
+from publisher.config import Config, seconds
 from publisher.digest.claims import claim, next_chance, release, renew
 from publisher.digest.editions import complete_if_done
+from publisher.digest.message import RecipientLinks, message_factory
 from publisher.digest.outage import Outage
 from publisher.digest.pace import SharedRate
 from publisher.digest.record import Result, ResultWriter
-from publisher.digest.render import digest_title
-from publisher.mail.message import Dkim, MessageFactory, Recipient
+from publisher.identity import process_name
+from publisher.mail.message import Dkim
 from publisher.mail.transport import (
     Connection,
     PermanentFailure,
@@ -42,9 +40,9 @@ from publisher.mail.transport import (
     Transport,
     TransportError,
 )
-from publisher.models import Delivery, Edition, Subscriber
-from publisher.processes import process_name
-from publisher.tokens import Signer
+from publisher.store.db import engine_of, retrying
+from publisher.store.models import Delivery, Edition, Subscriber
+from publisher.subscribers.tokens import Signer
 
 log = logging.getLogger(__name__)
 
@@ -73,36 +71,6 @@ class EditionTotals:
         waiting = f", {self.queued} waiting to retry" if self.queued else ""
         return (f"{self.digest} edition {self.number}: {self.releases} releases, "
                 f"{self.sent} sent, {self.failed} failed{waiting}")
-
-
-class RecipientLinks:
-    """Per-recipient Message-ID and signed links of one edition (the fixed parts worked out
-    once: this runs for every message)."""
-
-    def __init__(self, config: Config, edition: Edition, signer: Signer) -> None:
-        base, host = config.site.base_url, urlsplit(config.site.base_url).hostname
-        self._id = f"<{edition.digest}.{edition.number}.{{}}.{edition.id}@{host}>"
-        self._unsubscribe, self._preferences = f"{base}/unsubscribe?token=", f"{base}/preferences?token="
-        self._sign = signer.sign
-
-    def recipient(self, subscriber_id: int, address: str) -> Recipient:
-        return Recipient(
-            address=address,
-            message_id=self._id.format(subscriber_id),
-            unsubscribe_url=self._unsubscribe + self._sign("unsubscribe", subscriber_id),
-            preferences_url=self._preferences + self._sign("preferences", subscriber_id),
-        )
-
-
-def message_factory(config: Config, digest: Digest, edition: Edition, dkim_key: Dkim | None) -> MessageFactory:
-    host = urlsplit(config.site.base_url).hostname
-    mailto = config.mail.unsubscribe_mailto or parseaddr(config.mail.sender)[1]
-    return MessageFactory(
-        sender=config.mail.sender, subject=edition.subject,
-        list_id=f"{digest.name}.{host}", list_name=digest_title(config, digest),
-        unsubscribe_mailto=mailto, html_part=edition.html, text_part=edition.text,
-        boundary=f"publisher_alt_{edition.id}", dkim_key=dkim_key,
-    )
 
 
 class EditionSender:

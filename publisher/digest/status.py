@@ -8,7 +8,7 @@ from datetime import datetime
 from sqlalchemy import and_, case, func, or_, select
 from sqlalchemy.orm import Session
 
-from publisher.models import Delivery, Edition
+from publisher.store.models import Delivery, Edition
 
 
 @dataclass(frozen=True)

@@ -23,8 +23,9 @@ from sqlalchemy.orm import Session, sessionmaker
 from publisher.config import Config
 from publisher.feeds import pages, render, targets
 from publisher.feeds.files import BuildState, write_if_changed
+from publisher.feeds.media import ATOM_TYPE
 from publisher.feeds.model import FeedItem, Link
-from publisher.feeds.render import ATOM_TYPE, render_atom, render_json_feed, render_rss
+from publisher.feeds.render import render_atom, render_json_feed, render_rss
 from publisher.feeds.select import (
     Stamp,
     newest_for_feed,
@@ -33,8 +34,9 @@ from publisher.feeds.select import (
     range_stamp,
     releases_in_range,
 )
-from publisher.feeds.targets import FeedTarget, feed_item, feed_meta, feed_targets, feed_url
+from publisher.feeds.targets import FeedTarget, feed_item, feed_meta, feed_targets
 from publisher.feeds.websub import ping_hub
+from publisher.urls import feed_url
 
 log = logging.getLogger(__name__)
 

@@ -3,14 +3,14 @@
 from __future__ import annotations
 
 from dataclasses import dataclass
-from functools import cache
 
-from jinja2 import Environment, PackageLoader, StrictUndefined, Template, select_autoescape
 from lxml import etree
 
 from publisher.config import Config
-from publisher.feeds.render import ATOM_TYPE, JSON_FEED_TYPE, RSS_TYPE
-from publisher.feeds.targets import FeedTarget, feed_targets, feed_title, feed_url
+from publisher.feeds.media import ATOM_TYPE, JSON_FEED_TYPE, RSS_TYPE
+from publisher.feeds.targets import FeedTarget, feed_targets, feed_title
+from publisher.templating import render
+from publisher.urls import feed_url
 
 OPML_NAME = "feeds.opml"
 INDEX_NAME = "index.html"
@@ -41,24 +41,15 @@ def _listed(config: Config, target: FeedTarget) -> ListedFeed:
     return ListedFeed(feed_title(config, target), formats)
 
 
-@cache
-def _template() -> Template:
-    # Compiling the template costs more than rendering it: do it once per process.
-    environment = Environment(loader=PackageLoader("publisher", "templates"),
-                              autoescape=select_autoescape(default=True),
-                              undefined=StrictUndefined, keep_trailing_newline=True)
-    return environment.get_template("feeds-index.html")
-
-
 def render_index(config: Config) -> bytes:
-    page = _template().render(
+    page = render("feeds-index.html", dict(
         title=f"{config.site.name}: feeds",
         language=config.site.language,
         feeds=listed_feeds(config),
         opml_url=feed_url(config, OPML_NAME),
         site_url=config.site.base_url,
         site_name=config.site.name,
-    )
+    ))
     return page.encode("utf-8")
 
 

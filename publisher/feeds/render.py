@@ -24,11 +24,9 @@ from feedgen.ext.base import BaseEntryExtension, BaseExtension
 from feedgen.feed import FeedEntry, FeedGenerator
 from lxml import etree
 
+from publisher.feeds.media import ATOM_TYPE, RSS_TYPE
 from publisher.feeds.model import FeedItem, FeedMeta
 
-ATOM_TYPE = "application/atom+xml"
-RSS_TYPE = "application/rss+xml"
-JSON_FEED_TYPE = "application/feed+json"
 GENERATOR = "publisher"
 
 _ATOM_NS = "http://www.w3.org/2005/Atom"

@@ -18,8 +18,8 @@ from sqlalchemy import (
 )
 from sqlalchemy.orm import Session
 
-from publisher.models import Release, ReleaseCountry
-from publisher.releases import newest_query
+from publisher.store.models import Release, ReleaseCountry
+from publisher.store.releases import newest_query
 
 Stamp = tuple[int, object]  # (release id, updated as stored): changes with the release
 

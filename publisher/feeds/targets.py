@@ -10,7 +10,8 @@ from zoneinfo import ZoneInfo
 
 from publisher.config import Config
 from publisher.feeds.model import FeedItem, FeedMeta, Link, one_line, trimmed
-from publisher.models import Release
+from publisher.store.models import Release
+from publisher.urls import feed_url
 
 EMPTY_FEED_UPDATED = datetime(1970, 1, 1, tzinfo=UTC)  # a feed with no entries has no newer date
 
@@ -30,10 +31,6 @@ def feed_targets(config: Config) -> list[FeedTarget]:
 
 def feed_title(config: Config, target: FeedTarget) -> str:
     return config.feeds.title.format(country=target.name, site=config.site.name)
-
-
-def feed_url(config: Config, relative: str) -> str:
-    return f"{config.feeds.url(config.site)}/{relative}"
 
 
 def feed_meta(

@@ -17,10 +17,6 @@ _MONTHS = {
     for name in names
 }
 _DAY_MONTH_YEAR = re.compile(r"(\d{1,2})\s+([A-Za-z]+)\.?,?\s+(\d{4})")
-_MONTH_NAMES = [
-    "January", "February", "March", "April", "May", "June",
-    "July", "August", "September", "October", "November", "December",
-]
 
 
 def parse_day_month_year(text: str) -> date | None:
@@ -35,11 +31,6 @@ def parse_day_month_year(text: str) -> date | None:
         return date(int(match.group(3)), month, int(match.group(1)))
     except ValueError:
         return None
-
-
-def format_day_month_year(day: date) -> str:
-    """The listing's own form, independent of the machine's locale: `01 December 2021`."""
-    return f"{day.day:02d} {_MONTH_NAMES[day.month - 1]} {day.year}"
 
 
 def midnight(day: date, zone: tzinfo) -> datetime:

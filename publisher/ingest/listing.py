@@ -24,8 +24,9 @@ from collections.abc import Iterable
 from dataclasses import dataclass, field
 from datetime import tzinfo
 
+from publisher.dates import format_day_month_year
 from publisher.errors import InputError
-from publisher.ingest.dates import format_day_month_year, midnight, parse_day_month_year
+from publisher.ingest.dates import midnight, parse_day_month_year
 from publisher.ingest.entry import Entry, normalize_space
 
 _YEAR = re.compile(r"\d{4}")

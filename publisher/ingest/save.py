@@ -10,7 +10,6 @@ import unicodedata
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from datetime import datetime
-from urllib.parse import urlsplit
 
 from sqlalchemy import select
 from sqlalchemy.orm import Session, selectinload
@@ -18,7 +17,8 @@ from sqlalchemy.orm import Session, selectinload
 from publisher.config import Config
 from publisher.ingest.entry import Entry
 from publisher.ingest.tagging import Tagger
-from publisher.models import Release, ReleaseCountry
+from publisher.store.models import Release, ReleaseCountry
+from publisher.urls import release_path, release_url, site_host
 
 log = logging.getLogger(__name__)
 
@@ -115,26 +115,25 @@ def _free_slug(session: Session, entry: Entry, taken_now: set[str]) -> str:
     return slug
 
 
-def permanent_id(base_url: str, entry: Entry, slug: str) -> str:
+def permanent_id(config: Config, entry: Entry, slug: str) -> str:
     """A tag: URI (RFC 4151) on the site's domain and the release's date, e.g.
     `tag:www.ilo.org,2022-06-16:/beijing/releases/ilo-supports-inclusion`."""
-    parts = urlsplit(base_url)
-    return f"tag:{parts.hostname},{entry.published.date().isoformat()}:{parts.path}/releases/{slug}"
+    day = entry.published.date().isoformat()
+    return f"tag:{site_host(config)},{day}:{release_path(config, slug)}"
 
 
 def _new_release(
     entry: Entry, key: str, slug: str, countries: tuple[str, ...], content_hash: str,
     config: Config, source: str,
 ) -> Release:
-    base_url = config.site.base_url
     release = Release(
         source_key=key,
-        permanent_id=permanent_id(base_url, entry, slug),
+        permanent_id=permanent_id(config, entry, slug),
         slug=slug,
         updated=entry.published,
         links=[],
     )
-    _fill(release, entry, content_hash, source, fallback_url=f"{base_url}/releases/{slug}")
+    _fill(release, entry, content_hash, source, fallback_url=release_url(config, slug))
     _tag(release, countries)
     return release
 
@@ -144,8 +143,7 @@ def _update(
     config: Config, source: str, now: datetime,
 ) -> None:
     # The permanent id and the slug stay: readers and links already know them.
-    fallback = f"{config.site.base_url}/releases/{release.slug}"
-    _fill(release, entry, content_hash, source, fallback_url=fallback)
+    _fill(release, entry, content_hash, source, fallback_url=release_url(config, release.slug))
     release.updated = max(now, entry.published)
     _tag(release, countries)
 

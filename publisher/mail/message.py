@@ -12,7 +12,9 @@ from __future__ import annotations
 
 import base64
 import html
+import os
 import re
+from collections.abc import Mapping
 from dataclasses import dataclass
 from datetime import datetime
 from email.policy import SMTP
@@ -20,6 +22,7 @@ from email.utils import format_datetime, parseaddr
 
 import dkim
 
+from publisher.config import Config
 from publisher.mail.lines import fits_8bit
 
 # Marks the templates carry where per-recipient values go; chosen to survive Jinja2 escaping,
@@ -49,6 +52,15 @@ class Dkim:
     domain: str
     selector: str
     private_key: bytes  # PEM
+
+
+def load_dkim(config: Config, environ: Mapping[str, str] = os.environ) -> Dkim | None:
+    """The DKIM key when mail.dkim_domain, mail.dkim_selector and the key variable are all set."""
+    mail = config.mail
+    key = environ.get(mail.dkim_key_env)
+    if not (mail.dkim_domain and mail.dkim_selector and key):
+        return None
+    return Dkim(mail.dkim_domain, mail.dkim_selector, key.encode())
 
 
 def personalize(template: str, recipient: Recipient, *, escape: bool) -> str:

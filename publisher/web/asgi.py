@@ -2,7 +2,7 @@
 else ./config.toml, else the embedded defaults)."""
 
 from publisher.config import load_config
-from publisher.db import open_store
+from publisher.store.db import open_store
 from publisher.web.app import create_app
 
 _config = load_config()

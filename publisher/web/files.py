@@ -13,12 +13,7 @@ from dataclasses import dataclass
 from email.utils import formatdate
 from pathlib import Path
 
-TYPES = {
-    ".xml": "application/xml", ".json": "application/json", ".opml": "text/x-opml",
-    ".html": "text/html; charset=utf-8",
-}
-FEED_TYPES = {"atom.xml": "application/atom+xml", "rss.xml": "application/rss+xml",
-              "feed.json": "application/feed+json"}
+from publisher.feeds.media import media_type
 
 
 @dataclass(frozen=True)
@@ -62,8 +57,6 @@ class FeedFiles:
 
 def _load(path: Path, mtime: float) -> ServedFile:
     body = path.read_bytes()
-    content_type = FEED_TYPES.get(path.name) or TYPES.get(path.suffix, "application/octet-stream")
-    if path.suffix == ".xml" and path.parent.name == "archive":
-        content_type = "application/atom+xml"
+    content_type = media_type(path.name, path.suffix, in_archive=path.parent.name == "archive")
     return ServedFile(body, gzip.compress(body, mtime=0), f'"{hashlib.sha256(body).hexdigest()[:32]}"',
                       formatdate(mtime, usegmt=True), mtime, content_type)

@@ -9,7 +9,8 @@ match a SameSite=Strict cookie, so another site cannot post them. Bad or expired
 from __future__ import annotations
 
 import secrets
-from datetime import UTC, datetime
+from collections.abc import Callable
+from datetime import datetime
 from urllib.parse import quote
 
 from fastapi import FastAPI, Form, Query, Request
@@ -17,25 +18,26 @@ from fastapi.responses import HTMLResponse
 from sqlalchemy.orm import Session, sessionmaker
 
 from publisher.config import Config
+from publisher.mail.letters import send_letter
 from publisher.mail.transport import Transport
-from publisher.subscribers import normalize_email
-from publisher.subscriptions import (
+from publisher.subscribers.optin import (
     change_countries,
     confirm,
     request_subscription,
-    send_letter,
     subscriber_for,
     unsubscribe,
 )
-from publisher.tokens import Signer, TokenError
-from publisher.web.app import render_page
+from publisher.subscribers.people import normalize_email
+from publisher.subscribers.tokens import Signer, TokenError
 from publisher.web.limits import RateLimit
+from publisher.web.pages import render_page
 
 CSRF_COOKIE = "publisher_csrf"
 
 
 def add_subscription_routes(app: FastAPI, config: Config, sessions: sessionmaker[Session],
-                            signer: Signer, transport: Transport | None = None) -> None:
+                            signer: Signer, transport: Transport | None,
+                            clock: Callable[[], datetime]) -> None:
     per_address = RateLimit(3, 3600)  # confirmation mails per address per hour
     per_client = RateLimit(20, 600)  # form posts per client per ten minutes
 
@@ -88,7 +90,7 @@ def add_subscription_routes(app: FastAPI, config: Config, sessions: sessionmaker
                         chosen=codes, ask_email=True, email=email, status=400,
                         error="Choose at least one country.")
         if per_address.allow(address.lower()):
-            now = datetime.now(UTC)
+            now = clock()
             with sessions.begin() as session:
                 letter = request_subscription(session, config, signer, address, codes, now)
             send_letter(config, letter, now, transport)
@@ -100,7 +102,7 @@ def add_subscription_routes(app: FastAPI, config: Config, sessions: sessionmaker
     def confirm_page(token: str = Query(..., max_length=200)) -> HTMLResponse:
         try:
             with sessions.begin() as session:
-                subscriber = confirm(session, signer, token, datetime.now(UTC))
+                subscriber = confirm(session, signer, token, clock())
                 preferences = signer.sign("preferences", subscriber.id)
         except TokenError as exc:
             return message("This link does not work", f"{exc}. Subscribe again to get a new one.", 400)
@@ -159,7 +161,7 @@ def add_subscription_routes(app: FastAPI, config: Config, sessions: sessionmaker
             return message("Not unsubscribed", "The request did not ask to unsubscribe.", 400)
         try:
             with sessions.begin() as session:
-                subscriber = unsubscribe(session, signer, token, datetime.now(UTC))
+                subscriber = unsubscribe(session, signer, token, clock())
                 email = subscriber.email
         except TokenError as exc:
             return message("This link does not work", str(exc), 400)

@@ -19,21 +19,21 @@ from datetime import UTC, datetime, timedelta
 from apscheduler.events import EVENT_SCHEDULER_STARTED
 from apscheduler.schedulers.base import SchedulerNotRunningError
 from apscheduler.schedulers.blocking import BlockingScheduler
-from sqlalchemy import select
 from sqlalchemy.orm import Session, sessionmaker
 
-from publisher import jobs
 from publisher.clock import utc_now
 from publisher.config import Config, seconds
-from publisher.db import engine_of
-from publisher.digest.editions import unfinished_edition
 from publisher.feeds.build import build_feeds
-from publisher.leader import Leadership, leadership_for
-from publisher.models import Edition, ScheduleRun
-from publisher.processes import Presence
-from publisher.schedules import Schedule, schedules
+from publisher.jobs.digests import queue_digest, send_digest
+from publisher.jobs.imports import import_source
+from publisher.run.leader import Leadership, leadership_for
+from publisher.run.processes import Presence
+from publisher.run.schedules import Schedule, schedules
+from publisher.store.db import engine_of
+from publisher.store.editions import last_edition, unfinished_edition
+from publisher.store.runs import last_fire, last_run, record_run
 
-log = logging.getLogger("publisher.scheduler")
+log = logging.getLogger("publisher.run.scheduler")
 
 
 class ScheduleRunner:
@@ -67,24 +67,22 @@ class ScheduleRunner:
         if schedule.kind == "digest":
             period = fire.astimezone(UTC).isoformat()
             if not self.config.scheduler.send_in_process:
-                edition = jobs.queue_digest(self.sessions, self.config, schedule.target,
+                edition = queue_digest(self.sessions, self.config, schedule.target,
                                             now=self.clock(), period=period)
                 return (f"{edition.digest} edition {edition.number} queued for the workers"
                         if edition else "no new releases, nothing queued")
-            totals = jobs.send_digest(self.sessions, self.config, schedule.target, now=self.clock(),
+            totals = send_digest(self.sessions, self.config, schedule.target, now=self.clock(),
                                       period=period, stop=self.stop)
             return totals.line() if totals else "no new releases, nothing sent"
         if schedule.kind == "feeds":
             return build_feeds(self.sessions, self.config).line()
         source = next(s for s in self.config.sources if s.name == schedule.target)
-        return "; ".join(jobs.import_source(self.sessions, self.config, source, self.clock()).lines())
+        return "; ".join(import_source(self.sessions, self.config, source, self.clock()).lines())
 
     def _record(self, schedule: Schedule, fire: datetime, started: datetime,
                 finished: datetime | None, outcome: str) -> None:
         with self.sessions.begin() as session:
-            row = session.get(ScheduleRun, schedule.id) or ScheduleRun(schedule_id=schedule.id)
-            row.last_fire, row.started, row.finished, row.outcome = fire, started, finished, outcome
-            session.add(row)
+            record_run(session, schedule.id, fire, started, finished, outcome)
 
     def catch_up(self) -> list[str]:
         """Digests whose fire time passed while no scheduler ran: one edition each (however
@@ -114,8 +112,7 @@ class ScheduleRunner:
 
     def _last_fire(self, schedule: Schedule) -> datetime | None:
         with self.sessions() as session:
-            return session.scalar(select(ScheduleRun.last_fire).where(
-                ScheduleRun.schedule_id == schedule.id))
+            return last_fire(session, schedule.id)
 
 
 def build_scheduler(runner: ScheduleRunner, config: Config) -> BlockingScheduler:
@@ -211,18 +208,17 @@ def describe_schedules(session: Session, config: Config, now: datetime) -> list[
         fires = [f"{fire.astimezone(schedule.zone):%a %Y-%m-%d %H:%M} {schedule.zone.key} = "
                  f"{fire.astimezone(UTC):%Y-%m-%d %H:%M} UTC"
                  for fire in schedule.next_fire_times(now, 3)]
-        run = session.get(ScheduleRun, schedule.id)
-        last_run = (f"{run.last_fire.astimezone(schedule.zone):%Y-%m-%d %H:%M}: {run.outcome}"
-                    if run else "never")
-        views.append(ScheduleView(schedule.id, fires, last_run, _last_edition(session, schedule)))
+        run = last_run(session, schedule.id)
+        ran = (f"{run.last_fire.astimezone(schedule.zone):%Y-%m-%d %H:%M}: {run.outcome}"
+               if run else "never")
+        views.append(ScheduleView(schedule.id, fires, ran, _last_edition(session, schedule)))
     return views
 
 
 def _last_edition(session: Session, schedule: Schedule) -> str:
     if schedule.kind != "digest":
         return ""
-    edition = session.scalars(select(Edition).where(Edition.digest == schedule.target)
-                              .order_by(Edition.number.desc()).limit(1)).first()
+    edition = last_edition(session, schedule.target)
     if edition is None:
         return "none yet"
     return f"edition {edition.number}, {edition.status}, {edition.release_count} releases"

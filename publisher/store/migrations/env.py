@@ -1,8 +1,8 @@
-"""Alembic environment: the connection comes from publisher.db.upgrade (no alembic.ini)."""
+"""Alembic environment: the connection comes from publisher.store.db.upgrade (no alembic.ini)."""
 
 from alembic import context
 
-from publisher.models import Base
+from publisher.store.models import Base
 
 connection = context.config.attributes["connection"]
 context.configure(

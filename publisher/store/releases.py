@@ -7,7 +7,7 @@ from collections.abc import Sequence
 from sqlalchemy import Select, select
 from sqlalchemy.orm import Session, selectinload
 
-from publisher.models import Release, ReleaseCountry
+from publisher.store.models import Release, ReleaseCountry
 
 
 def newest_releases(session: Session, country: str | None = None, limit: int = 50) -> Sequence[Release]:
@@ -29,3 +29,8 @@ def newest_query(country: str | None, limit: int) -> Select[tuple[Release]]:
             .order_by(ReleaseCountry.published.desc(), ReleaseCountry.release_id.desc())
         )
     return query.limit(limit)
+
+
+def release_by_slug(session: Session, slug: str) -> Release | None:
+    return session.scalars(select(Release).where(Release.slug == slug)
+                           .options(selectinload(Release.links))).first()

@@ -13,18 +13,16 @@ from alembic import command
 from alembic.config import Config as AlembicConfig
 from sqlalchemy import Engine, create_engine, event, select, text
 from sqlalchemy.engine import make_url
-from sqlalchemy.exc import ArgumentError, OperationalError
+from sqlalchemy.exc import ArgumentError, OperationalError, SQLAlchemyError
 from sqlalchemy.orm import Session, sessionmaker
 
 from publisher.config import Config
 from publisher.errors import ConfigError, StoreError
-from publisher.models import Country
+from publisher.store import locks
+from publisher.store.models import Country
 
 log = logging.getLogger(__name__)
 T = TypeVar("T")
-
-# Any constant will do: it only has to be the same in every process that migrates this database.
-_MIGRATION_LOCK = 0x7075626C  # "publ"
 
 
 def database_url(config: Config, environ: Mapping[str, str] = os.environ) -> str:
@@ -63,12 +61,12 @@ def upgrade(engine: Engine) -> None:
     """Bring the schema to the newest migration (a no-op when it is already there)."""
     alembic_config = AlembicConfig()
     alembic_config.set_main_option(
-        "script_location", str(resources.files("publisher").joinpath("migrations"))
+        "script_location", str(resources.files("publisher.store").joinpath("migrations"))
     )
     with engine.begin() as connection:
         if connection.dialect.name == "postgresql":
             # Two processes starting at once must not both create the tables.
-            connection.execute(text("SELECT pg_advisory_xact_lock(:key)"), {"key": _MIGRATION_LOCK})
+            connection.execute(text("SELECT pg_advisory_xact_lock(:key)"), {"key": locks.MIGRATIONS})
         alembic_config.attributes["connection"] = connection
         command.upgrade(alembic_config, "head")
 
@@ -100,6 +98,16 @@ def open_store(config: Config) -> sessionmaker[Session]:
     with sessions.begin() as session:
         sync_countries(session, config)
     return sessions
+
+
+def ping(sessions: sessionmaker[Session]) -> str:
+    """"ok" when the database answers, else why not."""
+    try:
+        with sessions() as session:
+            session.execute(text("SELECT 1"))
+    except SQLAlchemyError as exc:
+        return f"unreachable: {exc.__class__.__name__}"
+    return "ok"
 
 
 def retrying(action: Callable[[], T], stop: threading.Event, what: str,

@@ -16,9 +16,9 @@ from typing import Protocol
 from sqlalchemy import Connection, Engine, text
 from sqlalchemy.exc import DBAPIError
 
-log = logging.getLogger(__name__)
+from publisher.store import locks
 
-_ADVISORY_KEY = 0x70756273  # "pubs": the scheduler's lock, distinct from the migration lock
+log = logging.getLogger(__name__)
 
 
 class Leadership(Protocol):
@@ -68,7 +68,7 @@ class AdvisoryLeadership:
         try:
             connection = self._engine.connect()
             held = connection.execute(text("SELECT pg_try_advisory_lock(:key)"),
-                                      {"key": _ADVISORY_KEY}).scalar()
+                                      {"key": locks.SCHEDULER}).scalar()
             connection.commit()  # the session lock outlives the transaction
         except DBAPIError as exc:
             log.warning("cannot ask PostgreSQL for the scheduler lock: %s", exc.orig)

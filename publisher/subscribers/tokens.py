@@ -14,10 +14,11 @@ import hmac
 import logging
 import os
 import secrets
-import time
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
+from datetime import datetime, timedelta
 from pathlib import Path
 
+from publisher.clock import utc_now
 from publisher.config import Config
 from publisher.errors import PublisherError
 
@@ -52,16 +53,18 @@ def signing_key(config: Config, environ: Mapping[str, str] = os.environ) -> str:
 
 
 class Signer:
-    def __init__(self, key: str) -> None:
+    def __init__(self, key: str, clock: Callable[[], datetime] = utc_now) -> None:
+        self._clock = clock
         # One derived key per purpose: a token made for one purpose never verifies for another.
         self._keys = {purpose: hmac.digest(key.encode(), f"publisher {purpose}".encode(), "sha256")
                       for purpose in PURPOSES}
 
     def sign(self, purpose: str, subscriber_id: int, issued: int | None = None) -> str:
-        payload = f"{subscriber_id}.{int(time.time()) if issued is None else issued}"
+        """`issued`: unix seconds, default now by the signer's clock."""
+        payload = f"{subscriber_id}.{int(self._clock().timestamp()) if issued is None else issued}"
         return f"{payload}.{self._mac(purpose, payload)}"
 
-    def verify(self, purpose: str, token: str, max_age: float | None = None) -> int:
+    def verify(self, purpose: str, token: str, max_age: timedelta | None = None) -> int:
         """The subscriber id the token was made for; TokenError if it is not genuine."""
         payload, _, signature = token.rpartition(".")
         subscriber, _, issued = payload.partition(".")
@@ -69,7 +72,7 @@ class Signer:
             raise TokenError("this link is not valid")
         if not hmac.compare_digest(signature, self._mac(purpose, payload)):
             raise TokenError("this link is not valid")
-        if max_age is not None and time.time() - int(issued) > max_age:
+        if max_age is not None and self._clock().timestamp() - int(issued) > max_age.total_seconds():
             raise TokenError("this link has expired")
         return int(subscriber)
 

@@ -13,7 +13,7 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session, selectinload
 
 from publisher.errors import InputError
-from publisher.models import Subscriber, SubscriberCountry
+from publisher.store.models import Subscriber, SubscriberCountry
 
 STATUSES = ("pending", "confirmed", "unsubscribed", "bounced")
 CSV_FIELDS = ("email", "countries", "status")
@@ -84,6 +84,15 @@ def parse_subscriber_csv(text: str, source: str, known: Sequence[str]) -> list[S
 def find_subscriber(session: Session, address: str) -> Subscriber | None:
     query = select(Subscriber).where(Subscriber.email_key == email_key(normalize_email(address)))
     return session.scalars(query.options(selectinload(Subscriber.follows))).one_or_none()
+
+
+def remove_subscriber(session: Session, address: str) -> bool:
+    """Delete the subscriber and their delivery history; False when there is none."""
+    subscriber = find_subscriber(session, address)
+    if subscriber is None:
+        return False
+    session.delete(subscriber)
+    return True
 
 
 def set_status(subscriber: Subscriber, status: str, now: datetime) -> None:

@@ -95,3 +95,10 @@ def schedules(config: Config) -> list[Schedule]:
     found += [Schedule(f"source:{s.name}", "source", s.name, s.cron, site_zone)
               for s in config.sources if s.cron]
     return found
+
+
+def next_digest(config: Config, now: datetime) -> tuple[datetime, str] | None:
+    """The next fire time of any digest, and that digest's name."""
+    digests = [(fires[0], s.target) for s in schedules(config) if s.kind == "digest"
+               if (fires := s.next_fire_times(now, 1))]
+    return min(digests, default=None)

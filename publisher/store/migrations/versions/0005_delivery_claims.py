@@ -8,7 +8,7 @@ Create Date: 2026-11-27
 import sqlalchemy as sa
 from alembic import op
 
-from publisher.models import UTCDateTime
+from publisher.store.models import UTCDateTime
 
 revision = "0005"
 down_revision = "0004"

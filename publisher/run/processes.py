@@ -5,10 +5,7 @@ process killed outright simply stops being seen."""
 from __future__ import annotations
 
 import logging
-import os
-import socket
 import threading
-import uuid
 from collections.abc import Callable
 from datetime import datetime, timedelta
 from types import TracebackType
@@ -18,17 +15,14 @@ from sqlalchemy.exc import SQLAlchemyError
 from sqlalchemy.orm import Session, sessionmaker
 
 from publisher.clock import utc_now
-from publisher.models import Process
+from publisher.identity import process_name
+from publisher.store.models import Process
 
 log = logging.getLogger(__name__)
 
 HEARTBEAT = 5.0  # seconds between reports
 RECENT = timedelta(minutes=2)  # what `publisher status` counts as seen recently
 FORGOTTEN = timedelta(days=7)  # rows of processes gone this long are deleted
-
-
-def process_name() -> str:
-    return f"{socket.gethostname()}:{os.getpid()}:{uuid.uuid4().hex[:6]}"
 
 
 class Presence:

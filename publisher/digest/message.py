@@ -1,0 +1,47 @@
+"""What one recipient's digest message holds: its Message-ID, its signed links, and the
+edition's fixed parts (subject, List-Id, the rendered HTML and text) ready to be filled in."""
+
+from __future__ import annotations
+
+from email.utils import parseaddr
+
+from publisher.config import Config, Digest
+from publisher.digest.render import digest_title
+from publisher.mail.message import Dkim, MessageFactory, Recipient
+from publisher.store.models import Edition
+from publisher.subscribers.tokens import Signer
+from publisher.urls import (
+    PREFERENCES_PATH,
+    UNSUBSCRIBE_PATH,
+    site_host,
+    token_url_prefix,
+)
+
+
+class RecipientLinks:
+    """Per-recipient Message-ID and signed links of one edition (the fixed parts worked out
+    once: this runs for every message)."""
+
+    def __init__(self, config: Config, edition: Edition, signer: Signer) -> None:
+        self._id = f"<{edition.digest}.{edition.number}.{{}}.{edition.id}@{site_host(config)}>"
+        self._unsubscribe = token_url_prefix(config, UNSUBSCRIBE_PATH)
+        self._preferences = token_url_prefix(config, PREFERENCES_PATH)
+        self._sign = signer.sign
+
+    def recipient(self, subscriber_id: int, address: str) -> Recipient:
+        return Recipient(
+            address=address,
+            message_id=self._id.format(subscriber_id),
+            unsubscribe_url=self._unsubscribe + self._sign("unsubscribe", subscriber_id),
+            preferences_url=self._preferences + self._sign("preferences", subscriber_id),
+        )
+
+
+def message_factory(config: Config, digest: Digest, edition: Edition, dkim_key: Dkim | None) -> MessageFactory:
+    mailto = config.mail.unsubscribe_mailto or parseaddr(config.mail.sender)[1]
+    return MessageFactory(
+        sender=config.mail.sender, subject=edition.subject,
+        list_id=f"{digest.name}.{site_host(config)}", list_name=digest_title(config, digest),
+        unsubscribe_mailto=mailto, html_part=edition.html, text_part=edition.text,
+        boundary=f"publisher_alt_{edition.id}", dkim_key=dkim_key,
+    )

@@ -1,0 +1,76 @@
+"""Sending digests: the next edition queued and sent, a worker's share of an unfinished one."""
+
+from __future__ import annotations
+
+import threading
+from collections.abc import Callable
+from datetime import datetime
+
+from sqlalchemy.orm import Session, sessionmaker
+
+from publisher.config import Config
+from publisher.digest.editions import Plan, open_edition, plan_edition
+from publisher.digest.send import BATCH_PER_CONNECTION, EditionSender, EditionTotals
+from publisher.mail.message import load_dkim
+from publisher.mail.transport import Transport, make_transport
+from publisher.store.db import retrying
+from publisher.store.editions import unfinished_editions as stored_unfinished
+from publisher.store.models import Edition
+from publisher.subscribers.tokens import Signer, signing_key
+
+
+def send_digest(
+    sessions: sessionmaker[Session], config: Config, name: str, *, now: datetime,
+    period: str | None = None, transport: Transport | None = None,
+    progress: Callable[[int], None] | None = None, stop: threading.Event | None = None,
+) -> EditionTotals | None:
+    """Send the next edition of a digest (finishing an unfinished one first); None when there
+    is nothing new. The edition and its deliveries are committed before the first message."""
+    edition = queue_digest(sessions, config, name, now=now, period=period)
+    if edition is None:
+        return None
+    return _sender(sessions, config, edition, transport, progress, stop).run()
+
+
+def queue_digest(sessions: sessionmaker[Session], config: Config, name: str, *, now: datetime,
+                 period: str | None = None) -> Edition | None:
+    """Make the next edition and queue its deliveries, sending nothing (workers send them);
+    the unfinished edition if there is one; None when there is nothing new."""
+    digest = config.digest(name)
+    with sessions.begin() as session:
+        return open_edition(session, config, digest, period or f"manual {now.isoformat()}", now)
+
+
+def unfinished_editions(sessions: sessionmaker[Session], config: Config,
+                        stop: threading.Event) -> list[Edition]:
+    """Editions still sending, of digests the config has (oldest first)."""
+    names = [digest.name for digest in config.digests]
+
+    def look() -> list[Edition]:
+        with sessions() as session:
+            return stored_unfinished(session, names)
+
+    return retrying(look, stop, "looking for editions to send")
+
+
+def help_send(sessions: sessionmaker[Session], config: Config, edition: Edition, *,
+              transport: Transport | None = None, stop: threading.Event | None = None,
+              progress: Callable[[int], None] | None = None,
+              batch: int = BATCH_PER_CONNECTION) -> EditionTotals:
+    """A worker's share of an edition: others may be sending it too (claims keep each delivery
+    to one sender)."""
+    return _sender(sessions, config, edition, transport, progress, stop, batch).run()
+
+
+def _sender(sessions: sessionmaker[Session], config: Config, edition: Edition,
+            transport: Transport | None, progress: Callable[[int], None] | None,
+            stop: threading.Event | None, batch: int = BATCH_PER_CONNECTION) -> EditionSender:
+    return EditionSender(sessions, config, edition, transport or make_transport(config),
+                         Signer(signing_key(config)), dkim_key=load_dkim(config),
+                         progress=progress, stop=stop, batch=batch)
+
+
+def plan_digest(sessions: sessionmaker[Session], config: Config, name: str) -> Plan | None:
+    """What the next edition would be (for --dry-run); nothing is written."""
+    with sessions() as session:
+        return plan_edition(session, config.digest(name))

@@ -1,0 +1,46 @@
+"""One-off messages to one person (a confirmation link, "you are already subscribed"): text and
+HTML alternatives, no list headers, sent over the configured transport."""
+
+from __future__ import annotations
+
+import os
+from dataclasses import dataclass
+from datetime import datetime
+from email.message import EmailMessage
+from email.policy import SMTP
+from email.utils import format_datetime, make_msgid, parseaddr
+
+from publisher.config import Config
+from publisher.mail.transport import Transport, make_transport
+from publisher.urls import site_host
+
+
+@dataclass(frozen=True)
+class Letter:
+    to: str
+    subject: str
+    text: str
+    html: str
+
+
+def compose_letter(config: Config, letter: Letter, now: datetime) -> EmailMessage:
+    message = EmailMessage(policy=SMTP)  # CRLF line ends, as SMTP needs them
+    message["From"] = config.mail.sender
+    message["To"] = letter.to
+    message["Subject"] = letter.subject
+    message["Date"] = format_datetime(now)
+    message["Message-ID"] = make_msgid(domain=site_host(config))
+    message["Auto-Submitted"] = "auto-generated"
+    message.set_content(letter.text)
+    message.add_alternative(letter.html, subtype="html")
+    return message
+
+
+def send_letter(config: Config, letter: Letter, now: datetime, transport: Transport | None = None) -> None:
+    message = compose_letter(config, letter, now)
+    connection = (transport or make_transport(config, os.environ)).connect()
+    try:
+        connection.send(parseaddr(config.mail.sender)[1], letter.to, message.as_bytes(),
+                        message["Message-ID"])
+    finally:
+        connection.close()

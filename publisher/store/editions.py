@@ -1,0 +1,40 @@
+"""Queries over stored editions that the scheduler, the workers and the web pages share."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+
+from sqlalchemy import select
+from sqlalchemy.orm import Session
+
+from publisher.store.models import Edition
+
+
+def unfinished_edition(session: Session, digest: str) -> Edition | None:
+    """The oldest edition of `digest` still sending."""
+    query = select(Edition).where(Edition.digest == digest, Edition.status == "sending")
+    return session.scalars(query.order_by(Edition.number).limit(1)).first()
+
+
+def unfinished_editions(session: Session, digests: Sequence[str]) -> list[Edition]:
+    """Editions still sending, of these digests, oldest first."""
+    return list(session.scalars(select(Edition).where(
+        Edition.status == "sending", Edition.digest.in_(digests)).order_by(Edition.id)))
+
+
+def last_edition(session: Session, digest: str) -> Edition | None:
+    return session.scalars(select(Edition).where(Edition.digest == digest)
+                           .order_by(Edition.number.desc()).limit(1)).first()
+
+
+def sent_editions(session: Session, limit: int) -> list[Edition]:
+    """Complete editions of every digest, the most recently completed first."""
+    query = (select(Edition).where(Edition.status == "complete")
+             .order_by(Edition.completed.desc(), Edition.id.desc()).limit(limit))
+    return list(session.scalars(query))
+
+
+def sent_edition(session: Session, digest: str, number: int) -> Edition | None:
+    return session.scalars(select(Edition).where(
+        Edition.digest == digest, Edition.number == number,
+        Edition.status == "complete")).first()

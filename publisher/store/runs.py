@@ -1,0 +1,39 @@
+"""When each schedule last ran (restarts catch up from here), and what each http(s) source
+last answered (for the next conditional GET)."""
+
+from __future__ import annotations
+
+from datetime import datetime
+
+from sqlalchemy import select
+from sqlalchemy.orm import Session
+
+from publisher.store.models import ScheduleRun, SourceState
+
+
+def record_run(session: Session, schedule_id: str, fire: datetime, started: datetime,
+               finished: datetime | None, outcome: str) -> None:
+    row = session.get(ScheduleRun, schedule_id) or ScheduleRun(schedule_id=schedule_id)
+    row.last_fire, row.started, row.finished, row.outcome = fire, started, finished, outcome
+    session.add(row)
+
+
+def last_run(session: Session, schedule_id: str) -> ScheduleRun | None:
+    return session.get(ScheduleRun, schedule_id)
+
+
+def last_fire(session: Session, schedule_id: str) -> datetime | None:
+    return session.scalar(select(ScheduleRun.last_fire).where(
+        ScheduleRun.schedule_id == schedule_id))
+
+
+def source_validators(session: Session, source: str) -> tuple[str | None, str | None]:
+    """The ETag and Last-Modified of the source's last successful import."""
+    state = session.get(SourceState, source)
+    return (state.etag, state.last_modified) if state else (None, None)
+
+
+def remember_validators(session: Session, source: str, etag: str | None,
+                        last_modified: str | None, fetched: datetime) -> None:
+    session.merge(SourceState(source=source, etag=etag, last_modified=last_modified,
+                              fetched=fetched))

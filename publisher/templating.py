@@ -1,0 +1,66 @@
+"""The one Jinja2 environment: mail (templates/email), web pages (templates/web) and the feeds'
+index page, all shipped inside the package; an operator's mail.templates folder overrides the
+email ones by name.
+
+Autoescaping is on for .html and off for .txt; an unknown name is an error, never an empty
+string; and a template that fails is a TemplateProblem naming the file and line.
+"""
+
+from __future__ import annotations
+
+from functools import cache
+from typing import Any
+
+from jinja2 import (
+    BaseLoader,
+    ChoiceLoader,
+    Environment,
+    FileSystemLoader,
+    PackageLoader,
+    PrefixLoader,
+    StrictUndefined,
+    TemplateError,
+    TemplateSyntaxError,
+    select_autoescape,
+)
+
+from publisher.errors import PublisherError
+
+
+class TemplateProblem(PublisherError):
+    """A template that cannot be rendered (syntax, or a name it uses is not known)."""
+
+
+class _FolderEnvironment(Environment):
+    def join_path(self, template: str, parent: str) -> str:
+        # `{% extends "base.html" %}` in email/digest.html means email/base.html: each folder
+        # (and an operator's own) keeps its names, as when it had an environment of its own.
+        folder = parent.rpartition("/")[0]
+        return f"{folder}/{template}" if folder and "/" not in template else template
+
+
+@cache
+def environment(operator_mail_folder: str = "") -> Environment:
+    """Compiled templates are cached per environment, so there is one per operator folder."""
+    loaders: list[BaseLoader] = []
+    if operator_mail_folder:
+        loaders.append(PrefixLoader({"email": FileSystemLoader(operator_mail_folder)}))
+    loaders.append(PackageLoader("publisher", "templates"))
+    return _FolderEnvironment(loader=ChoiceLoader(loaders), undefined=StrictUndefined,
+                       autoescape=select_autoescape(["html"], default_for_string=True),
+                       keep_trailing_newline=True, trim_blocks=True, lstrip_blocks=True)
+
+
+def render(name: str, context: dict[str, Any], operator_mail_folder: str = "") -> str:
+    """Render `name` (e.g. "email/digest.html", "web/release.html")."""
+    try:
+        return environment(operator_mail_folder).get_template(name).render(context)
+    except TemplateSyntaxError as exc:
+        raise TemplateProblem(f"template {exc.filename or name}: line {exc.lineno}: {exc.message}") from None
+    except TemplateError as exc:
+        raise TemplateProblem(f"template {_as_operator_knows_it(name)}: {exc}") from None
+
+
+def _as_operator_knows_it(name: str) -> str:
+    """`digest.txt`, as in mail.templates, not `email/digest.txt`."""
+    return name.removeprefix("email/")

@@ -1,0 +1,61 @@
+"""Every URL the site hands out, in one place: feeds, release pages, subscription links, digests.
+
+Links that leave the service (in feeds, mail and pages) are absolute and built from
+`site.base_url` (and `feeds.base_url` for the feed files); nothing else assembles them.
+"""
+
+from __future__ import annotations
+
+from urllib.parse import quote, urlsplit
+
+from publisher.config import Config
+
+# The paths the web app answers, with the names the link builders below use.
+RELEASE_PATH = "/releases/{slug}"
+SUBSCRIBE_PATH = "/subscribe"
+CONFIRM_PATH = "/confirm"
+PREFERENCES_PATH = "/preferences"
+UNSUBSCRIBE_PATH = "/unsubscribe"
+DIGESTS_PATH = "/digests/"
+DIGEST_FEED_PATH = "/digests/feed.xml"
+
+
+def site_host(config: Config) -> str:
+    """The host of the site, as Message-IDs, List-Ids and tag: URIs use it."""
+    return urlsplit(config.site.base_url).hostname or "localhost"
+
+
+def feed_url(config: Config, relative: str) -> str:
+    """A file under feeds/, e.g. `cn/atom.xml`, where it is served."""
+    return f"{config.feeds.url(config.site)}/{relative}"
+
+
+def release_url(config: Config, slug: str) -> str:
+    """The page of a release that has no URL of its own."""
+    return config.site.base_url + RELEASE_PATH.format(slug=slug)
+
+
+def release_path(config: Config, slug: str) -> str:
+    """The path part of release_url (permanent ids are built on it)."""
+    return urlsplit(config.site.base_url).path + RELEASE_PATH.format(slug=slug)
+
+
+def subscribe_url(config: Config) -> str:
+    return config.site.base_url + SUBSCRIBE_PATH
+
+
+def token_url_prefix(config: Config, path: str) -> str:
+    """`{base}/{path}?token=`: the signed token is appended per recipient."""
+    return f"{config.site.base_url}{path}?token="
+
+
+def token_url(config: Config, path: str, token: str) -> str:
+    return token_url_prefix(config, path) + quote(token)
+
+
+def digest_edition_url(config: Config, digest: str, number: int) -> str:
+    return f"{config.site.base_url}/digests/{digest}/{number}"
+
+
+def digest_feed_url(config: Config) -> str:
+    return config.site.base_url + DIGEST_FEED_PATH

@@ -1,0 +1,34 @@
+"""`/healthz`: whether the database answers, when the feeds were last built, the next digest."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from datetime import UTC, datetime
+from pathlib import Path
+
+from fastapi import FastAPI
+from fastapi.responses import JSONResponse
+from sqlalchemy.orm import Session, sessionmaker
+
+from publisher.config import Config
+from publisher.feeds.files import STATE_NAME
+from publisher.run.schedules import next_digest
+from publisher.store.db import ping
+
+
+def add_health_route(app: FastAPI, config: Config, sessions: sessionmaker[Session],
+                     clock: Callable[[], datetime]) -> None:
+    @app.get("/healthz", summary="Database reachable, last feed build, next digest")
+    def health() -> JSONResponse:
+        return health_report(config, sessions, clock())
+
+
+def health_report(config: Config, sessions: sessionmaker[Session], now: datetime) -> JSONResponse:
+    database = ping(sessions)
+    state = Path(config.feeds.dir) / STATE_NAME
+    built = (datetime.fromtimestamp(state.stat().st_mtime, UTC).isoformat()
+             if state.exists() else None)
+    upcoming = next_digest(config, now)
+    body = {"database": database, "feeds_built": built,
+            "next_digest": {"name": upcoming[1], "at": upcoming[0].isoformat()} if upcoming else None}
+    return JSONResponse(body, status_code=200 if database == "ok" else 503)
