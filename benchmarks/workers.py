@@ -31,7 +31,7 @@ from pathlib import Path
 import psycopg
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
-from digest import fill_store, sample_message, start_sink, write_config  # noqa: E402
+from digest import fill_store, sample_message, start_sink, write_config
 
 ADMIN = "postgresql://postgres@127.0.0.1:5432/test"
 
@@ -133,7 +133,7 @@ def measure(count: int, config_path: Path, plain_url: str, sessions: object, con
     env = {**os.environ, "PUBLISHER_CONFIG": str(config_path)}
     workers = [subprocess.Popen([sys.executable, "-m", "publisher", "worker", "--poll", "0.2"],
                                 env=env, stdout=subprocess.DEVNULL,
-                                stderr=open(folder / f"worker{n}.log", "wb"))
+                                stderr=open(folder / f"worker{n}.log", "wb"))  # noqa: SIM115 (the child owns it)
                for n in range(count)]
     try:
         time.sleep(2)  # started and idle: the clock starts when the edition is there to send

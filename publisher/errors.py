@@ -41,3 +41,8 @@ class UnknownDigest(PublisherError):
 
 class UnknownCountry(PublisherError):
     """A country code the config does not have."""
+
+
+class InvalidValue(PublisherError):
+    """A value someone typed or imported that cannot be used: an address that is not one, an
+    unknown status, no or unknown countries. The message says what was expected."""

@@ -2,38 +2,25 @@
 
 from __future__ import annotations
 
-import os
-import re
+import contextlib
 import shutil
 import uuid
 from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
+from helpers import PG_ADMIN, mail_config, need, serve_app, setup_store, write_config
 from mailserver import MailServer, start
 from sqlalchemy.orm import Session, sessionmaker
 
 from publisher.config import Config, load_config
-from publisher.store.db import open_store
-
-ROOT = Path(__file__).resolve().parent.parent
-SHIPPED_CONFIG = ROOT / "config.toml"
-SEED = ROOT / "publisher" / "data" / "ilo-china-mongolia-news.txt"
-PG_ADMIN = "postgresql://postgres@127.0.0.1:5432/test"
-# CI sets this so that a missing PostgreSQL server or tool (jing) fails instead of skipping.
-REQUIRE_ALL = os.environ.get("PUBLISHER_REQUIRE_ALL") == "1"
+from publisher.store.db import make_engine, open_store, upgrade
+from publisher.web.app import create_app
 
 
 def pytest_addoption(parser: pytest.Parser) -> None:
     parser.addoption("--update-golden", action="store_true",
                      help="Rewrite the golden files in tests/golden from the current output.")
-
-
-def need(what: str) -> None:
-    """Skip for lack of `what`, except in CI, where everything must be there."""
-    if REQUIRE_ALL:
-        pytest.fail(f"PUBLISHER_REQUIRE_ALL=1 but {what}")
-    pytest.skip(what)
 
 
 def _postgres_answers() -> bool:
@@ -51,21 +38,73 @@ def postgres_available() -> bool:
     return _postgres_answers()
 
 
+@pytest.fixture(scope="session")
+def shared_postgres(postgres_available: bool) -> Iterator[str | None]:
+    """One migrated database that the quick tests share, emptied before each (creating a
+    database costs ten times as much as emptying one)."""
+    if not postgres_available:
+        yield None
+        return
+    name = _create_database()
+    engine = make_engine(_url(name))
+    upgrade(engine)
+    engine.dispose()
+    try:
+        yield name
+    finally:
+        _drop_database(name)
+
+
 @pytest.fixture
-def postgres_url(postgres_available: bool) -> Iterator[str]:
-    """A new, empty database on the local server, dropped afterwards."""
+def postgres_url(request: pytest.FixtureRequest, postgres_available: bool,
+                 shared_postgres: str | None) -> Iterator[str]:
+    """A database on the local server: the shared one, emptied; a new one, dropped afterwards,
+    for tests that start processes (marked `slow`) or need no tables (`empty_database`)."""
     if not postgres_available:
         need("no PostgreSQL server answers at 127.0.0.1:5432")
+    own = any(request.node.get_closest_marker(mark) for mark in ("slow", "empty_database"))
+    if not own and shared_postgres is not None:
+        _empty_database(shared_postgres)
+        yield _url(shared_postgres)
+        return
+    name = _create_database()
+    try:
+        yield _url(name)
+    finally:
+        _drop_database(name)
+
+
+def _empty_database(name: str) -> None:
+    """No rows, ids from 1 again, and nobody else connected (a connection the last test left
+    open could hold a lock)."""
+    import psycopg
+
+    with psycopg.connect(PG_ADMIN.rsplit("/", 1)[0] + f"/{name}", autocommit=True) as connection:
+        connection.execute("SELECT pg_terminate_backend(pid) FROM pg_stat_activity "
+                           "WHERE datname = current_database() AND pid <> pg_backend_pid()")
+        tables = [row[0] for row in connection.execute(
+            "SELECT tablename FROM pg_tables WHERE schemaname = 'public' AND tablename <> 'alembic_version'")]
+        connection.execute(f"TRUNCATE {', '.join(tables)} RESTART IDENTITY CASCADE")
+
+
+def _url(name: str) -> str:
+    return f"postgresql+psycopg://postgres@127.0.0.1:5432/{name}"
+
+
+def _create_database() -> str:
     import psycopg
 
     name = f"publisher_test_{uuid.uuid4().hex[:12]}"
     with psycopg.connect(PG_ADMIN, autocommit=True) as admin:
         admin.execute(f'CREATE DATABASE "{name}"')
-    try:
-        yield f"postgresql+psycopg://postgres@127.0.0.1:5432/{name}"
-    finally:
-        with psycopg.connect(PG_ADMIN, autocommit=True) as admin:
-            admin.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
+    return name
+
+
+def _drop_database(name: str) -> None:
+    import psycopg
+
+    with psycopg.connect(PG_ADMIN, autocommit=True) as admin:
+        admin.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
 
 
 @pytest.fixture
@@ -79,10 +118,8 @@ def pg_cluster() -> Iterator[object]:
     try:
         yield cluster
     finally:
-        try:
+        with contextlib.suppress(Exception):  # the test may have left it stopped
             cluster.stop("immediate")
-        except Exception:  # noqa: BLE001 (the test may have left it stopped)
-            pass
         shutil.rmtree(cluster.folder, ignore_errors=True)
 
 
@@ -91,29 +128,6 @@ def db_url(request: pytest.FixtureRequest, tmp_path: Path) -> str:
     if request.param == "sqlite":
         return f"sqlite:///{tmp_path / 'store.db'}"
     return request.getfixturevalue("postgres_url")
-
-
-def write_config(folder: Path, db_url: str, text: str | None = None) -> Path:
-    """The shipped config (or `text`) with its database pointed at `db_url`."""
-    text = SHIPPED_CONFIG.read_text("utf-8") if text is None else text
-    text = re.sub(r'(?m)^url = ".*"', f'url = "{db_url}"', text, count=1)
-    path = folder / "config.toml"
-    path.write_text(text, "utf-8")
-    return path
-
-
-def set_keys(path: Path, section: str, **values: str) -> None:
-    """Replace keys of a [section] (or [[section]]: its first table) in a config file; values
-    are TOML. A key the section lacks is added at its top."""
-    text = path.read_text("utf-8")
-    for key, value in values.items():
-        pattern = rf"(?ms)^(\[\[?{section}\]\]?\n(?:(?!^\[).)*?^{key} = )[^\n#]*"
-        text, found = re.subn(pattern, rf"\g<1>{value} ", text, count=1)
-        if not found:
-            text, added = re.subn(rf"(?m)^(\[\[?{section}\]\]?)$", rf"\1\n{key} = {value}",
-                                  text, count=1)
-            assert added, f"no [{section}] in {path}"
-    path.write_text(text, "utf-8")
 
 
 @pytest.fixture
@@ -161,22 +175,9 @@ def sessions(config: Config, monkeypatch: pytest.MonkeyPatch) -> sessionmaker[Se
     return open_store(config)
 
 
-def serve_app(app: object) -> Iterator[str]:
-    """Run an ASGI app under uvicorn on 127.0.0.1 in a thread; yield its base URL."""
-    import threading
-    import time
-
-    import uvicorn
-    from mailserver import free_port
-
-    port = free_port()
-    server = uvicorn.Server(uvicorn.Config(app, host="127.0.0.1", port=port, log_level="warning"))
-    thread = threading.Thread(target=server.run, daemon=True)
-    thread.start()
-    deadline = time.monotonic() + 20
-    while not server.started:
-        assert time.monotonic() < deadline and thread.is_alive(), "uvicorn did not start"
-        time.sleep(0.02)
-    yield f"http://127.0.0.1:{port}"
-    server.should_exit = True
-    thread.join(timeout=10)
+@pytest.fixture
+def web(tmp_path: Path, db_url: str, mail_server: MailServer) -> Iterator[tuple]:  # type: ignore[type-arg]
+    path = mail_config(tmp_path, db_url, mail_server)
+    config, sessions = setup_store(path, {})
+    for base in serve_app(create_app(config, sessions)):
+        yield base, path, config, sessions, mail_server

@@ -50,20 +50,20 @@ class MailServer:
     on_stop: Callable[[], None] = lambda: None
     stopping: bool = False
 
-    async def handle_EHLO(self, server, session, envelope, hostname, responses):  # type: ignore[no-untyped-def]  # noqa: N802
+    async def handle_EHLO(self, server, session, envelope, hostname, responses):  # type: ignore[no-untyped-def]  # noqa: N802 (aiosmtpd's names)
         session.host_name = hostname
         if self.pipelining:
             responses.insert(-1, "250-PIPELINING")
         return responses
 
-    async def handle_RCPT(self, server, session, envelope, address, rcpt_options) -> str:  # type: ignore[no-untyped-def]  # noqa: N802
+    async def handle_RCPT(self, server, session, envelope, address, rcpt_options) -> str:  # type: ignore[no-untyped-def]  # noqa: N802 (aiosmtpd's names)
         verdict = self.refuse_rcpt(address)
         if verdict:
             return verdict
         envelope.rcpt_tos.append(address)
         return "250 OK"
 
-    async def handle_DATA(self, server, session, envelope) -> str:  # type: ignore[no-untyped-def]  # noqa: N802
+    async def handle_DATA(self, server, session, envelope) -> str:  # type: ignore[no-untyped-def]  # noqa: N802 (aiosmtpd's names)
         address = envelope.rcpt_tos[0]
         attempt = self.attempts[address] = self.attempts.get(address, 0) + 1
         if self.stop_after is not None and len(self.received) >= self.stop_after:

@@ -7,13 +7,14 @@ import signal
 import subprocess
 import sys
 import time
+import zipfile
 from collections.abc import Iterator
 from pathlib import Path
 from typing import get_args, get_origin
 
 import click
 import pytest
-from conftest import ROOT
+from helpers import ROOT
 from pydantic import BaseModel
 
 from publisher.cli import cli
@@ -63,39 +64,71 @@ def test_every_config_key_is_in_the_readme() -> None:
     assert missing == []
 
 
+@pytest.mark.slow
 def test_first_command_runs_on_embedded_defaults_in_an_empty_folder(tmp_path: Path) -> None:
     """`publisher run` with no config anywhere: imports the bundled releases, builds the feeds,
     schedules the digests (outbox: no SMTP host), and stops cleanly on SIGTERM."""
-    env = {k: v for k, v in os.environ.items() if not k.startswith("PUBLISHER_")}
-    run = [sys.executable, "-m", "publisher", "run"]
-
-    def run_once() -> tuple[str, str]:
-        process = subprocess.Popen(run, cwd=tmp_path, env=env, stdout=subprocess.PIPE,
-                                   stderr=subprocess.PIPE, text=True)
-        deadline = time.monotonic() + 60
-        lines = []
-        assert process.stderr is not None
-        while not any("scheduler running" in line for line in lines):
-            assert time.monotonic() < deadline and process.poll() is None, "".join(lines)
-            lines.append(process.stderr.readline())
-        process.send_signal(signal.SIGTERM)
-        out, err = process.communicate(timeout=30)
-        assert process.returncode == 0, err
-        return out, "".join(lines) + err
-
-    out, err = run_once()
+    out, err = _run_until_scheduling(tmp_path, _environment())
     assert out == ("imported 20 new, 0 updated, 0 unchanged from bundled:ilo-china-mongolia-news.txt\n"
                    f"feeds: 11 changed, 0 unchanged in {tmp_path / 'feeds'}\n")
     assert "scheduler running 3 jobs: digest:china-weekly, digest:mongolia-monthly, feeds" in err
     assert (tmp_path / "publisher.db").is_file() and (tmp_path / "feeds" / "cn" / "atom.xml").is_file()
-    out, _ = run_once()
+    out, _ = _run_until_scheduling(tmp_path, _environment())
     assert out == ("imported 0 new, 0 updated, 20 unchanged from bundled:ilo-china-mongolia-news.txt\n"
                    f"feeds: 0 changed, 11 unchanged in {tmp_path / 'feeds'}\n")
 
 
+@pytest.mark.slow
+def test_the_wheel_holds_everything_the_first_command_needs(tmp_path: Path) -> None:
+    """`pip install .` (not editable): the built wheel alone, with no source tree beside it,
+    runs the first command and renders every kind of template (feed index, email, pages)."""
+    wheels = tmp_path / "wheels"
+    built = subprocess.run([sys.executable, "-m", "pip", "wheel", "--no-deps", "-q", "-w", str(wheels),
+                            str(ROOT)], capture_output=True, text=True, timeout=300, check=False)
+    assert built.returncode == 0, built.stderr
+    [wheel] = wheels.glob("publisher-*.whl")
+    site = tmp_path / "site"
+    with zipfile.ZipFile(wheel) as archive:
+        assert not [info.filename for info in archive.infolist() if info.external_attr >> 28 == 0o12]
+        archive.extractall(site)
+    folder = tmp_path / "office"
+    folder.mkdir()
+    env = {**_environment(), "PYTHONPATH": str(site)}
+    where = subprocess.run([sys.executable, "-c", "import publisher; print(publisher.__file__)"],
+                           cwd=folder, env=env, capture_output=True, text=True, check=True)
+    assert where.stdout.startswith(str(site))  # the wheel's copy, not the source tree
+    out, _ = _run_until_scheduling(folder, env)
+    assert (folder / "feeds" / "index.html").is_file() and "feeds: 11 changed" in out
+    preview = subprocess.run([sys.executable, "-m", "publisher", "digest", "preview", "china-weekly",
+                              "--out", "preview"], cwd=folder, env=env, capture_output=True, text=True,
+                             timeout=60, check=False)
+    assert preview.returncode == 0, preview.stderr
+    assert "ILO" in (folder / "preview" / "china-weekly.html").read_text("utf-8")
+
+
+def _environment() -> dict[str, str]:
+    return {k: v for k, v in os.environ.items() if not k.startswith("PUBLISHER_")}
+
+
+def _run_until_scheduling(folder: Path, env: dict[str, str]) -> tuple[str, str]:
+    """`publisher run` in `folder` until it schedules, then SIGTERM: its stdout and stderr."""
+    process = subprocess.Popen([sys.executable, "-m", "publisher", "run"], cwd=folder, env=env,
+                               stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    deadline = time.monotonic() + 60
+    lines = []
+    assert process.stderr is not None
+    while not any("scheduler running" in line for line in lines):
+        assert time.monotonic() < deadline and process.poll() is None, "".join(lines)
+        lines.append(process.stderr.readline())
+    process.send_signal(signal.SIGTERM)
+    out, err = process.communicate(timeout=30)
+    assert process.returncode == 0, err
+    return out, "".join(lines) + err
+
+
 def test_releases_list_filters_by_country(tmp_path: Path) -> None:
     from click.testing import CliRunner
-    from conftest import SEED, write_config
+    from helpers import SEED, write_config
 
     path = write_config(tmp_path, f"sqlite:///{tmp_path / 'x.db'}")
     runner = CliRunner()

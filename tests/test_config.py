@@ -6,7 +6,7 @@ from pathlib import Path
 
 import pytest
 from click.testing import CliRunner
-from conftest import SHIPPED_CONFIG
+from helpers import SHIPPED_CONFIG
 from pydantic import ValidationError
 
 from publisher.cli import cli

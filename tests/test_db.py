@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import pytest
 from alembic.autogenerate import compare_metadata
 from alembic.migration import MigrationContext
 from click.testing import CliRunner
@@ -12,6 +13,7 @@ from publisher.store.db import make_engine, upgrade
 from publisher.store.models import Base
 
 
+@pytest.mark.empty_database
 def test_migrations_create_exactly_the_models(db_url: str) -> None:
     engine = make_engine(db_url)
     upgrade(engine)
@@ -23,6 +25,7 @@ def test_migrations_create_exactly_the_models(db_url: str) -> None:
         inspect(engine).get_table_names())
 
 
+@pytest.mark.empty_database
 def test_db_upgrade_command(config_path, db_url) -> None:  # type: ignore[no-untyped-def]
     result = CliRunner().invoke(cli, ["--config", str(config_path), "db", "upgrade"])
     assert result.exit_code == 0, result.output
@@ -31,7 +34,7 @@ def test_db_upgrade_command(config_path, db_url) -> None:  # type: ignore[no-unt
 
 
 def test_unreachable_database_is_a_clear_error(tmp_path) -> None:  # type: ignore[no-untyped-def]
-    from conftest import write_config
+    from helpers import write_config
 
     path = write_config(tmp_path, "postgresql+psycopg://nobody:secret@127.0.0.1:1/none")
     result = CliRunner().invoke(cli, ["--config", str(path), "releases", "list"])

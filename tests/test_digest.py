@@ -4,19 +4,17 @@ from __future__ import annotations
 
 import json
 import re
-from datetime import UTC, datetime
 from pathlib import Path
 
 import lxml.html
 import pytest
 from click.testing import CliRunner
-from conftest import SEED, set_keys, write_config
+from helpers import NOW, SEED, mail_config, set_keys, setup_store
 from mailserver import MailServer
 from sqlalchemy import select
-from sqlalchemy.orm import Session, sessionmaker
 
 from publisher.cli import cli
-from publisher.config import Config, load_config
+from publisher.config import load_config
 from publisher.jobs.imports import ImportRequest, import_files
 from publisher.mail.transport import make_transport
 from publisher.store.db import open_store
@@ -24,42 +22,12 @@ from publisher.store.models import Delivery, Edition, Subscriber
 from publisher.subscribers.people import (
     SubscriberRow,
     find_subscriber,
-    normalize_email,
     save_subscribers,
 )
 from publisher.subscribers.tokens import Signer, signing_key
 
-NOW = datetime(2026, 11, 27, 12, 0, tzinfo=UTC)
 EVIL = 'Workers\' <script>alert("x")</script> & "quotes" in China'
 
-PEOPLE = {
-    "cn@example.org": ("CN", "confirmed"),
-    "Both@Example.ORG": ("CN MN", "confirmed"),
-    "mn@example.org": ("MN", "confirmed"),
-    "pending@example.org": ("CN", "pending"),
-    "gone@example.org": ("CN", "unsubscribed"),
-}
-
-
-def mail_config(tmp_path: Path, db_url: str, server: MailServer | None, **smtp: str) -> Path:
-    path = write_config(tmp_path, db_url)
-    if server is not None:
-        set_keys(path, "smtp", host=f'"{server.host}"', port=str(server.port), security='"none"',
-                 retry_delay="0.05", **smtp)
-    return path
-
-
-def setup_store(path: Path, people: dict[str, tuple[str, str]] = PEOPLE
-                ) -> tuple[Config, sessionmaker[Session]]:
-    config = load_config(path, environ={})
-    sessions = open_store(config)
-    import_files(sessions, config, [ImportRequest(str(SEED))], NOW)
-    with sessions.begin() as session:
-        for address, (countries, status) in people.items():
-            row = SubscriberRow(normalize_email(address), tuple(countries.split()), status)
-            save_subscribers(session, [row],
-                             "confirmed", NOW)
-    return config, sessions
 
 
 def cli_run(path: Path, *args: str) -> tuple[int, str, str]:
@@ -145,7 +113,7 @@ def test_a_temporary_failure_is_retried_and_delivered_once(store, mail_server, p
     mail_server.pipelining = pipelining
     mail_server.decide = lambda address, attempt: (
         "451 4.3.0 try again later" if address == "cn@example.org" and attempt < 3 else None)
-    code, out, _ = cli_run(path, "digest", "send", "china-weekly")
+    _code, out, _ = cli_run(path, "digest", "send", "china-weekly")
     assert out == "china-weekly edition 1: 19 releases, 2 sent, 0 failed\n"
     assert len(mail_server.to("cn@example.org")) == 1
     with sessions() as session:
@@ -158,7 +126,7 @@ def test_a_permanent_failure_is_recorded_and_the_run_goes_on(store, mail_server)
     path, _, sessions = store
     mail_server.decide = lambda address, _attempt: (
         "550 5.1.1 mailbox unavailable" if address == "cn@example.org" else None)
-    code, out, _ = cli_run(path, "digest", "send", "china-weekly")
+    _code, out, _ = cli_run(path, "digest", "send", "china-weekly")
     assert out == "china-weekly edition 1: 19 releases, 1 sent, 1 failed\n"
     with sessions() as session:
         failed = session.scalars(select(Delivery).where(Delivery.status == "failed")).one()
@@ -171,7 +139,7 @@ def test_a_recipient_refused_at_rcpt_fails_and_the_connection_goes_on(store, mai
     path, _, sessions = store
     mail_server.refuse_rcpt = lambda address: (
         "550 5.1.1 no such user" if address == "Both@example.org" else None)
-    code, out, _ = cli_run(path, "digest", "send", "china-weekly")
+    _code, out, _ = cli_run(path, "digest", "send", "china-weekly")
     assert out == "china-weekly edition 1: 19 releases, 1 sent, 1 failed\n"
     assert [r.recipients for r in mail_server.received] == [["cn@example.org"]]
     with sessions() as session:
@@ -198,7 +166,7 @@ def test_giving_up_after_max_attempts(tmp_path, db_url, mail_server) -> None:  #
     path = mail_config(tmp_path, db_url, mail_server, max_attempts="2")
     setup_store(path, {"cn@example.org": ("CN", "confirmed")})
     mail_server.decide = lambda _address, _attempt: "451 4.7.0 busy"
-    code, out, _ = cli_run(path, "digest", "send", "china-weekly")
+    _code, out, _ = cli_run(path, "digest", "send", "china-weekly")
     assert out == "china-weekly edition 1: 19 releases, 0 sent, 1 failed\n"
     assert mail_server.attempts == {"cn@example.org": 2}
 
@@ -231,8 +199,8 @@ def test_preview_writes_html_text_and_eml(store, tmp_path) -> None:  # type: ign
 
 def test_the_outbox_when_no_smtp_server_is_configured(tmp_path, db_url) -> None:  # type: ignore[no-untyped-def]
     path = mail_config(tmp_path, db_url, None)
-    config, sessions = setup_store(path)
-    code, out, _ = cli_run(path, "digest", "send", "china-weekly")
+    config, _sessions = setup_store(path)
+    _code, out, _ = cli_run(path, "digest", "send", "china-weekly")
     assert out == "china-weekly edition 1: 19 releases, 2 sent, 0 failed\n"
     stored = sorted((tmp_path / "outbox" / "new").iterdir())
     assert len(stored) == 2
@@ -275,7 +243,9 @@ def test_dkim_signature_covers_the_list_headers_and_verifies(tmp_path, db_url, m
     assert result.exit_code == 0, result.stderr
     [received] = mail_server.received
     signature = received.message["DKIM-Signature"]
-    signed = {h.strip().lower() for h in re.search(r"h=([^;]+)", signature.replace("\r\n", "").replace(" ", "")).group(1).split(":")}  # type: ignore[union-attr]
+    headers = re.search(r"h=([^;]+)", signature.replace("\r\n", "").replace(" ", ""))
+    assert headers is not None
+    signed = {h.strip().lower() for h in headers.group(1).split(":")}
     assert {"from", "to", "subject", "list-id", "list-unsubscribe", "list-unsubscribe-post"} <= signed
     record = b"v=DKIM1; k=rsa; p=" + base64.b64encode(public)
 

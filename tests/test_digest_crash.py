@@ -9,11 +9,13 @@ import sys
 from pathlib import Path
 
 import pytest
+from helpers import mail_config, setup_store
 from mailserver import MailServer
 from sqlalchemy import func, select
-from test_digest import mail_config, setup_store
 
 from publisher.store.models import Delivery, Edition
+
+pytestmark = pytest.mark.slow  # sender processes killed with -9
 
 PEOPLE = {f"reader{i:02d}@example.org": ("CN", "confirmed") for i in range(40)}
 

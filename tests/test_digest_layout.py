@@ -5,7 +5,7 @@ from __future__ import annotations
 from pathlib import Path
 
 import pytest
-from test_digest import NOW, mail_config, setup_store
+from helpers import NOW, mail_config, setup_store
 
 from publisher.jobs.samples import preview_digest
 

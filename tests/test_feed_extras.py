@@ -7,11 +7,12 @@ import urllib.parse
 from collections.abc import Iterator
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
+from typing import ClassVar
 
 import feedparser
 import pytest
+from helpers import jing, seeded
 from lxml import etree
-from test_feeds import jing, seeded
 
 from publisher.feeds.build import build_feeds
 
@@ -55,14 +56,14 @@ def test_archives_let_a_reader_page_through_every_release(tmp_path: Path) -> Non
     assert links["next-archive"] == FEEDS_URL + "all/archive/2022.xml"
     assert links["self"] == FEEDS_URL + "all/archive/2021.xml"
     assert "prev-archive" not in links
-    jing(sorted(folder.glob("*/archive/*.xml")) + [folder / "all" / "atom.xml"])
+    jing([*sorted(folder.glob("*/archive/*.xml")), folder / "all" / "atom.xml"])
     assert build_feeds(sessions, config).changed == []
 
 
 class _Hub(BaseHTTPRequestHandler):
-    pings: list[dict[str, list[str]]] = []
+    pings: ClassVar[list[dict[str, list[str]]]] = []
 
-    def do_POST(self) -> None:  # noqa: N802 (http.server's name)
+    def do_POST(self) -> None:
         body = self.rfile.read(int(self.headers["Content-Length"])).decode()
         _Hub.pings.append(urllib.parse.parse_qs(body))
         self.send_response(204)
@@ -76,7 +77,7 @@ class _Hub(BaseHTTPRequestHandler):
 def hub() -> Iterator[str]:
     server = ThreadingHTTPServer(("127.0.0.1", 0), _Hub)
     _Hub.pings = []
-    thread = threading.Thread(target=server.serve_forever, daemon=True)
+    thread = threading.Thread(target=server.serve_forever, args=(0.05,), daemon=True)
     thread.start()
     yield f"http://127.0.0.1:{server.server_address[1]}/hub"
     server.shutdown()
@@ -98,7 +99,7 @@ def test_websub_hub_link_and_pings_for_changed_feeds(tmp_path: Path, hub: str) -
 
 
 def test_a_hub_that_is_down_never_fails_the_build(tmp_path: Path, caplog) -> None:  # type: ignore[no-untyped-def]
-    config, sessions = seeded(tmp_path, f"sqlite:///{tmp_path / 'x.db'}",
+    config, _sessions = seeded(tmp_path, f"sqlite:///{tmp_path / 'x.db'}",
                               hub='"http://127.0.0.1:9/hub"')
     assert (Path(config.feeds.dir) / "cn" / "atom.xml").is_file()
     assert "WebSub hub http://127.0.0.1:9/hub: ping" in caplog.text

@@ -5,38 +5,24 @@ from __future__ import annotations
 import json
 import os
 import shutil
-import subprocess
-from datetime import UTC, datetime, timedelta
+from datetime import datetime, timedelta
 from pathlib import Path
 from urllib.parse import urlsplit
 
 import feedparser
 import pytest
 from click.testing import CliRunner
-from conftest import ROOT, SEED, need, set_keys, write_config
+from helpers import NOW, ROOT, SEED, jing, seeded
 from sqlalchemy.orm import Session, sessionmaker
 
 from publisher.cli import cli
-from publisher.config import Config, load_config
+from publisher.config import Config
 from publisher.feeds import build as build_module
 from publisher.feeds.build import build_feeds
 from publisher.jobs.imports import ImportRequest, import_files
-from publisher.store.db import open_store
 
-NOW = datetime(2026, 11, 27, 12, 0, tzinfo=UTC)
 CODES = ("cn", "mn", "all")
-ATOM_SCHEMA = ROOT / "tests" / "schemas" / "atom.rnc"
 GOLDEN = ROOT / "tests" / "golden"
-
-
-def seeded(folder: Path, db_url: str, **feeds: str) -> tuple[Config, sessionmaker[Session]]:
-    """The shipped config, with `feeds` keys replaced (TOML values), and the seed imported."""
-    path = write_config(folder, db_url)
-    set_keys(path, "feeds", **feeds)
-    config = load_config(path, environ={})
-    sessions = open_store(config)
-    import_files(sessions, config, [ImportRequest(str(SEED))], NOW)
-    return config, sessions
 
 
 @pytest.fixture
@@ -47,14 +33,6 @@ def built(tmp_path: Path, db_url: str) -> tuple[Config, sessionmaker[Session], P
 
 def feed_files(folder: Path) -> list[Path]:
     return sorted(p for p in folder.rglob("*") if p.is_file() and not p.name.startswith("."))
-
-
-def jing(paths: list[Path]) -> None:
-    if shutil.which("jing") is None:
-        need("jing is not installed (apt-get install jing)")
-    result = subprocess.run(["jing", "-c", str(ATOM_SCHEMA), *map(str, paths)],
-                            capture_output=True, text=True, timeout=120)
-    assert result.returncode == 0, result.stdout + result.stderr
 
 
 def test_every_atom_file_is_valid_rfc_4287(built) -> None:  # type: ignore[no-untyped-def]
@@ -174,7 +152,7 @@ def test_no_change_rebuild_writes_nothing_and_renders_nothing(built, monkeypatch
 
 
 def test_cli_rebuild_prints_zero_changed(built) -> None:  # type: ignore[no-untyped-def]
-    config, _, folder = built
+    _config, _, folder = built
     result = CliRunner().invoke(cli, ["--config", str(folder.parent / "config.toml"), "feeds", "build"])
     assert result.exit_code == 0, result.output
     assert result.output == f"feeds: 0 changed, 11 unchanged in {folder}\n"
@@ -216,7 +194,7 @@ def test_a_crash_while_writing_leaves_the_old_file(built, tmp_path: Path, monkey
     with pytest.raises(OSError, match="simulated crash"):
         import_files(sessions, config, [ImportRequest(str(edited))], NOW + timedelta(1))
     assert (folder / "cn" / "atom.xml").read_bytes() == old
-    assert not [p for p in folder.rglob("*.tmp")]
+    assert not list(folder.rglob("*.tmp"))
     monkeypatch.undo()
     report = build_feeds(sessions, config)  # the next build catches up
     assert "cn/atom.xml" in report.changed

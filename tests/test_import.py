@@ -9,7 +9,7 @@ from zoneinfo import ZoneInfo
 
 import pytest
 from click.testing import CliRunner
-from conftest import SEED
+from helpers import SEED
 from sqlalchemy import Select, func, select, text
 from sqlalchemy.orm import Session, sessionmaker
 

@@ -6,7 +6,7 @@ from datetime import date, datetime
 from zoneinfo import ZoneInfo
 
 import pytest
-from conftest import SEED
+from helpers import SEED
 from hypothesis import given, settings
 from hypothesis import strategies as st
 

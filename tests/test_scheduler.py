@@ -3,29 +3,32 @@
 from __future__ import annotations
 
 import collections
-import os
 import signal
-import subprocess
-import sys
 import threading
 import time
-from datetime import UTC, datetime, timedelta
+from datetime import UTC, datetime
 from pathlib import Path
 from zoneinfo import ZoneInfo
 
 import pytest
 from click.testing import CliRunner
-from conftest import set_keys
-from mailserver import MailServer
+from helpers import (
+    READERS,
+    editions,
+    mail_config,
+    prepare_scheduled,
+    set_keys,
+    setup_store,
+    start_run,
+    stop,
+    wait_until,
+)
 from sqlalchemy import func, select
-from test_digest import mail_config, setup_store
 
 from publisher.cli import cli
 from publisher.run.scheduler import ScheduleRunner, build_scheduler
 from publisher.run.schedules import Schedule, schedules
 from publisher.store.models import Delivery, Edition, ScheduleRun
-
-READERS = {f"reader{i:02d}@example.org": ("CN", "confirmed") for i in range(30)}
 
 
 @pytest.mark.parametrize("zone", ["Europe/Berlin", "America/New_York", "Australia/Sydney"])
@@ -82,7 +85,7 @@ def test_missed_fire_times_give_exactly_one_catch_up_edition(tmp_path, db_url, m
 def test_a_fire_time_missed_by_more_than_the_grace_waits_for_the_next(tmp_path, db_url, mail_server) -> None:  # type: ignore[no-untyped-def]
     path = mail_config(tmp_path, db_url, mail_server)
     clock = [datetime(2026, 11, 2, 12, 0, tzinfo=UTC)]
-    runner, sessions = _runner(path, clock)
+    runner, _sessions = _runner(path, clock)
     runner.catch_up()
     clock[0] = datetime(2026, 11, 23, 8, 0, tzinfo=UTC)  # 7 hours late, grace is 6
     assert runner.catch_up() == []
@@ -108,83 +111,49 @@ def test_schedule_command_shows_next_fire_times_and_last_editions(tmp_path, db_u
 # --- whole processes -------------------------------------------------------------------------
 
 
-def _prepare(tmp_path: Path, db_url: str, server: MailServer) -> tuple[Path, object]:
-    """A store where china-weekly (hourly) last ran two days ago: starting catches up."""
-    path = mail_config(tmp_path, db_url, server, connections="1")
-    set_keys(path, "digests", cron='"0 * * * *"')
-    set_keys(path, "scheduler", standby_poll='"0.5s"')
-    _, sessions = setup_store(path, READERS)
-    long_ago = datetime.now(UTC) - timedelta(days=2)
-    with sessions.begin() as session:  # type: ignore[attr-defined]
-        session.add(ScheduleRun(schedule_id="digest:china-weekly", last_fire=long_ago,
-                                started=long_ago, finished=long_ago, outcome="sent"))
-    return path, sessions
-
-
-def _start(path: Path, log: Path) -> subprocess.Popen[bytes]:
-    env = {k: v for k, v in os.environ.items() if not k.startswith("PUBLISHER_")}
-    return subprocess.Popen([sys.executable, "-m", "publisher", "--config", str(path), "run"],
-                            env=env, stdout=subprocess.DEVNULL, stderr=open(log, "wb"))
-
-
-def _wait(condition, seconds: float = 30.0) -> None:  # type: ignore[no-untyped-def]
-    deadline = time.monotonic() + seconds
-    while not condition():
-        assert time.monotonic() < deadline, "timed out"
-        time.sleep(0.05)
-
-
-def _stop(process: subprocess.Popen[bytes]) -> int:
-    if process.poll() is None:
-        process.send_signal(signal.SIGTERM)
-    return process.wait(timeout=30)
-
-
-def _editions(sessions) -> list[tuple[int, str]]:  # type: ignore[no-untyped-def]
-    with sessions() as session:
-        return [tuple(row) for row in session.execute(select(Edition.number, Edition.status))]
-
-
+@pytest.mark.slow
 def test_two_schedulers_send_one_edition_and_the_standby_takes_over(tmp_path, db_url, mail_server) -> None:  # type: ignore[no-untyped-def]
-    path, sessions = _prepare(tmp_path, db_url, mail_server)
-    first = _start(path, tmp_path / "first.log")
-    _wait(lambda: "active scheduler" in (tmp_path / "first.log").read_text())
-    second = _start(path, tmp_path / "second.log")
+    path, sessions = prepare_scheduled(tmp_path, db_url, mail_server)
+    first = start_run(path, tmp_path / "first.log")
+    wait_until(lambda: "active scheduler" in (tmp_path / "first.log").read_text())
+    second = start_run(path, tmp_path / "second.log")
     try:
-        _wait(lambda: "standing by" in (tmp_path / "second.log").read_text())
-        _wait(lambda: _editions(sessions) == [(1, "complete")])
+        wait_until(lambda: "standing by" in (tmp_path / "second.log").read_text())
+        wait_until(lambda: editions(sessions) == [(1, "complete")])
         assert sorted(r.recipients[0] for r in mail_server.received) == sorted(READERS)
         first.send_signal(signal.SIGKILL)  # the active one dies; the standby takes over
-        _wait(lambda: "active scheduler" in (tmp_path / "second.log").read_text(), 15)
+        wait_until(lambda: "active scheduler" in (tmp_path / "second.log").read_text(), 15)
     finally:
         first.wait(timeout=30)
-        assert _stop(second) == 0
-    assert _editions(sessions) == [(1, "complete")]
+        assert stop(second) == 0
+    assert editions(sessions) == [(1, "complete")]
     assert len(mail_server.received) == len(READERS)
 
 
+@pytest.mark.slow
 def test_sigterm_mid_send_then_restart_delivers_everyone_exactly_once(tmp_path, db_url, mail_server) -> None:  # type: ignore[no-untyped-def]
-    path, sessions = _prepare(tmp_path, db_url, mail_server)
+    path, sessions = prepare_scheduled(tmp_path, db_url, mail_server)
     mail_server.delay = 0.05
-    process = _start(path, tmp_path / "run.log")
-    _wait(lambda: len(mail_server.received) >= 8)
+    process = start_run(path, tmp_path / "run.log")
+    wait_until(lambda: len(mail_server.received) >= 8)
     started = time.monotonic()
-    assert _stop(process) == 0
+    assert stop(process) == 0
     assert time.monotonic() - started < 10  # in-flight messages finish; no new ones start
-    assert _editions(sessions) == [(1, "sending")]
+    assert editions(sessions) == [(1, "sending")]
     sent_before = len(mail_server.received)
     assert sent_before < len(READERS)
     with sessions() as session:
         assert session.scalar(select(func.count()).where(Delivery.status == "sent")) == sent_before
     mail_server.delay = 0.0
-    restarted = _start(path, tmp_path / "again.log")
+    restarted = start_run(path, tmp_path / "again.log")
     try:
-        _wait(lambda: _editions(sessions) == [(1, "complete")])
+        wait_until(lambda: editions(sessions) == [(1, "complete")])
     finally:
-        assert _stop(restarted) == 0
+        assert stop(restarted) == 0
     assert sorted(r.recipients[0] for r in mail_server.received) == sorted(READERS)
 
 
+@pytest.mark.slow
 def test_run_serves_the_web_app_when_enabled(tmp_path) -> None:  # type: ignore[no-untyped-def]
     import httpx
     from mailserver import free_port
@@ -192,9 +161,9 @@ def test_run_serves_the_web_app_when_enabled(tmp_path) -> None:  # type: ignore[
     path = mail_config(tmp_path, f"sqlite:///{tmp_path / 'x.db'}", None)
     port = free_port()
     set_keys(path, "web", enabled="true", port=str(port))
-    process = _start(path, tmp_path / "run.log")
+    process = start_run(path, tmp_path / "run.log")
     try:
-        _wait(lambda: "scheduler running" in (tmp_path / "run.log").read_text())
+        wait_until(lambda: "scheduler running" in (tmp_path / "run.log").read_text())
 
         def healthy() -> bool:
             try:
@@ -202,7 +171,7 @@ def test_run_serves_the_web_app_when_enabled(tmp_path) -> None:  # type: ignore[
             except httpx.HTTPError:
                 return False
 
-        _wait(healthy, 15)
+        wait_until(healthy, 15)
         assert httpx.get(f"http://127.0.0.1:{port}/feeds/cn/atom.xml").status_code == 200
     finally:
-        assert _stop(process) == 0
+        assert stop(process) == 0

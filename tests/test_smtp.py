@@ -11,10 +11,9 @@ from pathlib import Path
 import pytest
 from aiosmtpd.smtp import AuthResult, LoginPassword
 from click.testing import CliRunner
-from conftest import set_keys
+from helpers import mail_config, set_keys, setup_store
 from mailserver import MailServer, start
 from sqlalchemy import select
-from test_digest import mail_config, setup_store
 
 from publisher.cli import cli
 from publisher.store.models import Delivery

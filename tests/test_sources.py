@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import html
+import re
 import threading
 from collections.abc import Iterator
 from dataclasses import dataclass, field
@@ -12,7 +13,7 @@ from pathlib import Path
 from zoneinfo import ZoneInfo
 
 import pytest
-from conftest import SEED, write_config
+from helpers import SEED, write_config
 from hypothesis import given, settings
 from hypothesis import strategies as st
 from sqlalchemy import func, select
@@ -101,7 +102,7 @@ def site() -> Iterator[tuple[Site, str]]:
     state = Site()
 
     class Handler(BaseHTTPRequestHandler):
-        def do_GET(self) -> None:  # noqa: N802
+        def do_GET(self) -> None:
             state.requests.append(dict(self.headers))
             if self.headers.get("If-None-Match") == state.etag:
                 self.send_response(304)
@@ -118,7 +119,7 @@ def site() -> Iterator[tuple[Site, str]]:
             pass
 
     server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
-    threading.Thread(target=server.serve_forever, daemon=True).start()
+    threading.Thread(target=server.serve_forever, args=(0.05,), daemon=True).start()
     yield state, f"http://127.0.0.1:{server.server_address[1]}/news"
     server.shutdown()
     server.server_close()
@@ -189,5 +190,5 @@ def test_a_response_over_the_size_limit_is_refused(tmp_path, site) -> None:  # t
 
 def test_an_unreachable_source_is_a_clear_error(tmp_path) -> None:  # type: ignore[no-untyped-def]
     config, sessions = _store(tmp_path, "http://127.0.0.1:9/news", timeout='"2s"')
-    with pytest.raises(InputError, match="http://127.0.0.1:9/news: cannot fetch"):
+    with pytest.raises(InputError, match=re.escape("http://127.0.0.1:9/news: cannot fetch")):
         import_source(sessions, config, config.sources[0], NOW)

@@ -36,7 +36,7 @@ def test_add_normalizes_and_never_duplicates(config_path: Path) -> None:
     assert run(config_path, "add", "reader@example.org", "--countries", "CN MN")[1] == \
         "updated reader@example.org (CN MN)\n"
     assert count(config_path) == 1
-    code, out, _ = run(config_path, "list")
+    _code, out, _ = run(config_path, "list")
     assert "Reader@example.org" in out and "CN MN" in out and "confirmed" in out
     assert out.endswith("1 subscribers\n")
 

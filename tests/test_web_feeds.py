@@ -11,8 +11,7 @@ from pathlib import Path
 import feedparser
 import httpx
 import pytest
-from conftest import serve_app
-from test_feeds import seeded
+from helpers import seeded, serve_app
 
 from publisher.feeds.build import build_feeds
 from publisher.jobs.imports import ImportRequest, import_files

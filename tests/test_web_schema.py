@@ -7,12 +7,13 @@ from collections.abc import Iterator
 import httpx
 import pytest
 import schemathesis
-from conftest import serve_app
+from helpers import mail_config, serve_app, setup_store
 from hypothesis import HealthCheck, given, settings
 from mailserver import MailServer
-from test_digest import mail_config, setup_store
 
 from publisher.web.app import create_app
+
+pytestmark = pytest.mark.slow  # schemathesis over the whole API
 
 
 @pytest.fixture(scope="module")
@@ -24,8 +25,7 @@ def live(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
     folder = tmp_path_factory.mktemp("schema")
     path = mail_config(folder, f"sqlite:///{folder / 'x.db'}", server)
     config, sessions = setup_store(path, {"a@example.org": ("CN", "confirmed")})
-    for base in serve_app(create_app(config, sessions)):
-        yield base
+    yield from serve_app(create_app(config, sessions))
     controller.stop()
 
 

@@ -4,36 +4,17 @@ from __future__ import annotations
 
 import json
 import re
-from collections.abc import Iterator
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 import httpx
-import pytest
 from click.testing import CliRunner
-from conftest import serve_app
-from mailserver import MailServer
+from helpers import SITE, local, status_of
 from sqlalchemy import select
-from test_digest import mail_config, setup_store
 
 from publisher.cli import cli
 from publisher.jobs.imports import ImportRequest, import_files
 from publisher.store.models import Subscriber
-from publisher.web.app import create_app
-
-SITE = "https://www.ilo.org/beijing"
-
-
-@pytest.fixture
-def web(tmp_path: Path, db_url: str, mail_server: MailServer) -> Iterator[tuple]:  # type: ignore[type-arg]
-    path = mail_config(tmp_path, db_url, mail_server)
-    config, sessions = setup_store(path, {})
-    for base in serve_app(create_app(config, sessions)):
-        yield base, path, config, sessions, mail_server
-
-
-def local(url: str, base: str) -> str:
-    return url.replace(SITE, base)
 
 
 def subscribe(base: str, email: str, countries: list[str]) -> httpx.Response:
@@ -41,11 +22,6 @@ def subscribe(base: str, email: str, countries: list[str]) -> httpx.Response:
         form = client.get("/subscribe")
         csrf = re.search(r'name="csrf" value="([^"]+)"', form.text).group(1)  # type: ignore[union-attr]
         return client.post("/subscribe", data={"email": email, "countries": countries, "csrf": csrf})
-
-
-def status_of(sessions, email: str) -> str | None:  # type: ignore[no-untyped-def]
-    with sessions() as session:
-        return session.scalar(select(Subscriber.status).where(Subscriber.email_key == email.lower()))
 
 
 def send_digest(path: Path) -> str:
@@ -84,7 +60,7 @@ def test_subscribe_confirm_receive_unsubscribe_and_receive_no_more(web, tmp_path
 
 
 def test_the_answer_does_not_tell_whether_an_address_is_known(web) -> None:  # type: ignore[no-untyped-def]
-    base, path, config, sessions, server = web
+    base, _path, _config, _sessions, _server = web
     first = subscribe(base, "known@example.org", ["CN"]).text
     again = subscribe(base, "known@example.org", ["CN"]).text
     other = subscribe(base, "other@example.org", ["MN"]).text
@@ -92,7 +68,7 @@ def test_the_answer_does_not_tell_whether_an_address_is_known(web) -> None:  # t
 
 
 def test_forged_or_altered_tokens_get_400_and_change_nothing(web) -> None:  # type: ignore[no-untyped-def]
-    base, path, config, sessions, server = web
+    base, _path, _config, sessions, server = web
     subscribe(base, "reader@example.org", ["CN"])
     text = next(server.received[0].message.iter_parts()).get_content()
     token = re.search(r"token=(\S+)", text).group(1)  # type: ignore[union-attr]
@@ -109,21 +85,21 @@ def test_forged_or_altered_tokens_get_400_and_change_nothing(web) -> None:  # ty
 
 
 def test_a_post_from_another_site_is_refused(web) -> None:  # type: ignore[no-untyped-def]
-    base, path, config, sessions, server = web
+    base, _path, _config, _sessions, server = web
     response = httpx.post(base + "/subscribe", data={"email": "x@example.org", "countries": ["CN"],
                                                      "csrf": "guessed"})
     assert response.status_code == 400 and server.received == []
 
 
 def test_confirmation_mails_per_address_are_limited(web) -> None:  # type: ignore[no-untyped-def]
-    base, path, config, sessions, server = web
+    base, _path, _config, _sessions, server = web
     answers = {subscribe(base, "eager@example.org", ["CN"]).text for _ in range(5)}
     assert len(answers) == 1  # the same page every time
     assert len(server.to("eager@example.org")) == 3
 
 
 def test_preferences_change_the_countries(web) -> None:  # type: ignore[no-untyped-def]
-    base, path, config, sessions, server = web
+    base, _path, _config, sessions, server = web
     subscribe(base, "reader@example.org", ["CN"])
     text = next(server.received[0].message.iter_parts()).get_content()
     confirmed = httpx.get(local(re.search(r"(https://\S+/confirm\?token=\S+)", text).group(1), base))  # type: ignore[union-attr]
@@ -142,7 +118,7 @@ def test_preferences_change_the_countries(web) -> None:  # type: ignore[no-untyp
 def test_sent_editions_as_pages_and_as_a_feed(web) -> None:  # type: ignore[no-untyped-def]
     import feedparser
 
-    base, path, config, sessions, server = web
+    base, path, _config, _sessions, _server = web
     assert "No digest has been sent yet." in httpx.get(base + "/digests/").text
     CliRunner().invoke(cli, ["--config", str(path), "subscribers", "add", "a@example.org",
                              "--countries", "CN"])

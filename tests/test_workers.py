@@ -5,10 +5,7 @@ from __future__ import annotations
 
 import bisect
 import json
-import os
 import signal
-import subprocess
-import sys
 import threading
 import time
 from datetime import UTC, datetime
@@ -16,14 +13,23 @@ from pathlib import Path
 
 import pytest
 from click.testing import CliRunner
-from conftest import set_keys
+from helpers import (
+    FAST_FIRE_EVERY,
+    editions,
+    mail_config,
+    prepare_scheduled,
+    set_keys,
+    setup_store,
+    start_run,
+    start_worker,
+    stop_all,
+    wait_until,
+)
+from helpers import READERS as SCHEDULED
 from mailserver import MailServer, start
 from pgcluster import Cluster
 from sqlalchemy import func, select
 from sqlalchemy.orm import Session, sessionmaker
-from test_digest import mail_config, setup_store
-from test_scheduler import READERS as SCHEDULED_READERS
-from test_scheduler import _editions, _prepare, _start, _wait
 
 from publisher.cli import cli
 from publisher.config import load_config
@@ -32,14 +38,9 @@ from publisher.jobs.imports import ImportRequest, import_files
 from publisher.store.db import engine_of
 from publisher.store.models import Delivery, Edition
 
+pytestmark = pytest.mark.slow  # worker processes, a PostgreSQL cluster of its own
+
 READERS = {f"reader{i:02d}@example.org": ("CN", "confirmed") for i in range(60)}
-
-
-def _worker(path: Path, log: Path) -> subprocess.Popen[bytes]:
-    env = {k: v for k, v in os.environ.items() if not k.startswith("PUBLISHER_")}
-    return subprocess.Popen([sys.executable, "-m", "publisher", "--config", str(path), "worker",
-                             "--poll", "0.2", "--batch", "5"], env=env, stdout=subprocess.DEVNULL,
-                            stderr=open(log, "wb"))
 
 
 def test_kill_9_one_of_three_workers_and_every_recipient_gets_it_once(
@@ -50,20 +51,20 @@ def test_kill_9_one_of_three_workers_and_every_recipient_gets_it_once(
     edition = queue_digest(sessions, config, "china-weekly", now=datetime.now(UTC))
     assert edition is not None and mail_server.received == []  # queued, not sent
     mail_server.delay = 0.03
-    workers = [_worker(path, tmp_path / f"worker{n}.log") for n in range(3)]
+    workers = [start_worker(path, tmp_path / f"worker{n}.log") for n in range(3)]
     # After 15 messages the server answers nothing but 421, and, once the replies it gave have
     # reached the workers, worker 0 is killed holding its claimed batch. (Killed at a random
     # instant, it could die between a 250 and its commit: the one window README owns up to.)
     mail_server.stop_after = 15
     mail_server.on_stop = lambda: workers[0].send_signal(signal.SIGKILL)
     try:
-        _wait(lambda: workers[0].poll() is not None)
+        wait_until(lambda: workers[0].poll() is not None)
         status = CliRunner().invoke(cli, ["--config", str(path), "status"]).stdout
         assert "china-weekly 1" in status and "sending" in status
         mail_server.stop_after, mail_server.stopping = None, False  # the server is back
-        _wait(lambda: _editions(sessions) == [(1, "complete")], 60)
+        wait_until(lambda: editions(sessions) == [(1, "complete")], 60)
     finally:
-        codes = _stop_all(workers)
+        codes = stop_all(workers)
     assert codes == [-signal.SIGKILL, 0, 0]
     assert sorted(r.recipients[0] for r in mail_server.received) == sorted(READERS)
     status = CliRunner().invoke(cli, ["--config", str(path), "status"]).stdout
@@ -86,31 +87,23 @@ def test_the_mail_server_goes_away_and_comes_back(tmp_path: Path, db_url: str) -
         away.set()
 
     server.stop_after, server.on_stop = 15, lambda: threading.Thread(target=go_away).start()
-    workers = [_worker(path, tmp_path / f"worker{n}.log") for n in range(2)]
+    workers = [start_worker(path, tmp_path / f"worker{n}.log") for n in range(2)]
     try:
-        _wait(away.is_set)
+        wait_until(away.is_set)
         time.sleep(2.5)  # the workers keep knocking on a closed port meanwhile
         accepted = len(server.received)  # 15, or 16 if two were in the server at once
         assert _delivery_counts(sessions) == {"sent": accepted, "queued": 60 - accepted}
         server.stop_after, server.stopping = None, False
         controller = start(server, same_port=True)
-        _wait(lambda: _editions(sessions) == [(1, "complete")], 60)
+        wait_until(lambda: editions(sessions) == [(1, "complete")], 60)
     finally:
-        codes = _stop_all(workers)
+        codes = stop_all(workers)
         controller.stop(no_assert=True)
     assert codes == [0, 0]
     assert sorted(r.recipients[0] for r in server.received) == sorted(READERS)
     assert _delivery_counts(sessions) == {"sent": 60}
     logs = "".join((tmp_path / f"worker{n}.log").read_text() for n in range(2))
     assert "the mail server is away" in logs and "sending resumes" in logs
-
-
-def _stop_all(processes: list[subprocess.Popen[bytes]]) -> list[int]:
-    """SIGTERM to those still running; every exit code."""
-    for process in processes:
-        if process.poll() is None:
-            process.send_signal(signal.SIGTERM)
-    return [process.wait(timeout=30) for process in processes]
 
 
 def _delivery_counts(sessions: sessionmaker[Session]) -> dict[str, int]:
@@ -128,15 +121,15 @@ def test_the_database_restarts_mid_edition_and_the_workers_finish_it(
     queue_digest(sessions, config, "china-weekly", now=datetime.now(UTC))
     engine_of(sessions).dispose()  # the test's own connections would not survive the restart
     mail_server.delay = 0.05
-    workers = [_worker(path, tmp_path / f"worker{n}.log") for n in range(3)]
+    workers = [start_worker(path, tmp_path / f"worker{n}.log") for n in range(3)]
     try:
-        _wait(lambda: len(mail_server.received) >= 30)
+        wait_until(lambda: len(mail_server.received) >= 30)
         pg_cluster.stop("fast")  # every connection is cut; transactions in progress roll back
         time.sleep(2)
         pg_cluster.start()
-        _wait(lambda: _editions(sessions) == [(1, "complete")], 90)
+        wait_until(lambda: editions(sessions) == [(1, "complete")], 90)
     finally:
-        codes = _stop_all(workers)
+        codes = stop_all(workers)
     assert codes == [0, 0, 0]
     assert sorted(r.recipients[0] for r in mail_server.received) == sorted(people)
     assert _delivery_counts(sessions) == {"sent": 150}
@@ -151,13 +144,13 @@ def test_the_rate_limit_holds_across_three_workers_and_status_shows_them(
     set_keys(path, "scheduler", send_in_process="false")
     config, sessions = setup_store(path, READERS)
     queue_digest(sessions, config, "china-weekly", now=datetime.now(UTC))
-    workers = [_worker(path, tmp_path / f"worker{n}.log") for n in range(3)]
+    workers = [start_worker(path, tmp_path / f"worker{n}.log") for n in range(3)]
     try:
-        _wait(lambda: len(mail_server.received) >= 20)
+        wait_until(lambda: len(mail_server.received) >= 20)
         status = CliRunner().invoke(cli, ["--config", str(path), "status"]).stdout
-        _wait(lambda: _editions(sessions) == [(1, "complete")], 60)
+        wait_until(lambda: editions(sessions) == [(1, "complete")], 60)
     finally:
-        codes = _stop_all(workers)
+        codes = stop_all(workers)
     assert codes == [0, 0, 0]
     logs = "".join((tmp_path / f"worker{n}.log").read_text() for n in range(3))
     assert logs.count("china-weekly edition 1 complete") == 1
@@ -174,34 +167,36 @@ def test_the_rate_limit_holds_across_three_workers_and_status_shows_them(
 @pytest.mark.postgres
 def test_two_schedulers_and_three_workers_over_several_fire_times(
         tmp_path: Path, postgres_url: str, mail_server: MailServer) -> None:
-    """A digest every minute. The first edition is the start-up catch-up; then a new release
-    before each of the next two minutes, and the active scheduler killed between them."""
-    path, sessions = _prepare(tmp_path, postgres_url, mail_server)
+    """A digest every few seconds (the trigger injected: tests/fast_fire.py). The first edition
+    is the start-up catch-up; then a new release before each of the next two fire times, and
+    the active scheduler killed between them."""
+    path, sessions = prepare_scheduled(tmp_path, postgres_url, mail_server)
     set_keys(path, "digests", cron='"* * * * *"')
     set_keys(path, "scheduler", send_in_process="false")
     config = load_config(path, environ={})
-    schedulers = [_start(path, tmp_path / f"scheduler{n}.log") for n in range(2)]
-    workers = [_worker(path, tmp_path / f"worker{n}.log") for n in range(3)]
+    schedulers = [start_run(path, tmp_path / f"scheduler{n}.log", fast_fire=True) for n in range(2)]
+    workers = [start_worker(path, tmp_path / f"worker{n}.log") for n in range(3)]
     try:
-        _wait(lambda: _editions(sessions) == [(1, "complete")])
+        wait_until(lambda: editions(sessions) == [(1, "complete")])
         for number in (2, 3):
             release = tmp_path / f"release{number}.json"
             release.write_text(json.dumps([{"title": f"China news {number}",
                                             "published": "2026-11-27", "countries": ["CN"]}]))
-            import_files(sessions, config, [ImportRequest(str(release))],
-                              datetime.now(UTC))
-            _wait(lambda n=number: len(_editions(sessions)) == n, 75)
+            import_files(sessions, config, [ImportRequest(str(release))], datetime.now(UTC))
+            wait_until(lambda n=number: len(editions(sessions)) == n, 30)
             if number == 2:
                 active = next(n for n in range(2) if "active scheduler" in
                               (tmp_path / f"scheduler{n}.log").read_text())
                 schedulers[active].send_signal(signal.SIGKILL)
-        _wait(lambda: _editions(sessions) == [(1, "complete"), (2, "complete"), (3, "complete")], 60)
-        time.sleep(1)  # nothing more is coming: no new release, no second edition per minute
+        wait_until(lambda: editions(sessions) == [(1, "complete"), (2, "complete"), (3, "complete")], 30)
+        time.sleep(FAST_FIRE_EVERY + 1)  # a fire time passes with nothing new: no fourth edition
+        assert len(editions(sessions)) == 3
     finally:
-        codes = _stop_all(schedulers + workers)
+        codes = stop_all(schedulers + workers)
     assert sorted(codes) == [-signal.SIGKILL, 0, 0, 0, 0]
     with sessions() as session:
         periods = session.scalars(select(Edition.period).order_by(Edition.number)).all()
-    assert len(set(periods)) == 3 and all(p.endswith(":00+00:00") for p in periods[1:])
+    fires = [datetime.fromisoformat(period) for period in periods]
+    assert len(set(periods)) == 3 and all(fire.second % FAST_FIRE_EVERY == 0 for fire in fires)
     got = sorted((r.message["Message-ID"].split(".")[1], r.recipients[0]) for r in mail_server.received)
-    assert got == sorted((str(n), reader) for n in (1, 2, 3) for reader in SCHEDULED_READERS)
+    assert got == sorted((str(n), reader) for n in (1, 2, 3) for reader in SCHEDULED)

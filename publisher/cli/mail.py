@@ -18,7 +18,7 @@ from sqlalchemy.exc import OperationalError
 from publisher.cli.app import App, cli, pass_app, print_table
 from publisher.clock import utc_now as now
 from publisher.digest.status import delivery_status
-from publisher.errors import InputError
+from publisher.errors import InputError, InvalidValue
 from publisher.jobs.digests import (
     help_send,
     plan_digest,
@@ -27,6 +27,7 @@ from publisher.jobs.digests import (
 )
 from publisher.jobs.samples import preview_digest, send_test_copy
 from publisher.run.processes import Presence, recent_processes
+from publisher.store.statuses import ProcessRole, ProcessState, SubscriberStatus
 from publisher.subscribers.people import (
     STATUSES,
     SubscriberRow,
@@ -47,8 +48,8 @@ def subscribers() -> None:
     """Manage the people who receive digests."""
 
 
-def _status(pending: bool) -> str:
-    return "pending" if pending else "confirmed"
+def _status(pending: bool) -> SubscriberStatus:
+    return SubscriberStatus.PENDING if pending else SubscriberStatus.CONFIRMED
 
 
 @subscribers.command("add")
@@ -63,7 +64,7 @@ def subscribers_add(app: App, email: str, countries: str, pending: bool) -> None
     """
     try:
         row = SubscriberRow(normalize_email(email), parse_countries(countries, app.config.country_codes))
-    except ValueError as exc:
+    except InvalidValue as exc:
         raise click.BadParameter(str(exc)) from None
     with app.sessions.begin() as session:
         counts = save_subscribers(session, [row], _status(pending), now())
@@ -116,7 +117,8 @@ def subscribers_list(app: App, status: str | None, country: str | None) -> None:
     Example: publisher subscribers list --status confirmed --country MN
     """
     with app.sessions() as session:
-        found = list_subscribers(session, status, country.upper() if country else None)
+        found = list_subscribers(session, SubscriberStatus(status) if status else None,
+                                 country.upper() if country else None)
         table = Table("Email", "Countries", "Status", "Since")
         for subscriber in found:
             table.add_row(subscriber.email, " ".join(subscriber.country_codes), subscriber.status,
@@ -135,7 +137,7 @@ def subscribers_remove(app: App, email: str) -> None:
     """
     try:
         address = normalize_email(email)
-    except ValueError as exc:
+    except InvalidValue as exc:
         raise click.BadParameter(str(exc)) from None
     with app.sessions.begin() as session:
         if not remove_subscriber(session, address):
@@ -198,7 +200,7 @@ def _favour_senders() -> None:
 def _send_test_copy(app: App, name: str, address: str) -> None:
     try:
         reply = send_test_copy(app.sessions, app.config, name, address, now())
-    except ValueError as exc:
+    except InvalidValue as exc:
         raise click.BadParameter(str(exc), param_hint="--to") from None
     if reply is None:
         click.echo(f"{name}: no new releases; no test copy to send")
@@ -241,7 +243,7 @@ def worker(app: App, poll: float, batch: int) -> None:
     _favour_senders()
     for signum in (signal.SIGTERM, signal.SIGINT):
         signal.signal(signum, lambda *_: stop.set())
-    with Presence(app.sessions, "worker", "idle") as presence:
+    with Presence(app.sessions, ProcessRole.WORKER, ProcessState.IDLE) as presence:
         log.info("worker %s started", presence.name)
         while not stop.is_set():
             try:
@@ -255,7 +257,7 @@ def worker(app: App, poll: float, batch: int) -> None:
 
 def _worker_round(app: App, presence: Presence, stop: threading.Event, batch: int) -> None:
     editions = unfinished_editions(app.sessions, app.config, stop)
-    presence.set_state("sending" if editions else "idle")
+    presence.set_state(ProcessState.SENDING if editions else ProcessState.IDLE)
     for edition in editions:
         totals = help_send(app.sessions, app.config, edition, stop=stop,
                                 progress=presence.handled, batch=batch)
@@ -284,6 +286,6 @@ def status(app: App, limit: int) -> None:
         ago = int((moment - process.seen).total_seconds())
         table.add_row(process.name, process.role, process.state, f"{ago} s ago", str(process.handled))
     print_table(table)
-    workers = sum(process.role == "worker" for process in processes)
+    workers = sum(process.role is ProcessRole.WORKER for process in processes)
     click.echo(f"{len(editions)} editions; {workers} workers and "
                f"{len(processes) - workers} schedulers seen in the last two minutes")

@@ -15,6 +15,7 @@ from sqlalchemy import func, select, update
 from sqlalchemy.orm import Session
 
 from publisher.store.models import Delivery
+from publisher.store.statuses import DeliveryStatus
 
 
 def claim(session: Session, edition_id: int, owner: str, now: datetime, lease: timedelta,
@@ -24,7 +25,7 @@ def claim(session: Session, edition_id: int, owner: str, now: datetime, lease: t
     every delivery the edition has sent so far (see EditionSender._claim_next)."""
     free = (select(Delivery.id)
             .where(Delivery.edition_id == edition_id, Delivery.id > after,
-                   Delivery.status == "queued",
+                   Delivery.status == DeliveryStatus.QUEUED,
                    Delivery.next_attempt.is_(None) | (Delivery.next_attempt <= now),
                    Delivery.claimed_until.is_(None) | (Delivery.claimed_until < now))
             .order_by(Delivery.id).limit(limit))
@@ -38,13 +39,13 @@ def claim(session: Session, edition_id: int, owner: str, now: datetime, lease: t
 
 
 def renew(session: Session, owner: str, now: datetime, lease: timedelta) -> None:
-    session.execute(update(Delivery).where(Delivery.claimed_by == owner, Delivery.status == "queued")
+    session.execute(update(Delivery).where(Delivery.claimed_by == owner, Delivery.status == DeliveryStatus.QUEUED)
                     .values(claimed_until=now + lease).execution_options(synchronize_session=False))
 
 
 def release(session: Session, owner: str) -> None:
     """Give back what this sender claimed and did not finish (it is stopping)."""
-    session.execute(update(Delivery).where(Delivery.claimed_by == owner, Delivery.status == "queued")
+    session.execute(update(Delivery).where(Delivery.claimed_by == owner, Delivery.status == DeliveryStatus.QUEUED)
                     .values(claimed_by=None, claimed_until=None)
                     .execution_options(synchronize_session=False))
 
@@ -52,7 +53,7 @@ def release(session: Session, owner: str) -> None:
 def next_chance(session: Session, edition_id: int, now: datetime) -> datetime | None:
     """When a queued delivery of the edition may next be free (now, if one is); None when
     nothing is left queued."""
-    queued = Delivery.edition_id == edition_id, Delivery.status == "queued"
+    queued = Delivery.edition_id == edition_id, Delivery.status == DeliveryStatus.QUEUED
     if not session.scalar(select(func.count()).where(*queued)):
         return None
     waits = [session.scalar(select(func.min(column)).where(*queued, column > now))

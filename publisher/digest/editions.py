@@ -6,8 +6,9 @@ from __future__ import annotations
 import logging
 from dataclasses import dataclass
 from datetime import datetime
+from typing import Any, cast
 
-from sqlalchemy import Select, exists, func, insert, literal, select, text, update
+from sqlalchemy import CursorResult, Select, exists, func, insert, literal, select, text, update
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
@@ -17,17 +18,15 @@ from publisher.digest.select import Selection, waiting_releases
 from publisher.store.editions import unfinished_edition
 from publisher.store.locks import edition_key
 from publisher.store.models import Delivery, Edition, Subscriber, SubscriberCountry
+from publisher.store.statuses import DeliveryStatus, EditionStatus, SubscriberStatus
 
 log = logging.getLogger(__name__)
 
-FINAL = ("sent", "failed", "skipped")
-
-
-def recipients_query(digest: Digest) -> Select[tuple[int]]:
+def recipients_query(digest: Digest) -> Select[int]:
     """Confirmed subscribers who follow any of the digest's countries."""
     follows = exists().where(SubscriberCountry.subscriber_id == Subscriber.id,
                              SubscriberCountry.country_code.in_(digest.countries))
-    return select(Subscriber.id).where(Subscriber.status == "confirmed", follows)
+    return select(Subscriber.id).where(Subscriber.status == SubscriberStatus.CONFIRMED, follows)
 
 
 def next_number(session: Session, digest: str) -> int:
@@ -48,7 +47,7 @@ def plan_edition(session: Session, digest: Digest) -> Plan | None:
     unfinished = unfinished_edition(session, digest.name)
     if unfinished is not None:
         queued = session.scalar(select(func.count()).where(
-            Delivery.edition_id == unfinished.id, Delivery.status == "queued")) or 0
+            Delivery.edition_id == unfinished.id, Delivery.status == DeliveryStatus.QUEUED)) or 0
         return Plan(unfinished.number, Selection([], 0, unfinished.watermark), queued, unfinished)
     selection = waiting_releases(session, digest)
     if not selection.releases:
@@ -75,7 +74,7 @@ def open_edition(
         log.info("%s: no new releases since the last edition; nothing to send", digest.name)
         return None
     number = next_number(session, digest.name)
-    edition = make_edition(config, digest, selection, number, period=period, status="sending",
+    edition = make_edition(config, digest, selection, number, period=period, status=EditionStatus.SENDING,
                            now=now)
     try:
         with session.begin_nested():
@@ -85,7 +84,7 @@ def open_edition(
         log.info("%s: edition %d was made by another process; resuming it", digest.name, number)
         return unfinished_edition(session, digest.name)
     queue = recipients_query(digest).add_columns(
-        literal(edition.id), literal("queued"), literal(0))
+        literal(edition.id), literal(DeliveryStatus.QUEUED.value), literal(0))
     session.execute(insert(Delivery).from_select(
         ["subscriber_id", "edition_id", "status", "attempts"], queue))
     return edition
@@ -119,10 +118,10 @@ def complete_if_done(session: Session, edition_id: int, now: datetime) -> bool:
     """Mark the edition complete (its watermark then counts) when no delivery is left queued.
     Only the call that changes the status returns True: completion happens exactly once."""
     left = session.scalar(select(func.count()).where(
-        Delivery.edition_id == edition_id, Delivery.status == "queued"))
+        Delivery.edition_id == edition_id, Delivery.status == DeliveryStatus.QUEUED))
     if left:
         return False
     result = session.execute(
-        update(Edition).where(Edition.id == edition_id, Edition.status == "sending")
-        .values(status="complete", completed=now))
-    return result.rowcount == 1
+        update(Edition).where(Edition.id == edition_id, Edition.status == EditionStatus.SENDING)
+        .values(status=EditionStatus.COMPLETE, completed=now))
+    return cast(CursorResult[Any], result).rowcount == 1

@@ -14,13 +14,16 @@ import math
 import threading
 import time
 from collections import deque
+from typing import Any, cast
 
-from sqlalchemy import Connection, Engine, func, literal, update
+from sqlalchemy import ColumnElement, Connection, Engine, Table, func, literal, update
 from sqlalchemy.dialects.postgresql import insert as postgresql_insert
 from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 
 from publisher.store.db import retrying
 from publisher.store.models import SendRate
+
+_TABLE = cast(Table, SendRate.__table__)
 
 BLOCK_SECONDS = 0.25
 STALE = 0.25  # seconds a slot may be used late
@@ -52,14 +55,17 @@ class SharedRate:
     def _reserve(self) -> list[float]:
         """The next block of slots, on this process's monotonic clock."""
         span = self._block * self._interval
-        table = SendRate.__table__
+        table = _TABLE
         with self._engine.begin() as connection:
+            clock: ColumnElement[Any]
             if connection.dialect.name == "postgresql":
-                clock, greatest = func.extract("epoch", func.statement_timestamp()), func.greatest
+                clock = func.extract("epoch", func.statement_timestamp())
+                later = func.greatest(table.c.next_slot, clock)
             else:
-                clock, greatest = literal(time.time()), func.max
+                clock = literal(time.time())
+                later = func.max(table.c.next_slot, clock)
             taking = (update(table).where(table.c.server == self._server)
-                      .values(next_slot=greatest(table.c.next_slot, clock) + span)
+                      .values(next_slot=later + span)
                       .returning(table.c.next_slot - span, clock))
             row = connection.execute(taking).first()
             if row is None:  # the first sender to this server
@@ -71,5 +77,5 @@ class SharedRate:
 
     def _add_row(self, connection: Connection) -> None:
         dialect_insert = postgresql_insert if connection.dialect.name == "postgresql" else sqlite_insert
-        connection.execute(dialect_insert(SendRate.__table__)
+        connection.execute(dialect_insert(_TABLE)
                            .values(server=self._server, next_slot=0.0).on_conflict_do_nothing())

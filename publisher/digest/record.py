@@ -14,16 +14,16 @@ import threading
 import time
 from dataclasses import dataclass, field
 from datetime import datetime
-from typing import Any
+from typing import Any, cast
 
-from sqlalchemy import Engine, bindparam, func, null, update
+from sqlalchemy import Engine, Table, bindparam, func, null, update
 
 from publisher.store.db import retrying
 from publisher.store.models import Delivery, UTCDateTime
 
 log = logging.getLogger(__name__)
 
-_TABLE = Delivery.__table__
+_TABLE = cast(Table, Delivery.__table__)
 _UPDATE = (
     update(_TABLE)
     .where(_TABLE.c.id == bindparam("b_id"))
@@ -185,7 +185,9 @@ class ResultWriter:
     def _connect(self) -> Any:
         connection = self._engine.raw_connection()
         if self._postgresql:  # one statement per batch, its own transaction: one round trip
-            connection.driver_connection.autocommit = True
+            driver = connection.driver_connection
+            assert driver is not None  # a pooled connection that is checked out has one
+            driver.autocommit = True
         return connection
 
     def _discard(self) -> None:
@@ -193,5 +195,5 @@ class ResultWriter:
         if connection is not None:
             try:
                 connection.invalidate()
-            except Exception:  # noqa: BLE001 (it is being thrown away)
+            except Exception:
                 log.debug("invalidating a broken connection failed", exc_info=True)

@@ -53,8 +53,9 @@ def render_edition(config: Config, digest: Digest, selection: Selection, number:
 def inline_css(html: str) -> str:
     """premailer, once per edition: no network, !important kept so @media rules still win,
     the <style> block kept for them, cssutils' warnings about mail-client CSS silenced."""
-    return Premailer(html, allow_network=False, strip_important=False, keep_style_tags=True,
-                     cssutils_logging_level=logging.CRITICAL, disable_validation=True).transform()
+    inlined: str = Premailer(html, allow_network=False, strip_important=False, keep_style_tags=True,
+                             cssutils_logging_level=logging.CRITICAL, disable_validation=True).transform()
+    return inlined
 
 
 def _context(config: Config, digest: Digest, selection: Selection, number: int,

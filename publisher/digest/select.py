@@ -9,6 +9,7 @@ from sqlalchemy.orm import Session
 
 from publisher.config import Digest
 from publisher.store.models import Edition, Release, ReleaseCountry
+from publisher.store.statuses import EditionStatus
 
 
 @dataclass(frozen=True)
@@ -22,7 +23,7 @@ def last_watermark(session: Session, digest: str) -> int:
     """Release ids only grow, so "newer than the watermark" means "stored since the last
     complete edition": a release imported late with an old date is not lost."""
     query = select(func.max(Edition.watermark)).where(
-        Edition.digest == digest, Edition.status == "complete")
+        Edition.digest == digest, Edition.status == EditionStatus.COMPLETE)
     return session.scalar(query) or 0
 
 

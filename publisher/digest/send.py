@@ -15,14 +15,14 @@ import queue
 import threading
 from collections.abc import Callable
 from dataclasses import dataclass
-from datetime import datetime, timedelta
+from datetime import datetime
 
 from sqlalchemy import func, select, update
 from sqlalchemy.exc import SQLAlchemyError
 from sqlalchemy.orm import Session, sessionmaker
 
 from publisher.clock import utc_now
-from publisher.config import Config, seconds
+from publisher.config import Config
 from publisher.digest.claims import claim, next_chance, release, renew
 from publisher.digest.editions import complete_if_done
 from publisher.digest.message import RecipientLinks, message_factory
@@ -42,6 +42,7 @@ from publisher.mail.transport import (
 )
 from publisher.store.db import engine_of, retrying
 from publisher.store.models import Delivery, Edition, Subscriber
+from publisher.store.statuses import DeliveryStatus, SubscriberStatus
 from publisher.subscribers.tokens import Signer
 
 log = logging.getLogger(__name__)
@@ -90,9 +91,9 @@ class EditionSender:
                                self.stop)
         self.fatal: TransportError | None = None
         self.owner = process_name()  # a process may run several senders: each its own
-        self.lease = timedelta(seconds=seconds(config.smtp.lease))
+        self.lease = config.smtp.lease
         self.claim_size = batch * config.smtp.connections
-        self.outage = Outage(seconds(config.smtp.reconnect_max), self.stop)
+        self.outage = Outage(config.smtp.reconnect_max.total_seconds(), self.stop)
         self.claims_until = self.clock()  # when this sender's claims run out, unless renewed
         self.lapsed = False  # the claims ran out once: the batch in hand is no longer ours
         self.claimed_up_to = 0  # the last delivery id claimed
@@ -141,7 +142,7 @@ class EditionSender:
                 except TransportError as exc:  # no message can go out: stop, all stays queued
                     self.fatal = self.fatal or exc
                     self.stop.set()
-                except Exception:  # noqa: BLE001 (the delivery stays queued for the next run)
+                except Exception:
                     log.exception("delivery %d to %s", job.delivery_id, job.address)
                 finally:
                     work.task_done()
@@ -164,13 +165,13 @@ class EditionSender:
                 .join(Subscriber, Subscriber.id == Delivery.subscriber_id)
                 .where(Delivery.id.in_(ids)).order_by(Delivery.id)).all()
             # Someone who unsubscribed since the edition was made gets nothing.
-            gone = [row[0] for row in rows if row[3] != "confirmed"]
+            gone = [row[0] for row in rows if row[3] != SubscriberStatus.CONFIRMED]
             if gone:
                 session.execute(update(Delivery).where(Delivery.id.in_(gone)).values(
-                    status="skipped", last_error="no longer subscribed", claimed_by=None,
+                    status=DeliveryStatus.SKIPPED, last_error="no longer subscribed", claimed_by=None,
                     claimed_until=None))
                 self.progress(len(gone))
-        return [Job(row[0], row[1], row[2], row[4]) for row in rows if row[3] == "confirmed"]
+        return [Job(row[0], row[1], row[2], row[4]) for row in rows if row[3] == SubscriberStatus.CONFIRMED]
 
     def _claim_next(self, session: Session, now: datetime) -> list[int]:
         """Claim onwards from the last id this sender claimed; once nothing is left there,
@@ -235,11 +236,11 @@ class EditionSender:
                 self.outage.down(exc.reply)
                 continue
             except PermanentFailure as exc:
-                self._record(job, status="failed", reply=exc.reply)
+                self._record(job, status=DeliveryStatus.FAILED, reply=exc.reply)
             except TemporaryFailure as exc:
                 self._retry_later(job, exc.reply)
             else:
-                self._record(job, status="sent", reply=reply, sent=self.clock())
+                self._record(job, status=DeliveryStatus.SENT, reply=reply, sent=self.clock())
             self.outage.up()
             self.progress(1)
             return
@@ -259,17 +260,16 @@ class EditionSender:
         attempts = job.attempts + 1
         if attempts >= self.config.smtp.max_attempts:
             log.warning("%s: giving up after %d attempts: %s", job.address, attempts, reply)
-            self._record(job, status="failed", reply=reply)
+            self._record(job, status=DeliveryStatus.FAILED, reply=reply)
             return
         delay = self.config.smtp.retry_delay * 2 ** (attempts - 1)
-        self._record(job, status="queued", reply=reply,
-                     next_attempt=self.clock() + timedelta(seconds=delay))
+        self._record(job, status=DeliveryStatus.QUEUED, reply=reply, next_attempt=self.clock() + delay)
 
     def _record(self, job: Job, *, status: str, reply: Reply, sent: datetime | None = None,
                 next_attempt: datetime | None = None) -> None:
         self.results.record(Result(
             job.delivery_id, status, job.attempts + 1, str(reply), sent=sent,
-            next_attempt=next_attempt, last_error=None if status == "sent" else str(reply)))
+            next_attempt=next_attempt, last_error=None if status is DeliveryStatus.SENT else str(reply)))
 
     def _totals(self) -> EditionTotals:
         with self.sessions.begin() as session:
@@ -280,5 +280,5 @@ class EditionSender:
         if completed_now:
             log.info("%s edition %d complete", self.edition.digest, self.edition.number)
         return EditionTotals(self.edition.digest, self.edition.number, self.edition.release_count,
-                             counts.get("sent", 0), counts.get("failed", 0),
-                             counts.get("queued", 0), completed_now)
+                             counts.get(DeliveryStatus.SENT, 0), counts.get(DeliveryStatus.FAILED, 0),
+                             counts.get(DeliveryStatus.QUEUED, 0), completed_now)

@@ -14,7 +14,7 @@ import logging
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime
-from functools import cache
+from functools import cache, partial
 from importlib import resources
 from pathlib import Path
 
@@ -99,8 +99,11 @@ class _Builder:
             relative = f"{target.code}/{name}"
             links = archive_links if name == "atom.xml" else ()
             self.emit(relative, [made_from, _links(links)],
-                      lambda render=renderer, path=relative, extra=links: render(
-                          feed_meta(self.config, target, path, items(), links=extra), items()))
+                      partial(self._render, renderer, target, relative, links, items))
+
+    def _render(self, renderer: Renderer, target: FeedTarget, relative: str,
+                links: tuple[Link, ...], items: Callable[[], list[FeedItem]]) -> bytes:
+        return renderer(feed_meta(self.config, target, relative, items(), links=links), items())
 
     def archives(self, target: FeedTarget) -> tuple[Link, ...]:
         """Writes the target's yearly archives; returns the current feed's link to the newest."""

@@ -23,7 +23,8 @@ def write_atomic(path: Path, data: bytes) -> None:
     (The data is flushed before the rename; should the rename itself be lost to a power cut,
     the old file is what remains, and the next build writes it again.)"""
     path.parent.mkdir(parents=True, exist_ok=True)
-    handle = tempfile.NamedTemporaryFile(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp",
+    # Not a `with` block: the file must outlive it, to be renamed into place.
+    handle = tempfile.NamedTemporaryFile(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp",  # noqa: SIM115
                                          delete=False)
     try:
         with handle:

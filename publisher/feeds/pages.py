@@ -42,14 +42,14 @@ def _listed(config: Config, target: FeedTarget) -> ListedFeed:
 
 
 def render_index(config: Config) -> bytes:
-    page = render("feeds-index.html", dict(
-        title=f"{config.site.name}: feeds",
-        language=config.site.language,
-        feeds=listed_feeds(config),
-        opml_url=feed_url(config, OPML_NAME),
-        site_url=config.site.base_url,
-        site_name=config.site.name,
-    ))
+    page = render("feeds-index.html", {
+        "title": f"{config.site.name}: feeds",
+        "language": config.site.language,
+        "feeds": listed_feeds(config),
+        "opml_url": feed_url(config, OPML_NAME),
+        "site_url": config.site.base_url,
+        "site_name": config.site.name,
+    })
     return page.encode("utf-8")
 
 
@@ -64,4 +64,5 @@ def render_opml(config: Config) -> bytes:
         atom = feed.formats[0]  # OPML says type="rss" for any feed format
         etree.SubElement(body, "outline", type="rss", text=feed.title, title=feed.title,
                          xmlUrl=atom.url, htmlUrl=config.site.base_url)
-    return etree.tostring(opml, pretty_print=True, xml_declaration=True, encoding="UTF-8")
+    document: bytes = etree.tostring(opml, pretty_print=True, xml_declaration=True, encoding="UTF-8")
+    return document

@@ -105,7 +105,8 @@ def render_atom(meta: FeedMeta, items: Sequence[FeedItem]) -> bytes:
             if item.image_credit:
                 enclosure["title"] = item.image_credit
             entry.publisher.enclosure = enclosure
-    return fg.atom_str(pretty=True)
+    atom: bytes = fg.atom_str(pretty=True)
+    return atom
 
 
 def render_rss(meta: FeedMeta, items: Sequence[FeedItem]) -> bytes:
@@ -126,7 +127,8 @@ def render_rss(meta: FeedMeta, items: Sequence[FeedItem]) -> bytes:
         if item.image_url:
             entry.enclosure(item.image_url, "0", item.image_type or "image/jpeg")
         entry.publisher.creator = meta.author
-    return fg.rss_str(pretty=True)
+    rss: bytes = fg.rss_str(pretty=True)
+    return rss
 
 
 def _rss_title(title: str) -> str:

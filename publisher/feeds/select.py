@@ -40,13 +40,13 @@ def newest_stamps(
 
 
 @lru_cache(maxsize=16)
-def _stamps_statement(countries: tuple[str | None, ...], limit: int) -> CompoundSelect:
+def _stamps_statement(countries: tuple[str | None, ...], limit: int) -> CompoundSelect[int, int, str]:
     # Built once per process: constructing the statement costs more than running it.
     parts = [_stamp_query(i, country, limit).subquery() for i, country in enumerate(countries)]
     return union_all(*(select(part) for part in parts))
 
 
-def _stamp_query(feed: int, country: str | None, limit: int) -> Select[tuple[int, int, object]]:
+def _stamp_query(feed: int, country: str | None, limit: int) -> Select[int, int, str]:
     label = literal(feed).label("feed")
     if country is None:
         query = select(label, Release.id, type_coerce(Release.updated, String)).order_by(
@@ -88,7 +88,7 @@ def range_stamp(session: Session, country: str, start: datetime, end: datetime) 
 def releases_in_range(
     session: Session, country: str | None, start: datetime, end: datetime
 ) -> list[Release]:
-    query: Select[tuple[Release]]
+    query: Select[Release]
     if country is None:
         query = select(Release).where(Release.published >= start, Release.published < end).order_by(
             Release.published.desc(), Release.id.desc())

@@ -26,7 +26,7 @@ class FeedTarget:
 
 def feed_targets(config: Config) -> list[FeedTarget]:
     targets = [FeedTarget(c.code.lower(), c.code, c.name, c.language) for c in config.countries]
-    return targets + [FeedTarget("all", None, config.feeds.all_name, config.site.language)]
+    return [*targets, FeedTarget("all", None, config.feeds.all_name, config.site.language)]
 
 
 def feed_title(config: Config, target: FeedTarget) -> str:

@@ -33,7 +33,8 @@ def _ping(hub: str, url: str, timeout: float) -> bool:
         "Content-Type": "application/x-www-form-urlencoded"})
     try:
         with urllib.request.urlopen(request, timeout=timeout) as response:
-            return 200 <= response.status < 300
+            status: int = response.status
+            return 200 <= status < 300
     except (urllib.error.URLError, OSError, ValueError) as exc:
         log.warning("WebSub hub %s: ping for %s failed: %s", hub, url, exc)
         return False

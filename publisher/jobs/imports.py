@@ -8,7 +8,7 @@ from datetime import datetime
 
 from sqlalchemy.orm import Session, sessionmaker
 
-from publisher.config import Config, Source, seconds
+from publisher.config import Config, Source
 from publisher.errors import PublisherError
 from publisher.feeds.build import BuildReport, build_feeds
 from publisher.ingest.entry import Entry
@@ -73,7 +73,7 @@ def import_source(sessions: sessionmaker[Session], config: Config, source: Sourc
     with sessions() as session:
         etag, modified = source_validators(session, source.name)
     fetched = fetch(source.location, etag=etag, last_modified=modified,
-                    timeout=seconds(source.timeout), max_bytes=source.max_bytes)
+                    timeout=source.timeout.total_seconds(), max_bytes=source.max_bytes)
     if fetched.not_modified:
         return ImportOutcome([(source.location, ImportCounts())], None, not_modified=True)
     parser = PARSERS[source.format or detect_format(source.location, fetched.content_type)]

@@ -15,6 +15,7 @@ from publisher.digest.message import RecipientLinks, message_factory
 from publisher.mail.message import Recipient, load_dkim, personalize
 from publisher.mail.transport import Reply, Transport, make_transport
 from publisher.store.models import Edition
+from publisher.store.statuses import EditionStatus
 from publisher.subscribers.people import normalize_email
 from publisher.subscribers.tokens import Signer, signing_key
 
@@ -40,7 +41,7 @@ def sample_message(
         if plan is None:
             return None
         edition = plan.resumed or make_edition(config, digest, plan.selection, plan.number,
-                                               period="sample", status="sample", now=now)
+                                               period="sample", status=EditionStatus.SAMPLE, now=now)
     if plan.resumed is None:
         edition.id = 0  # never stored
     signer = Signer(signing_key(config))

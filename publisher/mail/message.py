@@ -139,8 +139,8 @@ class MessageFactory:
         ])
         if self._dkim is None:
             return message
-        signature = dkim.sign(message, self._dkim.selector.encode(), self._dkim.domain.encode(),
-                              self._dkim.private_key, include_headers=DKIM_HEADERS)
+        signature: bytes = dkim.sign(message, self._dkim.selector.encode(), self._dkim.domain.encode(),
+                                     self._dkim.private_key, include_headers=DKIM_HEADERS)
         return signature + message
 
 
@@ -149,7 +149,8 @@ def _fold(name: str, value: str) -> bytes:
     value = _header_safe(value)
     if value.isascii() and len(name) + len(value) < 76:
         return f"{name}: {value}\r\n".encode()
-    return SMTP.header_factory(name, value).fold(policy=SMTP).encode("ascii")
+    folded: str = SMTP.header_factory(name, value).fold(policy=SMTP)
+    return folded.encode("ascii")
 
 
 def _header_safe(value: str) -> str:

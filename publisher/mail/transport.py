@@ -7,14 +7,15 @@ TemporaryFailure (another 4xx) or PermanentFailure (5xx).
 
 from __future__ import annotations
 
+import contextlib
 import logging
 import os
 import re
 import smtplib
-import socket
 import ssl
 import threading
 from dataclasses import dataclass
+from functools import cached_property
 from pathlib import Path
 from typing import Protocol
 
@@ -81,29 +82,35 @@ class SmtpTransport:
     def connect(self) -> SmtpConnection:
         return SmtpConnection(self)
 
+    @cached_property
+    def tls_context(self) -> ssl.SSLContext:
+        # Made once, when TLS is first needed: loading the trusted certificates costs tens of
+        # milliseconds, too much for every connection (or for none, with security = "none").
+        return ssl.create_default_context(cafile=self.smtp.ca_file or None)
+
     def open_client(self) -> smtplib.SMTP:
         smtp = self.smtp
-        context = ssl.create_default_context(cafile=smtp.ca_file or None)
+        client: smtplib.SMTP
         try:
             if smtp.security == "tls":
-                client = smtplib.SMTP_SSL(smtp.host, smtp.port, timeout=smtp.timeout,
-                                          context=context)
+                client = smtplib.SMTP_SSL(smtp.host, smtp.port, timeout=smtp.timeout.total_seconds(),
+                                          context=self.tls_context)
             else:
-                client = smtplib.SMTP(smtp.host, smtp.port, timeout=smtp.timeout)
+                client = smtplib.SMTP(smtp.host, smtp.port, timeout=smtp.timeout.total_seconds())
         except ssl.SSLCertVerificationError as exc:
             raise TransportError(f"{self.description}: certificate not trusted: {exc}") from exc
         try:
-            self._greet(client, context)
+            self._greet(client)
         except BaseException:
             client.close()
             raise
         return client
 
-    def _greet(self, client: smtplib.SMTP, context: ssl.SSLContext) -> None:
+    def _greet(self, client: smtplib.SMTP) -> None:
         client.ehlo()
         if self.smtp.security == "starttls":
             try:
-                client.starttls(context=context)
+                client.starttls(context=self.tls_context)
             except ssl.SSLCertVerificationError as exc:
                 raise TransportError(f"{self.description}: certificate not trusted: {exc}") from exc
             client.ehlo()
@@ -139,7 +146,7 @@ class SmtpConnection:
         for attempt in range(2):  # a dropped connection is reopened once, right away
             try:
                 return self._transaction(sender, recipient, message)
-            except (smtplib.SMTPServerDisconnected, ConnectionError, socket.timeout) as exc:
+            except (TimeoutError, smtplib.SMTPServerDisconnected, ConnectionError) as exc:
                 self._drop()
                 if attempt == 1:
                     raise ServerUnavailable(Reply(0, f"no connection: {exc}")) from exc
@@ -158,19 +165,19 @@ class SmtpConnection:
         options = ["BODY=8BITMIME"] if client.has_extn("8bitmime") else []
         if client.has_extn("pipelining") and sender.isascii() and recipient.isascii():
             return _pipelined(client, sender, recipient, message, options)
-        for step in (lambda: client.mail(sender, options), lambda: client.rcpt(recipient),
-                     lambda: client.data(message)):
-            code, text = step()
-            _check(client, code, text)
+        code, text = client.mail(sender, options)
+        _check(client, code, text)
+        code, text = client.rcpt(recipient)
+        _check(client, code, text)
+        code, text = client.data(message)
+        _check(client, code, text)
         return Reply(code, _decode(text))
 
     def _drop(self) -> None:
         client, self._client = self._client, None
         if client is not None:
-            try:
+            with contextlib.suppress(OSError):
                 client.close()
-            except OSError:
-                pass
 
     def close(self) -> None:
         client, self._client = self._client, None
@@ -214,10 +221,8 @@ def _check(client: smtplib.SMTP, code: int, text: bytes | str, expected: int | N
 
 
 def _reset(client: smtplib.SMTP) -> None:
-    try:
+    with contextlib.suppress(OSError, smtplib.SMTPException):
         client.rset()
-    except (OSError, smtplib.SMTPException):
-        pass
 
 
 def _decode(text: bytes | str) -> str:

@@ -7,6 +7,7 @@ connection ends). Either way a standby process takes over after the holder is go
 
 from __future__ import annotations
 
+import contextlib
 import fcntl
 import logging
 import os
@@ -92,10 +93,8 @@ class AdvisoryLeadership:
 
     def release(self) -> None:
         if self._connection is not None:
-            try:
+            with contextlib.suppress(DBAPIError):
                 self._connection.close()  # ending the session drops the lock
-            except DBAPIError:
-                pass
             self._connection = None
 
 

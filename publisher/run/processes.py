@@ -17,6 +17,7 @@ from sqlalchemy.orm import Session, sessionmaker
 from publisher.clock import utc_now
 from publisher.identity import process_name
 from publisher.store.models import Process
+from publisher.store.statuses import ProcessState
 
 log = logging.getLogger(__name__)
 
@@ -44,7 +45,7 @@ class Presence:
                  trace: TracebackType | None) -> None:
         self._done.set()
         self._thread.join()
-        self.set_state("stopped")
+        self.set_state(ProcessState.STOPPED)
 
     def handled(self, count: int) -> None:
         """Count deliveries this process finished (a progress callback of the sender)."""
@@ -77,5 +78,5 @@ class Presence:
 
 def recent_processes(session: Session, now: datetime) -> list[Process]:
     return list(session.scalars(select(Process).where(Process.seen >= now - RECENT,
-                                                      Process.state != "stopped")
+                                                      Process.state != ProcessState.STOPPED)
                                 .order_by(Process.role, Process.started)))

@@ -9,12 +9,14 @@ scheduler lock schedules at all.
 
 from __future__ import annotations
 
+import contextlib
 import logging
 import signal
 import threading
 from collections.abc import Callable
 from dataclasses import dataclass
-from datetime import UTC, datetime, timedelta
+from datetime import UTC, datetime
+from functools import partial
 
 from apscheduler.events import EVENT_SCHEDULER_STARTED
 from apscheduler.schedulers.base import SchedulerNotRunningError
@@ -22,7 +24,8 @@ from apscheduler.schedulers.blocking import BlockingScheduler
 from sqlalchemy.orm import Session, sessionmaker
 
 from publisher.clock import utc_now
-from publisher.config import Config, seconds
+from publisher.config import Config
+from publisher.errors import PublisherError
 from publisher.feeds.build import build_feeds
 from publisher.jobs.digests import queue_digest, send_digest
 from publisher.jobs.imports import import_source
@@ -32,6 +35,7 @@ from publisher.run.schedules import Schedule, schedules
 from publisher.store.db import engine_of
 from publisher.store.editions import last_edition, unfinished_edition
 from publisher.store.runs import last_fire, last_run, record_run
+from publisher.store.statuses import ProcessRole, ProcessState
 
 log = logging.getLogger("publisher.run.scheduler")
 
@@ -54,7 +58,10 @@ class ScheduleRunner:
         self._record(schedule, fire, started, None, "running")
         try:
             outcome = self._work(schedule, fire)
-        except Exception as exc:  # noqa: BLE001 (logged; the next fire time tries again)
+        except PublisherError as exc:  # a cause an operator can act on: one line says it
+            outcome = f"failed: {exc}"
+            log.error("job %s (%s) failed: %s", schedule.id, fire.isoformat(), exc)
+        except Exception as exc:  # a bug: its traceback is logged; the next fire time tries again
             outcome = f"failed: {exc}"
             log.exception("job %s (%s) failed", schedule.id, fire.isoformat())
         finished = self.clock()
@@ -87,7 +94,7 @@ class ScheduleRunner:
     def catch_up(self) -> list[str]:
         """Digests whose fire time passed while no scheduler ran: one edition each (however
         many fire times were missed), if the latest is within scheduler.misfire_grace."""
-        now, grace = self.clock(), timedelta(seconds=seconds(self.config.scheduler.misfire_grace))
+        now, grace = self.clock(), self.config.scheduler.misfire_grace
         outcomes = []
         for schedule in schedules(self.config):
             fire = schedule.latest_fire_time(now)
@@ -117,7 +124,7 @@ class ScheduleRunner:
 
 def build_scheduler(runner: ScheduleRunner, config: Config) -> BlockingScheduler:
     scheduler = BlockingScheduler(timezone=UTC)
-    grace = int(seconds(config.scheduler.misfire_grace))
+    grace = int(config.scheduler.misfire_grace.total_seconds())
     for schedule in schedules(config):
         scheduler.add_job(runner.when_due, trigger=schedule.trigger, args=[schedule],
                           id=schedule.id, name=schedule.id, replace_existing=True,
@@ -127,7 +134,7 @@ def build_scheduler(runner: ScheduleRunner, config: Config) -> BlockingScheduler
 
 def wait_for_leadership(leadership: Leadership, config: Config, stop: threading.Event) -> bool:
     """Become the active scheduler, or stand by until the active one is gone."""
-    poll = seconds(config.scheduler.standby_poll)
+    poll = config.scheduler.standby_poll.total_seconds()
     announced = False
     while not stop.is_set():
         if leadership.try_acquire():
@@ -151,18 +158,16 @@ def run_forever(sessions: sessionmaker[Session], config: Config,
         log.info("%s: finishing the running job, starting no new ones", signal.Signals(signum).name)
         stop.set()
         if scheduler is not None:
-            try:
+            with contextlib.suppress(SchedulerNotRunningError):
                 scheduler.shutdown(wait=True)
-            except SchedulerNotRunningError:
-                pass
 
     signal.signal(signal.SIGTERM, shut_down)
     signal.signal(signal.SIGINT, shut_down)
-    with Presence(sessions, "scheduler", "standby") as presence:
+    with Presence(sessions, ProcessRole.SCHEDULER, ProcessState.STANDBY) as presence:
         leadership = leadership_for(engine_of(sessions))
         if not wait_for_leadership(leadership, config, stop):
             return 0
-        presence.set_state("active")
+        presence.set_state(ProcessState.ACTIVE)
         try:
             on_start()
             runner = ScheduleRunner(sessions, config, stop)
@@ -175,12 +180,16 @@ def run_forever(sessions: sessionmaker[Session], config: Config,
             log.info("scheduler running %d jobs: %s", len(scheduler.get_jobs()) - 1,
                      ", ".join(job.id for job in scheduler.get_jobs() if job.id != "leadership"))
             # A signal that came before the scheduler was running could not stop it: do it now.
-            scheduler.add_listener(lambda _event: stop.is_set() and threading.Thread(
-                target=scheduler.shutdown, daemon=True).start(), EVENT_SCHEDULER_STARTED)
+            scheduler.add_listener(partial(_stop_if_told, scheduler, stop), EVENT_SCHEDULER_STARTED)
             scheduler.start()
             return 0 if leadership.still_held() or stop.is_set() else 1
         finally:
             leadership.release()
+
+
+def _stop_if_told(scheduler: BlockingScheduler, stop: threading.Event, _event: object) -> None:
+    if stop.is_set():  # not from the listener's own thread: shutdown waits for it
+        threading.Thread(target=scheduler.shutdown, daemon=True).start()
 
 
 def _check_leadership(leadership: Leadership, stop: threading.Event,

@@ -8,6 +8,7 @@ jump.
 
 from __future__ import annotations
 
+from collections.abc import Iterator
 from dataclasses import dataclass
 from datetime import datetime, timedelta, tzinfo
 from zoneinfo import ZoneInfo
@@ -26,7 +27,7 @@ class WallClockCronTrigger(BaseTrigger):
         self._cron = CronTrigger.from_crontab(expression, timezone=zone)
 
     def get_next_fire_time(self, previous_fire_time: datetime | None, now: datetime) -> datetime | None:
-        candidate = self._cron.get_next_fire_time(previous_fire_time, now)
+        candidate: datetime | None = self._cron.get_next_fire_time(previous_fire_time, now)
         while candidate is not None and (
                 _second_occurrence(candidate, self.zone)
                 or (previous_fire_time is not None and candidate <= previous_fire_time)):
@@ -73,14 +74,14 @@ class Schedule:
         """The last fire time at or before `now`: the period a run at `now` stands for."""
         for lookback in (timedelta(hours=2), timedelta(days=2), timedelta(days=32),
                          timedelta(days=367)):
-            found = None
+            found: datetime | None = None
             for fire in self._fires_between(now - lookback, now):
                 found = fire
             if found is not None:
                 return found
         return None
 
-    def _fires_between(self, start: datetime, end: datetime):  # type: ignore[no-untyped-def]
+    def _fires_between(self, start: datetime, end: datetime) -> Iterator[datetime]:
         trigger, previous, now = self.trigger, None, start
         while (fire := trigger.get_next_fire_time(previous, now)) is not None and fire <= end:
             yield fire

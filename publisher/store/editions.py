@@ -8,18 +8,19 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from publisher.store.models import Edition
+from publisher.store.statuses import EditionStatus
 
 
 def unfinished_edition(session: Session, digest: str) -> Edition | None:
     """The oldest edition of `digest` still sending."""
-    query = select(Edition).where(Edition.digest == digest, Edition.status == "sending")
+    query = select(Edition).where(Edition.digest == digest, Edition.status == EditionStatus.SENDING)
     return session.scalars(query.order_by(Edition.number).limit(1)).first()
 
 
 def unfinished_editions(session: Session, digests: Sequence[str]) -> list[Edition]:
     """Editions still sending, of these digests, oldest first."""
     return list(session.scalars(select(Edition).where(
-        Edition.status == "sending", Edition.digest.in_(digests)).order_by(Edition.id)))
+        Edition.status == EditionStatus.SENDING, Edition.digest.in_(digests)).order_by(Edition.id)))
 
 
 def last_edition(session: Session, digest: str) -> Edition | None:
@@ -29,7 +30,7 @@ def last_edition(session: Session, digest: str) -> Edition | None:
 
 def sent_editions(session: Session, limit: int) -> list[Edition]:
     """Complete editions of every digest, the most recently completed first."""
-    query = (select(Edition).where(Edition.status == "complete")
+    query = (select(Edition).where(Edition.status == EditionStatus.COMPLETE)
              .order_by(Edition.completed.desc(), Edition.id.desc()).limit(limit))
     return list(session.scalars(query))
 
@@ -37,4 +38,4 @@ def sent_editions(session: Session, limit: int) -> list[Edition]:
 def sent_edition(session: Session, digest: str, number: int) -> Edition | None:
     return session.scalars(select(Edition).where(
         Edition.digest == digest, Edition.number == number,
-        Edition.status == "complete")).first()
+        Edition.status == EditionStatus.COMPLETE)).first()

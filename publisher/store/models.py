@@ -19,6 +19,15 @@ from sqlalchemy import (
 from sqlalchemy.engine import Dialect
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column, relationship
 
+from publisher.store.statuses import (
+    DeliveryStatus,
+    EditionStatus,
+    ProcessRole,
+    ProcessState,
+    StatusColumn,
+    SubscriberStatus,
+)
+
 
 class UTCDateTime(TypeDecorator[datetime]):
     """Stored as UTC, returned timezone-aware on every database.
@@ -116,7 +125,7 @@ class Subscriber(Base):
     id: Mapped[int] = mapped_column(Integer, primary_key=True)
     email: Mapped[str] = mapped_column(String(320))  # normalized, as the person wrote it
     email_key: Mapped[str] = mapped_column(String(320), unique=True)  # lower case: no duplicates
-    status: Mapped[str] = mapped_column(String(16))  # pending, confirmed, unsubscribed, bounced
+    status: Mapped[SubscriberStatus] = mapped_column(StatusColumn(SubscriberStatus))
     status_since: Mapped[datetime] = mapped_column(UTCDateTime())
     created: Mapped[datetime] = mapped_column(UTCDateTime())
 
@@ -159,7 +168,7 @@ class Edition(Base):
     digest: Mapped[str] = mapped_column(String(100))
     number: Mapped[int] = mapped_column(Integer)
     period: Mapped[str] = mapped_column(String(100))  # the fire time it stands for, or "manual ..."
-    status: Mapped[str] = mapped_column(String(16))  # sending, complete
+    status: Mapped[EditionStatus] = mapped_column(StatusColumn(EditionStatus))
     created: Mapped[datetime] = mapped_column(UTCDateTime())
     completed: Mapped[datetime | None] = mapped_column(UTCDateTime())
     # The newest release id this edition covers: the next edition starts after it.
@@ -189,7 +198,7 @@ class Delivery(Base):
     id: Mapped[int] = mapped_column(Integer, primary_key=True)
     edition_id: Mapped[int] = mapped_column(ForeignKey("editions.id", ondelete="CASCADE"))
     subscriber_id: Mapped[int] = mapped_column(ForeignKey("subscribers.id", ondelete="CASCADE"))
-    status: Mapped[str] = mapped_column(String(16))  # queued, sent, failed, skipped
+    status: Mapped[DeliveryStatus] = mapped_column(StatusColumn(DeliveryStatus))
     attempts: Mapped[int] = mapped_column(Integer, default=0)
     next_attempt: Mapped[datetime | None] = mapped_column(UTCDateTime())
     last_error: Mapped[str | None] = mapped_column(Text)
@@ -240,8 +249,8 @@ class Process(Base):
     __tablename__ = "processes"
 
     name: Mapped[str] = mapped_column(String(200), primary_key=True)  # host:pid:random
-    role: Mapped[str] = mapped_column(String(16))  # worker, scheduler
-    state: Mapped[str] = mapped_column(String(16))  # idle, sending, active, standby, stopped
+    role: Mapped[ProcessRole] = mapped_column(StatusColumn(ProcessRole))
+    state: Mapped[ProcessState] = mapped_column(StatusColumn(ProcessState))
     started: Mapped[datetime] = mapped_column(UTCDateTime())
     seen: Mapped[datetime] = mapped_column(UTCDateTime())
     handled: Mapped[int] = mapped_column(Integer, default=0)  # deliveries it finished

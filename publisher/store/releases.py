@@ -16,7 +16,7 @@ def newest_releases(session: Session, country: str | None = None, limit: int = 5
     return session.scalars(query).all()
 
 
-def newest_query(country: str | None, limit: int) -> Select[tuple[Release]]:
+def newest_query(country: str | None, limit: int) -> Select[Release]:
     """For one country a single range scan of ix_release_countries_newest (for all, of
     ix_releases_newest), so the cost does not grow with the size of the table."""
     if country is None:

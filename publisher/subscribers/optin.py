@@ -11,6 +11,7 @@ from sqlalchemy.orm import Session
 from publisher.config import Config
 from publisher.mail.letters import Letter
 from publisher.store.models import Subscriber
+from publisher.store.statuses import SubscriberStatus
 from publisher.subscribers.people import (
     SubscriberRow,
     find_subscriber,
@@ -31,15 +32,15 @@ def request_subscription(session: Session, config: Config, signer: Signer, addre
     it), or, to someone already subscribed, their preferences link. The caller answers the
     same page either way."""
     subscriber = find_subscriber(session, address)
-    if subscriber is not None and subscriber.status == "confirmed":
+    if subscriber is not None and subscriber.status == SubscriberStatus.CONFIRMED:
         return _letter(config, "already", subscriber.email, {
             "preferences_url": token_url(config, PREFERENCES_PATH, signer.sign("preferences", subscriber.id))})
     if subscriber is None:
-        save_subscribers(session, [SubscriberRow(address, tuple(countries))], "pending", now)
+        save_subscribers(session, [SubscriberRow(address, tuple(countries))], SubscriberStatus.PENDING, now)
         subscriber = find_subscriber(session, address)
         assert subscriber is not None
     else:  # pending, unsubscribed or bounced: asking again needs confirming again
-        set_status(subscriber, "pending", now)
+        set_status(subscriber, SubscriberStatus.PENDING, now)
         set_countries(subscriber, countries)
     session.flush()
     names = [config.country(code).name for code in countries]
@@ -50,8 +51,8 @@ def request_subscription(session: Session, config: Config, signer: Signer, addre
 
 def confirm(session: Session, signer: Signer, token: str, now: datetime) -> Subscriber:
     subscriber = _subscriber(session, signer, "confirm", token, CONFIRM_MAX_AGE)
-    if subscriber.status == "pending":
-        set_status(subscriber, "confirmed", now)
+    if subscriber.status == SubscriberStatus.PENDING:
+        set_status(subscriber, SubscriberStatus.CONFIRMED, now)
     return subscriber
 
 
@@ -63,7 +64,7 @@ def change_countries(session: Session, signer: Signer, token: str, countries: Se
 
 def unsubscribe(session: Session, signer: Signer, token: str, now: datetime) -> Subscriber:
     subscriber = _subscriber(session, signer, "unsubscribe", token)
-    set_status(subscriber, "unsubscribed", now)
+    set_status(subscriber, SubscriberStatus.UNSUBSCRIBED, now)
     return subscriber
 
 

@@ -12,10 +12,11 @@ from email_validator import EmailNotValidError, validate_email
 from sqlalchemy import select
 from sqlalchemy.orm import Session, selectinload
 
-from publisher.errors import InputError
+from publisher.errors import InputError, InvalidValue
 from publisher.store.models import Subscriber, SubscriberCountry
+from publisher.store.statuses import SubscriberStatus
 
-STATUSES = ("pending", "confirmed", "unsubscribed", "bounced")
+STATUSES = tuple(status.value for status in SubscriberStatus)
 CSV_FIELDS = ("email", "countries", "status")
 
 
@@ -24,7 +25,7 @@ def normalize_email(address: str) -> str:
     try:
         return validate_email(address.strip(), check_deliverability=False).normalized
     except EmailNotValidError as exc:
-        raise ValueError(f"not a valid email address {address.strip()!r}: {exc}") from None
+        raise InvalidValue(f"not a valid email address {address.strip()!r}: {exc}") from None
 
 
 def email_key(normalized: str) -> str:
@@ -35,7 +36,7 @@ def email_key(normalized: str) -> str:
 class SubscriberRow:
     email: str
     countries: tuple[str, ...]
-    status: str | None = None  # None: the importer's default
+    status: SubscriberStatus | None = None  # None: the importer's default
     where: str = ""
 
 
@@ -50,9 +51,9 @@ def parse_countries(text: str, known: Sequence[str]) -> tuple[str, ...]:
     codes = tuple(dict.fromkeys(code.upper() for code in text.replace(",", " ").split()))
     unknown = [code for code in codes if code not in known]
     if unknown:
-        raise ValueError(f"unknown country {unknown[0]!r}; the config has {', '.join(known)}")
+        raise InvalidValue(f"unknown country {unknown[0]!r}; the config has {', '.join(known)}")
     if not codes:
-        raise ValueError("no countries: give codes such as \"CN MN\"")
+        raise InvalidValue("no countries: give codes such as \"CN MN\"")
     return codes
 
 
@@ -70,15 +71,22 @@ def parse_subscriber_csv(text: str, source: str, known: Sequence[str]) -> list[S
         where = f"line {reader.line_num}"
         values = {key.strip(): (value or "").strip() for key, value in row.items() if key}
         try:
-            status = values.get("status") or None
-            if status is not None and status not in STATUSES:
-                raise ValueError(f"unknown status {status!r}; expected one of {', '.join(STATUSES)}")
+            status = _status(values.get("status") or None)
             rows.append(SubscriberRow(normalize_email(values.get("email", "")),
                                       parse_countries(values.get("countries", ""), known),
                                       status, where))
-        except ValueError as exc:
+        except InvalidValue as exc:
             raise InputError(source, where, str(exc)) from None
     return rows
+
+
+def _status(text: str | None) -> SubscriberStatus | None:
+    if text is None:
+        return None
+    try:
+        return SubscriberStatus(text)
+    except ValueError:
+        raise InvalidValue(f"unknown status {text!r}; expected one of {', '.join(STATUSES)}") from None
 
 
 def find_subscriber(session: Session, address: str) -> Subscriber | None:
@@ -95,7 +103,7 @@ def remove_subscriber(session: Session, address: str) -> bool:
     return True
 
 
-def set_status(subscriber: Subscriber, status: str, now: datetime) -> None:
+def set_status(subscriber: Subscriber, status: SubscriberStatus, now: datetime) -> None:
     if subscriber.status != status:
         subscriber.status, subscriber.status_since = status, now
 
@@ -109,7 +117,7 @@ def set_countries(subscriber: Subscriber, countries: Iterable[str]) -> None:
 
 
 def save_subscribers(
-    session: Session, rows: Iterable[SubscriberRow], default_status: str, now: datetime
+    session: Session, rows: Iterable[SubscriberRow], default_status: SubscriberStatus, now: datetime
 ) -> SubscriberCounts:
     """Add new subscribers and update known ones (their countries; their status when the row
     gives one, or when they were pending and the operator now vouches for them). Someone who
@@ -127,7 +135,7 @@ def save_subscribers(
             counts.new += 1
             continue
         before = (subscriber.status, subscriber.country_codes)
-        status = row.status or (default_status if subscriber.status == "pending" else None)
+        status = row.status or (default_status if subscriber.status == SubscriberStatus.PENDING else None)
         if status:
             set_status(subscriber, status, now)
         set_countries(subscriber, row.countries)
@@ -139,7 +147,7 @@ def save_subscribers(
 
 
 def list_subscribers(
-    session: Session, status: str | None = None, country: str | None = None
+    session: Session, status: SubscriberStatus | None = None, country: str | None = None
 ) -> list[Subscriber]:
     query = select(Subscriber).options(selectinload(Subscriber.follows)).order_by(Subscriber.email_key)
     if status:

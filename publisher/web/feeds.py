@@ -8,13 +8,13 @@ from pathlib import Path
 from fastapi import FastAPI, HTTPException, Request, Response
 from fastapi import Path as FastPath
 
-from publisher.config import Config, seconds
+from publisher.config import Config
 from publisher.web.files import FeedFiles, ServedFile
 
 
 def add_feed_routes(app: FastAPI, config: Config) -> None:
     files = FeedFiles(Path(config.feeds.dir))
-    max_age = int(seconds(config.web.cache_max_age))
+    max_age = int(config.web.cache_max_age.total_seconds())
 
     @app.get("/feeds/{path:path}", response_class=Response, operation_id="feed_file",
              summary="A built feed file (Atom, RSS, JSON Feed, OPML, index page)")

@@ -18,6 +18,7 @@ from fastapi.responses import HTMLResponse
 from sqlalchemy.orm import Session, sessionmaker
 
 from publisher.config import Config
+from publisher.errors import InvalidValue
 from publisher.mail.letters import send_letter
 from publisher.mail.transport import Transport
 from publisher.subscribers.optin import (
@@ -81,7 +82,7 @@ def add_subscription_routes(app: FastAPI, config: Config, sessions: sessionmaker
         codes = chosen_codes(countries)
         try:
             address = normalize_email(email)
-        except ValueError:
+        except InvalidValue:
             return form(request, action="subscribe", title="Subscribe", button="Subscribe",
                         chosen=codes, ask_email=True, email=email, status=400,
                         error="That does not look like an email address.")

@@ -1,0 +1,33 @@
+"""The typed, immutable configuration, loaded once from config.toml and passed down.
+
+`values` checks single values (zones, cron expressions, durations, URLs), `model` holds the
+sections, `load` finds the file and reports every problem with its key path.
+"""
+
+from publisher.config.load import (
+    BUNDLED_PREFIX,
+    CONFIG_ENV,
+    find_config,
+    load_config,
+    parse_config,
+)
+from publisher.config.model import (
+    Config,
+    Country,
+    Digest,
+    Feeds,
+    Mail,
+    Scheduler,
+    Secrets,
+    Site,
+    Smtp,
+    Source,
+    Web,
+)
+from publisher.config.values import parse_duration
+
+__all__ = [
+    "BUNDLED_PREFIX", "CONFIG_ENV", "Config", "Country", "Digest", "Feeds", "Mail", "Scheduler",
+    "Secrets", "Site", "Smtp", "Source", "Web", "find_config", "load_config", "parse_config",
+    "parse_duration",
+]

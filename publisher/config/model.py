@@ -1,0 +1,187 @@
+"""The typed, immutable configuration: one frozen model per section of config.toml."""
+
+from __future__ import annotations
+
+from datetime import timedelta
+from typing import Annotated, Literal
+from zoneinfo import ZoneInfo
+
+from pydantic import AfterValidator, BaseModel, ConfigDict, Field
+
+from publisher.config.values import (
+    BaseUrl,
+    CountryCode,
+    Cron,
+    Duration,
+    EnvName,
+    NonEmpty,
+    OptionalUrl,
+    ReplyTimeout,
+    RetryDelay,
+    TimeZoneName,
+    check_location,
+)
+from publisher.errors import UnknownCountry, UnknownDigest
+
+
+class Section(BaseModel):
+    model_config = ConfigDict(frozen=True, extra="forbid", strict=True)
+
+
+class Site(Section):
+    name: NonEmpty = "Press releases"
+    base_url: BaseUrl = "http://127.0.0.1:8080"
+    timezone: TimeZoneName = "UTC"
+    language: NonEmpty = "en"
+
+    @property
+    def zone(self) -> ZoneInfo:
+        return ZoneInfo(self.timezone)
+
+
+class Database(Section):
+    url: NonEmpty = "sqlite:///publisher.db"
+    # When this variable is set, its value replaces `url` (a URL with a password is a secret).
+    url_env: EnvName = "PUBLISHER_DATABASE_URL"
+
+
+class Country(Section):
+    code: CountryCode
+    name: NonEmpty
+    timezone: TimeZoneName
+    language: NonEmpty = "en"
+    keywords: tuple[NonEmpty, ...] = ()
+
+
+class Tagging(Section):
+    default_countries: tuple[CountryCode, ...] = ()
+
+
+class Feeds(Section):
+    dir: NonEmpty = "feeds"
+    max_items: Annotated[int, Field(ge=1, le=10_000)] = 50
+    cron: Cron = "*/15 * * * *"
+    # Where feeds/ is served; empty: {site.base_url}/feeds. Each feed's rel="self" link uses it.
+    base_url: OptionalUrl = ""
+    title: NonEmpty = "News: {country}"
+    subtitle: NonEmpty = "Press releases of {site} about {country}"
+    all_name: NonEmpty = "all countries"  # what {country} says in the feed of all countries
+    icon: OptionalUrl = ""
+    logo: OptionalUrl = ""
+    hub: OptionalUrl = ""  # a WebSub hub: adds rel="hub" and pings it after changes
+    archive: bool = False  # RFC 5005 archives, one Atom document per year
+
+    def url(self, site: Site) -> str:
+        return self.base_url or f"{site.base_url}/feeds"
+
+
+class Digest(Section):
+    name: Annotated[str, Field(min_length=1, pattern=r"^[a-z0-9][a-z0-9-]*$")]
+    countries: Annotated[tuple[CountryCode, ...], Field(min_length=1)]
+    cron: Cron
+    timezone: TimeZoneName
+    max_items: Annotated[int, Field(ge=1, le=500)] = 20
+    subject: NonEmpty = "{count} new releases ({start:%d %b} - {end:%d %b %Y})"
+    title: str = ""  # the heading of the email; empty: "{site.name}: {country names}"
+
+
+class Smtp(Section):
+    host: str = ""  # empty: no SMTP server, mail goes to the outbox folder
+    port: Annotated[int, Field(ge=1, le=65535)] = 587
+    security: Literal["starttls", "tls", "none"] = "starttls"
+    username: str = ""
+    password_env: EnvName = "PUBLISHER_SMTP_PASSWORD"
+    timeout: ReplyTimeout = timedelta(seconds=30)  # for each reply of the server
+    ca_file: str = ""  # certificates to trust for TLS besides the system's (an internal relay)
+    connections: Annotated[int, Field(ge=1, le=64)] = 4  # sent over in parallel
+    rate_limit: Annotated[float, Field(ge=0)] = 0.0  # messages per second in all; 0: no limit
+    max_attempts: Annotated[int, Field(ge=1, le=50)] = 5  # for temporary (4xx) failures
+    retry_delay: RetryDelay = timedelta(seconds=60)  # doubled after each attempt
+    lease: Duration = timedelta(seconds=60)  # a sender's claim on deliveries; renewed while it runs
+    # While the server cannot be reached, deliveries wait (attempts are not counted) and it is
+    # tried again after 1 s, 2 s, 4 s ... up to this.
+    reconnect_max: Duration = timedelta(minutes=5)
+
+
+class Mail(Section):
+    sender: NonEmpty = "Press releases <noreply@localhost>"
+    outbox: NonEmpty = "outbox"
+    templates: str = ""  # an operator's own template folder; empty: templates/email
+    unsubscribe_mailto: str = ""  # the mailto: address in List-Unsubscribe; empty: the sender
+    dkim_domain: str = ""  # DKIM signing when domain, selector and the key are all given
+    dkim_selector: str = ""
+    dkim_key_env: EnvName = "PUBLISHER_DKIM_KEY"  # variable holding the PEM private key
+
+
+class Secrets(Section):
+    signing_key_env: EnvName = "PUBLISHER_SECRET_KEY"
+    # Without the variable, a random key is made once and kept in this file (mode 0600).
+    key_file: NonEmpty = "secret.key"
+
+
+class Source(Section):
+    name: Annotated[str, Field(min_length=1, pattern=r"^[a-z0-9][a-z0-9-]*$")]
+    # A file path (relative to the config file), an http(s) URL, or `bundled:NAME` for the
+    # sample data that ships with the package.
+    location: Annotated[str, AfterValidator(check_location)]
+    # "html": the office's news page as HTML (the listing, with each title linked).
+    format: Literal["listing", "json", "csv", "html"] | None = None
+    cron: Cron | None = None
+    timeout: Duration = timedelta(seconds=30)  # for http(s)
+    max_bytes: Annotated[int, Field(ge=1)] = 5_000_000  # a larger response is refused
+
+    @property
+    def is_remote(self) -> bool:
+        return self.location.startswith(("http://", "https://"))
+
+
+class Scheduler(Section):
+    # A digest whose fire time passed while no scheduler ran is sent once on start if it is
+    # at most this late; otherwise it waits for its next fire time (nothing is lost either way).
+    misfire_grace: Duration = timedelta(hours=6)
+    standby_poll: Duration = timedelta(seconds=5)  # how often a standby process tries to take over
+    # false: the scheduler only makes editions and queues their deliveries, and `publisher
+    # worker` processes (any number, on any machine) send them.
+    send_in_process: bool = True
+
+
+class Web(Section):
+    enabled: bool = False  # `publisher run` serves the web app too
+    host: NonEmpty = "127.0.0.1"
+    port: Annotated[int, Field(ge=1, le=65535)] = 8080
+    cache_max_age: Duration = timedelta(minutes=5)  # Cache-Control: max-age of the feed files
+
+
+class Config(Section):
+    site: Site = Site()
+    database: Database = Database()
+    countries: tuple[Country, ...] = ()
+    tagging: Tagging = Tagging()
+    feeds: Feeds = Feeds()
+    digests: tuple[Digest, ...] = ()
+    smtp: Smtp = Smtp()
+    mail: Mail = Mail()
+    secrets: Secrets = Secrets()
+    sources: tuple[Source, ...] = ()
+    scheduler: Scheduler = Scheduler()
+    web: Web = Web()
+
+    def country(self, code: str) -> Country:
+        for country in self.countries:
+            if country.code == code:
+                return country
+        raise UnknownCountry(f"unknown country {code!r}; the config has "
+                             f"{', '.join(self.country_codes) or 'none'}")
+
+    def digest(self, name: str) -> Digest:
+        for digest in self.digests:
+            if digest.name == name:
+                return digest
+        known = ", ".join(d.name for d in self.digests) or "none"
+        raise UnknownDigest(f"no digest named {name!r} in the config (it has: {known})")
+
+    @property
+    def country_codes(self) -> tuple[str, ...]:
+        return tuple(country.code for country in self.countries)
+
+

@@ -1,0 +1,64 @@
+"""Where each stored thing stands: the statuses of subscribers, editions, deliveries and
+processes, as enums. The database holds their values as plain strings."""
+
+from __future__ import annotations
+
+from enum import StrEnum
+from typing import Any
+
+from sqlalchemy import String, TypeDecorator
+from sqlalchemy.engine import Dialect
+
+
+class SubscriberStatus(StrEnum):
+    PENDING = "pending"  # asked to subscribe; not confirmed yet
+    CONFIRMED = "confirmed"  # receives digests
+    UNSUBSCRIBED = "unsubscribed"
+    BOUNCED = "bounced"
+
+
+class EditionStatus(StrEnum):
+    SENDING = "sending"  # deliveries are queued or being sent
+    COMPLETE = "complete"  # every delivery is final; its watermark counts
+    SAMPLE = "sample"  # a preview or test copy, never stored
+
+
+class DeliveryStatus(StrEnum):
+    QUEUED = "queued"
+    SENT = "sent"
+    FAILED = "failed"
+    SKIPPED = "skipped"  # the recipient left before it went out
+
+    @property
+    def final(self) -> bool:
+        return self is not DeliveryStatus.QUEUED
+
+
+class ProcessRole(StrEnum):
+    WORKER = "worker"
+    SCHEDULER = "scheduler"
+
+
+class ProcessState(StrEnum):
+    IDLE = "idle"  # a worker with nothing to send
+    SENDING = "sending"
+    ACTIVE = "active"  # the scheduler holding the lock
+    STANDBY = "standby"  # a scheduler waiting for the lock
+    STOPPED = "stopped"
+
+
+class StatusColumn(TypeDecorator[Any]):
+    """A status enum stored as its string value (VARCHAR(16)), read back as the enum."""
+
+    impl = String(16)
+    cache_ok = True
+
+    def __init__(self, enum: type[StrEnum]) -> None:
+        super().__init__()
+        self.enum = enum
+
+    def process_bind_param(self, value: Any, dialect: Dialect) -> str | None:
+        return None if value is None else self.enum(value).value
+
+    def process_result_value(self, value: Any, dialect: Dialect) -> StrEnum | None:
+        return None if value is None else self.enum(value)

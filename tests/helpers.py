@@ -1,0 +1,215 @@
+"""Helpers the test modules share (fixtures are in conftest.py): stores made from the shipped
+config and the seed, `publisher run` and `publisher worker` as processes, waiting for a state."""
+
+from __future__ import annotations
+
+import os
+import re
+import shutil
+import signal
+import subprocess
+import sys
+import time
+from collections.abc import Callable, Iterator
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+
+import pytest
+from mailserver import MailServer
+from sqlalchemy import select
+from sqlalchemy.orm import Session, sessionmaker
+
+from publisher.config import Config, load_config
+from publisher.jobs.imports import ImportRequest, import_files
+from publisher.store.db import open_store
+from publisher.store.models import Edition, ScheduleRun, Subscriber
+from publisher.store.statuses import SubscriberStatus
+from publisher.subscribers.people import SubscriberRow, normalize_email, save_subscribers
+
+ROOT = Path(__file__).resolve().parent.parent
+SHIPPED_CONFIG = ROOT / "config.toml"
+SEED = ROOT / "publisher" / "data" / "ilo-china-mongolia-news.txt"
+PG_ADMIN = "postgresql://postgres@127.0.0.1:5432/test"
+# CI sets this so that a missing PostgreSQL server or tool (jing) fails instead of skipping.
+REQUIRE_ALL = os.environ.get("PUBLISHER_REQUIRE_ALL") == "1"
+
+
+NOW = datetime(2026, 11, 27, 12, 0, tzinfo=UTC)
+SITE = "https://www.ilo.org/beijing"  # site.base_url of the shipped config
+ATOM_SCHEMA = ROOT / "tests" / "schemas" / "atom.rnc"
+PEOPLE = {
+    "cn@example.org": ("CN", "confirmed"),
+    "Both@Example.ORG": ("CN MN", "confirmed"),
+    "mn@example.org": ("MN", "confirmed"),
+    "pending@example.org": ("CN", "pending"),
+    "gone@example.org": ("CN", "unsubscribed"),
+}
+# Readers of the scheduler and worker tests: enough for a send to take a moment.
+READERS = {f"reader{i:02d}@example.org": ("CN", "confirmed") for i in range(30)}
+# `publisher run` with each digest firing every few seconds (tests/fast_fire.py).
+FAST_FIRE = ROOT / "tests" / "fast_fire.py"
+FAST_FIRE_EVERY = 4
+
+
+def need(what: str) -> None:
+    """Skip for lack of `what`, except in CI, where everything must be there."""
+    if REQUIRE_ALL:
+        pytest.fail(f"PUBLISHER_REQUIRE_ALL=1 but {what}")
+    pytest.skip(what)
+
+
+def write_config(folder: Path, db_url: str, text: str | None = None) -> Path:
+    """The shipped config (or `text`) with its database pointed at `db_url`."""
+    text = SHIPPED_CONFIG.read_text("utf-8") if text is None else text
+    text = re.sub(r'(?m)^url = ".*"', f'url = "{db_url}"', text, count=1)
+    path = folder / "config.toml"
+    path.write_text(text, "utf-8")
+    return path
+
+
+def set_keys(path: Path, section: str, **values: str) -> None:
+    """Replace keys of a [section] (or [[section]]: its first table) in a config file; values
+    are TOML. A key the section lacks is added at its top."""
+    text = path.read_text("utf-8")
+    for key, value in values.items():
+        pattern = rf"(?ms)^(\[\[?{section}\]\]?\n(?:(?!^\[).)*?^{key} = )[^\n#]*"
+        text, found = re.subn(pattern, rf"\g<1>{value} ", text, count=1)
+        if not found:
+            text, added = re.subn(rf"(?m)^(\[\[?{section}\]\]?)$", rf"\1\n{key} = {value}",
+                                  text, count=1)
+            assert added, f"no [{section}] in {path}"
+    path.write_text(text, "utf-8")
+
+
+# --- stores -----------------------------------------------------------------------------------
+
+def mail_config(tmp_path: Path, db_url: str, server: MailServer | None, **smtp: str) -> Path:
+    """The shipped config on `db_url`, sending to `server` (None: into the outbox)."""
+    path = write_config(tmp_path, db_url)
+    if server is not None:
+        set_keys(path, "smtp", host=f'"{server.host}"', port=str(server.port), security='"none"',
+                 retry_delay="0.05", **smtp)
+    return path
+
+
+def setup_store(path: Path, people: dict[str, tuple[str, str]] = PEOPLE
+                ) -> tuple[Config, sessionmaker[Session]]:
+    """The seed releases, and `people` (address: (countries, status)) as subscribers."""
+    config = load_config(path, environ={})
+    sessions = open_store(config)
+    import_files(sessions, config, [ImportRequest(str(SEED))], NOW)
+    with sessions.begin() as session:
+        for address, (countries, status) in people.items():
+            row = SubscriberRow(normalize_email(address), tuple(countries.split()), SubscriberStatus(status))
+            save_subscribers(session, [row], SubscriberStatus.CONFIRMED, NOW)
+    return config, sessions
+
+
+def seeded(folder: Path, db_url: str, **feeds: str) -> tuple[Config, sessionmaker[Session]]:
+    """The shipped config, with `feeds` keys replaced (TOML values), and the seed imported."""
+    path = write_config(folder, db_url)
+    set_keys(path, "feeds", **feeds)
+    config = load_config(path, environ={})
+    sessions = open_store(config)
+    import_files(sessions, config, [ImportRequest(str(SEED))], NOW)
+    return config, sessions
+
+
+def status_of(sessions: sessionmaker[Session], email: str) -> str | None:
+    with sessions() as session:
+        return session.scalar(select(Subscriber.status).where(Subscriber.email_key == email.lower()))
+
+
+def editions(sessions: sessionmaker[Session]) -> list[tuple[int, str]]:
+    """(number, status) of every edition."""
+    with sessions() as session:
+        return [(number, status) for number, status in session.execute(select(Edition.number, Edition.status))]
+
+
+def local(url: str, base: str) -> str:
+    """A link from a mail, pointed at the server the test runs."""
+    return url.replace(SITE, base)
+
+
+def jing(paths: list[Path]) -> None:
+    """Validate Atom files against RFC 4287's RELAX NG schema."""
+    if shutil.which("jing") is None:
+        need("jing is not installed (apt-get install jing)")
+    result = subprocess.run(["jing", "-c", str(ATOM_SCHEMA), *map(str, paths)],
+                            capture_output=True, text=True, timeout=120, check=False)
+    assert result.returncode == 0, result.stdout + result.stderr
+
+
+# --- processes --------------------------------------------------------------------------------
+
+def prepare_scheduled(tmp_path: Path, db_url: str, server: MailServer) -> tuple[Path, sessionmaker[Session]]:
+    """A store where china-weekly (hourly) last ran two days ago: starting catches up."""
+    path = mail_config(tmp_path, db_url, server, connections="1")
+    set_keys(path, "digests", cron='"0 * * * *"')
+    set_keys(path, "scheduler", standby_poll='"0.5s"')
+    _, sessions = setup_store(path, READERS)
+    long_ago = datetime.now(UTC) - timedelta(days=2)
+    with sessions.begin() as session:
+        session.add(ScheduleRun(schedule_id="digest:china-weekly", last_fire=long_ago,
+                                started=long_ago, finished=long_ago, outcome="sent"))
+    return path, sessions
+
+
+def _environment() -> dict[str, str]:
+    return {k: v for k, v in os.environ.items() if not k.startswith("PUBLISHER_")}
+
+
+def start_run(path: Path, log: Path, *, fast_fire: bool = False) -> subprocess.Popen[bytes]:
+    """`publisher run` on the config at `path`, its log into `log`."""
+    program = [str(FAST_FIRE)] if fast_fire else ["-m", "publisher"]
+    return subprocess.Popen([sys.executable, *program, "--config", str(path), "run"],
+                            env=_environment(), stdout=subprocess.DEVNULL, stderr=open(log, "wb"))
+
+
+def start_worker(path: Path, log: Path) -> subprocess.Popen[bytes]:
+    return subprocess.Popen([sys.executable, "-m", "publisher", "--config", str(path), "worker",
+                             "--poll", "0.2", "--batch", "5"], env=_environment(),
+                            stdout=subprocess.DEVNULL, stderr=open(log, "wb"))
+
+
+def wait_until(condition: Callable[[], object], seconds: float = 30.0) -> None:
+    deadline = time.monotonic() + seconds
+    while not condition():
+        assert time.monotonic() < deadline, "timed out"
+        time.sleep(0.05)
+
+
+def stop(process: subprocess.Popen[bytes]) -> int:
+    """SIGTERM if it still runs; its exit code."""
+    if process.poll() is None:
+        process.send_signal(signal.SIGTERM)
+    return process.wait(timeout=30)
+
+
+def stop_all(processes: list[subprocess.Popen[bytes]]) -> list[int]:
+    """SIGTERM to those still running; every exit code."""
+    for process in processes:
+        if process.poll() is None:
+            process.send_signal(signal.SIGTERM)
+    return [process.wait(timeout=30) for process in processes]
+
+
+def serve_app(app: object) -> Iterator[str]:
+    """Run an ASGI app under uvicorn on 127.0.0.1 in a thread; yield its base URL."""
+    import threading
+    import time
+
+    import uvicorn
+    from mailserver import free_port
+
+    port = free_port()
+    server = uvicorn.Server(uvicorn.Config(app, host="127.0.0.1", port=port, log_level="warning"))
+    thread = threading.Thread(target=server.run, daemon=True)
+    thread.start()
+    deadline = time.monotonic() + 20
+    while not server.started:
+        assert time.monotonic() < deadline and thread.is_alive(), "uvicorn did not start"
+        time.sleep(0.02)
+    yield f"http://127.0.0.1:{port}"
+    server.should_exit = True
+    thread.join(timeout=10)
