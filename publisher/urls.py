@@ -53,6 +53,13 @@ def token_url(config: Config, path: str, token: str) -> str:
     return token_url_prefix(config, path) + quote(token)
 
 
+def page_link(path: str, token: str | None = None) -> str:
+    """A link between the service's own pages, relative (`preferences?token=...`), so it works
+    wherever the pages are served, whatever site.base_url says."""
+    link = path.lstrip("/")
+    return link if token is None else f"{link}?token={quote(token)}"
+
+
 def digest_edition_url(config: Config, digest: str, number: int) -> str:
     return f"{config.site.base_url}/digests/{digest}/{number}"
 

@@ -1,5 +1,5 @@
 """`publisher ...` with every digest whose cron is every minute (`* * * * *`) firing every
-FAST_FIRE_SECONDS seconds (default 4) instead: the scheduler tests inject this trigger rather
+FAST_FIRE_SECONDS seconds (default 2) instead: the scheduler tests inject this trigger rather
 than wait for real minutes. Everything else (catch-up, the lock, editions per fire time) is
 the real thing."""
 
@@ -16,7 +16,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 from publisher.cli import main
 from publisher.run import schedules
 
-EVERY = int(os.environ.get("FAST_FIRE_SECONDS", "4"))  # helpers.FAST_FIRE_EVERY
+EVERY = int(os.environ.get("FAST_FIRE_SECONDS", "2"))  # helpers.FAST_FIRE_EVERY
 _cron_trigger = schedules.Schedule.trigger.fget
 
 

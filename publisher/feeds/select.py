@@ -19,7 +19,7 @@ from sqlalchemy import (
 from sqlalchemy.orm import Session
 
 from publisher.store.models import Release, ReleaseCountry
-from publisher.store.releases import newest_query
+from publisher.store.releases import newest_query, scope
 
 Stamp = tuple[int, object]  # (release id, updated as stored): changes with the release
 
@@ -47,17 +47,9 @@ def _stamps_statement(countries: tuple[str | None, ...], limit: int) -> Compound
 
 
 def _stamp_query(feed: int, country: str | None, limit: int) -> Select[int, int, str]:
-    label = literal(feed).label("feed")
-    if country is None:
-        query = select(label, Release.id, type_coerce(Release.updated, String)).order_by(
-            Release.published.desc(), Release.id.desc())
-    else:
-        query = (
-            select(label, ReleaseCountry.release_id, type_coerce(ReleaseCountry.updated, String))
-            .where(ReleaseCountry.country_code == country)
-            .order_by(ReleaseCountry.published.desc(), ReleaseCountry.release_id.desc())
-        )
-    return query.limit(limit)
+    of = scope(country)  # one country: release_countries alone, an index-only scan
+    query = select(literal(feed).label("feed"), of.release_id, type_coerce(of.updated, String))
+    return of.newest_first(of.where(query)).limit(limit)
 
 
 def newest_for_feed(session: Session, country: str | None, limit: int) -> list[Release]:
@@ -88,16 +80,6 @@ def range_stamp(session: Session, country: str, start: datetime, end: datetime) 
 def releases_in_range(
     session: Session, country: str | None, start: datetime, end: datetime
 ) -> list[Release]:
-    query: Select[Release]
-    if country is None:
-        query = select(Release).where(Release.published >= start, Release.published < end).order_by(
-            Release.published.desc(), Release.id.desc())
-    else:
-        query = (
-            select(Release)
-            .join(ReleaseCountry, ReleaseCountry.release_id == Release.id)
-            .where(ReleaseCountry.country_code == country, ReleaseCountry.published >= start,
-                   ReleaseCountry.published < end)
-            .order_by(ReleaseCountry.published.desc(), ReleaseCountry.release_id.desc())
-        )
-    return list(session.scalars(query))
+    of = scope(country)
+    query = of.releases().where(of.published >= start, of.published < end)
+    return list(session.scalars(of.newest_first(query)))

@@ -3,11 +3,16 @@
 from __future__ import annotations
 
 from collections.abc import Sequence
+from datetime import datetime
+from typing import NamedTuple, TypeVarTuple
 
 from sqlalchemy import Select, select
 from sqlalchemy.orm import Session, selectinload
+from sqlalchemy.sql.elements import SQLCoreOperations
 
 from publisher.store.models import Release, ReleaseCountry
+
+Ts = TypeVarTuple("Ts")
 
 
 def newest_releases(session: Session, country: str | None = None, limit: int = 50) -> Sequence[Release]:
@@ -16,19 +21,41 @@ def newest_releases(session: Session, country: str | None = None, limit: int = 5
     return session.scalars(query).all()
 
 
-def newest_query(country: str | None, limit: int) -> Select[Release]:
-    """For one country a single range scan of ix_release_countries_newest (for all, of
-    ix_releases_newest), so the cost does not grow with the size of the table."""
+class Scope(NamedTuple):
+    """Where "the releases of one country, or of all" are read: for one country the copies of
+    `published` and `updated` in release_countries (ix_release_countries_newest), for all the
+    releases table itself (ix_releases_newest). Either way newest first is one range scan of
+    an index, so the cost does not grow with the size of the table."""
+
+    published: SQLCoreOperations[datetime]
+    release_id: SQLCoreOperations[int]
+    updated: SQLCoreOperations[datetime]
+    country: str | None
+
+    def where(self, query: Select[*Ts]) -> Select[*Ts]:
+        """Only the scope's releases (the query must read release_countries for one country)."""
+        return query if self.country is None else query.where(ReleaseCountry.country_code == self.country)
+
+    def releases(self) -> Select[Release]:
+        """The scope's Release rows, unordered."""
+        if self.country is None:
+            return select(Release)
+        return self.where(select(Release).join(ReleaseCountry, ReleaseCountry.release_id == Release.id))
+
+    def newest_first(self, query: Select[*Ts]) -> Select[*Ts]:
+        return query.order_by(self.published.desc(), self.release_id.desc())
+
+
+def scope(country: str | None) -> Scope:
     if country is None:
-        query = select(Release).order_by(Release.published.desc(), Release.id.desc())
-    else:
-        query = (
-            select(Release)
-            .join(ReleaseCountry, ReleaseCountry.release_id == Release.id)
-            .where(ReleaseCountry.country_code == country)
-            .order_by(ReleaseCountry.published.desc(), ReleaseCountry.release_id.desc())
-        )
-    return query.limit(limit)
+        return Scope(Release.published, Release.id, Release.updated, None)
+    return Scope(ReleaseCountry.published, ReleaseCountry.release_id, ReleaseCountry.updated, country)
+
+
+def newest_query(country: str | None, limit: int) -> Select[Release]:
+    """The newest `limit` releases of one country (or of all)."""
+    of = scope(country)
+    return of.newest_first(of.releases()).limit(limit)
 
 
 def release_by_slug(session: Session, slug: str) -> Release | None:

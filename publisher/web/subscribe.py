@@ -11,7 +11,6 @@ from __future__ import annotations
 import secrets
 from collections.abc import Callable
 from datetime import datetime
-from urllib.parse import quote
 
 from fastapi import FastAPI, Form, Query, Request
 from fastapi.responses import HTMLResponse
@@ -30,6 +29,7 @@ from publisher.subscribers.optin import (
 )
 from publisher.subscribers.people import normalize_email
 from publisher.subscribers.tokens import Signer, TokenError
+from publisher.urls import CONFIRM_PATH, PREFERENCES_PATH, SUBSCRIBE_PATH, UNSUBSCRIBE_PATH, page_link
 from publisher.web.limits import RateLimit
 from publisher.web.pages import render_page
 
@@ -65,12 +65,12 @@ def add_subscription_routes(app: FastAPI, config: Config, sessions: sessionmaker
     def chosen_codes(countries: list[str]) -> list[str]:
         return [code for code in dict.fromkeys(countries) if code in config.country_codes]
 
-    @app.get("/subscribe", response_class=HTMLResponse, summary="The subscription form")
+    @app.get(SUBSCRIBE_PATH, response_class=HTMLResponse, summary="The subscription form")
     def subscribe_form(request: Request) -> HTMLResponse:
-        return form(request, action="subscribe", title="Subscribe", button="Subscribe",
+        return form(request, action=page_link(SUBSCRIBE_PATH), title="Subscribe", button="Subscribe",
                     chosen=list(config.country_codes), ask_email=True)
 
-    @app.post("/subscribe", response_class=HTMLResponse, summary="Ask for a confirmation email")
+    @app.post(SUBSCRIBE_PATH, response_class=HTMLResponse, summary="Ask for a confirmation email")
     def subscribe(request: Request, email: str = Form(..., max_length=320),
                   countries: list[str] = Form(default=[]),
                   csrf: str = Form(..., max_length=200)) -> HTMLResponse:
@@ -83,11 +83,11 @@ def add_subscription_routes(app: FastAPI, config: Config, sessions: sessionmaker
         try:
             address = normalize_email(email)
         except InvalidValue:
-            return form(request, action="subscribe", title="Subscribe", button="Subscribe",
+            return form(request, action=page_link(SUBSCRIBE_PATH), title="Subscribe", button="Subscribe",
                         chosen=codes, ask_email=True, email=email, status=400,
                         error="That does not look like an email address.")
         if not codes:
-            return form(request, action="subscribe", title="Subscribe", button="Subscribe",
+            return form(request, action=page_link(SUBSCRIBE_PATH), title="Subscribe", button="Subscribe",
                         chosen=codes, ask_email=True, email=email, status=400,
                         error="Choose at least one country.")
         if per_address.allow(address.lower()):
@@ -99,7 +99,7 @@ def add_subscription_routes(app: FastAPI, config: Config, sessions: sessionmaker
         return message("Check your inbox", f"If {address} can receive email, a message with a "
                        "link to confirm is on its way. Nothing is sent until you confirm.")
 
-    @app.get("/confirm", response_class=HTMLResponse, summary="Confirm a subscription")
+    @app.get(CONFIRM_PATH, response_class=HTMLResponse, summary="Confirm a subscription")
     def confirm_page(token: str = Query(..., max_length=200)) -> HTMLResponse:
         try:
             with sessions.begin() as session:
@@ -109,10 +109,10 @@ def add_subscription_routes(app: FastAPI, config: Config, sessions: sessionmaker
             return message("This link does not work", f"{exc}. Subscribe again to get a new one.", 400)
         return page("message.html", title="You are subscribed",
                     message=f"News will come to {subscriber.email}.",
-                    link=f"preferences?token={quote(preferences)}",
+                    link=page_link(PREFERENCES_PATH, preferences),
                     link_text="Choose your countries at any time")
 
-    @app.get("/preferences", response_class=HTMLResponse, summary="A subscriber's countries")
+    @app.get(PREFERENCES_PATH, response_class=HTMLResponse, summary="A subscriber's countries")
     def preferences_form(request: Request, token: str = Query(..., max_length=200)) -> HTMLResponse:
         try:
             with sessions() as session:
@@ -120,10 +120,10 @@ def add_subscription_routes(app: FastAPI, config: Config, sessions: sessionmaker
                 chosen = subscriber.country_codes
         except TokenError as exc:
             return message("This link does not work", str(exc), 400)
-        return form(request, action=f"preferences?token={quote(token)}", title="Your countries",
+        return form(request, action=page_link(PREFERENCES_PATH, token), title="Your countries",
                     button="Save", chosen=chosen, ask_email=False)
 
-    @app.post("/preferences", response_class=HTMLResponse, summary="Change a subscriber's countries")
+    @app.post(PREFERENCES_PATH, response_class=HTMLResponse, summary="Change a subscriber's countries")
     def preferences(request: Request, token: str = Query(..., max_length=200),
                     countries: list[str] = Form(default=[]),
                     csrf: str = Form(..., max_length=200)) -> HTMLResponse:
@@ -131,7 +131,7 @@ def add_subscription_routes(app: FastAPI, config: Config, sessions: sessionmaker
             return message("Please try again", "The form had expired. Reload it and send it again.", 400)
         codes = chosen_codes(countries)
         if not codes:
-            return form(request, action=f"preferences?token={quote(token)}", title="Your countries",
+            return form(request, action=page_link(PREFERENCES_PATH, token), title="Your countries",
                         button="Save", chosen=codes, ask_email=False, status=400,
                         error="Choose at least one country, or unsubscribe.")
         try:
@@ -142,7 +142,7 @@ def add_subscription_routes(app: FastAPI, config: Config, sessions: sessionmaker
         names = ", ".join(config.country(code).name for code in codes)
         return message("Saved", f"You will receive news about {names}.")
 
-    @app.get("/unsubscribe", response_class=HTMLResponse, summary="The unsubscribe page (a button)")
+    @app.get(UNSUBSCRIBE_PATH, response_class=HTMLResponse, summary="The unsubscribe page (a button)")
     def unsubscribe_page(token: str = Query(..., max_length=200)) -> HTMLResponse:
         try:
             with sessions() as session:
@@ -151,10 +151,10 @@ def add_subscription_routes(app: FastAPI, config: Config, sessions: sessionmaker
         except TokenError as exc:
             return message("This link does not work", str(exc), 400)
         return page("unsubscribe.html", title="Unsubscribe", email=email,
-                    action=f"unsubscribe?token={quote(token)}",
-                    preferences=f"preferences?token={quote(signer.sign('preferences', sid))}")
+                    action=page_link(UNSUBSCRIBE_PATH, token),
+                    preferences=page_link(PREFERENCES_PATH, signer.sign("preferences", sid)))
 
-    @app.post("/unsubscribe", response_class=HTMLResponse,
+    @app.post(UNSUBSCRIBE_PATH, response_class=HTMLResponse,
               summary="Unsubscribe at once (RFC 8058 one-click: List-Unsubscribe=One-Click)")
     def unsubscribe_now(token: str = Query(..., max_length=200),
                         one_click: str = Form(..., alias="List-Unsubscribe")) -> HTMLResponse:

@@ -1,0 +1,86 @@
+"""Releases and feeds: import, feeds build, releases list."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+
+import click
+from rich.table import Table
+
+from publisher.cli.app import App, cli, pass_app, print_lines, print_table
+from publisher.clock import utc_now as now
+from publisher.config import Config
+from publisher.feeds.build import build_feeds
+from publisher.ingest.read import PARSERS
+from publisher.jobs.imports import ImportRequest, import_files
+from publisher.store.models import Release
+from publisher.store.releases import newest_releases
+
+
+@cli.command("import")
+@click.argument("files", nargs=-1, required=True, type=click.Path(dir_okay=False))
+@click.option("--format", "fmt", type=click.Choice(sorted(PARSERS)),
+              help="Input format. Default: from the extension (.txt listing, .json, .csv).")
+@pass_app
+def import_(app: App, files: tuple[str, ...], fmt: str | None) -> None:
+    """Import releases from FILES, all in one transaction.
+
+    Example: publisher import news.txt releases.csv
+    """
+    requests = [ImportRequest(location, fmt) for location in files]
+    print_lines(import_files(app.sessions, app.config, requests, now()).lines())
+
+
+@cli.group()
+def feeds() -> None:
+    """Build the feeds."""
+
+
+@feeds.command("build")
+@pass_app
+def feeds_build(app: App) -> None:
+    """Write every feed that changed (Atom, RSS, JSON Feed, index.html, feeds.opml).
+
+    Example: publisher feeds build
+    """
+    click.echo(build_feeds(app.sessions, app.config).line())
+
+
+@cli.group()
+def releases() -> None:
+    """Look at stored releases."""
+
+
+@releases.command("list")
+@click.option("--country", help="Only this country's releases (a code such as CN).")
+@click.option("--limit", type=click.IntRange(min=1), default=20, show_default=True)
+@pass_app
+def releases_list(app: App, country: str | None, limit: int) -> None:
+    """Print the newest releases as a table.
+
+    Example: publisher releases list --country MN --limit 5
+    """
+    if country is not None:
+        country = country.upper()
+        if country not in app.config.country_codes:
+            raise click.BadParameter(f"unknown country {country!r}; the config has "
+                                     f"{', '.join(app.config.country_codes)}", param_hint="--country")
+    _print_releases(app, country, limit)
+
+
+def _print_releases(app: App, country: str | None, limit: int) -> None:
+    with app.sessions() as session:
+        found = newest_releases(session, country, limit)
+        table = _release_table(found, app.config)
+    print_table(table)
+    noun = "release" if len(found) == 1 else "releases"
+    click.echo(f"{len(found)} {noun}{f' of {country}' if country else ''}")
+
+
+def _release_table(found: Sequence[Release], config: Config) -> Table:
+    table = Table("Published", "Countries", "Title")
+    zone = config.site.zone
+    for release in found:
+        table.add_row(release.published.astimezone(zone).strftime("%Y-%m-%d"),
+                      " ".join(release.country_codes), release.title)
+    return table

@@ -1,0 +1,170 @@
+"""Long-running processes and what they are doing: run, serve, worker, status, schedule."""
+
+from __future__ import annotations
+
+import logging
+import signal
+import sys
+import threading
+from typing import Any
+
+import click
+from rich.table import Table
+from sqlalchemy.exc import OperationalError
+
+from publisher.cli.app import App, cli, favour_senders, pass_app, print_lines, print_table
+from publisher.clock import utc_now as now
+from publisher.digest.status import delivery_status
+from publisher.feeds.build import build_feeds
+from publisher.jobs.digests import help_send, unfinished_editions
+from publisher.jobs.imports import ImportOutcome, import_sources
+from publisher.run.processes import Presence, recent_processes
+from publisher.run.scheduler import describe_schedules, run_forever
+from publisher.store.statuses import ProcessRole, ProcessState
+
+log = logging.getLogger("publisher")
+
+
+@cli.command()
+@pass_app
+def run(app: App) -> None:
+    """The main job, until SIGTERM or Ctrl-C: import the configured sources, build the feeds,
+    send any digest missed while it was down, then run every schedule of the config.
+
+    Example: publisher run
+    """
+    def start() -> None:
+        rebuilt = False
+        for source, outcome in import_sources(app.sessions, app.config, now()):
+            if isinstance(outcome, ImportOutcome):
+                print_lines(outcome.lines())
+                rebuilt = rebuilt or outcome.feeds is not None
+            else:  # tried again on its next fire time (or the next start)
+                log.error("source %s: %s", source.name, outcome)
+        if not rebuilt:  # the imports changed nothing; the config may have
+            click.echo(build_feeds(app.sessions, app.config).line())
+
+    web = _start_web(app) if app.config.web.enabled else None
+    try:
+        code = run_forever(app.sessions, app.config, on_start=start)
+    finally:
+        if web is not None:
+            web.should_exit = True
+    sys.exit(code)
+
+
+def _start_web(app: App) -> Any:
+    """The web app in a thread of this process (web.enabled): it stops with the scheduler."""
+    import threading
+
+    import uvicorn
+
+    from publisher.web.app import create_app
+
+    server = uvicorn.Server(uvicorn.Config(
+        create_app(app.config, app.sessions), host=app.config.web.host, port=app.config.web.port,
+        log_level="warning", server_header=False))
+    threading.Thread(target=server.run, name="web", daemon=True).start()
+    log.info("serving http://%s:%d/", app.config.web.host, app.config.web.port)
+    return server
+
+
+@cli.command()
+@click.option("--host", help="Address to listen on. Default: web.host (127.0.0.1).")
+@click.option("--port", type=click.IntRange(1, 65535), help="Default: web.port (8080).")
+@pass_app
+def serve(app: App, host: str | None, port: int | None) -> None:
+    """Serve the feeds, release pages and subscription pages over HTTP (uvicorn).
+
+    Example: publisher serve --host 127.0.0.1 --port 8080
+    """
+    import uvicorn
+
+    from publisher.web.app import create_app
+
+    web = create_app(app.config, app.sessions)
+    uvicorn.run(web, host=host or app.config.web.host, port=port or app.config.web.port,
+                log_level="warning", server_header=False)
+
+
+@cli.command()
+@click.option("--poll", default=2.0, show_default=True, type=click.FloatRange(0.1, 3600),
+              help="Seconds between looks for editions to send.")
+@click.option("--batch", default=250, show_default=True, type=click.IntRange(1, 10_000),
+              help="Deliveries claimed at a time, per connection (smaller shares a small "
+                   "edition more evenly among workers).")
+@pass_app
+def worker(app: App, poll: float, batch: int) -> None:
+    """Send queued deliveries of every unfinished edition, until SIGTERM or Ctrl-C. Run any
+    number of workers, on any machine, against one database (scheduler.send_in_process =
+    false leaves all sending to them).
+
+    Example: publisher worker
+    """
+    stop = threading.Event()
+    favour_senders()
+    for signum in (signal.SIGTERM, signal.SIGINT):
+        signal.signal(signum, lambda *_: stop.set())
+    with Presence(app.sessions, ProcessRole.WORKER, ProcessState.IDLE) as presence:
+        log.info("worker %s started", presence.name)
+        while not stop.is_set():
+            try:
+                _worker_round(app, presence, stop, batch)
+            except OperationalError:  # the database went away as the worker was told to stop
+                if not stop.is_set():
+                    raise
+            stop.wait(poll)
+    log.info("worker stopped")
+
+
+def _worker_round(app: App, presence: Presence, stop: threading.Event, batch: int) -> None:
+    editions = unfinished_editions(app.sessions, app.config, stop)
+    presence.set_state(ProcessState.SENDING if editions else ProcessState.IDLE)
+    for edition in editions:
+        totals = help_send(app.sessions, app.config, edition, stop=stop,
+                                progress=presence.handled, batch=batch)
+        log.info("worker: %s", totals.line())
+
+
+@cli.command()
+@click.option("--limit", type=click.IntRange(min=1), default=10, show_default=True)
+@pass_app
+def status(app: App, limit: int) -> None:
+    """Per edition, how many deliveries are queued, being sent, sent and failed; and the
+    workers and schedulers seen in the last two minutes.
+
+    Example: publisher status
+    """
+    moment = now()
+    with app.sessions() as session:
+        editions = delivery_status(session, moment, limit)
+        processes = recent_processes(session, moment)
+    table = Table("Edition", "Status", "Queued", "Sending", "Sent", "Failed", "Skipped")
+    for row in editions:
+        table.add_row(f"{row.digest} {row.number}", row.status, *map(str, row.counts))
+    print_table(table)
+    table = Table("Process", "Role", "State", "Seen", "Deliveries")
+    for process in processes:
+        ago = int((moment - process.seen).total_seconds())
+        table.add_row(process.name, process.role, process.state, f"{ago} s ago", str(process.handled))
+    print_table(table)
+    workers = sum(process.role is ProcessRole.WORKER for process in processes)
+    click.echo(f"{len(editions)} editions; {workers} workers and "
+               f"{len(processes) - workers} schedulers seen in the last two minutes")
+
+
+@cli.command("schedule")
+@pass_app
+def schedule_command(app: App) -> None:
+    """Print every job with its next three fire times (in its zone and in UTC), when it last
+    ran, and the last edition of each digest.
+
+    Example: publisher schedule
+    """
+    with app.sessions() as session:
+        rows = describe_schedules(session, app.config, now())
+    table = Table("Job", "Next fire times (own zone / UTC)", "Last run", "Last edition")
+    for row in rows:
+        table.add_row(row.id, "\n".join(row.next_fires), row.last_run, row.last_edition)
+    print_table(table)
+    click.echo(f"{len(rows)} jobs")

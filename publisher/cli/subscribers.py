@@ -1,0 +1,126 @@
+"""The people who receive digests: add, import, export, list, remove."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import click
+from rich.table import Table
+
+from publisher.cli.app import App, cli, pass_app, print_table
+from publisher.clock import utc_now as now
+from publisher.errors import InputError, InvalidValue
+from publisher.store.statuses import SubscriberStatus
+from publisher.subscribers.people import (
+    STATUSES,
+    SubscriberRow,
+    export_csv,
+    list_subscribers,
+    normalize_email,
+    parse_countries,
+    parse_subscriber_csv,
+    remove_subscriber,
+    save_subscribers,
+)
+
+
+@cli.group()
+def subscribers() -> None:
+    """Manage the people who receive digests."""
+
+
+def _status(pending: bool) -> SubscriberStatus:
+    return SubscriberStatus.PENDING if pending else SubscriberStatus.CONFIRMED
+
+
+@subscribers.command("add")
+@click.argument("email")
+@click.option("--countries", required=True, help='Country codes, e.g. "CN MN".')
+@click.option("--pending", is_flag=True, help="Not confirmed yet (the default: confirmed).")
+@pass_app
+def subscribers_add(app: App, email: str, countries: str, pending: bool) -> None:
+    """Add a subscriber, or change the countries of a known one.
+
+    Example: publisher subscribers add someone@example.org --countries "CN MN"
+    """
+    try:
+        row = SubscriberRow(normalize_email(email), parse_countries(countries, app.config.country_codes))
+    except InvalidValue as exc:
+        raise click.BadParameter(str(exc)) from None
+    with app.sessions.begin() as session:
+        counts = save_subscribers(session, [row], _status(pending), now())
+    verb = "added" if counts.new else "updated" if counts.updated else "unchanged:"
+    click.echo(f"{verb} {row.email} ({' '.join(row.countries)})")
+
+
+@subscribers.command("import")
+@click.argument("csv_file", type=click.Path(exists=True, dir_okay=False, path_type=Path))
+@click.option("--pending", is_flag=True, help="Import as not confirmed (default: confirmed).")
+@pass_app
+def subscribers_import(app: App, csv_file: Path, pending: bool) -> None:
+    """Import subscribers from a CSV file with the columns email,countries (and optionally
+    status); a bad row stops the import and nothing is stored.
+
+    Example: publisher subscribers import people.csv
+    """
+    try:
+        text = csv_file.read_text("utf-8-sig")
+    except UnicodeDecodeError:
+        raise InputError(str(csv_file), "", "not UTF-8 text") from None
+    rows = parse_subscriber_csv(text, str(csv_file), app.config.country_codes)
+    with app.sessions.begin() as session:
+        counts = save_subscribers(session, rows, _status(pending), now())
+    click.echo(f"imported {counts.new} new, {counts.updated} updated, {counts.unchanged} "
+               f"unchanged from {csv_file}")
+
+
+@subscribers.command("export")
+@click.argument("csv_file", type=click.Path(dir_okay=False, path_type=Path))
+@pass_app
+def subscribers_export(app: App, csv_file: Path) -> None:
+    """Write every subscriber to a CSV file (email,countries,status).
+
+    Example: publisher subscribers export people.csv
+    """
+    with app.sessions() as session:
+        found = list_subscribers(session)
+        csv_file.write_text(export_csv(found), "utf-8")
+    click.echo(f"exported {len(found)} subscribers to {csv_file}")
+
+
+@subscribers.command("list")
+@click.option("--status", type=click.Choice(STATUSES))
+@click.option("--country", help="Only subscribers of this country (a code such as CN).")
+@pass_app
+def subscribers_list(app: App, status: str | None, country: str | None) -> None:
+    """Print subscribers as a table.
+
+    Example: publisher subscribers list --status confirmed --country MN
+    """
+    with app.sessions() as session:
+        found = list_subscribers(session, SubscriberStatus(status) if status else None,
+                                 country.upper() if country else None)
+        table = Table("Email", "Countries", "Status", "Since")
+        for subscriber in found:
+            table.add_row(subscriber.email, " ".join(subscriber.country_codes), subscriber.status,
+                          subscriber.status_since.strftime("%Y-%m-%d"))
+    print_table(table)
+    click.echo(f"{len(found)} subscribers")
+
+
+@subscribers.command("remove")
+@click.argument("email")
+@pass_app
+def subscribers_remove(app: App, email: str) -> None:
+    """Delete a subscriber and their delivery history.
+
+    Example: publisher subscribers remove someone@example.org
+    """
+    try:
+        address = normalize_email(email)
+    except InvalidValue as exc:
+        raise click.BadParameter(str(exc)) from None
+    with app.sessions.begin() as session:
+        if not remove_subscriber(session, address):
+            raise click.ClickException(f"no subscriber {address}")
+    click.echo(f"removed {address}")
