@@ -190,7 +190,7 @@ def main() -> None:
         print(json.dumps(result))
         return
 
-    os.environ.setdefault("PUBLISHER_SECRET_KEY", "benchmark signing key")
+    os.environ.setdefault("PUBLISHER_SECRET_KEY", "benchmark signing key, long enough to be accepted")
     sink, port = start_sink()
     try:
         sizes = sorted({args.subscribers, *(int(n) for n in args.memory.split(","))})

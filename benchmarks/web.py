@@ -36,7 +36,7 @@ def start_server(folder: Path, port: int) -> subprocess.Popen[bytes]:
     text = (ROOT / "config.toml").read_text("utf-8").replace(
         'url = "sqlite:///publisher.db"', f'url = "sqlite:///{folder / "bench.db"}"', 1)
     config.write_text(text, "utf-8")
-    env = {**os.environ, "PUBLISHER_SECRET_KEY": "benchmark key"}
+    env = {**os.environ, "PUBLISHER_SECRET_KEY": "benchmark signing key, long enough to be accepted"}
     subprocess.run([sys.executable, "-m", "publisher", "--config", str(config), "import",
                     str(ROOT / "publisher" / "data" / "ilo-china-mongolia-news.txt")],
                    check=True, env=env, capture_output=True)

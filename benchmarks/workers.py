@@ -177,7 +177,7 @@ def main() -> None:
     parser.add_argument("--database", default=ADMIN,
                         help="a PostgreSQL server (URL) where a database may be created")
     args = parser.parse_args()
-    os.environ.setdefault("PUBLISHER_SECRET_KEY", "benchmark signing key")
+    os.environ.setdefault("PUBLISHER_SECRET_KEY", "benchmark signing key, long enough to be accepted")
     from publisher.config import load_config
     from publisher.store.db import open_store
 

@@ -54,14 +54,17 @@ def token_url(config: Config, path: str, token: str) -> str:
 
 
 def page_link(path: str, token: str | None = None) -> str:
-    """A link between the service's own pages, relative (`preferences?token=...`), so it works
-    wherever the pages are served, whatever site.base_url says."""
-    link = path.lstrip("/")
-    return link if token is None else f"{link}?token={quote(token)}"
+    """A link between the service's own pages (`/preferences?token=...`): from the root of
+    wherever the pages are served, whatever site.base_url says, and from any page's depth."""
+    return path if token is None else f"{path}?token={quote(token)}"
+
+
+def digest_edition_path(digest: str, number: int) -> str:
+    return f"{DIGESTS_PATH}{digest}/{number}"
 
 
 def digest_edition_url(config: Config, digest: str, number: int) -> str:
-    return f"{config.site.base_url}/digests/{digest}/{number}"
+    return config.site.base_url + digest_edition_path(digest, number)
 
 
 def digest_feed_url(config: Config) -> str:

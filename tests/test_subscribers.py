@@ -7,6 +7,7 @@ from pathlib import Path
 
 import pytest
 from click.testing import CliRunner
+from helpers import write_config
 from hypothesis import given
 from hypothesis import strategies as st
 from sqlalchemy import func, select
@@ -116,3 +117,40 @@ def test_tokens_are_bound_to_purpose_and_subscriber_and_can_expire() -> None:
         signer.verify("confirm", token, max_age=timedelta(seconds=60))
     old = token
     assert signer.verify("confirm", old) == 42  # no age limit: unsubscribe links keep working
+
+
+_PRINT_KEY = ("import sys; from pathlib import Path; from publisher.config import load_config; "
+              "from publisher.subscribers.tokens import signing_key; "
+              "print(signing_key(load_config(Path(sys.argv[1]), environ={}), environ={}))")
+
+
+@pytest.mark.slow
+def test_eight_processes_starting_at_once_hold_one_whole_key(tmp_path) -> None:  # type: ignore[no-untyped-def]
+    import subprocess
+    import sys
+
+    path = write_config(tmp_path, f"sqlite:///{tmp_path / 'x.db'}")
+    processes = [subprocess.Popen([sys.executable, "-c", _PRINT_KEY, str(path)], stdout=subprocess.PIPE,
+                                  stderr=subprocess.PIPE, text=True) for _ in range(8)]
+    keys = {process.communicate(timeout=60)[0].strip() for process in processes}
+    assert all(process.returncode == 0 for process in processes)
+    [key] = keys
+    assert len(key) >= 32 and (tmp_path / "secret.key").read_text().strip() == key
+    assert (tmp_path / "secret.key").stat().st_mode & 0o777 == 0o600
+    assert [p.name for p in tmp_path.iterdir() if p.name.startswith(".secret.key")] == []
+
+
+@pytest.mark.parametrize(("file_text", "variable"), [("", None), ("\n", None), ("short", None),
+                                                     (None, ""), (None, "a short key")])
+def test_an_empty_or_short_key_is_refused(tmp_path, file_text: str | None, variable: str | None) -> None:  # type: ignore[no-untyped-def]
+    from publisher.config import load_config
+    from publisher.subscribers.tokens import KeyProblem, signing_key
+
+    path = write_config(tmp_path, f"sqlite:///{tmp_path / 'x.db'}")
+    if file_text is not None:
+        (tmp_path / "secret.key").write_text(file_text)
+    environ = {} if variable is None else {"PUBLISHER_SECRET_KEY": variable}
+    with pytest.raises(KeyProblem, match=r"signing key is (empty|too short)"):
+        signing_key(load_config(path, environ={}), environ=environ)
+    result = CliRunner().invoke(cli, ["--config", str(path), "serve"], env=environ)
+    assert result.exit_code == 2 and "signing key" in result.stderr

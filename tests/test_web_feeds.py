@@ -87,10 +87,36 @@ def test_gzip_when_asked_and_head_without_a_body(site) -> None:  # type: ignore[
 
 
 @pytest.mark.parametrize("path", ["/feeds/.build-state.json", "/feeds/../config.toml",
-                                  "/feeds/cn/../../x.db", "/feeds/nope.xml", "/feeds/cn"])
+                                  "/feeds/cn/../../x.db", "/feeds/nope.xml", "/feeds/cn",
+                                  "/feeds/cn%00/atom.xml", "/feeds/" + "a" * 260 + "/atom.xml",
+                                  "/feeds/cn/passwd.xml"])
 def test_nothing_but_the_feed_files_is_served(site, path: str) -> None:  # type: ignore[no-untyped-def]
-    base, *_ = site
+    base, _config, _sessions, folder = site
+    (folder / "feeds" / "cn" / "passwd.xml").symlink_to("/etc/passwd")  # a link out of feeds/
     assert httpx.get(base + path).status_code == 404
+
+
+def test_one_file_is_cached_once_however_its_path_is_spelled(site) -> None:  # type: ignore[no-untyped-def]
+    from publisher.web.files import FeedFiles
+
+    files = FeedFiles(site[3] / "feeds")
+    bodies = {files.get("cn" + "/" * n + "atom.xml").body for n in range(1, 60)}  # type: ignore[union-attr]
+    assert len(bodies) == 1 and len(files._cache) == 1
+
+
+@pytest.mark.parametrize(("accept", "gzipped"), [
+    ("gzip", True), ("gzip;q=0, identity", False), ("identity", False), ("*", True),
+    ("*;q=0.5, gzip;q=0", False), ("br, GZIP;q=0.8", True), ("gzip;q=nonsense", False),
+])
+def test_gzip_only_where_the_client_accepts_it(site, accept: str, gzipped: bool) -> None:  # type: ignore[no-untyped-def]
+    response = httpx.get(site[0] + "/feeds/cn/atom.xml", headers={"Accept-Encoding": accept})
+    assert (response.headers.get("content-encoding") == "gzip") is gzipped
+
+
+def test_a_method_not_allowed_names_get_and_head(site) -> None:  # type: ignore[no-untyped-def]
+    response = httpx.post(site[0] + "/feeds/cn/atom.xml")
+    assert response.status_code == 405
+    assert {m.strip() for m in response.headers["allow"].split(",")} == {"GET", "HEAD"}
 
 
 def test_index_page_and_release_pages(site) -> None:  # type: ignore[no-untyped-def]

@@ -6,8 +6,10 @@ import json
 import re
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
+from urllib.parse import urljoin
 
 import httpx
+import pytest
 from click.testing import CliRunner
 from helpers import SITE, local, status_of
 from sqlalchemy import select
@@ -89,6 +91,31 @@ def test_a_post_from_another_site_is_refused(web) -> None:  # type: ignore[no-un
     response = httpx.post(base + "/subscribe", data={"email": "x@example.org", "countries": ["CN"],
                                                      "csrf": "guessed"})
     assert response.status_code == 400 and server.received == []
+    # A cookie another site planted (it can set one for this domain) matches the form it
+    # posts, but carries no signature of ours.
+    response = httpx.post(base + "/subscribe", cookies={"publisher_csrf": "planted"},
+                          data={"email": "x@example.org", "countries": ["CN"], "csrf": "planted"})
+    assert response.status_code == 400 and server.received == []
+
+
+@pytest.mark.parametrize("data", [{"countries": ["CN"]}, {"email": "x" * 400 + "@example.org", "csrf": "c"}])
+def test_a_form_missing_or_overlong_fields_gets_the_400_page(web, data) -> None:  # type: ignore[no-untyped-def]
+    base = web[0]
+    response = httpx.post(base + "/subscribe", data=data)
+    assert response.status_code == 400 and response.headers["content-type"].startswith("text/html")
+    assert "Please try again" in response.text
+
+
+@pytest.mark.parametrize("path", ["/", "/feeds/cn/atom.xml", "/subscribe", "/digests/", "/healthz",
+                                  "/releases/no-such-release", "/no/such/page"])
+def test_every_response_carries_the_security_headers(web, path: str) -> None:  # type: ignore[no-untyped-def]
+    base, config_path = web[0], web[1]
+    CliRunner().invoke(cli, ["--config", str(config_path), "feeds", "build"])
+    headers = httpx.get(base + path).headers
+    assert "default-src 'none'" in headers["content-security-policy"]
+    assert "frame-ancestors 'none'" in headers["content-security-policy"]
+    assert headers["x-content-type-options"] == "nosniff"
+    assert headers["referrer-policy"] == "no-referrer" and headers["x-frame-options"] == "DENY"
 
 
 def test_confirmation_mails_per_address_are_limited(web) -> None:  # type: ignore[no-untyped-def]
@@ -103,12 +130,12 @@ def test_preferences_change_the_countries(web) -> None:  # type: ignore[no-untyp
     subscribe(base, "reader@example.org", ["CN"])
     text = next(server.received[0].message.iter_parts()).get_content()
     confirmed = httpx.get(local(re.search(r"(https://\S+/confirm\?token=\S+)", text).group(1), base))  # type: ignore[union-attr]
-    link = re.search(r'href="(preferences\?token=[^"]+)"', confirmed.text).group(1)  # type: ignore[union-attr]
+    link = re.search(r'href="(/preferences\?token=[^"]+)"', confirmed.text).group(1)  # type: ignore[union-attr]
     with httpx.Client(base_url=base) as client:
-        form = client.get("/" + link.replace("&amp;", "&"))
+        form = client.get(link.replace("&amp;", "&"))
         assert 'value="CN" checked' in form.text and 'value="MN" checked' not in form.text
         csrf = re.search(r'name="csrf" value="([^"]+)"', form.text).group(1)  # type: ignore[union-attr]
-        saved = client.post("/" + link, data={"countries": ["MN"], "csrf": csrf})
+        saved = client.post(link, data={"countries": ["MN"], "csrf": csrf})
     assert saved.status_code == 200 and "Mongolia" in saved.text
     with sessions() as session:
         subscriber = session.scalars(select(Subscriber)).one()
@@ -125,6 +152,10 @@ def test_sent_editions_as_pages_and_as_a_feed(web) -> None:  # type: ignore[no-u
     assert send_digest(path).endswith("1 sent, 0 failed\n")
     listing = httpx.get(base + "/digests/")
     assert "ILO China: 19 new releases" in listing.text
+    links = re.findall(r'href="([^"]+)"', listing.text)
+    assert {"/digests/feed.xml", "/subscribe", "/digests/china-weekly/1"} <= set(links)
+    for link in (link for link in links if link.startswith("/")):  # every link works from here
+        assert httpx.get(urljoin(base + "/digests/", link)).status_code == 200, link
     page = httpx.get(base + "/digests/china-weekly/1")
     assert page.status_code == 200 and "ILO supports inclusion" in page.text
     assert "a@example.org" not in page.text and "PUBLISHER-MARK" not in page.text

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import logging
 import sys
+from collections.abc import Iterable, Sequence
 from functools import cached_property
 from pathlib import Path
 from typing import Any
@@ -11,6 +12,7 @@ from typing import Any
 import click
 from rich.console import Console
 from rich.table import Table
+from rich.text import Text
 from sqlalchemy.orm import Session, sessionmaker
 
 from publisher.config import Config, load_config
@@ -64,8 +66,12 @@ def cli(ctx: click.Context, config_path: Path | None, verbose: bool) -> None:
 pass_app = click.make_pass_decorator(App)
 
 
-def print_table(table: Table) -> None:
-    """On a terminal as wide as it is; in a pipe or a log, wide enough not to wrap titles."""
+def print_table(headers: Sequence[str], rows: Iterable[Sequence[str]]) -> None:
+    """On a terminal as wide as it is; in a pipe or a log, wide enough not to wrap titles.
+    Every cell is plain text: a title holding `[bold]` is shown as written, not as markup."""
+    table = Table(*headers)
+    for row in rows:
+        table.add_row(*(Text(cell) for cell in row))
     Console(width=None if sys.stdout.isatty() else 160).print(table)
 
 

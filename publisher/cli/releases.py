@@ -5,7 +5,6 @@ from __future__ import annotations
 from collections.abc import Sequence
 
 import click
-from rich.table import Table
 
 from publisher.cli.app import App, cli, pass_app, print_lines, print_table
 from publisher.clock import utc_now as now
@@ -71,16 +70,13 @@ def releases_list(app: App, country: str | None, limit: int) -> None:
 def _print_releases(app: App, country: str | None, limit: int) -> None:
     with app.sessions() as session:
         found = newest_releases(session, country, limit)
-        table = _release_table(found, app.config)
-    print_table(table)
+        rows = _release_rows(found, app.config)
+    print_table(("Published", "Countries", "Title"), rows)
     noun = "release" if len(found) == 1 else "releases"
     click.echo(f"{len(found)} {noun}{f' of {country}' if country else ''}")
 
 
-def _release_table(found: Sequence[Release], config: Config) -> Table:
-    table = Table("Published", "Countries", "Title")
+def _release_rows(found: Sequence[Release], config: Config) -> list[list[str]]:
     zone = config.site.zone
-    for release in found:
-        table.add_row(release.published.astimezone(zone).strftime("%Y-%m-%d"),
-                      " ".join(release.country_codes), release.title)
-    return table
+    return [[release.published.astimezone(zone).strftime("%Y-%m-%d"), " ".join(release.country_codes),
+             release.title] for release in found]

@@ -9,7 +9,6 @@ import threading
 from typing import Any
 
 import click
-from rich.table import Table
 from sqlalchemy.exc import OperationalError
 
 from publisher.cli.app import App, cli, favour_senders, pass_app, print_lines, print_table
@@ -139,15 +138,12 @@ def status(app: App, limit: int) -> None:
     with app.sessions() as session:
         editions = delivery_status(session, moment, limit)
         processes = recent_processes(session, moment)
-    table = Table("Edition", "Status", "Queued", "Sending", "Sent", "Failed", "Skipped")
-    for row in editions:
-        table.add_row(f"{row.digest} {row.number}", row.status, *map(str, row.counts))
-    print_table(table)
-    table = Table("Process", "Role", "State", "Seen", "Deliveries")
-    for process in processes:
-        ago = int((moment - process.seen).total_seconds())
-        table.add_row(process.name, process.role, process.state, f"{ago} s ago", str(process.handled))
-    print_table(table)
+    print_table(("Edition", "Status", "Queued", "Sending", "Sent", "Failed", "Skipped"),
+                ([f"{row.digest} {row.number}", row.status, *map(str, row.counts)] for row in editions))
+    print_table(("Process", "Role", "State", "Seen", "Deliveries"),
+                ([process.name, process.role, process.state,
+                  f"{int((moment - process.seen).total_seconds())} s ago", str(process.handled)]
+                 for process in processes))
     workers = sum(process.role is ProcessRole.WORKER for process in processes)
     click.echo(f"{len(editions)} editions; {workers} workers and "
                f"{len(processes) - workers} schedulers seen in the last two minutes")
@@ -163,8 +159,6 @@ def schedule_command(app: App) -> None:
     """
     with app.sessions() as session:
         rows = describe_schedules(session, app.config, now())
-    table = Table("Job", "Next fire times (own zone / UTC)", "Last run", "Last edition")
-    for row in rows:
-        table.add_row(row.id, "\n".join(row.next_fires), row.last_run, row.last_edition)
-    print_table(table)
+    print_table(("Job", "Next fire times (own zone / UTC)", "Last run", "Last edition"),
+                ([row.id, "\n".join(row.next_fires), row.last_run, row.last_edition] for row in rows))
     click.echo(f"{len(rows)} jobs")

@@ -5,7 +5,6 @@ from __future__ import annotations
 from pathlib import Path
 
 import click
-from rich.table import Table
 
 from publisher.cli.app import App, cli, pass_app, print_table
 from publisher.clock import utc_now as now
@@ -100,11 +99,9 @@ def subscribers_list(app: App, status: str | None, country: str | None) -> None:
     with app.sessions() as session:
         found = list_subscribers(session, SubscriberStatus(status) if status else None,
                                  country.upper() if country else None)
-        table = Table("Email", "Countries", "Status", "Since")
-        for subscriber in found:
-            table.add_row(subscriber.email, " ".join(subscriber.country_codes), subscriber.status,
-                          subscriber.status_since.strftime("%Y-%m-%d"))
-    print_table(table)
+        rows = [[subscriber.email, " ".join(subscriber.country_codes), subscriber.status,
+                 subscriber.status_since.strftime("%Y-%m-%d")] for subscriber in found]
+    print_table(("Email", "Countries", "Status", "Since"), rows)
     click.echo(f"{len(found)} subscribers")
 
 

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from importlib import resources
 from pathlib import Path
 from urllib.parse import urlsplit
@@ -9,6 +10,7 @@ from zoneinfo import ZoneInfo
 
 from publisher.config import BUNDLED_PREFIX
 from publisher.errors import InputError
+from publisher.ingest.checks import checked
 from publisher.ingest.entry import Entry
 from publisher.ingest.html_page import parse_html_page
 from publisher.ingest.listing import parse_listing
@@ -43,6 +45,16 @@ def read_text(location: str) -> str:
         raise InputError(location, "", f"cannot read: {exc.strerror or exc}") from None
 
 
-def read_entries(location: str, fmt: str | None, zone: ZoneInfo) -> list[Entry]:
-    parser = PARSERS[fmt or detect_format(location)]
-    return parser(read_text(location), location, zone)
+def read_entries(location: str, fmt: str | None, zone: ZoneInfo) -> Sequence[Entry]:
+    return parse(fmt or detect_format(location), read_text(location), location, zone)
+
+
+def parse(fmt: str, text: str, location: str, zone: ZoneInfo) -> Sequence[Entry]:
+    """The entries of `text` in format `fmt`, checked; InputError naming `location` otherwise
+    (also for documents too deep or numbers too long for the parser to hold)."""
+    try:
+        return checked(PARSERS[fmt](text, location, zone), location)
+    except RecursionError:
+        raise InputError(location, "", "nested too deeply to read") from None
+    except ValueError as exc:  # e.g. an integer of more digits than Python converts
+        raise InputError(location, "", f"cannot be read: {exc}") from None

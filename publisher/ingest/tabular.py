@@ -14,6 +14,7 @@ from datetime import tzinfo
 from typing import Any
 
 from publisher.errors import InputError
+from publisher.ingest.checks import link_problem
 from publisher.ingest.dates import parse_published
 from publisher.ingest.entry import Entry, normalize_space
 
@@ -100,10 +101,9 @@ def _url(value: str | None, name: str, source: str, where: str) -> str | None:
     if value is None or not value.strip():
         return None
     value = value.strip()
-    scheme, _, rest = value.partition("://")
-    if scheme.lower() not in ("http", "https") or not rest or rest.startswith("/") or " " in value:
-        raise InputError(source, where,
-                         f"field {name!r}: expected an absolute http(s) URL, got {value!r}")
+    problem = link_problem(value)
+    if problem:
+        raise InputError(source, where, f"field {name!r}: {problem}")
     return value
 
 

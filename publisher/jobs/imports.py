@@ -13,7 +13,7 @@ from publisher.errors import PublisherError
 from publisher.feeds.build import BuildReport, build_feeds
 from publisher.ingest.entry import Entry
 from publisher.ingest.fetch import fetch
-from publisher.ingest.read import PARSERS, detect_format, read_entries
+from publisher.ingest.read import detect_format, parse, read_entries
 from publisher.ingest.save import ImportCounts, save_entries
 from publisher.store.runs import remember_validators, source_validators
 
@@ -51,7 +51,7 @@ def import_files(
     return _store(sessions, config, parsed, now)
 
 
-def _store(sessions: sessionmaker[Session], config: Config, parsed: Sequence[tuple[str, list[Entry]]],
+def _store(sessions: sessionmaker[Session], config: Config, parsed: Sequence[tuple[str, Sequence[Entry]]],
            now: datetime, also: Callable[[Session], None] = lambda _session: None) -> ImportOutcome:
     with sessions.begin() as session:
         files = [
@@ -76,8 +76,8 @@ def import_source(sessions: sessionmaker[Session], config: Config, source: Sourc
                     timeout=source.timeout.total_seconds(), max_bytes=source.max_bytes)
     if fetched.not_modified:
         return ImportOutcome([(source.location, ImportCounts())], None, not_modified=True)
-    parser = PARSERS[source.format or detect_format(source.location, fetched.content_type)]
-    entries = parser(fetched.text(source.location), source.location, config.site.zone)
+    fmt = source.format or detect_format(source.location, fetched.content_type)
+    entries = parse(fmt, fetched.text(source.location), source.location, config.site.zone)
 
     def remember(session: Session) -> None:
         remember_validators(session, source.name, fetched.etag, fetched.last_modified, now)

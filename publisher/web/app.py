@@ -21,6 +21,7 @@ from publisher.web.digests import add_digest_routes
 from publisher.web.feeds import add_feed_routes
 from publisher.web.health import add_health_route
 from publisher.web.releases import add_release_routes
+from publisher.web.security import add_security
 from publisher.web.subscribe import add_subscription_routes
 
 
@@ -36,4 +37,5 @@ def create_app(config: Config, sessions: sessionmaker[Session],
     add_feed_routes(app, config)
     add_release_routes(app, config, sessions)
     add_health_route(app, config, sessions, clock)
+    add_security(app, config)
     return app

@@ -20,8 +20,11 @@ from publisher.store.models import Edition
 from publisher.urls import (
     DIGEST_FEED_PATH,
     DIGESTS_PATH,
+    SUBSCRIBE_PATH,
+    digest_edition_path,
     digest_edition_url,
     digest_feed_url,
+    page_link,
     site_host,
     subscribe_url,
 )
@@ -39,10 +42,11 @@ def add_digest_routes(app: FastAPI, config: Config, sessions: sessionmaker[Sessi
     @app.get(DIGESTS_PATH, response_class=HTMLResponse, summary="Every sent digest edition")
     def digest_list() -> HTMLResponse:
         with sessions() as session:
-            editions = [{"digest": e.digest, "number": e.number, "subject": e.subject,
+            editions = [{"link": digest_edition_path(e.digest, e.number), "subject": e.subject,
                          "sent": f"{e.completed.astimezone(site.zone):%d %B %Y}" if e.completed else ""}
                         for e in sent_editions(session, _LIMIT)]
-        return render_page("digests.html", site=site, title="Digests", editions=editions)
+        return render_page("digests.html", site=site, title="Digests", editions=editions,
+                           feed_link=DIGEST_FEED_PATH, subscribe_link=page_link(SUBSCRIBE_PATH))
 
     @app.get(DIGESTS_PATH + "{digest}/{number}", response_class=HTMLResponse,
              summary="One sent edition, as its email showed it")

@@ -50,7 +50,9 @@ def add_subscription_routes(app: FastAPI, config: Config, sessions: sessionmaker
 
     def form(request: Request, *, action: str, title: str, button: str, chosen: list[str],
              ask_email: bool, email: str = "", error: str = "", status: int = 200) -> HTMLResponse:
-        csrf = request.cookies.get(CSRF_COOKIE) or secrets.token_urlsafe(24)
+        csrf = request.cookies.get(CSRF_COOKIE, "")
+        if not signer.is_sealed(csrf):  # none yet, or not one of ours
+            csrf = signer.seal(secrets.token_urlsafe(24))
         response = page("subscribe.html", status, title=title, action=action, button=button,
                         csrf=csrf, ask_email=ask_email, email=email, error=error,
                         countries=config.countries, chosen=chosen)
@@ -59,8 +61,8 @@ def add_subscription_routes(app: FastAPI, config: Config, sessions: sessionmaker
         return response
 
     def cross_site(request: Request, csrf: str) -> bool:
-        cookie = request.cookies.get(CSRF_COOKIE)
-        return not cookie or not secrets.compare_digest(cookie, csrf)
+        cookie = request.cookies.get(CSRF_COOKIE, "")
+        return not signer.is_sealed(cookie) or not secrets.compare_digest(cookie, csrf)
 
     def chosen_codes(countries: list[str]) -> list[str]:
         return [code for code in dict.fromkeys(countries) if code in config.country_codes]

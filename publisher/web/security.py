@@ -1,0 +1,64 @@
+"""Headers every response carries; the 400 page for a request the routes cannot read; a 405
+that names every method the path answers.
+
+Tokens travel in query strings (mailed links), so no page may leak its address to another site
+(Referrer-Policy) or be framed by one; pages load nothing from elsewhere but images."""
+
+from __future__ import annotations
+
+from fastapi import FastAPI, Request
+from fastapi.exceptions import RequestValidationError
+from fastapi.responses import HTMLResponse, Response
+from fastapi.routing import APIRoute
+from starlette.types import ASGIApp, Message, Receive, Scope, Send
+
+from publisher.config import Config
+from publisher.web.pages import render_page
+
+HEADERS = [
+    (b"content-security-policy", b"default-src 'none'; style-src 'unsafe-inline'; img-src https: http: data:; "
+                                 b"form-action 'self'; base-uri 'none'; frame-ancestors 'none'"),
+    (b"x-content-type-options", b"nosniff"),
+    (b"referrer-policy", b"no-referrer"),
+    (b"x-frame-options", b"DENY"),
+]
+
+
+class SecurityHeaders:
+    """A plain ASGI wrapper (no per-request objects): the headers are appended as the response
+    starts."""
+
+    def __init__(self, app: ASGIApp) -> None:
+        self.app = app
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] != "http":
+            await self.app(scope, receive, send)
+            return
+
+        async def with_headers(message: Message) -> None:
+            if message["type"] == "http.response.start":
+                message["headers"] = [*message.get("headers", []), *HEADERS]
+            await send(message)
+
+        await self.app(scope, receive, with_headers)
+
+
+def add_security(app: FastAPI, config: Config) -> None:
+    app.add_middleware(SecurityHeaders)
+
+    @app.exception_handler(405)
+    async def not_allowed(request: Request, _error: Exception) -> Response:
+        # Starlette names the methods of the first route matching the path; GET and HEAD of
+        # one path are two routes here.
+        path = request.url.path
+        methods = sorted({method for route in app.routes if isinstance(route, APIRoute)
+                          and route.path_regex.match(path) for method in route.methods or ()})
+        return Response("Method Not Allowed", 405, headers={"Allow": ", ".join(methods)},
+                        media_type="text/plain")
+
+    @app.exception_handler(RequestValidationError)
+    async def unreadable(_request: Request, _error: RequestValidationError) -> HTMLResponse:
+        # A missing or overlong field: the page a person can read, not a JSON body.
+        return render_page("message.html", 400, site=config.site, title="Please try again",
+                           message="The request could not be read. Go back, and send the form again.")
