@@ -16,18 +16,7 @@ def csv_records(text: str, source: str, columns: Sequence[str],
     """("line N", {column: value}) for each row; only `columns` may be in the header, and
     `required` must be."""
     reader = csv.DictReader(io.StringIO(text, newline=""), strict=True)
-    header = [name.strip() for name in reader.fieldnames or []]
-    if not header:
-        raise InputError(source, "line 1", "expected a header row naming the columns")
-    for i, name in enumerate(header):
-        if name not in columns:
-            raise InputError(source, "line 1", f"unknown column {name!r}; expected some of {', '.join(columns)}")
-        if name in header[:i]:
-            raise InputError(source, "line 1", f"the column {name!r} is named twice")
-    for name in required:
-        if name not in header:
-            raise InputError(source, "line 1", f"the header has no column {name!r}; expected "
-                             f"{', '.join(required)} and optionally {', '.join(c for c in columns if c not in required)}")
+    _check_header([name.strip() for name in reader.fieldnames or []], source, columns, required)
     last_line = reader.line_num
     while True:
         try:
@@ -40,9 +29,16 @@ def csv_records(text: str, source: str, columns: Sequence[str],
         where = f"line {reader.line_num}"
         if None in row:
             raise InputError(source, where, "more values than the header has columns")
-        for name in required:
-        if name not in header:
-            raise InputError(source, "line 1", f"the header has no column {name!r}; expected "
-                             f"{', '.join(required)} and optionally {', '.join(c for c in columns if c not in required)}")
-    last_line = reader.line_num
+        last_line = reader.line_num
         yield where, {key.strip(): value for key, value in row.items() if key is not None}
+
+
+def _check_header(header: list[str], source: str, columns: Sequence[str], required: Sequence[str]) -> None:
+    if not header or any(name not in header for name in required):
+        wanted = f"the columns {', '.join(required)}" if required else "naming the columns"
+        raise InputError(source, "line 1", f"expected a header row with {wanted}")
+    for i, name in enumerate(header):
+        if name not in columns:
+            raise InputError(source, "line 1", f"unknown field {name!r}; expected some of {', '.join(columns)}")
+        if name in header[:i]:
+            raise InputError(source, "line 1", f"the column {name!r} is named twice")

@@ -13,6 +13,7 @@ import time
 from collections.abc import Callable, Iterator
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
+from typing import Any
 
 import pytest
 from mailserver import MailServer
@@ -194,7 +195,7 @@ def stop_all(processes: list[subprocess.Popen[bytes]]) -> list[int]:
     return [process.wait(timeout=30) for process in processes]
 
 
-def serve_app(app: object) -> Iterator[str]:
+def serve_app(app: object, **options: Any) -> Iterator[str]:
     """Run an ASGI app under uvicorn on 127.0.0.1 in a thread; yield its base URL."""
     import threading
     import time
@@ -203,7 +204,7 @@ def serve_app(app: object) -> Iterator[str]:
     from mailserver import free_port
 
     port = free_port()
-    server = uvicorn.Server(uvicorn.Config(app, host="127.0.0.1", port=port, log_level="warning"))
+    server = uvicorn.Server(uvicorn.Config(app, host="127.0.0.1", port=port, **{"log_level": "warning", **options}))
     thread = threading.Thread(target=server.run, daemon=True)
     thread.start()
     deadline = time.monotonic() + 20

@@ -41,3 +41,11 @@ def test_unreachable_database_is_a_clear_error(tmp_path) -> None:  # type: ignor
     assert result.exit_code == 1
     assert "cannot open the database postgresql+psycopg://nobody:***@127.0.0.1:1/none" in result.stderr
     assert "secret" not in result.stderr
+
+
+def test_a_database_url_without_a_driver_is_a_config_error(tmp_path) -> None:  # type: ignore[no-untyped-def]
+    from helpers import write_config
+
+    path = write_config(tmp_path, "nodb://x")
+    result = CliRunner().invoke(cli, ["--config", str(path), "db", "upgrade"])
+    assert result.exit_code == 2 and "database.url: not a database URL" in result.stderr

@@ -88,12 +88,31 @@ local = st.text(st.sampled_from("abcdefghijklmnopqrstuvwxyzABC0123456789._+-"), 
                                     and ".." not in s)
 
 
-@given(st.lists(st.tuples(local, st.sampled_from(["CN", "MN", "CN MN", "mn cn"])), max_size=6))
+@given(st.lists(st.tuples(local, st.sampled_from(["CN", "MN", "CN MN", "mn cn"])), max_size=6,
+                unique_by=lambda row: row[0].lower()))
 def test_csv_rows_parse_to_normalized_addresses(rows: list[tuple[str, str]]) -> None:
     text = "email,countries\n" + "".join(f"{name}@Example.org,{codes}\n" for name, codes in rows)
     parsed = parse_subscriber_csv(text, "gen.csv", ("CN", "MN"))
     assert [row.email for row in parsed] == [normalize_email(f"{name}@example.org") for name, _ in rows]
     assert all(set(row.countries) <= {"CN", "MN"} for row in parsed)
+
+
+@pytest.mark.parametrize(("text", "problem"), [
+    ("email,countries\na@example.org,CN\nA@example.org,MN\n",
+     "x.csv: line 3: A@example.org is also on line 2, with other countries or status"),
+    ("email,countries,email\na@example.org,CN,b@example.org\n", "x.csv: line 1: the column 'email' is named twice"),
+    ("email,countries\na@example.org,CN,confirmed\n", "x.csv: line 2: more values than the header has columns"),
+    ('email,countries\na@example.org,CN\n"b@example.org,CN\n', "x.csv: line 3: a quoted value is never closed"),
+])
+def test_csv_rows_that_cannot_both_be_meant_are_refused(text: str, problem: str) -> None:
+    with pytest.raises(InputError) as raised:
+        parse_subscriber_csv(text, "x.csv", ("CN", "MN"))
+    assert str(raised.value).startswith(problem)
+
+
+def test_the_same_row_twice_is_one_subscriber() -> None:
+    rows = parse_subscriber_csv("email,countries\na@example.org,CN\nA@Example.org,CN\n", "x.csv", ("CN",))
+    assert [(row.email, row.where) for row in rows] == [("a@example.org", "line 2")]
 
 
 def test_csv_needs_its_header() -> None:

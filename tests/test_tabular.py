@@ -66,6 +66,9 @@ def test_csv_with_header_row() -> None:
         (parse_csv, "title,published\nA,2024-01-01,extra\n",
          "in.data: line 2: more values than the header has columns"),
         (parse_csv, "title,published\n  ,2024-01-01\n", "in.data: line 2: field 'title' is empty"),
+        (parse_csv, 'title,published\nA,2024-01-01\n"B,2024-01-02\n',
+         "in.data: line 3: a quoted value is never closed"),
+        (parse_csv, "title,published,title\nA,2024-01-01,B\n", "in.data: line 1: the column 'title' is named twice"),
     ],
 )
 def test_errors_name_the_record_or_line(parse, text: str, message: str) -> None:  # type: ignore[no-untyped-def]

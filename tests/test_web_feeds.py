@@ -142,3 +142,13 @@ def test_healthz(site) -> None:  # type: ignore[no-untyped-def]
     health = httpx.get(base + "/healthz").json()
     assert health["database"] == "ok" and health["feeds_built"]
     assert health["next_digest"]["name"] in ("china-weekly", "mongolia-monthly")
+
+
+def test_every_response_carries_the_security_headers(site) -> None:  # type: ignore[no-untyped-def]
+    for path in ("/", "/feeds/cn/atom.xml", "/subscribe", "/digests/", "/healthz",
+                 "/releases/no-such-release", "/no/such/page"):
+        headers = httpx.get(site[0] + path).headers
+        assert "default-src 'none'" in headers["content-security-policy"], path
+        assert "frame-ancestors 'none'" in headers["content-security-policy"], path
+        assert headers["x-content-type-options"] == "nosniff", path
+        assert headers["referrer-policy"] == "no-referrer" and headers["x-frame-options"] == "DENY", path

@@ -106,18 +106,6 @@ def test_a_form_missing_or_overlong_fields_gets_the_400_page(web, data) -> None:
     assert "Please try again" in response.text
 
 
-@pytest.mark.parametrize("path", ["/", "/feeds/cn/atom.xml", "/subscribe", "/digests/", "/healthz",
-                                  "/releases/no-such-release", "/no/such/page"])
-def test_every_response_carries_the_security_headers(web, path: str) -> None:  # type: ignore[no-untyped-def]
-    base, config_path = web[0], web[1]
-    CliRunner().invoke(cli, ["--config", str(config_path), "feeds", "build"])
-    headers = httpx.get(base + path).headers
-    assert "default-src 'none'" in headers["content-security-policy"]
-    assert "frame-ancestors 'none'" in headers["content-security-policy"]
-    assert headers["x-content-type-options"] == "nosniff"
-    assert headers["referrer-policy"] == "no-referrer" and headers["x-frame-options"] == "DENY"
-
-
 def test_confirmation_mails_per_address_are_limited(web) -> None:  # type: ignore[no-untyped-def]
     base, _path, _config, _sessions, server = web
     answers = {subscribe(base, "eager@example.org", ["CN"]).text for _ in range(5)}

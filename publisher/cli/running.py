@@ -20,6 +20,7 @@ from publisher.jobs.imports import ImportOutcome, import_sources
 from publisher.run.processes import Presence, recent_processes
 from publisher.run.scheduler import describe_schedules, run_forever
 from publisher.store.statuses import ProcessRole, ProcessState
+from publisher.web.server import server_options
 
 log = logging.getLogger("publisher")
 
@@ -62,7 +63,7 @@ def _start_web(app: App) -> Any:
 
     server = uvicorn.Server(uvicorn.Config(
         create_app(app.config, app.sessions), host=app.config.web.host, port=app.config.web.port,
-        log_level="warning", server_header=False))
+        **server_options(app.config.web)))
     threading.Thread(target=server.run, name="web", daemon=True).start()
     log.info("serving http://%s:%d/", app.config.web.host, app.config.web.port)
     return server
@@ -83,7 +84,7 @@ def serve(app: App, host: str | None, port: int | None) -> None:
 
     web = create_app(app.config, app.sessions)
     uvicorn.run(web, host=host or app.config.web.host, port=port or app.config.web.port,
-                log_level="warning", server_header=False)
+                **server_options(app.config.web))
 
 
 @cli.command()

@@ -6,13 +6,12 @@ body_html are optional. An unknown field is an error, so a misspelt column is no
 
 from __future__ import annotations
 
-import csv
-import io
 import json
 from collections.abc import Iterable, Mapping
 from datetime import tzinfo
 from typing import Any
 
+from publisher.csvfile import csv_records
 from publisher.errors import InputError
 from publisher.ingest.checks import link_problem
 from publisher.ingest.dates import parse_published
@@ -40,21 +39,8 @@ def parse_json(text: str, source: str, zone: tzinfo) -> list[Entry]:
 
 
 def parse_csv(text: str, source: str, zone: tzinfo) -> list[Entry]:
-    reader = csv.DictReader(io.StringIO(text, newline=""))
-    if not reader.fieldnames:
-        raise InputError(source, "line 1", "expected a header row naming the columns")
-    _check_fields([name.strip() for name in reader.fieldnames], source, "line 1")
-    entries = []
-    try:
-        for row in reader:
-            where = f"line {reader.line_num}"
-            if None in row:
-                raise InputError(source, where, "more values than the header has columns")
-            record = {key.strip(): value for key, value in row.items() if value not in ("", None)}
-            entries.append(_entry(record, source, where, zone))
-    except csv.Error as exc:
-        raise InputError(source, f"line {reader.line_num}", f"not valid CSV: {exc}") from None
-    return entries
+    return [_entry({key: value for key, value in row.items() if value not in ("", None)}, source, where, zone)
+            for where, row in csv_records(text, source, FIELDS)]
 
 
 def _check_fields(names: Iterable[str], source: str, where: str) -> None:

@@ -40,13 +40,13 @@ def display_url(url: str) -> str:
 def make_engine(url: str) -> Engine:
     try:
         parsed = make_url(url)
-    except ArgumentError as exc:
-        raise ConfigError("database.url", [f"not a database URL: {exc}"]) from None
-    if parsed.get_backend_name() == "sqlite":
-        engine = create_engine(parsed, connect_args={"timeout": 30})
-        event.listen(engine, "connect", _sqlite_pragmas)
-        return engine
-    return create_engine(parsed, pool_pre_ping=True)
+        if parsed.get_backend_name() != "sqlite":
+            return create_engine(parsed, pool_pre_ping=True)
+    except ArgumentError as exc:  # not a URL, or no driver for it (nodb://)
+        raise ConfigError("database.url", [f"not a database URL this installation can use: {exc}"]) from None
+    engine = create_engine(parsed, connect_args={"timeout": 30})
+    event.listen(engine, "connect", _sqlite_pragmas)
+    return engine
 
 
 def _sqlite_pragmas(dbapi_connection, _record) -> None:  # type: ignore[no-untyped-def]

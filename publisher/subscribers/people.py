@@ -12,6 +12,7 @@ from email_validator import EmailNotValidError, validate_email
 from sqlalchemy import select
 from sqlalchemy.orm import Session, selectinload
 
+from publisher.csvfile import csv_records
 from publisher.errors import InputError, InvalidValue
 from publisher.store.models import Subscriber, SubscriberCountry
 from publisher.store.statuses import SubscriberStatus
@@ -59,25 +60,24 @@ def parse_countries(text: str, known: Sequence[str]) -> tuple[str, ...]:
 
 def parse_subscriber_csv(text: str, source: str, known: Sequence[str]) -> list[SubscriberRow]:
     """Rows of `email,countries[,status]`; any bad row is an error naming its line."""
-    reader = csv.DictReader(io.StringIO(text, newline=""))
-    header = [name.strip() for name in reader.fieldnames or []]
-    if "email" not in header or "countries" not in header:
-        raise InputError(source, "line 1", "expected a header row with the columns email,countries")
-    extra = [name for name in header if name not in CSV_FIELDS]
-    if extra:
-        raise InputError(source, "line 1", f"unknown column {extra[0]!r}; expected email,countries[,status]")
-    rows = []
-    for row in reader:
-        where = f"line {reader.line_num}"
-        values = {key.strip(): (value or "").strip() for key, value in row.items() if key}
+    rows: dict[str, SubscriberRow] = {}
+    for where, record in csv_records(text, source, CSV_FIELDS, required=("email", "countries")):
+        values = {key: (value or "").strip() for key, value in record.items()}
         try:
-            status = _status(values.get("status") or None)
-            rows.append(SubscriberRow(normalize_email(values.get("email", "")),
-                                      parse_countries(values.get("countries", ""), known),
-                                      status, where))
+            row = SubscriberRow(normalize_email(values["email"]), parse_countries(values["countries"], known),
+                                _status(values.get("status") or None), where)
         except InvalidValue as exc:
             raise InputError(source, where, str(exc)) from None
-    return rows
+        rows[email_key(row.email)] = _same_or_refused(rows.get(email_key(row.email)), row, source)
+    return list(rows.values())
+
+
+def _same_or_refused(earlier: SubscriberRow | None, row: SubscriberRow, source: str) -> SubscriberRow:
+    """The same address twice is fine when both rows say the same; otherwise which one is meant?"""
+    if earlier is not None and (earlier.countries, earlier.status) != (row.countries, row.status):
+        raise InputError(source, row.where, f"{row.email} is also on {earlier.where}, with other "
+                         "countries or status; keep one of the two rows")
+    return earlier or row
 
 
 def _status(text: str | None) -> SubscriberStatus | None:

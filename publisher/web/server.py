@@ -1,0 +1,14 @@
+"""How `publisher serve` and `publisher run` start uvicorn: quiet, no Server header, and the
+forwarded headers believed only from the proxies the config names (web.trusted_proxies)."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from publisher.config import Web
+
+
+def server_options(web: Web) -> dict[str, Any]:
+    return {"log_level": "warning", "server_header": False,
+            "proxy_headers": bool(web.trusted_proxies),
+            "forwarded_allow_ips": list(web.trusted_proxies) or None}
