@@ -125,21 +125,24 @@ def test_tokens_are_bound_to_purpose_and_subscriber_and_can_expire() -> None:
 
     clock = [datetime(2026, 11, 28, 12, 0, tzinfo=UTC)]
     signer = Signer("a key", clock=lambda: clock[0])
-    token = signer.sign("confirm", 42)
-    assert signer.verify("confirm", token, max_age=timedelta(seconds=60)) == 42
-    with pytest.raises(TokenError, match="not valid"):
-        signer.verify("unsubscribe", token)
-    with pytest.raises(TokenError, match="not valid"):
-        Signer("another key").verify("confirm", token)
+    token = signer.sign("confirm", 42, "nonce")
+    assert Signer.subscriber_id(token) == 42
+    signer.verify("confirm", token, "nonce", max_age=timedelta(seconds=60))
+    for purpose, nonce, other in (("unsubscribe", "nonce", signer), ("confirm", "another nonce", signer),
+                                  ("confirm", "nonce", Signer("another key"))):
+        with pytest.raises(TokenError, match="not valid"):
+            other.verify(purpose, token, nonce)
+    with pytest.raises(TokenError, match="not valid"):  # dated in the future: not one we made
+        signer.verify("confirm", signer.sign("confirm", 42, "nonce", issued=int(clock[0].timestamp()) + 3600),
+                      "nonce")
     clock[0] += timedelta(hours=1)
     with pytest.raises(TokenError, match="expired"):
-        signer.verify("confirm", token, max_age=timedelta(seconds=60))
-    old = token
-    assert signer.verify("confirm", old) == 42  # no age limit: unsubscribe links keep working
+        signer.verify("confirm", token, "nonce", max_age=timedelta(seconds=60))
+    signer.verify("confirm", token, "nonce")  # no age limit: unsubscribe links keep working
 
 
 _PRINT_KEY = ("import sys; from pathlib import Path; from publisher.config import load_config; "
-              "from publisher.subscribers.tokens import signing_key; "
+              "from publisher.subscribers.keys import signing_key; "
               "print(signing_key(load_config(Path(sys.argv[1]), environ={}), environ={}))")
 
 
@@ -163,7 +166,7 @@ def test_eight_processes_starting_at_once_hold_one_whole_key(tmp_path) -> None: 
                                                      (None, ""), (None, "a short key")])
 def test_an_empty_or_short_key_is_refused(tmp_path, file_text: str | None, variable: str | None) -> None:  # type: ignore[no-untyped-def]
     from publisher.config import load_config
-    from publisher.subscribers.tokens import KeyProblem, signing_key
+    from publisher.subscribers.keys import KeyProblem, signing_key
 
     path = write_config(tmp_path, f"sqlite:///{tmp_path / 'x.db'}")
     if file_text is not None:

@@ -55,10 +55,35 @@ def test_subscribe_confirm_receive_unsubscribe_and_receive_no_more(web, tmp_path
                       headers={"Content-Type": "application/x-www-form-urlencoded"})
     assert done.status_code == 200 and not done.is_redirect and "unsubscribed" in done.text
     assert status_of(sessions, "reader@example.org") == "unsubscribed"
+    preferences = re.search(r"(https://\S+/preferences\?token=[^\s\"<]+)", digest_text(digest)).group(1)  # type: ignore[union-attr]
+    revoked = httpx.get(local(preferences, base))  # unsubscribing revoked every link mailed before
+    assert revoked.status_code == 400 and "does not work" in revoked.text
     news.write_text(json.dumps([{"title": "More from China", "published": "2026-11-27"}]))
     import_files(sessions, config, [ImportRequest(str(news))], datetime.now(UTC) + timedelta(1))
     assert send_digest(path).endswith("0 sent, 0 failed\n")
     assert len(server.to("Reader@example.org")) == 2  # the confirmation and one digest
+
+
+def digest_text(message) -> str:  # type: ignore[no-untyped-def]
+    return next(message.iter_parts()).get_content()
+
+
+def test_a_confirm_link_of_someone_removed_does_not_confirm_who_gets_their_id(web) -> None:  # type: ignore[no-untyped-def]
+    base, path, _config, sessions, server = web
+    subscribe(base, "first@example.org", ["CN"])
+    text = digest_text(server.to("first@example.org")[0].message)
+    old_link = re.search(r"(https://\S+/confirm\?token=\S+)", text).group(1)  # type: ignore[union-attr]
+    with sessions() as session:
+        first_id = session.scalars(select(Subscriber.id)).one()
+    CliRunner().invoke(cli, ["--config", str(path), "subscribers", "remove", "first@example.org"])
+    subscribe(base, "second@example.org", ["CN"])
+    with sessions() as session:  # SQLite gives the freed id again; PostgreSQL a new one
+        second = session.scalars(select(Subscriber)).one()
+    page = httpx.get(local(old_link, base))
+    assert page.status_code == 400 and status_of(sessions, "second@example.org") == "pending"
+    assert len(server.to("second@example.org")) == 1 and second.email == "second@example.org"
+    if str(sessions.kw["bind"].url).startswith("sqlite"):
+        assert second.id == first_id  # the case this guards against
 
 
 def test_the_answer_does_not_tell_whether_an_address_is_known(web) -> None:  # type: ignore[no-untyped-def]

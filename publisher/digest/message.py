@@ -28,12 +28,12 @@ class RecipientLinks:
         self._preferences = token_url_prefix(config, PREFERENCES_PATH)
         self._sign = signer.sign
 
-    def recipient(self, subscriber_id: int, address: str) -> Recipient:
+    def recipient(self, subscriber_id: int, address: str, nonce: str) -> Recipient:
         return Recipient(
             address=address,
             message_id=self._id.format(subscriber_id),
-            unsubscribe_url=self._unsubscribe + self._sign("unsubscribe", subscriber_id),
-            preferences_url=self._preferences + self._sign("preferences", subscriber_id),
+            unsubscribe_url=self._unsubscribe + self._sign("unsubscribe", subscriber_id, nonce),
+            preferences_url=self._preferences + self._sign("preferences", subscriber_id, nonce),
         )
 
 

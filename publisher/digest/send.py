@@ -56,6 +56,7 @@ class Job:
     subscriber_id: int
     address: str
     attempts: int
+    nonce: str  # the subscriber's, which their links are signed with
 
 
 @dataclass
@@ -161,7 +162,7 @@ class EditionSender:
             self.claims_until, self.lapsed = now + self.lease, False
             rows = session.execute(
                 select(Delivery.id, Delivery.subscriber_id, Subscriber.email, Subscriber.status,
-                       Delivery.attempts)
+                       Delivery.attempts, Subscriber.token_nonce)
                 .join(Subscriber, Subscriber.id == Delivery.subscriber_id)
                 .where(Delivery.id.in_(ids)).order_by(Delivery.id)).all()
             # Someone who unsubscribed since the edition was made gets nothing.
@@ -171,7 +172,8 @@ class EditionSender:
                     status=DeliveryStatus.SKIPPED, last_error="no longer subscribed", claimed_by=None,
                     claimed_until=None))
                 self.progress(len(gone))
-        return [Job(row[0], row[1], row[2], row[4]) for row in rows if row[3] == SubscriberStatus.CONFIRMED]
+        return [Job(row[0], row[1], row[2], row[4], row[5]) for row in rows
+                if row[3] == SubscriberStatus.CONFIRMED]
 
     def _claim_next(self, session: Session, now: datetime) -> list[int]:
         """Claim onwards from the last id this sender claimed; once nothing is left there,
@@ -221,7 +223,7 @@ class EditionSender:
 
     def _deliver(self, connection: Connection, job: Job) -> None:
         """Send one message; while the server is away, wait (the claim is kept and renewed)."""
-        recipient = self.links.recipient(job.subscriber_id, job.address)
+        recipient = self.links.recipient(job.subscriber_id, job.address, job.nonce)
         while self.outage.enter():
             if not self._claim_holds():
                 return

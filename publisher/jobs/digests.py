@@ -16,7 +16,8 @@ from publisher.mail.transport import Transport, make_transport
 from publisher.store.db import retrying
 from publisher.store.editions import unfinished_editions as stored_unfinished
 from publisher.store.models import Edition
-from publisher.subscribers.tokens import Signer, signing_key
+from publisher.subscribers.keys import signing_key
+from publisher.subscribers.tokens import Signer
 
 
 def send_digest(

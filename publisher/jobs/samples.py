@@ -16,8 +16,9 @@ from publisher.mail.message import Recipient, load_dkim, personalize
 from publisher.mail.transport import Reply, Transport, make_transport
 from publisher.store.models import Edition
 from publisher.store.statuses import EditionStatus
+from publisher.subscribers.keys import signing_key
 from publisher.subscribers.people import normalize_email
-from publisher.subscribers.tokens import Signer, signing_key
+from publisher.subscribers.tokens import Signer
 
 PREVIEW_ADDRESS = "subscriber@example.org"
 
@@ -45,7 +46,7 @@ def sample_message(
     if plan.resumed is None:
         edition.id = 0  # never stored
     signer = Signer(signing_key(config))
-    recipient = RecipientLinks(config, edition, signer).recipient(0, address)
+    recipient = RecipientLinks(config, edition, signer).recipient(0, address, nonce="")  # nobody's links
     factory = message_factory(config, digest, edition, load_dkim(config))
     return Sample(edition, recipient, factory.build(recipient, now, eight_bit=eight_bit))
 

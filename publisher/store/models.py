@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import secrets
 from datetime import UTC, datetime
 
 from sqlalchemy import (
@@ -53,6 +54,10 @@ class UTCDateTime(TypeDecorator[datetime]):
         if value.tzinfo is None:
             return value.replace(tzinfo=UTC)
         return value.astimezone(UTC)
+
+
+def new_nonce() -> str:
+    return secrets.token_hex(16)
 
 
 class Base(DeclarativeBase):
@@ -128,6 +133,9 @@ class Subscriber(Base):
     status: Mapped[SubscriberStatus] = mapped_column(StatusColumn(SubscriberStatus))
     status_since: Mapped[datetime] = mapped_column(UTCDateTime())
     created: Mapped[datetime] = mapped_column(UTCDateTime())
+    # Random, never sent: every signed link of this subscriber is bound to it, so a new one
+    # revokes them all (and an id used again by someone else comes with another).
+    token_nonce: Mapped[str] = mapped_column(String(32), default=lambda: new_nonce())
 
     follows: Mapped[list[SubscriberCountry]] = relationship(
         back_populates="subscriber", cascade="all, delete-orphan",

@@ -10,7 +10,7 @@ from sqlalchemy.orm import Session
 
 from publisher.config import Config
 from publisher.mail.letters import Letter
-from publisher.store.models import Subscriber
+from publisher.store.models import Subscriber, new_nonce
 from publisher.store.statuses import SubscriberStatus
 from publisher.subscribers.people import (
     SubscriberRow,
@@ -34,7 +34,7 @@ def request_subscription(session: Session, config: Config, signer: Signer, addre
     subscriber = find_subscriber(session, address)
     if subscriber is not None and subscriber.status == SubscriberStatus.CONFIRMED:
         return _letter(config, "already", subscriber.email, {
-            "preferences_url": token_url(config, PREFERENCES_PATH, signer.sign("preferences", subscriber.id))})
+            "preferences_url": token_url(config, PREFERENCES_PATH, link_token(signer, "preferences", subscriber))})
     if subscriber is None:
         save_subscribers(session, [SubscriberRow(address, tuple(countries))], SubscriberStatus.PENDING, now)
         subscriber = find_subscriber(session, address)
@@ -45,7 +45,7 @@ def request_subscription(session: Session, config: Config, signer: Signer, addre
     session.flush()
     names = [config.country(code).name for code in countries]
     return _letter(config, "confirm", subscriber.email, {
-        "confirm_url": token_url(config, CONFIRM_PATH, signer.sign("confirm", subscriber.id)),
+        "confirm_url": token_url(config, CONFIRM_PATH, link_token(signer, "confirm", subscriber)),
         "country_names": " and ".join(names)})
 
 
@@ -65,6 +65,7 @@ def change_countries(session: Session, signer: Signer, token: str, countries: Se
 def unsubscribe(session: Session, signer: Signer, token: str, now: datetime) -> Subscriber:
     subscriber = _subscriber(session, signer, "unsubscribe", token)
     set_status(subscriber, SubscriberStatus.UNSUBSCRIBED, now)
+    subscriber.token_nonce = new_nonce()  # every link mailed before stops working
     return subscriber
 
 
@@ -72,11 +73,16 @@ def subscriber_for(session: Session, signer: Signer, purpose: str, token: str) -
     return _subscriber(session, signer, purpose, token)
 
 
+def link_token(signer: Signer, purpose: str, subscriber: Subscriber) -> str:
+    return signer.sign(purpose, subscriber.id, subscriber.token_nonce)
+
+
 def _subscriber(session: Session, signer: Signer, purpose: str, token: str,
                 max_age: timedelta | None = None) -> Subscriber:
-    subscriber = session.get(Subscriber, signer.verify(purpose, token, max_age))
+    subscriber = session.get(Subscriber, signer.subscriber_id(token))
     if subscriber is None:
         raise TokenError("this link is not valid")
+    signer.verify(purpose, token, subscriber.token_nonce, max_age)
     return subscriber
 
 

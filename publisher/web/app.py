@@ -16,7 +16,8 @@ from sqlalchemy.orm import Session, sessionmaker
 from publisher.clock import utc_now
 from publisher.config import Config
 from publisher.mail.transport import Transport
-from publisher.subscribers.tokens import Signer, signing_key
+from publisher.subscribers.keys import signing_key
+from publisher.subscribers.tokens import Signer
 from publisher.web.digests import add_digest_routes
 from publisher.web.feeds import add_feed_routes
 from publisher.web.health import add_health_route

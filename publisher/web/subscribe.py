@@ -23,6 +23,7 @@ from publisher.mail.transport import Transport
 from publisher.subscribers.optin import (
     change_countries,
     confirm,
+    link_token,
     request_subscription,
     subscriber_for,
     unsubscribe,
@@ -106,7 +107,7 @@ def add_subscription_routes(app: FastAPI, config: Config, sessions: sessionmaker
         try:
             with sessions.begin() as session:
                 subscriber = confirm(session, signer, token, clock())
-                preferences = signer.sign("preferences", subscriber.id)
+                preferences = link_token(signer, "preferences", subscriber)
         except TokenError as exc:
             return message("This link does not work", f"{exc}. Subscribe again to get a new one.", 400)
         return page("message.html", title="You are subscribed",
@@ -149,12 +150,12 @@ def add_subscription_routes(app: FastAPI, config: Config, sessions: sessionmaker
         try:
             with sessions() as session:
                 subscriber = subscriber_for(session, signer, "unsubscribe", token)
-                email, sid = subscriber.email, subscriber.id
+                email, preferences = subscriber.email, link_token(signer, "preferences", subscriber)
         except TokenError as exc:
             return message("This link does not work", str(exc), 400)
         return page("unsubscribe.html", title="Unsubscribe", email=email,
                     action=page_link(UNSUBSCRIBE_PATH, token),
-                    preferences=page_link(PREFERENCES_PATH, signer.sign("preferences", sid)))
+                    preferences=page_link(PREFERENCES_PATH, preferences))
 
     @app.post(UNSUBSCRIBE_PATH, response_class=HTMLResponse,
               summary="Unsubscribe at once (RFC 8058 one-click: List-Unsubscribe=One-Click)")
