@@ -112,3 +112,64 @@ def test_the_rate_limit_spaces_messages_out(tmp_path, mail_server) -> None:  # t
     started = time.monotonic()
     assert send(path)[1].endswith("6 sent, 0 failed\n")
     assert time.monotonic() - started >= 0.5  # 6 messages at 10 a second: 5 gaps of 0.1 s
+
+
+def _statuses(path: Path) -> dict[str, int]:
+    from publisher.config import load_config
+    from publisher.store.db import open_store
+
+    with open_store(load_config(path, environ={}))() as session:
+        rows = session.execute(select(Delivery.status)).scalars().all()
+    return {status: rows.count(status) for status in set(rows)}
+
+
+def test_a_slow_reply_to_the_message_is_waited_for_not_sent_again(tmp_path, mail_server) -> None:  # type: ignore[no-untyped-def]
+    """smtp.timeout covers each command; the reply to the message itself may take RFC 5321's
+    ten minutes. A relay that takes 1.6 s with a 1 s timeout gets each message once."""
+    path = mail_config(tmp_path, f"sqlite:///{tmp_path / 'x.db'}", mail_server, timeout='"1s"')
+    readers = dict(list(PEOPLE.items())[:3])
+    setup_store(path, readers)
+    mail_server.delay = 1.6
+    code, out, _ = send(path)
+    assert code == 0 and out == "china-weekly edition 1: 19 releases, 3 sent, 0 failed\n"
+    assert sorted(mail_server.attempts.values()) == [1] * 3
+    assert sorted(r.recipients[0] for r in mail_server.received) == sorted(readers)
+
+
+def test_a_message_whose_reply_never_comes_is_sent_once_more_then_settled(tmp_path, mail_server) -> None:  # type: ignore[no-untyped-def]
+    path = mail_config(tmp_path, f"sqlite:///{tmp_path / 'x.db'}", mail_server)
+    setup_store(path, PEOPLE)
+    mail_server.drop = lambda address, _attempt: address == "r3@example.org"  # hangs up, every time
+    code, out, _ = send(path)
+    assert code == 0
+    assert out == "china-weekly edition 1: 19 releases, 5 sent, 0 failed, 1 without a reply (may have arrived)\n"
+    assert mail_server.attempts["r3@example.org"] == 2  # once more, then never again
+    assert _statuses(path) == {"sent": 5, "unknown": 1}
+
+
+def test_a_421_to_one_recipient_is_their_retry_not_the_editions(tmp_path, mail_server) -> None:  # type: ignore[no-untyped-def]
+    path = mail_config(tmp_path, f"sqlite:///{tmp_path / 'x.db'}", mail_server, max_attempts="2")
+    setup_store(path, PEOPLE)
+    mail_server.refuse_rcpt = lambda address: "421 4.7.0 try r2 later" if address == "r2@example.org" else None
+    code, out, _ = send(path)
+    assert code == 0 and out == "china-weekly edition 1: 19 releases, 5 sent, 1 failed\n"
+    assert _statuses(path) == {"sent": 5, "failed": 1}
+
+
+@pytest.mark.parametrize(("options", "config", "cause"), [
+    ({}, {"security": '"starttls"'}, "does not offer STARTTLS"),
+    ({}, {"security": '"none"', "username": '"news"'}, "offers no login (AUTH)"),
+])
+def test_a_refusal_that_is_about_us_stops_the_run_with_everything_queued(
+        tmp_path, options, config, cause: str) -> None:  # type: ignore[no-untyped-def]
+    server = MailServer()
+    controller = start(server, **options)
+    try:
+        path = mail_config(tmp_path, f"sqlite:///{tmp_path / 'x.db'}", server)
+        set_keys(path, "smtp", **config)
+        setup_store(path, PEOPLE)
+        code, _, err = send(path, env={"PUBLISHER_SMTP_PASSWORD": "s3cret"})
+    finally:
+        controller.stop()
+    assert code == 1 and cause in err
+    assert server.received == [] and _statuses(path) == {"queued": 6}

@@ -86,6 +86,18 @@ def test_a_confirm_link_of_someone_removed_does_not_confirm_who_gets_their_id(we
         assert second.id == first_id  # the case this guards against
 
 
+@pytest.mark.parametrize("refusal", ["550 5.1.1 no such user", "451 4.3.0 try later"])
+def test_a_mail_server_that_refuses_the_confirmation_changes_nothing_the_visitor_sees(web, refusal: str) -> None:  # type: ignore[no-untyped-def]
+    base, _path, _config, sessions, server = web
+    server.decide = lambda address, _attempt: refusal if address == "refused@example.org" else None
+    refused = subscribe(base, "refused@example.org", ["CN"])
+    taken = subscribe(base, "taken@example.org", ["CN"])
+    assert refused.status_code == taken.status_code == 200
+    assert refused.text.replace("refused@", "taken@") == taken.text
+    assert status_of(sessions, "refused@example.org") == "pending"  # they can ask again
+    assert server.attempts["refused@example.org"] == 1 and len(server.to("taken@example.org")) == 1
+
+
 def test_the_answer_does_not_tell_whether_an_address_is_known(web) -> None:  # type: ignore[no-untyped-def]
     base, _path, _config, _sessions, _server = web
     first = subscribe(base, "known@example.org", ["CN"]).text

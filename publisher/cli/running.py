@@ -139,7 +139,7 @@ def status(app: App, limit: int) -> None:
     with app.sessions() as session:
         editions = delivery_status(session, moment, limit)
         processes = recent_processes(session, moment)
-    print_table(("Edition", "Status", "Queued", "Sending", "Sent", "Failed", "Skipped"),
+    print_table(("Edition", "Status", "Queued", "Sending", "Sent", "Failed", "Skipped", "Unknown"),
                 ([f"{row.digest} {row.number}", row.status, *map(str, row.counts)] for row in editions))
     print_table(("Process", "Role", "State", "Seen", "Deliveries"),
                 ([process.name, process.role, process.state,

@@ -33,6 +33,7 @@ from publisher.identity import process_name
 from publisher.mail.message import Dkim
 from publisher.mail.transport import (
     Connection,
+    OutcomeUnknown,
     PermanentFailure,
     Reply,
     ServerUnavailable,
@@ -42,7 +43,7 @@ from publisher.mail.transport import (
 )
 from publisher.store.db import engine_of, retrying
 from publisher.store.models import Delivery, Edition, Subscriber
-from publisher.store.statuses import DeliveryStatus, SubscriberStatus
+from publisher.store.statuses import OUTCOME_UNKNOWN, DeliveryStatus, SubscriberStatus
 from publisher.subscribers.tokens import Signer
 
 log = logging.getLogger(__name__)
@@ -57,6 +58,7 @@ class Job:
     address: str
     attempts: int
     nonce: str  # the subscriber's, which their links are signed with
+    last_error: str | None
 
 
 @dataclass
@@ -68,11 +70,13 @@ class EditionTotals:
     failed: int
     queued: int
     completed_now: bool
+    unknown: int = 0
 
     def line(self) -> str:
         waiting = f", {self.queued} waiting to retry" if self.queued else ""
+        unknown = f", {self.unknown} without a reply (may have arrived)" if self.unknown else ""
         return (f"{self.digest} edition {self.number}: {self.releases} releases, "
-                f"{self.sent} sent, {self.failed} failed{waiting}")
+                f"{self.sent} sent, {self.failed} failed{unknown}{waiting}")
 
 
 class EditionSender:
@@ -162,7 +166,7 @@ class EditionSender:
             self.claims_until, self.lapsed = now + self.lease, False
             rows = session.execute(
                 select(Delivery.id, Delivery.subscriber_id, Subscriber.email, Subscriber.status,
-                       Delivery.attempts, Subscriber.token_nonce)
+                       Delivery.attempts, Subscriber.token_nonce, Delivery.last_error)
                 .join(Subscriber, Subscriber.id == Delivery.subscriber_id)
                 .where(Delivery.id.in_(ids)).order_by(Delivery.id)).all()
             # Someone who unsubscribed since the edition was made gets nothing.
@@ -172,7 +176,7 @@ class EditionSender:
                     status=DeliveryStatus.SKIPPED, last_error="no longer subscribed", claimed_by=None,
                     claimed_until=None))
                 self.progress(len(gone))
-        return [Job(row[0], row[1], row[2], row[4], row[5]) for row in rows
+        return [Job(row[0], row[1], row[2], row[4], row[5], row[6]) for row in rows
                 if row[3] == SubscriberStatus.CONFIRMED]
 
     def _claim_next(self, session: Session, now: datetime) -> list[int]:
@@ -237,6 +241,8 @@ class EditionSender:
             except ServerUnavailable as exc:
                 self.outage.down(exc.reply)
                 continue
+            except OutcomeUnknown as exc:
+                self._settle_unknown(job, exc.reply)
             except PermanentFailure as exc:
                 self._record(job, status=DeliveryStatus.FAILED, reply=exc.reply)
             except TemporaryFailure as exc:
@@ -257,6 +263,19 @@ class EditionSender:
             log.warning("the lease on this batch of deliveries ran out; claiming afresh")
         self.lapsed = True
         return False
+
+    def _settle_unknown(self, job: Job, reply: Reply) -> None:
+        """The message went out and no reply came: the server may have it. Sent once more, with
+        the same Message-ID (mail systems drop a copy they have seen); if that reply is lost
+        too, the delivery ends as UNKNOWN. Never a loop."""
+        unknown = Reply(reply.code, OUTCOME_UNKNOWN + reply.text)
+        if (job.last_error or "").startswith(OUTCOME_UNKNOWN):
+            log.warning("%s: no reply to the message twice; it may have arrived: %s", job.address, reply)
+            self._record(job, status=DeliveryStatus.UNKNOWN, reply=unknown)
+            return
+        log.warning("%s: no reply to the message (%s); sending it once more", job.address, reply)
+        self._record(job, status=DeliveryStatus.QUEUED, reply=unknown,
+                     next_attempt=self.clock() + self.config.smtp.retry_delay)
 
     def _retry_later(self, job: Job, reply: Reply) -> None:
         attempts = job.attempts + 1
@@ -283,4 +302,5 @@ class EditionSender:
             log.info("%s edition %d complete", self.edition.digest, self.edition.number)
         return EditionTotals(self.edition.digest, self.edition.number, self.edition.release_count,
                              counts.get(DeliveryStatus.SENT, 0), counts.get(DeliveryStatus.FAILED, 0),
-                             counts.get(DeliveryStatus.QUEUED, 0), completed_now)
+                             counts.get(DeliveryStatus.QUEUED, 0), completed_now,
+                             counts.get(DeliveryStatus.UNKNOWN, 0))

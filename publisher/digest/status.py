@@ -18,7 +18,7 @@ class EditionProgress:
     digest: str
     number: int
     status: str
-    counts: tuple[int, int, int, int, int]  # queued, sending, sent, failed, skipped
+    counts: tuple[int, int, int, int, int, int]  # queued, sending, sent, failed, skipped, unknown
 
 
 def delivery_status(session: Session, now: datetime, limit: int) -> list[EditionProgress]:
@@ -32,6 +32,7 @@ def delivery_status(session: Session, now: datetime, limit: int) -> list[Edition
         func.sum(case((Delivery.status == DeliveryStatus.SENT, 1), else_=0)),
         func.sum(case((Delivery.status == DeliveryStatus.FAILED, 1), else_=0)),
         func.sum(case((Delivery.status == DeliveryStatus.SKIPPED, 1), else_=0)),
+        func.sum(case((Delivery.status == DeliveryStatus.UNKNOWN, 1), else_=0)),
     ]
     recent = select(Edition.id).order_by(Edition.id.desc()).limit(limit).subquery()
     rows = session.execute(
@@ -43,6 +44,6 @@ def delivery_status(session: Session, now: datetime, limit: int) -> list[Edition
     return [EditionProgress(r[0], r[1], r[2], _counts(r[3:])) for r in rows]
 
 
-def _counts(values: Sequence[int | None]) -> tuple[int, int, int, int, int]:
-    queued, sending, sent, failed, skipped = (int(n or 0) for n in values)
-    return queued, sending, sent, failed, skipped
+def _counts(values: Sequence[int | None]) -> tuple[int, int, int, int, int, int]:
+    queued, sending, sent, failed, skipped, unknown = (int(n or 0) for n in values)
+    return queued, sending, sent, failed, skipped, unknown

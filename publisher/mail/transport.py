@@ -49,6 +49,10 @@ class TemporaryFailure(DeliveryFailure):
     """Try this recipient again later: a 4xx reply."""
 
 
+class RecipientDeferred(TemporaryFailure):
+    """A 421 to one recipient's RCPT: their retry, counted (the connection is reopened)."""
+
+
 class ServerUnavailable(TemporaryFailure):
     """The server cannot be reached, dropped the connection again, or said 421: nothing is
     wrong with the recipient. (A connection lost after the message went out may hide a
@@ -57,6 +61,16 @@ class ServerUnavailable(TemporaryFailure):
 
 class PermanentFailure(DeliveryFailure):
     """Do not try again: a 5xx reply."""
+
+
+class OutcomeUnknown(DeliveryFailure):
+    """The message went out but its reply never came (the connection dropped, or no reply in
+    RFC 5321's ten minutes): the server may have taken it. Settled once by the caller, never
+    sent again here."""
+
+
+# RFC 5321 4.5.3.2.6: a client waits up to ten minutes for the reply to the end of the message.
+FINAL_REPLY_TIMEOUT = 600.0
 
 
 class Connection(Protocol):
@@ -113,10 +127,16 @@ class SmtpTransport:
                 client.starttls(context=self.tls_context)
             except ssl.SSLCertVerificationError as exc:
                 raise TransportError(f"{self.description}: certificate not trusted: {exc}") from exc
+            except smtplib.SMTPNotSupportedError as exc:
+                raise TransportError(f"{self.description} does not offer STARTTLS, which "
+                                     "smtp.security = \"starttls\" asks for") from exc
             client.ehlo()
         if self.smtp.username:
             try:
                 client.login(self.smtp.username, self.password or "")
+            except smtplib.SMTPNotSupportedError as exc:
+                raise TransportError(f"{self.description} offers no login (AUTH), and smtp.username "
+                                     "is set") from exc
             except smtplib.SMTPAuthenticationError as exc:
                 raise TransportError(
                     f"{self.description}: login as {self.smtp.username!r} refused: "
@@ -129,6 +149,7 @@ class SmtpConnection:
 
     def __init__(self, transport: SmtpTransport) -> None:
         self._transport = transport
+        self._message_sent = False  # whether the message of the current transaction went out
         self._client: smtplib.SMTP | None = None
 
     def accepts_8bit(self) -> bool:
@@ -143,18 +164,23 @@ class SmtpConnection:
             return False
 
     def send(self, sender: str, recipient: str, message: bytes, message_id: str) -> Reply:
-        for attempt in range(2):  # a dropped connection is reopened once, right away
+        for attempt in range(2):  # a connection found dropped is reopened once, right away
+            self._message_sent = False
             try:
                 return self._transaction(sender, recipient, message)
             except (TimeoutError, smtplib.SMTPServerDisconnected, ConnectionError) as exc:
                 self._drop()
+                if self._message_sent:  # never again from here: the server may have it
+                    raise OutcomeUnknown(Reply(0, f"no reply to the message: {exc}")) from exc
                 if attempt == 1:
                     raise ServerUnavailable(Reply(0, f"no connection: {exc}")) from exc
-            except ServerUnavailable:
+            except (ServerUnavailable, RecipientDeferred):
                 self._drop()  # after a 421 the server closes the channel
                 raise
             except (OSError, smtplib.SMTPException) as exc:
                 self._drop()
+                if self._message_sent:
+                    raise OutcomeUnknown(Reply(0, f"no reply to the message: {exc}")) from exc
                 raise ServerUnavailable(Reply(0, f"cannot talk to the server: {exc}")) from exc
         raise AssertionError("unreachable")
 
@@ -164,13 +190,29 @@ class SmtpConnection:
         client = self._client
         options = ["BODY=8BITMIME"] if client.has_extn("8bitmime") else []
         if client.has_extn("pipelining") and sender.isascii() and recipient.isascii():
-            return _pipelined(client, sender, recipient, message, options)
+            _pipelined(client, sender, recipient, options)
+            return self._message(client, message)
         code, text = client.mail(sender, options)
-        _check(client, code, text)
+        _check(client, code, text, server_wide=True)
         code, text = client.rcpt(recipient)
         _check(client, code, text)
-        code, text = client.data(message)
-        _check(client, code, text)
+        code, text = client.docmd("DATA")
+        _check(client, code, text, expected=354, server_wide=True)
+        return self._message(client, message)
+
+    def _message(self, client: smtplib.SMTP, message: bytes) -> Reply:
+        """Send the message and wait for its reply, for as long as RFC 5321 allows: a slow
+        reply is not a lost message. Once the bytes are on their way, a failure is an unknown
+        outcome, not a reason to send again."""
+        body = message.replace(b"\r\n.", b"\r\n..")  # dot-stuffing (RFC 5321 4.5.2)
+        self._message_sent = True
+        client.send(body + (b"" if body.endswith(b"\r\n") else b"\r\n") + b".\r\n")
+        if client.sock is not None:
+            client.sock.settimeout(FINAL_REPLY_TIMEOUT)
+        code, text = client.getreply()
+        if client.sock is not None:
+            client.sock.settimeout(self._transport.smtp.timeout.total_seconds())
+        _check(client, code, text, server_wide=True)  # a 421 here: a server shutting down
         return Reply(code, _decode(text))
 
     def _drop(self) -> None:
@@ -188,11 +230,10 @@ class SmtpConnection:
                 client.close()
 
 
-def _pipelined(client: smtplib.SMTP, sender: str, recipient: str, message: bytes,
-               options: list[str]) -> Reply:
-    """MAIL, RCPT and DATA in one write (RFC 2920), then the message: two round trips
-    instead of four. `message` must have CRLF line ends (MessageFactory and the SMTP email
-    policy build it that way)."""
+def _pipelined(client: smtplib.SMTP, sender: str, recipient: str, options: list[str]) -> None:
+    """MAIL, RCPT and DATA in one write (RFC 2920); the message follows: two round trips
+    instead of four. Messages have CRLF line ends (MessageFactory and the SMTP email policy
+    build them that way)."""
     extra = "".join(f" {option}" for option in options)
     client.send(f"MAIL FROM:<{sender}>{extra}\r\nRCPT TO:<{recipient}>\r\nDATA\r\n".encode())
     (mail_code, mail_text), (rcpt_code, rcpt_text), (data_code, data_text) = (
@@ -200,23 +241,22 @@ def _pipelined(client: smtplib.SMTP, sender: str, recipient: str, message: bytes
     if data_code == 354 and (mail_code >= 400 or rcpt_code >= 400):
         client.send(b".\r\n")  # end the DATA the server opened anyway; nothing is delivered
         client.getreply()
-    _check(client, mail_code, mail_text)
+    _check(client, mail_code, mail_text, server_wide=True)
     _check(client, rcpt_code, rcpt_text)
-    _check(client, data_code, data_text, expected=354)
-    body = message.replace(b"\r\n.", b"\r\n..")  # dot-stuffing (RFC 5321 4.5.2)
-    client.send(body + (b"" if body.endswith(b"\r\n") else b"\r\n") + b".\r\n")
-    code, text = client.getreply()
-    _check(client, code, text)
-    return Reply(code, _decode(text))
+    _check(client, data_code, data_text, expected=354, server_wide=True)
 
 
-def _check(client: smtplib.SMTP, code: int, text: bytes | str, expected: int | None = None) -> None:
+def _check(client: smtplib.SMTP, code: int, text: bytes | str, expected: int | None = None,
+           server_wide: bool = False) -> None:
+    """Raise for a reply that is not the one wanted. A 421 (the server closes the channel) to
+    MAIL, DATA or the message says the server is away (no attempt is counted); to RCPT it
+    concerns this recipient only, and counts as one of their attempts."""
     if (expected is None and 200 <= code < 400) or code == expected:
         return
     _reset(client)
     reply = Reply(code, _decode(text))
     if code == 421:
-        raise ServerUnavailable(reply)
+        raise (ServerUnavailable if server_wide else RecipientDeferred)(reply)
     raise (PermanentFailure if code >= 500 else TemporaryFailure)(reply)
 
 

@@ -8,6 +8,7 @@ match a SameSite=Strict cookie, so another site cannot post them. Bad or expired
 
 from __future__ import annotations
 
+import logging
 import secrets
 from collections.abc import Callable
 from datetime import datetime
@@ -18,8 +19,8 @@ from sqlalchemy.orm import Session, sessionmaker
 
 from publisher.config import Config
 from publisher.errors import InvalidValue
-from publisher.mail.letters import send_letter
-from publisher.mail.transport import Transport
+from publisher.mail.letters import Letter, send_letter
+from publisher.mail.transport import DeliveryFailure, Transport, TransportError
 from publisher.subscribers.optin import (
     change_countries,
     confirm,
@@ -35,6 +36,7 @@ from publisher.web.limits import RateLimit
 from publisher.web.pages import render_page
 
 CSRF_COOKIE = "publisher_csrf"
+log = logging.getLogger(__name__)
 
 
 def add_subscription_routes(app: FastAPI, config: Config, sessions: sessionmaker[Session],
@@ -97,7 +99,9 @@ def add_subscription_routes(app: FastAPI, config: Config, sessions: sessionmaker
             now = clock()
             with sessions.begin() as session:
                 letter = request_subscription(session, config, signer, address, codes, now)
-            send_letter(config, letter, now, transport)
+            # However the mail server takes it (refusing, away), the visitor sees the same page
+            # and learns nothing of what it thinks of the address.
+            _send_quietly(config, letter, now, transport)
         # The same answer whether or not the address was known, or its limit reached.
         return message("Check your inbox", f"If {address} can receive email, a message with a "
                        "link to confirm is on its way. Nothing is sent until you confirm.")
@@ -170,3 +174,12 @@ def add_subscription_routes(app: FastAPI, config: Config, sessions: sessionmaker
         except TokenError as exc:
             return message("This link does not work", str(exc), 400)
         return message("You are unsubscribed", f"No more news will be sent to {email}.")
+
+
+def _send_quietly(config: Config, letter: Letter, now: datetime, transport: Transport | None) -> None:
+    """Send a confirmation once; a failure is logged (the person can ask again), never retried
+    here, so a slow server never gets two."""
+    try:
+        send_letter(config, letter, now, transport)
+    except (TransportError, DeliveryFailure) as exc:
+        log.warning("confirmation mail to %s not sent: %s", letter.to, exc)
