@@ -20,7 +20,10 @@ pytestmark = pytest.mark.slow  # sender processes killed with -9
 PEOPLE = {f"reader{i:02d}@example.org": ("CN", "confirmed") for i in range(40)}
 
 
-@pytest.mark.parametrize("connections", ["1", "4"])
+# One connection on one database, four on the other: each database and each way of committing
+# results (alone, or grouped across connections) is killed halfway at least once.
+@pytest.mark.parametrize(("db_url", "connections"), [
+    ("sqlite", "4"), pytest.param("postgresql", "1", marks=pytest.mark.postgres)], indirect=["db_url"])
 def test_kill_9_halfway_then_rerun_delivers_each_recipient_once(
         tmp_path: Path, db_url: str, mail_server: MailServer, connections: str) -> None:
     # A short lease: the killed sender's claimed batch is free again a second after its death.

@@ -71,7 +71,9 @@ def test_kill_9_one_of_three_workers_and_every_recipient_gets_it_once(
     assert "complete" in status and " 60 " in status
 
 
-def test_the_mail_server_goes_away_and_comes_back(tmp_path: Path, db_url: str) -> None:
+@pytest.mark.postgres  # where workers run; the outage handling is the same on SQLite
+def test_the_mail_server_goes_away_and_comes_back(tmp_path: Path, postgres_url: str) -> None:
+    db_url = postgres_url
     server = MailServer(delay=0.01)
     controller = start(server)
     # max_attempts = 1: a delivery that counted the outage as an attempt would fail at once.
@@ -138,9 +140,10 @@ def test_the_database_restarts_mid_edition_and_the_workers_finish_it(
     assert logs.count("china-weekly edition 1 complete") == 1  # whichever worker finished it
 
 
+@pytest.mark.postgres  # workers share a pace on PostgreSQL's clock; SQLite's: test_smtp.py
 def test_the_rate_limit_holds_across_three_workers_and_status_shows_them(
-        tmp_path: Path, db_url: str, mail_server: MailServer) -> None:
-    path = mail_config(tmp_path, db_url, mail_server, connections="2", rate_limit="20.0")
+        tmp_path: Path, postgres_url: str, mail_server: MailServer) -> None:
+    path = mail_config(tmp_path, postgres_url, mail_server, connections="2", rate_limit="20.0")
     set_keys(path, "scheduler", send_in_process="false")
     config, sessions = setup_store(path, READERS)
     queue_digest(sessions, config, "china-weekly", now=datetime.now(UTC))

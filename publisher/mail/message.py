@@ -20,8 +20,6 @@ from datetime import datetime
 from email.policy import SMTP
 from email.utils import format_datetime, parseaddr
 
-import dkim
-
 from publisher.config import Config
 from publisher.mail.lines import fits_8bit
 
@@ -139,6 +137,8 @@ class MessageFactory:
         ])
         if self._dkim is None:
             return message
+        import dkim  # here: it costs a tenth of a second to load, and most installations sign nothing
+
         signature: bytes = dkim.sign(message, self._dkim.selector.encode(), self._dkim.domain.encode(),
                                      self._dkim.private_key, include_headers=DKIM_HEADERS)
         return signature + message
