@@ -11,12 +11,13 @@ from urllib.parse import urljoin
 import httpx
 import pytest
 from click.testing import CliRunner
-from helpers import SITE, local, status_of
+from helpers import SITE, local, serve_app, status_of
 from sqlalchemy import select
 
 from publisher.cli import cli
 from publisher.jobs.imports import ImportRequest, import_files
 from publisher.store.models import Subscriber
+from publisher.web.app import create_app
 
 
 def subscribe(base: str, email: str, countries: list[str]) -> httpx.Response:
@@ -147,6 +148,18 @@ def test_confirmation_mails_per_address_are_limited(web) -> None:  # type: ignor
     base, _path, _config, _sessions, server = web
     answers = {subscribe(base, "eager@example.org", ["CN"]).text for _ in range(5)}
     assert len(answers) == 1  # the same page every time
+    assert len(server.to("eager@example.org")) == 3
+
+
+def test_the_limits_hold_across_web_processes(web) -> None:  # type: ignore[no-untyped-def]
+    """A second app on the same database (as a second `publisher serve` would be) counts the
+    same mails: the fourth for one address in an hour is not sent, whichever app is asked."""
+    from publisher.store.db import open_store
+
+    base, _path, config, _sessions, server = web
+    for other in serve_app(create_app(config, open_store(config))):
+        for target in (base, other, base, other, other):
+            subscribe(target, "eager@example.org", ["CN"])
     assert len(server.to("eager@example.org")) == 3
 
 

@@ -262,3 +262,17 @@ class Process(Base):
     started: Mapped[datetime] = mapped_column(UTCDateTime())
     seen: Mapped[datetime] = mapped_column(UTCDateTime())
     handled: Mapped[int] = mapped_column(Integer, default=0)  # deliveries it finished
+
+
+class RequestEvent(Base):
+    """One counted request (a form post, a confirmation mail), for limits that hold across every
+    web process. The key is stored hashed: an address or a client, never readable here."""
+
+    __tablename__ = "request_events"
+    __table_args__ = (Index("ix_request_events_key", "bucket", "key_hash", "at"),
+                      Index("ix_request_events_age", "bucket", "at"))
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    bucket: Mapped[str] = mapped_column(String(40))  # which limit
+    key_hash: Mapped[str] = mapped_column(String(64))
+    at: Mapped[datetime] = mapped_column(UTCDateTime())

@@ -1,26 +1,22 @@
-"""Request limits, in memory: so many events per key in a sliding window."""
+"""Request limits: so many events per key in a sliding window, counted in the database, so
+they hold across every web process (`publisher serve` workers, several servers)."""
 
 from __future__ import annotations
 
-import threading
-import time
-from collections import defaultdict, deque
+from collections.abc import Callable
+from datetime import datetime, timedelta
+
+from sqlalchemy.orm import Session, sessionmaker
+
+from publisher.store.limits import count_request
 
 
 class RateLimit:
-    def __init__(self, events: int, window: float) -> None:
-        self.events, self.window = events, window
-        self._seen: dict[str, deque[float]] = defaultdict(deque)
-        self._lock = threading.Lock()
+    def __init__(self, sessions: sessionmaker[Session], bucket: str, events: int, window: timedelta,
+                 clock: Callable[[], datetime]) -> None:
+        self.sessions, self.bucket, self.events, self.window, self.clock = sessions, bucket, events, window, clock
 
     def allow(self, key: str) -> bool:
         """Count one event for `key`; False when it already had `events` in the window."""
-        now = time.monotonic()
-        with self._lock:
-            seen = self._seen[key]
-            while seen and seen[0] <= now - self.window:
-                seen.popleft()
-            if len(seen) >= self.events:
-                return False
-            seen.append(now)
-            return True
+        with self.sessions.begin() as session:
+            return count_request(session, self.bucket, key, self.events, self.window, self.clock())

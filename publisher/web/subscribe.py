@@ -11,7 +11,7 @@ from __future__ import annotations
 import logging
 import secrets
 from collections.abc import Callable
-from datetime import datetime
+from datetime import datetime, timedelta
 
 from fastapi import FastAPI, Form, Query, Request
 from fastapi.responses import HTMLResponse
@@ -42,8 +42,8 @@ log = logging.getLogger(__name__)
 def add_subscription_routes(app: FastAPI, config: Config, sessions: sessionmaker[Session],
                             signer: Signer, transport: Transport | None,
                             clock: Callable[[], datetime]) -> None:
-    per_address = RateLimit(3, 3600)  # confirmation mails per address per hour
-    per_client = RateLimit(20, 600)  # form posts per client per ten minutes
+    per_address = RateLimit(sessions, "confirmation-mail", 3, timedelta(hours=1), clock)
+    per_client = RateLimit(sessions, "form-post", 20, timedelta(minutes=10), clock)
 
     def page(name: str, status: int = 200, **context: object) -> HTMLResponse:
         return render_page(name, status, site=config.site, **context)
