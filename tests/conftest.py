@@ -141,7 +141,7 @@ def db_url(request: pytest.FixtureRequest, tmp_path: Path) -> str:
 @pytest.fixture
 def mail_server() -> Iterator[MailServer]:
     server = MailServer()
-    controller = start(server)
+    controller = start(server, enable_SMTPUTF8=True)  # as most relays today
     yield server
     controller.stop()
 

@@ -173,3 +173,37 @@ def test_a_refusal_that_is_about_us_stops_the_run_with_everything_queued(
         controller.stop()
     assert code == 1 and cause in err
     assert server.received == [] and _statuses(path) == {"queued": 6}
+
+
+@pytest.mark.parametrize("smtputf8", [True, False])
+def test_an_internationalized_address_gets_a_utf8_to_or_a_clear_failure(tmp_path, smtputf8: bool) -> None:  # type: ignore[no-untyped-def]
+    import email
+    import email.policy
+
+    server = MailServer()
+    controller = start(server, enable_SMTPUTF8=smtputf8)
+    try:
+        path = mail_config(tmp_path, f"sqlite:///{tmp_path / 'x.db'}", server)
+        setup_store(path, {"ü@example.org": ("CN", "confirmed"), "a@example.org": ("CN", "confirmed")})
+        code, out, _ = send(path)
+    finally:
+        controller.stop()
+    assert code == 0
+    if not smtputf8:
+        assert out == "china-weekly edition 1: 19 releases, 1 sent, 1 failed\n"
+        assert "SMTPUTF8" in next(error for error in _errors(path) if error)
+        return
+    assert out == "china-weekly edition 1: 19 releases, 2 sent, 0 failed\n"
+    [received] = server.to("ü@example.org")
+    # RFC 6532: the headers are UTF-8 (the parser for bytes would read them as ASCII).
+    message = email.message_from_string(received.data.decode("utf-8"), policy=email.policy.default)
+    assert message["To"].addresses[0].addr_spec == "ü@example.org"
+    assert b"To: \xc3\xbc@example.org\r\n" in received.data
+
+
+def _errors(path: Path) -> list[str | None]:
+    from publisher.config import load_config
+    from publisher.store.db import open_store
+
+    with open_store(load_config(path, environ={}))() as session:
+        return list(session.execute(select(Delivery.last_error)).scalars())

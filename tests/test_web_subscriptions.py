@@ -99,6 +99,18 @@ def test_a_mail_server_that_refuses_the_confirmation_changes_nothing_the_visitor
     assert server.attempts["refused@example.org"] == 1 and len(server.to("taken@example.org")) == 1
 
 
+def test_an_internationalized_address_gets_its_confirmation(web) -> None:  # type: ignore[no-untyped-def]
+    import email
+    import email.policy
+
+    base, _path, _config, sessions, server = web
+    assert subscribe(base, "ü@example.org", ["MN"]).status_code == 200
+    [letter] = server.to("ü@example.org")
+    message = email.message_from_string(letter.data.decode("utf-8"), policy=email.policy.default)
+    assert message["To"].addresses[0].addr_spec == "ü@example.org"
+    assert status_of(sessions, "ü@example.org") == "pending"
+
+
 def test_the_answer_does_not_tell_whether_an_address_is_known(web) -> None:  # type: ignore[no-untyped-def]
     base, _path, _config, _sessions, _server = web
     first = subscribe(base, "known@example.org", ["CN"]).text

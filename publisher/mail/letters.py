@@ -7,7 +7,7 @@ import os
 from dataclasses import dataclass
 from datetime import datetime
 from email.message import EmailMessage
-from email.policy import SMTP
+from email.policy import SMTP, SMTPUTF8
 from email.utils import format_datetime, make_msgid, parseaddr
 
 from publisher.config import Config
@@ -24,7 +24,8 @@ class Letter:
 
 
 def compose_letter(config: Config, letter: Letter, now: datetime) -> EmailMessage:
-    message = EmailMessage(policy=SMTP)  # CRLF line ends, as SMTP needs them
+    # CRLF line ends, as SMTP needs them; UTF-8 headers for an internationalized address.
+    message = EmailMessage(policy=SMTP if letter.to.isascii() else SMTPUTF8)
     message["From"] = config.mail.sender
     message["To"] = letter.to
     message["Subject"] = letter.subject

@@ -119,7 +119,7 @@ class MessageFactory:
         text = self._text.fill(_values(recipient, escape=False))
         html_part = self._html.fill(_values(recipient, escape=True))
         head = b"".join([
-            _fold("To", recipient.address),
+            _address_header("To", recipient.address),
             f"Date: {format_datetime(when)}\r\n".encode(),
             f"Message-ID: {recipient.message_id}\r\n".encode(),
             # Written by hand: the email package would wrap the URL in encoded-words.
@@ -151,6 +151,14 @@ def _fold(name: str, value: str) -> bytes:
         return f"{name}: {value}\r\n".encode()
     folded: str = SMTP.header_factory(name, value).fold(policy=SMTP)
     return folded.encode("ascii")
+
+
+def _address_header(name: str, address: str) -> bytes:
+    """An address goes in as it is: an internationalized one (RFC 6531) in UTF-8, which only a
+    server offering SMTPUTF8 is given (the transport sees to that); RFC 2047 encoded-words are
+    not allowed in an address."""
+    address = _header_safe(address)
+    return _fold(name, address) if address.isascii() else f"{name}: {address}\r\n".encode()
 
 
 def _header_safe(value: str) -> str:

@@ -189,6 +189,11 @@ class SmtpConnection:
             self._client = self._transport.open_client()
         client = self._client
         options = ["BODY=8BITMIME"] if client.has_extn("8bitmime") else []
+        if not (sender.isascii() and recipient.isascii()):  # an internationalized address
+            if not client.has_extn("smtputf8"):
+                raise PermanentFailure(Reply(0, "the mail server does not offer SMTPUTF8, which "
+                                                "an internationalized address needs"))
+            options.append("SMTPUTF8")
         if client.has_extn("pipelining") and sender.isascii() and recipient.isascii():
             _pipelined(client, sender, recipient, options)
             return self._message(client, message)
