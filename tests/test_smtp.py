@@ -156,6 +156,18 @@ def test_a_421_to_one_recipient_is_their_retry_not_the_editions(tmp_path, mail_s
     assert _statuses(path) == {"sent": 5, "failed": 1}
 
 
+def test_a_server_that_answers_421_to_one_message_only_makes_it_that_recipients_retry(tmp_path, mail_server) -> None:  # type: ignore[no-untyped-def]
+    """A 421 usually means the server is going away (it then stops answering, and nobody uses an
+    attempt); one that keeps answering and keeps refusing one message is that recipient's."""
+    path = mail_config(tmp_path, f"sqlite:///{tmp_path / 'x.db'}", mail_server, max_attempts="1",
+                       reconnect_max='"1s"')
+    setup_store(path, PEOPLE)
+    mail_server.decide = lambda address, _attempt: "421 4.7.0 not now" if address == "r2@example.org" else None
+    code, out, _ = send(path)
+    assert code == 0 and out == "china-weekly edition 1: 19 releases, 5 sent, 1 failed\n"
+    assert mail_server.attempts["r2@example.org"] == 3
+
+
 @pytest.mark.parametrize(("options", "config", "cause"), [
     ({}, {"security": '"starttls"'}, "does not offer STARTTLS"),
     ({}, {"security": '"none"', "username": '"news"'}, "offers no login (AUTH)"),

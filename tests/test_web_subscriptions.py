@@ -11,7 +11,7 @@ from urllib.parse import urljoin
 import httpx
 import pytest
 from click.testing import CliRunner
-from helpers import SITE, local, serve_app, status_of
+from helpers import SITE, local, mail_config, serve_app, setup_store, status_of
 from sqlalchemy import select
 
 from publisher.cli import cli
@@ -213,3 +213,14 @@ def test_sent_editions_as_pages_and_as_a_feed(web) -> None:  # type: ignore[no-u
     feed = feedparser.parse(httpx.get(base + "/digests/feed.xml").content)
     assert feed.bozo == 0 and feed.entries[0].title.startswith("ILO China: 19 new releases")
     assert feed.entries[0].link == f"{SITE}/digests/china-weekly/1"
+
+
+def test_a_slow_mail_server_gets_one_confirmation(tmp_path: Path, mail_server) -> None:  # type: ignore[no-untyped-def]
+    """It answers after the command timeout: the confirmation is waited for, not sent twice."""
+    path = mail_config(tmp_path, f"sqlite:///{tmp_path / 'x.db'}", mail_server, timeout='"1s"')
+    config, sessions = setup_store(path, {})
+    mail_server.delay = 1.5
+    for base in serve_app(create_app(config, sessions)):
+        assert subscribe(base, "patient@example.org", ["CN"]).status_code == 200
+    assert mail_server.attempts == {"patient@example.org": 1}
+    assert len(mail_server.to("patient@example.org")) == 1

@@ -24,10 +24,8 @@ from publisher.config.model import (
     Source,
     Web,
 )
-from publisher.config.values import parse_duration
 
 __all__ = [
     "BUNDLED_PREFIX", "CONFIG_ENV", "Config", "Country", "Digest", "Feeds", "Mail", "Scheduler",
     "Secrets", "Site", "Smtp", "Source", "Web", "find_config", "load_config", "parse_config",
-    "parse_duration",
 ]

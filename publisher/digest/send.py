@@ -49,6 +49,7 @@ from publisher.subscribers.tokens import Signer
 log = logging.getLogger(__name__)
 
 BATCH_PER_CONNECTION = 250  # deliveries claimed at a time, per connection (the default)
+REFUSALS_BEFORE_RETRY = 3  # 421s in a row to one message before it counts as its recipient's
 
 
 @dataclass(frozen=True)
@@ -228,6 +229,7 @@ class EditionSender:
     def _deliver(self, connection: Connection, job: Job) -> None:
         """Send one message; while the server is away, wait (the claim is kept and renewed)."""
         recipient = self.links.recipient(job.subscriber_id, job.address, job.nonce)
+        closings = 0  # 421s to this very message, from a server that keeps answering
         while self.outage.enter():
             if not self._claim_holds():
                 return
@@ -240,7 +242,12 @@ class EditionSender:
                                         recipient.message_id)
             except ServerUnavailable as exc:
                 self.outage.down(exc.reply)
-                continue
+                closings += exc.reply.code == 421
+                if closings < REFUSALS_BEFORE_RETRY:
+                    continue
+                # Not a server going away (that stops answering): one that will not take this
+                # message. It becomes the recipient's retry, and the others go on.
+                self._retry_later(job, exc.reply)
             except OutcomeUnknown as exc:
                 self._settle_unknown(job, exc.reply)
             except PermanentFailure as exc:
@@ -280,7 +287,8 @@ class EditionSender:
     def _retry_later(self, job: Job, reply: Reply) -> None:
         attempts = job.attempts + 1
         if attempts >= self.config.smtp.max_attempts:
-            log.warning("%s: giving up after %d attempts: %s", job.address, attempts, reply)
+            log.warning("%s: giving up after %d attempt%s: %s", job.address, attempts,
+                        "" if attempts == 1 else "s", reply)
             self._record(job, status=DeliveryStatus.FAILED, reply=reply)
             return
         delay = self.config.smtp.retry_delay * 2 ** (attempts - 1)

@@ -30,10 +30,6 @@ class DeliveryStatus(StrEnum):
     SKIPPED = "skipped"  # the recipient left before it went out
     UNKNOWN = "unknown"  # sent twice and neither reply came: it may have arrived
 
-    @property
-    def final(self) -> bool:
-        return self is not DeliveryStatus.QUEUED
-
 
 # How a delivery's last_error begins after a message whose reply never came: it is sent once
 # more (with the same Message-ID), and a second such outcome settles it as UNKNOWN.
