@@ -131,11 +131,24 @@ def pg_cluster() -> Iterator[object]:
         shutil.rmtree(cluster.folder, ignore_errors=True)
 
 
+@pytest.fixture(scope="session")
+def sqlite_template(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """A migrated SQLite file that each test's store is copied from."""
+    path = tmp_path_factory.mktemp("template") / "store.db"
+    engine = make_engine(f"sqlite:///{path}")
+    upgrade(engine)
+    engine.dispose()  # the last connection closes: everything is in the main file
+    return path
+
+
 @pytest.fixture(params=["sqlite", pytest.param("postgresql", marks=pytest.mark.postgres)])
 def db_url(request: pytest.FixtureRequest, tmp_path: Path) -> str:
-    if request.param == "sqlite":
-        return f"sqlite:///{tmp_path / 'store.db'}"
-    return request.getfixturevalue("postgres_url")
+    if request.param != "sqlite":
+        return str(request.getfixturevalue("postgres_url"))
+    path = tmp_path / "store.db"
+    if request.node.get_closest_marker("empty_database") is None:
+        shutil.copyfile(request.getfixturevalue("sqlite_template"), path)
+    return f"sqlite:///{path}"
 
 
 @pytest.fixture

@@ -123,6 +123,7 @@ def _statuses(path: Path) -> dict[str, int]:
     return {status: rows.count(status) for status in set(rows)}
 
 
+@pytest.mark.slow  # waits out a server's delay
 def test_a_slow_reply_to_the_message_is_waited_for_not_sent_again(tmp_path, mail_server) -> None:  # type: ignore[no-untyped-def]
     """smtp.timeout covers each command; the reply to the message itself may take RFC 5321's
     ten minutes. A relay that takes 1.6 s with a 1 s timeout gets each message once."""
@@ -156,6 +157,7 @@ def test_a_421_to_one_recipient_is_their_retry_not_the_editions(tmp_path, mail_s
     assert _statuses(path) == {"sent": 5, "failed": 1}
 
 
+@pytest.mark.slow  # waits out a server's delay
 def test_a_server_that_answers_421_to_one_message_only_makes_it_that_recipients_retry(tmp_path, mail_server) -> None:  # type: ignore[no-untyped-def]
     """A 421 usually means the server is going away (it then stops answering, and nobody uses an
     attempt); one that keeps answering and keeps refusing one message is that recipient's."""

@@ -215,6 +215,7 @@ def test_sent_editions_as_pages_and_as_a_feed(web) -> None:  # type: ignore[no-u
     assert feed.entries[0].link == f"{SITE}/digests/china-weekly/1"
 
 
+@pytest.mark.slow  # waits out a server's delay
 def test_a_slow_mail_server_gets_one_confirmation(tmp_path: Path, mail_server) -> None:  # type: ignore[no-untyped-def]
     """It answers after the command timeout: the confirmation is waited for, not sent twice."""
     path = mail_config(tmp_path, f"sqlite:///{tmp_path / 'x.db'}", mail_server, timeout='"1s"')
