@@ -10,7 +10,7 @@ from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
-from helpers import PG_ADMIN, ROOT, mail_config, need, serve_app, setup_store, write_config
+from helpers import PG_ADMIN, ROOT, Swappable, mail_config, need, serve_app, setup_store, write_config
 from mailserver import MailServer, start
 from sqlalchemy.orm import Session, sessionmaker
 
@@ -197,8 +197,19 @@ def sessions(config: Config, monkeypatch: pytest.MonkeyPatch) -> sessionmaker[Se
 
 
 @pytest.fixture
-def web(tmp_path: Path, db_url: str, mail_server: MailServer) -> Iterator[tuple]:  # type: ignore[type-arg]
+def web(tmp_path: Path, db_url: str, mail_server: MailServer,
+        live_server: tuple[Swappable, str]) -> Iterator[tuple]:  # type: ignore[type-arg]
     path = mail_config(tmp_path, db_url, mail_server)
     config, sessions = setup_store(path, {})
-    for base in serve_app(create_app(config, sessions)):
-        yield base, path, config, sessions, mail_server
+    live_server[0].app = create_app(config, sessions)
+    yield live_server[1], path, config, sessions, mail_server
+    live_server[0].app = None
+
+
+@pytest.fixture(scope="session")
+def live_server() -> Iterator[tuple[Swappable, str]]:
+    """One uvicorn for the whole session; a test puts its app in the holder (no lifespan: the
+    apps have no start-up work)."""
+    holder = Swappable()
+    for base in serve_app(holder, lifespan="off"):
+        yield holder, base

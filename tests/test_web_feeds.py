@@ -11,7 +11,7 @@ from pathlib import Path
 import feedparser
 import httpx
 import pytest
-from helpers import seeded, serve_app
+from helpers import seeded
 
 from publisher.feeds.build import build_feeds
 from publisher.jobs.imports import ImportRequest, import_files
@@ -21,10 +21,12 @@ NOW = datetime(2026, 11, 27, 12, 0, tzinfo=UTC)
 
 
 @pytest.fixture
-def site(tmp_path: Path) -> Iterator[tuple[str, object, object, Path]]:
+def site(tmp_path: Path, live_server) -> Iterator[tuple[str, object, object, Path]]:  # type: ignore[no-untyped-def]
     config, sessions = seeded(tmp_path, f"sqlite:///{tmp_path / 'x.db'}")
-    for base in serve_app(create_app(config, sessions)):
-        yield base, config, sessions, tmp_path
+    holder, base = live_server
+    holder.app = create_app(config, sessions)
+    yield base, config, sessions, tmp_path
+    holder.app = None
 
 
 @pytest.mark.parametrize(("path", "kind"), [
