@@ -13,3 +13,20 @@ _MONTH_NAMES = [
 def format_day_month_year(day: date) -> str:
     """The listing's own form, independent of the machine's locale."""
     return f"{day.day:02d} {_MONTH_NAMES[day.month - 1]} {day.year}"
+
+
+def short_date_range(first: date, last: date) -> str:
+    """`16 Jun 2022`, `16 Jun – 28 Jun 2022`, or `28 Jun 2021 – 16 Jun 2022`: the year on both
+    sides when they differ, one date when the range is one day."""
+    def short(day: date) -> str:
+        return f"{day.day:02d} {_MONTH_NAMES[day.month - 1][:3]}"
+    if first == last:
+        return f"{short(last)} {last.year}"
+    if first.year == last.year:
+        return f"{short(first)} – {short(last)} {last.year}"
+    return f"{short(first)} {first.year} – {short(last)} {last.year}"
+
+
+def counted(count: int, singular: str, plural: str | None = None) -> str:
+    """`1 new release`, `19 new releases`."""
+    return f"{count} {singular if count == 1 else plural or singular + 's'}"

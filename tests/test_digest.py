@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import json
 import re
+from datetime import date
+from email.headerregistry import HeaderRegistry
 from pathlib import Path
 
 import lxml.html
@@ -15,6 +17,7 @@ from sqlalchemy import select
 
 from publisher.cli import cli
 from publisher.config import load_config
+from publisher.dates import short_date_range
 from publisher.jobs.imports import ImportRequest, import_files
 from publisher.mail.transport import make_transport
 from publisher.store.db import open_store
@@ -58,6 +61,10 @@ def test_confirmed_followers_receive_one_complete_message_each(store, mail_serve
         assert message["Subject"].startswith("ILO China: 19 new releases (")
         assert message["Date"] and message["Auto-Submitted"] == "auto-generated"
         assert message["List-Id"].endswith("<china-weekly.www.ilo.org>")
+        # RFC 2919: the name is a phrase; its ':' needs the quotes for a parser to keep it whole.
+        [listed] = HeaderRegistry()("To", message["List-Id"]).addresses  # read as an address header
+        assert (listed.display_name, listed.addr_spec) == (
+            "ILO Country Office for China and Mongolia: China", "china-weekly.www.ilo.org")
         assert message["List-Unsubscribe-Post"] == "List-Unsubscribe=One-Click"
         https, mailto = re.findall(r"<([^>]+)>", message["List-Unsubscribe"])
         assert https.startswith("https://www.ilo.org/beijing/unsubscribe?token=")
@@ -94,7 +101,7 @@ def test_a_second_send_sends_nothing_and_new_releases_go_in_the_next_edition(
                                   "summary": "A <b>bold</b> claim & more"}]))
     import_files(sessions, config, [ImportRequest(str(extra))], NOW)
     code, out, _ = cli_run(path, "digest", "send", "china-weekly")
-    assert out == "china-weekly edition 2: 1 releases, 2 sent, 0 failed\n"
+    assert out == "china-weekly edition 2: 1 release, 2 sent, 0 failed\n"
     latest = [r for r in mail_server.received if r.message["Message-ID"].startswith("<china-weekly.2.")]
     assert len(latest) == 2
     text_part, html_part = latest[0].message.iter_parts()
@@ -106,7 +113,22 @@ def test_a_second_send_sends_nothing_and_new_releases_go_in_the_next_edition(
     assert EVIL in shown and "A <b>bold</b> claim & more" in shown
     assert "Seminar on digital transformation" not in text  # only what is new
     subject = latest[0].message["Subject"]
-    assert subject == "ILO China: 1 new releases (20 Nov - 20 Nov 2026)"
+    assert subject == "ILO China: 1 new release (20 Nov 2026)"
+
+
+@pytest.mark.parametrize(("first", "last", "shown"), [
+    (date(2022, 6, 16), date(2022, 6, 16), "16 Jun 2022"),
+    (date(2022, 6, 16), date(2022, 6, 28), "16 Jun – 28 Jun 2022"),
+    (date(2021, 6, 28), date(2022, 6, 16), "28 Jun 2021 – 16 Jun 2022"),
+])
+def test_date_ranges_read_forwards_with_their_years(first: date, last: date, shown: str) -> None:
+    assert short_date_range(first, last) == shown
+
+
+def test_the_first_edition_subject_names_both_years(store, mail_server) -> None:  # type: ignore[no-untyped-def]
+    path, _, _ = store
+    cli_run(path, "digest", "send", "china-weekly")
+    assert mail_server.received[0].message["Subject"] == "ILO China: 19 new releases (28 Jun 2021 – 16 Jun 2022)"
 
 
 @pytest.mark.parametrize("pipelining", [True, False])
@@ -211,6 +233,7 @@ def test_the_outbox_when_no_smtp_server_is_configured(tmp_path, db_url) -> None:
 
     message = email.message_from_bytes(stored[0].read_bytes(), policy=email.policy.default)
     assert message["Subject"].startswith("ILO China: 19 new releases")
+    assert b"\r" not in stored[0].read_bytes()  # a file on disk: the system's line ends
     # Storing the same message again (a resumed edition) does not duplicate it.
     transport = make_transport(config).connect()
     reply = transport.send("beijing@ilo.org", "cn@example.org", stored[0].read_bytes(),

@@ -12,6 +12,7 @@ from rich.progress import Progress
 
 from publisher.cli.app import App, cli, favour_senders, pass_app
 from publisher.clock import utc_now as now
+from publisher.dates import counted
 from publisher.errors import InvalidValue
 from publisher.jobs.digests import plan_digest, send_digest
 from publisher.jobs.samples import preview_digest, send_test_copy
@@ -53,8 +54,8 @@ def digest_send(app: App, name: str, dry_run: bool, to: str | None) -> None:
     if dry_run:
         what = "would resume" if plan.resumed else "would send"
         releases = plan.resumed.release_count if plan.resumed else len(plan.selection.releases)
-        click.echo(f"{name} edition {plan.number}: {what} {releases} releases to "
-                   f"{plan.recipients} recipients (dry run, nothing sent)")
+        click.echo(f"{name} edition {plan.number}: {what} {counted(releases, 'release')} to "
+                   f"{counted(plan.recipients, 'recipient')} (dry run, nothing sent)")
         return
     favour_senders()
     with _progress(plan.recipients) as progress:

@@ -140,12 +140,13 @@ def _placeholder_problems(path: str, template: str, allowed: set[str]) -> list[s
 
 
 def _subject_problems(path: str, subject: str) -> list[str]:
-    problems = _placeholder_problems(path, subject, {"count", "start", "end", "name"})
+    problems = _placeholder_problems(path, subject, {"count", "start", "end", "name", "releases", "dates"})
     if problems:
         return problems
     sample = datetime(2024, 1, 1)
     try:
-        subject.format(count=1, start=sample, end=sample, name="digest")
+        subject.format(count=1, start=sample, end=sample, name="digest", releases="1 new release",
+                       dates="01 Jan 2024")
     except (ValueError, IndexError) as exc:
         return [f"{path}: {exc}"]
     return []

@@ -81,7 +81,7 @@ class Digest(Section):
     cron: Cron
     timezone: TimeZoneName
     max_items: Annotated[int, Field(ge=1, le=500)] = 20
-    subject: NonEmpty = "{count} new releases ({start:%d %b} - {end:%d %b %Y})"
+    subject: NonEmpty = "{releases} ({dates})"
     title: str = ""  # the heading of the email; empty: "{site.name}: {country names}"
 
 

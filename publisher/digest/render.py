@@ -9,7 +9,7 @@ from typing import Any
 from zoneinfo import ZoneInfo
 
 from publisher.config import Config, Digest
-from publisher.dates import format_day_month_year
+from publisher.dates import counted, format_day_month_year, short_date_range
 from publisher.digest.select import Selection
 from publisher.mail.lines import wrap_html, wrap_text
 from publisher.mail.message import MARK_PREFERENCES, MARK_RECIPIENT, MARK_UNSUBSCRIBE
@@ -39,8 +39,10 @@ def render_edition(config: Config, digest: Digest, selection: Selection, number:
     context = _context(config, digest, selection, number, start, end, zone)
     html = render("email/digest.html", context, config.mail.templates)
     return RenderedEdition(
-        subject=digest.subject.format(count=len(selection.releases), start=start, end=end,
-                                      name=digest.name),
+        subject=digest.subject.format(
+            count=len(selection.releases), start=start, end=end, name=digest.name,
+            releases=counted(len(selection.releases), "new release"),
+            dates=short_date_range(start.date(), end.date())),
         html=wrap_html(inline_css(html)),
         text=wrap_text(render("email/digest.txt", context, config.mail.templates)),
         first_published=min(release.published for release in selection.releases),

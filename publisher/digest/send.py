@@ -23,6 +23,7 @@ from sqlalchemy.orm import Session, sessionmaker
 
 from publisher.clock import utc_now
 from publisher.config import Config
+from publisher.dates import counted
 from publisher.digest.claims import claim, next_chance, release, renew
 from publisher.digest.editions import complete_if_done
 from publisher.digest.message import RecipientLinks, message_factory
@@ -76,7 +77,7 @@ class EditionTotals:
     def line(self) -> str:
         waiting = f", {self.queued} waiting to retry" if self.queued else ""
         unknown = f", {self.unknown} without a reply (may have arrived)" if self.unknown else ""
-        return (f"{self.digest} edition {self.number}: {self.releases} releases, "
+        return (f"{self.digest} edition {self.number}: {counted(self.releases, 'release')}, "
                 f"{self.sent} sent, {self.failed} failed{unknown}{waiting}")
 
 

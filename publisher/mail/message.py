@@ -17,8 +17,9 @@ import re
 from collections.abc import Mapping
 from dataclasses import dataclass
 from datetime import datetime
+from email.header import Header
 from email.policy import SMTP
-from email.utils import format_datetime, parseaddr
+from email.utils import format_datetime, parseaddr, quote
 
 from publisher.config import Config
 from publisher.mail.lines import fits_8bit
@@ -108,7 +109,7 @@ class MessageFactory:
         self._fixed = b"".join([
             _fold("From", sender),
             _fold("Subject", subject),
-            _fold("List-Id", f"{list_name} <{list_id}>"),
+            _fold("List-Id", f"{_phrase(list_name)} <{list_id}>"),
             b"List-Unsubscribe-Post: List-Unsubscribe=One-Click\r\n",
             b"Auto-Submitted: auto-generated\r\n",
             b"MIME-Version: 1.0\r\n",
@@ -159,6 +160,15 @@ def _address_header(name: str, address: str) -> bytes:
     not allowed in an address."""
     address = _header_safe(address)
     return _fold(name, address) if address.isascii() else f"{name}: {address}\r\n".encode()
+
+
+def _phrase(text: str) -> str:
+    """A display name as RFC 5322 allows it before an <id>: a quoted string (a `:` or `.` in a
+    bare phrase ends it), or, outside ASCII, an encoded-word (RFC 2047 allows no other there)."""
+    text = _header_safe(text)
+    if text.isascii():
+        return f'"{quote(text)}"'
+    return Header(text, "utf-8").encode()
 
 
 def _header_safe(value: str) -> str:

@@ -296,9 +296,9 @@ class MaildirOutbox:
         if final.exists() or any((self.folder / "cur").glob(f"{name}:*")):
             return Reply(250, f"already in the outbox as {name}")
         temporary = self.folder / "tmp" / f"{name}.{os.getpid()}.{threading.get_ident()}"
-        with open(temporary, "wb") as handle:
-            handle.write(f"Return-Path: <{sender}>\r\nDelivered-To: {recipient}\r\n".encode())
-            handle.write(message)
+        with open(temporary, "wb") as handle:  # a Maildir file has the system's line ends (LF)
+            handle.write(f"Return-Path: <{sender}>\nDelivered-To: {recipient}\n".encode())
+            handle.write(message.replace(b"\r\n", b"\n"))
             handle.flush()
             os.fsync(handle.fileno())
         os.replace(temporary, final)
