@@ -128,7 +128,12 @@ def test_date_ranges_read_forwards_with_their_years(first: date, last: date, sho
 def test_the_first_edition_subject_names_both_years(store, mail_server) -> None:  # type: ignore[no-untyped-def]
     path, _, _ = store
     cli_run(path, "digest", "send", "china-weekly")
-    assert mail_server.received[0].message["Subject"] == "ILO China: 19 new releases (28 Jun 2021 – 16 Jun 2022)"
+    message = mail_server.received[0].message
+    assert message["Subject"] == "ILO China: 19 new releases (28 Jun 2021 – 16 Jun 2022)"
+    text, html = (part.get_content() for part in message.iter_parts())
+    shown = " ".join(lxml.html.fromstring(html).text_content().split())
+    assert "China feed (all feeds)." in shown
+    assert "Image:" not in shown and "Image:" not in text  # no image is shown, so no credit line
 
 
 @pytest.mark.parametrize("pipelining", [True, False])
