@@ -195,5 +195,5 @@ class ResultWriter:
         if connection is not None:
             try:
                 connection.invalidate()
-            except Exception:
+            except Exception:  # it is being thrown away
                 log.debug("invalidating a broken connection failed", exc_info=True)

@@ -149,7 +149,7 @@ class EditionSender:
                 except TransportError as exc:  # no message can go out: stop, all stays queued
                     self.fatal = self.fatal or exc
                     self.stop.set()
-                except Exception:
+                except Exception:  # logged; the delivery stays queued for the next run
                     log.exception("delivery %d to %s", job.delivery_id, job.address)
                 finally:
                     work.task_done()

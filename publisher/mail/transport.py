@@ -54,9 +54,9 @@ class RecipientDeferred(TemporaryFailure):
 
 
 class ServerUnavailable(TemporaryFailure):
-    """The server cannot be reached, dropped the connection again, or said 421: nothing is
-    wrong with the recipient. (A connection lost after the message went out may hide a
-    message the server took; it goes again with the same Message-ID.)"""
+    """The server cannot be reached, dropped the connection twice before the message went out,
+    or said 421 to anything but RCPT: nothing is wrong with the recipient. (A connection lost
+    after the message went out is OutcomeUnknown instead.)"""
 
 
 class PermanentFailure(DeliveryFailure):
@@ -169,18 +169,14 @@ class SmtpConnection:
             try:
                 return self._transaction(sender, recipient, message)
             except (TimeoutError, smtplib.SMTPServerDisconnected, ConnectionError) as exc:
-                self._drop()
-                if self._message_sent:  # never again from here: the server may have it
-                    raise OutcomeUnknown(Reply(0, f"no reply to the message: {exc}")) from exc
+                self._drop_after(exc)
                 if attempt == 1:
                     raise ServerUnavailable(Reply(0, f"no connection: {exc}")) from exc
             except (ServerUnavailable, RecipientDeferred):
                 self._drop()  # after a 421 the server closes the channel
                 raise
             except (OSError, smtplib.SMTPException) as exc:
-                self._drop()
-                if self._message_sent:
-                    raise OutcomeUnknown(Reply(0, f"no reply to the message: {exc}")) from exc
+                self._drop_after(exc)
                 raise ServerUnavailable(Reply(0, f"cannot talk to the server: {exc}")) from exc
         raise AssertionError("unreachable")
 
@@ -189,12 +185,13 @@ class SmtpConnection:
             self._client = self._transport.open_client()
         client = self._client
         options = ["BODY=8BITMIME"] if client.has_extn("8bitmime") else []
-        if not (sender.isascii() and recipient.isascii()):  # an internationalized address
+        international = not (sender.isascii() and recipient.isascii())
+        if international:
             if not client.has_extn("smtputf8"):
                 raise PermanentFailure(Reply(0, "the mail server does not offer SMTPUTF8, which "
                                                 "an internationalized address needs"))
             options.append("SMTPUTF8")
-        if client.has_extn("pipelining") and sender.isascii() and recipient.isascii():
+        if client.has_extn("pipelining") and not international:
             _pipelined(client, sender, recipient, options)
             return self._message(client, message)
         code, text = client.mail(sender, options)
@@ -219,6 +216,13 @@ class SmtpConnection:
             client.sock.settimeout(self._transport.smtp.timeout.total_seconds())
         _check(client, code, text, server_wide=True)  # a 421 here: a server shutting down
         return Reply(code, _decode(text))
+
+    def _drop_after(self, error: Exception) -> None:
+        """Drop the connection after `error`; once the message went out, never send it again
+        from here: the server may have it."""
+        self._drop()
+        if self._message_sent:
+            raise OutcomeUnknown(Reply(0, f"no reply to the message: {error}")) from error
 
     def _drop(self) -> None:
         client, self._client = self._client, None
