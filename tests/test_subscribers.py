@@ -139,6 +139,12 @@ def test_tokens_are_bound_to_purpose_and_subscriber_and_can_expire() -> None:
     with pytest.raises(TokenError, match="expired"):
         signer.verify("confirm", token, "nonce", max_age=timedelta(seconds=60))
     signer.verify("confirm", token, "nonce")  # no age limit: unsubscribe links keep working
+    for odd in ("².1.x", "1.².x", "1" * 40 + ".1.x", "٣.1.x"):  # digits to str.isdigit, not to us
+        with pytest.raises(TokenError, match="not valid"):
+            signer.verify("confirm", odd, "nonce")
+    for odd in ("².1.x", "1" * 40 + ".1.x", "٣.1.x"):
+        with pytest.raises(TokenError, match="not valid"):
+            Signer.subscriber_id(odd)
 
 
 _PRINT_KEY = ("import sys; from pathlib import Path; from publisher.config import load_config; "
