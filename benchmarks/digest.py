@@ -58,15 +58,21 @@ code = "CN"
 name = "China"
 timezone = "Asia/Shanghai"
 keywords = ["China"]
+[[countries]]
+code = "MN"
+name = "Mongolia"
+timezone = "Asia/Ulaanbaatar"
+keywords = ["Mongolia"]
 [tagging]
 default_countries = ["CN"]
 [feeds]
 dir = "{folder / 'feeds'}"
 [[digests]]
 name = "bench"
-countries = ["CN"]
+countries = ["CN", "MN"]
 cron = "0 9 * * MON"
 timezone = "Asia/Shanghai"
+first_edition_window = "3650d"  # the seed releases date from 2021-2022
 [smtp]
 host = "127.0.0.1"
 port = {port}
@@ -79,15 +85,16 @@ sender = "Bench office <news@bench.example.org>"
 
 
 def prepare(folder: Path, port: int, connections: int, subscribers: int) -> Path:
-    """A store with the seed releases and `subscribers` confirmed subscribers of CN."""
+    """A store with the seed releases and `subscribers` confirmed subscribers (of CN, MN, or
+    both: each reader's variant)."""
     path = write_config(folder, port, connections)
     fill_store(path, subscribers)
     return path
 
 
 def fill_store(config_path: Path, subscribers: int) -> None:
-    """The seed releases and `subscribers` confirmed subscribers of CN, into the store the
-    config names."""
+    """The seed releases and `subscribers` confirmed subscribers, a third each of CN, MN and
+    both, into the store the config names."""
     from sqlalchemy import insert
 
     from publisher.config import load_config
@@ -104,22 +111,30 @@ def fill_store(config_path: Path, subscribers: int) -> None:
             {"id": i, "email": f"reader{i}@example.org", "email_key": f"reader{i}@example.org",
              "status": "confirmed", "status_since": now, "created": now}
             for i in range(1, subscribers + 1)])
+        choices = (("CN",), ("MN",), ("CN", "MN"))
         session.execute(insert(SubscriberCountry), [
-            {"subscriber_id": i, "country_code": "CN"} for i in range(1, subscribers + 1)])
+            {"subscriber_id": i, "country_code": code}
+            for i in range(1, subscribers + 1) for code in choices[i % 3]])
 
 
 def child_ours(config_path: str) -> dict[str, float]:
+    from sqlalchemy import func, select
+
     from publisher.config import load_config
     from publisher.jobs.digests import send_digest
     from publisher.store.db import open_store
+    from publisher.store.models import EditionVariant
 
     config = load_config(Path(config_path), environ={})
     sessions = open_store(config)
     started, cpu = time.perf_counter(), time.process_time()
     totals = send_digest(sessions, config, "bench", now=datetime.now(UTC))
     assert totals is not None and totals.failed == 0
-    return {"seconds": time.perf_counter() - started, "cpu": time.process_time() - cpu,
-            "sent": totals.sent, "peak_mb": _peak_mb()}
+    seconds, cpu = time.perf_counter() - started, time.process_time() - cpu
+    with sessions() as session:
+        variants = session.scalar(select(func.count()).select_from(EditionVariant)) or 0
+    return {"seconds": seconds, "cpu": cpu, "sent": totals.sent, "peak_mb": _peak_mb(),
+            "variants": variants}
 
 
 def child_baseline(port: int, count: int, connections: int, message_file: str) -> dict[str, float]:
@@ -214,7 +229,8 @@ def main() -> None:
     baseline = sorted(baseline_runs, key=lambda r: r["seconds"])[len(baseline_runs) // 2]
     ours_rate, base_rate = ours["sent"] / ours["seconds"], baseline["sent"] / baseline["seconds"]
     print(f"one edition to {args.subscribers:,} subscribers over {args.connections} connections "
-          f"(median of {args.repeat} runs each)")
+          f"(median of {args.repeat} runs each), rendered as {ours['variants']:.0f} variants "
+          "(readers of CN, of MN, of both)")
     print(f"  publisher:        {ours_rate:8.0f} msg/s  ({ours['seconds']:.2f} s, "
           f"CPU {ours['cpu'] / ours['sent'] * 1e6:.0f} us per recipient)")
     print(f"  smtplib ceiling:  {base_rate:8.0f} msg/s  ({baseline['seconds']:.2f} s, "

@@ -6,6 +6,7 @@ Links that leave the service (in feeds, mail and pages) are absolute and built f
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from urllib.parse import quote, urlsplit
 
 from publisher.config import Config
@@ -63,8 +64,11 @@ def digest_edition_path(digest: str, number: int) -> str:
     return f"{DIGESTS_PATH}{digest}/{number}"
 
 
-def digest_edition_url(config: Config, digest: str, number: int) -> str:
-    return config.site.base_url + digest_edition_path(digest, number)
+def digest_edition_url(config: Config, digest: str, number: int,
+                       countries: Sequence[str] = ()) -> str:
+    """The edition's page; with `countries`, only their releases (a reader's own choice)."""
+    only = f"?countries={'+'.join(countries)}" if countries else ""
+    return config.site.base_url + digest_edition_path(digest, number) + only
 
 
 def digest_feed_url(config: Config) -> str:

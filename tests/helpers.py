@@ -59,10 +59,16 @@ def need(what: str) -> None:
     pytest.skip(what)
 
 
-def write_config(folder: Path, db_url: str, text: str | None = None) -> Path:
-    """The shipped config (or `text`) with its database pointed at `db_url`."""
+def write_config(folder: Path, db_url: str, text: str | None = None, *,
+                 first_edition_window: str | None = '"3650d"') -> Path:
+    """The shipped config (or `text`) with its database pointed at `db_url`. The seed releases
+    date from 2021-2022: unless told otherwise (None: the config's own), every digest's first
+    edition reaches back ten years, so they are news to it."""
     text = SHIPPED_CONFIG.read_text("utf-8") if text is None else text
     text = re.sub(r'(?m)^url = ".*"', f'url = "{db_url}"', text, count=1)
+    if first_edition_window is not None:
+        text = re.sub(r"(?m)^\[\[digests\]\]$",
+                      f"[[digests]]\nfirst_edition_window = {first_edition_window}", text)
     path = folder / "config.toml"
     path.write_text(text, "utf-8")
     return path

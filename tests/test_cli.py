@@ -105,9 +105,15 @@ def test_the_wheel_holds_everything_the_first_command_needs(tmp_path: Path) -> N
     assert where.stdout.startswith(str(site))  # the wheel's copy, not the source tree
     out, _ = _run_until_scheduling(folder, env)
     assert (folder / "feeds" / "index.html").is_file() and "feeds: 11 changed" in out
-    preview = subprocess.run([sys.executable, "-m", "publisher", "digest", "preview", "china-weekly",
-                              "--out", "preview"], cwd=folder, env=env, capture_output=True, text=True,
-                             timeout=60, check=False)
+    def publisher(*args: str) -> subprocess.CompletedProcess[str]:
+        return subprocess.run([sys.executable, "-m", "publisher", *args], cwd=folder, env=env,
+                              capture_output=True, text=True, timeout=60, check=False)
+
+    # The bundled releases are from 2021-2022: not news to a digest starting today.
+    assert publisher("digest", "preview", "china-weekly", "--out", "preview").stdout == \
+        "china-weekly: nothing new; nothing to preview\n"
+    assert publisher("digest", "start", "china-weekly", "--from", "2021-01-01").returncode == 0
+    preview = publisher("digest", "preview", "china-weekly", "--out", "preview")
     assert preview.returncode == 0, preview.stderr
     assert "ILO" in (folder / "preview" / "china-weekly.html").read_text("utf-8")
 

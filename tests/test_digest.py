@@ -21,7 +21,7 @@ from publisher.dates import short_date_range
 from publisher.jobs.imports import ImportRequest, import_files
 from publisher.mail.transport import make_transport
 from publisher.store.db import open_store
-from publisher.store.models import Delivery, Edition, Subscriber
+from publisher.store.models import Delivery, Edition, EditionVariant, Subscriber
 from publisher.subscribers.keys import signing_key
 from publisher.subscribers.people import (
     SubscriberRow,
@@ -94,7 +94,7 @@ def test_a_second_send_sends_nothing_and_new_releases_go_in_the_next_edition(
     path, config, sessions = store
     assert cli_run(path, "digest", "send", "china-weekly")[0] == 0
     code, out, _ = cli_run(path, "digest", "send", "china-weekly")
-    assert (code, out) == (0, "china-weekly: no new releases since the last edition; nothing sent\n")
+    assert (code, out) == (0, "china-weekly: nothing new since the last edition\n")
     assert len(mail_server.received) == 2
     extra = tmp_path / "new.json"
     extra.write_text(json.dumps([{"title": EVIL, "published": "2026-11-20",
@@ -203,10 +203,11 @@ def test_giving_up_after_max_attempts(tmp_path, db_url, mail_server) -> None:  #
 def test_dry_run_and_test_copy_record_nothing(store, mail_server) -> None:  # type: ignore[no-untyped-def]
     path, _, sessions = store
     code, out, _ = cli_run(path, "digest", "send", "china-weekly", "--dry-run")
-    assert out == ("china-weekly edition 1: would send 19 releases to 2 recipients "
+    assert out == ("china-weekly edition 1: would send 19 releases to 2 readers in 1 variant "
                    "(dry run, nothing sent)\n")
     code, out, _ = cli_run(path, "digest", "send", "china-weekly", "--to", "editor@example.org")
-    assert code == 0 and out.startswith("china-weekly: test copy sent to editor@example.org (250")
+    assert code == 0 and out.startswith(
+        "china-weekly: test copy of edition 1 (CN, 19 releases) sent to editor@example.org (250")
     assert [r.recipients for r in mail_server.received] == [["editor@example.org"]]
     with sessions() as session:
         assert session.scalars(select(Edition)).all() == []
@@ -292,16 +293,20 @@ def test_more_waiting_than_max_items_says_how_many_and_moves_past_them(tmp_path,
     set_keys(path, "digests", max_items="5")
     _, sessions = setup_store(path, {"cn@example.org": ("CN", "confirmed")})
     assert cli_run(path, "digest", "send", "china-weekly")[1] == \
-        "china-weekly edition 1: 5 releases, 1 sent, 0 failed\n"
+        "china-weekly edition 1: 19 releases, 1 sent, 0 failed\n"
     text_part, html_part = mail_server.received[0].message.iter_parts()
-    text = text_part.get_content()
-    assert "14 more new releases did not fit in this email." in text
+    text = text_part.get_content().replace("\r\n", "\n")
+    page = "https://www.ilo.org/beijing/digests/china-weekly/1?countries=CN"
+    assert f"And 14 more new releases. Read them all:\n{page}\n" in text
     assert "China feed: https://www.ilo.org/beijing/feeds/cn/atom.xml" in text
-    assert "14 more new releases" in " ".join(html_part.get_content().split())
+    html = " ".join(html_part.get_content().split())
+    assert f'And 14 more new releases:</strong> <a href="{page}"' in html
     with sessions() as session:
         edition = session.scalars(select(Edition)).one()
-    assert (edition.release_count, edition.more_count) == (5, 14)
-    assert cli_run(path, "digest", "send", "china-weekly")[1].endswith("nothing sent\n")
+        variant = session.scalars(select(EditionVariant)).one()
+    assert (edition.release_count, variant.release_count, variant.more_count) == (19, 5, 14)
+    assert cli_run(path, "digest", "send", "china-weekly")[1] == \
+        "china-weekly: nothing new since the last edition\n"
 
 
 def test_an_operators_template_folder_wins_over_the_shipped_templates(tmp_path, db_url, mail_server) -> None:  # type: ignore[no-untyped-def]

@@ -59,7 +59,9 @@ def test_subscribe_confirm_receive_unsubscribe_and_receive_no_more(web, tmp_path
     preferences = re.search(r"(https://\S+/preferences\?token=[^\s\"<]+)", digest_text(digest)).group(1)  # type: ignore[union-attr]
     revoked = httpx.get(local(preferences, base))  # unsubscribing revoked every link mailed before
     assert revoked.status_code == 400 and "does not work" in revoked.text
-    news.write_text(json.dumps([{"title": "More from China", "published": "2026-11-27"}]))
+    # Published after the last edition began: news, but for nobody now.
+    published = datetime.now(UTC).isoformat()
+    news.write_text(json.dumps([{"title": "More from China", "published": published}]))
     import_files(sessions, config, [ImportRequest(str(news))], datetime.now(UTC) + timedelta(1))
     assert send_digest(path).endswith("0 sent, 0 failed\n")
     assert len(server.to("Reader@example.org")) == 2  # the confirmation and one digest

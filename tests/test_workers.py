@@ -184,7 +184,8 @@ def test_two_schedulers_and_three_workers_over_several_fire_times(
         for number in (2, 3):
             release = tmp_path / f"release{number}.json"
             release.write_text(json.dumps([{"title": f"China news {number}",
-                                            "published": "2026-11-27", "countries": ["CN"]}]))
+                                            "published": datetime.now(UTC).isoformat(),
+                                            "countries": ["CN"]}]))
             import_files(sessions, config, [ImportRequest(str(release))], datetime.now(UTC))
             wait_until(lambda n=number: len(editions(sessions)) == n, 30)
             if number == 2:

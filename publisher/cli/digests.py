@@ -5,6 +5,7 @@ from __future__ import annotations
 import sys
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
+from datetime import datetime
 from pathlib import Path
 
 import click
@@ -12,9 +13,10 @@ from rich.progress import Progress
 
 from publisher.cli.app import App, cli, favour_senders, pass_app
 from publisher.clock import utc_now as now
-from publisher.dates import counted
+from publisher.dates import counted, format_day_month_year
+from publisher.digest.explain import next_edition
 from publisher.errors import InvalidValue
-from publisher.jobs.digests import plan_digest, send_digest
+from publisher.jobs.digests import plan_digest, send_digest, start_digest
 from publisher.jobs.samples import preview_digest, send_test_copy
 
 
@@ -34,58 +36,88 @@ def _progress(total: int) -> Iterator[Callable[[int], None] | None]:
         yield lambda n: progress.advance(task, n)
 
 
+def _countries(value: str | None) -> list[str] | None:
+    return value.replace(",", " ").split() if value else None
+
+
+_COUNTRIES = click.option(
+    "--countries", metavar="CODES",
+    help="The readers' choice to show, e.g. 'CN MN' (default: every country of the digest).")
+
+
 @digest.command("send")
 @click.argument("name")
 @click.option("--dry-run", is_flag=True, help="Say what would be sent; send and record nothing.")
-@click.option("--to", "to", metavar="ADDRESS", help="Send a test copy to ADDRESS only; record nothing.")
+@click.option("--to", "to", metavar="ADDRESS",
+              help="Send a test copy ('[Test]' in its subject) to ADDRESS only; record nothing.")
+@_COUNTRIES
 @pass_app
-def digest_send(app: App, name: str, dry_run: bool, to: str | None) -> None:
+def digest_send(app: App, name: str, dry_run: bool, to: str | None, countries: str | None) -> None:
     """Send the next edition of digest NAME now (finishing an unfinished one first).
 
     Example: publisher digest send china-weekly --dry-run
     """
     if to is not None:
-        _send_test_copy(app, name, to)
+        _send_test_copy(app, name, to, _countries(countries))
         return
-    plan = plan_digest(app.sessions, app.config, name)
-    if plan is None:
-        click.echo(f"{name}: no new releases since the last edition; nothing sent")
-        return
-    if dry_run:
-        what = "would resume" if plan.resumed else "would send"
-        releases = plan.resumed.release_count if plan.resumed else len(plan.selection.releases)
-        click.echo(f"{name} edition {plan.number}: {what} {counted(releases, 'release')} to "
-                   f"{counted(plan.recipients, 'recipient')} (dry run, nothing sent)")
+    plan = plan_digest(app.sessions, app.config, name, now())
+    if dry_run or not plan.makes_edition:
+        click.echo(next_edition(name, plan) + (" (dry run, nothing sent)" if dry_run else ""))
         return
     favour_senders()
     with _progress(plan.recipients) as progress:
         totals = send_digest(app.sessions, app.config, name, now=now(), progress=progress)
-    click.echo(totals.line() if totals else f"{name}: no new releases; nothing sent")
+    click.echo(totals.line() if totals else f"{name}: nothing new since the last edition")
 
 
-def _send_test_copy(app: App, name: str, address: str) -> None:
+def _send_test_copy(app: App, name: str, address: str, countries: list[str] | None) -> None:
     try:
-        reply = send_test_copy(app.sessions, app.config, name, address, now())
+        sent = send_test_copy(app.sessions, app.config, name, address, now(), countries=countries)
     except InvalidValue as exc:
-        raise click.BadParameter(str(exc), param_hint="--to") from None
-    if reply is None:
-        click.echo(f"{name}: no new releases; no test copy to send")
-    else:
-        click.echo(f"{name}: test copy sent to {address} ({reply})")
+        raise click.BadParameter(str(exc)) from None
+    if sent is None:
+        click.echo(f"{name}: nothing new for {' '.join(countries or ()) or 'its readers'}; "
+                   "no test copy to send")
+        return
+    sample, reply = sent
+    click.echo(f"{name}: test copy of edition {sample.edition.number} "
+               f"({' '.join(sample.countries)}, {counted(sample.variant.release_count, 'release')}) "
+               f"sent to {address} ({reply})")
 
 
 @digest.command("preview")
 @click.argument("name")
 @click.option("--out", "out", required=True, type=click.Path(file_okay=False, path_type=Path),
               help="Folder to write NAME.html, NAME.txt and NAME.eml into.")
+@_COUNTRIES
 @pass_app
-def digest_preview(app: App, name: str, out: Path) -> None:
+def digest_preview(app: App, name: str, out: Path, countries: str | None) -> None:
     """Write the HTML, the text and the complete .eml of what the next edition would be.
 
     Example: publisher digest preview china-weekly --out preview/
     """
-    written = preview_digest(app.sessions, app.config, name, out, now())
+    try:
+        written = preview_digest(app.sessions, app.config, name, out, now(),
+                                 countries=_countries(countries))
+    except InvalidValue as exc:
+        raise click.BadParameter(str(exc), param_hint="--countries") from None
     if written is None:
-        click.echo(f"{name}: no new releases; nothing to preview")
+        click.echo(f"{name}: nothing new; nothing to preview")
     else:
         click.echo(f"wrote {', '.join(str(path) for path in written)}")
+
+
+@digest.command("start")
+@click.argument("name")
+@click.option("--from", "since", required=True, metavar="DATE", type=click.DateTime(["%Y-%m-%d"]),
+              help="Releases published from this day on (in the digest's time zone) are news.")
+@pass_app
+def digest_start(app: App, name: str, since: datetime) -> None:
+    """Say where digest NAME starts: its next edition carries releases published from DATE on
+    that no edition carried yet (instead of its usual period, or a first edition's window).
+
+    Example: publisher digest start china-weekly --from 2026-11-01
+    """
+    start = start_digest(app.sessions, app.config, name, since.date(), now())
+    click.echo(f"{name}: the next edition carries releases published from "
+               f"{format_day_month_year(since.date())} ({start:%Y-%m-%d %H:%M %Z}) on")

@@ -154,12 +154,13 @@ def status(app: App, limit: int) -> None:
 @pass_app
 def schedule_command(app: App) -> None:
     """Print every job with its next three fire times (in its zone and in UTC), when it last
-    ran, and the last edition of each digest.
+    ran, the last edition of each digest and what its next would hold.
 
     Example: publisher schedule
     """
     with app.sessions() as session:
         rows = describe_schedules(session, app.config, now())
-    print_table(("Job", "Next fire times (own zone / UTC)", "Last run", "Last edition"),
-                ([row.id, "\n".join(row.next_fires), row.last_run, row.last_edition] for row in rows))
+    print_table(("Job", "Next fire times (own zone / UTC)", "Last run", "Last edition", "If sent now"),
+                ([row.id, "\n".join(row.next_fires), row.last_run, row.last_edition,
+                  row.next_edition] for row in rows))
     click.echo(f"{len(rows)} jobs")

@@ -19,6 +19,7 @@ from publisher.config.values import (
     ReplyTimeout,
     RetryDelay,
     TimeZoneName,
+    Window,
     check_location,
 )
 from publisher.errors import UnknownCountry, UnknownDigest
@@ -83,6 +84,9 @@ class Digest(Section):
     max_items: Annotated[int, Field(ge=1, le=500)] = 20
     subject: NonEmpty = "{releases} ({dates})"
     title: str = ""  # the heading of the email; empty: "{site.name}: {country names}"
+    # A first edition carries releases published this long before it, no older (see
+    # digest/select.py for the whole rule); `publisher digest start NAME --from DATE` overrides it.
+    first_edition_window: Window = timedelta(days=14)
 
 
 class Smtp(Section):

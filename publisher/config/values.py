@@ -82,10 +82,12 @@ def parse_duration(value: object) -> object:
     return timedelta(seconds=float(number) * _DURATION_UNITS[unit])
 
 
-def _between(low: timedelta, high: timedelta) -> Callable[[timedelta], timedelta]:
+def _between(low: timedelta, high: timedelta, *, zero: bool = False
+             ) -> Callable[[timedelta], timedelta]:
     def check(value: timedelta) -> timedelta:
-        if not low < value <= high:
-            raise ValueError(f"expected more than {low.total_seconds():g} s and at most "
+        if not (low < value <= high or (zero and value == low)):
+            least = "at least" if zero else "more than"
+            raise ValueError(f"expected {least} {low.total_seconds():g} s and at most "
                              f"{high.total_seconds():g} s, got {value.total_seconds():g} s")
         return value
     return check
@@ -94,6 +96,9 @@ def _between(low: timedelta, high: timedelta) -> Callable[[timedelta], timedelta
 Duration = Annotated[timedelta, BeforeValidator(parse_duration),
                      AfterValidator(_between(timedelta(0), timedelta(days=365)))]
 
+# How far back a first edition reaches; zero: only what is published from then on.
+Window = Annotated[timedelta, BeforeValidator(parse_duration),
+                   AfterValidator(_between(timedelta(0), timedelta(days=3660), zero=True))]
 
 # A reply to any SMTP command may take up to 10 minutes (RFC 5321 4.5.3.2).
 ReplyTimeout = Annotated[timedelta, BeforeValidator(parse_duration),

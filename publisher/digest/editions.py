@@ -1,5 +1,6 @@
-"""Editions: created once (with one queued delivery per recipient) before any mail goes out,
-resumed until every delivery is final, completed exactly once."""
+"""Editions: created once before any mail goes out (a variant rendered per distinct choice of
+countries among the readers, one queued delivery per reader with something new), resumed until
+every delivery is final, completed exactly once."""
 
 from __future__ import annotations
 
@@ -8,25 +9,41 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Any, cast
 
-from sqlalchemy import CursorResult, Select, exists, func, insert, literal, select, text, update
-from sqlalchemy.exc import IntegrityError
+from sqlalchemy import CursorResult, Subquery, case, func, insert, literal, select, text, update
 from sqlalchemy.orm import Session
 
 from publisher.config import Config, Digest
-from publisher.digest.render import render_edition
-from publisher.digest.select import Selection, waiting_releases
+from publisher.digest.render import Content, Rendered, edition_subject, render_variant
+from publisher.digest.select import Waiting, waiting_releases
 from publisher.store.editions import unfinished_edition
 from publisher.store.locks import edition_key
-from publisher.store.models import Delivery, Edition, Subscriber, SubscriberCountry
+from publisher.store.models import (
+    Delivery,
+    Edition,
+    EditionRelease,
+    EditionVariant,
+    Subscriber,
+    SubscriberCountry,
+    new_nonce,
+)
 from publisher.store.statuses import DeliveryStatus, EditionStatus, SubscriberStatus
 
 log = logging.getLogger(__name__)
 
-def recipients_query(digest: Digest) -> Select[int]:
-    """Confirmed subscribers who follow any of the digest's countries."""
-    follows = exists().where(SubscriberCountry.subscriber_id == Subscriber.id,
-                             SubscriberCountry.country_code.in_(digest.countries))
-    return select(Subscriber.id).where(Subscriber.status == SubscriberStatus.CONFIRMED, follows)
+def reader_choices(digest: Digest) -> Subquery:
+    """Each confirmed subscriber of the digest's countries, with their choice among them as a
+    bit mask (bit i: the digest's i-th country): one row per reader."""
+    bits = {code: 1 << index for index, code in enumerate(digest.countries)}
+    return (select(SubscriberCountry.subscriber_id.label("subscriber_id"),
+                   func.sum(case(bits, value=SubscriberCountry.country_code)).label("mask"))
+            .join(Subscriber, Subscriber.id == SubscriberCountry.subscriber_id)
+            .where(Subscriber.status == SubscriberStatus.CONFIRMED,
+                   SubscriberCountry.country_code.in_(digest.countries))
+            .group_by(SubscriberCountry.subscriber_id).subquery())
+
+
+def countries_of(digest: Digest, mask: int) -> tuple[str, ...]:
+    return tuple(sorted(code for index, code in enumerate(digest.countries) if mask >> index & 1))
 
 
 def next_number(session: Session, digest: str) -> int:
@@ -34,26 +51,62 @@ def next_number(session: Session, digest: str) -> int:
 
 
 @dataclass(frozen=True)
+class VariantPlan:
+    """The readers of one choice of countries, and what is new for them."""
+
+    mask: int
+    countries: tuple[str, ...]
+    readers: int
+    releases: int  # waiting releases of their countries (at most max_items are shown)
+
+
+@dataclass(frozen=True)
 class Plan:
     """What the next edition would be, without writing anything."""
 
     number: int
-    selection: Selection
-    recipients: int
+    waiting: Waiting | None  # None: an unfinished edition is resumed
+    variants: tuple[VariantPlan, ...]  # the choices with something new, each rendered once
+    idle_readers: int  # readers whose choice has nothing new: they get nothing
     resumed: Edition | None  # an unfinished edition comes first
+    queued: int = 0  # its deliveries still to send
+
+    @property
+    def recipients(self) -> int:
+        return self.queued if self.resumed else sum(variant.readers for variant in self.variants)
+
+    @property
+    def makes_edition(self) -> bool:
+        """Whether sending now makes (or resumes) an edition: not when nothing is new, unless
+        it is the digest's first (made even when silent: it marks where the digest began)."""
+        return self.resumed is not None or bool(self.releases) or self.number == 1
+
+    @property
+    def releases(self) -> int:
+        if self.resumed is not None:
+            return self.resumed.release_count
+        return len(self.waiting.releases) if self.waiting else 0
 
 
-def plan_edition(session: Session, digest: Digest) -> Plan | None:
+def plan_edition(session: Session, digest: Digest, now: datetime) -> Plan:
+    """The unfinished edition, else what the next one would be (see Plan.makes_edition)."""
     unfinished = unfinished_edition(session, digest.name)
     if unfinished is not None:
         queued = session.scalar(select(func.count()).where(
             Delivery.edition_id == unfinished.id, Delivery.status == DeliveryStatus.QUEUED)) or 0
-        return Plan(unfinished.number, Selection([], 0, unfinished.watermark), queued, unfinished)
-    selection = waiting_releases(session, digest)
-    if not selection.releases:
-        return None
-    recipients = session.scalar(select(func.count()).select_from(recipients_query(digest).subquery()))
-    return Plan(next_number(session, digest.name), selection, recipients or 0, None)
+        return Plan(unfinished.number, None, (), 0, unfinished, queued)
+    waiting = waiting_releases(session, digest, now)
+    choices = reader_choices(digest)
+    variants, idle = [], 0
+    for mask, readers in session.execute(select(choices.c.mask, func.count()).group_by(choices.c.mask)
+                                         .order_by(choices.c.mask)):
+        countries = countries_of(digest, mask)
+        releases = waiting.count(countries)
+        if releases:
+            variants.append(VariantPlan(mask, countries, readers, releases))
+        else:
+            idle += readers
+    return Plan(next_number(session, digest.name), waiting, tuple(variants), idle, None)
 
 
 def open_edition(
@@ -61,46 +114,75 @@ def open_edition(
 ) -> Edition | None:
     """The unfinished edition of this digest, else a new one for what is waiting, else None.
 
-    The new edition and its deliveries are written in the caller's transaction; a second
-    process making the same edition at the same moment fails on the unique (digest, number)
-    or (digest, period), and gets the first one's edition instead.
+    The variants are rendered before anything is written (the write lock is then held for a
+    moment only). The new edition, its variants and its deliveries are written in the caller's
+    transaction; a second process making the same edition at the same moment fails on the
+    unique (digest, number) or (digest, period) with an IntegrityError, and its caller starts
+    over, to find the first one's edition unfinished.
     """
     _take_turns(session, digest.name)
-    unfinished = unfinished_edition(session, digest.name)
-    if unfinished is not None:
-        return unfinished
-    selection = waiting_releases(session, digest)
-    if not selection.releases:
+    plan = plan_edition(session, digest, now)
+    if not plan.makes_edition:
         log.info("%s: no new releases since the last edition; nothing to send", digest.name)
         return None
-    number = next_number(session, digest.name)
-    edition = make_edition(config, digest, selection, number, period=period, status=EditionStatus.SENDING,
-                           now=now)
-    try:
-        with session.begin_nested():
-            session.add(edition)
-            session.flush()
-    except IntegrityError:
-        log.info("%s: edition %d was made by another process; resuming it", digest.name, number)
-        return unfinished_edition(session, digest.name)
-    queue = recipients_query(digest).add_columns(
-        literal(edition.id), literal(DeliveryStatus.QUEUED.value), literal(0))
-    session.execute(insert(Delivery).from_select(
-        ["subscriber_id", "edition_id", "status", "attempts"], queue))
+    if plan.resumed is not None or plan.waiting is None:
+        return plan.resumed
+    rendered = {variant.mask: render_choice(session, config, digest, plan.waiting, plan.number,
+                                            variant.countries)
+                for variant in plan.variants}
+    edition = new_edition(digest, plan.waiting, plan.number, period=period, now=now)
+    session.add(edition)
+    session.flush()
+    variants = {variant.mask: _variant_row(edition, variant, *rendered[variant.mask])
+                for variant in plan.variants}
+    session.add_all(variants.values())
+    session.flush()
+    session.execute(insert(EditionRelease).from_select(
+        ["edition_id", "release_id"],
+        select(literal(edition.id), plan.waiting.query(digest.countries).subquery().c.release_id)))
+    if variants:
+        _queue_deliveries(session, digest, edition, {mask: row.id for mask, row in variants.items()})
     return edition
 
 
-def make_edition(config: Config, digest: Digest, selection: Selection, number: int, *,
-                 period: str, status: str, now: datetime) -> Edition:
-    """The edition of `selection`, rendered; not added to any session."""
-    rendered = render_edition(config, digest, selection, number)
+def new_edition(digest: Digest, waiting: Waiting, number: int, *, period: str,
+                now: datetime) -> Edition:
+    """The edition of what is waiting, before its variants; not added to any session."""
+    published = list(waiting.published.values())
     return Edition(
-        digest=digest.name, number=number, period=period, status=status, created=now,
-        watermark=selection.watermark, release_count=len(selection.releases),
-        more_count=selection.more, first_published=rendered.first_published,
-        last_published=rendered.last_published, subject=rendered.subject, html=rendered.html,
-        text=rendered.text,
+        digest=digest.name, number=number, period=period, status=EditionStatus.SENDING,
+        created=now, since=waiting.period.since, message_key=new_nonce()[:16],
+        release_count=len(waiting.releases),
+        more_count=max(len(waiting.releases) - digest.max_items, 0),
+        first_published=min(published, default=None), last_published=max(published, default=None),
+        subject=edition_subject(digest, published) if published else "",
     )
+
+
+def render_choice(session: Session, config: Config, digest: Digest, waiting: Waiting,
+                  number: int, countries: tuple[str, ...]) -> tuple[Rendered, int, int]:
+    """The variant for readers of `countries`: rendered, releases shown, releases left over."""
+    releases = waiting.newest(session, countries, digest.max_items)
+    more = waiting.count(countries) - len(releases)
+    return render_variant(config, Content(digest, number, countries, releases, more)), len(releases), more
+
+
+def _variant_row(edition: Edition, variant: VariantPlan, rendered: Rendered, shown: int,
+                 more: int) -> EditionVariant:
+    return EditionVariant(edition_id=edition.id, countries=" ".join(variant.countries),
+                          release_count=shown, more_count=more, subject=rendered.subject,
+                          html=rendered.html, text=rendered.text)
+
+
+def _queue_deliveries(session: Session, digest: Digest, edition: Edition,
+                      variant_ids: dict[int, int]) -> None:
+    """One queued delivery per reader whose choice has something new, in one statement."""
+    readers = reader_choices(digest)
+    session.execute(insert(Delivery).from_select(
+        ["subscriber_id", "edition_id", "variant_id", "status", "attempts"],
+        select(readers.c.subscriber_id, literal(edition.id),
+               case(variant_ids, value=readers.c.mask), literal(DeliveryStatus.QUEUED.value),
+               literal(0)).where(readers.c.mask.in_(variant_ids))))
 
 
 def _take_turns(session: Session, digest: str) -> None:
@@ -115,7 +197,7 @@ def _take_turns(session: Session, digest: str) -> None:
 
 
 def complete_if_done(session: Session, edition_id: int, now: datetime) -> bool:
-    """Mark the edition complete (its watermark then counts) when no delivery is left queued.
+    """Mark the edition complete (its period then counts) when no delivery is left queued.
     Only the call that changes the status returns True: completion happens exactly once."""
     left = session.scalar(select(func.count()).where(
         Delivery.edition_id == edition_id, Delivery.status == DeliveryStatus.QUEUED))

@@ -1,5 +1,6 @@
-"""What one recipient's digest message holds: its Message-ID, its signed links, and the
-edition's fixed parts (subject, List-Id, the rendered HTML and text) ready to be filled in."""
+"""What one recipient's digest message holds: its Message-ID, its signed links, and the fixed
+parts of their variant of the edition (subject, List-Id, the rendered HTML and text) ready to
+be filled in."""
 
 from __future__ import annotations
 
@@ -8,7 +9,7 @@ from email.utils import parseaddr
 from publisher.config import Config, Digest
 from publisher.digest.render import digest_title
 from publisher.mail.message import Dkim, MessageFactory, Recipient
-from publisher.store.models import Edition
+from publisher.store.models import Edition, EditionVariant
 from publisher.subscribers.tokens import Signer
 from publisher.urls import (
     PREFERENCES_PATH,
@@ -23,7 +24,9 @@ class RecipientLinks:
     once: this runs for every message)."""
 
     def __init__(self, config: Config, edition: Edition, signer: Signer) -> None:
-        self._id = f"<{edition.digest}.{edition.number}.{{}}.{edition.id}@{site_host(config)}>"
+        # The edition's random key makes it unique across installations and recreated
+        # databases; the same for the same delivery, so a resumed edition sends the same ID.
+        self._id = f"<{edition.digest}.{edition.number}.{{}}.{edition.message_key}@{site_host(config)}>"
         self._unsubscribe = token_url_prefix(config, UNSUBSCRIBE_PATH)
         self._preferences = token_url_prefix(config, PREFERENCES_PATH)
         self._sign = signer.sign
@@ -37,11 +40,12 @@ class RecipientLinks:
         )
 
 
-def message_factory(config: Config, digest: Digest, edition: Edition, dkim_key: Dkim | None) -> MessageFactory:
+def message_factory(config: Config, digest: Digest, variant: EditionVariant,
+                    dkim_key: Dkim | None, *, subject_prefix: str = "") -> MessageFactory:
     mailto = config.mail.unsubscribe_mailto or parseaddr(config.mail.sender)[1]
     return MessageFactory(
-        sender=config.mail.sender, subject=edition.subject,
+        sender=config.mail.sender, subject=subject_prefix + variant.subject,
         list_id=f"{digest.name}.{site_host(config)}", list_name=digest_title(config, digest),
-        unsubscribe_mailto=mailto, html_part=edition.html, text_part=edition.text,
-        boundary=f"publisher_alt_{edition.id}", dkim_key=dkim_key,
+        unsubscribe_mailto=mailto, html_part=variant.html, text_part=variant.text,
+        boundary=f"publisher_alt_{variant.id}", dkim_key=dkim_key,
     )

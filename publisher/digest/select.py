@@ -1,40 +1,104 @@
-"""Which releases an edition carries: those stored after the last complete edition's watermark."""
+"""Which releases an edition carries: only news.
+
+The rule (the README says it too): a release goes into the next edition of a digest when
+- it is tagged with one of the digest's countries,
+- no earlier edition of the digest carried it (editions keep the list: nothing goes out twice),
+- and it was published on or after the *cutoff*:
+  - before a digest's first edition, the edition's time less `first_edition_window` (so a fresh
+    install, or a newly configured digest, does not mail the back catalogue);
+  - after that, the start of the previous edition's period (so a release published recently but
+    imported late still goes out once, and an archive imported later does not);
+  - where an operator ran `publisher digest start NAME --from DATE` since the last edition, DATE.
+Releases left out by the cutoff stay in the feeds and the archive, and are not mailed unless
+an operator moves the start back before them.
+"""
 
 from __future__ import annotations
 
+from collections.abc import Iterable
 from dataclasses import dataclass
+from datetime import datetime
 
-from sqlalchemy import func, select
+from sqlalchemy import ColumnElement, Select, exists, func, select
 from sqlalchemy.orm import Session
 
 from publisher.config import Digest
-from publisher.store.models import Edition, Release, ReleaseCountry
+from publisher.dates import format_day_month_year
+from publisher.store.models import DigestStart, Edition, EditionRelease, Release, ReleaseCountry
 from publisher.store.statuses import EditionStatus
 
 
 @dataclass(frozen=True)
-class Selection:
-    releases: list[Release]  # newest first, at most max_items
-    more: int  # waiting releases beyond max_items
-    watermark: int  # the newest release id waiting: the next edition starts after it
+class Period:
+    cutoff: datetime  # releases published before it are not news
+    since: datetime  # the start of the new edition's own period
+    reason: str  # where the cutoff comes from, as a person reads it
 
 
-def last_watermark(session: Session, digest: str) -> int:
-    """Release ids only grow, so "newer than the watermark" means "stored since the last
-    complete edition": a release imported late with an old date is not lost."""
-    query = select(func.max(Edition.watermark)).where(
+@dataclass(frozen=True)
+class Waiting:
+    """What the next edition would carry."""
+
+    digest: str
+    releases: dict[int, frozenset[str]]  # release id: its countries among the digest's
+    published: dict[int, datetime]  # release id: when it was published
+    period: Period
+    too_old: int  # releases of the digest's countries never mailed, published before the cutoff
+
+    def count(self, countries: Iterable[str]) -> int:
+        chosen = frozenset(countries)
+        return sum(1 for tags in self.releases.values() if tags & chosen)
+
+    def query(self, countries: Iterable[str]) -> Select[int]:
+        """The ids of the waiting releases of any of `countries`."""
+        return select(ReleaseCountry.release_id).where(
+            ReleaseCountry.country_code.in_(countries),
+            ReleaseCountry.published >= self.period.cutoff, ~_carried(self.digest)).distinct()
+
+    def newest(self, session: Session, countries: Iterable[str], limit: int) -> list[Release]:
+        """The newest `limit` waiting releases of any of `countries`, newest first."""
+        return list(session.scalars(
+            select(Release).where(Release.id.in_(self.query(countries)))
+            .order_by(Release.published.desc(), Release.id.desc()).limit(limit)))
+
+
+def _carried(digest: str) -> ColumnElement[bool]:
+    """Whether an edition of `digest` carried the release already."""
+    return exists().where(EditionRelease.release_id == ReleaseCountry.release_id,
+                          EditionRelease.edition_id == Edition.id, Edition.digest == digest)
+
+
+def last_complete(session: Session, digest: str) -> Edition | None:
+    return session.scalars(select(Edition).where(
         Edition.digest == digest, Edition.status == EditionStatus.COMPLETE)
-    return session.scalar(query) or 0
+        .order_by(Edition.number.desc()).limit(1)).first()
 
 
-def waiting_releases(session: Session, digest: Digest) -> Selection:
-    after = last_watermark(session, digest.name)
-    waiting = select(Release.id).where(
-        Release.id > after,
-        Release.links.any(ReleaseCountry.country_code.in_(digest.countries)),
-    ).subquery()
-    count, newest_id = session.execute(select(func.count(), func.max(waiting.c.id))).one()
-    releases = list(session.scalars(
-        select(Release).where(Release.id.in_(select(waiting.c.id)))
-        .order_by(Release.published.desc(), Release.id.desc()).limit(digest.max_items)))
-    return Selection(releases, max(count - len(releases), 0), newest_id or after)
+def edition_period(session: Session, digest: Digest, now: datetime) -> Period:
+    last = last_complete(session, digest.name)
+    start = session.get(DigestStart, digest.name)
+    if start is not None and (last is None or start.set_at > last.created):
+        return Period(start.since, start.since,
+                      f"set by 'digest start' to {format_day_month_year(start.since.date())}")
+    if last is not None:
+        return Period(last.since, last.created, f"edition {last.number}'s period began "
+                                                f"{format_day_month_year(last.since.date())}")
+    cutoff = now - digest.first_edition_window
+    days = digest.first_edition_window.days
+    return Period(cutoff, cutoff, f"a first edition carries the last {days} day{'s' * (days != 1)}")
+
+
+def waiting_releases(session: Session, digest: Digest, now: datetime) -> Waiting:
+    period = edition_period(session, digest, now)
+    never_mailed = (ReleaseCountry.country_code.in_(digest.countries), ~_carried(digest.name))
+    releases: dict[int, set[str]] = {}
+    published: dict[int, datetime] = {}
+    for release_id, country, when in session.execute(
+            select(ReleaseCountry.release_id, ReleaseCountry.country_code, ReleaseCountry.published)
+            .where(*never_mailed, ReleaseCountry.published >= period.cutoff)):
+        releases.setdefault(release_id, set()).add(country)
+        published[release_id] = when
+    too_old = session.scalar(select(func.count(ReleaseCountry.release_id.distinct())).where(
+        *never_mailed, ReleaseCountry.published < period.cutoff)) or 0
+    return Waiting(digest.name, {key: frozenset(value) for key, value in releases.items()},
+                   published, period, too_old)

@@ -31,7 +31,7 @@ from publisher.digest.outage import Outage
 from publisher.digest.pace import SharedRate
 from publisher.digest.record import Result, ResultWriter
 from publisher.identity import process_name
-from publisher.mail.message import Dkim
+from publisher.mail.message import Dkim, MessageFactory
 from publisher.mail.transport import (
     Connection,
     OutcomeUnknown,
@@ -43,7 +43,7 @@ from publisher.mail.transport import (
     TransportError,
 )
 from publisher.store.db import engine_of, retrying
-from publisher.store.models import Delivery, Edition, Subscriber
+from publisher.store.models import Delivery, Edition, EditionVariant, Subscriber
 from publisher.store.statuses import OUTCOME_UNKNOWN, DeliveryStatus, SubscriberStatus
 from publisher.subscribers.tokens import Signer
 
@@ -57,6 +57,7 @@ REFUSALS_BEFORE_RETRY = 3  # 421s in a row to one message before it counts as it
 class Job:
     delivery_id: int
     subscriber_id: int
+    variant_id: int
     address: str
     attempts: int
     nonce: str  # the subscriber's, which their links are signed with
@@ -75,10 +76,21 @@ class EditionTotals:
     unknown: int = 0
 
     def line(self) -> str:
+        if not self.releases:
+            return f"{self.digest} edition {self.number}: silent, nothing new to mail"
         waiting = f", {self.queued} waiting to retry" if self.queued else ""
         unknown = f", {self.unknown} without a reply (may have arrived)" if self.unknown else ""
         return (f"{self.digest} edition {self.number}: {counted(self.releases, 'release')}, "
                 f"{self.sent} sent, {self.failed} failed{unknown}{waiting}")
+
+
+def _variant_factories(sessions: sessionmaker[Session], config: Config, edition: Edition,
+                       dkim_key: Dkim | None) -> dict[int, MessageFactory]:
+    """A message factory per variant of the edition (a handful: one per choice of countries)."""
+    digest = config.digest(edition.digest)
+    with sessions() as session:
+        variants = session.scalars(select(EditionVariant).where(EditionVariant.edition_id == edition.id))
+        return {variant.id: message_factory(config, digest, variant, dkim_key) for variant in variants}
 
 
 class EditionSender:
@@ -89,7 +101,7 @@ class EditionSender:
                  stop: threading.Event | None = None,
                  batch: int = BATCH_PER_CONNECTION) -> None:
         self.sessions, self.config, self.edition = sessions, config, edition
-        self.factory = message_factory(config, config.digest(edition.digest), edition, dkim_key)
+        self.factories = _variant_factories(sessions, config, edition, dkim_key)
         self.transport, self.clock = transport, clock
         self.links = RecipientLinks(config, edition, signer)
         self.progress = progress or (lambda _n: None)
@@ -167,19 +179,21 @@ class EditionSender:
                 return None
             self.claims_until, self.lapsed = now + self.lease, False
             rows = session.execute(
-                select(Delivery.id, Delivery.subscriber_id, Subscriber.email, Subscriber.status,
-                       Delivery.attempts, Subscriber.token_nonce, Delivery.last_error)
+                select(Delivery.id, Delivery.subscriber_id, Delivery.variant_id, Subscriber.email,
+                       Subscriber.status, Delivery.attempts, Subscriber.token_nonce,
+                       Delivery.last_error)
                 .join(Subscriber, Subscriber.id == Delivery.subscriber_id)
                 .where(Delivery.id.in_(ids)).order_by(Delivery.id)).all()
             # Someone who unsubscribed since the edition was made gets nothing.
-            gone = [row[0] for row in rows if row[3] != SubscriberStatus.CONFIRMED]
+            gone = [row.id for row in rows if row.status != SubscriberStatus.CONFIRMED]
             if gone:
                 session.execute(update(Delivery).where(Delivery.id.in_(gone)).values(
                     status=DeliveryStatus.SKIPPED, last_error="no longer subscribed", claimed_by=None,
                     claimed_until=None))
                 self.progress(len(gone))
-        return [Job(row[0], row[1], row[2], row[4], row[5], row[6]) for row in rows
-                if row[3] == SubscriberStatus.CONFIRMED]
+        return [Job(row.id, row.subscriber_id, row.variant_id, row.email, row.attempts,
+                    row.token_nonce, row.last_error)
+                for row in rows if row.status == SubscriberStatus.CONFIRMED]
 
     def _claim_next(self, session: Session, now: datetime) -> list[int]:
         """Claim onwards from the last id this sender claimed; once nothing is left there,
@@ -237,9 +251,10 @@ class EditionSender:
             self.rate.wait()
             if self.stop.is_set():  # told to stop while waiting for a slot: leave it queued
                 return
-            message = self.factory.build(recipient, self.clock(), eight_bit=connection.accepts_8bit())
+            factory = self.factories[job.variant_id]
+            message = factory.build(recipient, self.clock(), eight_bit=connection.accepts_8bit())
             try:
-                reply = connection.send(self.factory.envelope_sender, job.address, message,
+                reply = connection.send(factory.envelope_sender, job.address, message,
                                         recipient.message_id)
             except ServerUnavailable as exc:
                 self.outage.down(exc.reply)

@@ -2,10 +2,13 @@
 
 from __future__ import annotations
 
+import logging
 import threading
 from collections.abc import Callable
-from datetime import datetime
+from datetime import date, datetime, time
+from zoneinfo import ZoneInfo
 
+from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session, sessionmaker
 
 from publisher.config import Config
@@ -15,9 +18,11 @@ from publisher.mail.message import load_dkim
 from publisher.mail.transport import Transport, make_transport
 from publisher.store.db import retrying
 from publisher.store.editions import unfinished_editions as stored_unfinished
-from publisher.store.models import Edition
+from publisher.store.models import DigestStart, Edition
 from publisher.subscribers.keys import signing_key
 from publisher.subscribers.tokens import Signer
+
+log = logging.getLogger(__name__)
 
 
 def send_digest(
@@ -38,6 +43,11 @@ def queue_digest(sessions: sessionmaker[Session], config: Config, name: str, *, 
     """Make the next edition and queue its deliveries, sending nothing (workers send them);
     the unfinished edition if there is one; None when there is nothing new."""
     digest = config.digest(name)
+    try:
+        with sessions.begin() as session:
+            return open_edition(session, config, digest, period or f"manual {now.isoformat()}", now)
+    except IntegrityError:  # another process made this edition a moment ago: resume it
+        log.info("%s: the next edition was made by another process; resuming it", name)
     with sessions.begin() as session:
         return open_edition(session, config, digest, period or f"manual {now.isoformat()}", now)
 
@@ -71,7 +81,19 @@ def _sender(sessions: sessionmaker[Session], config: Config, edition: Edition,
                          progress=progress, stop=stop, batch=batch)
 
 
-def plan_digest(sessions: sessionmaker[Session], config: Config, name: str) -> Plan | None:
+def plan_digest(sessions: sessionmaker[Session], config: Config, name: str,
+                now: datetime) -> Plan:
     """What the next edition would be (for --dry-run); nothing is written."""
     with sessions() as session:
-        return plan_edition(session, config.digest(name))
+        return plan_edition(session, config.digest(name), now)
+
+
+def start_digest(sessions: sessionmaker[Session], config: Config, name: str, day: date,
+                 now: datetime) -> datetime:
+    """Releases published from `day` (midnight in the digest's zone) on are news for its next
+    edition; the moment that is."""
+    digest = config.digest(name)
+    since = datetime.combine(day, time(), ZoneInfo(digest.timezone))
+    with sessions.begin() as session:
+        session.merge(DigestStart(digest=name, since=since, set_at=now))
+    return since

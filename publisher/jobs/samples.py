@@ -2,80 +2,119 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+import secrets
+from collections.abc import Sequence
+from dataclasses import dataclass, replace
 from datetime import datetime
 from email.utils import parseaddr
 from pathlib import Path
 
+from sqlalchemy import select
 from sqlalchemy.orm import Session, sessionmaker
 
-from publisher.config import Config
-from publisher.digest.editions import make_edition, plan_edition
+from publisher.config import Config, Digest
+from publisher.digest.editions import new_edition, plan_edition, render_choice
 from publisher.digest.message import RecipientLinks, message_factory
+from publisher.errors import InvalidValue
 from publisher.mail.message import Recipient, load_dkim, personalize
 from publisher.mail.transport import Reply, Transport, make_transport
-from publisher.store.models import Edition
-from publisher.store.statuses import EditionStatus
+from publisher.store.models import Edition, EditionVariant
 from publisher.subscribers.keys import signing_key
 from publisher.subscribers.people import normalize_email
-from publisher.subscribers.tokens import Signer
+from publisher.subscribers.tokens import TEST_COPY_ID, TEST_COPY_NONCE, Signer
+from publisher.urls import site_host
 
 PREVIEW_ADDRESS = "subscriber@example.org"
+TEST_PREFIX = "[Test] "
 
 
 @dataclass(frozen=True)
 class Sample:
-    """The next edition's message as one recipient would get it; nothing is recorded."""
+    """The next edition's message as readers of `countries` would get it; nothing is recorded."""
 
     edition: Edition
+    variant: EditionVariant
+    countries: tuple[str, ...]
     recipient: Recipient
     message: bytes
 
 
+def chosen_countries(digest: Digest, countries: Sequence[str] | None) -> tuple[str, ...]:
+    """A reader's choice among the digest's countries (all of them when none is given)."""
+    codes = tuple(sorted({code.upper() for code in countries or digest.countries}))
+    strangers = [code for code in codes if code not in digest.countries]
+    if strangers:
+        raise InvalidValue(f"{', '.join(strangers)}: not a country of digest {digest.name} "
+                           f"({', '.join(digest.countries)})")
+    return codes
+
+
 def sample_message(
     sessions: sessionmaker[Session], config: Config, name: str, address: str, now: datetime,
-    *, eight_bit: bool = True,
+    *, countries: Sequence[str] | None = None, eight_bit: bool = True,
 ) -> Sample | None:
+    """None when nothing is new for readers of `countries`."""
     digest = config.digest(name)
+    chosen = chosen_countries(digest, countries)
     with sessions() as session:
-        plan = plan_edition(session, digest)
-        if plan is None:
-            return None
-        edition = plan.resumed or make_edition(config, digest, plan.selection, plan.number,
-                                               period="sample", status=EditionStatus.SAMPLE, now=now)
-    if plan.resumed is None:
-        edition.id = 0  # never stored
-    signer = Signer(signing_key(config))
-    recipient = RecipientLinks(config, edition, signer).recipient(0, address, nonce="")  # nobody's links
-    factory = message_factory(config, digest, edition, load_dkim(config))
-    return Sample(edition, recipient, factory.build(recipient, now, eight_bit=eight_bit))
+        found = _edition_and_variant(session, config, digest, chosen, now)
+    if found is None:
+        return None
+    edition, variant = found
+    links = RecipientLinks(config, edition, Signer(signing_key(config)))
+    # Links that open a page saying it was a test copy, and an ID no mailbox has seen.
+    recipient = replace(links.recipient(TEST_COPY_ID, address, TEST_COPY_NONCE),
+                        message_id=f"<{digest.name}.{edition.number}.test.{secrets.token_hex(8)}"
+                                   f"@{site_host(config)}>")
+    factory = message_factory(config, digest, variant, load_dkim(config), subject_prefix=TEST_PREFIX)
+    return Sample(edition, variant, chosen, recipient, factory.build(recipient, now, eight_bit=eight_bit))
+
+
+def _edition_and_variant(session: Session, config: Config, digest: Digest,
+                         chosen: tuple[str, ...], now: datetime
+                         ) -> tuple[Edition, EditionVariant] | None:
+    plan = plan_edition(session, digest, now)
+    if plan.resumed is not None:  # what its readers of that choice are being sent
+        variant = session.scalars(select(EditionVariant).where(
+            EditionVariant.edition_id == plan.resumed.id,
+            EditionVariant.countries == " ".join(chosen))).first()
+        return None if variant is None else (plan.resumed, variant)
+    assert plan.waiting is not None
+    if not plan.waiting.count(chosen):
+        return None
+    edition = new_edition(digest, plan.waiting, plan.number, period="sample", now=now)
+    rendered, shown, more = render_choice(session, config, digest, plan.waiting, plan.number, chosen)
+    variant = EditionVariant(id=0, countries=" ".join(chosen), release_count=shown, more_count=more,
+                             subject=rendered.subject, html=rendered.html, text=rendered.text)
+    return edition, variant
 
 
 def send_test_copy(sessions: sessionmaker[Session], config: Config, name: str, address: str,
-                   now: datetime, transport: Transport | None = None) -> Reply | None:
+                   now: datetime, *, countries: Sequence[str] | None = None,
+                   transport: Transport | None = None) -> tuple[Sample, Reply] | None:
     address = normalize_email(address)
     connection = (transport or make_transport(config)).connect()
     try:
-        sample = sample_message(sessions, config, name, address, now,
+        sample = sample_message(sessions, config, name, address, now, countries=countries,
                                 eight_bit=connection.accepts_8bit())
         if sample is None:
             return None
         sender = parseaddr(config.mail.sender)[1]
-        return connection.send(sender, address, sample.message, sample.recipient.message_id)
+        return sample, connection.send(sender, address, sample.message, sample.recipient.message_id)
     finally:
         connection.close()
 
 
 def preview_digest(sessions: sessionmaker[Session], config: Config, name: str, out: Path,
-                   now: datetime) -> list[Path] | None:
+                   now: datetime, *, countries: Sequence[str] | None = None) -> list[Path] | None:
     """Write NAME.html, NAME.txt and NAME.eml of the next edition into `out`."""
-    sample = sample_message(sessions, config, name, PREVIEW_ADDRESS, now)
+    sample = sample_message(sessions, config, name, PREVIEW_ADDRESS, now, countries=countries)
     if sample is None:
         return None
     out.mkdir(parents=True, exist_ok=True)
     files = {
-        out / f"{name}.html": personalize(sample.edition.html, sample.recipient, escape=True),
-        out / f"{name}.txt": personalize(sample.edition.text, sample.recipient, escape=False),
+        out / f"{name}.html": personalize(sample.variant.html, sample.recipient, escape=True),
+        out / f"{name}.txt": personalize(sample.variant.text, sample.recipient, escape=False),
     }
     for path, content in files.items():
         path.write_text(content, "utf-8")

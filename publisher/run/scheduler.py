@@ -25,6 +25,9 @@ from sqlalchemy.orm import Session, sessionmaker
 
 from publisher.clock import utc_now
 from publisher.config import Config
+from publisher.dates import counted
+from publisher.digest.editions import plan_edition
+from publisher.digest.explain import next_edition
 from publisher.errors import PublisherError
 from publisher.feeds.build import build_feeds
 from publisher.jobs.digests import queue_digest, send_digest
@@ -209,6 +212,7 @@ class ScheduleView:
     next_fires: list[str]  # "Mon 2026-11-30 09:00 Asia/Shanghai = 01:00 UTC"
     last_run: str
     last_edition: str
+    next_edition: str  # what it would hold if sent now, and what it leaves out
 
 
 def describe_schedules(session: Session, config: Config, now: datetime) -> list[ScheduleView]:
@@ -220,8 +224,15 @@ def describe_schedules(session: Session, config: Config, now: datetime) -> list[
         run = last_run(session, schedule.id)
         ran = (f"{run.last_fire.astimezone(schedule.zone):%Y-%m-%d %H:%M}: {run.outcome}"
                if run else "never")
-        views.append(ScheduleView(schedule.id, fires, ran, _last_edition(session, schedule)))
+        views.append(ScheduleView(schedule.id, fires, ran, _last_edition(session, schedule),
+                                  _next_edition(session, config, schedule, now)))
     return views
+
+
+def _next_edition(session: Session, config: Config, schedule: Schedule, now: datetime) -> str:
+    if schedule.kind != "digest":
+        return ""
+    return next_edition(schedule.target, plan_edition(session, config.digest(schedule.target), now))
 
 
 def _last_edition(session: Session, schedule: Schedule) -> str:
@@ -230,4 +241,4 @@ def _last_edition(session: Session, schedule: Schedule) -> str:
     edition = last_edition(session, schedule.target)
     if edition is None:
         return "none yet"
-    return f"edition {edition.number}, {edition.status}, {edition.release_count} releases"
+    return f"edition {edition.number}, {edition.status}, {counted(edition.release_count, 'release')}"

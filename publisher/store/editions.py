@@ -29,8 +29,9 @@ def last_edition(session: Session, digest: str) -> Edition | None:
 
 
 def sent_editions(session: Session, limit: int) -> list[Edition]:
-    """Complete editions of every digest, the most recently completed first."""
-    query = (select(Edition).where(Edition.status == EditionStatus.COMPLETE)
+    """Complete editions of every digest that carried news, the most recently completed first
+    (a silent first edition mailed nothing)."""
+    query = (select(Edition).where(Edition.status == EditionStatus.COMPLETE, Edition.release_count > 0)
              .order_by(Edition.completed.desc(), Edition.id.desc()).limit(limit))
     return list(session.scalars(query))
 
@@ -38,4 +39,4 @@ def sent_editions(session: Session, limit: int) -> list[Edition]:
 def sent_edition(session: Session, digest: str, number: int) -> Edition | None:
     return session.scalars(select(Edition).where(
         Edition.digest == digest, Edition.number == number,
-        Edition.status == EditionStatus.COMPLETE)).first()
+        Edition.status == EditionStatus.COMPLETE, Edition.release_count > 0)).first()

@@ -163,8 +163,9 @@ class SubscriberCountry(Base):
 
 class Edition(Base):
     """One issue of a digest. Written before any mail goes out; its number and period are unique
-    per digest, so two processes cannot make the same edition twice. The rendered parts are
-    kept, so a resumed edition sends exactly what the first recipients got."""
+    per digest, so two processes cannot make the same edition twice. Its variants (one per
+    distinct choice of countries among its readers) keep what was rendered, so a resumed
+    edition sends exactly what the first recipients got."""
 
     __tablename__ = "editions"
     __table_args__ = (
@@ -179,15 +180,53 @@ class Edition(Base):
     status: Mapped[EditionStatus] = mapped_column(StatusColumn(EditionStatus))
     created: Mapped[datetime] = mapped_column(UTCDateTime())
     completed: Mapped[datetime | None] = mapped_column(UTCDateTime())
-    # The newest release id this edition covers: the next edition starts after it.
-    watermark: Mapped[int] = mapped_column(Integer)
+    # The start of the edition's period: releases published before it were left out.
+    since: Mapped[datetime] = mapped_column(UTCDateTime())
+    # Random, made once: with the recipient it makes each Message-ID unique in the world.
+    message_key: Mapped[str] = mapped_column(String(32), default=lambda: new_nonce()[:16])
+    release_count: Mapped[int] = mapped_column(Integer)  # every release it carries, all variants
+    more_count: Mapped[int] = mapped_column(Integer)  # left out of the widest variant (max_items)
+    first_published: Mapped[datetime | None] = mapped_column(UTCDateTime())
+    last_published: Mapped[datetime | None] = mapped_column(UTCDateTime())
+    subject: Mapped[str] = mapped_column(Text)  # as the whole edition reads (web list, feed)
+
+
+class EditionVariant(Base):
+    """An edition as the readers of one choice of countries get it, rendered once."""
+
+    __tablename__ = "edition_variants"
+    __table_args__ = (UniqueConstraint("edition_id", "countries", name="uq_edition_variants"),)
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    edition_id: Mapped[int] = mapped_column(ForeignKey("editions.id", ondelete="CASCADE"))
+    countries: Mapped[str] = mapped_column(String(200))  # codes, space-separated, sorted
     release_count: Mapped[int] = mapped_column(Integer)
-    more_count: Mapped[int] = mapped_column(Integer)  # waiting releases left out (max_items)
-    first_published: Mapped[datetime] = mapped_column(UTCDateTime())
-    last_published: Mapped[datetime] = mapped_column(UTCDateTime())
+    more_count: Mapped[int] = mapped_column(Integer)  # waiting releases beyond max_items
     subject: Mapped[str] = mapped_column(Text)
     html: Mapped[str] = mapped_column(Text)  # inlined once; recipient marks still in it
     text: Mapped[str] = mapped_column(Text)
+
+
+class EditionRelease(Base):
+    """A release an edition carries (all of them, beyond max_items too: its web page lists them)."""
+
+    __tablename__ = "edition_releases"
+    __table_args__ = (Index("ix_edition_releases_release", "release_id"),)
+
+    edition_id: Mapped[int] = mapped_column(ForeignKey("editions.id", ondelete="CASCADE"),
+                                            primary_key=True)
+    release_id: Mapped[int] = mapped_column(ForeignKey("releases.id", ondelete="CASCADE"),
+                                            primary_key=True)
+
+
+class DigestStart(Base):
+    """Where an operator said a digest starts (`publisher digest start NAME --from DATE`)."""
+
+    __tablename__ = "digest_starts"
+
+    digest: Mapped[str] = mapped_column(String(100), primary_key=True)
+    since: Mapped[datetime] = mapped_column(UTCDateTime())  # releases published from then are news
+    set_at: Mapped[datetime] = mapped_column(UTCDateTime())  # it counts for the next edition after
 
 
 class Delivery(Base):
@@ -206,6 +245,7 @@ class Delivery(Base):
     id: Mapped[int] = mapped_column(Integer, primary_key=True)
     edition_id: Mapped[int] = mapped_column(ForeignKey("editions.id", ondelete="CASCADE"))
     subscriber_id: Mapped[int] = mapped_column(ForeignKey("subscribers.id", ondelete="CASCADE"))
+    variant_id: Mapped[int] = mapped_column(ForeignKey("edition_variants.id", ondelete="CASCADE"))
     status: Mapped[DeliveryStatus] = mapped_column(StatusColumn(DeliveryStatus))
     attempts: Mapped[int] = mapped_column(Integer, default=0)
     next_attempt: Mapped[datetime | None] = mapped_column(UTCDateTime())

@@ -19,7 +19,7 @@ class SubscriberStatus(StrEnum):
 
 class EditionStatus(StrEnum):
     SENDING = "sending"  # deliveries are queued or being sent
-    COMPLETE = "complete"  # every delivery is final; its watermark counts
+    COMPLETE = "complete"  # every delivery is final; its period counts for the next
     SAMPLE = "sample"  # a preview or test copy, never stored
 
 

@@ -20,10 +20,20 @@ from publisher.errors import PublisherError
 PURPOSES = ("confirm", "preferences", "unsubscribe")
 CLOCK_SKEW = timedelta(minutes=5)  # a token dated later than this is not one we made
 _SEAL = "form"  # the key that seals form cookies, apart from every token's
+# Test copies of a digest carry real signed links for nobody: subscriber ids start at 1.
+TEST_COPY_ID = 0
+TEST_COPY_NONCE = "test copy"
 
 
 class TokenError(PublisherError):
     """A token that is forged, altered, expired or meant for something else."""
+
+
+class TestCopyLink(TokenError):
+    """A genuine link from a test copy: it belongs to no subscriber, and changes nothing."""
+
+    def __init__(self) -> None:
+        super().__init__("this link came in a test copy of a digest")
 
 
 class Signer:

@@ -4,12 +4,13 @@ from __future__ import annotations
 
 from datetime import UTC
 
-from fastapi import FastAPI
+from fastapi import FastAPI, Query
 from fastapi import Path as FastPath
 from fastapi.responses import HTMLResponse, Response
 from sqlalchemy.orm import Session, sessionmaker
 
 from publisher.config import Config
+from publisher.digest.pages import edition_page
 from publisher.feeds.media import ATOM_TYPE
 from publisher.feeds.model import FeedItem, FeedMeta
 from publisher.feeds.render import render_atom
@@ -35,6 +36,7 @@ _LIMIT = 100
 
 def add_digest_routes(app: FastAPI, config: Config, sessions: sessionmaker[Session]) -> None:
     site = config.site
+    names = {digest.name for digest in config.digests}
     # What a web reader sees where a subscriber sees their own address and links.
     public = Recipient(address="you", message_id="", unsubscribe_url=subscribe_url(config),
                        preferences_url=subscribe_url(config))
@@ -49,15 +51,17 @@ def add_digest_routes(app: FastAPI, config: Config, sessions: sessionmaker[Sessi
                            feed_link=DIGEST_FEED_PATH, subscribe_link=page_link(SUBSCRIBE_PATH))
 
     @app.get(DIGESTS_PATH + "{digest}/{number}", response_class=HTMLResponse,
-             summary="One sent edition, as its email showed it")
+             summary="One sent edition: every release it carried (of `countries`, if given)")
     def digest_page(digest: str = FastPath(..., max_length=100),
-                    number: int = FastPath(..., ge=1, le=2**31 - 1)) -> HTMLResponse:
+                    number: int = FastPath(..., ge=1, le=2**31 - 1),
+                    countries: str = Query("", max_length=100)) -> HTMLResponse:
         with sessions() as session:
             edition = sent_edition(session, digest, number)
-            if edition is None:
+            if edition is None or digest not in names:
                 return render_page("message.html", 404, site=site, title="Not found",
                                    message="There is no such edition.")
-            return HTMLResponse(personalize(edition.html, public, escape=True))
+            page = edition_page(session, config, config.digest(digest), edition, countries.split())
+        return HTMLResponse(personalize(page, public, escape=True))
 
     @app.get(DIGEST_FEED_PATH, summary="An Atom feed of the sent editions")
     def digest_feed() -> Response:

@@ -30,7 +30,7 @@ from publisher.subscribers.optin import (
     unsubscribe,
 )
 from publisher.subscribers.people import normalize_email
-from publisher.subscribers.tokens import Signer, TokenError
+from publisher.subscribers.tokens import Signer, TestCopyLink, TokenError
 from publisher.urls import CONFIRM_PATH, PREFERENCES_PATH, SUBSCRIBE_PATH, UNSUBSCRIBE_PATH, page_link
 from publisher.web.limits import RateLimit
 from publisher.web.pages import render_page
@@ -50,6 +50,12 @@ def add_subscription_routes(app: FastAPI, config: Config, sessions: sessionmaker
 
     def message(title: str, text: str, status: int = 200) -> HTMLResponse:
         return page("message.html", status, title=title, message=text)
+
+    def refused(exc: TokenError, text: str) -> HTMLResponse:
+        if isinstance(exc, TestCopyLink):
+            return message("A test copy", "This link came in a test copy of a digest. In a "
+                           "subscriber's copy it opens their own page; here nothing was changed.")
+        return message("This link does not work", text, 400)
 
     def form(request: Request, *, action: str, title: str, button: str, chosen: list[str],
              ask_email: bool, email: str = "", error: str = "", status: int = 200) -> HTMLResponse:
@@ -113,7 +119,7 @@ def add_subscription_routes(app: FastAPI, config: Config, sessions: sessionmaker
                 subscriber = confirm(session, signer, token, clock())
                 preferences = link_token(signer, "preferences", subscriber)
         except TokenError as exc:
-            return message("This link does not work", f"{exc}. Subscribe again to get a new one.", 400)
+            return refused(exc, f"{exc}. Subscribe again to get a new one.")
         return page("message.html", title="You are subscribed",
                     message=f"News will come to {subscriber.email}.",
                     link=page_link(PREFERENCES_PATH, preferences),
@@ -126,7 +132,7 @@ def add_subscription_routes(app: FastAPI, config: Config, sessions: sessionmaker
                 subscriber = subscriber_for(session, signer, "preferences", token)
                 chosen = subscriber.country_codes
         except TokenError as exc:
-            return message("This link does not work", str(exc), 400)
+            return refused(exc, str(exc))
         return form(request, action=page_link(PREFERENCES_PATH, token), title="Your countries",
                     button="Save", chosen=chosen, ask_email=False)
 
@@ -145,7 +151,7 @@ def add_subscription_routes(app: FastAPI, config: Config, sessions: sessionmaker
             with sessions.begin() as session:
                 change_countries(session, signer, token, codes)
         except TokenError as exc:
-            return message("This link does not work", str(exc), 400)
+            return refused(exc, str(exc))
         names = ", ".join(config.country(code).name for code in codes)
         return message("Saved", f"You will receive news about {names}.")
 
@@ -156,7 +162,7 @@ def add_subscription_routes(app: FastAPI, config: Config, sessions: sessionmaker
                 subscriber = subscriber_for(session, signer, "unsubscribe", token)
                 email, preferences = subscriber.email, link_token(signer, "preferences", subscriber)
         except TokenError as exc:
-            return message("This link does not work", str(exc), 400)
+            return refused(exc, str(exc))
         return page("unsubscribe.html", title="Unsubscribe", email=email,
                     action=page_link(UNSUBSCRIBE_PATH, token),
                     preferences=page_link(PREFERENCES_PATH, preferences))
@@ -172,7 +178,7 @@ def add_subscription_routes(app: FastAPI, config: Config, sessions: sessionmaker
                 subscriber = unsubscribe(session, signer, token, clock())
                 email = subscriber.email
         except TokenError as exc:
-            return message("This link does not work", str(exc), 400)
+            return refused(exc, str(exc))
         return message("You are unsubscribed", f"No more news will be sent to {email}.")
 
 
