@@ -6,7 +6,7 @@ import pytest
 from alembic.autogenerate import compare_metadata
 from alembic.migration import MigrationContext
 from click.testing import CliRunner
-from sqlalchemy import inspect
+from sqlalchemy import inspect, text
 
 from publisher.cli import cli
 from publisher.store.db import make_engine, upgrade
@@ -49,3 +49,51 @@ def test_a_database_url_without_a_driver_is_a_config_error(tmp_path) -> None:  #
     path = write_config(tmp_path, "nodb://x")
     result = CliRunner().invoke(cli, ["--config", str(path), "db", "upgrade"])
     assert result.exit_code == 2 and "database.url: not a database URL" in result.stderr
+
+
+@pytest.mark.empty_database
+def test_editions_sent_before_variants_keep_what_they_sent(db_url: str) -> None:
+    """0010 turns each earlier edition into one variant for everyone, remembers which releases
+    it covered (they are not mailed again), and keeps its Message-IDs (a resumed edition sends
+    the same ones). Nothing that refers to a table SQLite copies to alter is lost (0008 and 0010
+    copy subscribers and editions: with foreign keys on, their countries and deliveries went)."""
+    engine = make_engine(db_url)
+    upgrade(engine, "0007")
+    at = "2026-11-01 00:00:00.000000"
+    with engine.begin() as connection:
+        connection.execute(text("INSERT INTO countries (code, name, timezone, language) "
+                                "VALUES ('CN', 'China', 'Asia/Shanghai', 'en')"))
+        for number in (1, 2, 3):
+            connection.execute(text(
+                "INSERT INTO releases (id, source_key, permanent_id, slug, title, summary, url, "
+                "published, updated, source, content_hash) VALUES (:n, :key, :key, :key, 'Title', "
+                "'', 'https://example.org/', :at, :at, 'test', '')"),
+                {"n": number, "key": f"release-{number}", "at": at})
+        connection.execute(text(
+            "INSERT INTO subscribers (id, email, email_key, status, status_since, created) "
+            "VALUES (7, 'a@example.org', 'a@example.org', 'confirmed', :at, :at)"), {"at": at})
+        connection.execute(text("INSERT INTO subscriber_countries (subscriber_id, country_code) "
+                                "VALUES (7, 'CN')"))
+        for number, watermark in ((1, 2), (2, 3)):
+            connection.execute(text(
+                "INSERT INTO editions (id, digest, number, period, status, created, watermark, "
+                "release_count, more_count, first_published, last_published, subject, html, text) "
+                "VALUES (:n, 'weekly', :n, :period, 'sending', :at, :w, 1, 0, :at, :at, 'Subject', "
+                "'<p>html</p>', 'text')"), {"n": number, "period": f"p{number}", "at": at, "w": watermark})
+            connection.execute(text("INSERT INTO deliveries (edition_id, subscriber_id, status, "
+                                    "attempts) VALUES (:n, 7, 'queued', 0)"), {"n": number})
+    upgrade(engine)
+    with engine.connect() as connection:
+        variants = connection.execute(text(
+            "SELECT edition_id, countries, subject, html, text FROM edition_variants ORDER BY edition_id")).all()
+        assert [tuple(row) for row in variants] == [(1, "*", "Subject", "<p>html</p>", "text"),
+                                                    (2, "*", "Subject", "<p>html</p>", "text")]
+        carried = connection.execute(text(
+            "SELECT edition_id, release_id FROM edition_releases ORDER BY release_id")).all()
+        assert [tuple(row) for row in carried] == [(1, 1), (1, 2), (2, 3)]
+        keys = connection.execute(text("SELECT id, message_key FROM editions ORDER BY id")).all()
+        assert [tuple(row) for row in keys] == [(1, "1"), (2, "2")]
+        assert connection.execute(text(
+            "SELECT COUNT(*) FROM deliveries d JOIN edition_variants v ON v.id = d.variant_id "
+            "AND v.edition_id = d.edition_id")).scalar() == 2
+        assert connection.execute(text("SELECT COUNT(*) FROM subscriber_countries")).scalar() == 1

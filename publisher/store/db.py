@@ -11,7 +11,7 @@ from typing import TypeVar
 
 from alembic import command
 from alembic.config import Config as AlembicConfig
-from sqlalchemy import Engine, create_engine, event, select, text
+from sqlalchemy import Connection, Engine, create_engine, event, select, text
 from sqlalchemy.engine import make_url
 from sqlalchemy.exc import ArgumentError, OperationalError, SQLAlchemyError
 from sqlalchemy.orm import Session, sessionmaker
@@ -57,18 +57,34 @@ def _sqlite_pragmas(dbapi_connection, _record) -> None:  # type: ignore[no-untyp
     cursor.close()
 
 
-def upgrade(engine: Engine) -> None:
-    """Bring the schema to the newest migration (a no-op when it is already there)."""
+def upgrade(engine: Engine, revision: str = "head") -> None:
+    """Bring the schema to the newest migration, or `revision` (a no-op when it is there)."""
     alembic_config = AlembicConfig()
     alembic_config.set_main_option(
         "script_location", str(resources.files("publisher.store").joinpath("migrations"))
     )
-    with engine.begin() as connection:
-        if connection.dialect.name == "postgresql":
-            # Two processes starting at once must not both create the tables.
-            connection.execute(text("SELECT pg_advisory_xact_lock(:key)"), {"key": locks.MIGRATIONS})
-        alembic_config.attributes["connection"] = connection
-        command.upgrade(alembic_config, "head")
+    sqlite = engine.dialect.name == "sqlite"
+    with engine.connect() as connection:
+        if sqlite:
+            # SQLite alters a table by copying it and dropping the old one, and with foreign keys
+            # on, that drop deletes every row that refers to it (deliveries, variants...).
+            _foreign_keys(connection, on=False)
+        try:
+            with connection.begin():
+                if not sqlite:  # two processes starting at once must not both create the tables
+                    connection.execute(text("SELECT pg_advisory_xact_lock(:key)"),
+                                       {"key": locks.MIGRATIONS})
+                alembic_config.attributes["connection"] = connection
+                command.upgrade(alembic_config, revision)
+        finally:
+            if sqlite:
+                _foreign_keys(connection, on=True)
+
+
+def _foreign_keys(connection: Connection, *, on: bool) -> None:
+    """Outside any transaction (SQLite ignores the pragma inside one)."""
+    connection.exec_driver_sql(f"PRAGMA foreign_keys={'ON' if on else 'OFF'}")
+    connection.commit()
 
 
 def sync_countries(session: Session, config: Config) -> None:
