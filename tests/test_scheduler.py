@@ -116,6 +116,7 @@ def test_schedule_command_shows_next_fire_times_and_last_editions(tmp_path, db_u
     assert "digest:china-weekly" in out and "digest:mongolia-monthly" in out and "feeds" in out
     assert out.count("Asia/Shanghai =") >= 6 and out.count("UTC") >= 9
     assert "none yet" in out and out.endswith("3 jobs\n")
+    assert "If sent now: china-weekly edition 1: would send 19 releases to 0 readers in 0 variants\n" in out
 
 
 # --- whole processes -------------------------------------------------------------------------
