@@ -2,19 +2,24 @@
 
 from __future__ import annotations
 
+import json
 import threading
 import urllib.parse
 from collections.abc import Iterator
+from datetime import UTC, datetime
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 from typing import ClassVar
 
 import feedparser
+import httpx
 import pytest
 from helpers import jing, seeded
 from lxml import etree
 
 from publisher.feeds.build import build_feeds
+from publisher.jobs.imports import ImportRequest, import_files
+from publisher.web.app import create_app
 
 FEEDS_URL = "https://www.ilo.org/beijing/feeds/"
 
@@ -103,3 +108,30 @@ def test_a_hub_that_is_down_never_fails_the_build(tmp_path: Path, caplog) -> Non
                               hub='"http://127.0.0.1:9/hub"')
     assert (Path(config.feeds.dir) / "cn" / "atom.xml").is_file()
     assert "WebSub hub http://127.0.0.1:9/hub: ping" in caplog.text
+
+
+def test_a_releases_category_reaches_every_format_and_its_page(tmp_path: Path, live_server) -> None:  # type: ignore[no-untyped-def]
+    config, sessions = seeded(tmp_path, f"sqlite:///{tmp_path / 'x.db'}")
+    home = tmp_path / "home.txt"
+    home.write_text("What's new\n\n  1. World Employment & Social Outlook\n\n"
+                    "    ILO warns of insecurity in China's labour market\n\n    16 June 2023\n",
+                    "utf-8")
+    import_files(sessions, config, [ImportRequest(str(home))], datetime(2026, 11, 27, tzinfo=UTC))
+    folder = Path(config.feeds.dir)
+    for name in ("atom.xml", "rss.xml"):
+        parsed = feedparser.parse((folder / "cn" / name).read_bytes())
+        assert parsed.bozo == 0
+        newest = parsed.entries[0]
+        assert newest.title == "ILO warns of insecurity in China's labour market"
+        assert [tag.term for tag in newest.tags] == ["World Employment & Social Outlook"], name
+        assert all("tags" not in entry for entry in parsed.entries[1:])
+    items = json.loads((folder / "cn" / "feed.json").read_text("utf-8"))["items"]
+    assert items[0]["tags"] == ["World Employment & Social Outlook"]
+    assert all("tags" not in item for item in items[1:])
+    jing([folder / "cn" / "atom.xml"])
+    live_server[0].app = create_app(config, sessions)
+    try:
+        page = httpx.get(newest.link.replace("https://www.ilo.org/beijing", live_server[1]))
+    finally:
+        live_server[0].app = None
+    assert '<p class="category">World Employment &amp; Social Outlook</p>' in page.text

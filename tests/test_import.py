@@ -171,3 +171,63 @@ def _plan(session: Session, query: Select[tuple[Release]]) -> str:
         return " ".join(str(row) for row in session.execute(text("EXPLAIN QUERY PLAN " + sql)))
     session.execute(text("SET enable_seqscan = off"))  # the table is tiny; ask what it would use
     return " ".join(row[0] for row in session.execute(text("EXPLAIN " + sql)))
+
+
+def test_a_field_a_page_leaves_out_is_kept_and_is_no_change(tmp_path, sessions, config) -> None:  # type: ignore[no-untyped-def]
+    full = tmp_path / "full.json"
+    full.write_text(json.dumps([{
+        "title": "Decent work in China", "published": "2024-03-01", "summary": "The whole story.",
+        "image_url": "https://example.org/a.jpg", "image_credit": "© ILO",
+        "category": "World Employment and Social Outlook"}]), "utf-8")
+    import_file(sessions, config, full)
+    before = all_releases(sessions)["Decent work in China"]
+    cut = tmp_path / "home.txt"  # the home page shows the title and date only
+    cut.write_text("2024\n\n  1. Decent work in China\n\n    01 March 2024\n", "utf-8")
+    counts = import_file(sessions, config, cut, NOW + timedelta(days=1))
+    assert (counts.new, counts.updated, counts.unchanged) == (0, 0, 1)
+    kept = all_releases(sessions)["Decent work in China"]
+    assert (kept.summary, kept.image_url, kept.image_credit, kept.category, kept.updated) == (
+        "The whole story.", "https://example.org/a.jpg", "© ILO",
+        "World Employment and Social Outlook", before.updated)
+    changed = tmp_path / "changed.txt"  # present and different: that is news
+    changed.write_text("2024\n\n  1. Flagship report\n\n    Decent work in China\n\n"
+                       "    01 March 2024\n\n    A new summary.\n", "utf-8")
+    later = NOW + timedelta(days=2)
+    counts = import_file(sessions, config, changed, later)
+    assert (counts.new, counts.updated, counts.unchanged) == (0, 1, 0)
+    now = all_releases(sessions)["Decent work in China"]
+    assert (now.summary, now.category, now.image_credit, now.updated) == (
+        "A new summary.", "Flagship report", "© ILO", later)
+
+
+def test_keywords_match_per_script_and_the_longest_match_wins(tmp_path, sessions, config) -> None:  # type: ignore[no-untyped-def]
+    path = tmp_path / "scripts.json"
+    path.write_text(json.dumps([
+        {"title": "ILO holds forum on just transition in Inner Mongolia", "published": "2024-01-01"},
+        {"title": "国际劳工组织与中国签署协议", "published": "2024-01-02"},
+        {"title": "内蒙古公正转型论坛", "published": "2024-01-03"},
+        {"title": "Монголын ажилчдын эрх", "published": "2024-01-04"},
+        {"title": "Inner Mongolia and Mongolia trade fair", "published": "2024-01-05"},
+    ], ensure_ascii=False), "utf-8")
+    import_file(sessions, config, path)
+    tags = {t: r.country_codes for t, r in all_releases(sessions).items()}
+    assert tags == {"ILO holds forum on just transition in Inner Mongolia": ["CN"],
+                    "国际劳工组织与中国签署协议": ["CN"], "内蒙古公正转型论坛": ["CN"],
+                    "Монголын ажилчдын эрх": ["MN"], "Inner Mongolia and Mongolia trade fair": ["CN", "MN"]}
+
+
+def test_chinese_mongolian_and_marked_up_titles_get_readable_latin_slugs(tmp_path, sessions, config) -> None:  # type: ignore[no-untyped-def]
+    path = tmp_path / "slugs.json"
+    path.write_text(json.dumps([
+        {"title": "国际劳工组织在北京发布报告", "published": "2024-01-01"},
+        {"title": "Монгол Улсын хөдөлмөрийн зах зээл", "published": "2024-01-02"},
+        {"title": "Decent work & <b>green</b> jobs in China", "published": "2024-01-03"},
+        {"title": "国际劳工组织在北京发布报告", "published": "2024-01-04"},
+    ], ensure_ascii=False), "utf-8")
+    import_file(sessions, config, path)
+    with sessions() as session:
+        slugs = sorted(session.scalars(select(Release.slug)))
+    assert slugs == ["decent-work-green-jobs-in-china",
+                     "guo-ji-lao-gong-zu-zhi-zai-bei-jing-fa-bu-bao-gao",
+                     "guo-ji-lao-gong-zu-zhi-zai-bei-jing-fa-bu-bao-gao-2024-01-04",
+                     "mongol-ulsyn-khodolmoriin-zakh-zeel"]

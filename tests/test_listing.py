@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 from datetime import date, datetime
 from zoneinfo import ZoneInfo
 
@@ -11,6 +12,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from publisher.errors import InputError
+from publisher.ingest.dates import parse_day_month_year
 from publisher.ingest.entry import Entry, normalize_space
 from publisher.ingest.listing import format_listing, parse_listing
 
@@ -55,6 +57,8 @@ def test_image_credit_belongs_to_the_tourism_release_only() -> None:
     ("text", "where", "expected"),
     [
         ("2022\n\n  1. A title\n\n    Summary without a date\n", "line 5", "expected a date"),
+        # A category and a title, then no date: the third paragraph is out of place.
+        ("2022\n\n  1. A\n\n    B\n\n    C\n\n    16 June 2022\n", "line 5", "got 'B'"),
         ("2022\n\n  1. A title\n", "line 3", "expected a date such as '16 June 2022' after the title"),
         ("2022\n\n  1. © Photo credit\n", "line 3", "expected the item's title after its image credit"),
         ("2022\n\nStray text\n", "line 3", "expected a numbered item"),
@@ -77,33 +81,62 @@ def test_preamble_is_skipped_and_wrapped_lines_are_joined() -> None:
     assert entry.summary == "First part of summary.\n\nSecond paragraph."
 
 
+def test_a_category_line_before_the_title_is_the_releases_category() -> None:
+    """The office's home page: a kicker line above each title ("What's new")."""
+    text = ("What's new\n\n  1. World Employment and Social Outlook 2015\n\n"
+            "    ILO warns of widespread insecurity in the global labour market\n\n"
+            "    19 May 2015\n\n    Only a quarter of workers have a stable job.\n\n"
+            "  2. © ILO/M. Crozet\n\n    Decent work for domestic workers\n\n"
+            "    Decent work in Asia\n\n    16 June 2015\n")
+    first, second = parse_listing(text, "home.txt", SHANGHAI)
+    assert (first.category, first.title, first.published.date(), first.summary) == (
+        "World Employment and Social Outlook 2015",
+        "ILO warns of widespread insecurity in the global labour market", date(2015, 5, 19),
+        "Only a quarter of workers have a stable job.")
+    assert (second.image_credit, second.category, second.title) == (
+        "© ILO/M. Crozet", "Decent work for domestic workers", "Decent work in Asia")
+
+
 def _clean(text: str) -> str:
     return normalize_space(text)
 
 
+def _line_of_its_own(text: str) -> bool:
+    """Text that can stand as a title or category line: not a credit, a date or a year."""
+    return (text != "" and not text.startswith("©") and parse_day_month_year(text) is None
+            and not (len(text) == 4 and text.isdigit()))
+
+
+# Any text, CJK, Cyrillic and markup included (all of Unicode but lone surrogates).
 texts = st.text(st.characters(exclude_categories=("Cs",)), min_size=1, max_size=60).map(_clean)
-titles = texts.filter(lambda t: t != "" and not t.startswith("©"))
+titles = texts.filter(_line_of_its_own)
 summaries = st.lists(texts.filter(bool), max_size=3).map("\n\n".join)
 credits = st.none() | texts.map(lambda t: _clean("© " + t))
+categories = st.none() | titles
 entries = st.builds(
-    lambda title, day, summary, credit: Entry(
+    lambda title, day, summary, credit, category: Entry(
         title=title, published=datetime(day.year, day.month, day.day, tzinfo=SHANGHAI),
-        summary=summary, image_credit=credit,
+        summary=summary, image_credit=credit, category=category,
     ),
     titles, st.dates(min_value=date(1000, 1, 1), max_value=date(9999, 12, 31)), summaries, credits,
+    categories,
 )
 
 
 def _fields(entry: Entry) -> tuple[object, ...]:
-    return entry.title, entry.published, entry.summary, entry.image_credit
+    return entry.title, entry.published, entry.summary, entry.image_credit, entry.category
 
 
 @settings(max_examples=300)
-@given(st.lists(entries, max_size=8))
-def test_any_listing_written_out_parses_back_to_the_same_releases(items: list[Entry]) -> None:
-    text = format_listing(items, SHANGHAI)
+@given(st.lists(st.lists(entries, max_size=6), min_size=1, max_size=2), st.booleans())
+def test_any_listing_written_out_parses_back_to_the_same_releases(
+        pages: list[list[Entry]], year_headings: bool) -> None:
+    """Two lists on one page (numbering starts again), with or without year headings."""
+    text = "\n".join(format_listing(items, SHANGHAI) for items in pages)
+    if not year_headings:
+        text = "\n".join(line for line in text.splitlines() if not re.fullmatch(r"\d{4}", line))
     parsed = parse_listing(text, "generated.txt", SHANGHAI)
-    assert [_fields(e) for e in parsed] == [_fields(e) for e in items]
+    assert [_fields(e) for e in parsed] == [_fields(e) for page in pages for e in page]
 
 
 def test_the_seed_survives_a_round_trip() -> None:

@@ -13,11 +13,13 @@ from pathlib import Path
 from zoneinfo import ZoneInfo
 
 import pytest
+from click.testing import CliRunner
 from helpers import SEED, write_config
 from hypothesis import given, settings
 from hypothesis import strategies as st
 from sqlalchemy import func, select
 
+from publisher.cli import cli
 from publisher.config import load_config
 from publisher.dates import format_day_month_year
 from publisher.errors import InputError
@@ -192,3 +194,17 @@ def test_an_unreachable_source_is_a_clear_error(tmp_path) -> None:  # type: igno
     config, sessions = _store(tmp_path, "http://127.0.0.1:9/news", timeout='"2s"')
     with pytest.raises(InputError, match=re.escape("http://127.0.0.1:9/news: cannot fetch")):
         import_source(sessions, config, config.sources[0], NOW)
+
+
+def test_publisher_import_takes_a_url_too(tmp_path, site) -> None:  # type: ignore[no-untyped-def]
+    state, url = site
+    state.body = office_page(parse_listing(SEED.read_text("utf-8"), "s", SHANGHAI)).encode()
+    _, sessions = _store(tmp_path, url)
+    config_path = tmp_path / "config.toml"
+    result = CliRunner().invoke(cli, ["--config", str(config_path), "import", url])
+    assert result.exit_code == 0, result.stderr
+    assert result.stdout.startswith(f"imported 20 new, 0 updated, 0 unchanged from {url}\n")
+    assert _count(sessions) == 20
+    state.body = b"x" * 6_000_000  # the same size limit as a source's
+    result = CliRunner().invoke(cli, ["--config", str(config_path), "import", url])
+    assert result.exit_code == 1 and "larger than 5000000 bytes" in result.stderr

@@ -17,14 +17,15 @@ from publisher.store.releases import newest_releases
 
 
 @cli.command("import")
-@click.argument("files", nargs=-1, required=True, type=click.Path(dir_okay=False))
+@click.argument("files", nargs=-1, required=True, metavar="FILE_OR_URL...")
 @click.option("--format", "fmt", type=click.Choice(sorted(PARSERS)),
-              help="Input format. Default: from the extension (.txt listing, .json, .csv).")
+              help="Input format. Default: from the extension (.txt listing, .json, .csv, "
+                   ".html), or a URL's Content-Type.")
 @pass_app
 def import_(app: App, files: tuple[str, ...], fmt: str | None) -> None:
-    """Import releases from FILES, all in one transaction.
+    """Import releases from files or http(s) URLs, all in one transaction.
 
-    Example: publisher import news.txt releases.csv
+    Example: publisher import news.txt https://www.ilo.org/beijing/news.html
     """
     requests = [ImportRequest(location, fmt) for location in files]
     print_lines(import_files(app.sessions, app.config, requests, now()).lines())

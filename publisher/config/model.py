@@ -52,6 +52,7 @@ class Country(Section):
     timezone: TimeZoneName
     language: NonEmpty = "en"
     keywords: tuple[NonEmpty, ...] = ()
+    exclude: tuple[NonEmpty, ...] = ()  # phrases that hold a keyword but are not this country
 
 
 class Tagging(Section):

@@ -44,6 +44,7 @@ class FeedItem:
     image_url: str | None = None
     image_type: str | None = None
     image_credit: str | None = None
+    category: str | None = None
 
 
 @dataclass(frozen=True)

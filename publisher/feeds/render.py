@@ -155,6 +155,8 @@ def _entry(fg: FeedGenerator, item: FeedItem) -> FeedEntry:
     entry.title(item.title)
     entry.link(href=item.link, rel="alternate")
     entry.published(item.published)
+    if item.category:  # Atom <category term>, RSS <category>
+        entry.category(term=item.category)
     return entry
 
 
@@ -194,6 +196,8 @@ def _json_item(item: FeedItem) -> dict[str, object]:
         entry["summary"] = item.summary
     if item.image_url:
         entry["image"] = item.image_url
+    if item.category:
+        entry["tags"] = [item.category]
     return entry
 
 

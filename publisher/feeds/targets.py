@@ -67,6 +67,7 @@ def feed_item(release: Release, zone: ZoneInfo) -> FeedItem:
         image_url=release.image_url,
         image_type=_image_type(release.image_url),
         image_credit=one_line(release.image_credit) if release.image_credit else None,
+        category=one_line(release.category) if release.category else None,
     )
 
 

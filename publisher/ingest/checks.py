@@ -17,7 +17,7 @@ LATEST = datetime(2200, 1, 1, tzinfo=UTC)  # far enough; and time-zone arithmeti
 MAX_URL = 500  # characters: a release is recognised by its URL, and that key has to fit
 _ANY_CONTROL = re.compile(r"[\x00-\x1f\x7f]")
 _CONTROL_BUT_LINES = re.compile(r"[\x00-\x08\x0b\x0c\x0e-\x1f\x7f]")  # tab, LF and CR allowed
-_ONE_LINE = ("title", "image_credit")
+_ONE_LINE = ("title", "image_credit", "category")
 _TEXT = ("summary", "body_html")
 _LINKS = ("url", "image_url")
 

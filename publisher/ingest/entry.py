@@ -19,6 +19,7 @@ class Entry:
     countries: tuple[str, ...] | None = None  # None: the tagging rules decide
     image_url: str | None = None
     image_credit: str | None = None
+    category: str | None = None  # a kicker line, such as the report or campaign it belongs to
     body_html: str | None = None
     where: str = ""  # "line 12" or "record 3", for messages about this entry
 

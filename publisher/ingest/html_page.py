@@ -3,7 +3,8 @@
 What is read: every list item (`<li>`) that holds a link and a date line is a release. In it,
 the first link is the title and its `href` the release URL (made absolute against the page's
 address); the first line that is a date (`16 June 2022`) is the date; a line beginning with
-`©` before it is the image credit; the lines after it are the summary (paragraphs kept apart).
+`©` before it is the image credit, and another line before the title its category (a kicker);
+the lines after the date are the summary (paragraphs kept apart).
 List items without a date, such as menus, are not releases. Lines are what a browser shows on
 separate lines: block elements, line breaks, and links, dates (`<time>`) and small print each
 on their own.
@@ -66,9 +67,10 @@ def _entry(lines: list[_Line], zone: tzinfo, where: str) -> Entry | None:
     day = parse_day_month_year(lines[day_at].text)
     assert day is not None
     credit = next((line.text for line in lines[:day_at] if line.text.startswith(_CREDIT)), None)
+    kicker = next((line.text for line in lines[:link] if not line.text.startswith(_CREDIT)), None)
     return Entry(title=lines[link].text, published=midnight(day, zone),
                  summary=_paragraphs(lines[day_at + 1:]), url=lines[link].href,
-                 image_credit=credit, where=where)
+                 image_credit=credit, category=kicker, where=where)
 
 
 def _paragraphs(lines: list[_Line]) -> str:

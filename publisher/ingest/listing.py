@@ -11,10 +11,12 @@
         Asia–Pacific tourism industry left reeling from job losses.
 
 A numbered line (indented less than four spaces) opens an item. The item's text is split into
-paragraphs at blank lines, each paragraph's lines joined with single spaces. When the first
-paragraph begins with `©`, it is the image credit of this item and the title follows. Then comes
-the date, then an optional summary (several paragraphs are kept apart by a blank line). Anything
-before the first year heading or item is the page's preamble and is skipped.
+paragraphs at blank lines, each paragraph's lines joined with single spaces. The title is the
+paragraph just before the date; before the title may come an image credit (a paragraph that
+begins with `©`) and a category (a "kicker" such as `World Employment and Social Outlook 2015`,
+as the office's home page shows), each at most once. After the date comes an optional summary
+(several paragraphs are kept apart by a blank line). Anything before the first year heading or
+item is the page's preamble and is skipped; a year heading is optional.
 """
 
 from __future__ import annotations
@@ -94,12 +96,12 @@ def _items(text: str, source: str) -> Iterable[_Item]:
 
 def _entry(item: _Item, source: str, zone: tzinfo) -> Entry:
     paragraphs = list(item.paragraphs)
-    credit = None
-    if paragraphs[0].text.startswith(_CREDIT):
-        credit = paragraphs.pop(0).text
-        if not paragraphs:
-            raise InputError(source, f"line {item.line}",
-                             "expected the item's title after its image credit")
+    credit = paragraphs.pop(0).text if paragraphs[0].text.startswith(_CREDIT) else None
+    if not paragraphs:
+        raise InputError(source, f"line {item.line}", "expected the item's title after its image credit")
+    category = None
+    if len(paragraphs) >= 3 and _is_date(paragraphs[2]) and not _is_date(paragraphs[1]):
+        category = paragraphs.pop(0).text  # a kicker line, then the title, then the date
     title = paragraphs.pop(0)
     if not paragraphs:
         raise InputError(source, f"line {title.line}",
@@ -114,14 +116,19 @@ def _entry(item: _Item, source: str, zone: tzinfo) -> Entry:
         published=midnight(day, zone),
         summary="\n\n".join(p.text for p in paragraphs),
         image_credit=credit,
+        category=category,
         where=f"line {item.line}",
     )
+
+
+def _is_date(paragraph: _Paragraph) -> bool:
+    return parse_day_month_year(paragraph.text) is not None
 
 
 def format_listing(entries: Iterable[Entry], zone: tzinfo) -> str:
     """Write entries in the listing format, a year heading whenever the year changes.
 
-    Only what the format holds is written: title, date, summary and image credit.
+    Only what the format holds is written: image credit, category, title, date and summary.
     """
     out: list[str] = []
     year = None
@@ -132,7 +139,7 @@ def format_listing(entries: Iterable[Entry], zone: tzinfo) -> str:
             year, number = day.year, 0
             out += [str(year), ""]
         number += 1
-        first, *rest = [entry.image_credit, entry.title] if entry.image_credit else [entry.title]
+        first, *rest = [part for part in (entry.image_credit, entry.category, entry.title) if part]
         out += [f"  {number}. {first}", ""]
         for paragraph in [*rest, format_day_month_year(day), *_paragraphs(entry.summary)]:
             out += [f"    {paragraph}", ""]

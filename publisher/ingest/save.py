@@ -6,11 +6,11 @@ import hashlib
 import json
 import logging
 import re
-import unicodedata
 from collections.abc import Iterable, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import datetime
 
+from slugify import slugify as make_slug
 from sqlalchemy import select
 from sqlalchemy.orm import Session, selectinload
 
@@ -23,6 +23,8 @@ from publisher.urls import release_path, release_url, site_host
 log = logging.getLogger(__name__)
 
 _SLUG_LENGTH = 80
+_MARKUP = re.compile(r"<[^>]*>|&#?\w+;")
+_HAN = re.compile(r"[\u3400-\u9fff\uf900-\ufaff\U00020000-\U0002fa1f]")
 _LOOKUP_CHUNK = 500
 
 
@@ -46,10 +48,11 @@ def save_entries(
     stored = _stored_by_key(session, list(unique))
     counts = ImportCounts()
     slugs_taken: set[str] = set()
-    for key, entry in unique.items():
+    for key, given in unique.items():
+        release = stored.get(key)
+        entry = given if release is None else merged(given, release)
         countries = tagger.countries(entry, source)
         content_hash = _content_hash(entry, countries)
-        release = stored.get(key)
         if release is None:
             slug = _free_slug(session, entry, slugs_taken)
             session.add(_new_release(entry, key, slug, countries, content_hash, config, source))
@@ -85,17 +88,37 @@ def _stored_by_key(session: Session, keys: list[str]) -> dict[str, Release]:
     return stored
 
 
+def merged(entry: Entry, release: Release) -> Entry:
+    """The entry, with what its source left out taken from the stored release: pages differ in
+    what they show (a listing, the home page, a cut-off page), and an absent field is not news
+    that the field was removed. A field that is present replaces the stored one."""
+    return replace(entry, summary=entry.summary or release.summary,
+                   body_html=entry.body_html or release.body_html,
+                   image_url=entry.image_url or release.image_url,
+                   image_credit=entry.image_credit or release.image_credit,
+                   category=entry.category or release.category)
+
+
 def _content_hash(entry: Entry, countries: tuple[str, ...]) -> str:
     content = [entry.title, entry.summary, entry.body_html, entry.url, entry.image_url,
                entry.image_credit, entry.published.isoformat(), sorted(countries)]
+    if entry.category:  # (added later: the hash of a release without one stays as it was)
+        content.append(entry.category)
     return hashlib.sha256(json.dumps(content, ensure_ascii=False).encode()).hexdigest()
 
 
 def slugify(title: str) -> str:
-    """ASCII words of the title joined by hyphens, cut at a word boundary; `release` if none."""
-    ascii_title = unicodedata.normalize("NFKD", title).encode("ascii", "ignore").decode()
+    """A readable Latin slug: markup dropped, Chinese as pinyin, other scripts transliterated
+    (Mongolian Cyrillic, accents), words joined by hyphens, cut at a word boundary; `release`
+    when nothing is left."""
+    text = _MARKUP.sub(" ", title)
+    if _HAN.search(text):
+        # Loaded here: a fifth of a second, and only Chinese titles need it.
+        from pypinyin import lazy_pinyin
+
+        text = " ".join(lazy_pinyin(text))
     slug = ""
-    for word in re.findall(r"[a-z0-9]+", ascii_title.lower()):
+    for word in make_slug(text).split("-"):  # the longest run of whole words from the start
         candidate = f"{slug}-{word}" if slug else word[:_SLUG_LENGTH]
         if len(candidate) > _SLUG_LENGTH:
             break
@@ -155,6 +178,7 @@ def _fill(release: Release, entry: Entry, content_hash: str, source: str, fallba
     release.url = entry.url or fallback_url
     release.image_url = entry.image_url
     release.image_credit = entry.image_credit
+    release.category = entry.category
     release.published = entry.published
     release.source = source
     release.content_hash = content_hash

@@ -1,7 +1,7 @@
 """JSON (a list of objects) and CSV (a header row) with the same fields.
 
-Fields: title and published are required; summary, url, countries, image_url, image_credit and
-body_html are optional. An unknown field is an error, so a misspelt column is not silently lost.
+Fields: title and published are required; summary, url, countries, image_url, image_credit,
+category and body_html are optional. An unknown field is an error, so a misspelt column is not silently lost.
 """
 
 from __future__ import annotations
@@ -18,7 +18,7 @@ from publisher.ingest.dates import parse_published
 from publisher.ingest.entry import Entry, normalize_space
 
 FIELDS = ("title", "published", "summary", "url", "countries", "image_url", "image_credit",
-          "body_html")
+          "category", "body_html")
 _REQUIRED = ("title", "published")
 
 
@@ -71,6 +71,7 @@ def _entry(record: Mapping[str, Any], source: str, where: str, zone: tzinfo) -> 
         countries=_countries(record.get("countries"), source, where),
         image_url=_url(text["image_url"], "image_url", source, where),
         image_credit=normalize_space(text["image_credit"] or "") or None,
+        category=normalize_space(text["category"] or "") or None,
         body_html=text["body_html"],
         where=where,
     )

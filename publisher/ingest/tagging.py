@@ -1,23 +1,39 @@
-"""Which countries a release belongs to: its own `countries` field, else the config's keywords."""
+"""Which countries a release belongs to: its own `countries` field, else the config's keywords.
+
+Keywords match by script: Chinese (and other CJK) text has no spaces between words, so a CJK
+keyword matches anywhere (`中国`); Mongolian inflects, so a Cyrillic keyword matches at the start
+of a word (`Монгол` in `Монголын`); any other keyword matches whole words only (`Mongolia`
+is not found inside `Mongolians`). Where matches overlap, the longest wins: `Inner Mongolia` (a
+keyword of China) hides the `Mongolia` inside it. A country's `exclude` phrases never count
+for it, whatever else they hold.
+"""
 
 from __future__ import annotations
 
 import re
+from dataclasses import dataclass
 
 from publisher.config import Config
 from publisher.errors import InputError
 from publisher.ingest.entry import Entry
+
+_CJK = re.compile(r"[\u2e80-\u9fff\uac00-\ud7af\uf900-\ufaff\U00020000-\U0002fa1f]")
+_CYRILLIC = re.compile(r"[\u0400-\u04ff]")
+
+
+@dataclass(frozen=True)
+class _Rules:
+    code: str
+    keywords: re.Pattern[str] | None
+    exclude: re.Pattern[str] | None
 
 
 class Tagger:
     def __init__(self, config: Config) -> None:
         self._known = config.country_codes
         self._default = config.tagging.default_countries
-        self._patterns = [
-            (country.code, _keyword_pattern(country.keywords))
-            for country in config.countries
-            if country.keywords
-        ]
+        self._rules = [_Rules(country.code, _pattern(country.keywords), _pattern(country.exclude))
+                       for country in config.countries if country.keywords]
 
     def countries(self, entry: Entry, source: str) -> tuple[str, ...]:
         """Every matching country (in config order), not only the first."""
@@ -28,15 +44,39 @@ class Tagger:
                                  f"unknown country {unknown[0]!r}; the config has "
                                  f"{', '.join(self._known) or 'no countries'}")
             return entry.countries
-        text = f"{entry.title}\n{entry.summary}"
-        matched = tuple(code for code, pattern in self._patterns if pattern.search(text))
+        matched = self.matches(f"{entry.title}\n{entry.summary}")
         if matched or self._default:
             return matched or self._default
         raise InputError(source, entry.where, "no country: the release matches no keyword; "
                          "give it countries or set tagging.default_countries")
 
+    def matches(self, text: str) -> tuple[str, ...]:
+        found: list[tuple[int, int, str]] = []  # start, end, country
+        for rules in self._rules:
+            excluded = [m.span() for m in rules.exclude.finditer(text)] if rules.exclude else []
+            assert rules.keywords is not None
+            found += [(m.start(), m.end(), rules.code) for m in rules.keywords.finditer(text)
+                      if not any(start <= m.start() and m.end() <= end for start, end in excluded)]
+        kept: list[tuple[int, int, str]] = []
+        for start, end, code in sorted(found, key=lambda match: match[0] - match[1]):  # longest first
+            if not any(start < other_end and other_start < end for other_start, other_end, _ in kept):
+                kept.append((start, end, code))
+        codes = {code for _, _, code in kept}
+        return tuple(rules.code for rules in self._rules if rules.code in codes)
 
-def _keyword_pattern(keywords: tuple[str, ...]) -> re.Pattern[str]:
-    # Whole words only: "Mongolia" must not match inside another word.
-    alternatives = "|".join(re.escape(keyword) for keyword in keywords)
-    return re.compile(rf"(?<!\w)(?:{alternatives})(?!\w)", re.IGNORECASE)
+
+def _pattern(keywords: tuple[str, ...]) -> re.Pattern[str] | None:
+    if not keywords:
+        return None
+    # Longest first: of two keywords at one place, the alternation takes the first that fits.
+    alternatives = "|".join(_alternative(keyword) for keyword in sorted(keywords, key=len, reverse=True))
+    return re.compile(alternatives, re.IGNORECASE)
+
+
+def _alternative(keyword: str) -> str:
+    escaped = re.escape(keyword)
+    if _CJK.search(keyword):
+        return f"(?:{escaped})"
+    if _CYRILLIC.search(keyword):
+        return rf"(?<!\w)(?:{escaped})"
+    return rf"(?<!\w)(?:{escaped})(?!\w)"

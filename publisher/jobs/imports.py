@@ -20,7 +20,7 @@ from publisher.store.runs import remember_validators, source_validators
 
 @dataclass(frozen=True)
 class ImportRequest:
-    location: str  # a path, or bundled:NAME
+    location: str  # a path, an http(s) URL, or bundled:NAME
     format: str | None = None  # None: from the file name
 
 
@@ -44,11 +44,20 @@ def import_files(
 ) -> ImportOutcome:
     """Import every file in one transaction: a bad entry anywhere leaves the database unchanged.
     When anything changed, the feeds are rebuilt."""
-    parsed = [
-        (request.location, read_entries(request.location, request.format, config.site.zone))
-        for request in requests
-    ]
+    parsed = [(request.location, _entries(request, config)) for request in requests]
     return _store(sessions, config, parsed, now)
+
+
+def _entries(request: ImportRequest, config: Config) -> Sequence[Entry]:
+    """A file's entries, or a URL's: fetched as a source is (its timeout and size limit), but
+    whole, since a one-off import has no earlier fetch to compare with."""
+    if not request.location.startswith(("http://", "https://")):
+        return read_entries(request.location, request.format, config.site.zone)
+    rules = Source(name="import", location=request.location)
+    fetched = fetch(request.location, etag=None, last_modified=None,
+                    timeout=rules.timeout.total_seconds(), max_bytes=rules.max_bytes)
+    fmt = request.format or detect_format(request.location, fetched.content_type)
+    return parse(fmt, fetched.text(request.location), request.location, config.site.zone)
 
 
 def _store(sessions: sessionmaker[Session], config: Config, parsed: Sequence[tuple[str, Sequence[Entry]]],

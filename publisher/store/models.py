@@ -89,6 +89,7 @@ class Release(Base):
     url: Mapped[str] = mapped_column(String(2000))
     image_url: Mapped[str | None] = mapped_column(String(2000))
     image_credit: Mapped[str | None] = mapped_column(Text)
+    category: Mapped[str | None] = mapped_column(Text)  # a kicker line: a report, a campaign
     published: Mapped[datetime] = mapped_column(UTCDateTime())
     updated: Mapped[datetime] = mapped_column(UTCDateTime())
     source: Mapped[str] = mapped_column(String(500))

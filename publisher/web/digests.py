@@ -10,6 +10,7 @@ from fastapi.responses import HTMLResponse, Response
 from sqlalchemy.orm import Session, sessionmaker
 
 from publisher.config import Config
+from publisher.dates import counted
 from publisher.digest.pages import edition_page
 from publisher.feeds.media import ATOM_TYPE
 from publisher.feeds.model import FeedItem, FeedMeta
@@ -81,4 +82,4 @@ def _item(config: Config, edition: Edition) -> FeedItem:
                     title=edition.subject,
                     link=digest_edition_url(config, edition.digest, edition.number),
                     published=completed, updated=completed,
-                    summary=f"{edition.release_count} releases")
+                    summary=counted(edition.release_count, "release"))
