@@ -1,7 +1,9 @@
 """Every URL the site hands out, in one place: feeds, release pages, subscription links, digests.
 
 Links that leave the service (in feeds, mail and pages) are absolute and built from
-`site.base_url` (and `feeds.base_url` for the feed files); nothing else assembles them.
+`site.base_url`, where this service answers (and `feeds.base_url` for the feed files); links
+to the office's own site, and the names in ids, from `site.home_url`. Nothing else assembles
+them.
 """
 
 from __future__ import annotations
@@ -22,8 +24,9 @@ DIGEST_FEED_PATH = "/digests/feed.xml"
 
 
 def site_host(config: Config) -> str:
-    """The host of the site, as Message-IDs, List-Ids and tag: URIs use it."""
-    return urlsplit(config.site.base_url).hostname or "localhost"
+    """The host of the office's site, as Message-IDs, List-Ids and tag: URIs use it (the
+    office's name, wherever this service happens to be served)."""
+    return urlsplit(config.site.home).hostname or "localhost"
 
 
 def feed_url(config: Config, relative: str) -> str:
@@ -37,8 +40,8 @@ def release_url(config: Config, slug: str) -> str:
 
 
 def release_path(config: Config, slug: str) -> str:
-    """The path part of release_url (permanent ids are built on it)."""
-    return urlsplit(config.site.base_url).path + RELEASE_PATH.format(slug=slug)
+    """A release's path under the office's site: its permanent tag: id is built on it."""
+    return urlsplit(config.site.home).path + RELEASE_PATH.format(slug=slug)
 
 
 def subscribe_url(config: Config) -> str:

@@ -36,7 +36,8 @@ REQUIRE_ALL = os.environ.get("PUBLISHER_REQUIRE_ALL") == "1"
 
 
 NOW = datetime(2026, 11, 27, 12, 0, tzinfo=UTC)
-SITE = "https://www.ilo.org/beijing"  # site.base_url of the shipped config
+SITE = "http://127.0.0.1:8080"  # site.base_url of the shipped config
+HOME = "https://www.ilo.org/beijing"  # site.home_url of the shipped config
 ATOM_SCHEMA = ROOT / "tests" / "schemas" / "atom.rnc"
 PEOPLE = {
     "cn@example.org": ("CN", "confirmed"),
@@ -66,6 +67,8 @@ def write_config(folder: Path, db_url: str, text: str | None = None, *,
     edition reaches back ten years, so they are news to it."""
     text = SHIPPED_CONFIG.read_text("utf-8") if text is None else text
     text = re.sub(r'(?m)^url = ".*"', f'url = "{db_url}"', text, count=1)
+    # Tests serve the app themselves where they need it (several runs at once share no port).
+    text = text.replace("\nenabled = true ", "\nenabled = false", 1)
     if first_edition_window is not None:
         text = re.sub(r"(?m)^\[\[digests\]\]$",
                       f"[[digests]]\nfirst_edition_window = {first_edition_window}", text)

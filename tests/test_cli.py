@@ -3,17 +3,19 @@
 from __future__ import annotations
 
 import os
+import re
 import shutil
 import signal
 import subprocess
 import sys
 import time
 import zipfile
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import get_args, get_origin
 
 import click
+import httpx
 import pytest
 from helpers import ROOT
 from pydantic import BaseModel
@@ -69,7 +71,14 @@ def test_every_config_key_is_in_the_readme() -> None:
 def test_first_command_runs_on_embedded_defaults_in_an_empty_folder(tmp_path: Path) -> None:
     """`publisher run` with no config anywhere: imports the bundled releases, builds the feeds,
     schedules the digests (outbox: no SMTP host), and stops cleanly on SIGTERM."""
-    out, err = _run_until_scheduling(tmp_path, _environment())
+    def links_lead_somewhere() -> None:  # the links feeds and mail hand out, on this machine
+        feed = httpx.get("http://127.0.0.1:8080/feeds/cn/atom.xml", timeout=10)
+        assert feed.status_code == 200
+        pages = re.findall(r'href="(http://127\.0\.0\.1:8080/[^"]+)"', feed.text)
+        assert pages and all(httpx.get(page, timeout=10).status_code == 200 for page in pages[:3])
+        assert httpx.get("http://127.0.0.1:8080/subscribe", timeout=10).status_code == 200
+
+    out, err = _run_until_scheduling(tmp_path, _environment(), while_running=links_lead_somewhere)
     assert out == ("imported 20 new, 0 updated, 0 unchanged from bundled:ilo-china-mongolia-news.txt\n"
                    f"feeds: 11 changed, 0 unchanged in {tmp_path / 'feeds'}\n")
     assert "scheduler running 3 jobs: digest:china-weekly, digest:mongolia-monthly, feeds" in err
@@ -122,8 +131,10 @@ def _environment() -> dict[str, str]:
     return {k: v for k, v in os.environ.items() if not k.startswith("PUBLISHER_")}
 
 
-def _run_until_scheduling(folder: Path, env: dict[str, str]) -> tuple[str, str]:
-    """`publisher run` in `folder` until it schedules, then SIGTERM: its stdout and stderr."""
+def _run_until_scheduling(folder: Path, env: dict[str, str], *,
+                          while_running: Callable[[], None] = lambda: None) -> tuple[str, str]:
+    """`publisher run` in `folder` until it schedules (and `while_running` returned), then
+    SIGTERM: its stdout and stderr."""
     process = subprocess.Popen([sys.executable, "-m", "publisher", "run"], cwd=folder, env=env,
                                stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
     deadline = time.monotonic() + 60
@@ -132,6 +143,7 @@ def _run_until_scheduling(folder: Path, env: dict[str, str]) -> tuple[str, str]:
     while not any("scheduler running" in line for line in lines):
         assert time.monotonic() < deadline and process.poll() is None, "".join(lines)
         lines.append(process.stderr.readline())
+    while_running()
     process.send_signal(signal.SIGTERM)
     out, err = process.communicate(timeout=30)
     assert process.returncode == 0, err

@@ -18,7 +18,8 @@ def test_shipped_config_is_the_china_and_mongolia_office() -> None:
     config = load_config(SHIPPED_CONFIG, environ={})
     assert [(c.code, c.name, c.timezone) for c in config.countries] == [
         ("CN", "China", "Asia/Shanghai"), ("MN", "Mongolia", "Asia/Ulaanbaatar")]
-    assert config.site.base_url.startswith("https://")
+    assert config.site.base_url == "http://127.0.0.1:8080" and config.web.enabled  # served here
+    assert config.site.home_url == "https://www.ilo.org/beijing"
     assert config.smtp.host == ""
     assert config.digests and config.feeds.max_items == 50
     assert config.database.url == f"sqlite:///{SHIPPED_CONFIG.parent / 'publisher.db'}"

@@ -221,7 +221,7 @@ def test_a_test_copys_links_and_the_page_of_what_did_not_fit(
         cli_run(path, "digest", "send", "china-weekly", "--to", "editor@example.org")
         test_copy = next(mail_server.received[0].message.iter_parts()).get_content()
         for purpose in ("preferences", "unsubscribe"):
-            link = re.search(rf"(https://\S+/{purpose}\?token=\S+)", test_copy).group(1)  # type: ignore[union-attr]
+            link = re.search(rf"(https?://\S+/{purpose}\?token=\S+)", test_copy).group(1)  # type: ignore[union-attr]
             page = httpx.get(local(link, base))
             assert page.status_code == 200 and "A test copy" in page.text, page.text
         one_click = httpx.post(local(link, base), content=b"List-Unsubscribe=One-Click",

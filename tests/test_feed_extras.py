@@ -21,7 +21,7 @@ from publisher.feeds.build import build_feeds
 from publisher.jobs.imports import ImportRequest, import_files
 from publisher.web.app import create_app
 
-FEEDS_URL = "https://www.ilo.org/beijing/feeds/"
+FEEDS_URL = "http://127.0.0.1:8080/feeds/"
 
 
 def _file(folder: Path, url: str) -> Path:
@@ -131,7 +131,7 @@ def test_a_releases_category_reaches_every_format_and_its_page(tmp_path: Path, l
     jing([folder / "cn" / "atom.xml"])
     live_server[0].app = create_app(config, sessions)
     try:
-        page = httpx.get(newest.link.replace("https://www.ilo.org/beijing", live_server[1]))
+        page = httpx.get(newest.link.replace("http://127.0.0.1:8080", live_server[1]))
     finally:
         live_server[0].app = None
     assert '<p class="category">World Employment &amp; Social Outlook</p>' in page.text

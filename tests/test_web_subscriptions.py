@@ -37,7 +37,7 @@ def test_subscribe_confirm_receive_unsubscribe_and_receive_no_more(web, tmp_path
     assert answer.status_code == 200 and "Check your inbox" in answer.text
     [letter] = server.to("Reader@example.org")
     text = next(letter.message.iter_parts()).get_content()
-    confirm_link = re.search(r"(https://\S+/confirm\?token=\S+)", text).group(1)  # type: ignore[union-attr]
+    confirm_link = re.search(r"(https?://\S+/confirm\?token=\S+)", text).group(1)  # type: ignore[union-attr]
     assert status_of(sessions, "reader@example.org") == "pending"
     assert send_digest(path).endswith("0 sent, 0 failed\n")  # nobody before confirming
     page = httpx.get(local(confirm_link, base))
@@ -56,7 +56,7 @@ def test_subscribe_confirm_receive_unsubscribe_and_receive_no_more(web, tmp_path
                       headers={"Content-Type": "application/x-www-form-urlencoded"})
     assert done.status_code == 200 and not done.is_redirect and "unsubscribed" in done.text
     assert status_of(sessions, "reader@example.org") == "unsubscribed"
-    preferences = re.search(r"(https://\S+/preferences\?token=[^\s\"<]+)", digest_text(digest)).group(1)  # type: ignore[union-attr]
+    preferences = re.search(r"(https?://\S+/preferences\?token=[^\s\"<]+)", digest_text(digest)).group(1)  # type: ignore[union-attr]
     revoked = httpx.get(local(preferences, base))  # unsubscribing revoked every link mailed before
     assert revoked.status_code == 400 and "does not work" in revoked.text
     # Published after the last edition began: news, but for nobody now.
@@ -75,7 +75,7 @@ def test_a_confirm_link_of_someone_removed_does_not_confirm_who_gets_their_id(we
     base, path, _config, sessions, server = web
     subscribe(base, "first@example.org", ["CN"])
     text = digest_text(server.to("first@example.org")[0].message)
-    old_link = re.search(r"(https://\S+/confirm\?token=\S+)", text).group(1)  # type: ignore[union-attr]
+    old_link = re.search(r"(https?://\S+/confirm\?token=\S+)", text).group(1)  # type: ignore[union-attr]
     with sessions() as session:
         first_id = session.scalars(select(Subscriber.id)).one()
     CliRunner().invoke(cli, ["--config", str(path), "subscribers", "remove", "first@example.org"])
@@ -181,7 +181,7 @@ def test_preferences_change_the_countries(web) -> None:  # type: ignore[no-untyp
     base, _path, _config, sessions, server = web
     subscribe(base, "reader@example.org", ["CN"])
     text = next(server.received[0].message.iter_parts()).get_content()
-    confirmed = httpx.get(local(re.search(r"(https://\S+/confirm\?token=\S+)", text).group(1), base))  # type: ignore[union-attr]
+    confirmed = httpx.get(local(re.search(r"(https?://\S+/confirm\?token=\S+)", text).group(1), base))  # type: ignore[union-attr]
     link = re.search(r'href="(/preferences\?token=[^"]+)"', confirmed.text).group(1)  # type: ignore[union-attr]
     with httpx.Client(base_url=base) as client:
         form = client.get(link.replace("&amp;", "&"))

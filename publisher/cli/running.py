@@ -18,6 +18,7 @@ from publisher.feeds.build import build_feeds
 from publisher.jobs.digests import help_send, unfinished_editions
 from publisher.jobs.imports import ImportOutcome, import_sources
 from publisher.run.processes import Presence, recent_processes
+from publisher.run.reachable import warn_unless_served
 from publisher.run.scheduler import describe_schedules, run_forever
 from publisher.store.statuses import ProcessRole, ProcessState
 from publisher.web.server import server_options
@@ -45,6 +46,7 @@ def run(app: App) -> None:
             click.echo(build_feeds(app.sessions, app.config).line())
 
     web = _start_web(app) if app.config.web.enabled else None
+    warn_unless_served(app.config.site.base_url)
     try:
         code = run_forever(app.sessions, app.config, on_start=start)
     finally:
@@ -83,6 +85,7 @@ def serve(app: App, host: str | None, port: int | None) -> None:
     from publisher.web.app import create_app
 
     web = create_app(app.config, app.sessions)
+    warn_unless_served(app.config.site.base_url)
     uvicorn.run(web, host=host or app.config.web.host, port=port or app.config.web.port,
                 **server_options(app.config.web))
 

@@ -31,9 +31,17 @@ class Section(BaseModel):
 
 class Site(Section):
     name: NonEmpty = "Press releases"
+    # Where this service answers: release pages, feeds, subscription and unsubscribe links.
     base_url: BaseUrl = "http://127.0.0.1:8080"
+    # The office's own site (its name in tag: ids, Message-IDs and List-Ids; "visit our site"
+    # links); empty: base_url.
+    home_url: OptionalUrl = ""
     timezone: TimeZoneName = "UTC"
     language: NonEmpty = "en"
+
+    @property
+    def home(self) -> str:
+        return self.home_url or self.base_url
 
     @property
     def zone(self) -> ZoneInfo:

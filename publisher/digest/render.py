@@ -99,7 +99,7 @@ def _context(config: Config, content: Content) -> dict[str, Any]:
         "feeds_page": feed_url(config, "index.html"),
         "country_names": " and ".join(c.name for c in countries),
         "site_name": config.site.name,
-        "site_url": config.site.base_url,
+        "site_url": config.site.home,
         "recipient": MARK_RECIPIENT,
         "unsubscribe_url": MARK_UNSUBSCRIBE,
         "preferences_url": MARK_PREFERENCES,

@@ -47,7 +47,7 @@ def render_index(config: Config) -> bytes:
         "language": config.site.language,
         "feeds": listed_feeds(config),
         "opml_url": feed_url(config, OPML_NAME),
-        "site_url": config.site.base_url,
+        "site_url": config.site.home,
         "site_name": config.site.name,
     })
     return page.encode("utf-8")
@@ -63,6 +63,6 @@ def render_opml(config: Config) -> bytes:
     for feed in listed_feeds(config):
         atom = feed.formats[0]  # OPML says type="rss" for any feed format
         etree.SubElement(body, "outline", type="rss", text=feed.title, title=feed.title,
-                         xmlUrl=atom.url, htmlUrl=config.site.base_url)
+                         xmlUrl=atom.url, htmlUrl=config.site.home)
     document: bytes = etree.tostring(opml, pretty_print=True, xml_declaration=True, encoding="UTF-8")
     return document

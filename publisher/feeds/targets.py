@@ -43,7 +43,7 @@ def feed_meta(
         title=one_line(feed_title(config, target)),
         subtitle=one_line(feeds.subtitle.format(country=target.name, site=site.name)),
         self_url=feed_url(config, relative),
-        site_url=site.base_url,
+        site_url=site.home,
         language=target.language,
         author=one_line(site.name),
         updated=max((item.updated for item in items), default=EMPTY_FEED_UPDATED),

@@ -97,7 +97,7 @@ def _subscriber(session: Session, signer: Signer, purpose: str, token: str,
 
 
 def _letter(config: Config, kind: str, to: str, values: dict[str, str]) -> Letter:
-    context = {"site_name": config.site.name, "site_url": config.site.base_url,
+    context = {"site_name": config.site.name, "site_url": config.site.home,
                "recipient": to, **values}
     subjects = {"confirm": f"Please confirm your subscription to {config.site.name}",
                 "already": f"You are already subscribed to {config.site.name}"}

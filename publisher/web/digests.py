@@ -70,7 +70,7 @@ def add_digest_routes(app: FastAPI, config: Config, sessions: sessionmaker[Sessi
             items = [_item(config, edition) for edition in sent_editions(session, _LIMIT)]
         meta = FeedMeta(code="digests", title=f"{site.name}: digests",
                         subtitle="Every digest email, as sent", language=site.language,
-                        self_url=digest_feed_url(config), site_url=site.base_url,
+                        self_url=digest_feed_url(config), site_url=site.home,
                         author=site.name,
                         updated=max((i.updated for i in items), default=EMPTY_FEED_UPDATED))
         return Response(render_atom(meta, items), media_type=ATOM_TYPE)
