@@ -43,12 +43,25 @@ def _read_back(title: str, summary: str) -> dict[str, tuple[str, str]]:
     assert atom.bozo == 0 and rss.bozo == 0
     [atom_entry], [rss_entry] = atom.entries, rss.entries
     json_item = json.loads(render_json_feed(META, [item]))["items"][0]
-    return {
-        "atom": (atom_entry.title, atom_entry.get("summary", "")),
-        # RSS descriptions are HTML, and titles may be: a reader shows the unescaped text.
-        "rss": (_shown(rss_entry.title_detail), html.unescape(rss_entry.get("summary", ""))),
+    read = {
+        # Atom declares its types: text that looks like markup goes out as type="html".
+        "atom": (_shown(atom_entry.title_detail), _shown(atom_entry.summary_detail)),
+        # RSS descriptions are HTML: a reader shows the unescaped text.
+        "rss": (rss_entry.title, html.unescape(rss_entry.get("summary", ""))),
         "json": (json_item["title"], json_item.get("summary", "")),
     }
+    if rss_entry.title_detail["type"] == "text/html":
+        # RSS titles are plain text (RSS 2.0; newsboat and the JavaScript parsers read them so,
+        # tests/test_feed_readers.py), but feedparser guesses that a title with a tag or an
+        # entity in it is HTML, and "repairs" it: compared exactly through lxml instead.
+        read["rss"] = (_plain_rss_title(item), read["rss"][1])
+    return read
+
+
+def _plain_rss_title(item: FeedItem) -> str:
+    title = etree.fromstring(render_rss(META, [item])).findtext("channel/item/title")
+    assert title is not None
+    return title
 
 
 def _shown(detail: dict[str, str]) -> str:
@@ -73,7 +86,9 @@ def test_titles_and_summaries_survive_every_format(title: str, summary: str) -> 
     if any(_feedparser_mangles(part) for part in expected):
         return  # test_lxml_reads_every_text_exactly covers these
     for name, got in _read_back(title, summary).items():
-        assert got == expected, name
+        # An Atom entry without a summary carries its title as one (W3C: MissingTextualContent).
+        want = (expected[0], expected[1] or expected[0]) if name == "atom" else expected
+        assert got == want, name
 
 
 @settings(max_examples=200, deadline=None)
@@ -82,11 +97,18 @@ def test_lxml_reads_every_text_exactly(title: str, summary: str) -> None:
     item = _item(title, summary)
     ns = {"a": "http://www.w3.org/2005/Atom"}
     atom = etree.fromstring(render_atom(META, [item]))
-    assert atom.findtext("a:entry/a:title", namespaces=ns) == one_line(title)
-    assert (atom.findtext("a:entry/a:summary", namespaces=ns) or "") == trimmed(summary)
+    assert _atom_text(atom.find("a:entry/a:title", namespaces=ns)) == one_line(title)
+    assert _atom_text(atom.find("a:entry/a:summary", namespaces=ns)) == (
+        trimmed(summary) or one_line(title))  # an entry without a summary: the title stands in
     rss = etree.fromstring(render_rss(META, [item]))
     description = rss.findtext("channel/item/description") or ""
     assert html.unescape(description) == trimmed(summary)
+
+
+def _atom_text(element: etree._Element | None) -> str:
+    assert element is not None
+    text = element.text or ""
+    return html.unescape(text) if element.get("type") == "html" else text
 
 
 def test_forbidden_control_characters_are_removed_and_the_rest_kept() -> None:
@@ -97,6 +119,6 @@ def test_forbidden_control_characters_are_removed_and_the_rest_kept() -> None:
 def test_tricky_text_arrives_as_text_not_markup() -> None:
     item = _item(TRICKY, TRICKY)
     atom = render_atom(META, [item]).decode()
-    assert "<script>" not in atom and "&lt;script&gt;" in atom
+    assert "<script>" not in atom and '<title type="html">' in atom and "&amp;lt;script&amp;gt;" in atom
     assert "𝄞" in atom and "中国" in atom and "Монгол" in atom
     assert _read_back(TRICKY, TRICKY)["atom"] == (TRICKY, TRICKY)

@@ -32,7 +32,8 @@ GENERATOR = "publisher"
 _ATOM_NS = "http://www.w3.org/2005/Atom"
 _FH_NS = "http://purl.org/syndication/history/1.0"
 _DC_NS = "http://purl.org/dc/elements/1.1/"
-_LOOKS_LIKE_MARKUP = re.compile(r"</\w+>|&#?\w+;")
+# Text a reader (or the W3C validator) would take for HTML: a tag, or an entity reference.
+_LOOKS_LIKE_MARKUP = re.compile(r"</?[A-Za-z][^<>]*>|&#?\w+;")
 
 
 class _AtomFeedExtension(BaseExtension):
@@ -53,7 +54,18 @@ class _AtomEntryExtension(BaseEntryExtension):
     def extend_atom(self, entry: etree._Element) -> etree._Element:
         if self.enclosure is not None:
             etree.SubElement(entry, "link", self.enclosure)
+        for name in ("title", "summary"):
+            _declare_markup(entry.find(name))  # (feedgen makes them without a namespace)
         return entry
+
+
+def _declare_markup(element: etree._Element | None) -> None:
+    """Atom text that looks like HTML goes out as `type="html"`, escaped once more: readers
+    then show the very characters (`<b>` as written, not bold), and the W3C validator does not
+    warn of undeclared HTML. Other text stays `type="text"` (every reader shows it as is)."""
+    if element is not None and element.text and _LOOKS_LIKE_MARKUP.search(element.text):
+        element.set("type", "html")
+        element.text = html.escape(element.text, quote=False)
 
 
 class _RssFeedExtension(BaseExtension):
@@ -97,8 +109,8 @@ def render_atom(meta: FeedMeta, items: Sequence[FeedItem]) -> bytes:
         entry = _entry(fg, item)
         entry.updated(item.updated)
         entry.author(name=meta.author, uri=meta.site_url)
-        if item.summary:
-            entry.summary(item.summary, type="text")
+        # An entry without text draws the validator's MissingTextualContent: its title stands in.
+        entry.summary(item.summary or item.title, type="text")
         if item.image_url:
             enclosure = {"rel": "enclosure", "type": item.image_type or "image/jpeg",
                          "href": item.image_url}
@@ -119,7 +131,6 @@ def render_rss(meta: FeedMeta, items: Sequence[FeedItem]) -> bytes:
         fg.image(url=meta.logo, title=meta.title, link=meta.site_url)
     for item in items:
         entry = _entry(fg, item)
-        entry.title(_rss_title(item.title))
         entry.guid(item.id, permalink=False)
         # RSS descriptions are HTML by convention: escaped, the plain text reads as itself.
         if item.summary:
@@ -129,13 +140,6 @@ def render_rss(meta: FeedMeta, items: Sequence[FeedItem]) -> bytes:
         entry.publisher.creator = meta.author
     rss: bytes = fg.rss_str(pretty=True)
     return rss
-
-
-def _rss_title(title: str) -> str:
-    """RSS cannot say whether a title is text or HTML, so readers guess: one that looks like
-    markup (a closing tag or an entity) is read as HTML. Such a title is sent HTML-escaped,
-    so that reading it as HTML gives back exactly the text; any other title is sent as it is."""
-    return html.escape(title, quote=False) if _LOOKS_LIKE_MARKUP.search(title) else title
 
 
 def _common(meta: FeedMeta) -> FeedGenerator:
