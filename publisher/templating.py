@@ -3,7 +3,9 @@ index page, all shipped inside the package; an operator's mail.templates folder 
 email ones by name.
 
 Autoescaping is on for .html and off for .txt; an unknown name is an error, never an empty
-string; and a template that fails is a TemplateProblem naming the file and line.
+string; and a template that fails is a TemplateProblem naming the file and line. Texts are
+translated with `{% trans %}` and `_()` (jinja2.ext.i18n): each render gets the gettext of its
+reader's language in its context, so one environment serves every language at once.
 """
 
 from __future__ import annotations
@@ -25,6 +27,7 @@ from jinja2 import (
 )
 
 from publisher.errors import PublisherError
+from publisher.i18n import ENGLISH, Texts
 
 
 class TemplateProblem(PublisherError):
@@ -46,15 +49,21 @@ def environment(operator_mail_folder: str = "") -> Environment:
     if operator_mail_folder:
         loaders.append(PrefixLoader({"email": FileSystemLoader(operator_mail_folder)}))
     loaders.append(PackageLoader("publisher", "templates"))
-    return _FolderEnvironment(loader=ChoiceLoader(loaders), undefined=StrictUndefined,
-                       autoescape=select_autoescape(["html"], default_for_string=True),
-                       keep_trailing_newline=True, trim_blocks=True, lstrip_blocks=True)
+    env = _FolderEnvironment(loader=ChoiceLoader(loaders), undefined=StrictUndefined,
+                             autoescape=select_autoescape(["html"], default_for_string=True),
+                             keep_trailing_newline=True, trim_blocks=True, lstrip_blocks=True,
+                             extensions=["jinja2.ext.i18n"])
+    env.policies["ext.i18n.trimmed"] = True  # a {% trans %} block's text is its words, not its layout
+    return env
 
 
-def render(name: str, context: dict[str, Any], operator_mail_folder: str = "") -> str:
-    """Render `name` (e.g. "email/digest.html", "web/release.html")."""
+def render(name: str, context: dict[str, Any], operator_mail_folder: str = "", *,
+           texts: Texts = ENGLISH) -> str:
+    """Render `name` (e.g. "email/digest.html", "web/release.html") in the language of `texts`."""
+    translated = {"gettext": texts.gettext, "_": texts.gettext, "ngettext": texts.ngettext,
+                  "language": texts.language, **context}
     try:
-        return environment(operator_mail_folder).get_template(name).render(context)
+        return environment(operator_mail_folder).get_template(name).render(translated)
     except TemplateSyntaxError as exc:
         raise TemplateProblem(f"template {exc.filename or name}: line {exc.lineno}: {exc.message}") from None
     except TemplateError as exc:

@@ -138,6 +138,7 @@ def test_an_archive_imported_after_an_edition_is_never_mailed(both_digest, mail_
 
 
 @pytest.mark.slow
+@pytest.mark.parametrize("db_url", ["sqlite"], indirect=True)  # the rule is SQL-agnostic; seconds count
 def test_a_fresh_install_mails_no_back_catalogue_until_told_where_to_start(
         tmp_path: Path, db_url: str, mail_server: MailServer) -> None:
     path = write_config(tmp_path, db_url, first_edition_window=None)  # the shipped 14 days

@@ -61,8 +61,8 @@ def test_import_export_round_trip_and_pending(config_path: Path, tmp_path: Path)
         f"imported 0 new, 2 updated, 0 unchanged from {people}\n"  # now confirmed
     out_file = tmp_path / "out.csv"
     assert run(config_path, "export", str(out_file))[1] == f"exported 2 subscribers to {out_file}\n"
-    assert out_file.read_text() == ("email,countries,status\nA@example.org,CN,confirmed\n"
-                                    "b@example.org,CN MN,confirmed\n")
+    assert out_file.read_text() == ("email,countries,status,language\nA@example.org,CN,confirmed,en\n"
+                                    "b@example.org,CN MN,confirmed,en\n")
     assert run(config_path, "import", str(out_file))[1].startswith("imported 0 new, 0 updated, 2 unchanged")
 
 
@@ -182,3 +182,20 @@ def test_an_empty_or_short_key_is_refused(tmp_path, file_text: str | None, varia
         signing_key(load_config(path, environ={}), environ=environ)
     result = CliRunner().invoke(cli, ["--config", str(path), "serve"], env=environ)
     assert result.exit_code == 2 and "signing key" in result.stderr
+
+
+def test_a_subscribers_language_is_added_imported_and_exported(config_path: Path, tmp_path: Path) -> None:
+    assert run(config_path, "add", "zh@example.org", "--countries", "CN", "--language", "zh-CN")[0] == 0
+    code, _, err = run(config_path, "add", "x@example.org", "--countries", "CN", "--language", "fr")
+    assert code == 2 and "unknown language 'fr'" in err
+    people = tmp_path / "people.csv"
+    people.write_text("email,countries,language\nmn@example.org,MN,mn\nzh@example.org,CN,\n", "utf-8")
+    assert run(config_path, "import", str(people))[0] == 0
+    out_file = tmp_path / "out.csv"
+    run(config_path, "export", str(out_file))
+    assert sorted(out_file.read_text().splitlines()[1:]) == [
+        "mn@example.org,MN,confirmed,mn", "zh@example.org,CN,confirmed,zh_Hans"]  # kept when not given
+    bad = tmp_path / "bad.csv"
+    bad.write_text("email,countries,language\nq@example.org,CN,klingon\n", "utf-8")
+    code, _, err = run(config_path, "import", str(bad))
+    assert code == 1 and "line 2: unknown language 'klingon'" in err

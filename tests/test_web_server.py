@@ -33,12 +33,13 @@ def test_x_forwarded_for_is_believed_only_from_a_trusted_proxy(trusted: tuple[st
         assert answer["client"] == seen
 
 
+@pytest.mark.parametrize("db_url", ["sqlite"], indirect=True)
 def test_a_base_url_that_nothing_serves_is_warned_about(web, caplog) -> None:  # type: ignore[no-untyped-def]
     caplog.set_level(logging.WARNING, "publisher.run.reachable")
     nobody = f"http://127.0.0.1:{free_port()}"
-    warn_unless_served(nobody, within=1.0).join(5)
+    warn_unless_served(nobody, within=0.3).join(5)
     assert f"site.base_url {nobody} does not answer" in caplog.text
     caplog.clear()
     base = web[0]  # the app, with /healthz, served
-    warn_unless_served(base, within=1.0).join(5)
+    warn_unless_served(base, within=0.3).join(5)
     assert "does not answer" not in caplog.text

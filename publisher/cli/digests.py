@@ -16,6 +16,7 @@ from publisher.clock import utc_now as now
 from publisher.dates import counted, format_day_month_year
 from publisher.digest.explain import next_edition
 from publisher.errors import InvalidValue
+from publisher.i18n import LANGUAGES
 from publisher.jobs.digests import plan_digest, send_digest, start_digest
 from publisher.jobs.samples import preview_digest, send_test_copy
 
@@ -43,6 +44,8 @@ def _countries(value: str | None) -> list[str] | None:
 _COUNTRIES = click.option(
     "--countries", metavar="CODES",
     help="The readers' choice to show, e.g. 'CN MN' (default: every country of the digest).")
+_LANGUAGE = click.option("--language", default=LANGUAGES[0], show_default=True,
+                         type=click.Choice(LANGUAGES), help="The readers' language.")
 
 
 @digest.command("send")
@@ -51,14 +54,16 @@ _COUNTRIES = click.option(
 @click.option("--to", "to", metavar="ADDRESS",
               help="Send a test copy ('[Test]' in its subject) to ADDRESS only; record nothing.")
 @_COUNTRIES
+@_LANGUAGE
 @pass_app
-def digest_send(app: App, name: str, dry_run: bool, to: str | None, countries: str | None) -> None:
+def digest_send(app: App, name: str, dry_run: bool, to: str | None, countries: str | None,
+                language: str) -> None:
     """Send the next edition of digest NAME now (finishing an unfinished one first).
 
     Example: publisher digest send china-weekly --dry-run
     """
     if to is not None:
-        _send_test_copy(app, name, to, _countries(countries))
+        _send_test_copy(app, name, to, _countries(countries), language)
         return
     plan = plan_digest(app.sessions, app.config, name, now())
     if dry_run or not plan.makes_edition:
@@ -70,9 +75,11 @@ def digest_send(app: App, name: str, dry_run: bool, to: str | None, countries: s
     click.echo(totals.line() if totals else f"{name}: nothing new since the last edition")
 
 
-def _send_test_copy(app: App, name: str, address: str, countries: list[str] | None) -> None:
+def _send_test_copy(app: App, name: str, address: str, countries: list[str] | None,
+                    language: str) -> None:
     try:
-        sent = send_test_copy(app.sessions, app.config, name, address, now(), countries=countries)
+        sent = send_test_copy(app.sessions, app.config, name, address, now(), countries=countries,
+                              language=language)
     except InvalidValue as exc:
         raise click.BadParameter(str(exc)) from None
     if sent is None:
@@ -80,8 +87,10 @@ def _send_test_copy(app: App, name: str, address: str, countries: list[str] | No
                    "no test copy to send")
         return
     sample, reply = sent
+    language_note = "" if language == LANGUAGES[0] else f", {language}"
     click.echo(f"{name}: test copy of edition {sample.edition.number} "
-               f"({' '.join(sample.countries)}, {counted(sample.variant.release_count, 'release')}) "
+               f"({' '.join(sample.countries)}{language_note}, "
+               f"{counted(sample.variant.release_count, 'release')}) "
                f"sent to {address} ({reply})")
 
 
@@ -90,15 +99,16 @@ def _send_test_copy(app: App, name: str, address: str, countries: list[str] | No
 @click.option("--out", "out", required=True, type=click.Path(file_okay=False, path_type=Path),
               help="Folder to write NAME.html, NAME.txt and NAME.eml into.")
 @_COUNTRIES
+@_LANGUAGE
 @pass_app
-def digest_preview(app: App, name: str, out: Path, countries: str | None) -> None:
+def digest_preview(app: App, name: str, out: Path, countries: str | None, language: str) -> None:
     """Write the HTML, the text and the complete .eml of what the next edition would be.
 
     Example: publisher digest preview china-weekly --out preview/
     """
     try:
         written = preview_digest(app.sessions, app.config, name, out, now(),
-                                 countries=_countries(countries))
+                                 countries=_countries(countries), language=language)
     except InvalidValue as exc:
         raise click.BadParameter(str(exc), param_hint="--countries") from None
     if written is None:

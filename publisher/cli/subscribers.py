@@ -17,6 +17,7 @@ from publisher.subscribers.people import (
     list_subscribers,
     normalize_email,
     parse_countries,
+    parse_language,
     parse_subscriber_csv,
     remove_subscriber,
     save_subscribers,
@@ -36,14 +37,16 @@ def _status(pending: bool) -> SubscriberStatus:
 @click.argument("email")
 @click.option("--countries", required=True, help='Country codes, e.g. "CN MN".')
 @click.option("--pending", is_flag=True, help="Not confirmed yet (the default: confirmed).")
+@click.option("--language", help="Of their mail: en, zh_Hans or mn (default: en for someone new).")
 @pass_app
-def subscribers_add(app: App, email: str, countries: str, pending: bool) -> None:
+def subscribers_add(app: App, email: str, countries: str, pending: bool, language: str | None) -> None:
     """Add a subscriber, or change the countries of a known one.
 
     Example: publisher subscribers add someone@example.org --countries "CN MN"
     """
     try:
-        row = SubscriberRow(normalize_email(email), parse_countries(countries, app.config.country_codes))
+        row = SubscriberRow(normalize_email(email), parse_countries(countries, app.config.country_codes),
+                            language=parse_language(language))
     except InvalidValue as exc:
         raise click.BadParameter(str(exc)) from None
     with app.sessions.begin() as session:

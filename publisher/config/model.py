@@ -19,6 +19,7 @@ from publisher.config.values import (
     ReplyTimeout,
     RetryDelay,
     TimeZoneName,
+    Translations,
     Window,
     check_location,
 )
@@ -31,6 +32,7 @@ class Section(BaseModel):
 
 class Site(Section):
     name: NonEmpty = "Press releases"
+    names: Translations = {}  # the name in Chinese (zh_Hans) and Mongolian (mn), for their readers
     # Where this service answers: release pages, feeds, subscription and unsubscribe links.
     base_url: BaseUrl = "http://127.0.0.1:8080"
     # The office's own site (its name in tag: ids, Message-IDs and List-Ids; "visit our site"
@@ -42,6 +44,9 @@ class Site(Section):
     @property
     def home(self) -> str:
         return self.home_url or self.base_url
+
+    def name_in(self, language: str) -> str:
+        return self.names.get(language, self.name)
 
     @property
     def zone(self) -> ZoneInfo:
@@ -92,7 +97,9 @@ class Digest(Section):
     timezone: TimeZoneName
     max_items: Annotated[int, Field(ge=1, le=500)] = 20
     subject: NonEmpty = "{releases} ({dates})"
+    subjects: Translations = {}  # `subject` for readers of Chinese (zh_Hans) and Mongolian (mn)
     title: str = ""  # the heading of the email; empty: "{site.name}: {country names}"
+    titles: Translations = {}
     # A first edition carries releases published this long before it, no older (see
     # digest/select.py for the whole rule); `publisher digest start NAME --from DATE` overrides it.
     first_edition_window: Window = timedelta(days=14)

@@ -57,7 +57,20 @@ def check_location(location: str) -> str:
 
 
 TimeZoneName = Annotated[str, AfterValidator(_check_timezone)]
+def _check_translations(texts: dict[str, str]) -> dict[str, str]:
+    from publisher.i18n import LANGUAGES
+
+    for language, text in texts.items():
+        if language not in LANGUAGES[1:]:
+            raise ValueError(f"expected a language among {', '.join(LANGUAGES[1:])}, got {language!r}")
+        if not text.strip():
+            raise ValueError(f"the {language} text is empty")
+    return texts
+
+
 Cron = Annotated[str, AfterValidator(_check_cron)]
+# A text in the other languages readers read: `{ zh_Hans = "...", mn = "..." }`.
+Translations = Annotated[dict[str, str], AfterValidator(_check_translations)]
 CountryCode = Annotated[str, AfterValidator(_check_country_code)]
 BaseUrl = Annotated[str, AfterValidator(_check_base_url)]
 EnvName = Annotated[str, AfterValidator(_check_env_name)]

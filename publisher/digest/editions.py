@@ -15,6 +15,7 @@ from sqlalchemy.orm import Session
 from publisher.config import Config, Digest
 from publisher.digest.render import Content, Rendered, edition_subject, render_variant
 from publisher.digest.select import Waiting, waiting_releases
+from publisher.i18n import LANGUAGES, Texts, texts
 from publisher.store.editions import unfinished_edition
 from publisher.store.locks import edition_key
 from publisher.store.models import (
@@ -30,20 +31,29 @@ from publisher.store.statuses import DeliveryStatus, EditionStatus, SubscriberSt
 
 log = logging.getLogger(__name__)
 
+_LANGUAGE_BITS = 4  # room for the index of each of i18n.LANGUAGES
+
+
 def reader_choices(digest: Digest) -> Subquery:
-    """Each confirmed subscriber of the digest's countries, with their choice among them as a
-    bit mask (bit i: the digest's i-th country): one row per reader."""
+    """Each confirmed subscriber of the digest's countries, with their choice as one number
+    (`key`): the countries among the digest's as a bit mask (bit i: the digest's i-th country),
+    times 4, plus the index of their language. One row per reader."""
     bits = {code: 1 << index for index, code in enumerate(digest.countries)}
-    return (select(SubscriberCountry.subscriber_id.label("subscriber_id"),
-                   func.sum(case(bits, value=SubscriberCountry.country_code)).label("mask"))
+    language = case({tag: index for index, tag in enumerate(LANGUAGES)}, value=Subscriber.language,
+                    else_=0)
+    key = func.sum(case(bits, value=SubscriberCountry.country_code)) * _LANGUAGE_BITS + language
+    return (select(SubscriberCountry.subscriber_id.label("subscriber_id"), key.label("key"))
             .join(Subscriber, Subscriber.id == SubscriberCountry.subscriber_id)
             .where(Subscriber.status == SubscriberStatus.CONFIRMED,
                    SubscriberCountry.country_code.in_(digest.countries))
-            .group_by(SubscriberCountry.subscriber_id).subquery())
+            .group_by(SubscriberCountry.subscriber_id, Subscriber.language).subquery())
 
 
-def countries_of(digest: Digest, mask: int) -> tuple[str, ...]:
-    return tuple(sorted(code for index, code in enumerate(digest.countries) if mask >> index & 1))
+def choice_of(digest: Digest, key: int) -> tuple[tuple[str, ...], str]:
+    """The countries and the language a reader_choices key stands for."""
+    mask, language = divmod(key, _LANGUAGE_BITS)
+    return (tuple(sorted(code for index, code in enumerate(digest.countries) if mask >> index & 1)),
+            LANGUAGES[language])
 
 
 def next_number(session: Session, digest: str) -> int:
@@ -52,10 +62,11 @@ def next_number(session: Session, digest: str) -> int:
 
 @dataclass(frozen=True)
 class VariantPlan:
-    """The readers of one choice of countries, and what is new for them."""
+    """The readers of one choice of countries and language, and what is new for them."""
 
-    mask: int
+    key: int
     countries: tuple[str, ...]
+    language: str
     readers: int
     releases: int  # waiting releases of their countries (at most max_items are shown)
 
@@ -98,12 +109,12 @@ def plan_edition(session: Session, digest: Digest, now: datetime) -> Plan:
     waiting = waiting_releases(session, digest, now)
     choices = reader_choices(digest)
     variants, idle = [], 0
-    for mask, readers in session.execute(select(choices.c.mask, func.count()).group_by(choices.c.mask)
-                                         .order_by(choices.c.mask)):
-        countries = countries_of(digest, mask)
+    for key, readers in session.execute(select(choices.c.key, func.count()).group_by(choices.c.key)
+                                        .order_by(choices.c.key)):
+        countries, language = choice_of(digest, key)
         releases = waiting.count(countries)
         if releases:
-            variants.append(VariantPlan(mask, countries, readers, releases))
+            variants.append(VariantPlan(key, countries, language, readers, releases))
         else:
             idle += readers
     return Plan(next_number(session, digest.name), waiting, tuple(variants), idle, None)
@@ -127,13 +138,13 @@ def open_edition(
         return None
     if plan.resumed is not None or plan.waiting is None:
         return plan.resumed
-    rendered = {variant.mask: render_choice(session, config, digest, plan.waiting, plan.number,
-                                            variant.countries)
+    rendered = {variant.key: render_choice(session, config, digest, plan.waiting, plan.number,
+                                           variant.countries, texts(variant.language))
                 for variant in plan.variants}
     edition = new_edition(digest, plan.waiting, plan.number, period=period, now=now)
     session.add(edition)
     session.flush()
-    variants = {variant.mask: _variant_row(edition, variant, *rendered[variant.mask])
+    variants = {variant.key: _variant_row(edition, variant, *rendered[variant.key])
                 for variant in plan.variants}
     session.add_all(variants.values())
     session.flush()
@@ -141,7 +152,7 @@ def open_edition(
         ["edition_id", "release_id"],
         select(literal(edition.id), plan.waiting.query(digest.countries).subquery().c.release_id)))
     if variants:
-        _queue_deliveries(session, digest, edition, {mask: row.id for mask, row in variants.items()})
+        _queue_deliveries(session, digest, edition, {key: row.id for key, row in variants.items()})
     return edition
 
 
@@ -160,17 +171,20 @@ def new_edition(digest: Digest, waiting: Waiting, number: int, *, period: str,
 
 
 def render_choice(session: Session, config: Config, digest: Digest, waiting: Waiting,
-                  number: int, countries: tuple[str, ...]) -> tuple[Rendered, int, int]:
-    """The variant for readers of `countries`: rendered, releases shown, releases left over."""
+                  number: int, countries: tuple[str, ...], language: Texts
+                  ) -> tuple[Rendered, int, int]:
+    """The variant for readers of `countries` in `language`: rendered, releases shown, releases
+    left over."""
     releases = waiting.newest(session, countries, digest.max_items)
     more = waiting.count(countries) - len(releases)
-    return render_variant(config, Content(digest, number, countries, releases, more)), len(releases), more
+    content = Content(digest, number, countries, releases, more, language)
+    return render_variant(config, content), len(releases), more
 
 
 def _variant_row(edition: Edition, variant: VariantPlan, rendered: Rendered, shown: int,
                  more: int) -> EditionVariant:
     return EditionVariant(edition_id=edition.id, countries=" ".join(variant.countries),
-                          release_count=shown, more_count=more, subject=rendered.subject,
+                          language=variant.language, release_count=shown, more_count=more, subject=rendered.subject,
                           html=rendered.html, text=rendered.text)
 
 
@@ -181,8 +195,8 @@ def _queue_deliveries(session: Session, digest: Digest, edition: Edition,
     session.execute(insert(Delivery).from_select(
         ["subscriber_id", "edition_id", "variant_id", "status", "attempts"],
         select(readers.c.subscriber_id, literal(edition.id),
-               case(variant_ids, value=readers.c.mask), literal(DeliveryStatus.QUEUED.value),
-               literal(0)).where(readers.c.mask.in_(variant_ids))))
+               case(variant_ids, value=readers.c.key), literal(DeliveryStatus.QUEUED.value),
+               literal(0)).where(readers.c.key.in_(variant_ids))))
 
 
 def _take_turns(session: Session, digest: str) -> None:

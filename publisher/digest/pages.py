@@ -10,11 +10,12 @@ from sqlalchemy.orm import Session
 
 from publisher.config import Config, Digest
 from publisher.digest.render import Content, render_page
+from publisher.i18n import Texts
 from publisher.store.models import Edition, EditionRelease, Release, ReleaseCountry
 
 
 def edition_page(session: Session, config: Config, digest: Digest, edition: Edition,
-                 countries: Sequence[str]) -> str:
+                 countries: Sequence[str], texts: Texts) -> str:
     """The page's HTML, the recipient marks still in it. Codes that are not the digest's are
     ignored: the page then shows every country of the digest."""
     chosen = tuple(sorted({code.upper() for code in countries} & set(digest.countries)))
@@ -25,4 +26,4 @@ def edition_page(session: Session, config: Config, digest: Digest, edition: Edit
             ReleaseCountry.country_code.in_(chosen))))
     releases = list(session.scalars(select(Release).where(Release.id.in_(carried))
                                     .order_by(Release.published.desc(), Release.id.desc())))
-    return render_page(config, Content(digest, edition.number, chosen, releases, 0))
+    return render_page(config, Content(digest, edition.number, chosen, releases, 0, texts))

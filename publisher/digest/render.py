@@ -11,7 +11,7 @@ from typing import Any
 from zoneinfo import ZoneInfo
 
 from publisher.config import Config, Digest
-from publisher.dates import counted, format_day_month_year, short_date_range
+from publisher.i18n import ENGLISH, Texts, country_names
 from publisher.mail.lines import wrap_html, wrap_text
 from publisher.mail.message import MARK_PREFERENCES, MARK_RECIPIENT, MARK_UNSUBSCRIBE
 from publisher.store.models import Release
@@ -35,38 +35,44 @@ class Content:
     countries: Sequence[str]  # the readers' choice (among the digest's countries)
     releases: Sequence[Release]  # newest first, at most max_items
     more: int  # waiting releases of these countries beyond `releases`
+    texts: Texts = ENGLISH  # the readers' language
 
 
-def digest_title(config: Config, digest: Digest) -> str:
-    names = [config.country(code).name for code in digest.countries]
-    return digest.title or f"{config.site.name}: {' and '.join(names)}"
+def digest_title(config: Config, digest: Digest, texts: Texts = ENGLISH) -> str:
+    own = digest.titles.get(texts.language) if texts.language in digest.titles else digest.title
+    if own:
+        return own
+    return f"{config.site.name_in(texts.language)}: {country_names(config, digest.countries, texts)}"
 
 
-def edition_subject(digest: Digest, published: Sequence[datetime]) -> str:
-    """The digest's subject template filled in for releases published at these times."""
+def edition_subject(digest: Digest, published: Sequence[datetime], texts: Texts = ENGLISH) -> str:
+    """The digest's subject template (in the readers' language) for releases published then."""
     zone = ZoneInfo(digest.timezone)
     dates = [moment.astimezone(zone) for moment in published]
     start, end = min(dates), max(dates)
-    return digest.subject.format(
-        count=len(dates), start=start, end=end, name=digest.name,
-        releases=counted(len(dates), "new release"),
-        dates=short_date_range(start.date(), end.date()))
+    count = len(dates)
+    return digest.subjects.get(texts.language, digest.subject).format(
+        count=count, start=start, end=end, name=digest.name,
+        releases=texts.ngettext("%(num)d new release", "%(num)d new releases", count) % {"num": count},
+        dates=texts.days(start.date(), end.date()))
 
 
 def render_variant(config: Config, content: Content) -> Rendered:
     """The variant as mailed: subject, HTML with its CSS inlined, text."""
     context = _context(config, content)
-    html = render("email/digest.html", context, config.mail.templates)
+    html = render("email/digest.html", context, config.mail.templates, texts=content.texts)
     return Rendered(
-        subject=edition_subject(content.digest, [release.published for release in content.releases]),
+        subject=edition_subject(content.digest, [release.published for release in content.releases],
+                                content.texts),
         html=wrap_html(inline_css(html)),
-        text=wrap_text(render("email/digest.txt", context, config.mail.templates)),
+        text=wrap_text(render("email/digest.txt", context, config.mail.templates, texts=content.texts)),
     )
 
 
 def render_page(config: Config, content: Content) -> str:
     """The variant as its web page shows it (CSS left in its <style> block: browsers read it)."""
-    return render("email/digest.html", _context(config, content), config.mail.templates)
+    return render("email/digest.html", _context(config, content), config.mail.templates,
+                  texts=content.texts)
 
 
 def inline_css(html: str) -> str:
@@ -82,23 +88,22 @@ def inline_css(html: str) -> str:
 
 
 def _context(config: Config, content: Content) -> dict[str, Any]:
-    zone = ZoneInfo(content.digest.timezone)
+    zone, texts = ZoneInfo(content.digest.timezone), content.texts
     countries = [config.country(code) for code in content.countries]
     dates = [release.published.astimezone(zone).date() for release in content.releases]
     return {
-        "title": digest_title(config, content.digest),
-        "language": config.site.language,
+        "title": digest_title(config, content.digest, texts),
         "number": content.number,
-        "date_range": _date_range(min(dates), max(dates)) if dates else "",
-        "releases": [_release(release, zone) for release in content.releases],
+        "date_range": _date_range(texts, min(dates), max(dates)) if dates else "",
+        "releases": [_release(release, zone, texts) for release in content.releases],
         "more": content.more,
         "edition_url": digest_edition_url(config, content.digest.name, content.number,
                                           content.countries),
-        "feeds": [{"name": c.name, "url": feed_url(config, f"{c.code.lower()}/atom.xml")}
-                  for c in countries],
+        "feeds": [{"name": texts.country(c.code, c.name),
+                   "url": feed_url(config, f"{c.code.lower()}/atom.xml")} for c in countries],
         "feeds_page": feed_url(config, "index.html"),
-        "country_names": " and ".join(c.name for c in countries),
-        "site_name": config.site.name,
+        "country_names": country_names(config, content.countries, texts),
+        "site_name": config.site.name_in(texts.language),
         "site_url": config.site.home,
         "recipient": MARK_RECIPIENT,
         "unsubscribe_url": MARK_UNSUBSCRIBE,
@@ -106,15 +111,15 @@ def _context(config: Config, content: Content) -> dict[str, Any]:
     }
 
 
-def _release(release: Release, zone: ZoneInfo) -> dict[str, str]:
+def _release(release: Release, zone: ZoneInfo, texts: Texts) -> dict[str, str]:
     return {
         "title": release.title,
         "url": release.url,
-        "date": format_day_month_year(release.published.astimezone(zone).date()),
+        "date": texts.day(release.published.astimezone(zone).date()),
         "summary": release.summary,
     }
 
 
-def _date_range(start: date, end: date) -> str:
-    first, last = format_day_month_year(start), format_day_month_year(end)
+def _date_range(texts: Texts, start: date, end: date) -> str:
+    first, last = texts.day(start), texts.day(end)
     return first if first == last else f"{first} – {last}"

@@ -9,6 +9,7 @@ from lxml import etree
 from publisher.config import Config
 from publisher.feeds.media import ATOM_TYPE, JSON_FEED_TYPE, RSS_TYPE
 from publisher.feeds.targets import FeedTarget, feed_targets, feed_title
+from publisher.i18n import texts
 from publisher.templating import render
 from publisher.urls import feed_url
 
@@ -42,14 +43,16 @@ def _listed(config: Config, target: FeedTarget) -> ListedFeed:
 
 
 def render_index(config: Config) -> bytes:
+    """The page is a file, written once: in the site's language."""
+    language = texts(config.site.language)
     page = render("feeds-index.html", {
-        "title": f"{config.site.name}: feeds",
+        "title": language.gettext("%(site)s: feeds") % {"site": config.site.name},
         "language": config.site.language,
         "feeds": listed_feeds(config),
         "opml_url": feed_url(config, OPML_NAME),
         "site_url": config.site.home,
         "site_name": config.site.name,
-    })
+    }, texts=language)
     return page.encode("utf-8")
 
 

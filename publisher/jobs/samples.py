@@ -16,6 +16,7 @@ from publisher.config import Config, Digest
 from publisher.digest.editions import new_edition, plan_edition, render_choice
 from publisher.digest.message import RecipientLinks, message_factory
 from publisher.errors import InvalidValue
+from publisher.i18n import LANGUAGES, Texts, supported, texts
 from publisher.mail.message import Recipient, load_dkim, personalize
 from publisher.mail.transport import Reply, Transport, make_transport
 from publisher.store.models import Edition, EditionVariant
@@ -51,13 +52,16 @@ def chosen_countries(digest: Digest, countries: Sequence[str] | None) -> tuple[s
 
 def sample_message(
     sessions: sessionmaker[Session], config: Config, name: str, address: str, now: datetime,
-    *, countries: Sequence[str] | None = None, eight_bit: bool = True,
+    *, countries: Sequence[str] | None = None, language: str = LANGUAGES[0], eight_bit: bool = True,
 ) -> Sample | None:
     """None when nothing is new for readers of `countries`."""
     digest = config.digest(name)
     chosen = chosen_countries(digest, countries)
+    reader = supported(language)
+    if reader is None:
+        raise InvalidValue(f"{language}: not a language readers get ({', '.join(LANGUAGES)})")
     with sessions() as session:
-        found = _edition_and_variant(session, config, digest, chosen, now)
+        found = _edition_and_variant(session, config, digest, chosen, texts(reader), now)
     if found is None:
         return None
     edition, variant = found
@@ -71,32 +75,36 @@ def sample_message(
 
 
 def _edition_and_variant(session: Session, config: Config, digest: Digest,
-                         chosen: tuple[str, ...], now: datetime
+                         chosen: tuple[str, ...], language: Texts, now: datetime
                          ) -> tuple[Edition, EditionVariant] | None:
     plan = plan_edition(session, digest, now)
     if plan.resumed is not None:  # what its readers of that choice are being sent
         variant = session.scalars(select(EditionVariant).where(
             EditionVariant.edition_id == plan.resumed.id,
-            EditionVariant.countries == " ".join(chosen))).first()
+            EditionVariant.countries == " ".join(chosen),
+            EditionVariant.language == language.language)).first()
         return None if variant is None else (plan.resumed, variant)
     assert plan.waiting is not None
     if not plan.waiting.count(chosen):
         return None
     edition = new_edition(digest, plan.waiting, plan.number, period="sample", now=now)
-    rendered, shown, more = render_choice(session, config, digest, plan.waiting, plan.number, chosen)
-    variant = EditionVariant(id=0, countries=" ".join(chosen), release_count=shown, more_count=more,
+    rendered, shown, more = render_choice(session, config, digest, plan.waiting, plan.number, chosen,
+                                          language)
+    variant = EditionVariant(id=0, countries=" ".join(chosen), language=language.language,
+                             release_count=shown, more_count=more,
                              subject=rendered.subject, html=rendered.html, text=rendered.text)
     return edition, variant
 
 
 def send_test_copy(sessions: sessionmaker[Session], config: Config, name: str, address: str,
                    now: datetime, *, countries: Sequence[str] | None = None,
+                   language: str = LANGUAGES[0],
                    transport: Transport | None = None) -> tuple[Sample, Reply] | None:
     address = normalize_email(address)
     connection = (transport or make_transport(config)).connect()
     try:
         sample = sample_message(sessions, config, name, address, now, countries=countries,
-                                eight_bit=connection.accepts_8bit())
+                                language=language, eight_bit=connection.accepts_8bit())
         if sample is None:
             return None
         sender = parseaddr(config.mail.sender)[1]
@@ -106,9 +114,11 @@ def send_test_copy(sessions: sessionmaker[Session], config: Config, name: str, a
 
 
 def preview_digest(sessions: sessionmaker[Session], config: Config, name: str, out: Path,
-                   now: datetime, *, countries: Sequence[str] | None = None) -> list[Path] | None:
+                   now: datetime, *, countries: Sequence[str] | None = None,
+                   language: str = LANGUAGES[0]) -> list[Path] | None:
     """Write NAME.html, NAME.txt and NAME.eml of the next edition into `out`."""
-    sample = sample_message(sessions, config, name, PREVIEW_ADDRESS, now, countries=countries)
+    sample = sample_message(sessions, config, name, PREVIEW_ADDRESS, now, countries=countries,
+                            language=language)
     if sample is None:
         return None
     out.mkdir(parents=True, exist_ok=True)

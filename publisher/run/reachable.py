@@ -38,7 +38,7 @@ def warn_unless_served(base_url: str, *, within: float = 10.0) -> threading.Thre
                             "proxy) or set site.base_url to where the service is served",
                             base_url, why)
                 return
-            time.sleep(0.5)
+            time.sleep(min(0.5, within / 4))
 
     thread = threading.Thread(target=look, name="base-url-check", daemon=True)
     thread.start()

@@ -137,6 +137,7 @@ class Subscriber(Base):
     # Random, never sent: every signed link of this subscriber is bound to it, so a new one
     # revokes them all (and an id used again by someone else comes with another).
     token_nonce: Mapped[str] = mapped_column(String(32), default=lambda: new_nonce())
+    language: Mapped[str] = mapped_column(String(16), default="en")  # of their mail (i18n.LANGUAGES)
 
     follows: Mapped[list[SubscriberCountry]] = relationship(
         back_populates="subscriber", cascade="all, delete-orphan",
@@ -196,11 +197,12 @@ class EditionVariant(Base):
     """An edition as the readers of one choice of countries get it, rendered once."""
 
     __tablename__ = "edition_variants"
-    __table_args__ = (UniqueConstraint("edition_id", "countries", name="uq_edition_variants"),)
+    __table_args__ = (UniqueConstraint("edition_id", "countries", "language", name="uq_edition_variants"),)
 
     id: Mapped[int] = mapped_column(Integer, primary_key=True)
     edition_id: Mapped[int] = mapped_column(ForeignKey("editions.id", ondelete="CASCADE"))
     countries: Mapped[str] = mapped_column(String(200))  # codes, space-separated, sorted
+    language: Mapped[str] = mapped_column(String(16), default="en")
     release_count: Mapped[int] = mapped_column(Integer)
     more_count: Mapped[int] = mapped_column(Integer)  # waiting releases beyond max_items
     subject: Mapped[str] = mapped_column(Text)

@@ -9,6 +9,7 @@ from datetime import datetime, timedelta
 from sqlalchemy.orm import Session
 
 from publisher.config import Config
+from publisher.i18n import Texts, country_names, texts
 from publisher.mail.letters import Letter
 from publisher.store.models import Subscriber, new_nonce
 from publisher.store.statuses import SubscriberStatus
@@ -33,26 +34,27 @@ CONFIRM_MAX_AGE = timedelta(days=7)  # a confirmation link works for a week
 
 
 def request_subscription(session: Session, config: Config, signer: Signer, address: str,
-                         countries: Sequence[str], now: datetime) -> Letter:
-    """What to mail to `address`: a confirmation link (nobody is subscribed before following
-    it), or, to someone already subscribed, their preferences link. The caller answers the
-    same page either way."""
+                         countries: Sequence[str], language: Texts, now: datetime) -> Letter:
+    """What to mail to `address`, in `language`: a confirmation link (nobody is subscribed
+    before following it), or, to someone already subscribed, their preferences link (in the
+    language they read). The caller answers the same page either way."""
     subscriber = find_subscriber(session, address)
     if subscriber is not None and subscriber.status == SubscriberStatus.CONFIRMED:
-        return _letter(config, "already", subscriber.email, {
+        return _letter(config, "already", subscriber.email, texts(subscriber.language), {
             "preferences_url": token_url(config, PREFERENCES_PATH, link_token(signer, "preferences", subscriber))})
     if subscriber is None:
-        save_subscribers(session, [SubscriberRow(address, tuple(countries))], SubscriberStatus.PENDING, now)
+        save_subscribers(session, [SubscriberRow(address, tuple(countries), language=language.language)],
+                         SubscriberStatus.PENDING, now)
         subscriber = find_subscriber(session, address)
         assert subscriber is not None
     else:  # pending, unsubscribed or bounced: asking again needs confirming again
         set_status(subscriber, SubscriberStatus.PENDING, now)
         set_countries(subscriber, countries)
+        subscriber.language = language.language
     session.flush()
-    names = [config.country(code).name for code in countries]
-    return _letter(config, "confirm", subscriber.email, {
+    return _letter(config, "confirm", subscriber.email, language, {
         "confirm_url": token_url(config, CONFIRM_PATH, link_token(signer, "confirm", subscriber)),
-        "country_names": " and ".join(names)})
+        "country_names": country_names(config, countries, language)})
 
 
 def confirm(session: Session, signer: Signer, token: str, now: datetime) -> Subscriber:
@@ -62,9 +64,11 @@ def confirm(session: Session, signer: Signer, token: str, now: datetime) -> Subs
     return subscriber
 
 
-def change_countries(session: Session, signer: Signer, token: str, countries: Sequence[str]) -> Subscriber:
+def change_preferences(session: Session, signer: Signer, token: str, countries: Sequence[str],
+                       language: str) -> Subscriber:
     subscriber = _subscriber(session, signer, "preferences", token)
     set_countries(subscriber, countries)
+    subscriber.language = language
     return subscriber
 
 
@@ -91,15 +95,16 @@ def _subscriber(session: Session, signer: Signer, purpose: str, token: str,
         raise TestCopyLink()
     subscriber = session.get(Subscriber, subscriber_id)
     if subscriber is None:
-        raise TokenError("this link is not valid")
+        raise TokenError()
     signer.verify(purpose, token, subscriber.token_nonce, max_age)
     return subscriber
 
 
-def _letter(config: Config, kind: str, to: str, values: dict[str, str]) -> Letter:
-    context = {"site_name": config.site.name, "site_url": config.site.home,
-               "recipient": to, **values}
-    subjects = {"confirm": f"Please confirm your subscription to {config.site.name}",
-                "already": f"You are already subscribed to {config.site.name}"}
-    return Letter(to, subjects[kind], render(f"email/{kind}.txt", context, config.mail.templates),
-                  render(f"email/{kind}.html", context, config.mail.templates))
+def _letter(config: Config, kind: str, to: str, language: Texts, values: dict[str, str]) -> Letter:
+    site, _ = config.site.name_in(language.language), language.gettext
+    context = {"site_name": site, "site_url": config.site.home, "recipient": to, **values}
+    subjects = {"confirm": _("Please confirm your subscription to %(site)s") % {"site": site},
+                "already": _("You are already subscribed to %(site)s") % {"site": site}}
+    folder = config.mail.templates
+    return Letter(to, subjects[kind], render(f"email/{kind}.txt", context, folder, texts=language),
+                  render(f"email/{kind}.html", context, folder, texts=language))

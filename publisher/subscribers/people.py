@@ -14,11 +14,12 @@ from sqlalchemy.orm import Session, selectinload
 
 from publisher.csvfile import csv_records
 from publisher.errors import InputError, InvalidValue
+from publisher.i18n import LANGUAGES, supported
 from publisher.store.models import Subscriber, SubscriberCountry
 from publisher.store.statuses import SubscriberStatus
 
 STATUSES = tuple(status.value for status in SubscriberStatus)
-CSV_FIELDS = ("email", "countries", "status")
+CSV_FIELDS = ("email", "countries", "status", "language")
 
 
 def normalize_email(address: str) -> str:
@@ -39,6 +40,7 @@ class SubscriberRow:
     countries: tuple[str, ...]
     status: SubscriberStatus | None = None  # None: the importer's default
     where: str = ""
+    language: str | None = None  # None: English for someone new, unchanged for someone known
 
 
 @dataclass
@@ -59,13 +61,14 @@ def parse_countries(text: str, known: Sequence[str]) -> tuple[str, ...]:
 
 
 def parse_subscriber_csv(text: str, source: str, known: Sequence[str]) -> list[SubscriberRow]:
-    """Rows of `email,countries[,status]`; any bad row is an error naming its line."""
+    """Rows of `email,countries[,status][,language]`; any bad row is an error naming its line."""
     rows: dict[str, SubscriberRow] = {}
     for where, record in csv_records(text, source, CSV_FIELDS, required=("email", "countries")):
         values = {key: (value or "").strip() for key, value in record.items()}
         try:
             row = SubscriberRow(normalize_email(values["email"]), parse_countries(values["countries"], known),
-                                _status(values.get("status") or None), where)
+                                _status(values.get("status") or None), where,
+                                parse_language(values.get("language") or None))
         except InvalidValue as exc:
             raise InputError(source, where, str(exc)) from None
         rows[email_key(row.email)] = _same_or_refused(rows.get(email_key(row.email)), row, source)
@@ -78,6 +81,16 @@ def _same_or_refused(earlier: SubscriberRow | None, row: SubscriberRow, source: 
         raise InputError(source, row.where, f"{row.email} is also on {earlier.where}, with other "
                          "countries or status; keep one of the two rows")
     return earlier or row
+
+
+def parse_language(text: str | None) -> str | None:
+    """One of i18n.LANGUAGES (`zh-CN` is `zh_Hans`), None for none given."""
+    if text is None:
+        return None
+    language = supported(text)
+    if language is None:
+        raise InvalidValue(f"unknown language {text!r}; expected one of {', '.join(LANGUAGES)}")
+    return language
 
 
 def _status(text: str | None) -> SubscriberStatus | None:
@@ -128,19 +141,20 @@ def save_subscribers(
         if subscriber is None:
             subscriber = Subscriber(email=row.email, email_key=email_key(row.email),
                                     status=row.status or default_status, status_since=now,
-                                    created=now, follows=[])
+                                    created=now, follows=[], language=row.language or "en")
             set_countries(subscriber, row.countries)
             session.add(subscriber)
             session.flush()
             counts.new += 1
             continue
-        before = (subscriber.status, subscriber.country_codes)
+        before = (subscriber.status, sorted(subscriber.country_codes), subscriber.language)
         status = row.status or (default_status if subscriber.status == SubscriberStatus.PENDING else None)
         if status:
             set_status(subscriber, status, now)
         set_countries(subscriber, row.countries)
+        subscriber.language = row.language or subscriber.language
         session.flush()
-        changed = (subscriber.status, sorted(subscriber.country_codes)) != (before[0], sorted(before[1]))
+        changed = (subscriber.status, sorted(subscriber.country_codes), subscriber.language) != before
         counts.updated += changed
         counts.unchanged += not changed
     return counts
@@ -162,5 +176,6 @@ def export_csv(subscribers: Iterable[Subscriber]) -> str:
     writer = csv.writer(out, lineterminator="\n")
     writer.writerow(CSV_FIELDS)
     for subscriber in subscribers:
-        writer.writerow([subscriber.email, " ".join(subscriber.country_codes), subscriber.status])
+        writer.writerow([subscriber.email, " ".join(subscriber.country_codes), subscriber.status,
+                         subscriber.language])
     return out.getvalue()

@@ -28,6 +28,14 @@ TEST_COPY_NONCE = "test copy"
 class TokenError(PublisherError):
     """A token that is forged, altered, expired or meant for something else."""
 
+    def __init__(self, message: str = "this link is not valid") -> None:
+        super().__init__(message)
+
+
+class TokenExpired(TokenError):
+    def __init__(self) -> None:
+        super().__init__("this link has expired")
+
 
 class TestCopyLink(TokenError):
     """A genuine link from a test copy: it belongs to no subscriber, and changes nothing."""
@@ -54,7 +62,7 @@ class Signer:
         """The subscriber a token claims to be for (not yet verified: see `verify`)."""
         subscriber, _, _ = token.partition(".")
         if not _number(subscriber):
-            raise TokenError("this link is not valid")
+            raise TokenError()
         return int(subscriber)
 
     def verify(self, purpose: str, token: str, nonce: str, max_age: timedelta | None = None) -> None:
@@ -63,14 +71,14 @@ class Signer:
         payload, _, signature = token.rpartition(".")
         subscriber, _, issued = payload.partition(".")
         if not (_number(subscriber) and _number(issued) and signature):
-            raise TokenError("this link is not valid")
+            raise TokenError()
         if not hmac.compare_digest(signature, self._mac(purpose, f"{payload}.{nonce}")):
-            raise TokenError("this link is not valid")
+            raise TokenError()
         age = self._clock().timestamp() - int(issued)
         if age < -CLOCK_SKEW.total_seconds():
-            raise TokenError("this link is not valid")
+            raise TokenError()
         if max_age is not None and age > max_age.total_seconds():
-            raise TokenError("this link has expired")
+            raise TokenExpired()
 
     def seal(self, value: str) -> str:
         """`value` with a signature, so that a cookie set by another site is told apart."""

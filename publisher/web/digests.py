@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from datetime import UTC
 
-from fastapi import FastAPI, Query
+from fastapi import FastAPI, Query, Request
 from fastapi import Path as FastPath
 from fastapi.responses import HTMLResponse, Response
 from sqlalchemy.orm import Session, sessionmaker
@@ -26,11 +26,10 @@ from publisher.urls import (
     digest_edition_path,
     digest_edition_url,
     digest_feed_url,
-    page_link,
     site_host,
     subscribe_url,
 )
-from publisher.web.pages import render_page
+from publisher.web.pages import Page
 
 _LIMIT = 100
 
@@ -39,30 +38,34 @@ def add_digest_routes(app: FastAPI, config: Config, sessions: sessionmaker[Sessi
     site = config.site
     names = {digest.name for digest in config.digests}
     # What a web reader sees where a subscriber sees their own address and links.
-    public = Recipient(address="you", message_id="", unsubscribe_url=subscribe_url(config),
-                       preferences_url=subscribe_url(config))
-
     @app.get(DIGESTS_PATH, response_class=HTMLResponse, summary="Every sent digest edition")
-    def digest_list() -> HTMLResponse:
+    def digest_list(request: Request) -> HTMLResponse:
+        page = Page(request, site)
         with sessions() as session:
             editions = [{"link": digest_edition_path(e.digest, e.number), "subject": e.subject,
-                         "sent": f"{e.completed.astimezone(site.zone):%d %B %Y}" if e.completed else ""}
+                         "sent": page.texts.day(e.completed.astimezone(site.zone).date()) if e.completed else ""}
                         for e in sent_editions(session, _LIMIT)]
-        return render_page("digests.html", site=site, title="Digests", editions=editions,
-                           feed_link=DIGEST_FEED_PATH, subscribe_link=page_link(SUBSCRIBE_PATH))
+        return page.render("digests.html", title=page._("Digests"), editions=editions,
+                           feed_link=DIGEST_FEED_PATH, subscribe_link=page.link(SUBSCRIBE_PATH))
 
     @app.get(DIGESTS_PATH + "{digest}/{number}", response_class=HTMLResponse,
              summary="One sent edition: every release it carried (of `countries`, if given)")
-    def digest_page(digest: str = FastPath(..., max_length=100),
+    def digest_page(request: Request, digest: str = FastPath(..., max_length=100),
                     number: int = FastPath(..., ge=1, le=2**31 - 1),
                     countries: str = Query("", max_length=100)) -> HTMLResponse:
+        page = Page(request, site)
+        # What a web reader sees where a subscriber sees their own address and links.
+        public = Recipient(address=page._("you"), message_id="", unsubscribe_url=subscribe_url(config),
+                           preferences_url=subscribe_url(config))
         with sessions() as session:
             edition = sent_edition(session, digest, number)
             if edition is None or digest not in names:
-                return render_page("message.html", 404, site=site, title="Not found",
-                                   message="There is no such edition.")
-            page = edition_page(session, config, config.digest(digest), edition, countries.split())
-        return HTMLResponse(personalize(page, public, escape=True))
+                return page.message(page._("Not found"), page._("There is no such edition."), 404)
+            html = edition_page(session, config, config.digest(digest), edition, countries.split(),
+                                page.texts)
+        return HTMLResponse(personalize(html, public, escape=True),
+                            headers={"Content-Language": page.texts.language.replace("_", "-"),
+                                     "Vary": "Accept-Language"})
 
     @app.get(DIGEST_FEED_PATH, summary="An Atom feed of the sent editions")
     def digest_feed() -> Response:

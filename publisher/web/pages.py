@@ -1,14 +1,46 @@
-"""HTML pages of the web app: templates/web through the one template environment."""
+"""HTML pages of the web app: templates/web through the one template environment, in the
+reader's language (`?lang=`, else their browser's Accept-Language, else the site's)."""
 
 from __future__ import annotations
 
 from typing import Any
+from urllib.parse import urlencode
 
+from fastapi import Request
 from fastapi.responses import HTMLResponse
 
+from publisher.config import Site
+from publisher.i18n import LANGUAGES, NAMES, Texts, negotiate, supported, texts
 from publisher.templating import render
 
 
-def render_page(name: str, status: int = 200, **context: Any) -> HTMLResponse:
-    """templates/web/`name` as a response."""
-    return HTMLResponse(render(f"web/{name}", context), status_code=status)
+class Page:
+    """The pages of one request: their language, links that keep it, and rendering."""
+
+    def __init__(self, request: Request, site: Site) -> None:
+        self.request, self.site = request, site
+        self.asked = supported(request.query_params.get("lang", ""))  # ?lang=, kept in links
+        default = supported(site.language) or LANGUAGES[0]
+        self.texts: Texts = texts(self.asked or negotiate(request.headers.get("accept-language", ""),
+                                                          default))
+        self._ = self.texts.gettext
+
+    def link(self, path: str, **query: str) -> str:
+        """A link to one of the service's pages, keeping a language the reader chose."""
+        if self.asked:
+            query["lang"] = self.asked
+        return f"{path}?{urlencode(query)}" if query else path
+
+    def render(self, name: str, status: int = 200, **context: Any) -> HTMLResponse:
+        """templates/web/`name` as a response, with the language switch."""
+        here = dict(self.request.query_params)
+        languages = [{"tag": tag.replace("_", "-"), "name": NAMES[tag], "current": tag == self.texts.language,
+                      "url": f"{self.request.url.path}?{urlencode({**here, 'lang': tag})}"}
+                     for tag in LANGUAGES]
+        html = render(f"web/{name}", {"site": self.site, "languages": languages, **context},
+                      texts=self.texts)
+        headers = {"Content-Language": self.texts.language.replace("_", "-"), "Vary": "Accept-Language"}
+        return HTMLResponse(html, status_code=status, headers=headers)
+
+    def message(self, title: str, text: str, status: int = 200, **context: Any) -> HTMLResponse:
+        return self.render("message.html", status, title=title, message=text, **context)

@@ -2,29 +2,28 @@
 
 from __future__ import annotations
 
-from fastapi import FastAPI
+from fastapi import FastAPI, Request
 from fastapi import Path as FastPath
 from fastapi.responses import HTMLResponse
 from sqlalchemy.orm import Session, sessionmaker
 
 from publisher.config import Config
-from publisher.dates import format_day_month_year
+from publisher.i18n import country_names
 from publisher.store.releases import release_by_slug
 from publisher.urls import RELEASE_PATH
-from publisher.web.pages import render_page
+from publisher.web.pages import Page
 
 
 def add_release_routes(app: FastAPI, config: Config, sessions: sessionmaker[Session]) -> None:
     @app.get(RELEASE_PATH, response_class=HTMLResponse, summary="One release as a page")
-    def release_page(slug: str = FastPath(..., max_length=120)) -> HTMLResponse:
+    def release_page(request: Request, slug: str = FastPath(..., max_length=120)) -> HTMLResponse:
+        page = Page(request, config.site)
         with sessions() as session:
             release = release_by_slug(session, slug)
             if release is None:
-                return render_page("message.html", 404, site=config.site, title="Not found",
-                                   message="There is no release at this address.")
-            names = [config.country(code).name for code in release.country_codes
-                     if code in config.country_codes]
-            return render_page("release.html", site=config.site, release=release,
-                               date=format_day_month_year(
-                                   release.published.astimezone(config.site.zone).date()),
-                               countries=names, title=release.title)
+                return page.message(page._("Not found"), page._("There is no release at this address."),
+                                    404)
+            codes = [code for code in release.country_codes if code in config.country_codes]
+            return page.render("release.html", release=release,
+                               date=page.texts.day(release.published.astimezone(config.site.zone).date()),
+                               countries=country_names(config, codes, page.texts), title=release.title)

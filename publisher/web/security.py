@@ -13,7 +13,7 @@ from fastapi.routing import APIRoute
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from publisher.config import Config
-from publisher.web.pages import render_page
+from publisher.web.pages import Page
 
 HEADERS = [
     (b"content-security-policy", b"default-src 'none'; style-src 'unsafe-inline'; img-src https: http: data:; "
@@ -58,7 +58,9 @@ def add_security(app: FastAPI, config: Config) -> None:
                         media_type="text/plain")
 
     @app.exception_handler(RequestValidationError)
-    async def unreadable(_request: Request, _error: RequestValidationError) -> HTMLResponse:
+    async def unreadable(request: Request, _error: RequestValidationError) -> HTMLResponse:
         # A missing or overlong field: the page a person can read, not a JSON body.
-        return render_page("message.html", 400, site=config.site, title="Please try again",
-                           message="The request could not be read. Go back, and send the form again.")
+        page = Page(request, config.site)
+        return page.message(page._("Please try again"),
+                            page._("The request could not be read. Go back, and send the form again."),
+                            400)

@@ -12,6 +12,7 @@ import logging
 import secrets
 from collections.abc import Callable
 from datetime import datetime, timedelta
+from typing import Any
 
 from fastapi import FastAPI, Form, Query, Request
 from fastapi.responses import HTMLResponse
@@ -19,10 +20,11 @@ from sqlalchemy.orm import Session, sessionmaker
 
 from publisher.config import Config
 from publisher.errors import InvalidValue
+from publisher.i18n import LANGUAGES, NAMES, country_names, supported, texts
 from publisher.mail.letters import Letter, send_letter
 from publisher.mail.transport import DeliveryFailure, Transport, TransportError
 from publisher.subscribers.optin import (
-    change_countries,
+    change_preferences,
     confirm,
     link_token,
     request_subscription,
@@ -30,10 +32,10 @@ from publisher.subscribers.optin import (
     unsubscribe,
 )
 from publisher.subscribers.people import normalize_email
-from publisher.subscribers.tokens import Signer, TestCopyLink, TokenError
-from publisher.urls import CONFIRM_PATH, PREFERENCES_PATH, SUBSCRIBE_PATH, UNSUBSCRIBE_PATH, page_link
+from publisher.subscribers.tokens import Signer, TestCopyLink, TokenError, TokenExpired
+from publisher.urls import CONFIRM_PATH, PREFERENCES_PATH, SUBSCRIBE_PATH, UNSUBSCRIBE_PATH
 from publisher.web.limits import RateLimit
-from publisher.web.pages import render_page
+from publisher.web.pages import Page
 
 CSRF_COOKIE = "publisher_csrf"
 log = logging.getLogger(__name__)
@@ -45,28 +47,34 @@ def add_subscription_routes(app: FastAPI, config: Config, sessions: sessionmaker
     per_address = RateLimit(sessions, "confirmation-mail", 3, timedelta(hours=1), clock)
     per_client = RateLimit(sessions, "form-post", 20, timedelta(minutes=10), clock)
 
-    def page(name: str, status: int = 200, **context: object) -> HTMLResponse:
-        return render_page(name, status, site=config.site, **context)
-
-    def message(title: str, text: str, status: int = 200) -> HTMLResponse:
-        return page("message.html", status, title=title, message=text)
-
-    def refused(exc: TokenError, text: str) -> HTMLResponse:
+    def refused(page: Page, exc: TokenError, hint: str = "") -> HTMLResponse:
+        _ = page._
         if isinstance(exc, TestCopyLink):
-            return message("A test copy", "This link came in a test copy of a digest. In a "
-                           "subscriber's copy it opens their own page; here nothing was changed.")
-        return message("This link does not work", text, 400)
+            return page.message(_("A test copy"), _(
+                "This link came in a test copy of a digest. In a subscriber's copy it opens "
+                "their own page; here nothing was changed."))
+        why = _("This link has expired.") if isinstance(exc, TokenExpired) else _("This link is not valid.")
+        return page.message(_("This link does not work"), f"{why} {hint}".strip(), 400)
 
-    def form(request: Request, *, action: str, title: str, button: str, chosen: list[str],
-             ask_email: bool, email: str = "", error: str = "", status: int = 200) -> HTMLResponse:
-        csrf = request.cookies.get(CSRF_COOKIE, "")
+    def expired_form(page: Page) -> HTMLResponse:
+        _ = page._
+        return page.message(_("Please try again"),
+                            _("The form had expired. Reload it and send it again."), 400)
+
+    def form(page: Page, *, action: str, title: str, button: str, chosen: list[str],
+             ask_email: bool, language: str, email: str = "", error: str = "",
+             status: int = 200) -> HTMLResponse:
+        csrf = page.request.cookies.get(CSRF_COOKIE, "")
         if not signer.is_sealed(csrf):  # none yet, or not one of ours
             csrf = signer.seal(secrets.token_urlsafe(24))
-        response = page("subscribe.html", status, title=title, action=action, button=button,
-                        csrf=csrf, ask_email=ask_email, email=email, error=error,
-                        countries=config.countries, chosen=chosen)
+        countries = [{"code": c.code, "name": page.texts.country(c.code, c.name)} for c in config.countries]
+        choices = [{"tag": tag, "name": NAMES[tag]} for tag in LANGUAGES]
+        response = page.render("subscribe.html", status, title=title, action=action, button=button,
+                               csrf=csrf, ask_email=ask_email, email=email, error=error,
+                               countries=countries, chosen=chosen, language_choices=choices,
+                               chosen_language=language)
         response.set_cookie(CSRF_COOKIE, csrf, httponly=True, samesite="strict",
-                            secure=request.url.scheme == "https")
+                            secure=page.request.url.scheme == "https")
         return response
 
     def cross_site(request: Request, csrf: str) -> bool:
@@ -76,110 +84,133 @@ def add_subscription_routes(app: FastAPI, config: Config, sessions: sessionmaker
     def chosen_codes(countries: list[str]) -> list[str]:
         return [code for code in dict.fromkeys(countries) if code in config.country_codes]
 
+    def subscribe_form_page(page: Page, **values: Any) -> HTMLResponse:
+        _ = page._
+        return form(page, action=page.link(SUBSCRIBE_PATH), title=_("Subscribe"),
+                    button=_("Subscribe"), ask_email=True, **values)
+
     @app.get(SUBSCRIBE_PATH, response_class=HTMLResponse, summary="The subscription form")
     def subscribe_form(request: Request) -> HTMLResponse:
-        return form(request, action=page_link(SUBSCRIBE_PATH), title="Subscribe", button="Subscribe",
-                    chosen=list(config.country_codes), ask_email=True)
+        page = Page(request, config.site)
+        return subscribe_form_page(page, chosen=list(config.country_codes),
+                                   language=page.texts.language)
 
     @app.post(SUBSCRIBE_PATH, response_class=HTMLResponse, summary="Ask for a confirmation email")
     def subscribe(request: Request, email: str = Form(..., max_length=320),
                   countries: list[str] = Form(default=[]),
+                  language: str = Form(default="", max_length=20),
                   csrf: str = Form(..., max_length=200)) -> HTMLResponse:
+        page = Page(request, config.site)
+        _ = page._
         if cross_site(request, csrf):
-            return message("Please try again", "The form had expired. Reload it and send it again.", 400)
+            return expired_form(page)
         client = request.client.host if request.client else "unknown"
         if not per_client.allow(client):
-            return message("Too many requests", "Please wait a few minutes and try again.", 429)
+            return page.message(_("Too many requests"),
+                                _("Please wait a few minutes and try again."), 429)
         codes = chosen_codes(countries)
+        reader = texts(supported(language) or page.texts.language)
         try:
             address = normalize_email(email)
         except InvalidValue:
-            return form(request, action=page_link(SUBSCRIBE_PATH), title="Subscribe", button="Subscribe",
-                        chosen=codes, ask_email=True, email=email, status=400,
-                        error="That does not look like an email address.")
+            return subscribe_form_page(page, chosen=codes, language=reader.language, email=email,
+                                       status=400, error=_("That does not look like an email address."))
         if not codes:
-            return form(request, action=page_link(SUBSCRIBE_PATH), title="Subscribe", button="Subscribe",
-                        chosen=codes, ask_email=True, email=email, status=400,
-                        error="Choose at least one country.")
+            return subscribe_form_page(page, chosen=codes, language=reader.language, email=email,
+                                       status=400, error=_("Choose at least one country."))
         if per_address.allow(address.lower()):
             now = clock()
             with sessions.begin() as session:
-                letter = request_subscription(session, config, signer, address, codes, now)
+                letter = request_subscription(session, config, signer, address, codes, reader, now)
             # However the mail server takes it (refusing, away), the visitor sees the same page
             # and learns nothing of what it thinks of the address.
             _send_quietly(config, letter, now, transport)
         # The same answer whether or not the address was known, or its limit reached.
-        return message("Check your inbox", f"If {address} can receive email, a message with a "
-                       "link to confirm is on its way. Nothing is sent until you confirm.")
+        return page.message(_("Check your inbox"), _(
+            "If %(address)s can receive email, a message with a link to confirm is on its way. "
+            "Nothing is sent until you confirm.") % {"address": address})
 
     @app.get(CONFIRM_PATH, response_class=HTMLResponse, summary="Confirm a subscription")
-    def confirm_page(token: str = Query(..., max_length=200)) -> HTMLResponse:
+    def confirm_page(request: Request, token: str = Query(..., max_length=200)) -> HTMLResponse:
+        page = Page(request, config.site)
+        _ = page._
         try:
             with sessions.begin() as session:
                 subscriber = confirm(session, signer, token, clock())
                 preferences = link_token(signer, "preferences", subscriber)
         except TokenError as exc:
-            return refused(exc, f"{exc}. Subscribe again to get a new one.")
-        return page("message.html", title="You are subscribed",
-                    message=f"News will come to {subscriber.email}.",
-                    link=page_link(PREFERENCES_PATH, preferences),
-                    link_text="Choose your countries at any time")
+            return refused(page, exc, _("Subscribe again to get a new one."))
+        return page.message(_("You are subscribed"),
+                            _("News will come to %(address)s.") % {"address": subscriber.email},
+                            link=page.link(PREFERENCES_PATH, token=preferences),
+                            link_text=_("Choose your countries at any time"))
 
     @app.get(PREFERENCES_PATH, response_class=HTMLResponse, summary="A subscriber's countries")
     def preferences_form(request: Request, token: str = Query(..., max_length=200)) -> HTMLResponse:
+        page = Page(request, config.site)
+        _ = page._
         try:
             with sessions() as session:
                 subscriber = subscriber_for(session, signer, "preferences", token)
-                chosen = subscriber.country_codes
+                chosen, language = subscriber.country_codes, subscriber.language
         except TokenError as exc:
-            return refused(exc, str(exc))
-        return form(request, action=page_link(PREFERENCES_PATH, token), title="Your countries",
-                    button="Save", chosen=chosen, ask_email=False)
+            return refused(page, exc)
+        return form(page, action=page.link(PREFERENCES_PATH, token=token), title=_("Your countries"),
+                    button=_("Save"), chosen=chosen, ask_email=False, language=language)
 
     @app.post(PREFERENCES_PATH, response_class=HTMLResponse, summary="Change a subscriber's countries")
     def preferences(request: Request, token: str = Query(..., max_length=200),
                     countries: list[str] = Form(default=[]),
+                    language: str = Form(default="", max_length=20),
                     csrf: str = Form(..., max_length=200)) -> HTMLResponse:
+        page = Page(request, config.site)
+        _ = page._
         if cross_site(request, csrf):
-            return message("Please try again", "The form had expired. Reload it and send it again.", 400)
+            return expired_form(page)
         codes = chosen_codes(countries)
+        reader = supported(language) or page.texts.language
         if not codes:
-            return form(request, action=page_link(PREFERENCES_PATH, token), title="Your countries",
-                        button="Save", chosen=codes, ask_email=False, status=400,
-                        error="Choose at least one country, or unsubscribe.")
+            return form(page, action=page.link(PREFERENCES_PATH, token=token), title=_("Your countries"),
+                        button=_("Save"), chosen=codes, ask_email=False, language=reader, status=400,
+                        error=_("Choose at least one country, or unsubscribe."))
         try:
             with sessions.begin() as session:
-                change_countries(session, signer, token, codes)
+                change_preferences(session, signer, token, codes, reader)
         except TokenError as exc:
-            return refused(exc, str(exc))
-        names = ", ".join(config.country(code).name for code in codes)
-        return message("Saved", f"You will receive news about {names}.")
+            return refused(page, exc)
+        names = country_names(config, codes, page.texts)
+        return page.message(_("Saved"), _("You will receive news about %(countries)s.")
+                            % {"countries": names})
 
     @app.get(UNSUBSCRIBE_PATH, response_class=HTMLResponse, summary="The unsubscribe page (a button)")
-    def unsubscribe_page(token: str = Query(..., max_length=200)) -> HTMLResponse:
+    def unsubscribe_page(request: Request, token: str = Query(..., max_length=200)) -> HTMLResponse:
+        page = Page(request, config.site)
         try:
             with sessions() as session:
                 subscriber = subscriber_for(session, signer, "unsubscribe", token)
                 email, preferences = subscriber.email, link_token(signer, "preferences", subscriber)
         except TokenError as exc:
-            return refused(exc, str(exc))
-        return page("unsubscribe.html", title="Unsubscribe", email=email,
-                    action=page_link(UNSUBSCRIBE_PATH, token),
-                    preferences=page_link(PREFERENCES_PATH, preferences))
+            return refused(page, exc)
+        return page.render("unsubscribe.html", title=page._("Unsubscribe"), email=email,
+                           action=page.link(UNSUBSCRIBE_PATH, token=token),
+                           preferences=page.link(PREFERENCES_PATH, token=preferences))
 
     @app.post(UNSUBSCRIBE_PATH, response_class=HTMLResponse,
               summary="Unsubscribe at once (RFC 8058 one-click: List-Unsubscribe=One-Click)")
-    def unsubscribe_now(token: str = Query(..., max_length=200),
+    def unsubscribe_now(request: Request, token: str = Query(..., max_length=200),
                         one_click: str = Form(..., alias="List-Unsubscribe")) -> HTMLResponse:
+        page = Page(request, config.site)
+        _ = page._
         if one_click != "One-Click":
-            return message("Not unsubscribed", "The request did not ask to unsubscribe.", 400)
+            return page.message(_("Not unsubscribed"), _("The request did not ask to unsubscribe."), 400)
         try:
             with sessions.begin() as session:
                 subscriber = unsubscribe(session, signer, token, clock())
                 email = subscriber.email
         except TokenError as exc:
-            return refused(exc, str(exc))
-        return message("You are unsubscribed", f"No more news will be sent to {email}.")
+            return refused(page, exc)
+        return page.message(_("You are unsubscribed"),
+                            _("No more news will be sent to %(address)s.") % {"address": email})
 
 
 def _send_quietly(config: Config, letter: Letter, now: datetime, transport: Transport | None) -> None:

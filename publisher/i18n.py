@@ -1,0 +1,136 @@
+"""The languages readers get: English, Chinese (Simplified) and Mongolian.
+
+Texts are marked `_("...")` (and `ngettext`) in templates and code and kept in gettext catalogs,
+`publisher/locale/LANG/LC_MESSAGES/messages.po` (made with Babel: see README, "Translations").
+The catalogs are read as they are, once per process: no compiled file to keep in step.
+Dates and numbers are formatted per locale by Babel (CLDR).
+"""
+
+from __future__ import annotations
+
+import io
+from collections.abc import Iterable
+from dataclasses import dataclass
+from datetime import date
+from functools import cache
+from gettext import GNUTranslations, NullTranslations
+from importlib import resources
+from typing import TYPE_CHECKING
+
+if TYPE_CHECKING:
+    from publisher.config import Config
+
+LANGUAGES = ("en", "zh_Hans", "mn")  # the first is the language the texts are written in
+NAMES = {"en": "English", "zh_Hans": "中文", "mn": "Монгол"}  # each in its own language
+_PRIMARY = {"en": "en", "zh": "zh_Hans", "mn": "mn"}  # a browser's language tag's first part
+_MONTHS = ("January", "February", "March", "April", "May", "June", "July", "August",
+           "September", "October", "November", "December")
+
+
+def supported(language: str) -> str | None:
+    """`language` as one of LANGUAGES (`zh-CN`, `zh_Hans`, `mn-MN`, `EN`...), or None."""
+    tag = language.strip().replace("-", "_")
+    if tag in LANGUAGES:
+        return tag
+    return _PRIMARY.get(tag.split("_")[0].lower())
+
+
+def negotiate(accept_language: str, default: str) -> str:
+    """The best of LANGUAGES for an `Accept-Language` header (RFC 9110: weights, in order of
+    preference), else `default`."""
+    weighted = []
+    for position, part in enumerate(accept_language.split(",")[:20]):
+        tag, _, params = part.partition(";")
+        weight = 1.0
+        for param in params.split(";"):
+            name, _, value = param.strip().partition("=")
+            if name == "q":
+                try:
+                    weight = float(value)
+                except ValueError:
+                    weight = 0.0
+        if weight > 0 and (found := supported(tag)):
+            weighted.append((-weight, position, found))
+    return min(weighted)[2] if weighted else default
+
+
+@cache
+def _catalog(language: str) -> NullTranslations:
+    if language == LANGUAGES[0]:
+        return NullTranslations()
+    from babel.messages.mofile import write_mo
+    from babel.messages.pofile import read_po
+
+    po = resources.files("publisher").joinpath("locale", language, "LC_MESSAGES", "messages.po")
+    with po.open("rb") as source:
+        catalog = read_po(source, locale=language)
+    compiled = io.BytesIO()
+    write_mo(compiled, catalog)
+    compiled.seek(0)
+    return GNUTranslations(compiled)
+
+
+@dataclass(frozen=True)
+class Texts:
+    """The texts of one language: `_`, `gettext`, `ngettext`, dates."""
+
+    language: str
+
+    @property
+    def locale(self) -> str:
+        return "en_GB" if self.language == "en" else self.language
+
+    def gettext(self, message: str) -> str:
+        return _catalog(self.language).gettext(message)
+
+    _ = gettext
+
+    def ngettext(self, singular: str, plural: str, count: int) -> str:
+        return _catalog(self.language).ngettext(singular, plural, count)
+
+    def day(self, day: date) -> str:
+        """`16 June 2022`, `2022年6月16日`, `2022 оны зургаадугаар сарын 16`."""
+        if self.language == "en":  # the listing's own form, whatever CLDR says
+            return f"{day.day:02d} {_MONTHS[day.month - 1]} {day.year}"
+        from babel.dates import format_date
+
+        return format_date(day, "long", locale=self.locale)
+
+    def days(self, first: date, last: date) -> str:
+        """A range as short as it reads right: one day, or the year once when it is the same."""
+        if self.language == "en":
+            from publisher.dates import short_date_range
+
+            return short_date_range(first, last)
+        from babel.dates import format_date, format_interval
+
+        if first == last:
+            return format_date(first, "medium", locale=self.locale)
+        return format_interval(first, last, "yMMMd", locale=self.locale)
+
+    def country(self, code: str, configured: str) -> str:
+        """A country's name: as configured in English, CLDR's in the other languages."""
+        if self.language == "en":
+            return configured
+        from babel import Locale
+
+        name: str = Locale.parse(self.locale).territories.get(code, configured)
+        return name
+
+    def join(self, names: Iterable[str]) -> str:
+        """`China and Mongolia`, `中国和蒙古`, `Хятад, Монгол`."""
+        from babel.lists import format_list
+
+        return format_list(list(names), locale=self.locale)
+
+
+ENGLISH = Texts(LANGUAGES[0])
+
+
+def country_names(config: Config, codes: Iterable[str], texts: Texts) -> str:
+    """`China and Mongolia`, `中国和蒙古`: the configured names, or CLDR's in other languages."""
+    return texts.join(texts.country(code, config.country(code).name) for code in codes)
+
+
+def texts(language: str) -> Texts:
+    return Texts(supported(language) or LANGUAGES[0])

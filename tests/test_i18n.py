@@ -1,0 +1,87 @@
+"""The catalogs hold every text a reader sees, translated, with its placeholders intact."""
+
+from __future__ import annotations
+
+import re
+from pathlib import Path
+
+import pytest
+from babel.messages.extract import extract_from_dir
+from babel.messages.pofile import read_po
+from helpers import ROOT
+
+from publisher.i18n import LANGUAGES, negotiate, supported, texts
+
+PACKAGE = ROOT / "publisher"
+_PLACEHOLDER = re.compile(r"%\(\w+\)[sd]")
+
+
+def _marked() -> set[str | tuple[str, str]]:
+    """Every text the code and templates mark, as Babel extracts them (babel.cfg's rules)."""
+    method_map = [("**.py", "python"), ("templates/**.html", "jinja2"), ("templates/**.txt", "jinja2")]
+    options = {"templates/**.html": {"trimmed": "true"}, "templates/**.txt": {"trimmed": "true"}}
+    found: set[str | tuple[str, str]] = set()
+    for _file, _line, message, _comments, _context in extract_from_dir(
+            str(PACKAGE), method_map, options):
+        found.add(message if isinstance(message, str) else (message[0], message[1]))
+    return found
+
+
+def _catalog(language: str):  # type: ignore[no-untyped-def]
+    with (PACKAGE / "locale" / language / "LC_MESSAGES" / "messages.po").open("rb") as po:
+        return read_po(po, locale=language)
+
+
+def _key(message_id: object) -> str | tuple[str, str]:
+    return (message_id[0], message_id[1]) if isinstance(message_id, tuple) else str(message_id)
+
+
+@pytest.mark.parametrize("language", LANGUAGES[1:])
+def test_every_marked_text_is_translated(language: str) -> None:
+    marked = _marked()
+    catalog = _catalog(language)
+    held = {_key(message.id): message for message in catalog if message.id}
+    assert sorted(map(str, marked - held.keys())) == []  # untranslated: add them (README)
+    assert sorted(map(str, held.keys() - marked)) == []  # no longer used: remove them
+    for key, message in held.items():
+        strings = message.string if isinstance(message.string, tuple) else (message.string,)
+        assert all(strings) and not message.fuzzy, f"{language}: {key!r} has no translation"
+        wanted = set(_PLACEHOLDER.findall(key if isinstance(key, str) else key[1]))
+        for string in strings:
+            assert set(_PLACEHOLDER.findall(string)) == wanted, f"{language}: {key!r} -> {string!r}"
+
+
+def test_the_template_lists_what_is_marked() -> None:
+    with (PACKAGE / "locale" / "messages.pot").open("rb") as pot:
+        template = {_key(message.id) for message in read_po(pot) if message.id}
+    assert template == _marked()
+
+
+def test_texts_come_out_in_each_language() -> None:
+    assert texts("zh_Hans").gettext("Unsubscribe") == "退订"
+    assert texts("mn").gettext("Unsubscribe") == "Захиалга цуцлах"
+    assert texts("en").gettext("Unsubscribe") == "Unsubscribe"
+    assert texts("mn").ngettext("%(num)d new release", "%(num)d new releases", 2) % {"num": 2} == \
+        "2 шинэ хэвлэлийн мэдээ"
+
+
+@pytest.mark.parametrize(("header", "expected"), [
+    ("zh-CN,zh;q=0.9,en;q=0.8", "zh_Hans"), ("mn-MN", "mn"), ("en-GB,en;q=0.9", "en"),
+    ("fr-FR,fr;q=0.9", "en"), ("fr, mn;q=0.5, zh;q=0.7", "zh_Hans"), ("zh;q=0, mn", "mn"),
+    ("", "en"), ("zh-Hant-TW", "zh_Hans"), ("mn;q=abc, zh", "zh_Hans"),
+])
+def test_a_browsers_languages_pick_the_readers_language(header: str, expected: str) -> None:
+    assert negotiate(header, "en") == expected
+
+
+def test_only_languages_readers_get_are_supported() -> None:
+    assert [supported(tag) for tag in ("zh_Hans", "zh-CN", "MN", "en-US", "fr", "")] == [
+        "zh_Hans", "zh_Hans", "mn", "en", None, None]
+
+
+def test_the_shipped_config_names_the_office_in_every_language() -> None:
+    from publisher.config import load_config
+
+    config = load_config(Path(ROOT / "config.toml"), environ={})
+    assert config.site.name_in("zh_Hans") == "国际劳工组织中国和蒙古国局"
+    assert set(config.digest("china-weekly").subjects) == set(LANGUAGES[1:])

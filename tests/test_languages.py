@@ -1,0 +1,101 @@
+"""Readers in English, Chinese and Mongolian: the pages they see, the mail they get (real
+aiosmtpd, real SQLite and PostgreSQL, headless Chromium)."""
+
+from __future__ import annotations
+
+import re
+from pathlib import Path
+
+import httpx
+import lxml.html
+import pytest
+from click.testing import CliRunner
+from helpers import local
+from sqlalchemy import select
+
+from publisher.cli import cli
+from publisher.store.models import EditionVariant
+
+SHOTS = Path(__file__).resolve().parent.parent / "build" / "screenshots"
+
+
+def subscribe(base: str, email: str, language: str, lang: str = "") -> httpx.Response:
+    query = f"?lang={lang}" if lang else ""
+    with httpx.Client(base_url=base) as client:
+        form = client.get("/subscribe" + query)
+        csrf = re.search(r'name="csrf" value="([^"]+)"', form.text).group(1)  # type: ignore[union-attr]
+        return client.post("/subscribe" + query, data={"email": email, "countries": ["CN"],
+                                                       "language": language, "csrf": csrf})
+
+
+def words(text: str) -> str:
+    return " ".join(text.split())
+
+
+def test_a_reader_who_chooses_chinese_gets_chinese_mail(web) -> None:  # type: ignore[no-untyped-def]
+    base, path, _config, sessions, server = web
+    answer = subscribe(base, "reader@example.org", "zh_Hans", lang="zh_Hans")
+    assert answer.status_code == 200 and "请查收邮件" in answer.text
+    assert answer.headers["content-language"] == "zh-Hans"
+    [letter] = server.to("reader@example.org")
+    assert letter.message["Subject"] == "请确认订阅国际劳工组织中国和蒙古国局的新闻"
+    text, html = (part.get_content() for part in letter.message.iter_parts())
+    assert "有人（希望是您本人）申请用 reader@example.org 接收国际劳工组织中国和蒙古国局关于中国的新闻" in words(text)
+    assert '<html lang="zh_Hans">' in html or 'lang="zh_Hans"' in html
+    link = re.search(r"(https?://\S+/confirm\?token=\S+)", text).group(1)  # type: ignore[union-attr]
+    assert httpx.get(local(link, base)).status_code == 200
+    subscribe(base, "english@example.org", "en")
+    english_letter = server.to("english@example.org")[0]
+    english_link = re.search(r"(https?://\S+/confirm\?token=\S+)",
+                             next(english_letter.message.iter_parts()).get_content()).group(1)  # type: ignore[union-attr]
+    assert httpx.get(local(english_link, base)).status_code == 200
+
+    sent = CliRunner().invoke(cli, ["--config", str(path), "digest", "send", "china-weekly"])
+    assert sent.stdout.endswith("2 sent, 0 failed\n"), sent.stderr
+    chinese = server.to("reader@example.org")[-1].message
+    assert re.fullmatch(r"国际劳工组织中国：19 条新闻稿（2021年\d+月\d+日\s*–\s*2022年6月16日）", chinese["Subject"])
+    text, html = (part.get_content() for part in chinese.iter_parts())
+    assert "您收到此邮件，是因为 reader@example.org 订阅了国际劳工组织中国和蒙古国局关于中国的新闻。" in words(text)
+    dates = [p.text_content() for p in lxml.html.fromstring(html).cssselect(".item-date")]
+    assert dates[0] == "2022年6月16日"
+    assert "退订" in html and "选择国家" in html
+    english = server.to("english@example.org")[-1].message
+    assert english["Subject"].startswith("ILO China: 19 new releases (")
+    assert "You receive this email because english@example.org subscribed" in words(
+        next(english.iter_parts()).get_content())
+    with sessions() as session:
+        variants = session.execute(select(EditionVariant.countries, EditionVariant.language)
+                                   .order_by(EditionVariant.language)).all()
+    assert [tuple(v) for v in variants] == [("CN", "en"), ("CN", "zh_Hans")]
+
+
+def test_pages_speak_the_language_asked_for(web) -> None:  # type: ignore[no-untyped-def]
+    base = web[0]
+    chinese = httpx.get(base + "/subscribe", headers={"Accept-Language": "zh-CN,zh;q=0.9,en;q=0.5"})
+    assert chinese.headers["content-language"] == "zh-Hans" and '<html lang="zh-Hans">' in chinese.text
+    page = lxml.html.fromstring(chinese.text)
+    assert page.cssselect("h1")[0].text == "订阅" and "中国" in chinese.text
+    mongolian = httpx.get(base + "/subscribe?lang=mn", headers={"Accept-Language": "zh-CN"})
+    assert lxml.html.fromstring(mongolian.text).cssselect("h1")[0].text == "Захиалах"
+    switch = {a.get("hreflang"): a.get("href") for a in
+              lxml.html.fromstring(mongolian.text).cssselect("nav.languages a")}
+    assert switch == {"en": "/subscribe?lang=en", "zh-Hans": "/subscribe?lang=zh_Hans"}
+    english = httpx.get(base + "/subscribe", headers={"Accept-Language": "fr-FR"})
+    assert english.headers["content-language"] == "en"
+    bad = httpx.get(base + "/unsubscribe?token=1.2.x&lang=mn")
+    assert bad.status_code == 400 and "Холбоос хүчингүй байна." in bad.text
+
+
+@pytest.mark.slow  # headless Chromium
+@pytest.mark.parametrize("language", ["en", "zh_Hans", "mn"])
+def test_the_subscribe_page_fits_a_phone_in_every_language(web, browser, language: str) -> None:  # type: ignore[no-untyped-def]
+    base = web[0]
+    browser.set_window_size(375, 812)
+    browser.get(f"{base}/subscribe?lang={language}")
+    assert browser.execute_script("return document.documentElement.lang") == language.replace("_", "-")
+    SHOTS.mkdir(parents=True, exist_ok=True)
+    browser.save_screenshot(str(SHOTS / f"subscribe-375-{language}.png"))
+    width = browser.execute_script("return document.documentElement.scrollWidth")
+    assert width <= browser.execute_script("return window.innerWidth")
+    selected = browser.execute_script("return document.getElementById('language').value")
+    assert selected == language
