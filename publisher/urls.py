@@ -48,13 +48,15 @@ def subscribe_url(config: Config) -> str:
     return config.site.base_url + SUBSCRIBE_PATH
 
 
-def token_url_prefix(config: Config, path: str) -> str:
-    """`{base}/{path}?token=`: the signed token is appended per recipient."""
-    return f"{config.site.base_url}{path}?token="
+def token_url_prefix(config: Config, path: str, language: str = "en") -> str:
+    """`{base}/{path}?token=`: the signed token is appended per recipient. A reader of another
+    language than English gets `?lang=...&token=`: the page opens in their language."""
+    lang = "" if language == "en" else f"lang={quote(language)}&"
+    return f"{config.site.base_url}{path}?{lang}token="
 
 
-def token_url(config: Config, path: str, token: str) -> str:
-    return token_url_prefix(config, path) + quote(token)
+def token_url(config: Config, path: str, token: str, language: str = "en") -> str:
+    return token_url_prefix(config, path, language) + quote(token)
 
 
 def page_link(path: str, token: str | None = None) -> str:

@@ -42,8 +42,9 @@ def test_a_reader_who_chooses_chinese_gets_chinese_mail(web) -> None:  # type: i
     text, html = (part.get_content() for part in letter.message.iter_parts())
     assert "有人（希望是您本人）申请用 reader@example.org 接收国际劳工组织中国和蒙古国局关于中国的新闻" in words(text)
     assert '<html lang="zh_Hans">' in html or 'lang="zh_Hans"' in html
-    link = re.search(r"(https?://\S+/confirm\?token=\S+)", text).group(1)  # type: ignore[union-attr]
-    assert httpx.get(local(link, base)).status_code == 200
+    link = re.search(r"(https?://\S+/confirm\?lang=zh_Hans&token=\S+)", text).group(1)  # type: ignore[union-attr]
+    confirmed = httpx.get(local(link, base))  # the page speaks the reader's language too
+    assert confirmed.status_code == 200 and "订阅成功" in confirmed.text
     subscribe(base, "english@example.org", "en")
     english_letter = server.to("english@example.org")[0]
     english_link = re.search(r"(https?://\S+/confirm\?token=\S+)",
@@ -59,6 +60,9 @@ def test_a_reader_who_chooses_chinese_gets_chinese_mail(web) -> None:  # type: i
     dates = [p.text_content() for p in lxml.html.fromstring(html).cssselect(".item-date")]
     assert dates[0] == "2022年6月16日"
     assert "退订" in html and "选择国家" in html
+    one_click = re.findall(r"<([^>]+)>", chinese["List-Unsubscribe"])[0]
+    assert "/unsubscribe?lang=zh_Hans&token=" in one_click
+    assert "停止向 reader@example.org 发送" in httpx.get(local(one_click, base)).text
     english = server.to("english@example.org")[-1].message
     assert english["Subject"].startswith("ILO China: 19 new releases (")
     assert "You receive this email because english@example.org subscribed" in words(

@@ -8,6 +8,7 @@ from email.utils import parseaddr
 
 from publisher.config import Config, Digest
 from publisher.digest.render import digest_title
+from publisher.i18n import LANGUAGES
 from publisher.mail.message import Dkim, MessageFactory, Recipient
 from publisher.store.models import Edition, EditionVariant
 from publisher.subscribers.tokens import Signer
@@ -27,16 +28,20 @@ class RecipientLinks:
         # The edition's random key makes it unique across installations and recreated
         # databases; the same for the same delivery, so a resumed edition sends the same ID.
         self._id = f"<{edition.digest}.{edition.number}.{{}}.{edition.message_key}@{site_host(config)}>"
-        self._unsubscribe = token_url_prefix(config, UNSUBSCRIBE_PATH)
-        self._preferences = token_url_prefix(config, PREFERENCES_PATH)
+        self._prefixes = {language: (token_url_prefix(config, UNSUBSCRIBE_PATH, language),
+                                     token_url_prefix(config, PREFERENCES_PATH, language))
+                          for language in LANGUAGES}
         self._sign = signer.sign
 
-    def recipient(self, subscriber_id: int, address: str, nonce: str) -> Recipient:
+    def recipient(self, subscriber_id: int, address: str, nonce: str,
+                  language: str = LANGUAGES[0]) -> Recipient:
+        """Their links open the pages in `language` (their variant's)."""
+        unsubscribe, preferences = self._prefixes.get(language, self._prefixes[LANGUAGES[0]])
         return Recipient(
             address=address,
             message_id=self._id.format(subscriber_id),
-            unsubscribe_url=self._unsubscribe + self._sign("unsubscribe", subscriber_id, nonce),
-            preferences_url=self._preferences + self._sign("preferences", subscriber_id, nonce),
+            unsubscribe_url=unsubscribe + self._sign("unsubscribe", subscriber_id, nonce),
+            preferences_url=preferences + self._sign("preferences", subscriber_id, nonce),
         )
 
 

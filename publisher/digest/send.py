@@ -85,12 +85,14 @@ class EditionTotals:
 
 
 def _variant_factories(sessions: sessionmaker[Session], config: Config, edition: Edition,
-                       dkim_key: Dkim | None) -> dict[int, MessageFactory]:
-    """A message factory per variant of the edition (a handful: one per choice of countries)."""
+                       dkim_key: Dkim | None) -> dict[int, tuple[MessageFactory, str]]:
+    """A message factory and the language of each variant of the edition (a handful: one per
+    choice of countries and language)."""
     digest = config.digest(edition.digest)
     with sessions() as session:
         variants = session.scalars(select(EditionVariant).where(EditionVariant.edition_id == edition.id))
-        return {variant.id: message_factory(config, digest, variant, dkim_key) for variant in variants}
+        return {variant.id: (message_factory(config, digest, variant, dkim_key), variant.language)
+                for variant in variants}
 
 
 class EditionSender:
@@ -243,7 +245,8 @@ class EditionSender:
 
     def _deliver(self, connection: Connection, job: Job) -> None:
         """Send one message; while the server is away, wait (the claim is kept and renewed)."""
-        recipient = self.links.recipient(job.subscriber_id, job.address, job.nonce)
+        factory, language = self.factories[job.variant_id]
+        recipient = self.links.recipient(job.subscriber_id, job.address, job.nonce, language)
         closings = 0  # 421s to this very message, from a server that keeps answering
         while self.outage.enter():
             if not self._claim_holds():
@@ -251,7 +254,6 @@ class EditionSender:
             self.rate.wait()
             if self.stop.is_set():  # told to stop while waiting for a slot: leave it queued
                 return
-            factory = self.factories[job.variant_id]
             message = factory.build(recipient, self.clock(), eight_bit=connection.accepts_8bit())
             try:
                 reply = connection.send(factory.envelope_sender, job.address, message,

@@ -67,7 +67,7 @@ def sample_message(
     edition, variant = found
     links = RecipientLinks(config, edition, Signer(signing_key(config)))
     # Links that open a page saying it was a test copy, and an ID no mailbox has seen.
-    recipient = replace(links.recipient(TEST_COPY_ID, address, TEST_COPY_NONCE),
+    recipient = replace(links.recipient(TEST_COPY_ID, address, TEST_COPY_NONCE, variant.language),
                         message_id=f"<{digest.name}.{edition.number}.test.{secrets.token_hex(8)}"
                                    f"@{site_host(config)}>")
     factory = message_factory(config, digest, variant, load_dkim(config), subject_prefix=TEST_PREFIX)

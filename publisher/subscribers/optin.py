@@ -41,7 +41,8 @@ def request_subscription(session: Session, config: Config, signer: Signer, addre
     subscriber = find_subscriber(session, address)
     if subscriber is not None and subscriber.status == SubscriberStatus.CONFIRMED:
         return _letter(config, "already", subscriber.email, texts(subscriber.language), {
-            "preferences_url": token_url(config, PREFERENCES_PATH, link_token(signer, "preferences", subscriber))})
+            "preferences_url": token_url(config, PREFERENCES_PATH, link_token(signer, "preferences", subscriber),
+                                         subscriber.language)})
     if subscriber is None:
         save_subscribers(session, [SubscriberRow(address, tuple(countries), language=language.language)],
                          SubscriberStatus.PENDING, now)
@@ -53,7 +54,8 @@ def request_subscription(session: Session, config: Config, signer: Signer, addre
         subscriber.language = language.language
     session.flush()
     return _letter(config, "confirm", subscriber.email, language, {
-        "confirm_url": token_url(config, CONFIRM_PATH, link_token(signer, "confirm", subscriber)),
+        "confirm_url": token_url(config, CONFIRM_PATH, link_token(signer, "confirm", subscriber),
+                                 language.language),
         "country_names": country_names(config, countries, language)})
 
 
