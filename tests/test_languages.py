@@ -91,6 +91,7 @@ def test_pages_speak_the_language_asked_for(web) -> None:  # type: ignore[no-unt
 
 
 @pytest.mark.slow  # headless Chromium
+@pytest.mark.parametrize("db_url", ["sqlite"], indirect=True)  # the page is the same on either
 @pytest.mark.parametrize("language", ["en", "zh_Hans", "mn"])
 def test_the_subscribe_page_fits_a_phone_in_every_language(web, browser, language: str) -> None:  # type: ignore[no-untyped-def]
     base = web[0]
