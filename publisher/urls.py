@@ -59,12 +59,6 @@ def token_url(config: Config, path: str, token: str, language: str = "en") -> st
     return token_url_prefix(config, path, language) + quote(token)
 
 
-def page_link(path: str, token: str | None = None) -> str:
-    """A link between the service's own pages (`/preferences?token=...`): from the root of
-    wherever the pages are served, whatever site.base_url says, and from any page's depth."""
-    return path if token is None else f"{path}?token={quote(token)}"
-
-
 def digest_edition_path(digest: str, number: int) -> str:
     return f"{DIGESTS_PATH}{digest}/{number}"
 

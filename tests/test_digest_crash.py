@@ -65,8 +65,9 @@ def test_two_senders_at_once_share_the_edition_and_send_each_recipient_once(
     env = {k: v for k, v in os.environ.items() if not k.startswith("PUBLISHER_")}
     first = subprocess.Popen(command, env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE)
     second = subprocess.Popen(command, env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE)
-    outputs = [process.communicate(timeout=120)[0].decode() for process in (first, second)]
-    assert first.returncode == second.returncode == 0
+    finished = [process.communicate(timeout=120) for process in (first, second)]
+    outputs = [out.decode() for out, _ in finished]
+    assert first.returncode == second.returncode == 0, [err.decode()[-2000:] for _, err in finished]
     assert sorted(r.recipients[0] for r in mail_server.received) == sorted(PEOPLE)
     assert any(out.endswith("40 sent, 0 failed\n") for out in outputs), outputs
     with sessions() as session:

@@ -148,9 +148,10 @@ def open_edition(
                 for variant in plan.variants}
     session.add_all(variants.values())
     session.flush()
-    session.execute(insert(EditionRelease).from_select(
-        ["edition_id", "release_id"],
-        select(literal(edition.id), plan.waiting.query(digest.countries).subquery().c.release_id)))
+    # The releases this plan found, not a query again: one stored meanwhile waits for the next.
+    if plan.waiting.releases:
+        session.execute(insert(EditionRelease), [{"edition_id": edition.id, "release_id": release}
+                                                 for release in plan.waiting.releases])
     if variants:
         _queue_deliveries(session, digest, edition, {key: row.id for key, row in variants.items()})
     return edition

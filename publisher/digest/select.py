@@ -18,6 +18,7 @@ from __future__ import annotations
 from collections.abc import Iterable
 from dataclasses import dataclass
 from datetime import datetime
+from itertools import islice
 
 from sqlalchemy import ColumnElement, Select, exists, func, select
 from sqlalchemy.orm import Session
@@ -56,10 +57,15 @@ class Waiting:
             ReleaseCountry.published >= self.period.cutoff, ~_carried(self.digest)).distinct()
 
     def newest(self, session: Session, countries: Iterable[str], limit: int) -> list[Release]:
-        """The newest `limit` waiting releases of any of `countries`, newest first."""
-        return list(session.scalars(
-            select(Release).where(Release.id.in_(self.query(countries)))
-            .order_by(Release.published.desc(), Release.id.desc()).limit(limit)))
+        """The newest `limit` waiting releases of any of `countries`, newest first: of those
+        this plan found (a release stored since then waits for the next edition)."""
+        found = session.scalars(select(Release).where(Release.id.in_(self.query(countries)))
+                                .order_by(Release.published.desc(), Release.id.desc())
+                                .execution_options(yield_per=limit))
+        try:
+            return list(islice((release for release in found if release.id in self.releases), limit))
+        finally:
+            found.close()  # (read in batches: the rest is not needed)
 
 
 def _carried(digest: str) -> ColumnElement[bool]:
