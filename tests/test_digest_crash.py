@@ -67,7 +67,7 @@ def test_two_senders_at_once_share_the_edition_and_send_each_recipient_once(
     second = subprocess.Popen(command, env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE)
     finished = [process.communicate(timeout=120) for process in (first, second)]
     outputs = [out.decode() for out, _ in finished]
-    assert first.returncode == second.returncode == 0, [err.decode()[-2000:] for _, err in finished]
+    assert first.returncode == second.returncode == 0, "\n".join(err.decode()[-3000:] for _, err in finished)
     assert sorted(r.recipients[0] for r in mail_server.received) == sorted(PEOPLE)
     assert any(out.endswith("40 sent, 0 failed\n") for out in outputs), outputs
     with sessions() as session:

@@ -128,9 +128,19 @@ class Mail(Section):
     outbox: NonEmpty = "outbox"
     templates: str = ""  # an operator's own template folder; empty: templates/email
     unsubscribe_mailto: str = ""  # the mailto: address in List-Unsubscribe; empty: the sender
+    # The envelope sender of every digest and confirmation: `bounces@example.org` makes each
+    # `bounces+<signed delivery>@example.org` (VERP), so a bounce says whose it is; empty: the
+    # sender's address, and bounces can only be matched by the address they name.
+    bounce_address: str = ""
     dkim_domain: str = ""  # DKIM signing when domain, selector and the key are all given
     dkim_selector: str = ""
     dkim_key_env: EnvName = "PUBLISHER_DKIM_KEY"  # variable holding the PEM private key
+
+
+class Bounces(Section):
+    # Soft bounces (4xx until smtp.max_attempts ran out) in this many editions in a row stop
+    # mail to the address, as one hard bounce (5xx) or complaint does at once.
+    soft_limit: Annotated[int, Field(ge=1, le=100)] = 3
 
 
 class Secrets(Section):
@@ -184,6 +194,7 @@ class Config(Section):
     digests: tuple[Digest, ...] = ()
     smtp: Smtp = Smtp()
     mail: Mail = Mail()
+    bounces: Bounces = Bounces()
     secrets: Secrets = Secrets()
     sources: tuple[Source, ...] = ()
     scheduler: Scheduler = Scheduler()

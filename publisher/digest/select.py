@@ -20,7 +20,7 @@ from dataclasses import dataclass
 from datetime import datetime
 from itertools import islice
 
-from sqlalchemy import ColumnElement, Select, exists, func, select
+from sqlalchemy import ColumnElement, exists, func, select
 from sqlalchemy.orm import Session
 
 from publisher.config import Digest
@@ -50,16 +50,14 @@ class Waiting:
         chosen = frozenset(countries)
         return sum(1 for tags in self.releases.values() if tags & chosen)
 
-    def query(self, countries: Iterable[str]) -> Select[int]:
-        """The ids of the waiting releases of any of `countries`."""
-        return select(ReleaseCountry.release_id).where(
-            ReleaseCountry.country_code.in_(countries),
-            ReleaseCountry.published >= self.period.cutoff, ~_carried(self.digest)).distinct()
-
     def newest(self, session: Session, countries: Iterable[str], limit: int) -> list[Release]:
         """The newest `limit` waiting releases of any of `countries`, newest first: of those
-        this plan found (a release stored since then waits for the next edition)."""
-        found = session.scalars(select(Release).where(Release.id.in_(self.query(countries)))
+        this plan found. (Not "not carried" again: another process may have made this edition
+        meanwhile; its own insert then fails, and it resumes that one.)"""
+        candidates = select(ReleaseCountry.release_id).where(
+            ReleaseCountry.country_code.in_(list(countries)),
+            ReleaseCountry.published >= self.period.cutoff)
+        found = session.scalars(select(Release).where(Release.id.in_(candidates))
                                 .order_by(Release.published.desc(), Release.id.desc())
                                 .execution_options(yield_per=limit))
         try:

@@ -45,6 +45,7 @@ from publisher.mail.transport import (
 from publisher.store.db import engine_of, retrying
 from publisher.store.models import Delivery, Edition, EditionVariant, Subscriber
 from publisher.store.statuses import OUTCOME_UNKNOWN, DeliveryStatus, SubscriberStatus
+from publisher.subscribers.bounces import settle_send_time_bounces
 from publisher.subscribers.tokens import Signer
 
 log = logging.getLogger(__name__)
@@ -256,7 +257,7 @@ class EditionSender:
                 return
             message = factory.build(recipient, self.clock(), eight_bit=connection.accepts_8bit())
             try:
-                reply = connection.send(factory.envelope_sender, job.address, message,
+                reply = connection.send(recipient.return_path or factory.envelope_sender, job.address, message,
                                         recipient.message_id)
             except ServerUnavailable as exc:
                 self.outage.down(exc.reply)
@@ -269,6 +270,7 @@ class EditionSender:
             except OutcomeUnknown as exc:
                 self._settle_unknown(job, exc.reply)
             except PermanentFailure as exc:
+                log.warning("%s: refused: %s", job.address, exc.reply)
                 self._record(job, status=DeliveryStatus.FAILED, reply=exc.reply)
             except TemporaryFailure as exc:
                 self._retry_later(job, exc.reply)
@@ -321,6 +323,9 @@ class EditionSender:
     def _totals(self) -> EditionTotals:
         with self.sessions.begin() as session:
             completed_now = complete_if_done(session, self.edition.id, self.clock())
+            if completed_now:  # exactly once, with the completion
+                settle_send_time_bounces(session, self.edition.id, self.clock(),
+                                         self.config.bounces.soft_limit)
             counts = dict(session.execute(
                 select(Delivery.status, func.count()).where(Delivery.edition_id == self.edition.id)
                 .group_by(Delivery.status)).all())

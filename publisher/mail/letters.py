@@ -21,6 +21,7 @@ class Letter:
     subject: str
     text: str
     html: str
+    return_path: str = ""  # the envelope sender (VERP); empty: the sender's address
 
 
 def compose_letter(config: Config, letter: Letter, now: datetime) -> EmailMessage:
@@ -41,7 +42,7 @@ def send_letter(config: Config, letter: Letter, now: datetime, transport: Transp
     message = compose_letter(config, letter, now)
     connection = (transport or make_transport(config, os.environ)).connect()
     try:
-        connection.send(parseaddr(config.mail.sender)[1], letter.to, message.as_bytes(),
+        connection.send(letter.return_path or parseaddr(config.mail.sender)[1], letter.to, message.as_bytes(),
                         message["Message-ID"])
     finally:
         connection.close()

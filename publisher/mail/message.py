@@ -44,6 +44,7 @@ class Recipient:
     message_id: str  # "<...@...>", the same each time this recipient is sent this edition
     unsubscribe_url: str
     preferences_url: str
+    return_path: str = ""  # the envelope sender for this recipient (VERP); empty: the sender's
 
 
 @dataclass(frozen=True)

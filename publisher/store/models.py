@@ -11,6 +11,7 @@ from sqlalchemy import (
     ForeignKey,
     Index,
     Integer,
+    LargeBinary,
     String,
     Text,
     TypeDecorator,
@@ -21,6 +22,7 @@ from sqlalchemy.engine import Dialect
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column, relationship
 
 from publisher.store.statuses import (
+    BounceKind,
     DeliveryStatus,
     EditionStatus,
     ProcessRole,
@@ -138,6 +140,7 @@ class Subscriber(Base):
     # revokes them all (and an id used again by someone else comes with another).
     token_nonce: Mapped[str] = mapped_column(String(32), default=lambda: new_nonce())
     language: Mapped[str] = mapped_column(String(16), default="en")  # of their mail (i18n.LANGUAGES)
+    soft_bounces: Mapped[int] = mapped_column(Integer, default=0)  # editions in a row, since the last delivery
 
     follows: Mapped[list[SubscriberCountry]] = relationship(
         back_populates="subscriber", cascade="all, delete-orphan",
@@ -305,6 +308,35 @@ class Process(Base):
     started: Mapped[datetime] = mapped_column(UTCDateTime())
     seen: Mapped[datetime] = mapped_column(UTCDateTime())
     handled: Mapped[int] = mapped_column(Integer, default=0)  # deliveries it finished
+
+
+class BounceEvent(Base):
+    """A bounce or complaint about one address, kept with what it said (nothing is deleted).
+    `message_id` is the bounce message's own: each is applied once however often it arrives."""
+
+    __tablename__ = "bounce_events"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    subscriber_id: Mapped[int] = mapped_column(ForeignKey("subscribers.id", ondelete="CASCADE"))
+    edition_id: Mapped[int | None] = mapped_column(Integer)
+    kind: Mapped[BounceKind] = mapped_column(StatusColumn(BounceKind))
+    source: Mapped[str] = mapped_column(String(20))  # smtp (at send time), pipe, imap, maildir
+    at: Mapped[datetime] = mapped_column(UTCDateTime())
+    message_id: Mapped[str | None] = mapped_column(String(500), unique=True)
+    diagnostic: Mapped[str] = mapped_column(Text)
+
+
+class RejectedMessage(Base):
+    """A message that came in as a bounce but could not be understood, kept aside with why."""
+
+    __tablename__ = "rejected_messages"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    source: Mapped[str] = mapped_column(String(20))
+    at: Mapped[datetime] = mapped_column(UTCDateTime())
+    message_id: Mapped[str | None] = mapped_column(String(500))
+    reason: Mapped[str] = mapped_column(Text)
+    raw: Mapped[bytes] = mapped_column(LargeBinary)
 
 
 class RequestEvent(Base):

@@ -14,7 +14,14 @@ class SubscriberStatus(StrEnum):
     PENDING = "pending"  # asked to subscribe; not confirmed yet
     CONFIRMED = "confirmed"  # receives digests
     UNSUBSCRIBED = "unsubscribed"
-    BOUNCED = "bounced"
+    BOUNCED = "bounced"  # a hard bounce, or soft ones in bounces.soft_limit editions in a row
+    COMPLAINED = "complained"  # marked a digest as spam (an ARF report)
+
+
+class BounceKind(StrEnum):
+    HARD = "hard"  # the address does not exist (5xx, a DSN's "failed" with 5.x.x)
+    SOFT = "soft"  # temporary (4xx) until the retries ran out, or a DSN's 4.x.x failure
+    COMPLAINT = "complaint"
 
 
 class EditionStatus(StrEnum):

@@ -4,6 +4,7 @@ calls these with a session, and they never say whether an address was already kn
 from __future__ import annotations
 
 from collections.abc import Sequence
+from dataclasses import replace
 from datetime import datetime, timedelta
 
 from sqlalchemy.orm import Session
@@ -27,6 +28,7 @@ from publisher.subscribers.tokens import (
     TestCopyLink,
     TokenError,
 )
+from publisher.subscribers.verp import CONFIRMATION, verp_address
 from publisher.templating import render
 from publisher.urls import CONFIRM_PATH, PREFERENCES_PATH, token_url
 
@@ -52,11 +54,13 @@ def request_subscription(session: Session, config: Config, signer: Signer, addre
         set_status(subscriber, SubscriberStatus.PENDING, now)
         set_countries(subscriber, countries)
         subscriber.language = language.language
+        subscriber.soft_bounces = 0
     session.flush()
-    return _letter(config, "confirm", subscriber.email, language, {
+    letter = _letter(config, "confirm", subscriber.email, language, {
         "confirm_url": token_url(config, CONFIRM_PATH, link_token(signer, "confirm", subscriber),
                                  language.language),
         "country_names": country_names(config, countries, language)})
+    return replace(letter, return_path=verp_address(config, signer, CONFIRMATION)(subscriber.id))
 
 
 def confirm(session: Session, signer: Signer, token: str, now: datetime) -> Subscriber:

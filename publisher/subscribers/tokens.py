@@ -17,7 +17,7 @@ from datetime import datetime, timedelta
 from publisher.clock import utc_now
 from publisher.errors import PublisherError
 
-PURPOSES = ("confirm", "preferences", "unsubscribe")
+PURPOSES = ("confirm", "preferences", "unsubscribe", "bounce")  # (bounce: VERP marks)
 CLOCK_SKEW = timedelta(minutes=5)  # a token dated later than this is not one we made
 _SEAL = "form"  # the key that seals form cookies, apart from every token's
 # Test copies of a digest carry real signed links for nobody: subscriber ids start at 1.
@@ -79,6 +79,25 @@ class Signer:
             raise TokenError()
         if max_age is not None and age > max_age.total_seconds():
             raise TokenExpired()
+
+    def mark(self, purpose: str, *numbers: int) -> str:
+        """`12.345.<mac>`: numbers with a short signature, in lower-case letters and digits only
+        (it goes into an address's local part, which some mail systems lower-case)."""
+        payload = ".".join(str(number) for number in numbers)
+        return f"{payload}.{self._short_mac(purpose, payload)}"
+
+    def unmark(self, purpose: str, text: str, count: int) -> tuple[int, ...] | None:
+        """The numbers of a mark this key made for `purpose`, else None (forged, altered)."""
+        *numbers, signature = text.lower().split(".")
+        if len(numbers) != count or not all(_number(number) for number in numbers):
+            return None
+        if not hmac.compare_digest(signature, self._short_mac(purpose, ".".join(numbers))):
+            return None
+        return tuple(int(number) for number in numbers)
+
+    def _short_mac(self, purpose: str, payload: str) -> str:
+        digest = hmac.digest(self._keys[purpose], payload.encode(), "sha256")[:12]
+        return base64.b32encode(digest).decode().lower().rstrip("=")
 
     def seal(self, value: str) -> str:
         """`value` with a signature, so that a cookie set by another site is told apart."""

@@ -1,0 +1,152 @@
+"""What a message that came back says: a delivery status notification (RFC 3464), a complaint
+(ARF, RFC 5965), one of the non-standard bounces many servers still send (flufl.bounce reads
+those), or nothing we understand. Pure: no database, no policy."""
+
+from __future__ import annotations
+
+import email
+import email.policy
+import re
+from collections.abc import Iterable
+from dataclasses import dataclass, field
+from email.message import Message
+
+from publisher.store.statuses import BounceKind
+
+# Where the address a bounce was sent to shows (the VERP return path of ours), in the order
+# mail systems set them.
+ENVELOPE_HEADERS = ("Delivered-To", "X-Original-To", "Envelope-To", "X-Envelope-To", "To")
+_STATUS = re.compile(r"\b([245])\.\d{1,3}\.\d{1,3}\b")
+
+
+@dataclass(frozen=True)
+class Report:
+    kind: BounceKind | None  # None: a report that changes nothing (delayed, delivered)
+    recipients: tuple[str, ...]  # the addresses it is about, as it names them
+    diagnostic: str
+    message_id: str | None
+    envelope: tuple[str, ...] = field(default=())  # the addresses it came to (ours, with VERP)
+
+
+class Unreadable(Exception):
+    """A message that is no bounce, complaint or report we can read: it is kept aside."""
+
+
+def parse_message(raw: bytes) -> Message:
+    """compat32: the lenient parser (bounces are often broken, and not always UTF-8)."""
+    return email.message_from_bytes(raw, policy=email.policy.compat32)
+
+
+def read_report(raw: bytes) -> Report:
+    """The report in `raw`; Unreadable when it is none we understand."""
+    message = parse_message(raw)
+    if not message.keys():
+        raise Unreadable("no mail headers")
+    message_id = _header(message, "Message-ID") or None
+    envelope = tuple(address for name in ENVELOPE_HEADERS for address in _addresses(message, name))
+    report_type = str(message.get_param("report-type") or "").lower() if message.get_content_type() == \
+        "multipart/report" else ""
+    if report_type == "feedback-report":
+        return Report(BounceKind.COMPLAINT, _complained_about(message), _feedback_type(message),
+                      message_id, envelope)
+    if report_type == "delivery-status":
+        kind, recipients, diagnostic = _delivery_status(message)
+        return Report(kind, recipients, diagnostic, message_id, envelope)
+    return _nonstandard(message, message_id, envelope)
+
+
+def _delivery_status(message: Message) -> tuple[BounceKind | None, tuple[str, ...], str]:
+    """RFC 3464: per recipient, Action and Status (and the server's Diagnostic-Code)."""
+    blocks = [block for part in message.walk() if part.get_content_type() == "message/delivery-status"
+              for block in _blocks(part)]
+    failed = [block for block in blocks if (block.get("Action") or "").strip().lower() == "failed"]
+    if not blocks:
+        raise Unreadable("a delivery status report without its status part")
+    if not failed:
+        return None, (), "; ".join(f"{b.get('Action', '').strip()} {b.get('Status', '').strip()}"
+                                   for b in blocks[1:]).strip()
+    hard = any((_STATUS.search(block.get("Status") or "") or [None, "5"])[1] == "5" for block in failed)
+    recipients = tuple(_address_field(block.get("Final-Recipient") or block.get("Original-Recipient") or "")
+                       for block in failed)
+    diagnostic = "; ".join(" ".join(f"{name}: {str(block.get(name)).strip()}" for name in
+                                    ("Status", "Diagnostic-Code") if block.get(name))
+                           for block in failed)
+    return (BounceKind.HARD if hard else BounceKind.SOFT), tuple(r for r in recipients if r), diagnostic
+
+
+def _blocks(part: Message) -> list[Message]:
+    """The header blocks of a message/delivery-status part (email parses them as a list)."""
+    payload = part.get_payload()
+    if isinstance(payload, list):
+        return [block for block in payload if isinstance(block, Message)]
+    text = payload.decode("latin-1") if isinstance(payload, bytes) else str(payload)
+    return [email.message_from_string(chunk) for chunk in re.split(r"\r?\n\r?\n", text) if chunk.strip()]
+
+
+def _complained_about(message: Message) -> tuple[str, ...]:
+    for part in message.walk():
+        if part.get_content_type() == "message/feedback-report":
+            for block in _blocks(part):
+                if block.get("Original-Rcpt-To"):
+                    return (_address_field(block["Original-Rcpt-To"]),)
+        if part.get_content_type() in ("message/rfc822", "text/rfc822-headers"):
+            inner = part.get_payload()
+            original = inner[0] if isinstance(inner, list) and inner else None
+            if isinstance(original, Message) and original.get("To"):
+                return tuple(_addresses(original, "To"))
+    return ()
+
+
+def _feedback_type(message: Message) -> str:
+    for part in message.walk():
+        if part.get_content_type() == "message/feedback-report":
+            for block in _blocks(part):
+                if block.get("Feedback-Type"):
+                    return f"Feedback-Type: {block['Feedback-Type'].strip()}"
+    return "Feedback-Type: abuse"
+
+
+def _nonstandard(message: Message, message_id: str | None, envelope: tuple[str, ...]) -> Report:
+    from flufl.bounce import all_failures
+
+    try:
+        temporary, permanent = all_failures(message)
+    except Exception as exc:  # noqa: BLE001 (its detectors trip on broken input: not a bounce we read)
+        raise Unreadable(f"not a bounce that can be read ({type(exc).__name__})") from None
+    if not temporary and not permanent:
+        raise Unreadable("no failed recipient found: not a bounce, complaint or report")
+    kind = BounceKind.HARD if permanent else BounceKind.SOFT
+    recipients = tuple(sorted(_text(address) for address in (permanent or temporary)))
+    return Report(kind, recipients, _first_lines(message), message_id, envelope)
+
+
+def _first_lines(message: Message) -> str:
+    """A few lines of the bounce's text, as its diagnostic."""
+    for part in message.walk():
+        if part.get_content_type() == "text/plain":
+            payload = part.get_payload(decode=True)
+            if isinstance(payload, bytes):
+                text = payload.decode(part.get_content_charset() or "utf-8", "replace")
+                return " ".join(text.split())[:500]
+    return ""
+
+
+def _header(message: Message, name: str) -> str:
+    value = message.get(name)
+    return " ".join(str(value).split()) if value is not None else ""
+
+
+def _addresses(message: Message, name: str) -> Iterable[str]:
+    from email.utils import getaddresses
+
+    values = message.get_all(name) or []
+    return [address for _, address in getaddresses([str(value) for value in values]) if address]
+
+
+def _address_field(value: str) -> str:
+    """`rfc822; someone@example.org` -> `someone@example.org`."""
+    return value.partition(";")[2].strip().strip("<>") if ";" in value else value.strip().strip("<>")
+
+
+def _text(value: bytes | str) -> str:
+    return value.decode("utf-8", "replace") if isinstance(value, bytes) else value

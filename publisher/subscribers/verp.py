@@ -1,0 +1,32 @@
+"""Return paths that say whose delivery a bounce is about (VERP, with a signed mark)."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+
+from publisher.config import Config
+from publisher.subscribers.tokens import Signer
+
+CONFIRMATION = 0  # the "edition" of confirmation mails
+
+
+def verp_address(config: Config, signer: Signer, edition_id: int) -> Callable[[int], str]:
+    """`bounces+12.345.<mark>@example.org` for subscriber 345 of edition 12: a bounce sent back
+    to it says whose delivery failed, and the mark (signed) that nobody made it up. Without
+    `mail.bounce_address`, empty (the sender's address is the return path)."""
+    local, _, domain = config.mail.bounce_address.rpartition("@")
+    if not config.mail.bounce_address:
+        return lambda _subscriber: ""
+    return lambda subscriber: f"{local}+{signer.mark('bounce', edition_id, subscriber)}@{domain}"
+
+
+def read_verp(config: Config, signer: Signer, address: str) -> tuple[int, int] | bool | None:
+    """(edition, subscriber) of a VERP address of ours; None when `address` is not one of
+    ours; False when it is, but its mark is forged or altered."""
+    local, _, domain = config.mail.bounce_address.rpartition("@")
+    their_local, _, their_domain = address.strip().strip("<>").rpartition("@")
+    prefix = f"{local}+".lower()
+    if not local or their_domain.lower() != domain.lower() or not their_local.lower().startswith(prefix):
+        return None
+    numbers = signer.unmark("bounce", their_local[len(prefix):], 2)
+    return False if numbers is None else (numbers[0], numbers[1])
