@@ -4,6 +4,7 @@ MTA's pipe (`publisher bounces read`), matched by the signed VERP return path, a
 from __future__ import annotations
 
 import json
+import mailbox
 import re
 from datetime import UTC, datetime
 from pathlib import Path
@@ -167,3 +168,46 @@ def test_an_unreachable_database_asks_the_mta_to_try_again(tmp_path: Path) -> No
     load_config(path, environ={})
     code, out = cli_run(path, "bounces", "read", stdin=b"Subject: x\n\nbody\n")
     assert code == 75, out
+
+
+def test_a_mail_to_the_list_unsubscribe_address_unsubscribes_only_when_signed(store, mail_server) -> None:  # type: ignore[no-untyped-def]
+    path, _config, sessions = store
+    cli_run(path, "digest", "send", "china-weekly")
+    [digest] = [r.message for r in mail_server.received if r.recipients == ["fine@example.org"]]
+    mailto = re.search(r"<mailto:([^?>]+)\?subject=unsubscribe>", str(digest["List-Unsubscribe"])).group(1)  # type: ignore[union-attr]
+    assert re.fullmatch(r"bounces\+u\.\d+\.[a-z2-7]{20}@ilo\.org", mailto)
+    forged = re.sub(r"\.[a-z2-7]{20}@", ".abcdefghijklmnopqrst@", mailto)
+    letter = "From: fine@example.org\nTo: {to}\nSubject: unsubscribe\nMessage-ID: <{id}@example.org>\n\n\n"
+    code, out = cli_run(path, "bounces", "read",
+                        stdin=letter.format(to=forged, id="forged").encode())
+    assert (code, out) == (0, "kept aside: a forged or altered unsubscribe address\n")
+    assert status_of(sessions, "fine@example.org") == "confirmed"
+    raw = letter.format(to=mailto, id="leave").encode()
+    assert cli_run(path, "bounces", "read", stdin=raw) == (0, "unsubscribed fine@example.org (by mail)\n")
+    assert status_of(sessions, "fine@example.org") == "unsubscribed"
+    assert cli_run(path, "bounces", "read", stdin=raw)[1] == "already applied: <leave@example.org>\n"
+    assert ("fine@example.org", "unsubscribe", "pipe") in events(sessions)
+
+
+def test_fetch_reads_a_maildir_once_moving_each_message_aside(store, tmp_path: Path) -> None:  # type: ignore[no-untyped-def]
+    path, config, sessions = store
+    folder = tmp_path / "bounce-box"
+    set_keys(path, "bounces", maildir=f'"{folder.name}"')
+    box = mailbox.Maildir(folder, create=True)
+    messages = [bounce_for(config, sessions, "postfix-dsn.eml", "dead@example.org"),
+                bounce_for(config, sessions, "yahoo-arf.eml", "fine@example.org"),
+                bounce_for(config, sessions, "delayed-dsn.eml", "full@example.org"),
+                bounce_for(config, sessions, "garbage.eml", "full@example.org")]
+    for raw in messages:
+        box.add(raw)
+    box.add(messages[0])  # the same bounce delivered twice
+    assert cli_run(path, "bounces", "fetch") == (
+        0, f"bounces: 2 applied, 2 unchanged, 1 kept aside from {folder}\n")
+    assert [status_of(sessions, a) for a in ("dead@example.org", "fine@example.org", "full@example.org")] == [
+        "bounced", "complained", "confirmed"]
+    assert sorted(events(sessions)) == [("dead@example.org", "hard", "maildir"),
+                                        ("fine@example.org", "complaint", "maildir")]
+    assert len(box) == 0
+    assert len(box.get_folder("handled")) == 4 and len(box.get_folder("rejected")) == 1
+    assert cli_run(path, "bounces", "fetch") == (  # a second fetch changes nothing
+        0, f"bounces: 0 applied, 0 unchanged, 0 kept aside from {folder}\n")

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import sys
+from pathlib import Path
 
 import click
 from sqlalchemy.exc import OperationalError
@@ -10,7 +11,7 @@ from sqlalchemy.exc import OperationalError
 from publisher.cli.app import App, cli, pass_app
 from publisher.clock import utc_now as now
 from publisher.errors import StoreError
-from publisher.jobs.bounces import take_message
+from publisher.jobs.bounces import fetch_maildir, take_message
 
 EX_TEMPFAIL = 75  # sysexits.h: the MTA keeps the message and tries again later
 
@@ -37,3 +38,19 @@ def bounces_read(app: App) -> None:
         click.echo(f"try again later: the database cannot be reached ({reason})", err=True)
         sys.exit(EX_TEMPFAIL)
     click.echo(taken.line)
+
+
+@bounces.command("fetch")
+@pass_app
+def bounces_fetch(app: App) -> None:
+    """Read every message of the bounces.maildir folder, apply each, and move it to the
+    folder's `.handled` or `.rejected` subfolder.
+
+    Example: publisher bounces fetch
+    """
+    if not app.config.bounces.maildir:
+        raise click.UsageError("set bounces.maildir to the Maildir folder the bounce address delivers into")
+    folder = Path(app.config.bounces.maildir)
+    if not (folder / "cur").is_dir():
+        raise click.UsageError(f"{folder}: not a Maildir folder (no cur/ in it)")
+    click.echo(fetch_maildir(app.sessions, app.config, folder, now()).line(str(folder)))

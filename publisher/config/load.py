@@ -171,6 +171,8 @@ def _resolve_paths(config: Config, base_dir: Path) -> Config:
             update={"ca_file": str(base_dir / config.smtp.ca_file) if config.smtp.ca_file else ""}),
         "secrets": config.secrets.model_copy(
             update={"key_file": str(base_dir / config.secrets.key_file)}),
+        "bounces": config.bounces.model_copy(
+            update={"maildir": str(base_dir / config.bounces.maildir) if config.bounces.maildir else ""}),
         "sources": tuple(
             source if source.location.startswith(BUNDLED_PREFIX) or source.is_remote
             else source.model_copy(update={"location": str(base_dir / source.location)})

@@ -141,6 +141,10 @@ class Bounces(Section):
     # Soft bounces (4xx until smtp.max_attempts ran out) in this many editions in a row stop
     # mail to the address, as one hard bounce (5xx) or complaint does at once.
     soft_limit: Annotated[int, Field(ge=1, le=100)] = 3
+    # A Maildir folder the bounce address delivers into (relative to the config file); empty:
+    # none. `publisher bounces fetch` reads it, moving each message it handled to `.handled`
+    # and each it could not use to `.rejected`.
+    maildir: str = ""
 
 
 class Secrets(Section):

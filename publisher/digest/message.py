@@ -12,7 +12,7 @@ from publisher.i18n import LANGUAGES
 from publisher.mail.message import Dkim, MessageFactory, Recipient
 from publisher.store.models import Edition, EditionVariant
 from publisher.subscribers.tokens import Signer
-from publisher.subscribers.verp import verp_address
+from publisher.subscribers.verp import unsubscribe_address, verp_address
 from publisher.urls import (
     PREFERENCES_PATH,
     UNSUBSCRIBE_PATH,
@@ -34,6 +34,7 @@ class RecipientLinks:
                           for language in LANGUAGES}
         self._sign = signer.sign
         self._return_path = verp_address(config, signer, edition.id)
+        self._mailto = unsubscribe_address(config, signer)
 
     def recipient(self, subscriber_id: int, address: str, nonce: str,
                   language: str = LANGUAGES[0]) -> Recipient:
@@ -45,6 +46,7 @@ class RecipientLinks:
             unsubscribe_url=unsubscribe + self._sign("unsubscribe", subscriber_id, nonce),
             preferences_url=preferences + self._sign("preferences", subscriber_id, nonce),
             return_path=self._return_path(subscriber_id),
+            unsubscribe_mailto=self._mailto(subscriber_id),
         )
 
 

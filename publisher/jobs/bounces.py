@@ -4,20 +4,30 @@ with the reason when it cannot be understood or matched."""
 
 from __future__ import annotations
 
+import mailbox
 from dataclasses import dataclass
 from datetime import datetime
+from pathlib import Path
 
 from sqlalchemy import select
 from sqlalchemy.orm import Session, sessionmaker
 
 from publisher.config import Config
-from publisher.mail.reports import Report, Unreadable, read_report
-from publisher.store.models import RejectedMessage, Subscriber
+from publisher.mail.reports import (
+    Report,
+    Unreadable,
+    envelope_addresses,
+    message_id_of,
+    parse_message,
+    read_report,
+)
+from publisher.store.models import BounceEvent, RejectedMessage, Subscriber, new_nonce
+from publisher.store.statuses import BounceKind, SubscriberStatus
 from publisher.subscribers.bounces import Bounce, record_bounce, seen
 from publisher.subscribers.keys import signing_key
-from publisher.subscribers.people import email_key
+from publisher.subscribers.people import email_key, set_status
 from publisher.subscribers.tokens import Signer
-from publisher.subscribers.verp import read_verp
+from publisher.subscribers.verp import read_unsubscribe, read_verp
 
 _KEPT_BYTES = 1_000_000  # of a message kept aside
 
@@ -27,14 +37,55 @@ class Taken:
     applied: bool
     line: str  # what happened, in one line
 
+    @property
+    def kept_aside(self) -> bool:
+        return self.line.startswith("kept aside")
+
+
+@dataclass
+class Fetched:
+    applied: int = 0
+    unchanged: int = 0  # already applied, or a report of no failure
+    kept_aside: int = 0
+
+    def line(self, where: str) -> str:
+        return (f"bounces: {self.applied} applied, {self.unchanged} unchanged, "
+                f"{self.kept_aside} kept aside from {where}")
+
+
+def fetch_maildir(sessions: sessionmaker[Session], config: Config, folder: Path, now: datetime) -> Fetched:
+    """Every message in the Maildir `folder`, each taken, then moved to its `.handled` or
+    `.rejected` subfolder (Maildir++). A crash between the two leaves it to be read again, and
+    its Message-ID keeps it from counting twice."""
+    maildir = mailbox.Maildir(folder, create=False)
+    handled, rejected = maildir.add_folder("handled"), maildir.add_folder("rejected")
+    fetched = Fetched()
+    for key in list(maildir.iterkeys()):
+        raw = maildir.get_bytes(key)
+        taken = take_message(sessions, config, raw, "maildir", now)
+        (rejected if taken.kept_aside else handled).add(raw)
+        maildir.discard(key)
+        if taken.applied:
+            fetched.applied += 1
+        elif taken.kept_aside:
+            fetched.kept_aside += 1
+        else:
+            fetched.unchanged += 1
+    return fetched
+
 
 def take_message(sessions: sessionmaker[Session], config: Config, raw: bytes, source: str,
                  now: datetime) -> Taken:
+    signer = Signer(signing_key(config))
+    message = parse_message(raw)
+    asked = [found for found in (read_unsubscribe(config, signer, address)
+                                 for address in envelope_addresses(message)) if found is not None]
+    if asked:
+        return _unsubscribe_by_mail(sessions, config, raw, source, asked[0], message_id_of(message), now)
     try:
         report = read_report(raw)
     except Unreadable as exc:
         return _keep_aside(sessions, raw, source, None, str(exc), now)
-    signer = Signer(signing_key(config))
     with sessions.begin() as session:
         if report.message_id and seen(session, report.message_id):
             return Taken(False, f"already applied: {report.message_id}")
@@ -49,6 +100,26 @@ def take_message(sessions: sessionmaker[Session], config: Config, raw: bytes, so
                                                   report.message_id), now, config.bounces.soft_limit)
         return Taken(True, f"{report.kind} for {subscriber.email}"
                            + (f" (edition id {edition_id})" if edition_id else ""))
+
+
+def _unsubscribe_by_mail(sessions: sessionmaker[Session], config: Config, raw: bytes, source: str,
+                         asked: int | bool, message_id: str | None, now: datetime) -> Taken:
+    """A mail to a List-Unsubscribe address: the signed subscriber leaves (RFC 2369 mailto)."""
+    if isinstance(asked, bool):  # False: the mark did not verify
+        return _keep_aside(sessions, raw, source, message_id, "a forged or altered unsubscribe address", now)
+    with sessions.begin() as session:
+        if message_id and seen(session, message_id):
+            return Taken(False, f"already applied: {message_id}")
+        subscriber = session.get(Subscriber, asked)
+        if subscriber is None:
+            session.add(_rejected(raw, source, message_id, f"subscriber {asked} is no longer stored", now))
+            return Taken(False, f"kept aside: subscriber {asked} is no longer stored")
+        session.add(BounceEvent(subscriber_id=subscriber.id, kind=BounceKind.UNSUBSCRIBE, source=source,
+                                at=now, message_id=message_id, diagnostic="unsubscribed by mail"))
+        if subscriber.status != SubscriberStatus.UNSUBSCRIBED:
+            set_status(subscriber, SubscriberStatus.UNSUBSCRIBED, now)
+            subscriber.token_nonce = new_nonce()  # as the web page does: old links stop working
+        return Taken(True, f"unsubscribed {subscriber.email} (by mail)")
 
 
 def _whose(session: Session, config: Config, signer: Signer, report: Report

@@ -45,6 +45,7 @@ class Recipient:
     unsubscribe_url: str
     preferences_url: str
     return_path: str = ""  # the envelope sender for this recipient (VERP); empty: the sender's
+    unsubscribe_mailto: str = ""  # their signed List-Unsubscribe address; empty: the list's
 
 
 @dataclass(frozen=True)
@@ -126,7 +127,7 @@ class MessageFactory:
             f"Message-ID: {recipient.message_id}\r\n".encode(),
             # Written by hand: the email package would wrap the URL in encoded-words.
             f"List-Unsubscribe: <{_header_safe(recipient.unsubscribe_url)}>,\r\n"
-            f" <mailto:{self._mailto}?subject=unsubscribe>\r\n".encode(),
+            f" <mailto:{recipient.unsubscribe_mailto or self._mailto}?subject=unsubscribe>\r\n".encode(),
             self._fixed,
         ])
         encode = _part_8bit if eight_bit and self.eight_bit_ok else _part_base64

@@ -42,8 +42,8 @@ def read_report(raw: bytes) -> Report:
     message = parse_message(raw)
     if not message.keys():
         raise Unreadable("no mail headers")
-    message_id = _header(message, "Message-ID") or None
-    envelope = tuple(address for name in ENVELOPE_HEADERS for address in _addresses(message, name))
+    message_id = message_id_of(message)
+    envelope = envelope_addresses(message)
     report_type = str(message.get_param("report-type") or "").lower() if message.get_content_type() == \
         "multipart/report" else ""
     if report_type == "feedback-report":
@@ -53,6 +53,15 @@ def read_report(raw: bytes) -> Report:
         kind, recipients, diagnostic = _delivery_status(message)
         return Report(kind, recipients, diagnostic, message_id, envelope)
     return _nonstandard(message, message_id, envelope)
+
+
+def message_id_of(message: Message) -> str | None:
+    return _header(message, "Message-ID") or None
+
+
+def envelope_addresses(message: Message) -> tuple[str, ...]:
+    """The addresses a message came to, as the receiving system recorded them."""
+    return tuple(address for name in ENVELOPE_HEADERS for address in _addresses(message, name))
 
 
 def _delivery_status(message: Message) -> tuple[BounceKind | None, tuple[str, ...], str]:

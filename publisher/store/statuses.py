@@ -22,6 +22,7 @@ class BounceKind(StrEnum):
     HARD = "hard"  # the address does not exist (5xx, a DSN's "failed" with 5.x.x)
     SOFT = "soft"  # temporary (4xx) until the retries ran out, or a DSN's 4.x.x failure
     COMPLAINT = "complaint"
+    UNSUBSCRIBE = "unsubscribe"  # a mail to the List-Unsubscribe address (not a bounce, kept alike)
 
 
 class EditionStatus(StrEnum):

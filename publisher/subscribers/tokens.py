@@ -17,7 +17,8 @@ from datetime import datetime, timedelta
 from publisher.clock import utc_now
 from publisher.errors import PublisherError
 
-PURPOSES = ("confirm", "preferences", "unsubscribe", "bounce")  # (bounce: VERP marks)
+# (bounce: VERP return paths; mailto: List-Unsubscribe addresses)
+PURPOSES = ("confirm", "preferences", "unsubscribe", "bounce", "mailto")
 CLOCK_SKEW = timedelta(minutes=5)  # a token dated later than this is not one we made
 _SEAL = "form"  # the key that seals form cookies, apart from every token's
 # Test copies of a digest carry real signed links for nobody: subscriber ids start at 1.
