@@ -211,3 +211,20 @@ def test_fetch_reads_a_maildir_once_moving_each_message_aside(store, tmp_path: P
     assert len(box.get_folder("handled")) == 4 and len(box.get_folder("rejected")) == 1
     assert cli_run(path, "bounces", "fetch") == (  # a second fetch changes nothing
         0, f"bounces: 0 applied, 0 unchanged, 0 kept aside from {folder}\n")
+
+
+def test_run_fetches_the_maildir_on_its_schedule(store, tmp_path: Path) -> None:  # type: ignore[no-untyped-def]
+    import threading
+
+    from publisher.run.scheduler import ScheduleRunner
+    from publisher.run.schedules import schedules
+
+    path, config, sessions = store
+    folder = tmp_path / "bounce-box"
+    set_keys(path, "bounces", maildir=f'"{folder.name}"', cron='"*/10 * * * *"')
+    config = load_config(path, environ={})
+    mailbox.Maildir(folder, create=True).add(bounce_for(config, sessions, "exim-text.eml", "dead@example.org"))
+    [job] = [s for s in schedules(config) if s.kind == "bounces"]
+    runner = ScheduleRunner(sessions, config, threading.Event(), clock=lambda: datetime.now(UTC))
+    assert runner.run(job, datetime.now(UTC)) == f"bounces: 1 applied, 0 unchanged, 0 kept aside from {folder}"
+    assert status_of(sessions, "dead@example.org") == "bounced"

@@ -145,6 +145,7 @@ class Bounces(Section):
     # none. `publisher bounces fetch` reads it, moving each message it handled to `.handled`
     # and each it could not use to `.rejected`.
     maildir: str = ""
+    cron: Cron | None = None  # `publisher run` fetches the maildir on this schedule (site zone)
 
 
 class Secrets(Section):

@@ -81,7 +81,7 @@ def take_message(sessions: sessionmaker[Session], config: Config, raw: bytes, so
     asked = [found for found in (read_unsubscribe(config, signer, address)
                                  for address in envelope_addresses(message)) if found is not None]
     if asked:
-        return _unsubscribe_by_mail(sessions, config, raw, source, asked[0], message_id_of(message), now)
+        return _unsubscribe_by_mail(sessions, raw, source, asked[0], message_id_of(message), now)
     try:
         report = read_report(raw)
     except Unreadable as exc:
@@ -102,7 +102,7 @@ def take_message(sessions: sessionmaker[Session], config: Config, raw: bytes, so
                            + (f" (edition id {edition_id})" if edition_id else ""))
 
 
-def _unsubscribe_by_mail(sessions: sessionmaker[Session], config: Config, raw: bytes, source: str,
+def _unsubscribe_by_mail(sessions: sessionmaker[Session], raw: bytes, source: str,
                          asked: int | bool, message_id: str | None, now: datetime) -> Taken:
     """A mail to a List-Unsubscribe address: the signed subscriber leaves (RFC 2369 mailto)."""
     if isinstance(asked, bool):  # False: the mark did not verify

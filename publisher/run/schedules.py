@@ -49,8 +49,8 @@ def _second_occurrence(moment: datetime, zone: tzinfo) -> bool:
 
 @dataclass(frozen=True)
 class Schedule:
-    id: str  # stable: "digest:NAME", "feeds", "source:NAME"
-    kind: str  # digest, feeds, source
+    id: str  # stable: "digest:NAME", "feeds", "source:NAME", "bounces"
+    kind: str  # digest, feeds, source, bounces
     target: str  # the digest or source name ("" for feeds)
     cron: str
     zone: ZoneInfo
@@ -95,6 +95,8 @@ def schedules(config: Config) -> list[Schedule]:
     found.append(Schedule("feeds", "feeds", "", config.feeds.cron, site_zone))
     found += [Schedule(f"source:{s.name}", "source", s.name, s.cron, site_zone)
               for s in config.sources if s.cron]
+    if config.bounces.cron and config.bounces.maildir:
+        found.append(Schedule("bounces", "bounces", "", config.bounces.cron, site_zone))
     return found
 
 
