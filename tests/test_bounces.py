@@ -228,3 +228,20 @@ def test_run_fetches_the_maildir_on_its_schedule(store, tmp_path: Path) -> None:
     runner = ScheduleRunner(sessions, config, threading.Event(), clock=lambda: datetime.now(UTC))
     assert runner.run(job, datetime.now(UTC)) == f"bounces: 1 applied, 0 unchanged, 0 kept aside from {folder}"
     assert status_of(sessions, "dead@example.org") == "bounced"
+
+
+def test_show_tells_an_addresss_history_and_list_finds_the_bounced(store, mail_server) -> None:  # type: ignore[no-untyped-def]
+    path = store[0]
+    mail_server.decide = lambda address, _attempt: "550 5.1.1 User unknown" if address == "dead@example.org" else None
+    cli_run(path, "digest", "send", "china-weekly")
+    code, out = cli_run(path, "subscribers", "show", "Dead@Example.org")
+    assert code == 0
+    first = out.splitlines()[0]
+    assert first.startswith("dead@example.org: bounced since ") and first.endswith(", CN, en, 0 soft bounces in a row")
+    rows = [" ".join(line.split()) for line in out.splitlines()]
+    for what in ("china-weekly edition 1: failed", "hard (smtp)"):
+        assert any(what in row and "550 5.1.1 User unknown" in row for row in rows), what
+    assert any("status: bounced" in row for row in rows)
+    code, out = cli_run(path, "subscribers", "list", "--status", "bounced")
+    assert code == 0 and "dead@example.org" in out and "fine@example.org" not in out
+    assert cli_run(path, "subscribers", "show", "nobody@example.org")[0] == 2

@@ -8,8 +8,10 @@ import click
 
 from publisher.cli.app import App, cli, pass_app, print_table
 from publisher.clock import utc_now as now
+from publisher.dates import counted
 from publisher.errors import InputError, InvalidValue
 from publisher.store.statuses import SubscriberStatus
+from publisher.subscribers.history import history
 from publisher.subscribers.people import (
     STATUSES,
     SubscriberRow,
@@ -61,7 +63,7 @@ def subscribers_add(app: App, email: str, countries: str, pending: bool, languag
 @pass_app
 def subscribers_import(app: App, csv_file: Path, pending: bool) -> None:
     """Import subscribers from a CSV file with the columns email,countries (and optionally
-    status); a bad row stops the import and nothing is stored.
+    status and language); a bad row stops the import and nothing is stored.
 
     Example: publisher subscribers import people.csv
     """
@@ -80,7 +82,7 @@ def subscribers_import(app: App, csv_file: Path, pending: bool) -> None:
 @click.argument("csv_file", type=click.Path(dir_okay=False, path_type=Path))
 @pass_app
 def subscribers_export(app: App, csv_file: Path) -> None:
-    """Write every subscriber to a CSV file (email,countries,status).
+    """Write every subscriber to a CSV file (email,countries,status,language).
 
     Example: publisher subscribers export people.csv
     """
@@ -88,6 +90,27 @@ def subscribers_export(app: App, csv_file: Path) -> None:
         found = list_subscribers(session)
         csv_file.write_text(export_csv(found), "utf-8")
     click.echo(f"exported {len(found)} subscribers to {csv_file}")
+
+
+@subscribers.command("show")
+@click.argument("email")
+@pass_app
+def subscribers_show(app: App, email: str) -> None:
+    """Print one subscriber and their history: editions sent, bounces, complaints, status.
+
+    Example: publisher subscribers show someone@example.org
+    """
+    with app.sessions() as session:
+        found = history(session, email)
+        if found is None:
+            raise click.BadParameter(f"{email}: no such subscriber", param_hint="EMAIL")
+        subscriber, events = found
+        click.echo(f"{subscriber.email}: {subscriber.status} since {subscriber.status_since:%Y-%m-%d %H:%M} UTC, "
+                   f"{' '.join(subscriber.country_codes)}, {subscriber.language}, "
+                   f"{counted(subscriber.soft_bounces, 'soft bounce')} in a row")
+    print_table(("When (UTC)", "What", "Detail"),
+                ([f"{event.at:%Y-%m-%d %H:%M}" if event.at else "", event.what, event.detail[:120]]
+                 for event in events))
 
 
 @subscribers.command("list")
