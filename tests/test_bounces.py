@@ -245,3 +245,23 @@ def test_show_tells_an_addresss_history_and_list_finds_the_bounced(store, mail_s
     code, out = cli_run(path, "subscribers", "list", "--status", "bounced")
     assert code == 0 and "dead@example.org" in out and "fine@example.org" not in out
     assert cli_run(path, "subscribers", "show", "nobody@example.org")[0] == 2
+
+
+def test_report_says_how_an_edition_went_and_lists_every_recipient(store, mail_server, tmp_path) -> None:  # type: ignore[no-untyped-def]
+    path, config, sessions = store
+    mail_server.decide = lambda address, _attempt: {"dead@example.org": "550 5.1.1 User unknown",
+                                                    "full@example.org": "452 4.2.2 Mailbox full"}.get(address)
+    cli_run(path, "digest", "send", "china-weekly")
+    complaint = bounce_for(config, sessions, "yahoo-arf.eml", "fine@example.org")
+    assert cli_run(path, "bounces", "read", stdin=complaint)[0] == 0
+    out_file = tmp_path / "report.csv"
+    code, out = cli_run(path, "report", "china-weekly", "1", "--csv", str(out_file))
+    assert code == 0, out
+    assert re.fullmatch(r"china-weekly edition 1 \(\d{4}-\d\d-\d\d\): 4 recipients: 2 failed, 2 sent; "
+                        r"bounced 1 hard, 1 soft; 1 complained; 0 unsubscribed since\n", out), out
+    rows = out_file.read_text("utf-8").splitlines()
+    assert rows[0] == "email,delivery,reply,bounce,unsubscribed_since"
+    assert "dead@example.org,failed,550 5.1.1 User unknown,hard," in rows
+    assert any(row.startswith("fine@example.org,sent,250 ") and row.endswith(",complaint,") for row in rows)
+    assert cli_run(path, "report", "china-weekly")[1] == out  # the newest, by default
+    assert cli_run(path, "report", "china-weekly", "7")[0] == 2

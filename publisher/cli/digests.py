@@ -15,6 +15,7 @@ from publisher.cli.app import App, cli, favour_senders, pass_app
 from publisher.clock import utc_now as now
 from publisher.dates import counted, format_day_month_year
 from publisher.digest.explain import next_edition
+from publisher.digest.report import edition_report
 from publisher.errors import InvalidValue
 from publisher.i18n import LANGUAGES
 from publisher.jobs.digests import plan_digest, send_digest, start_digest
@@ -131,3 +132,26 @@ def digest_start(app: App, name: str, since: datetime) -> None:
     start = start_digest(app.sessions, app.config, name, since.date(), now())
     click.echo(f"{name}: the next edition carries releases published from "
                f"{format_day_month_year(since.date())} ({start:%Y-%m-%d %H:%M %Z}) on")
+
+
+@cli.command("report")
+@click.argument("name")
+@click.argument("number", type=click.IntRange(1), required=False)
+@click.option("--csv", "csv_file", type=click.Path(dir_okay=False, path_type=Path),
+              help="Also write every recipient and their outcome to this CSV file.")
+@pass_app
+def report(app: App, name: str, number: int | None, csv_file: Path | None) -> None:
+    """How edition NUMBER of digest NAME went (default: its newest): sent, failed, bounced,
+    complained, unsubscribed since.
+
+    Example: publisher report china-weekly 3 --csv edition-3.csv
+    """
+    app.config.digest(name)  # an unknown digest is an error naming the known ones
+    with app.sessions() as session:
+        found = edition_report(session, name, number)
+    if found is None:
+        raise click.BadParameter(f"{name} has no edition {number or ''}".strip(), param_hint="NUMBER")
+    if csv_file is not None:
+        csv_file.write_text(found.csv(), "utf-8")
+    click.echo(found.line())
+

@@ -1,0 +1,72 @@
+"""How an edition went, recipient by recipient (`publisher report`): sent, failed, bounced,
+complained, and who unsubscribed since."""
+
+from __future__ import annotations
+
+import csv
+import io
+from collections import Counter
+from dataclasses import dataclass
+
+from sqlalchemy import select
+from sqlalchemy.orm import Session
+
+from publisher.dates import counted
+from publisher.store.models import BounceEvent, Delivery, Edition, Subscriber
+from publisher.store.statuses import BounceKind, SubscriberStatus
+
+
+@dataclass(frozen=True)
+class Outcome:
+    email: str
+    delivery: str  # sent, failed, ...
+    reply: str
+    bounce: str  # hard, soft, complaint, unsubscribe, or ""
+    unsubscribed_since: bool
+
+
+@dataclass(frozen=True)
+class EditionReport:
+    edition: Edition
+    outcomes: list[Outcome]
+
+    def line(self) -> str:
+        deliveries = Counter(outcome.delivery for outcome in self.outcomes)
+        bounces = Counter(outcome.bounce for outcome in self.outcomes)
+        left = sum(outcome.unsubscribed_since for outcome in self.outcomes)
+        edition = self.edition
+        return (f"{edition.digest} edition {edition.number} ({edition.created:%Y-%m-%d}): "
+                f"{counted(len(self.outcomes), 'recipient')}: "
+                + ", ".join(f"{count} {status}" for status, count in sorted(deliveries.items()))
+                + f"; bounced {bounces[BounceKind.HARD]} hard, {bounces[BounceKind.SOFT]} soft; "
+                f"{bounces[BounceKind.COMPLAINT]} complained; {left} unsubscribed since")
+
+    def csv(self) -> str:
+        out = io.StringIO()
+        writer = csv.writer(out, lineterminator="\n")
+        writer.writerow(("email", "delivery", "reply", "bounce", "unsubscribed_since"))
+        for outcome in self.outcomes:
+            writer.writerow((outcome.email, outcome.delivery, outcome.reply, outcome.bounce,
+                             "yes" if outcome.unsubscribed_since else ""))
+        return out.getvalue()
+
+
+def edition_report(session: Session, digest: str, number: int | None) -> EditionReport | None:
+    """The edition `number` of `digest` (default: its newest); None when there is none."""
+    query = select(Edition).where(Edition.digest == digest)
+    query = query.where(Edition.number == number) if number else query.order_by(Edition.number.desc())
+    edition = session.scalars(query.limit(1)).first()
+    if edition is None:
+        return None
+    bounced = dict(session.execute(select(BounceEvent.subscriber_id, BounceEvent.kind)
+                                   .where(BounceEvent.edition_id == edition.id)
+                                   .order_by(BounceEvent.id)).all())
+    rows = session.execute(
+        select(Subscriber.id, Subscriber.email, Subscriber.status, Subscriber.status_since,
+               Delivery.status, Delivery.reply)
+        .join(Subscriber, Subscriber.id == Delivery.subscriber_id)
+        .where(Delivery.edition_id == edition.id).order_by(Subscriber.email_key))
+    outcomes = [Outcome(email, str(status), reply or "", str(bounced.get(subscriber_id, "")),
+                        status_now == SubscriberStatus.UNSUBSCRIBED and since >= edition.created)
+                for subscriber_id, email, status_now, since, status, reply in rows]
+    return EditionReport(edition, outcomes)
