@@ -17,14 +17,14 @@ from gettext import GNUTranslations, NullTranslations
 from importlib import resources
 from typing import TYPE_CHECKING
 
+from publisher.dates import format_day_month_year, short_date_range
+
 if TYPE_CHECKING:
     from publisher.config import Config
 
 LANGUAGES = ("en", "zh_Hans", "mn")  # the first is the language the texts are written in
 NAMES = {"en": "English", "zh_Hans": "中文", "mn": "Монгол"}  # each in its own language
 _PRIMARY = {"en": "en", "zh": "zh_Hans", "mn": "mn"}  # a browser's language tag's first part
-_MONTHS = ("January", "February", "March", "April", "May", "June", "July", "August",
-           "September", "October", "November", "December")
 
 
 def supported(language: str) -> str | None:
@@ -83,15 +83,13 @@ class Texts:
     def gettext(self, message: str) -> str:
         return _catalog(self.language).gettext(message)
 
-    _ = gettext
-
     def ngettext(self, singular: str, plural: str, count: int) -> str:
         return _catalog(self.language).ngettext(singular, plural, count)
 
     def day(self, day: date) -> str:
         """`16 June 2022`, `2022年6月16日`, `2022 оны зургаадугаар сарын 16`."""
         if self.language == "en":  # the listing's own form, whatever CLDR says
-            return f"{day.day:02d} {_MONTHS[day.month - 1]} {day.year}"
+            return format_day_month_year(day)
         from babel.dates import format_date
 
         return format_date(day, "long", locale=self.locale)
@@ -99,8 +97,6 @@ class Texts:
     def days(self, first: date, last: date) -> str:
         """A range as short as it reads right: one day, or the year once when it is the same."""
         if self.language == "en":
-            from publisher.dates import short_date_range
-
             return short_date_range(first, last)
         from babel.dates import format_date, format_interval
 

@@ -21,6 +21,7 @@ PREFERENCES_PATH = "/preferences"
 UNSUBSCRIBE_PATH = "/unsubscribe"
 DIGESTS_PATH = "/digests/"
 DIGEST_FEED_PATH = "/digests/feed.xml"
+HEALTH_PATH = "/healthz"
 
 
 def site_host(config: Config) -> str:

@@ -39,7 +39,7 @@ class Content:
 
 
 def digest_title(config: Config, digest: Digest, texts: Texts = ENGLISH) -> str:
-    own = digest.titles.get(texts.language) if texts.language in digest.titles else digest.title
+    own = digest.titles.get(texts.language, digest.title)
     if own:
         return own
     return f"{config.site.name_in(texts.language)}: {country_names(config, digest.countries, texts)}"

@@ -60,9 +60,10 @@ def fetch_maildir(sessions: sessionmaker[Session], config: Config, folder: Path,
     maildir = mailbox.Maildir(folder, create=False)
     handled, rejected = maildir.add_folder("handled"), maildir.add_folder("rejected")
     fetched = Fetched()
+    signer = Signer(signing_key(config))  # the key read once, not per message
     for key in list(maildir.iterkeys()):
         raw = maildir.get_bytes(key)
-        taken = take_message(sessions, config, raw, "maildir", now)
+        taken = take_message(sessions, config, raw, "maildir", now, signer)
         (rejected if taken.kept_aside else handled).add(raw)
         maildir.discard(key)
         if taken.applied:
@@ -75,8 +76,8 @@ def fetch_maildir(sessions: sessionmaker[Session], config: Config, folder: Path,
 
 
 def take_message(sessions: sessionmaker[Session], config: Config, raw: bytes, source: str,
-                 now: datetime) -> Taken:
-    signer = Signer(signing_key(config))
+                 now: datetime, signer: Signer | None = None) -> Taken:
+    signer = signer or Signer(signing_key(config))
     message = parse_message(raw)
     asked = [found for found in (read_unsubscribe(config, signer, address)
                                  for address in envelope_addresses(message)) if found is not None]

@@ -74,13 +74,19 @@ def _delivery_status(message: Message) -> tuple[BounceKind | None, tuple[str, ..
     if not failed:
         return None, (), "; ".join(f"{b.get('Action', '').strip()} {b.get('Status', '').strip()}"
                                    for b in blocks[1:]).strip()
-    hard = any((_STATUS.search(block.get("Status") or "") or [None, "5"])[1] == "5" for block in failed)
+    hard = any(_status_class(block) == "5" for block in failed)
     recipients = tuple(_address_field(block.get("Final-Recipient") or block.get("Original-Recipient") or "")
                        for block in failed)
     diagnostic = "; ".join(" ".join(f"{name}: {str(block.get(name)).strip()}" for name in
                                     ("Status", "Diagnostic-Code") if block.get(name))
                            for block in failed)
     return (BounceKind.HARD if hard else BounceKind.SOFT), tuple(r for r in recipients if r), diagnostic
+
+
+def _status_class(block: Message) -> str:
+    """The first digit of a block's `Status` (2, 4 or 5); a failure without one counts as 5."""
+    found = _STATUS.search(block.get("Status") or "")
+    return found.group(1) if found else "5"
 
 
 def _blocks(part: Message) -> list[Message]:

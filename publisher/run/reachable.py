@@ -10,9 +10,9 @@ import time
 import urllib.error
 import urllib.request
 
-log = logging.getLogger(__name__)
+from publisher.urls import HEALTH_PATH
 
-HEALTH_PATH = "/healthz"
+log = logging.getLogger(__name__)
 
 
 def answers(base_url: str, timeout: float) -> str | None:

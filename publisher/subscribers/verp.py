@@ -14,19 +14,21 @@ def verp_address(config: Config, signer: Signer, edition_id: int) -> Callable[[i
     """`bounces+12.345.<mark>@example.org` for subscriber 345 of edition 12: a bounce sent back
     to it says whose delivery failed, and the mark (signed) that nobody made it up. Without
     `mail.bounce_address`, empty (the sender's address is the return path)."""
-    local, _, domain = config.mail.bounce_address.rpartition("@")
-    if not config.mail.bounce_address:
-        return lambda _subscriber: ""
-    return lambda subscriber: f"{local}+{signer.mark('bounce', edition_id, subscriber)}@{domain}"
+    return _marked_address(config, lambda subscriber: signer.mark("bounce", edition_id, subscriber))
 
 
 def unsubscribe_address(config: Config, signer: Signer) -> Callable[[int], str]:
     """`bounces+u.345.<mark>@example.org`: mail to it unsubscribes subscriber 345 (the
     List-Unsubscribe mailto); empty without `mail.bounce_address`."""
+    return _marked_address(config, lambda subscriber: "u." + signer.mark("mailto", subscriber))
+
+
+def _marked_address(config: Config, mark: Callable[[int], str]) -> Callable[[int], str]:
+    """`{local}+{mark(subscriber)}@{domain}` of mail.bounce_address; empty when there is none."""
     local, _, domain = config.mail.bounce_address.rpartition("@")
     if not config.mail.bounce_address:
         return lambda _subscriber: ""
-    return lambda subscriber: f"{local}+u.{signer.mark('mailto', subscriber)}@{domain}"
+    return lambda subscriber: f"{local}+{mark(subscriber)}@{domain}"
 
 
 def read_verp(config: Config, signer: Signer, address: str) -> tuple[int, int] | bool | None:

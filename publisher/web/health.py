@@ -14,11 +14,12 @@ from publisher.config import Config
 from publisher.feeds.files import STATE_NAME
 from publisher.run.schedules import next_digest
 from publisher.store.db import ping
+from publisher.urls import HEALTH_PATH
 
 
 def add_health_route(app: FastAPI, config: Config, sessions: sessionmaker[Session],
                      clock: Callable[[], datetime]) -> None:
-    @app.get("/healthz", summary="Database reachable, last feed build, next digest")
+    @app.get(HEALTH_PATH, summary="Database reachable, last feed build, next digest")
     def health() -> JSONResponse:
         return health_report(config, sessions, clock())
 
