@@ -3,6 +3,7 @@ config and the seed, `publisher run` and `publisher worker` as processes, waitin
 
 from __future__ import annotations
 
+import json
 import os
 import re
 import shutil
@@ -123,6 +124,14 @@ def seeded(folder: Path, db_url: str, **feeds: str) -> tuple[Config, sessionmake
     sessions = open_store(config)
     import_files(sessions, config, [ImportRequest(str(SEED))], NOW)
     return config, sessions
+
+
+def add_releases(sessions: sessionmaker[Session], config: Config, folder: Path,
+                 *releases: dict[str, object]) -> None:
+    """Import `releases` (JSON records) now, from a new file in `folder`."""
+    news = folder / f"news-{len(list(folder.glob('news-*')))}.json"
+    news.write_text(json.dumps(list(releases), ensure_ascii=False), "utf-8")
+    import_files(sessions, config, [ImportRequest(str(news))], datetime.now(UTC))
 
 
 def status_of(sessions: sessionmaker[Session], email: str) -> str | None:

@@ -3,7 +3,6 @@ MTA's pipe (`publisher bounces read`), matched by the signed VERP return path, a
 
 from __future__ import annotations
 
-import json
 import mailbox
 import re
 from datetime import UTC, datetime
@@ -11,14 +10,13 @@ from pathlib import Path
 
 import pytest
 from click.testing import CliRunner
-from helpers import mail_config, set_keys, setup_store, status_of
+from helpers import add_releases, mail_config, set_keys, setup_store, status_of
 from mailserver import MailServer
 from sqlalchemy import select
 from sqlalchemy.orm import Session, sessionmaker
 
 from publisher.cli import cli
 from publisher.config import Config, load_config
-from publisher.jobs.imports import ImportRequest, import_files
 from publisher.store.models import BounceEvent, RejectedMessage, Subscriber
 from publisher.subscribers.keys import signing_key
 from publisher.subscribers.tokens import Signer
@@ -54,13 +52,6 @@ def soft_count(sessions: sessionmaker[Session], email: str) -> int:
         return session.scalar(select(Subscriber.soft_bounces).where(Subscriber.email == email)) or 0
 
 
-def news(sessions: sessionmaker[Session], config: Config, folder: Path, n: int) -> None:
-    item = folder / f"news{n}.json"
-    item.write_text(json.dumps([{"title": f"China news {n}", "countries": ["CN"],
-                                 "published": datetime.now(UTC).isoformat()}]), "utf-8")
-    import_files(sessions, config, [ImportRequest(str(item))], datetime.now(UTC))
-
-
 def test_a_5xx_stops_mail_at_once_and_4xx_only_in_editions_in_a_row(store, mail_server, tmp_path) -> None:  # type: ignore[no-untyped-def]
     path, config, sessions = store
     flaky_until = [1]
@@ -84,14 +75,17 @@ def test_a_5xx_stops_mail_at_once_and_4xx_only_in_editions_in_a_row(store, mail_
                                         ("flaky@example.org", "soft", "smtp"),
                                         ("full@example.org", "soft", "smtp")]
     flaky_until[0] = 0  # flaky's mailbox has room again
-    news(sessions, config, tmp_path, 2)
+    add_releases(sessions, config, tmp_path, {"title": "China news 2", "countries": ["CN"],
+                                               "published": datetime.now(UTC).isoformat()})
     assert cli_run(path, "digest", "send", "china-weekly")[1].endswith("2 sent, 1 failed\n")
     assert mail_server.attempts["dead@example.org"] == 1  # not mailed again
     assert (soft_count(sessions, "flaky@example.org"), soft_count(sessions, "full@example.org")) == (0, 2)
-    news(sessions, config, tmp_path, 3)
+    add_releases(sessions, config, tmp_path, {"title": "China news 3", "countries": ["CN"],
+                                               "published": datetime.now(UTC).isoformat()})
     cli_run(path, "digest", "send", "china-weekly")
     assert status_of(sessions, "full@example.org") == "bounced"  # the third edition in a row
-    news(sessions, config, tmp_path, 4)
+    add_releases(sessions, config, tmp_path, {"title": "China news 4", "countries": ["CN"],
+                                               "published": datetime.now(UTC).isoformat()})
     attempts = mail_server.attempts["full@example.org"]
     assert cli_run(path, "digest", "send", "china-weekly")[1].endswith("2 sent, 0 failed\n")
     assert mail_server.attempts["full@example.org"] == attempts

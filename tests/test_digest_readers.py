@@ -5,7 +5,6 @@ from __future__ import annotations
 
 import email
 import email.policy
-import json
 import mailbox
 import re
 from datetime import UTC, datetime, timedelta
@@ -17,6 +16,7 @@ import lxml.html
 import pytest
 from click.testing import CliRunner
 from helpers import (
+    add_releases,
     local,
     mail_config,
     set_keys,
@@ -31,7 +31,6 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session, sessionmaker
 
 from publisher.cli import cli
-from publisher.jobs.imports import ImportRequest, import_files
 from publisher.store.models import Edition, EditionVariant, Release, ReleaseCountry
 from publisher.web.app import create_app
 
@@ -61,12 +60,6 @@ def tagged(sessions: sessionmaker[Session], *countries: str) -> set[str]:
     with sessions() as session:
         return set(session.scalars(select(Release.title).join(ReleaseCountry).where(
             ReleaseCountry.country_code.in_(countries))))
-
-
-def add_releases(sessions, config, folder: Path, *releases: dict[str, object]) -> None:  # type: ignore[no-untyped-def]
-    news = folder / f"news-{len(list(folder.glob('news-*')))}.json"
-    news.write_text(json.dumps(list(releases)), "utf-8")
-    import_files(sessions, config, [ImportRequest(str(news))], datetime.now(UTC))
 
 
 @pytest.fixture
