@@ -159,6 +159,17 @@ def mail_server() -> Iterator[MailServer]:
     controller.stop()
 
 
+@pytest.fixture
+def imap_server() -> Iterator[object]:
+    """Debian's Dovecot on loopback ports with a throwaway config (tests/imapserver.py)."""
+    if not (shutil.which("dovecot") and shutil.which("openssl")):
+        need("dovecot-imapd and openssl are not installed")
+    from imapserver import dovecot
+
+    with dovecot() as server:
+        yield server
+
+
 @pytest.fixture(scope="session")
 def browser() -> Iterator[object]:
     """Headless Debian Chromium through chromedriver (no driver or browser downloads)."""

@@ -4,31 +4,39 @@ MTA's pipe (`publisher bounces read`), matched by the signed VERP return path, a
 from __future__ import annotations
 
 import mailbox
+import os
 import re
+import signal
+import subprocess
+import sys
 from datetime import UTC, datetime
 from pathlib import Path
 
 import pytest
 from click.testing import CliRunner
 from helpers import add_releases, mail_config, set_keys, setup_store, status_of
+from imapserver import PASSWORD as IMAP_PASSWORD
+from imapserver import USER as IMAP_USER
+from imapserver import ImapServer
 from mailserver import MailServer
 from sqlalchemy import select
 from sqlalchemy.orm import Session, sessionmaker
 
 from publisher.cli import cli
 from publisher.config import Config, load_config
-from publisher.store.models import BounceEvent, RejectedMessage, Subscriber
+from publisher.store.models import BounceEvent, Delivery, RejectedMessage, Subscriber
 from publisher.subscribers.keys import signing_key
 from publisher.subscribers.tokens import Signer
-from publisher.subscribers.verp import read_verp, verp_address
+from publisher.subscribers.verp import read_verp, unsubscribe_address, verp_address
 
 CORPUS = Path(__file__).resolve().parent / "data" / "bounces"
 PEOPLE = {"fine@example.org": ("CN", "confirmed"), "dead@example.org": ("CN", "confirmed"),
           "full@example.org": ("CN", "confirmed"), "flaky@example.org": ("CN", "confirmed")}
 
 
-def cli_run(path: Path, *args: str, stdin: bytes | None = None) -> tuple[int, str]:
-    result = CliRunner().invoke(cli, ["--config", str(path), *args], input=stdin)
+def cli_run(path: Path, *args: str, stdin: bytes | None = None,
+            env: dict[str, str] | None = None) -> tuple[int, str]:
+    result = CliRunner(env=env).invoke(cli, ["--config", str(path), *args], input=stdin)
     return result.exit_code, result.stdout + result.stderr
 
 
@@ -105,6 +113,7 @@ def bounce_for(config: Config, sessions: sessionmaker[Session], name: str, addre
     ("postfix-dsn.eml", "dead@example.org", "hard", "bounced"),
     ("exchange-dsn.eml", "dead@example.org", "hard", "bounced"),
     ("exim-text.eml", "dead@example.org", "hard", "bounced"),
+    ("sendmail-dsn.eml", "dead@example.org", "hard", "bounced"),
     ("qmail-latin1.eml", "dead@example.org", "hard", "bounced"),  # not UTF-8
     ("gmail-soft-dsn.eml", "full@example.org", "soft", "confirmed"),
     ("yahoo-arf.eml", "fine@example.org", "complaint", "complained"),
@@ -183,6 +192,41 @@ def test_a_mail_to_the_list_unsubscribe_address_unsubscribes_only_when_signed(st
     assert ("fine@example.org", "unsubscribe", "pipe") in events(sessions)
 
 
+@pytest.mark.slow
+@pytest.mark.parametrize("db_url", ["sqlite"], indirect=True)
+def test_a_bounce_for_a_delivery_a_kill_9_left_unrecorded_is_matched(store, mail_server) -> None:  # type: ignore[no-untyped-def]
+    path, _config, sessions = store
+    set_keys(path, "smtp", lease='"1s"')  # the killed sender's claims free again a second later
+    command = [sys.executable, "-m", "publisher", "--config", str(path), "digest", "send", "china-weekly"]
+    env = {k: v for k, v in os.environ.items() if not k.startswith("PUBLISHER_")}
+    sender: list[subprocess.Popen[bytes]] = []
+
+    def kill_before_the_reply(address: str, _attempt: int) -> None:
+        if address == "dead@example.org":  # the server has the message; its sender never learns
+            os.kill(sender[0].pid, signal.SIGKILL)
+
+    mail_server.decide = kill_before_the_reply
+    sender.append(subprocess.Popen(command, env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE))
+    sender[0].communicate(timeout=120)
+    assert sender[0].returncode == -signal.SIGKILL
+    [delivered] = mail_server.to("dead@example.org")
+    with sessions() as session:
+        recorded = session.execute(select(Delivery.status, Delivery.edition_id).join(Subscriber).where(
+            Subscriber.email == "dead@example.org")).one()
+    assert recorded.status == "queued"  # sent, but not recorded as sent
+    raw = (CORPUS / "postfix-dsn.eml").read_bytes().replace(b"@@VERP@@", delivered.sender.encode()).replace(
+        b"@@RCPT@@", b"dead@example.org")
+    assert cli_run(path, "bounces", "read", stdin=raw) == (
+        0, f"hard for dead@example.org (edition id {recorded.edition_id})\n")
+    rerun = subprocess.run(command, env=env, capture_output=True, text=True, timeout=120)
+    assert rerun.returncode == 0, rerun.stderr
+    assert len(mail_server.to("dead@example.org")) == 1  # the resumed edition leaves it alone
+    assert {r.recipients[0] for r in mail_server.received} == set(PEOPLE)
+    with sessions() as session:
+        assert session.scalar(select(Delivery.last_error).join(Subscriber).where(
+            Subscriber.email == "dead@example.org")) == "no longer subscribed"
+
+
 def test_fetch_reads_a_maildir_once_moving_each_message_aside(store, tmp_path: Path) -> None:  # type: ignore[no-untyped-def]
     path, config, sessions = store
     folder = tmp_path / "bounce-box"
@@ -205,6 +249,71 @@ def test_fetch_reads_a_maildir_once_moving_each_message_aside(store, tmp_path: P
     assert len(box.get_folder("handled")) == 4 and len(box.get_folder("rejected")) == 1
     assert cli_run(path, "bounces", "fetch") == (  # a second fetch changes nothing
         0, f"bounces: 0 applied, 0 unchanged, 0 kept aside from {folder}\n")
+
+
+def imap_config(path: Path, server: ImapServer, **keys: str) -> dict[str, str]:
+    """Point bounces.imap at the server; the environment holding its login."""
+    set_keys(path, "bounces.imap", host='"127.0.0.1"', port=str(server.port), ca_file=f'"{server.ca_file}"')
+    set_keys(path, "bounces.imap", **keys)
+    return {"PUBLISHER_IMAP_USER": IMAP_USER, "PUBLISHER_IMAP_PASSWORD": IMAP_PASSWORD}
+
+
+@pytest.mark.slow
+def test_fetch_reads_an_imap_mailbox_once_moving_each_message(store, imap_server: ImapServer) -> None:  # type: ignore[no-untyped-def]
+    path, config, sessions = store
+    environ = imap_config(path, imap_server)
+    with sessions() as session:
+        flaky = session.scalar(select(Subscriber.id).where(Subscriber.email == "flaky@example.org"))
+    leave = unsubscribe_address(config, Signer(signing_key(config)))(flaky or 0)
+    bounce = bounce_for(config, sessions, "postfix-dsn.eml", "dead@example.org")
+    forged = re.sub(rb"bounces\+(\d+)\.(\d+)\.[a-z2-7]+@", rb"bounces+\1.\2.aaaaaaaaaaaaaaaaaaaa@",
+                    bounce_for(config, sessions, "exim-text.eml", "fine@example.org"))
+    imap_server.deliver(bounce, bounce_for(config, sessions, "yahoo-arf.eml", "fine@example.org"),
+                        f"From: flaky@example.org\r\nTo: {leave}\r\nSubject: unsubscribe\r\n"
+                        "Message-ID: <leave@example.org>\r\n\r\n".encode(),
+                        forged, bounce_for(config, sessions, "garbage.eml", "full@example.org"),
+                        bounce)  # the same bounce delivered twice
+    where = f"imap://127.0.0.1:{imap_server.port}/INBOX"
+    assert cli_run(path, "bounces", "fetch", env=environ) == (
+        0, f"bounces: 3 applied, 1 unchanged, 2 kept aside from {where}\n")
+    assert [status_of(sessions, a) for a in PEOPLE] == ["complained", "bounced", "confirmed", "unsubscribed"]
+    assert sorted(events(sessions)) == [("dead@example.org", "hard", "imap"),
+                                        ("fine@example.org", "complaint", "imap"),
+                                        ("flaky@example.org", "unsubscribe", "imap")]
+    assert [imap_server.count(f) for f in ("INBOX", "handled", "rejected")] == [0, 4, 2]
+    assert cli_run(path, "bounces", "fetch", env=environ) == (  # a second fetch changes nothing
+        0, f"bounces: 0 applied, 0 unchanged, 0 kept aside from {where}\n")
+    assert len(events(sessions)) == 3
+
+
+@pytest.mark.slow
+def test_fetch_over_starttls_and_a_refused_login_is_one_line(store, imap_server: ImapServer) -> None:  # type: ignore[no-untyped-def]
+    path, config, sessions = store
+    environ = imap_config(path, imap_server, port=str(imap_server.starttls_port), security='"starttls"')
+    imap_server.deliver(bounce_for(config, sessions, "exchange-dsn.eml", "dead@example.org"))
+    assert cli_run(path, "bounces", "fetch", env=environ)[1].startswith("bounces: 1 applied, 0 unchanged")
+    assert status_of(sessions, "dead@example.org") == "bounced"
+    code, out = cli_run(path, "bounces", "fetch", env={**environ, "PUBLISHER_IMAP_PASSWORD": "wrong"})
+    assert code == 1 and out.count("\n") == 1 and (
+        f"imap://127.0.0.1:{imap_server.starttls_port}/INBOX: login as {IMAP_USER} refused") in out
+    code, out = cli_run(path, "bounces", "fetch", env={})
+    assert code == 1 and "set the environment variable PUBLISHER_IMAP_USER" in out
+
+
+@pytest.mark.slow
+def test_a_server_without_move_gets_copy_and_expunge_of_only_those_messages(imap_server: ImapServer) -> None:
+    from publisher.config.model import Imap
+    from publisher.mail.imap import ImapMailbox
+
+    imap_server.deliver(b"Subject: one\r\n\r\n1\r\n", b"Subject: two\r\n\r\n2\r\n", b"Subject: three\r\n\r\n3\r\n")
+    imap = Imap(host="127.0.0.1", port=imap_server.port, ca_file=str(imap_server.ca_file))
+    with ImapMailbox(imap, {"PUBLISHER_IMAP_USER": IMAP_USER, "PUBLISHER_IMAP_PASSWORD": IMAP_PASSWORD}) as box:
+        box._capabilities.discard(b"MOVE")  # as a server from before RFC 6851 answers
+        uids = box.uids()
+        assert [raw.split(b"\r\n")[0] for _, raw in box.messages(uids)] == [
+            b"Subject: one", b"Subject: two", b"Subject: three"]
+        box.move(uids[:2], "handled")
+    assert [imap_server.count(f) for f in ("INBOX", "handled")] == [1, 2]
 
 
 def test_run_fetches_the_maildir_on_its_schedule(store, tmp_path: Path) -> None:  # type: ignore[no-untyped-def]

@@ -1,4 +1,5 @@
-"""Bounces that come back as mail: read one from standard input (an MTA's pipe)."""
+"""Bounces that come back as mail: one from standard input (an MTA's pipe), or all of a
+Maildir folder and an IMAP mailbox."""
 
 from __future__ import annotations
 
@@ -9,9 +10,10 @@ import click
 from sqlalchemy.exc import OperationalError
 
 from publisher.cli.app import App, cli, pass_app
+from publisher.cli.progress import progress_bar
 from publisher.clock import utc_now as now
 from publisher.errors import StoreError
-from publisher.jobs.bounces import fetch_maildir, take_message
+from publisher.jobs.bounces import fetch_bounces, take_message
 
 EX_TEMPFAIL = 75  # sysexits.h: the MTA keeps the message and tries again later
 
@@ -43,14 +45,18 @@ def bounces_read(app: App) -> None:
 @bounces.command("fetch")
 @pass_app
 def bounces_fetch(app: App) -> None:
-    """Read every message of the bounces.maildir folder, apply each, and move it to the
-    folder's `.handled` or `.rejected` subfolder.
+    """Read every message of the bounces.maildir folder and of the bounces.imap mailbox, apply
+    each, and move it aside: to the folder's `.handled` or `.rejected` subfolder, or to the
+    mailbox's handled_folder or rejected_folder. One line per place read.
 
     Example: publisher bounces fetch
     """
-    if not app.config.bounces.maildir:
-        raise click.UsageError("set bounces.maildir to the Maildir folder the bounce address delivers into")
-    folder = Path(app.config.bounces.maildir)
-    if not (folder / "cur").is_dir():
-        raise click.UsageError(f"{folder}: not a Maildir folder (no cur/ in it)")
-    click.echo(fetch_maildir(app.sessions, app.config, folder, now()).line(str(folder)))
+    bounces = app.config.bounces
+    if not bounces.maildir and not bounces.imap.host:
+        raise click.UsageError("set bounces.maildir or bounces.imap.host to where the bounce address's mail arrives")
+    if bounces.maildir and not (Path(bounces.maildir) / "cur").is_dir():
+        raise click.UsageError(f"{bounces.maildir}: not a Maildir folder (no cur/ in it)")
+    with progress_bar("reading bounces", None) as progress:
+        fetched = fetch_bounces(app.sessions, app.config, now(), progress)
+    for one in fetched:
+        click.echo(one.line())

@@ -2,16 +2,13 @@
 
 from __future__ import annotations
 
-import sys
-from collections.abc import Callable, Iterator
-from contextlib import contextmanager
 from datetime import datetime
 from pathlib import Path
 
 import click
-from rich.progress import Progress
 
 from publisher.cli.app import App, cli, favour_senders, pass_app
+from publisher.cli.progress import progress_bar
 from publisher.clock import utc_now as now
 from publisher.dates import counted, format_day_month_year
 from publisher.digest.explain import next_edition
@@ -25,17 +22,6 @@ from publisher.jobs.samples import preview_digest, send_test_copy
 @cli.group()
 def digest() -> None:
     """Send and preview digest emails."""
-
-
-@contextmanager
-def _progress(total: int) -> Iterator[Callable[[int], None] | None]:
-    """A progress bar on a terminal; nothing otherwise (logs and pipes stay clean)."""
-    if not sys.stdout.isatty():
-        yield None
-        return
-    with Progress(transient=True) as progress:
-        task = progress.add_task("sending", total=total)
-        yield lambda n: progress.advance(task, n)
 
 
 def _countries(value: str | None) -> list[str] | None:
@@ -71,7 +57,7 @@ def digest_send(app: App, name: str, dry_run: bool, to: str | None, countries: s
         click.echo(next_edition(name, plan) + (" (dry run, nothing sent)" if dry_run else ""))
         return
     favour_senders()
-    with _progress(plan.recipients) as progress:
+    with progress_bar("sending", plan.recipients) as progress:
         totals = send_digest(app.sessions, app.config, name, now=now(), progress=progress)
     click.echo(totals.line() if totals else f"{name}: nothing new since the last edition")
 

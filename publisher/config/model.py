@@ -137,6 +137,22 @@ class Mail(Section):
     dkim_key_env: EnvName = "PUBLISHER_DKIM_KEY"  # variable holding the PEM private key
 
 
+FolderName = Annotated[str, Field(pattern=r"^[ -~]+$")]  # printable ASCII: no IMAP UTF-7 needed
+
+
+class Imap(Section):
+    host: str = ""  # empty: no IMAP mailbox
+    port: Annotated[int, Field(ge=1, le=65535)] = 993
+    security: Literal["tls", "starttls"] = "tls"  # tls: IMAPS (993); starttls: IMAP (143) then TLS
+    user_env: EnvName = "PUBLISHER_IMAP_USER"  # the login comes from these variables, never the file
+    password_env: EnvName = "PUBLISHER_IMAP_PASSWORD"
+    ca_file: str = ""  # certificates to trust besides the system's (a private CA)
+    timeout: ReplyTimeout = timedelta(seconds=30)
+    folder: FolderName = "INBOX"
+    handled_folder: FolderName = "handled"  # where each handled message is moved
+    rejected_folder: FolderName = "rejected"  # where each kept-aside message is moved
+
+
 class Bounces(Section):
     # Soft bounces (4xx until smtp.max_attempts ran out) in this many editions in a row stop
     # mail to the address, as one hard bounce (5xx) or complaint does at once.
@@ -145,7 +161,8 @@ class Bounces(Section):
     # none. `publisher bounces fetch` reads it, moving each message it handled to `.handled`
     # and each it could not use to `.rejected`.
     maildir: str = ""
-    cron: Cron | None = None  # `publisher run` fetches the maildir on this schedule (site zone)
+    imap: Imap = Imap()  # a mailbox the bounce address delivers into, read the same way
+    cron: Cron | None = None  # `publisher run` fetches both on this schedule (site zone)
 
 
 class Secrets(Section):

@@ -1,10 +1,12 @@
-"""Bounces and complaints that come back as mail: each message read, matched to the delivery
-it is about by its signed VERP return path, applied once (by its Message-ID), or kept aside
-with the reason when it cannot be understood or matched."""
+"""Bounces and complaints that come back as mail (a pipe, a Maildir, an IMAP mailbox): each
+message read, matched to the delivery it is about by its signed VERP return path, applied once
+(by its Message-ID), or kept aside with the reason when it cannot be understood or matched."""
 
 from __future__ import annotations
 
 import mailbox
+import os
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from datetime import datetime
 from pathlib import Path
@@ -13,6 +15,7 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session, sessionmaker
 
 from publisher.config import Config
+from publisher.mail.imap import ImapMailbox
 from publisher.mail.reports import (
     Report,
     Unreadable,
@@ -44,34 +47,78 @@ class Taken:
 
 @dataclass
 class Fetched:
+    where: str
     applied: int = 0
     unchanged: int = 0  # already applied, or a report of no failure
     kept_aside: int = 0
 
-    def line(self, where: str) -> str:
+    def count(self, taken: Taken) -> None:
+        if taken.applied:
+            self.applied += 1
+        elif taken.kept_aside:
+            self.kept_aside += 1
+        else:
+            self.unchanged += 1
+
+    def line(self) -> str:
         return (f"bounces: {self.applied} applied, {self.unchanged} unchanged, "
-                f"{self.kept_aside} kept aside from {where}")
+                f"{self.kept_aside} kept aside from {self.where}")
 
 
-def fetch_maildir(sessions: sessionmaker[Session], config: Config, folder: Path, now: datetime) -> Fetched:
+Progress = Callable[[int], None]
+_IMAP_BATCH = 200  # messages fetched in one round trip, then moved in one
+
+
+def fetch_bounces(sessions: sessionmaker[Session], config: Config, now: datetime,
+                  progress: Progress | None = None, environ: Mapping[str, str] = os.environ) -> list[Fetched]:
+    """Every configured way in (bounces.maildir, bounces.imap), each read to its end."""
+    fetched = []
+    if config.bounces.maildir:
+        fetched.append(fetch_maildir(sessions, config, Path(config.bounces.maildir), now, progress))
+    if config.bounces.imap.host:
+        fetched.append(fetch_imap(sessions, config, ImapMailbox(config.bounces.imap, environ), now, progress))
+    return fetched
+
+
+def fetch_maildir(sessions: sessionmaker[Session], config: Config, folder: Path, now: datetime,
+                  progress: Progress | None = None) -> Fetched:
     """Every message in the Maildir `folder`, each taken, then moved to its `.handled` or
     `.rejected` subfolder (Maildir++). A crash between the two leaves it to be read again, and
     its Message-ID keeps it from counting twice."""
     maildir = mailbox.Maildir(folder, create=False)
     handled, rejected = maildir.add_folder("handled"), maildir.add_folder("rejected")
-    fetched = Fetched()
+    fetched = Fetched(str(folder))
     signer = Signer(signing_key(config))  # the key read once, not per message
     for key in list(maildir.iterkeys()):
         raw = maildir.get_bytes(key)
         taken = take_message(sessions, config, raw, "maildir", now, signer)
         (rejected if taken.kept_aside else handled).add(raw)
         maildir.discard(key)
-        if taken.applied:
-            fetched.applied += 1
-        elif taken.kept_aside:
-            fetched.kept_aside += 1
-        else:
-            fetched.unchanged += 1
+        fetched.count(taken)
+        if progress:
+            progress(1)
+    return fetched
+
+
+def fetch_imap(sessions: sessionmaker[Session], config: Config, box: ImapMailbox, now: datetime,
+               progress: Progress | None = None) -> Fetched:
+    """Every message in the IMAP folder, taken in batches; each batch then moved to the handled
+    or rejected folder. As with a Maildir, a crash before the move means it is read again."""
+    imap, fetched = config.bounces.imap, Fetched(box.where)
+    signer = Signer(signing_key(config))
+    with box:
+        uids = box.uids()
+        for start in range(0, len(uids), _IMAP_BATCH):
+            handled: list[int] = []
+            rejected: list[int] = []
+            for uid, raw in box.messages(uids[start:start + _IMAP_BATCH]):
+                taken = take_message(sessions, config, raw, "imap", now, signer)
+                (rejected if taken.kept_aside else handled).append(uid)
+                fetched.count(taken)
+            box.move(handled, imap.handled_folder)
+            box.move(rejected, imap.rejected_folder)
+            if progress:
+                progress(len(handled) + len(rejected))
     return fetched
 
 

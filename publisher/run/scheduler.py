@@ -17,7 +17,6 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from functools import partial
-from pathlib import Path
 
 from apscheduler.events import EVENT_SCHEDULER_STARTED
 from apscheduler.schedulers.base import SchedulerNotRunningError
@@ -31,7 +30,7 @@ from publisher.digest.editions import plan_edition
 from publisher.digest.explain import next_edition
 from publisher.errors import PublisherError
 from publisher.feeds.build import build_feeds
-from publisher.jobs.bounces import fetch_maildir
+from publisher.jobs.bounces import fetch_bounces
 from publisher.jobs.digests import queue_digest, send_digest
 from publisher.jobs.imports import import_source
 from publisher.run.leader import Leadership, leadership_for
@@ -89,8 +88,7 @@ class ScheduleRunner:
         if schedule.kind == "feeds":
             return build_feeds(self.sessions, self.config).line()
         if schedule.kind == "bounces":
-            folder = Path(self.config.bounces.maildir)
-            return fetch_maildir(self.sessions, self.config, folder, self.clock()).line(str(folder))
+            return "; ".join(f.line() for f in fetch_bounces(self.sessions, self.config, self.clock()))
         source = next(s for s in self.config.sources if s.name == schedule.target)
         return "; ".join(import_source(self.sessions, self.config, source, self.clock()).lines())
 

@@ -95,7 +95,7 @@ def schedules(config: Config) -> list[Schedule]:
     found.append(Schedule("feeds", "feeds", "", config.feeds.cron, site_zone))
     found += [Schedule(f"source:{s.name}", "source", s.name, s.cron, site_zone)
               for s in config.sources if s.cron]
-    if config.bounces.cron and config.bounces.maildir:
+    if config.bounces.cron and (config.bounces.maildir or config.bounces.imap.host):
         found.append(Schedule("bounces", "bounces", "", config.bounces.cron, site_zone))
     return found
 
