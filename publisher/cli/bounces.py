@@ -13,7 +13,7 @@ from publisher.cli.app import App, cli, pass_app
 from publisher.cli.progress import progress_bar
 from publisher.clock import utc_now as now
 from publisher.errors import StoreError
-from publisher.jobs.bounces import fetch_bounces, take_message
+from publisher.jobs.bounces import fetch_bounces, read_message
 
 EX_TEMPFAIL = 75  # sysexits.h: the MTA keeps the message and tries again later
 
@@ -34,7 +34,7 @@ def bounces_read(app: App) -> None:
     """
     raw = sys.stdin.buffer.read()
     try:
-        taken = take_message(app.sessions, app.config, raw, "pipe", now())
+        taken = read_message(app.sessions, app.config, raw, "pipe", now())
     except (StoreError, OperationalError) as exc:  # the MTA keeps the message meanwhile
         reason = exc.orig if isinstance(exc, OperationalError) else exc
         click.echo(f"try again later: the database cannot be reached ({reason})", err=True)

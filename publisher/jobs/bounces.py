@@ -6,10 +6,12 @@ from __future__ import annotations
 
 import mailbox
 import os
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass
 from datetime import datetime
+from email.message import Message
 from pathlib import Path
+from typing import TypeVar
 
 from sqlalchemy import select
 from sqlalchemy.orm import Session, sessionmaker
@@ -66,7 +68,8 @@ class Fetched:
 
 
 Progress = Callable[[int], None]
-_IMAP_BATCH = 200  # messages fetched in one round trip, then moved in one
+K = TypeVar("K")
+_BATCH = 200  # messages taken in one transaction (and fetched over IMAP in one round trip)
 
 
 def fetch_bounces(sessions: sessionmaker[Session], config: Config, now: datetime,
@@ -82,98 +85,150 @@ def fetch_bounces(sessions: sessionmaker[Session], config: Config, now: datetime
 
 def fetch_maildir(sessions: sessionmaker[Session], config: Config, folder: Path, now: datetime,
                   progress: Progress | None = None) -> Fetched:
-    """Every message in the Maildir `folder`, each taken, then moved to its `.handled` or
-    `.rejected` subfolder (Maildir++). A crash between the two leaves it to be read again, and
-    its Message-ID keeps it from counting twice."""
+    """Every message in the Maildir `folder`, taken a batch at a time, each then moved to its
+    `.handled` or `.rejected` subfolder (Maildir++). A crash before the move leaves a message
+    to be read again, and its Message-ID keeps it from counting twice."""
     maildir = mailbox.Maildir(folder, create=False)
-    handled, rejected = maildir.add_folder("handled"), maildir.add_folder("rejected")
+    folders = {False: maildir.add_folder("handled"), True: maildir.add_folder("rejected")}
     fetched = Fetched(str(folder))
-    signer = Signer(signing_key(config))  # the key read once, not per message
-    for key in list(maildir.iterkeys()):
-        raw = maildir.get_bytes(key)
-        taken = take_message(sessions, config, raw, "maildir", now, signer)
-        (rejected if taken.kept_aside else handled).add(raw)
-        maildir.discard(key)
-        fetched.count(taken)
+    taker = _Taker(sessions, config, "maildir", now)
+    keys = list(maildir.iterkeys())
+    for start in range(0, len(keys), _BATCH):
+        batch = {key: maildir.get_bytes(key) for key in keys[start:start + _BATCH]}
+        for key, taken in taker.take(batch.items()):
+            fetched.count(taken)
+            folders[taken.kept_aside].add(batch[key])
+            maildir.discard(key)
         if progress:
-            progress(1)
+            progress(len(batch))
     return fetched
 
 
 def fetch_imap(sessions: sessionmaker[Session], config: Config, box: ImapMailbox, now: datetime,
                progress: Progress | None = None) -> Fetched:
-    """Every message in the IMAP folder, taken in batches; each batch then moved to the handled
-    or rejected folder. As with a Maildir, a crash before the move means it is read again."""
+    """Every message in the IMAP folder, taken a batch at a time; each batch then moved to the
+    handled or rejected folder. As with a Maildir, a crash before the move means it is read
+    again."""
     imap, fetched = config.bounces.imap, Fetched(box.where)
-    signer = Signer(signing_key(config))
+    taker = _Taker(sessions, config, "imap", now)
     with box:
         uids = box.uids()
-        for start in range(0, len(uids), _IMAP_BATCH):
-            handled: list[int] = []
-            rejected: list[int] = []
-            for uid, raw in box.messages(uids[start:start + _IMAP_BATCH]):
-                taken = take_message(sessions, config, raw, "imap", now, signer)
-                (rejected if taken.kept_aside else handled).append(uid)
+        for start in range(0, len(uids), _BATCH):
+            outcomes = taker.take(box.messages(uids[start:start + _BATCH]))
+            for _, taken in outcomes:
                 fetched.count(taken)
-            box.move(handled, imap.handled_folder)
-            box.move(rejected, imap.rejected_folder)
+            box.move([uid for uid, taken in outcomes if not taken.kept_aside], imap.handled_folder)
+            box.move([uid for uid, taken in outcomes if taken.kept_aside], imap.rejected_folder)
             if progress:
-                progress(len(handled) + len(rejected))
+                progress(len(outcomes))
     return fetched
 
 
-def take_message(sessions: sessionmaker[Session], config: Config, raw: bytes, source: str,
-                 now: datetime, signer: Signer | None = None) -> Taken:
-    signer = signer or Signer(signing_key(config))
-    message = parse_message(raw)
-    asked = [found for found in (read_unsubscribe(config, signer, address)
-                                 for address in envelope_addresses(message)) if found is not None]
-    if asked:
-        return _unsubscribe_by_mail(sessions, raw, source, asked[0], message_id_of(message), now)
-    try:
-        report = read_report(raw)
-    except Unreadable as exc:
-        return _keep_aside(sessions, raw, source, None, str(exc), now)
-    with sessions.begin() as session:
-        if report.message_id and seen(session, report.message_id):
-            return Taken(False, f"already applied: {report.message_id}")
-        found = _whose(session, config, signer, report)
+@dataclass(frozen=True)
+class _Incoming:
+    """A message as it came, parsed once."""
+    raw: bytes
+    message: Message
+    message_id: str | None
+    envelope: tuple[str, ...]  # the addresses it came to: our signed ones, when it is ours
+
+    @classmethod
+    def parse(cls, raw: bytes) -> _Incoming:
+        message = parse_message(raw)
+        return cls(raw, message, message_id_of(message), envelope_addresses(message))
+
+
+@dataclass
+class _Taker:
+    """Takes messages a batch at a time, each batch in one transaction, with what it needs
+    from the database (messages already applied, the subscribers named) read in one go."""
+    sessions: sessionmaker[Session]
+    config: Config
+    source: str
+    now: datetime
+
+    def __post_init__(self) -> None:
+        self.signer = Signer(signing_key(self.config))  # the key read once, not per message
+
+    def take(self, batch: Iterable[tuple[K, bytes]]) -> list[tuple[K, Taken]]:
+        """What became of each message, once the batch is committed (only then may a message
+        be moved)."""
+        incoming = [(key, _Incoming.parse(raw)) for key, raw in batch]
+        with self.sessions.begin() as session:
+            applied = seen(session, [one.message_id for _, one in incoming if one.message_id])
+            # Held to the end: the session's identity map keeps them only while referenced.
+            subscribers = self._subscribers(session, [one for _, one in incoming])
+            with session.no_autoflush:  # every insert of the batch goes at its end, together
+                outcomes = [(key, self._take(session, one, applied)) for key, one in incoming]
+            del subscribers
+        return outcomes
+
+    def _subscribers(self, session: Session, incoming: list[_Incoming]) -> list[Subscriber]:
+        """The subscribers the batch's signed addresses name, loaded at once."""
+        ids = {found if isinstance(found, int) else found[1]
+               for one in incoming for address in one.envelope
+               for found in (read_unsubscribe(self.config, self.signer, address),
+                             read_verp(self.config, self.signer, address))
+               if found is not None and not isinstance(found, bool)}
+        return list(session.scalars(select(Subscriber).where(Subscriber.id.in_(ids)))) if ids else []
+
+    def _take(self, session: Session, one: _Incoming, applied: set[str]) -> Taken:
+        if one.message_id and one.message_id in applied:
+            return Taken(False, f"already applied: {one.message_id}")
+        taken = self._apply(session, one)
+        if taken.applied and one.message_id:
+            applied.add(one.message_id)  # the same message twice in a batch
+        return taken
+
+    def _apply(self, session: Session, one: _Incoming) -> Taken:
+        config, source, now = self.config, self.source, self.now
+        asked = [found for found in (read_unsubscribe(config, self.signer, address) for address in one.envelope)
+                 if found is not None]
+        if asked:
+            return _unsubscribe_by_mail(session, one, source, asked[0], now)
+        try:
+            report = read_report(one.message)
+        except Unreadable as exc:
+            return _keep_aside(session, one, source, str(exc), now)
+        found = _whose(session, config, self.signer, report, one.envelope)
         if isinstance(found, str):
-            session.add(_rejected(raw, source, report.message_id, found, now))
-            return Taken(False, f"kept aside: {found}")
+            return _keep_aside(session, one, source, found, now)
         subscriber, edition_id = found
         if report.kind is None:
             return Taken(False, f"no change: {report.diagnostic or 'a report of no failure'}")
         record_bounce(session, subscriber, Bounce(report.kind, source, report.diagnostic, edition_id,
-                                                  report.message_id), now, config.bounces.soft_limit)
+                                                  one.message_id), now, config.bounces.soft_limit)
         return Taken(True, f"{report.kind} for {subscriber.email}"
                            + (f" (edition id {edition_id})" if edition_id else ""))
 
 
-def _unsubscribe_by_mail(sessions: sessionmaker[Session], raw: bytes, source: str,
-                         asked: int | bool, message_id: str | None, now: datetime) -> Taken:
+def read_message(sessions: sessionmaker[Session], config: Config, raw: bytes, source: str,
+                 now: datetime) -> Taken:
+    """One message in a transaction of its own (an MTA's pipe)."""
+    [(_, taken)] = _Taker(sessions, config, source, now).take([(None, raw)])
+    return taken
+
+
+def _unsubscribe_by_mail(session: Session, one: _Incoming, source: str, asked: int | bool,
+                         now: datetime) -> Taken:
     """A mail to a List-Unsubscribe address: the signed subscriber leaves (RFC 2369 mailto)."""
     if isinstance(asked, bool):  # False: the mark did not verify
-        return _keep_aside(sessions, raw, source, message_id, "a forged or altered unsubscribe address", now)
-    with sessions.begin() as session:
-        if message_id and seen(session, message_id):
-            return Taken(False, f"already applied: {message_id}")
-        subscriber = session.get(Subscriber, asked)
-        if subscriber is None:
-            session.add(_rejected(raw, source, message_id, f"subscriber {asked} is no longer stored", now))
-            return Taken(False, f"kept aside: subscriber {asked} is no longer stored")
-        session.add(BounceEvent(subscriber_id=subscriber.id, kind=BounceKind.UNSUBSCRIBE, source=source,
-                                at=now, message_id=message_id, diagnostic="unsubscribed by mail"))
-        if subscriber.status != SubscriberStatus.UNSUBSCRIBED:
-            set_status(subscriber, SubscriberStatus.UNSUBSCRIBED, now)
-            subscriber.token_nonce = new_nonce()  # as the web page does: old links stop working
-        return Taken(True, f"unsubscribed {subscriber.email} (by mail)")
+        return _keep_aside(session, one, source, "a forged or altered unsubscribe address", now)
+    subscriber = session.get(Subscriber, asked)
+    if subscriber is None:
+        return _keep_aside(session, one, source, f"subscriber {asked} is no longer stored", now)
+    session.add(BounceEvent(subscriber_id=subscriber.id, kind=BounceKind.UNSUBSCRIBE, source=source,
+                            at=now, message_id=one.message_id, diagnostic="unsubscribed by mail"))
+    if subscriber.status != SubscriberStatus.UNSUBSCRIBED:
+        set_status(subscriber, SubscriberStatus.UNSUBSCRIBED, now)
+        subscriber.token_nonce = new_nonce()  # as the web page does: old links stop working
+    return Taken(True, f"unsubscribed {subscriber.email} (by mail)")
 
 
-def _whose(session: Session, config: Config, signer: Signer, report: Report
+def _whose(session: Session, config: Config, signer: Signer, report: Report, envelope: tuple[str, ...]
            ) -> tuple[Subscriber, int | None] | str:
     """The subscriber (and edition) the report is about, or why it cannot be said."""
-    marks = [mark for mark in (read_verp(config, signer, address) for address in report.envelope)
+    marks = [mark for mark in (read_verp(config, signer, address) for address in envelope)
              if mark is not None]
     if any(mark is False for mark in marks):
         return "a forged or altered VERP mark"
@@ -193,13 +248,7 @@ def _whose(session: Session, config: Config, signer: Signer, report: Report
     return "it names no subscriber"
 
 
-def _keep_aside(sessions: sessionmaker[Session], raw: bytes, source: str, message_id: str | None,
-                reason: str, now: datetime) -> Taken:
-    with sessions.begin() as session:
-        session.add(_rejected(raw, source, message_id, reason, now))
+def _keep_aside(session: Session, one: _Incoming, source: str, reason: str, now: datetime) -> Taken:
+    session.add(RejectedMessage(source=source, at=now, message_id=(one.message_id or "")[:500] or None,
+                                reason=reason, raw=one.raw[:_KEPT_BYTES]))
     return Taken(False, f"kept aside: {reason}")
-
-
-def _rejected(raw: bytes, source: str, message_id: str | None, reason: str, now: datetime) -> RejectedMessage:
-    return RejectedMessage(source=source, at=now, message_id=(message_id or "")[:500] or None,
-                           reason=reason, raw=raw[:_KEPT_BYTES])

@@ -8,7 +8,7 @@ import email
 import email.policy
 import re
 from collections.abc import Iterable
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from email.message import Message
 
 from publisher.store.statuses import BounceKind
@@ -25,7 +25,6 @@ class Report:
     recipients: tuple[str, ...]  # the addresses it is about, as it names them
     diagnostic: str
     message_id: str | None
-    envelope: tuple[str, ...] = field(default=())  # the addresses it came to (ours, with VERP)
 
 
 class Unreadable(Exception):
@@ -37,22 +36,20 @@ def parse_message(raw: bytes) -> Message:
     return email.message_from_bytes(raw, policy=email.policy.compat32)
 
 
-def read_report(raw: bytes) -> Report:
-    """The report in `raw`; Unreadable when it is none we understand."""
-    message = parse_message(raw)
+def read_report(message: Message) -> Report:
+    """The report `message` holds (parse_message made it); Unreadable when it is none we
+    understand."""
     if not message.keys():
         raise Unreadable("no mail headers")
     message_id = message_id_of(message)
-    envelope = envelope_addresses(message)
     report_type = str(message.get_param("report-type") or "").lower() if message.get_content_type() == \
         "multipart/report" else ""
     if report_type == "feedback-report":
-        return Report(BounceKind.COMPLAINT, _complained_about(message), _feedback_type(message),
-                      message_id, envelope)
+        return Report(BounceKind.COMPLAINT, _complained_about(message), _feedback_type(message), message_id)
     if report_type == "delivery-status":
         kind, recipients, diagnostic = _delivery_status(message)
-        return Report(kind, recipients, diagnostic, message_id, envelope)
-    return _nonstandard(message, message_id, envelope)
+        return Report(kind, recipients, diagnostic, message_id)
+    return _nonstandard(message, message_id)
 
 
 def message_id_of(message: Message) -> str | None:
@@ -121,7 +118,7 @@ def _feedback_type(message: Message) -> str:
     return "Feedback-Type: abuse"
 
 
-def _nonstandard(message: Message, message_id: str | None, envelope: tuple[str, ...]) -> Report:
+def _nonstandard(message: Message, message_id: str | None) -> Report:
     from flufl.bounce import all_failures
 
     try:
@@ -132,7 +129,7 @@ def _nonstandard(message: Message, message_id: str | None, envelope: tuple[str, 
         raise Unreadable("no failed recipient found: not a bounce, complaint or report")
     kind = BounceKind.HARD if permanent else BounceKind.SOFT
     recipients = tuple(sorted(_text(address) for address in (permanent or temporary)))
-    return Report(kind, recipients, _first_lines(message), message_id, envelope)
+    return Report(kind, recipients, _first_lines(message), message_id)
 
 
 def _first_lines(message: Message) -> str:

@@ -9,6 +9,7 @@ opt-in). Every event is kept with its time, source and the diagnostic it carried
 from __future__ import annotations
 
 import logging
+from collections.abc import Iterable
 from dataclasses import dataclass
 from datetime import datetime
 
@@ -34,8 +35,12 @@ class Bounce:
     message_id: str | None = None  # the bounce message's: applied once
 
 
-def seen(session: Session, message_id: str) -> bool:
-    return session.scalar(select(BounceEvent.id).where(BounceEvent.message_id == message_id)) is not None
+def seen(session: Session, message_ids: Iterable[str]) -> set[str]:
+    """Those of `message_ids` already applied."""
+    wanted = list(message_ids)
+    if not wanted:
+        return set()
+    return set(session.scalars(select(BounceEvent.message_id).where(BounceEvent.message_id.in_(wanted))))
 
 
 def record_bounce(session: Session, subscriber: Subscriber, bounce: Bounce, now: datetime,
