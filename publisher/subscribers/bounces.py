@@ -58,7 +58,8 @@ def record_bounce(session: Session, subscriber: Subscriber, bounce: Bounce, now:
         subscriber.soft_bounces += 1
         if subscriber.soft_bounces >= soft_limit:
             stop = SubscriberStatus.BOUNCED
-    log.warning("%s: %s bounce (%s): %s%s", subscriber.email, bounce.kind, bounce.source,
+    what = "complaint" if bounce.kind is BounceKind.COMPLAINT else f"{bounce.kind} bounce"
+    log.warning("%s: %s (%s): %s%s", subscriber.email, what, bounce.source,
                 bounce.diagnostic[:200], f"; no more mail ({stop})" if stop else "")
     if stop is not None and subscriber.status in _STILL_MAILED:
         set_status(subscriber, stop, now)
