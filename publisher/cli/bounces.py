@@ -57,6 +57,5 @@ def bounces_fetch(app: App) -> None:
     if bounces.maildir and not (Path(bounces.maildir) / "cur").is_dir():
         raise click.UsageError(f"{bounces.maildir}: not a Maildir folder (no cur/ in it)")
     with progress_bar("reading bounces", None) as progress:
-        fetched = fetch_bounces(app.sessions, app.config, now(), progress)
-    for one in fetched:
-        click.echo(one.line())
+        for fetched in fetch_bounces(app.sessions, app.config, now(), progress):
+            click.echo(fetched.line())

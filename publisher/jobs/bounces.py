@@ -6,7 +6,7 @@ from __future__ import annotations
 
 import mailbox
 import os
-from collections.abc import Callable, Iterable, Mapping
+from collections.abc import Callable, Iterable, Iterator, Mapping
 from dataclasses import dataclass
 from datetime import datetime
 from email.message import Message
@@ -73,14 +73,13 @@ _BATCH = 200  # messages taken in one transaction (and fetched over IMAP in one 
 
 
 def fetch_bounces(sessions: sessionmaker[Session], config: Config, now: datetime,
-                  progress: Progress | None = None, environ: Mapping[str, str] = os.environ) -> list[Fetched]:
-    """Every configured way in (bounces.maildir, bounces.imap), each read to its end."""
-    fetched = []
+                  progress: Progress | None = None, environ: Mapping[str, str] = os.environ) -> Iterator[Fetched]:
+    """Every configured way in (bounces.maildir, bounces.imap), each read to its end and told
+    as soon as it is (an IMAP server that is away does not hide what the Maildir held)."""
     if config.bounces.maildir:
-        fetched.append(fetch_maildir(sessions, config, Path(config.bounces.maildir), now, progress))
+        yield fetch_maildir(sessions, config, Path(config.bounces.maildir), now, progress)
     if config.bounces.imap.host:
-        fetched.append(fetch_imap(sessions, config, ImapMailbox(config.bounces.imap, environ), now, progress))
-    return fetched
+        yield fetch_imap(sessions, config, ImapMailbox(config.bounces.imap, environ), now, progress)
 
 
 def fetch_maildir(sessions: sessionmaker[Session], config: Config, folder: Path, now: datetime,
