@@ -28,7 +28,10 @@ README = (ROOT / "README.md").read_text("utf-8")
 
 def _commands(group: click.Group, prefix: str = "publisher") -> list[tuple[str, click.Command]]:
     found = []
-    for name, command in group.commands.items():
+    context = click.Context(group)
+    for name in group.list_commands(context):
+        command = group.get_command(context, name)
+        assert command is not None, name
         path = f"{prefix} {name}"
         if isinstance(command, click.Group):
             found += _commands(command, path)
@@ -41,6 +44,26 @@ def _commands(group: click.Group, prefix: str = "publisher") -> list[tuple[str, 
 def test_every_command_has_help_and_a_readme_entry(path: str, command: click.Command) -> None:
     assert command.help and command.help.strip()
     assert f"`{path}" in README, f"README has no entry for {path}"
+
+
+def test_the_help_lines_publisher_help_shows_are_the_commands_own() -> None:
+    """`publisher --help` lists the commands from app.COMMANDS without importing them."""
+    from publisher.cli.app import COMMANDS
+
+    context = click.Context(cli)
+    for name, (module, line) in COMMANDS.items():
+        command = cli.get_command(context, name)
+        assert command is not None and command.callback is not None
+        assert (command.callback.__module__, command.get_short_help_str(limit=1000)) == (
+            f"publisher.cli.{module}", line)
+
+
+def test_help_imports_no_command_and_neither_sqlalchemy_nor_pydantic() -> None:
+    code = ("import sys; from publisher.cli import main; sys.argv = ['publisher', '--help']\n"
+            "try:\n    main()\nexcept SystemExit:\n    pass\n"
+            "print(sorted(m for m in sys.modules if m.startswith(('publisher.cli.', 'sqlalchemy', 'pydantic'))))")
+    done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=60, check=True)
+    assert done.stdout.splitlines()[-1] == "['publisher.cli.app']"
 
 
 def test_readme_opens_with_the_two_setup_commands_and_ci_runs_the_second() -> None:

@@ -9,7 +9,7 @@ from click.testing import CliRunner
 from sqlalchemy import inspect, text
 
 from publisher.cli import cli
-from publisher.store.db import make_engine, upgrade
+from publisher.store.db import HEAD, make_engine, upgrade
 from publisher.store.models import Base
 
 
@@ -23,6 +23,16 @@ def test_migrations_create_exactly_the_models(db_url: str) -> None:
     assert diff == []
     assert {"countries", "releases", "release_countries", "alembic_version"} <= set(
         inspect(engine).get_table_names())
+
+
+def test_head_is_the_newest_migration() -> None:
+    """open_store skips Alembic when a store is at HEAD: HEAD must be Alembic's head."""
+    from importlib import resources
+
+    from alembic.script import ScriptDirectory
+
+    scripts = ScriptDirectory(str(resources.files("publisher.store").joinpath("migrations")))
+    assert scripts.get_heads() == [HEAD]
 
 
 @pytest.mark.empty_database

@@ -1,7 +1,6 @@
 """The `publisher` command: thin click commands, each calling one use case and printing one line."""
 
-from publisher.cli import admin, bounces, digests, releases, running, subscribers  # noqa: F401  (they add their commands to the group)
-from publisher.cli.app import cli
+from publisher.cli.app import cli  # each command's module is imported when it is used (app.COMMANDS)
 
 __all__ = ["cli", "main"]
 

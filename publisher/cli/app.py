@@ -2,22 +2,47 @@
 
 from __future__ import annotations
 
+import importlib
 import logging
 import sys
-from collections.abc import Iterable, Sequence
+from collections.abc import Iterable, Mapping, Sequence
 from functools import cached_property
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import click
-from rich.console import Console
-from rich.table import Table
-from rich.text import Text
-from sqlalchemy.orm import Session, sessionmaker
 
-from publisher.config import Config, load_config
 from publisher.errors import PublisherError
-from publisher.store.db import open_store
+
+if TYPE_CHECKING:
+    from sqlalchemy.orm import Session, sessionmaker
+
+    from publisher.config import Config
+
+# Every command (or group) of `publisher`: the module of publisher/cli that defines it, and its
+# help line. A command's module is imported only when it runs, so `publisher --help` and each
+# command pay only for what they use; tests/test_cli.py checks each line is the command's own.
+COMMANDS: Mapping[str, tuple[str, str]] = {
+    "bounces": ("bounces", "Bounces, complaints and mailed unsubscribes."),
+    "config": ("admin", "Inspect the configuration."),
+    "db": ("admin", "Manage the database schema."),
+    "digest": ("digests", "Send and preview digest emails."),
+    "feeds": ("releases", "Build the feeds."),
+    "import": ("releases", "Import releases from files or http(s) URLs, all in one transaction."),
+    "releases": ("releases", "Look at stored releases."),
+    "report": ("digests", "How edition NUMBER of digest NAME went (default: its newest): sent, failed, "
+                          "bounced, complained, unsubscribed since."),
+    "run": ("running", "The main job, until SIGTERM or Ctrl-C: import the configured sources, build the "
+                       "feeds, send any digest missed while it was down, then run every schedule of the "
+                       "config."),
+    "schedule": ("running", "Print every job with its next three fire times (in its zone and in UTC), "
+                            "when it last ran, the last edition of each digest and what its next would hold."),
+    "serve": ("running", "Serve the feeds, release pages and subscription pages over HTTP (uvicorn)."),
+    "status": ("running", "Per edition, how many deliveries are queued, being sent, sent and failed; and "
+                          "the workers and schedulers seen in the last two minutes."),
+    "subscribers": ("subscribers", "Manage the people who receive digests."),
+    "worker": ("running", "Send queued deliveries of every unfinished edition, until SIGTERM or Ctrl-C."),
+}
 
 
 class App:
@@ -28,15 +53,36 @@ class App:
 
     @cached_property
     def config(self) -> Config:
+        from publisher.config import load_config
+
         return load_config(self.config_path)
 
     @cached_property
     def sessions(self) -> sessionmaker[Session]:
+        from publisher.store.db import open_store
+
         return open_store(self.config)
 
 
 class PublisherGroup(click.Group):
-    """Turns the project's errors into a message on stderr and their exit code."""
+    """Loads each command's module when the command is asked for (COMMANDS), and turns the
+    project's errors into a message on stderr and their exit code."""
+
+    def list_commands(self, ctx: click.Context) -> list[str]:
+        return sorted({*self.commands, *COMMANDS})
+
+    def get_command(self, ctx: click.Context, cmd_name: str) -> click.Command | None:
+        if cmd_name not in self.commands and cmd_name in COMMANDS:
+            importlib.import_module(f"publisher.cli.{COMMANDS[cmd_name][0]}")  # it adds its commands
+        return super().get_command(ctx, cmd_name)
+
+    def format_commands(self, ctx: click.Context, formatter: click.HelpFormatter) -> None:
+        """As click's, from COMMANDS' help lines: listing the commands imports none of them."""
+        names = self.list_commands(ctx)
+        limit = formatter.width - 6 - max(len(name) for name in names)
+        rows = [(name, click.Command(name, help=COMMANDS[name][1]).get_short_help_str(limit)) for name in names]
+        with formatter.section("Commands"):
+            formatter.write_dl(rows)
 
     def invoke(self, ctx: click.Context) -> Any:
         try:
@@ -69,6 +115,10 @@ pass_app = click.make_pass_decorator(App)
 def print_table(headers: Sequence[str], rows: Iterable[Sequence[str]]) -> None:
     """On a terminal as wide as it is; in a pipe or a log, wide enough not to wrap titles.
     Every cell is plain text: a title holding `[bold]` is shown as written, not as markup."""
+    from rich.console import Console  # only the commands that print a table pay for it
+    from rich.table import Table
+    from rich.text import Text
+
     table = Table(*headers)
     for row in rows:
         table.add_row(*(Text(cell) for cell in row))

@@ -3,22 +3,22 @@
 from __future__ import annotations
 
 from collections.abc import Sequence
+from typing import TYPE_CHECKING
 
 import click
 
 from publisher.cli.app import App, cli, pass_app, print_lines, print_table
 from publisher.clock import utc_now as now
-from publisher.config import Config
-from publisher.feeds.build import build_feeds
-from publisher.ingest.read import PARSERS
-from publisher.jobs.imports import ImportRequest, import_files
-from publisher.store.models import Release
-from publisher.store.releases import newest_releases
+from publisher.config.model import INPUT_FORMATS
+
+if TYPE_CHECKING:
+    from publisher.config import Config
+    from publisher.store.models import Release
 
 
 @cli.command("import")
 @click.argument("files", nargs=-1, required=True, metavar="FILE_OR_URL...")
-@click.option("--format", "fmt", type=click.Choice(sorted(PARSERS)),
+@click.option("--format", "fmt", type=click.Choice(sorted(INPUT_FORMATS)),
               help="Input format. Default: from the extension (.txt listing, .json, .csv, "
                    ".html), or a URL's Content-Type.")
 @pass_app
@@ -27,6 +27,8 @@ def import_(app: App, files: tuple[str, ...], fmt: str | None) -> None:
 
     Example: publisher import news.txt https://www.ilo.org/beijing/news.html
     """
+    from publisher.jobs.imports import ImportRequest, import_files  # each command loads what it uses
+
     requests = [ImportRequest(location, fmt) for location in files]
     print_lines(import_files(app.sessions, app.config, requests, now()).lines())
 
@@ -43,6 +45,8 @@ def feeds_build(app: App) -> None:
 
     Example: publisher feeds build
     """
+    from publisher.feeds.build import build_feeds
+
     click.echo(build_feeds(app.sessions, app.config).line())
 
 
@@ -69,6 +73,8 @@ def releases_list(app: App, country: str | None, limit: int) -> None:
 
 
 def _print_releases(app: App, country: str | None, limit: int) -> None:
+    from publisher.store.releases import newest_releases
+
     with app.sessions() as session:
         found = newest_releases(session, country, limit)
         rows = _release_rows(found, app.config)

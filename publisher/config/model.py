@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from datetime import timedelta
-from typing import Annotated, Literal
+from typing import Annotated, Literal, get_args
 from zoneinfo import ZoneInfo
 
 from pydantic import AfterValidator, BaseModel, ConfigDict, Field
@@ -24,6 +24,9 @@ from publisher.config.values import (
     check_location,
 )
 from publisher.errors import UnknownCountry, UnknownDigest
+
+InputFormat = Literal["listing", "json", "csv", "html"]  # ingest.read.PARSERS reads each
+INPUT_FORMATS: tuple[str, ...] = get_args(InputFormat)
 
 
 class Section(BaseModel):
@@ -177,7 +180,7 @@ class Source(Section):
     # sample data that ships with the package.
     location: Annotated[str, AfterValidator(check_location)]
     # "html": the office's news page as HTML (the listing, with each title linked).
-    format: Literal["listing", "json", "csv", "html"] | None = None
+    format: InputFormat | None = None
     cron: Cron | None = None
     timeout: Duration = timedelta(seconds=30)  # for http(s)
     max_bytes: Annotated[int, Field(ge=1)] = 5_000_000  # a larger response is refused

@@ -9,6 +9,7 @@ from urllib.parse import urlsplit
 from zoneinfo import ZoneInfo
 
 from publisher.config import BUNDLED_PREFIX
+from publisher.config.model import INPUT_FORMATS
 from publisher.errors import InputError
 from publisher.ingest.checks import checked
 from publisher.ingest.entry import Entry
@@ -17,6 +18,7 @@ from publisher.ingest.listing import parse_listing
 from publisher.ingest.tabular import parse_csv, parse_json
 
 PARSERS = {"listing": parse_listing, "json": parse_json, "csv": parse_csv, "html": parse_html_page}
+assert set(PARSERS) == set(INPUT_FORMATS), "a parser for each format the config and the CLI offer"
 _EXTENSIONS = {".txt": "listing", ".json": "json", ".csv": "csv", ".html": "html", ".htm": "html"}
 _CONTENT_TYPES = {"text/plain": "listing", "application/json": "json", "text/csv": "csv",
                   "text/html": "html", "application/xhtml+xml": "html"}
