@@ -63,6 +63,13 @@ class App:
 
         return open_store(self.config)
 
+    def close(self) -> None:
+        """Close the store's connections (when it was opened): the command is done."""
+        if "sessions" in self.__dict__:
+            from publisher.store.db import engine_of
+
+            engine_of(self.sessions).dispose()
+
 
 class PublisherGroup(click.Group):
     """Loads each command's module when the command is asked for (COMMANDS), and turns the
@@ -107,6 +114,7 @@ def cli(ctx: click.Context, config_path: Path | None, verbose: bool) -> None:
         for chatty in ("alembic", "apscheduler"):
             logging.getLogger(chatty).setLevel(logging.WARNING)
     ctx.obj = App(config_path)
+    ctx.call_on_close(ctx.obj.close)
 
 
 pass_app = click.make_pass_decorator(App)
