@@ -22,16 +22,15 @@ from __future__ import annotations
 import argparse
 import json
 import mailbox
-import os
 import re
 import shutil
-import subprocess
 import sys
 import tempfile
-import time
 from collections.abc import Iterator
 from datetime import UTC, datetime
 from pathlib import Path
+
+import measure
 
 ROOT = Path(__file__).resolve().parent.parent
 CORPUS = ROOT / "tests" / "data" / "bounces"
@@ -113,38 +112,13 @@ def messages(template: Path) -> Iterator[bytes]:
         yield path.read_bytes()
 
 
-# Runs a module or script with its own peak memory (VmHWM: this process since its exec, unlike
-# wait4's ru_maxrss, which also counts the parent it was forked from) written last to stderr.
-_MEASURED = """\
-import atexit, runpy, sys
-def peak():
-    for line in open('/proc/self/status'):
-        if line.startswith('VmHWM'):
-            sys.stderr.write('\\npeak-kB ' + line.split()[1] + '\\n')
-atexit.register(peak)
-sys.argv = sys.argv[1:]
-if sys.argv[0] == 'publisher':
-    runpy.run_module('publisher', run_name='__main__', alter_sys=True)
-elif sys.argv[0] != 'pass':
-    runpy.run_path(sys.argv[0], run_name='__main__')
-"""
+def publisher(config: Path, *args: str) -> list[str]:
+    return ["publisher", "--config", str(config), *args]
 
 
 def run_child(args: list[str], env: dict[str, str] | None = None,
               stdin: bytes | None = None) -> tuple[float, float, str]:
-    """(seconds, peak MB, stdout) of one child process."""
-    started = time.perf_counter()
-    done = subprocess.run([sys.executable, "-c", _MEASURED, *args], input=stdin or b"", capture_output=True,
-                          env={**os.environ, **KEY_ENV, **(env or {})}, check=False)
-    seconds = time.perf_counter() - started
-    err = done.stderr.decode()
-    if done.returncode:
-        raise SystemExit(f"{' '.join(args)} failed:\n{err[-2000:]}")
-    return seconds, int(err.rsplit("peak-kB ", 1)[1]) / 1024, done.stdout.decode()
-
-
-def publisher(config: Path, *args: str) -> list[str]:
-    return ["publisher", "--config", str(config), *args]
+    return measure.run_child(args, {**KEY_ENV, **(env or {})}, stdin)
 
 
 def child(*args: str) -> list[str]:

@@ -6,17 +6,23 @@ from __future__ import annotations
 
 import csv
 import io
-from collections.abc import Iterator, Sequence
+from collections.abc import Iterable, Iterator, Sequence
 
 from publisher.errors import InputError
 
 
-def csv_records(text: str, source: str, columns: Sequence[str],
+def csv_records(text: str | Iterable[str], source: str, columns: Sequence[str],
                 required: Sequence[str] = ()) -> Iterator[tuple[str, dict[str, str]]]:
     """("line N", {column: value}) for each row; only `columns` may be in the header, and
-    `required` must be."""
-    reader = csv.DictReader(io.StringIO(text, newline=""), strict=True)
-    _check_header([name.strip() for name in reader.fieldnames or []], source, columns, required)
+    `required` must be. `text` is the whole text, or its lines with their line ends (a file
+    read as it streams by)."""
+    lines = io.StringIO(text, newline="") if isinstance(text, str) else _universal(text)
+    reader = csv.DictReader(lines, strict=True)
+    try:
+        header = reader.fieldnames or []
+    except csv.Error as exc:
+        raise InputError(source, "line 1", f"not valid CSV: {exc}") from None
+    _check_header([name.strip() for name in header], source, columns, required)
     last_line = reader.line_num
     while True:
         try:
@@ -31,6 +37,16 @@ def csv_records(text: str, source: str, columns: Sequence[str],
             raise InputError(source, where, "more values than the header has columns")
         last_line = reader.line_num
         yield where, {key.strip(): value for key, value in row.items() if key is not None}
+
+
+def _universal(lines: Iterable[str]) -> Iterator[str]:
+    """Lines split at \\r as well, as a whole text read with newline="" is (a file read by
+    lines splits at \\n only)."""
+    for line in lines:
+        if "\r" in line:
+            yield from io.StringIO(line, newline="")
+        else:
+            yield line
 
 
 def _check_header(header: list[str], source: str, columns: Sequence[str], required: Sequence[str]) -> None:

@@ -10,12 +10,15 @@ from zoneinfo import ZoneInfo
 import pytest
 from click.testing import CliRunner
 from helpers import SEED
+from hypothesis import given, settings
+from hypothesis import strategies as st
 from sqlalchemy import Select, func, select, text
 from sqlalchemy.orm import Session, sessionmaker
 
 from publisher.cli import cli
 from publisher.config import Config
 from publisher.errors import InputError
+from publisher.ingest.save import ImportCounts
 from publisher.jobs.imports import ImportRequest, import_files
 from publisher.store.models import Release
 from publisher.store.releases import newest_query, newest_releases
@@ -231,3 +234,42 @@ def test_chinese_mongolian_and_marked_up_titles_get_readable_latin_slugs(tmp_pat
                      "guo-ji-lao-gong-zu-zhi-zai-bei-jing-fa-bu-bao-gao",
                      "guo-ji-lao-gong-zu-zhi-zai-bei-jing-fa-bu-bao-gao-2024-01-04",
                      "mongol-ulsyn-khodolmoriin-zakh-zeel"]
+
+
+def test_a_file_imported_again_unchanged_is_not_read_but_any_change_is_seen(tmp_path, sessions, config_path) -> None:  # type: ignore[no-untyped-def]
+    from helpers import set_keys
+
+    from publisher.config import load_config
+
+    path = tmp_path / "news.txt"
+    path.write_bytes(SEED.read_bytes())
+
+    def again(config: Config) -> tuple[ImportCounts, int]:
+        read: list[int] = []
+        [(_, counts)] = import_files(sessions, config, [ImportRequest(str(path))], NOW, read.append).files
+        return counts, sum(read)
+
+    config = load_config(config_path, environ={})
+    assert again(config) == (ImportCounts(new=20), path.stat().st_size)
+    assert again(config) == (ImportCounts(unchanged=20), 0)  # the same bytes: not read again
+    # Another import changes one of its releases: the file is read, and says what it said.
+    other = tmp_path / "other.json"
+    other.write_text(json.dumps([{"title": "ILO supports inclusion of musculoskeletal disorders into the list "
+                                  "of occupational diseases in China", "published": "2022-06-16",
+                                  "summary": "Changed."}]))
+    assert import_file(sessions, config, other).updated == 1
+    assert again(config) == (ImportCounts(updated=1, unchanged=19), path.stat().st_size)
+    set_keys(config_path, "tagging", default_countries='["MN"]')  # other rules
+    assert again(load_config(config_path, environ={}))[1] == path.stat().st_size
+    path.write_bytes(SEED.read_bytes() + b"\n")  # other bytes
+    assert again(config)[1] == path.stat().st_size
+
+
+@settings(max_examples=400, deadline=None)
+@given(st.text(alphabet=st.characters(min_codepoint=0, max_codepoint=127), max_size=60))
+def test_the_fast_ascii_slug_is_python_slugifys(text: str) -> None:
+    from slugify import slugify as python_slugify
+
+    from publisher.ingest.save import _latin_slug
+
+    assert _latin_slug(text) == python_slugify(text)

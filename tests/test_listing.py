@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import io
 import re
 from datetime import date, datetime
 from zoneinfo import ZoneInfo
@@ -143,3 +144,17 @@ def test_the_seed_survives_a_round_trip() -> None:
     entries = seed_entries()
     again = parse_listing(format_listing(entries, SHANGHAI), "again.txt", SHANGHAI)
     assert [_fields(e) for e in again] == [_fields(e) for e in entries]
+
+
+@pytest.mark.parametrize("text", [
+    "2021\r\n\r\n  1. Title\r\n\r\n    16 June 2021\r\n",
+    "2021\n\n  1. Title\r\r\n    16 June 2021\n\x0c\n  2. Other\u2028\n    17 June 2021",
+    "  1. Title\n\n    16 June 2021\n\n    Summary\x85more\n\n",
+])
+def test_lines_read_from_a_file_split_and_number_as_the_whole_text_does(text: str) -> None:
+    """A file is read line by line (split at \\n only); the listing still sees the lines
+    str.splitlines gives for the whole text, so line numbers in messages agree."""
+    from publisher.ingest.listing import _split
+
+    as_read = [raw.decode() for raw in io.BytesIO(text.encode())]
+    assert list(_split(as_read)) == text.splitlines()

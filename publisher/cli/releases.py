@@ -3,11 +3,13 @@
 from __future__ import annotations
 
 from collections.abc import Sequence
+from pathlib import Path
 from typing import TYPE_CHECKING
 
 import click
 
 from publisher.cli.app import App, cli, pass_app, print_lines, print_table
+from publisher.cli.progress import progress_bar
 from publisher.clock import utc_now as now
 from publisher.config.model import INPUT_FORMATS
 
@@ -30,7 +32,15 @@ def import_(app: App, files: tuple[str, ...], fmt: str | None) -> None:
     from publisher.jobs.imports import ImportRequest, import_files  # each command loads what it uses
 
     requests = [ImportRequest(location, fmt) for location in files]
-    print_lines(import_files(app.sessions, app.config, requests, now()).lines())
+    with progress_bar("importing", _local_bytes(files)) as progress:
+        outcome = import_files(app.sessions, app.config, requests, now(), progress)
+    print_lines(outcome.lines())
+
+
+def _local_bytes(files: tuple[str, ...]) -> int | None:
+    """The size of the local files (what the progress bar counts); None when there are none."""
+    sizes = [Path(name).stat().st_size for name in files if Path(name).is_file()]
+    return sum(sizes) or None
 
 
 @cli.group()

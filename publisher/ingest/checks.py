@@ -6,7 +6,7 @@ an import stores can break a feed build, a page or a digest later."""
 from __future__ import annotations
 
 import re
-from collections.abc import Sequence
+from collections.abc import Iterable, Iterator
 from datetime import UTC, datetime
 
 from publisher.errors import InputError
@@ -22,13 +22,13 @@ _TEXT = ("summary", "body_html")
 _LINKS = ("url", "image_url")
 
 
-def checked(entries: Sequence[Entry], source: str) -> Sequence[Entry]:
-    """`entries`, or InputError naming the file, the entry and what is wrong."""
+def checked(entries: Iterable[Entry], source: str) -> Iterator[Entry]:
+    """`entries`, each as it comes, or InputError naming the file, the entry and what is wrong."""
     for entry in entries:
         problem = _problem(entry)
         if problem is not None:
             raise InputError(source, entry.where, problem)
-    return entries
+        yield entry
 
 
 def _problem(entry: Entry) -> str | None:

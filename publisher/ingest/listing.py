@@ -22,9 +22,10 @@ item is the page's preamble and is skipped; a year heading is optional.
 from __future__ import annotations
 
 import re
-from collections.abc import Iterable
+from collections.abc import Iterable, Iterator
 from dataclasses import dataclass, field
 from datetime import tzinfo
+from functools import cached_property
 
 from publisher.dates import format_day_month_year
 from publisher.errors import InputError
@@ -34,6 +35,7 @@ from publisher.ingest.entry import Entry, normalize_space
 _YEAR = re.compile(r"\d{4}")
 _ITEM = re.compile(r"( {0,3})(\d{1,4})\.\s+(\S.*)")
 _CREDIT = "©"
+_OTHER_BREAKS = re.compile("[\r\v\f\x1c-\x1e\x85\u2028\u2029]")
 _DATE_EXAMPLE = "a date such as '16 June 2022'"
 
 
@@ -42,7 +44,7 @@ class _Paragraph:
     line: int
     parts: list[str] = field(default_factory=list)
 
-    @property
+    @cached_property  # read once the item is complete
     def text(self) -> str:
         return normalize_space(" ".join(self.parts))
 
@@ -62,13 +64,28 @@ class _Item:
 
 def parse_listing(text: str, source: str, zone: tzinfo) -> list[Entry]:
     """Every item of the listing, in the listing's order; dates are midnight in `zone`."""
-    return [_entry(item, source, zone) for item in _items(text, source)]
+    return list(listing_entries(text.splitlines(), source, zone))
 
 
-def _items(text: str, source: str) -> Iterable[_Item]:
+def listing_entries(lines: Iterable[str], source: str, zone: tzinfo) -> Iterator[Entry]:
+    """The same, as the lines come (a file read line by line): one item in memory at a time.
+    Lines are split as str.splitlines splits a whole text, so both number them alike."""
+    return (_entry(item, source, zone) for item in _items(lines, source))
+
+
+def _split(lines: Iterable[str]) -> Iterator[str]:
+    for physical in lines:
+        line = physical[:-1] if physical.endswith("\n") else physical
+        if _OTHER_BREAKS.search(line):  # rare: a \r, or what else str.splitlines breaks at
+            yield from physical.splitlines()
+        else:
+            yield line
+
+
+def _items(lines: Iterable[str], source: str) -> Iterator[_Item]:
     item: _Item | None = None
     in_preamble = True
-    for number, raw in enumerate(text.splitlines(), start=1):
+    for number, raw in enumerate(_split(lines), start=1):
         line = raw.rstrip()
         if not line.strip():
             if item is not None:

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Callable, Iterable, Iterator
 from importlib import resources
 from pathlib import Path
 from urllib.parse import urlsplit
@@ -14,10 +14,13 @@ from publisher.errors import InputError
 from publisher.ingest.checks import checked
 from publisher.ingest.entry import Entry
 from publisher.ingest.html_page import parse_html_page
-from publisher.ingest.listing import parse_listing
-from publisher.ingest.tabular import parse_csv, parse_json
+from publisher.ingest.listing import listing_entries, parse_listing
+from publisher.ingest.tabular import csv_entries, parse_csv, parse_json
 
 PARSERS = {"listing": parse_listing, "json": parse_json, "csv": parse_csv, "html": parse_html_page}
+# Formats read line by line as a file streams by: memory stays flat in the file's size. (JSON
+# and HTML pages are read whole; they are pages, not archives.)
+LINE_PARSERS = {"listing": listing_entries, "csv": csv_entries}
 assert set(PARSERS) == set(INPUT_FORMATS), "a parser for each format the config and the CLI offer"
 _EXTENSIONS = {".txt": "listing", ".json": "json", ".csv": "csv", ".html": "html", ".htm": "html"}
 _CONTENT_TYPES = {"text/plain": "listing", "application/json": "json", "text/csv": "csv",
@@ -47,16 +50,47 @@ def read_text(location: str) -> str:
         raise InputError(location, "", f"cannot read: {exc.strerror or exc}") from None
 
 
-def read_entries(location: str, fmt: str | None, zone: ZoneInfo) -> Sequence[Entry]:
-    return parse(fmt or detect_format(location), read_text(location), location, zone)
+def read_entries(location: str, fmt: str | None, zone: ZoneInfo,
+                 progress: Callable[[int], None] | None = None) -> Iterator[Entry]:
+    """The entries of a file (or the bundled sample), checked, as they are read; `progress` is
+    told the bytes read of a file read line by line."""
+    fmt = fmt or detect_format(location)
+    if fmt in LINE_PARSERS and not location.startswith(BUNDLED_PREFIX):
+        return _guarded(checked(LINE_PARSERS[fmt](_lines(location, progress), location, zone), location), location)
+    return parse(fmt, read_text(location), location, zone)
 
 
-def parse(fmt: str, text: str, location: str, zone: ZoneInfo) -> Sequence[Entry]:
+def parse(fmt: str, text: str, location: str, zone: ZoneInfo) -> Iterator[Entry]:
     """The entries of `text` in format `fmt`, checked; InputError naming `location` otherwise
     (also for documents too deep or numbers too long for the parser to hold)."""
+    return _guarded(checked(_parsed(fmt, text, location, zone), location), location)
+
+
+def _parsed(fmt: str, text: str, location: str, zone: ZoneInfo) -> Iterator[Entry]:
+    yield from PARSERS[fmt](text, location, zone)
+
+
+def _guarded(entries: Iterable[Entry], location: str) -> Iterator[Entry]:
     try:
-        return checked(PARSERS[fmt](text, location, zone), location)
+        yield from entries
     except RecursionError:
         raise InputError(location, "", "nested too deeply to read") from None
     except ValueError as exc:  # e.g. an integer of more digits than Python converts
         raise InputError(location, "", f"cannot be read: {exc}") from None
+
+
+def _lines(location: str, progress: Callable[[int], None] | None) -> Iterator[str]:
+    """A file's lines (with their ends) as they are read, each decoded on its own: a byte that
+    is not UTF-8 is reported with its line."""
+    try:
+        with Path(location).open("rb") as file:
+            for number, raw in enumerate(file, start=1):
+                try:
+                    line = raw.decode("utf-8")
+                except UnicodeDecodeError:
+                    raise InputError(location, f"line {number}", "not UTF-8 text") from None
+                yield line.removeprefix("\ufeff") if number == 1 else line
+                if progress:
+                    progress(len(raw))
+    except OSError as exc:
+        raise InputError(location, "", f"cannot read: {exc.strerror or exc}") from None

@@ -6,8 +6,9 @@ category and body_html are optional. An unknown field is an error, so a misspelt
 
 from __future__ import annotations
 
+import io
 import json
-from collections.abc import Iterable, Mapping
+from collections.abc import Iterable, Iterator, Mapping
 from datetime import tzinfo
 from typing import Any
 
@@ -39,8 +40,13 @@ def parse_json(text: str, source: str, zone: tzinfo) -> list[Entry]:
 
 
 def parse_csv(text: str, source: str, zone: tzinfo) -> list[Entry]:
-    return [_entry({key: value for key, value in row.items() if value not in ("", None)}, source, where, zone)
-            for where, row in csv_records(text, source, FIELDS)]
+    return list(csv_entries(io.StringIO(text, newline=""), source, zone))
+
+
+def csv_entries(lines: Iterable[str], source: str, zone: tzinfo) -> Iterator[Entry]:
+    """The rows of a CSV text given line by line (with line ends), as they come."""
+    return (_entry({key: value for key, value in row.items() if value not in ("", None)}, source, where, zone)
+            for where, row in csv_records(lines, source, FIELDS))
 
 
 def _check_fields(names: Iterable[str], source: str, where: str) -> None:

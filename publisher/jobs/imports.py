@@ -2,17 +2,19 @@
 
 from __future__ import annotations
 
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass
 from datetime import datetime
+from pathlib import Path
 
 from sqlalchemy.orm import Session, sessionmaker
 
-from publisher.config import Config, Source
+from publisher.config import BUNDLED_PREFIX, Config, Source
 from publisher.errors import PublisherError
 from publisher.feeds.build import BuildReport, build_feeds
 from publisher.ingest.entry import Entry
 from publisher.ingest.fetch import fetch
+from publisher.ingest.fingerprints import file_digest, remember, rules_digest, unchanged_entries
 from publisher.ingest.read import detect_format, parse, read_entries
 from publisher.ingest.save import ImportCounts, save_entries
 from publisher.store.runs import remember_validators, source_validators
@@ -38,38 +40,65 @@ class ImportOutcome:
         return lines + ([self.feeds.line()] if self.feeds is not None else [])
 
 
+Progress = Callable[[int], None]
+
+
 def import_files(
     sessions: sessionmaker[Session], config: Config, requests: Sequence[ImportRequest],
-    now: datetime,
+    now: datetime, progress: Progress | None = None,
 ) -> ImportOutcome:
     """Import every file in one transaction: a bad entry anywhere leaves the database unchanged.
-    When anything changed, the feeds are rebuilt."""
-    parsed = [(request.location, _entries(request, config)) for request in requests]
-    return _store(sessions, config, parsed, now)
+    Files are read as they are stored (`progress`: bytes read); a file imported before, and
+    unchanged since, is not read again (ingest/fingerprints.py). When anything changed, the
+    feeds are rebuilt."""
+    return _store(sessions, config, [_input(request, config, progress) for request in requests], now)
 
 
-def _entries(request: ImportRequest, config: Config) -> Sequence[Entry]:
+@dataclass(frozen=True)
+class _Input:
+    location: str
+    entries: Iterable[Entry]  # read when they are stored
+    fingerprint: tuple[str, str] | None = None  # a local file's: its digest, and the rules'
+
+
+def _input(request: ImportRequest, config: Config, progress: Progress | None) -> _Input:
     """A file's entries, or a URL's: fetched as a source is (its timeout and size limit), but
     whole, since a one-off import has no earlier fetch to compare with."""
-    if not request.location.startswith(("http://", "https://")):
-        return read_entries(request.location, request.format, config.site.zone)
-    rules = Source(name="import", location=request.location)
-    fetched = fetch(request.location, etag=None, last_modified=None,
+    location = request.location
+    if not location.startswith(("http://", "https://")):
+        entries = read_entries(location, request.format, config.site.zone, progress)
+        if location.startswith(BUNDLED_PREFIX) or not Path(location).is_file():
+            return _Input(location, entries)
+        try:
+            digest = file_digest(location)
+        except OSError:  # reading it says why, with the file's name
+            return _Input(location, entries)
+        return _Input(location, entries, (digest, rules_digest(config, request.format)))
+    rules = Source(name="import", location=location)
+    fetched = fetch(location, etag=None, last_modified=None,
                     timeout=rules.timeout.total_seconds(), max_bytes=rules.max_bytes)
-    fmt = request.format or detect_format(request.location, fetched.content_type)
-    return parse(fmt, fetched.text(request.location), request.location, config.site.zone)
+    fmt = request.format or detect_format(location, fetched.content_type)
+    return _Input(location, parse(fmt, fetched.text(location), location, config.site.zone))
 
 
-def _store(sessions: sessionmaker[Session], config: Config, parsed: Sequence[tuple[str, Sequence[Entry]]],
+def _store(sessions: sessionmaker[Session], config: Config, inputs: Sequence[_Input],
            now: datetime, also: Callable[[Session], None] = lambda _session: None) -> ImportOutcome:
     with sessions.begin() as session:
-        files = [
-            (location, save_entries(session, entries, config=config, source=location, now=now))
-            for location, entries in parsed
-        ]
+        files = [(one.location, _save(session, config, one, now)) for one in inputs]
         also(session)
     changed = any(counts.changed for _, counts in files)
     return ImportOutcome(files, build_feeds(sessions, config) if changed else None)
+
+
+def _save(session: Session, config: Config, one: _Input, now: datetime) -> ImportCounts:
+    if one.fingerprint is None:
+        return save_entries(session, one.entries, config=config, source=one.location, now=now)
+    known = unchanged_entries(session, one.location, *one.fingerprint)
+    if known is not None:
+        return ImportCounts(unchanged=known)
+    counts = save_entries(session, one.entries, config=config, source=one.location, now=now)
+    remember(session, one.location, *one.fingerprint, entries=counts.total, now=now)
+    return counts
 
 
 def import_source(sessions: sessionmaker[Session], config: Config, source: Source,
@@ -88,10 +117,10 @@ def import_source(sessions: sessionmaker[Session], config: Config, source: Sourc
     fmt = source.format or detect_format(source.location, fetched.content_type)
     entries = parse(fmt, fetched.text(source.location), source.location, config.site.zone)
 
-    def remember(session: Session) -> None:
+    def remember_fetch(session: Session) -> None:
         remember_validators(session, source.name, fetched.etag, fetched.last_modified, now)
 
-    return _store(sessions, config, [(source.location, entries)], now, also=remember)
+    return _store(sessions, config, [_Input(source.location, entries)], now, also=remember_fetch)
 
 
 def import_sources(sessions: sessionmaker[Session], config: Config, now: datetime

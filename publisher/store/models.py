@@ -77,7 +77,8 @@ class Country(Base):
 
 class Release(Base):
     __tablename__ = "releases"
-    __table_args__ = (Index("ix_releases_newest", "published", "id"),)
+    __table_args__ = (Index("ix_releases_newest", "published", "id"),
+                      Index("ix_releases_source", "source", "source_key"))
 
     id: Mapped[int] = mapped_column(Integer, primary_key=True)
     # The identity an import recognises a release by: its URL, else its date and normalized title.
@@ -273,6 +274,21 @@ class ScheduleRun(Base):
     started: Mapped[datetime] = mapped_column(UTCDateTime())
     finished: Mapped[datetime | None] = mapped_column(UTCDateTime())
     outcome: Mapped[str | None] = mapped_column(Text)
+
+
+class ImportFingerprint(Base):
+    """What a file's last import found, so that importing it again unchanged is a check, not a
+    second read: the file's bytes, the rules that shaped what was stored (countries, tagging,
+    site), and the releases it left (their content hashes), each as a SHA-256."""
+
+    __tablename__ = "import_fingerprints"
+
+    location: Mapped[str] = mapped_column(String(1000), primary_key=True)
+    file_digest: Mapped[str] = mapped_column(String(64))
+    rules_digest: Mapped[str] = mapped_column(String(64))
+    store_digest: Mapped[str] = mapped_column(String(64))
+    entries: Mapped[int] = mapped_column(Integer)  # releases the file holds
+    imported: Mapped[datetime] = mapped_column(UTCDateTime())
 
 
 class SourceState(Base):
