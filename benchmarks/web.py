@@ -1,28 +1,63 @@
-"""Feed serving benchmark: /feeds/cn/atom.xml under load, with and without If-None-Match.
+"""Feed serving benchmark: /feeds/cn/atom.xml under load, a full GET and a 304, measured with a
+load generator that is not the bottleneck (`wrk`, else ApacheBench `ab -k`), beside baselines
+run in the same session on the same machine:
 
-    .venv/bin/python benchmarks/web.py [--seconds 10] [--clients 8]
+- a bare ASGI app sending the very same response bytes (status, headers, body, captured from
+  publisher's own answer) on the same uvicorn stack: the ceiling of that stack;
+- nginx serving the same file, when installed: the reference.
 
-Runs `publisher serve` (uvicorn) on 127.0.0.1 in a process of its own, then, from this
-process, keeps `--clients` persistent connections busy for `--seconds` per mode (bounded to
-30 s each). Reports requests per second and the 50th and 99th percentile latency, and the ratio
-of conditional to full GETs.
+    .venv/bin/python benchmarks/web.py [--seconds 5] [--rounds 3] [--clients 8]
+
+Both uvicorn stacks are measured, h11 with asyncio and httptools with uvloop (what `publisher
+serve` uses); each figure is the median of --rounds runs, the servers taking turns.
+Target: publisher >= 0.8x the bare app on the same stack, for the full GET and for the 304.
 """
 
 from __future__ import annotations
 
 import argparse
 import http.client
+import json
 import os
+import re
+import shutil
+import signal
 import socket
 import statistics
 import subprocess
 import sys
 import tempfile
-import threading
 import time
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parent.parent
+FEED = "/feeds/cn/atom.xml"
+STACKS = {"h11 + asyncio": ["--http", "h11", "--loop", "asyncio"],
+          "httptools + uvloop": ["--http", "httptools", "--loop", "uvloop"]}
+KEY = {"PUBLISHER_SECRET_KEY": "benchmark signing key, long enough to be accepted"}
+BARE = '''\
+import json
+with open({responses!r}) as file:
+    RESPONSES = {{tag: (status, [(k.encode(), v.encode()) for k, v in headers], body.encode("latin-1"))
+                 for tag, (status, headers, body) in json.load(file).items()}}
+async def app(scope, receive, send):
+    if scope["type"] != "http":
+        return
+    asked = dict(scope["headers"]).get(b"if-none-match")
+    status, headers, body = RESPONSES["304" if asked else "200"]
+    await send({{"type": "http.response.start", "status": status, "headers": headers}})
+    await send({{"type": "http.response.body", "body": body}})
+'''
+NGINX = '''\
+daemon off; worker_processes 1; pid {folder}/nginx.pid; error_log {folder}/nginx-error.log;
+events {{ worker_connections 1024; }}
+http {{
+  access_log off; client_body_temp_path {folder}; proxy_temp_path {folder}; fastcgi_temp_path {folder};
+  uwsgi_temp_path {folder}; scgi_temp_path {folder};
+  types {{ application/atom+xml xml; }}
+  server {{ listen 127.0.0.1:{port}; location /feeds/ {{ alias {folder}/feeds/; etag on; }} }}
+}}
+'''
 
 
 def free_port() -> int:
@@ -31,83 +66,146 @@ def free_port() -> int:
         return int(probe.getsockname()[1])
 
 
-def start_server(folder: Path, port: int) -> subprocess.Popen[bytes]:
-    config = folder / "config.toml"
-    text = (ROOT / "config.toml").read_text("utf-8").replace(
-        'url = "sqlite:///publisher.db"', f'url = "sqlite:///{folder / "bench.db"}"', 1)
-    config.write_text(text, "utf-8")
-    env = {**os.environ, "PUBLISHER_SECRET_KEY": "benchmark signing key, long enough to be accepted"}
-    subprocess.run([sys.executable, "-m", "publisher", "--config", str(config), "import",
-                    str(ROOT / "publisher" / "data" / "ilo-china-mongolia-news.txt")],
-                   check=True, env=env, capture_output=True)
-    server = subprocess.Popen([sys.executable, "-m", "publisher", "--config", str(config), "serve",
-                               "--port", str(port)], env=env)
+def wait_for(port: int, process: subprocess.Popen[bytes]) -> None:
     deadline = time.monotonic() + 30
     while True:
         try:
             socket.create_connection(("127.0.0.1", port), timeout=1).close()
-            return server
+            return
         except OSError:
-            if time.monotonic() > deadline:
-                server.kill()
-                raise SystemExit("the server did not start") from None
+            if process.poll() is not None or time.monotonic() > deadline:
+                raise SystemExit(f"a server did not start: {process.args}") from None
             time.sleep(0.1)
 
 
-def load(port: int, seconds: float, clients: int, headers: dict[str, str]) -> tuple[int, list[float], set[int]]:
-    latencies: list[float] = []
-    statuses: set[int] = set()
-    lock = threading.Lock()
-    stop_at = time.monotonic() + seconds
+def prepare(folder: Path) -> Path:
+    config = folder / "config.toml"
+    config.write_text((ROOT / "config.toml").read_text("utf-8").replace(
+        'url = "sqlite:///publisher.db"', f'url = "sqlite:///{folder / "bench.db"}"', 1), "utf-8")
+    subprocess.run([sys.executable, "-m", "publisher", "--config", str(config), "import",
+                    str(ROOT / "publisher" / "data" / "ilo-china-mongolia-news.txt")],
+                   check=True, env={**os.environ, **KEY}, capture_output=True)
+    return config
 
-    def client() -> None:
-        connection = http.client.HTTPConnection("127.0.0.1", port, timeout=10)
-        mine = []
-        while time.monotonic() < stop_at:
-            started = time.perf_counter()
-            connection.request("GET", "/feeds/cn/atom.xml", headers=headers)
-            response = connection.getresponse()
-            response.read()
-            mine.append(time.perf_counter() - started)
-            statuses.add(response.status)
+
+def capture(port: int) -> dict[str, tuple[int, list[tuple[str, str]], str]]:
+    """Publisher's own answers (200, and 304 to its ETag), for the bare app to send as they are."""
+    answers = {}
+    etag = ""
+    for tag, headers in (("200", {}), ("304", {"If-None-Match": ""})):
+        if etag:
+            headers["If-None-Match"] = etag
+        connection = http.client.HTTPConnection("127.0.0.1", port)
+        connection.request("GET", FEED, headers=headers)
+        response = connection.getresponse()
+        body = response.read()
+        etag = response.getheader("ETag") or ""
+        kept = [(name.lower(), value) for name, value in response.getheaders() if name.lower() != "date"]
+        answers[tag] = (response.status, kept, body.decode("latin-1"))
         connection.close()
-        with lock:
-            latencies.extend(mine)
+    return answers
 
-    threads = [threading.Thread(target=client) for _ in range(clients)]
-    for thread in threads:
-        thread.start()
-    for thread in threads:
-        thread.join()
-    return len(latencies), latencies, statuses
+
+def load(port: int, seconds: float, clients: int, etag: str | None) -> float:
+    """Requests per second over keep-alive connections. wrk first: ab cannot keep a connection
+    alive across a 304 (it has no Content-Length), so with ab every 304 costs a connection."""
+    url = f"http://127.0.0.1:{port}{FEED}"
+    extra = ["-H", f"If-None-Match: {etag}"] if etag else []
+    if shutil.which("wrk"):
+        done = subprocess.run(["wrk", "-t", "1", "-c", str(clients), "-d", f"{seconds}s", *extra, url],
+                              capture_output=True, text=True, check=True)
+        found = re.search(r"Requests/sec:\s+([\d.]+)", done.stdout)
+        assert found and "Non-2xx" not in done.stdout and "Socket errors" not in done.stdout, done.stdout
+        return float(found.group(1))
+    if shutil.which("ab"):
+        done = subprocess.run(["ab", "-k", "-q", "-c", str(clients), "-t", str(seconds), "-n", "10000000",
+                               *extra, url], capture_output=True, text=True, check=True)
+        failed = re.search(r"Failed requests:\s+(\d+)", done.stdout)
+        found = re.search(r"Requests per second:\s+([\d.]+)", done.stdout)
+        assert found and failed and failed.group(1) == "0", done.stdout
+        return float(found.group(1))
+    raise SystemExit("install a load generator: apt-get install wrk (or apache2-utils for ab)")
+
+
+class Servers:
+    def __init__(self, folder: Path, config: Path) -> None:
+        self.folder, self.config = folder, config
+        self.processes: list[subprocess.Popen[bytes]] = []
+
+    def start(self, command: list[str], env: dict[str, str] | None = None, port: int | None = None) -> int:
+        port = port or free_port()
+        process = subprocess.Popen([part.replace("{port}", str(port)) for part in command],
+                                   env={**os.environ, **KEY, **(env or {})}, cwd=self.folder,
+                                   stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+        self.processes.append(process)
+        wait_for(port, process)
+        return port
+
+    def uvicorn(self, target: str, stack: list[str], app_dir: Path | None = None) -> int:
+        command = [sys.executable, "-m", "uvicorn", target, "--port", "{port}", "--log-level", "warning",
+                   "--no-server-header", "--no-proxy-headers", *stack]  # as `publisher serve` runs it
+        if app_dir:
+            command += ["--app-dir", str(app_dir)]
+        return self.start(command, {"PUBLISHER_CONFIG": str(self.config)})
+
+    def stop(self) -> None:
+        for process in self.processes:
+            process.send_signal(signal.SIGTERM)
+        for process in self.processes:
+            try:
+                process.wait(timeout=15)
+            except subprocess.TimeoutExpired:
+                process.kill()
 
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--seconds", type=float, default=10.0)
+    parser.add_argument("--seconds", type=int, default=5)
+    parser.add_argument("--rounds", type=int, default=3)
     parser.add_argument("--clients", type=int, default=8)
     args = parser.parse_args()
-    seconds = min(args.seconds, 30.0)
-    port = free_port()
-    server = start_server(Path(tempfile.mkdtemp(prefix="publisher-web-bench-")), port)
+    folder = Path(tempfile.mkdtemp(prefix="publisher-web-bench-"))
+    servers = Servers(folder, prepare(folder))
     try:
-        probe = http.client.HTTPConnection("127.0.0.1", port)
-        probe.request("GET", "/feeds/cn/atom.xml")
-        response = probe.getresponse()
-        etag, size = response.getheader("ETag"), len(response.read())
-        results = {}
-        for name, headers in (("full GET", {}), ("If-None-Match", {"If-None-Match": etag or ""})):
-            count, latencies, statuses = load(port, seconds, args.clients, headers)
-            results[name] = (count / seconds, latencies, statuses)
+        ours = servers.start([sys.executable, "-m", "publisher", "--config", str(servers.config), "serve",
+                              "--port", "{port}"])
+        answers = capture(ours)
+        (folder / "responses.json").write_text(json.dumps(answers), "utf-8")
+        (folder / "bare.py").write_text(BARE.format(responses=str(folder / "responses.json")), "utf-8")
+        etag = dict(answers["200"][1])["etag"]
+        ports = {}
+        for stack, flags in STACKS.items():
+            ports[f"bare, {stack}"] = servers.uvicorn("bare:app", flags, folder)
+            ports[f"publisher, {stack}"] = servers.uvicorn("publisher.web.asgi:app", flags)
+        ports["publisher serve"] = ours
+        if shutil.which("nginx"):
+            nginx_port = free_port()
+            (folder / "nginx.conf").write_text(NGINX.format(folder=folder, port=nginx_port), "utf-8")
+            servers.start(["nginx", "-c", str(folder / "nginx.conf"), "-e", str(folder / "nginx-error.log")],
+                          port=nginx_port)
+            ports["nginx (reference)"] = nginx_port
+        figures: dict[tuple[str, str], list[float]] = {}
+        for _ in range(args.rounds):
+            for name, port in ports.items():
+                for kind, tag in (("GET", None), ("304", etag)):
+                    figures.setdefault((name, kind), []).append(load(port, args.seconds, args.clients, tag))
     finally:
-        server.terminate()
-        server.wait(timeout=30)
-    print(f"/feeds/cn/atom.xml ({size} bytes), {args.clients} clients, {seconds:.0f} s each")
-    for name, (rate, latencies, statuses) in results.items():
-        cuts = statistics.quantiles(latencies, n=100)
-        print(f"  {name:14} {rate:8.0f} req/s   p50 {cuts[49] * 1000:6.2f} ms   "
-              f"p99 {cuts[98] * 1000:6.2f} ms   status {sorted(statuses)}")
-    print(f"  conditional / full: {results['If-None-Match'][0] / results['full GET'][0]:.2f}x")
+        servers.stop()
+        shutil.rmtree(folder, ignore_errors=True)
+    report(figures, len(answers["200"][2]), args)
+
+
+def report(figures: dict[tuple[str, str], list[float]], size: int, args: argparse.Namespace) -> None:
+    rate = {key: statistics.median(values) for key, values in figures.items()}
+    print(f"{FEED} ({size:,} bytes), {args.clients} keep-alive clients, median of {args.rounds} x "
+          f"{args.seconds} s, requests per second")
+    print(f"  {'':34} {'full GET':>10} {'304':>10}")
+    for name in dict.fromkeys(name for name, _ in rate):
+        print(f"  {name:34} {rate[(name, 'GET')]:>10,.0f} {rate[(name, '304')]:>10,.0f}")
+    for stack in STACKS:
+        ratios = [rate[(f"publisher, {stack}", kind)] / rate[(f"bare, {stack}", kind)] for kind in ("GET", "304")]
+        verdict = "met" if min(ratios) >= 0.8 else "MISSED"
+        print(f"  publisher / bare, {stack}: {ratios[0]:.2f}x GET, {ratios[1]:.2f}x 304 (target >= 0.8: {verdict})")
 
 
 if __name__ == "__main__":

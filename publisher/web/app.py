@@ -19,7 +19,7 @@ from publisher.mail.transport import Transport
 from publisher.subscribers.keys import signing_key
 from publisher.subscribers.tokens import Signer
 from publisher.web.digests import add_digest_routes
-from publisher.web.feeds import add_feed_routes
+from publisher.web.feeds import FeedFront, add_feed_routes
 from publisher.web.health import add_health_route
 from publisher.web.releases import add_release_routes
 from publisher.web.security import add_security
@@ -28,9 +28,10 @@ from publisher.web.subscribe import add_subscription_routes
 
 def create_app(config: Config, sessions: sessionmaker[Session],
                transport: Transport | None = None,
-               clock: Callable[[], datetime] = utc_now) -> FastAPI:
-    """The app; `transport` overrides the configured mail transport (confirmation mails),
-    `clock` the time the handlers see (token ages, status changes, health)."""
+               clock: Callable[[], datetime] = utc_now) -> FeedFront:
+    """The app (FeedFront, answering feed files, around the FastAPI app); `transport` overrides
+    the configured mail transport (confirmation mails), `clock` the time the handlers see
+    (token ages, status changes, health)."""
     app = FastAPI(title="publisher", version="1", docs_url=None, redoc_url=None)
     signer = Signer(signing_key(config), clock)
     add_subscription_routes(app, config, sessions, signer, transport, clock)
@@ -39,4 +40,4 @@ def create_app(config: Config, sessions: sessionmaker[Session],
     add_release_routes(app, config, sessions)
     add_health_route(app, config, sessions, clock)
     add_security(app, config)
-    return app
+    return FeedFront(app, config)

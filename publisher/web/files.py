@@ -1,7 +1,11 @@
-"""The built feed files as HTTP responses: type, validators, and a gzip copy, kept per version.
+"""The built feed files as HTTP responses, held in memory: body, gzip copy, ETag and every
+header prepared when a file is first asked for, so that answering a reader costs no file system
+call at all.
 
-A file is read (and compressed) once per version (its size and mtime), not once per request;
-the ETag is a hash of its bytes, so a rebuild that writes nothing keeps it.
+A file is read (and compressed) once per version. Whether a held file is still current is
+checked at most once a second (`recheck`), for every held file at once (a stat each): a rebuild
+is seen within that second, a request between checks touches nothing. The ETag is a hash of the
+bytes, so a rebuild that writes the same bytes keeps it.
 """
 
 from __future__ import annotations
@@ -9,37 +13,65 @@ from __future__ import annotations
 import gzip
 import hashlib
 import threading
+import time
 from collections import OrderedDict
+from collections.abc import Callable
 from dataclasses import dataclass
 from email.utils import formatdate
 from pathlib import Path
 
 from publisher.feeds.media import media_type
+from publisher.web.security import HEADERS as SECURITY_HEADERS
+
+Headers = list[tuple[bytes, bytes]]
+
+
+@dataclass(frozen=True)
+class Variant:
+    """One encoding of a file (plain or gzip), with the headers of its 200 and of its 304."""
+    body: bytes
+    etag: bytes
+    ok: Headers
+    not_modified: Headers
 
 
 @dataclass(frozen=True)
 class ServedFile:
-    body: bytes
-    gzipped: bytes
-    etag: str
-    last_modified: str  # an HTTP date
+    plain: Variant
+    gzipped: Variant
     mtime: float
-    content_type: str
+
+    @property
+    def body(self) -> bytes:
+        return self.plain.body
 
 
 MAX_CACHED = 256  # files: every feed of 80 countries with its archives, and no more
+_MAX_NAMES = 4 * MAX_CACHED  # spellings of their paths remembered
 
 
 class FeedFiles:
-    def __init__(self, folder: Path) -> None:
+    def __init__(self, folder: Path, max_age: int = 300, recheck: float = 1.0,
+                 clock: Callable[[], float] = time.monotonic) -> None:
         self.folder = folder.resolve()
+        self.max_age, self.recheck, self.clock = max_age, recheck, clock
         # By real path, least recently used first: however a path is spelled, one entry.
         self._cache: OrderedDict[Path, tuple[tuple[int, int], ServedFile]] = OrderedDict()
+        self._names: dict[str, Path] = {}  # each spelling asked for, to its real path
         self._lock = threading.Lock()
+        self._checked = clock()
 
     def get(self, relative: str) -> ServedFile | None:
         """The file at `relative` in the folder; None for anything else (no dotfiles, no way
         out, not through a link either)."""
+        self._recheck()
+        path = self._names.get(relative)  # (a dict read needs no lock: the GIL makes it whole)
+        cached = self._cache.get(path) if path is not None else None
+        if cached is not None:
+            return cached[1]
+        return self._load(relative)
+
+    def _load(self, relative: str) -> ServedFile | None:
         path = self._real_path(relative)
         if path is None:
             return None
@@ -50,16 +82,30 @@ class FeedFiles:
         version = (stat.st_mtime_ns, stat.st_size)
         with self._lock:
             cached = self._cache.get(path)
-            if cached and cached[0] == version:
-                self._cache.move_to_end(path)
-                return cached[1]
-        served = _load(path, stat.st_mtime)
+        served = cached[1] if cached and cached[0] == version else _served(path, stat.st_mtime, self.max_age)
         with self._lock:
             self._cache[path] = (version, served)
             self._cache.move_to_end(path)
             while len(self._cache) > MAX_CACHED:
                 self._cache.popitem(last=False)
+            if len(self._names) >= _MAX_NAMES:
+                self._names.clear()
+            self._names[relative] = path
         return served
+
+    def _recheck(self) -> None:
+        """Forget every held file that changed on disk; at most once per `recheck` seconds."""
+        now = self.clock()
+        if now - self._checked < self.recheck:
+            return
+        self._checked = now
+        with self._lock:
+            held = list(self._cache.items())
+        changed = [path for path, (version, _) in held if _version(path) != version]
+        if changed:
+            with self._lock:
+                for path in changed:
+                    self._cache.pop(path, None)
 
     def _real_path(self, relative: str) -> Path | None:
         parts = Path(relative).parts
@@ -74,8 +120,30 @@ class FeedFiles:
         return path
 
 
-def _load(path: Path, mtime: float) -> ServedFile:
+def _version(path: Path) -> tuple[int, int] | None:
+    try:
+        stat = path.stat()
+    except OSError:
+        return None
+    return stat.st_mtime_ns, stat.st_size
+
+
+def _served(path: Path, mtime: float, max_age: int) -> ServedFile:
     body = path.read_bytes()
     content_type = media_type(path.name, path.suffix, in_archive=path.parent.name == "archive")
-    return ServedFile(body, gzip.compress(body, mtime=0), f'"{hashlib.sha256(body).hexdigest()[:32]}"',
-                      formatdate(mtime, usegmt=True), mtime, content_type)
+    if content_type.startswith("text/") and "charset" not in content_type:
+        content_type += "; charset=utf-8"  # as Starlette's responses said it (text/x-opml)
+    etag = hashlib.sha256(body).hexdigest()[:32]
+    common: Headers = [(b"last-modified", formatdate(mtime, usegmt=True).encode()),
+                       (b"vary", b"Accept-Encoding"), (b"cache-control", f"public, max-age={max_age}".encode()),
+                       *SECURITY_HEADERS]
+
+    def variant(data: bytes, tag: str, encoding: Headers) -> Variant:
+        validators: Headers = [(b"etag", tag.encode()), *common]
+        ok = [(b"content-type", content_type.encode()), (b"content-length", str(len(data)).encode()),
+              *encoding, *validators]
+        return Variant(data, tag.encode(), ok, validators)
+
+    return ServedFile(variant(body, f'"{etag}"', []),
+                      variant(gzip.compress(body, mtime=0), f'"{etag}-gz"', [(b"content-encoding", b"gzip")]),
+                      mtime)
