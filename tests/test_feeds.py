@@ -32,7 +32,22 @@ def built(tmp_path: Path, db_url: str) -> tuple[Config, sessionmaker[Session], P
 
 
 def feed_files(folder: Path) -> list[Path]:
-    return sorted(p for p in folder.rglob("*") if p.is_file() and not p.name.startswith("."))
+    """The files a reader is given (not the build state, not the gzip copies beside them)."""
+    return sorted(p for p in folder.rglob("*") if p.is_file() and not p.name.startswith(".")
+                  and p.suffix != ".gz")
+
+
+def test_each_file_has_its_gzip_copy_for_a_web_server(built) -> None:  # type: ignore[no-untyped-def]
+    import gzip
+
+    _, _, folder = built
+    files = feed_files(folder)
+    assert len(files) == 11 and all(gzip.decompress(p.with_name(p.name + ".gz").read_bytes()) == p.read_bytes()
+                         for p in files)
+    (folder / "cn" / "atom.xml.gz").unlink()  # lost: the next build puts it back
+    config, sessions, _ = built
+    assert build_feeds(sessions, config).changed == []
+    assert gzip.decompress((folder / "cn" / "atom.xml.gz").read_bytes()) == (folder / "cn" / "atom.xml").read_bytes()
 
 
 def test_every_atom_file_is_valid_rfc_4287(built) -> None:  # type: ignore[no-untyped-def]

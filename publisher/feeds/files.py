@@ -6,6 +6,7 @@ it was built from, so a rebuild can tell that a file is current without renderin
 
 from __future__ import annotations
 
+import gzip
 import json
 import logging
 import os
@@ -15,6 +16,7 @@ from pathlib import Path
 log = logging.getLogger(__name__)
 
 STATE_NAME = ".build-state.json"
+GZIP_SUFFIX = ".gz"
 
 
 def write_atomic(path: Path, data: bytes) -> None:
@@ -39,14 +41,23 @@ def write_atomic(path: Path, data: bytes) -> None:
 
 
 def write_if_changed(path: Path, data: bytes) -> bool:
-    """Write unless the file already holds exactly these bytes (its mtime then stays)."""
+    """Write unless the file already holds exactly these bytes (its mtime then stays); and
+    beside it its gzip copy `NAME.gz`, for a web server that serves those as they are (nginx's
+    gzip_static), whenever the file is written or the copy is missing."""
     try:
         if path.stat().st_size == len(data) and path.read_bytes() == data:
+            if not gzip_copy(path).exists():
+                write_atomic(gzip_copy(path), gzip.compress(data, compresslevel=9, mtime=0))
             return False
     except FileNotFoundError:
         pass
+    write_atomic(gzip_copy(path), gzip.compress(data, compresslevel=9, mtime=0))
     write_atomic(path, data)
     return True
+
+
+def gzip_copy(path: Path) -> Path:
+    return path.with_name(path.name + GZIP_SUFFIX)
 
 
 class BuildState:
@@ -69,12 +80,14 @@ class BuildState:
         return data if isinstance(data, dict) else {}
 
     def is_current(self, relative: str, fingerprint: str) -> bool:
-        """The file exists, has the size it was written with, and was built from this data."""
+        """The file exists, has the size it was written with, was built from this data, and
+        has its gzip copy beside it."""
         entry = self._entries.get(relative)
         if not entry or entry.get("fingerprint") != fingerprint:
             return False
+        path = self.folder / relative
         try:
-            return (self.folder / relative).stat().st_size == entry.get("size")
+            return path.stat().st_size == entry.get("size") and gzip_copy(path).exists()
         except FileNotFoundError:
             return False
 

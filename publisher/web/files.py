@@ -20,6 +20,7 @@ from dataclasses import dataclass
 from email.utils import formatdate
 from pathlib import Path
 
+from publisher.feeds.files import GZIP_SUFFIX
 from publisher.feeds.media import media_type
 from publisher.web.security import HEADERS as SECURITY_HEADERS
 
@@ -109,7 +110,8 @@ class FeedFiles:
 
     def _real_path(self, relative: str) -> Path | None:
         parts = Path(relative).parts
-        if not parts or any(part.startswith(".") or part in ("..", "/") for part in parts):
+        if not parts or any(part.startswith(".") or part in ("..", "/") for part in parts) \
+                or parts[-1].endswith(GZIP_SUFFIX):  # the build's gzip copies are a web server's
             return None
         try:
             path = self.folder.joinpath(*parts).resolve(strict=True)
