@@ -48,6 +48,7 @@ class Run:
     queueing: float  # seconds the scheduler took to queue the deliveries
     table_mb: float  # the deliveries table and its indexes after the edition
     ceiling: float
+    updates: tuple[int, int, int] = (0, 0, 0)  # of deliveries in the run: rows updated, HOT, dead after
 
     @property
     def rate(self) -> float:
@@ -101,6 +102,18 @@ def fresh_edition(sessions: object, config: object, plain_url: str) -> tuple[int
     return int(row[0]), queueing
 
 
+def update_stats(plain_url: str) -> tuple[int, int, int]:
+    """Rows of deliveries updated so far, of them in place (HOT: no new index entries, nothing
+    left for vacuum), and dead row versions now (PostgreSQL's statistics, flushed first)."""
+    time.sleep(1.5)  # a backend reports its counts within a second of going idle
+    with psycopg.connect(plain_url) as connection:
+        connection.execute("SELECT pg_stat_clear_snapshot()")
+        row = connection.execute("SELECT n_tup_upd, n_tup_hot_upd, n_dead_tup FROM pg_stat_user_tables "
+                                 "WHERE relname = 'deliveries'").fetchone()
+    assert row is not None
+    return int(row[0]), int(row[1]), int(row[2])
+
+
 def deliveries_mb(plain_url: str) -> float:
     """The deliveries table with its indexes, on disk."""
     with psycopg.connect(plain_url) as connection:
@@ -138,6 +151,7 @@ def measure(count: int, config_path: Path, plain_url: str, sessions: object, con
     try:
         time.sleep(2)  # started and idle: the clock starts when the edition is there to send
         deliveries, queueing = fresh_edition(sessions, config, plain_url)
+        updated_before = update_stats(plain_url)
         db_before, commits_before = database_clock(plain_url)
         cpu_before = sum(cpu_seconds(worker.pid) for worker in workers)
         started = time.perf_counter()
@@ -152,8 +166,10 @@ def measure(count: int, config_path: Path, plain_url: str, sessions: object, con
         for worker in workers:
             worker.wait(timeout=60)
     db_after, commits_after = database_clock(plain_url)
+    updated = update_stats(plain_url)
     return Run(count, seconds, deliveries, db_after - db_before, commits_after - commits_before,
-               cpu, peaks, queueing, deliveries_mb(plain_url), 0.0)
+               cpu, peaks, queueing, deliveries_mb(plain_url), 0.0,
+               (updated[0] - updated_before[0], updated[1] - updated_before[1], updated[2]))
 
 
 def ceiling(processes: int, port: int, count: int, connections: int, message: Path) -> float:
@@ -174,6 +190,8 @@ def main() -> None:
     parser.add_argument("--subscribers", type=int, default=100_000)
     parser.add_argument("--workers", default="1,2,4")
     parser.add_argument("--connections", type=int, default=4, help="per worker")
+    parser.add_argument("--fillfactor", type=int, default=0,
+                        help="set the deliveries table's fillfactor (10-100) before sending; 0: as migrated")
     parser.add_argument("--database", default=ADMIN,
                         help="a PostgreSQL server (URL) where a database may be created")
     args = parser.parse_args()
@@ -191,6 +209,12 @@ def main() -> None:
         config_path = write_config(folder, port, args.connections)
         use_postgresql(config_path, url)
         fill_store(config_path, args.subscribers)
+        if args.fillfactor:
+            with psycopg.connect(plain_url, autocommit=True) as connection:
+                connection.execute(f"ALTER TABLE deliveries SET (fillfactor = {int(args.fillfactor)})")
+        with psycopg.connect(plain_url) as connection:
+            options = connection.execute("SELECT reloptions FROM pg_class WHERE relname = 'deliveries'").fetchone()
+        args.table_options = options[0] if options else None
         config = load_config(config_path, environ={})
         sessions = open_store(config)
         message = sample_message(config_path, folder)
@@ -216,6 +240,11 @@ def _report(runs: list[Run], args: argparse.Namespace) -> None:
               f" {run.db_ms / run.sent:16.3f} {run.commits / run.sent:18.3f}"
               f" {run.cpu / run.sent * 1e6:24.0f}   "
               f"{', '.join(f'{peak:.0f}' for peak in run.peaks_mb)}")
+    for run in runs:
+        updated, hot, dead = run.updates
+        print(f"  {run.workers} worker(s): {updated / run.sent:.2f} updates per delivery, "
+              f"{hot / max(updated, 1):.0%} of them in place (HOT); {dead:,} dead row versions after")
+    print(f"  deliveries table options: {args.table_options or 'none (fillfactor 100)'}")
     print(f"  queueing the {runs[0].sent:,} deliveries (the scheduler's part): "
           f"{min(run.queueing for run in runs):.2f} s; the deliveries table with its indexes "
           f"{max(run.table_mb for run in runs):.0f} MB after the edition")

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from datetime import datetime
+from datetime import datetime, timedelta
 from pathlib import Path
 
 import click
@@ -138,6 +138,40 @@ def report(app: App, name: str, number: int | None, csv_file: Path | None) -> No
     if found is None:
         raise click.BadParameter(f"{name} has no edition {number or ''}".strip(), param_hint="NUMBER")
     if csv_file is not None:
+        if found.edition.pruned is not None:
+            raise click.UsageError(f"edition {found.edition.number}'s deliveries were pruned on "
+                                   f"{found.edition.pruned:%Y-%m-%d}: there is no list of recipients to write")
         csv_file.write_text(found.csv(), "utf-8")
     click.echo(found.line())
+
+
+@cli.group()
+def editions() -> None:
+    """Manage sent editions."""
+
+
+@editions.command("prune")
+@click.option("--older-than", "older_than", default="90d", show_default=True, metavar="AGE",
+              help="Editions completed longer ago than this: 90d, 12h, or seconds.")
+@click.option("--batch", type=click.IntRange(100, 1_000_000), default=10_000, show_default=True,
+              help="Deliveries deleted per transaction.")
+@pass_app
+def editions_prune(app: App, older_than: str, batch: int) -> None:
+    """Delete the deliveries of editions completed more than AGE ago, in batches. The editions,
+    their pages and their counts by status stay (`publisher report` still tells them).
+
+    Example: publisher editions prune --older-than 90d
+    """
+    from publisher.config.values import parse_duration
+    from publisher.digest.prune import prune_deliveries
+
+    try:
+        age = parse_duration(older_than)
+    except ValueError as exc:
+        raise click.BadParameter(str(exc), param_hint="--older-than") from None
+    if not isinstance(age, timedelta) or age <= timedelta(0):
+        raise click.BadParameter(f"expected an age such as 90d, got {older_than!r}", param_hint="--older-than")
+    with progress_bar("pruning", None) as progress:
+        pruned = prune_deliveries(app.sessions, age, now(), batch, progress)
+    click.echo(pruned.line(older_than))
 

@@ -12,6 +12,7 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from publisher.dates import counted
+from publisher.digest.prune import kept_counts
 from publisher.store.models import BounceEvent, Delivery, Edition, Subscriber
 from publisher.store.statuses import BounceKind, SubscriberStatus
 
@@ -31,12 +32,14 @@ class EditionReport:
     outcomes: list[Outcome]
 
     def line(self) -> str:
-        deliveries = Counter(outcome.delivery for outcome in self.outcomes)
+        edition = self.edition
+        deliveries = Counter(outcome.delivery for outcome in self.outcomes) if edition.pruned is None \
+            else Counter(kept_counts(edition))
         bounces = Counter(outcome.bounce for outcome in self.outcomes)
         left = sum(outcome.unsubscribed_since for outcome in self.outcomes)
-        edition = self.edition
-        return (f"{edition.digest} edition {edition.number} ({edition.created:%Y-%m-%d}): "
-                f"{counted(len(self.outcomes), 'recipient')}: "
+        pruned = f" (deliveries pruned {edition.pruned:%Y-%m-%d}: counts only)" if edition.pruned else ""
+        return (f"{edition.digest} edition {edition.number} ({edition.created:%Y-%m-%d}){pruned}: "
+                f"{counted(deliveries.total(), 'recipient')}: "
                 + ", ".join(f"{count} {status}" for status, count in sorted(deliveries.items()))
                 + f"; bounced {bounces[BounceKind.HARD]} hard, {bounces[BounceKind.SOFT]} soft; "
                 f"{bounces[BounceKind.COMPLAINT]} complained; {left} unsubscribed since")

@@ -195,6 +195,9 @@ class Edition(Base):
     first_published: Mapped[datetime | None] = mapped_column(UTCDateTime())
     last_published: Mapped[datetime | None] = mapped_column(UTCDateTime())
     subject: Mapped[str] = mapped_column(Text)  # as the whole edition reads (web list, feed)
+    # When its deliveries were pruned (`publisher editions prune`), and how many each status had.
+    pruned: Mapped[datetime | None] = mapped_column(UTCDateTime())
+    delivery_counts: Mapped[str | None] = mapped_column(Text)  # JSON: {"sent": 998, "failed": 2}
 
 
 class EditionVariant(Base):
@@ -236,6 +239,9 @@ class DigestStart(Base):
     set_at: Mapped[datetime] = mapped_column(UTCDateTime())  # it counts for the next edition after
 
 
+DELIVERIES_FILLFACTOR = 70
+
+
 class Delivery(Base):
     """One recipient of one edition: the row that makes sending exactly once."""
 
@@ -247,6 +253,9 @@ class Delivery(Base):
         # order, so a claim reads about as many rows as it takes, not the whole edition.
         Index("ix_deliveries_queued", "edition_id", "id",
               postgresql_where=text("status = 'queued'"), sqlite_where=text("status = 'queued'")),
+        # Room on each page: a claim (claimed_by, claimed_until: no index) then updates its row in
+        # place (a HOT update) instead of leaving a dead copy behind (docs/scaling.md).
+        {"postgresql_with": {"fillfactor": DELIVERIES_FILLFACTOR}},
     )
 
     id: Mapped[int] = mapped_column(Integer, primary_key=True)
