@@ -152,7 +152,7 @@ def editions() -> None:
 
 @editions.command("prune")
 @click.option("--older-than", "older_than", default="90d", show_default=True, metavar="AGE",
-              help="Editions completed longer ago than this: 90d, 12h, or seconds.")
+              help="Editions completed longer ago than this: 90d, 12h, 30m.")
 @click.option("--batch", type=click.IntRange(100, 1_000_000), default=10_000, show_default=True,
               help="Deliveries deleted per transaction.")
 @pass_app

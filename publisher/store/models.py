@@ -239,7 +239,7 @@ class DigestStart(Base):
     set_at: Mapped[datetime] = mapped_column(UTCDateTime())  # it counts for the next edition after
 
 
-DELIVERIES_FILLFACTOR = 70
+DELIVERIES_FILLFACTOR = 50
 
 
 class Delivery(Base):
