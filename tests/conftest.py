@@ -159,6 +159,16 @@ def mail_server() -> Iterator[MailServer]:
     controller.stop()
 
 
+@pytest.fixture(autouse=True)
+def _one_tests_logging() -> Iterator[None]:
+    """A command run in-process sets up publisher's log handler on the root logger; it goes
+    with the test (pytest's own capture stays)."""
+    yield
+    from publisher.logs import remove_handlers
+
+    remove_handlers()
+
+
 @pytest.fixture
 def imap_server() -> Iterator[object]:
     """Debian's Dovecot on loopback ports with a throwaway config (tests/imapserver.py)."""

@@ -244,3 +244,12 @@ class Swappable:
     async def __call__(self, scope: Any, receive: Any, send: Any) -> None:
         assert self.app is not None, "no app to serve"
         await self.app(scope, receive, send)
+
+
+_LOG_LINE = re.compile(r"\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d\.\d{3}Z [A-Z]+ ")
+
+
+def printed(stdout: str, stderr: str) -> str:
+    """What a command printed for its user: its output and its error messages, without the
+    time-stamped log lines it wrote to stderr as well."""
+    return stdout + "".join(line for line in stderr.splitlines(keepends=True) if not _LOG_LINE.match(line))

@@ -14,7 +14,7 @@ from pathlib import Path
 
 import pytest
 from click.testing import CliRunner
-from helpers import add_releases, mail_config, set_keys, setup_store, status_of
+from helpers import add_releases, mail_config, printed, set_keys, setup_store, status_of
 from imapserver import PASSWORD as IMAP_PASSWORD
 from imapserver import USER as IMAP_USER
 from imapserver import ImapServer
@@ -37,7 +37,7 @@ PEOPLE = {"fine@example.org": ("CN", "confirmed"), "dead@example.org": ("CN", "c
 def cli_run(path: Path, *args: str, stdin: bytes | None = None,
             env: dict[str, str] | None = None) -> tuple[int, str]:
     result = CliRunner(env=env).invoke(cli, ["--config", str(path), *args], input=stdin)
-    return result.exit_code, result.stdout + result.stderr
+    return result.exit_code, printed(result.stdout, result.stderr)
 
 
 @pytest.fixture

@@ -186,3 +186,23 @@ def test_releases_list_filters_by_country(tmp_path: Path) -> None:
     assert "Social Protection" in result.output and result.output.endswith("1 release of MN\n")
     bad = runner.invoke(cli, ["--config", str(path), "releases", "list", "--country", "FR"])
     assert bad.exit_code == 2 and "unknown country 'FR'" in bad.stderr
+
+
+def test_a_log_line_is_one_line_with_its_time_as_text_or_json(capsys: pytest.CaptureFixture[str]) -> None:
+    import json
+    import logging
+
+    from publisher.logs import setup_logging
+
+    for fmt in ("text", "json"):
+        setup_logging(fmt=fmt)
+        logging.getLogger("publisher.test").warning("a reply of two lines:\n550 5.1.1 unknown")
+        [line] = capsys.readouterr().err.splitlines()
+        if fmt == "json":
+            event = json.loads(line)
+            assert (event["level"], event["logger"], event["message"]) == (
+                "WARNING", "publisher.test", "a reply of two lines:\n550 5.1.1 unknown")
+        else:
+            assert re.fullmatch(r"\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d\.\d{3}Z WARNING publisher\.test: "
+                                r"a reply of two lines: 550 5\.1\.1 unknown", line)
+    setup_logging()

@@ -7,7 +7,7 @@ from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 from click.testing import CliRunner
-from helpers import mail_config, setup_store
+from helpers import mail_config, printed, setup_store
 from mailserver import MailServer
 from sqlalchemy import func, select, update
 
@@ -20,7 +20,7 @@ PEOPLE = {f"reader{i}@example.org": ("CN", "confirmed") for i in range(5)}
 
 def run(path: Path, *args: str) -> tuple[int, str]:
     result = CliRunner().invoke(cli, ["--config", str(path), *args])
-    return result.exit_code, result.stdout + result.stderr
+    return result.exit_code, printed(result.stdout, result.stderr)
 
 
 def test_old_editions_lose_their_deliveries_and_keep_their_counts(tmp_path: Path, db_url: str,

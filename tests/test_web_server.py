@@ -43,3 +43,47 @@ def test_a_base_url_that_nothing_serves_is_warned_about(web, caplog) -> None:  #
     base = web[0]  # the app, with /healthz, served
     warn_unless_served(base, within=0.3).join(5)
     assert "does not answer" not in caplog.text
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("log_format", ["text", "json"])
+def test_serve_logs_its_address_and_each_request_with_the_time(tmp_path, log_format: str) -> None:  # type: ignore[no-untyped-def]
+    import json
+    import os
+    import re
+    import subprocess
+    import sys
+    import time
+
+    from helpers import write_config
+
+    path = write_config(tmp_path, f"sqlite:///{tmp_path / 'x.db'}")
+    port = free_port()
+    env = {**{k: v for k, v in os.environ.items() if not k.startswith("PUBLISHER_")},
+           "PUBLISHER_SECRET_KEY": "a signing key for this test, long enough"}
+    server = subprocess.Popen([sys.executable, "-m", "publisher", "--config", str(path), "--log-format", log_format,
+                               "serve", "--port", str(port)], env=env, stderr=subprocess.PIPE, text=True)
+    try:
+        deadline = time.monotonic() + 20
+        while True:
+            try:
+                httpx.get(f"http://127.0.0.1:{port}/healthz", timeout=1)
+                break
+            except httpx.TransportError:
+                assert time.monotonic() < deadline and server.poll() is None
+                time.sleep(0.1)
+        assert httpx.get(f"http://127.0.0.1:{port}/feeds/nope.xml").status_code == 404
+    finally:
+        server.terminate()
+        _, err = server.communicate(timeout=20)
+    lines = err.strip().splitlines()
+    stamp = r"\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d\.\d{3}Z"
+    if log_format == "json":
+        events = [json.loads(line) for line in lines]  # every line one object
+        assert all(re.fullmatch(stamp, event["time"]) for event in events)
+        messages = [event["message"] for event in events]
+    else:
+        assert all(re.match(stamp + r" (INFO|WARNING|ERROR) ", line) for line in lines), lines
+        messages = lines
+    assert any(f"http://127.0.0.1:{port}" in message for message in messages), messages
+    assert any('"GET /feeds/nope.xml HTTP/1.1" 404' in message for message in messages), messages

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import importlib
-import logging
 import sys
 from collections.abc import Iterable, Mapping, Sequence
 from functools import cached_property
@@ -13,6 +12,7 @@ from typing import TYPE_CHECKING, Any
 import click
 
 from publisher.errors import PublisherError
+from publisher.logs import FORMATS, setup_logging
 
 if TYPE_CHECKING:
     from sqlalchemy.orm import Session, sessionmaker
@@ -105,15 +105,14 @@ class PublisherGroup(click.Group):
               envvar="PUBLISHER_CONFIG", show_envvar=True,
               help="Config file. Default: ./config.toml, else the embedded defaults.")
 @click.option("-v", "--verbose", is_flag=True, help="Log debug detail to stderr.")
+@click.option("--log-format", type=click.Choice(FORMATS), default="text", show_default=True,
+              envvar="PUBLISHER_LOG_FORMAT", show_envvar=True,
+              help="Log lines as text, or as one JSON object each (for a log collector).")
 @click.version_option(package_name="publisher")
 @click.pass_context
-def cli(ctx: click.Context, config_path: Path | None, verbose: bool) -> None:
+def cli(ctx: click.Context, config_path: Path | None, verbose: bool, log_format: str) -> None:
     """Press releases to per-country feeds and subscriber digests."""
-    logging.basicConfig(level=logging.DEBUG if verbose else logging.INFO, stream=sys.stderr,
-                        format="%(levelname)s %(name)s: %(message)s")
-    if not verbose:
-        for chatty in ("alembic", "apscheduler"):
-            logging.getLogger(chatty).setLevel(logging.WARNING)
+    setup_logging(verbose, log_format)
     ctx.obj = App(config_path)
     ctx.call_on_close(ctx.obj.close)
 

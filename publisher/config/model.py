@@ -204,10 +204,11 @@ class Web(Section):
     enabled: bool = False  # `publisher run` serves the web app too
     host: NonEmpty = "127.0.0.1"
     port: Annotated[int, Field(ge=1, le=65535)] = 8080
-    cache_max_age: Duration = timedelta(minutes=5)
+    cache_max_age: Duration = timedelta(minutes=5)  # Cache-Control: max-age of the feed files
+    access_log: bool = True  # a line per request from `serve` and `run` (with its start-up line)
     # Addresses of reverse proxies whose X-Forwarded-For / X-Forwarded-Proto are believed; empty:
     # none (the client address is the connection's, so nobody can pick their own).
-    trusted_proxies: tuple[NonEmpty, ...] = ()  # Cache-Control: max-age of the feed files
+    trusted_proxies: tuple[NonEmpty, ...] = ()
 
 
 class Config(Section):

@@ -1,0 +1,72 @@
+"""How every process logs: one line per event on stderr, each with its time (UTC, ISO 8601, to
+the millisecond), as text for people or as JSON for a log collector (`--log-format json`).
+uvicorn's own loggers (start-up, access log) go through the same handler."""
+
+from __future__ import annotations
+
+import json
+import logging
+import sys
+from datetime import UTC, datetime
+
+FORMATS = ("text", "json")
+# Libraries that say too much at INFO; -v shows them.
+_CHATTY = ("alembic", "apscheduler", "httpx")
+
+
+class _TextFormatter(logging.Formatter):
+    def format(self, record: logging.LogRecord) -> str:
+        message = " ".join(record.getMessage().splitlines())  # one event, one line
+        line = f"{_time(record)} {record.levelname} {record.name}: {message}"
+        if record.exc_info:
+            line += "\n" + self.formatException(record.exc_info)
+        return line
+
+
+class _JsonFormatter(logging.Formatter):
+    def format(self, record: logging.LogRecord) -> str:
+        entry = {"time": _time(record), "level": record.levelname, "logger": record.name,
+                 "message": record.getMessage()}
+        if record.exc_info:
+            entry["exception"] = self.formatException(record.exc_info)
+        return json.dumps(entry, ensure_ascii=False)
+
+
+def _time(record: logging.LogRecord) -> str:
+    return datetime.fromtimestamp(record.created, UTC).isoformat(timespec="milliseconds").replace("+00:00", "Z")
+
+
+class _StderrHandler(logging.StreamHandler):  # type: ignore[type-arg]
+    """Writes to whatever sys.stderr is when a record comes (a test runner may swap it)."""
+
+    @property
+    def stream(self) -> object:
+        return sys.stderr
+
+    @stream.setter
+    def stream(self, _value: object) -> None:
+        pass
+
+
+def setup_logging(verbose: bool = False, fmt: str = "text") -> None:
+    """The root logger's handler (replacing one set up before; others, such as a test runner's,
+    stay), and the levels: INFO, DEBUG with -v."""
+    handler = _StderrHandler()
+    handler.setFormatter(_JsonFormatter() if fmt == "json" else _TextFormatter())
+    remove_handlers()
+    root = logging.getLogger()
+    root.addHandler(handler)
+    root.setLevel(logging.DEBUG if verbose else logging.INFO)
+    for name in ("uvicorn", "uvicorn.error", "uvicorn.access"):  # through the handler above
+        logger = logging.getLogger(name)
+        logger.handlers.clear()
+        logger.propagate = True
+    for chatty in _CHATTY:
+        logging.getLogger(chatty).setLevel(logging.DEBUG if verbose else logging.WARNING)
+
+
+def remove_handlers() -> None:
+    """Take publisher's handler off the root logger (others, such as a test runner's, stay)."""
+    root = logging.getLogger()
+    for old in [h for h in root.handlers if isinstance(h, _StderrHandler)]:
+        root.removeHandler(old)
