@@ -186,3 +186,24 @@ def test_run_serves_the_web_app_when_enabled(tmp_path) -> None:  # type: ignore[
         assert httpx.get(f"http://127.0.0.1:{port}/feeds/cn/atom.xml").status_code == 200
     finally:
         assert stop(process) == 0
+
+
+@pytest.mark.parametrize("db_url", ["sqlite"], indirect=True)
+def test_a_long_send_logs_how_it_goes(tmp_path, db_url, mail_server, caplog) -> None:  # type: ignore[no-untyped-def]
+    import logging
+    import re
+
+    path = mail_config(tmp_path, db_url, mail_server, connections="1")
+    set_keys(path, "scheduler", progress_every='"0.3s"')
+    config, sessions = setup_store(path, {f"reader{i:02d}@example.org": ("CN", "confirmed") for i in range(30)})
+    mail_server.delay = 0.05  # 30 messages over one connection: about a second and a half
+    [job] = [s for s in schedules(config) if s.id == "digest:china-weekly"]
+    caplog.set_level(logging.INFO, "publisher.run.progress")
+    outcome = ScheduleRunner(sessions, config, threading.Event()).run(job, datetime.now(UTC))
+    assert outcome.endswith("30 sent, 0 failed")
+    lines = [r.getMessage() for r in caplog.records if r.name == "publisher.run.progress"]
+    assert len(lines) >= 2, lines
+    counts = [re.fullmatch(r"china-weekly edition 1: (\d+) sent, 0 failed, (\d+) to go; \d+ a second", line)
+              for line in lines]
+    assert all(counts) and all(int(m.group(1)) + int(m.group(2)) == 30 for m in counts if m), lines
+    assert [int(m.group(1)) for m in counts if m] == sorted(int(m.group(1)) for m in counts if m)

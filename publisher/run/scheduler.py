@@ -35,6 +35,7 @@ from publisher.jobs.digests import queue_digest, send_digest
 from publisher.jobs.imports import import_source
 from publisher.run.leader import Leadership, leadership_for
 from publisher.run.processes import Presence
+from publisher.run.progress import SendProgress
 from publisher.run.schedules import Schedule, schedules
 from publisher.store.db import engine_of
 from publisher.store.editions import last_edition, unfinished_edition
@@ -82,8 +83,9 @@ class ScheduleRunner:
                                             now=self.clock(), period=period)
                 return (f"{edition.digest} edition {edition.number} queued for the workers"
                         if edition else "no new releases, nothing queued")
+            progress = SendProgress(self.sessions, self.config.scheduler.progress_every, now=self.clock)
             totals = send_digest(self.sessions, self.config, schedule.target, now=self.clock(),
-                                      period=period, stop=self.stop)
+                                      period=period, stop=self.stop, progress=progress)
             return totals.line() if totals else "no new releases, nothing sent"
         if schedule.kind == "feeds":
             return build_feeds(self.sessions, self.config).line()
