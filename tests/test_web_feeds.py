@@ -159,3 +159,16 @@ def test_every_response_carries_the_security_headers(site) -> None:  # type: ign
         assert "frame-ancestors 'none'" in headers["content-security-policy"], path
         assert headers["x-content-type-options"] == "nosniff", path
         assert headers["referrer-policy"] == "no-referrer" and headers["x-frame-options"] == "DENY", path
+
+
+def test_a_missing_page_is_a_page_in_the_readers_language_and_json_under_api(site) -> None:  # type: ignore[no-untyped-def]
+    base, *_ = site
+    for path in ("/no-such-page", "/feeds/nope.xml"):
+        page = httpx.get(base + path, headers={"Accept-Language": "zh-CN,zh;q=0.9"})
+        assert page.status_code == 404 and page.headers["content-type"].startswith("text/html")
+        assert "未找到" in page.text and "此地址没有页面。" in page.text
+    english = httpx.get(base + "/no-such-page")
+    assert "There is no page at this address." in english.text
+    api = httpx.get(base + "/api/v1/nothing")
+    assert (api.status_code, api.headers["content-type"], api.json()["status"]) == (
+        404, "application/problem+json", 404)

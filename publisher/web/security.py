@@ -8,7 +8,7 @@ from __future__ import annotations
 
 from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
-from fastapi.responses import HTMLResponse, Response
+from fastapi.responses import HTMLResponse, JSONResponse, Response
 from fastapi.routing import APIRoute
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
@@ -56,6 +56,15 @@ def add_security(app: FastAPI, config: Config) -> None:
                           and route.path_regex.match(path) for method in route.methods or ()})
         return Response("Method Not Allowed", 405, headers={"Allow": ", ".join(methods)},
                         media_type="text/plain")
+
+    @app.exception_handler(404)
+    async def not_found(request: Request, _error: Exception) -> Response:
+        # People follow links: a page in their language. (An /api/ path answers in JSON.)
+        if request.url.path.startswith("/api/"):
+            return JSONResponse({"title": "Not Found", "status": 404}, 404,
+                                media_type="application/problem+json")
+        page = Page(request, config.site)
+        return page.message(page._("Not found"), page._("There is no page at this address."), 404)
 
     @app.exception_handler(RequestValidationError)
     async def unreadable(request: Request, _error: RequestValidationError) -> HTMLResponse:
