@@ -123,18 +123,32 @@ def fetch_imap(sessions: sessionmaker[Session], config: Config, box: ImapMailbox
     return fetched
 
 
+Mark = tuple[int, int] | bool  # (edition, subscriber) of a VERP address; False: forged
+
+
 @dataclass(frozen=True)
 class _Incoming:
-    """A message as it came, parsed once."""
+    """A message as it came, parsed once, and the signed addresses it came to read once."""
     raw: bytes
     message: Message
     message_id: str | None
-    envelope: tuple[str, ...]  # the addresses it came to: our signed ones, when it is ours
+    unsubscribes: tuple[int | bool, ...]  # List-Unsubscribe addresses: subscriber; False: forged
+    marks: tuple[Mark, ...]  # VERP return paths
 
     @classmethod
-    def parse(cls, raw: bytes) -> _Incoming:
+    def parse(cls, raw: bytes, config: Config, signer: Signer) -> _Incoming:
         message = parse_message(raw)
-        return cls(raw, message, message_id_of(message), envelope_addresses(message))
+        envelope = envelope_addresses(message)  # where it came to: our signed addresses
+        unsubscribes = (read_unsubscribe(config, signer, address) for address in envelope)
+        marks = (read_verp(config, signer, address) for address in envelope)
+        return cls(raw, message, message_id_of(message), tuple(u for u in unsubscribes if u is not None),
+                   tuple(m for m in marks if m is not None))
+
+    @property
+    def subscriber_ids(self) -> set[int]:
+        """The subscribers its verified addresses name."""
+        return ({u for u in self.unsubscribes if not isinstance(u, bool)}
+                | {m[1] for m in self.marks if not isinstance(m, bool)})
 
 
 @dataclass
@@ -152,7 +166,7 @@ class _Taker:
     def take(self, batch: Iterable[tuple[K, bytes]]) -> list[tuple[K, Taken]]:
         """What became of each message, once the batch is committed (only then may a message
         be moved)."""
-        incoming = [(key, _Incoming.parse(raw)) for key, raw in batch]
+        incoming = [(key, _Incoming.parse(raw, self.config, self.signer)) for key, raw in batch]
         with self.sessions.begin() as session:
             applied = seen(session, [one.message_id for _, one in incoming if one.message_id])
             # Held to the end: the session's identity map keeps them only while referenced.
@@ -164,11 +178,7 @@ class _Taker:
 
     def _subscribers(self, session: Session, incoming: list[_Incoming]) -> list[Subscriber]:
         """The subscribers the batch's signed addresses name, loaded at once."""
-        ids = {found if isinstance(found, int) else found[1]
-               for one in incoming for address in one.envelope
-               for found in (read_unsubscribe(self.config, self.signer, address),
-                             read_verp(self.config, self.signer, address))
-               if found is not None and not isinstance(found, bool)}
+        ids = set().union(*(one.subscriber_ids for one in incoming))
         return list(session.scalars(select(Subscriber).where(Subscriber.id.in_(ids)))) if ids else []
 
     def _take(self, session: Session, one: _Incoming, applied: set[str]) -> Taken:
@@ -181,15 +191,13 @@ class _Taker:
 
     def _apply(self, session: Session, one: _Incoming) -> Taken:
         config, source, now = self.config, self.source, self.now
-        asked = [found for found in (read_unsubscribe(config, self.signer, address) for address in one.envelope)
-                 if found is not None]
-        if asked:
-            return _unsubscribe_by_mail(session, one, source, asked[0], now)
+        if one.unsubscribes:
+            return _unsubscribe_by_mail(session, one, source, one.unsubscribes[0], now)
         try:
             report = read_report(one.message)
         except Unreadable as exc:
             return _keep_aside(session, one, source, str(exc), now)
-        found = _whose(session, config, self.signer, report, one.envelope)
+        found = _whose(session, config, report, one.marks)
         if isinstance(found, str):
             return _keep_aside(session, one, source, found, now)
         subscriber, edition_id = found
@@ -224,11 +232,9 @@ def _unsubscribe_by_mail(session: Session, one: _Incoming, source: str, asked: i
     return Taken(True, f"unsubscribed {subscriber.email} (by mail)")
 
 
-def _whose(session: Session, config: Config, signer: Signer, report: Report, envelope: tuple[str, ...]
+def _whose(session: Session, config: Config, report: Report, marks: tuple[Mark, ...]
            ) -> tuple[Subscriber, int | None] | str:
     """The subscriber (and edition) the report is about, or why it cannot be said."""
-    marks = [mark for mark in (read_verp(config, signer, address) for address in envelope)
-             if mark is not None]
     if any(mark is False for mark in marks):
         return "a forged or altered VERP mark"
     if marks:
