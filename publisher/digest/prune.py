@@ -11,10 +11,11 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any, cast
 
-from sqlalchemy import CursorResult, delete, func, select
+from sqlalchemy import CursorResult, delete, select
 from sqlalchemy.orm import Session, sessionmaker
 
 from publisher.dates import counted
+from publisher.store.editions import delivery_counts
 from publisher.store.models import Delivery, Edition
 from publisher.store.statuses import EditionStatus
 
@@ -65,9 +66,7 @@ def _keep_counts(sessions: sessionmaker[Session], edition_id: int) -> None:
         edition = session.get(Edition, edition_id)
         if edition is None or edition.delivery_counts is not None:  # kept by a run that stopped
             return
-        counts = session.execute(select(Delivery.status, func.count()).where(Delivery.edition_id == edition_id)
-                                 .group_by(Delivery.status)).all()
-        edition.delivery_counts = json.dumps({str(status): count for status, count in sorted(counts)})
+        edition.delivery_counts = json.dumps(delivery_counts(session, edition_id), sort_keys=True)
 
 
 def kept_counts(edition: Edition) -> dict[str, int]:

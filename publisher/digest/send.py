@@ -17,7 +17,7 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import datetime
 
-from sqlalchemy import func, select, update
+from sqlalchemy import select, update
 from sqlalchemy.exc import SQLAlchemyError
 from sqlalchemy.orm import Session, sessionmaker
 
@@ -43,6 +43,7 @@ from publisher.mail.transport import (
     TransportError,
 )
 from publisher.store.db import engine_of, retrying
+from publisher.store.editions import delivery_counts
 from publisher.store.models import Delivery, Edition, EditionVariant, Subscriber
 from publisher.store.statuses import OUTCOME_UNKNOWN, DeliveryStatus, SubscriberStatus
 from publisher.subscribers.bounces import settle_send_time_bounces
@@ -326,9 +327,7 @@ class EditionSender:
             if completed_now:  # exactly once, with the completion
                 settle_send_time_bounces(session, self.edition.id, self.clock(),
                                          self.config.bounces.soft_limit)
-            counts = dict(session.execute(
-                select(Delivery.status, func.count()).where(Delivery.edition_id == self.edition.id)
-                .group_by(Delivery.status)).all())
+            counts = delivery_counts(session, self.edition.id)
         if completed_now:
             log.info("%s edition %d complete", self.edition.digest, self.edition.number)
         return EditionTotals(self.edition.digest, self.edition.number, self.edition.release_count,

@@ -4,10 +4,10 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 
-from sqlalchemy import select
+from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
-from publisher.store.models import Edition
+from publisher.store.models import Delivery, Edition
 from publisher.store.statuses import EditionStatus
 
 
@@ -40,3 +40,10 @@ def sent_edition(session: Session, digest: str, number: int) -> Edition | None:
     return session.scalars(select(Edition).where(
         Edition.digest == digest, Edition.number == number,
         Edition.status == EditionStatus.COMPLETE, Edition.release_count > 0)).first()
+
+
+def delivery_counts(session: Session, edition_id: int) -> dict[str, int]:
+    """How many of the edition's deliveries are in each status (by the status's name)."""
+    return {str(status): count for status, count in session.execute(
+        select(Delivery.status, func.count()).where(Delivery.edition_id == edition_id)
+        .group_by(Delivery.status))}
