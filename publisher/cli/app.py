@@ -30,6 +30,7 @@ COMMANDS: Mapping[str, tuple[str, str]] = {
     "editions": ("digests", "Manage sent editions."),
     "feeds": ("releases", "Build the feeds."),
     "import": ("releases", "Import releases from files or http(s) URLs, all in one transaction."),
+    "operators": ("operators", "Manage the people who run the console and the API."),
     "releases": ("releases", "Look at stored releases."),
     "report": ("digests", "How edition NUMBER of digest NAME went (default: its newest): sent, failed, "
                           "bounced, complained, unsubscribed since."),

@@ -3,10 +3,11 @@
 from __future__ import annotations
 
 from datetime import timedelta
+from ipaddress import IPv4Network, IPv6Network
 from typing import Annotated, Literal, get_args
 from zoneinfo import ZoneInfo
 
-from pydantic import AfterValidator, BaseModel, ConfigDict, Field
+from pydantic import AfterValidator, BaseModel, ConfigDict, Field, IPvAnyNetwork
 
 from publisher.config.values import (
     BaseUrl,
@@ -210,6 +211,10 @@ class Web(Section):
     # Addresses of reverse proxies whose X-Forwarded-For / X-Forwarded-Proto are believed; empty:
     # none (the client address is the connection's, so nobody can pick their own).
     trusted_proxies: tuple[NonEmpty, ...] = ()
+    # A console (/admin) session ends after this long without a request.
+    session_idle: Duration = timedelta(minutes=30)
+    # Clients that read /metrics without signing in (addresses or networks); others need a token.
+    metrics_from: tuple[IPvAnyNetwork, ...] = (IPv4Network("127.0.0.1/32"), IPv6Network("::1/128"))
 
 
 class Config(Section):

@@ -25,13 +25,13 @@ _LINKS = ("url", "image_url")
 def checked(entries: Iterable[Entry], source: str) -> Iterator[Entry]:
     """`entries`, each as it comes, or InputError naming the file, the entry and what is wrong."""
     for entry in entries:
-        problem = _problem(entry)
+        problem = entry_problem(entry)
         if problem is not None:
             raise InputError(source, entry.where, problem)
         yield entry
 
 
-def _problem(entry: Entry) -> str | None:
+def entry_problem(entry: Entry) -> str | None:
     if not EARLIEST <= entry.published < LATEST:
         return (f"published: {entry.published.date().isoformat()} is not a date between "
                 f"{EARLIEST.year} and {LATEST.year - 1}")

@@ -22,6 +22,7 @@ from publisher.urls import release_path, release_url, site_host
 
 log = logging.getLogger(__name__)
 
+MANUAL = "console"  # the source of a release an operator added or edited: no import changes it
 _SLUG_LENGTH = 80
 _MARKUP = re.compile(r"<[^>]*>|&#?\w+;")
 _HAN = re.compile(r"[\u3400-\u9fff\uf900-\ufaff\U00020000-\U0002fa1f]")
@@ -82,6 +83,12 @@ class _Stored:
     image_url: str | None
     image_credit: str | None
     category: str | None
+    source: str
+    withdrawn: datetime | None
+
+    def kept(self, importing: str) -> bool:
+        """Whether an import leaves it alone: an operator withdrew or edited it."""
+        return self.withdrawn is not None or (self.source == MANUAL and importing != MANUAL)
 
 
 class _Saver:
@@ -99,9 +106,12 @@ class _Saver:
         updated: dict[int, tuple[Entry, tuple[str, ...], str]] = {}
         for given in chunk:
             found = stored.get(given.source_key)
+            if found is not None and found.kept(self.source):
+                self.counts.unchanged += 1
+                continue
             entry = given if found is None else merged(given, found)
             countries = self.tagger.countries(entry, self.source)
-            content_hash = _content_hash(entry, countries)
+            content_hash = release_hash(entry, countries)
             if found is None:
                 new.append((entry, countries, content_hash))
             elif found.content_hash == content_hash:
@@ -113,11 +123,9 @@ class _Saver:
 
     def _stored(self, keys: set[str]) -> dict[str, _Stored]:
         table = _RELEASES
-        rows = self.session.execute(
-            select(table.c.source_key, table.c.id, table.c.content_hash, table.c.summary, table.c.body_html,
-                   table.c.image_url, table.c.image_credit, table.c.category)
-            .where(table.c.source_key.in_(keys)))
-        return {row.source_key: _Stored(*row[1:]) for row in rows}
+        fields = [table.c[name] for name in _Stored.__dataclass_fields__]
+        rows = self.session.execute(select(table.c.source_key, *fields).where(table.c.source_key.in_(keys)))
+        return {row[0]: _Stored(*row[1:]) for row in rows}
 
     def _insert(self, new: list[tuple[Entry, tuple[str, ...], str]]) -> None:
         """New releases and their countries, each table in one statement (Core: a release
@@ -145,7 +153,7 @@ class _Saver:
                                         .options(selectinload(Release.links)))
         for release in releases:
             entry, countries, content_hash = updated[release.id]
-            _update(release, entry, countries, content_hash, self.config, self.source, self.now)
+            update_release(release, entry, countries, content_hash, self.config, self.source, self.now)
         self.session.flush()
         self.counts.updated += len(updated)
 
@@ -204,7 +212,7 @@ def merged(entry: Entry, release: Release | _Stored) -> Entry:
                    category=entry.category or release.category)
 
 
-def _content_hash(entry: Entry, countries: tuple[str, ...]) -> str:
+def release_hash(entry: Entry, countries: tuple[str, ...]) -> str:
     content = [entry.title, entry.summary, entry.body_html, entry.url, entry.image_url,
                entry.image_credit, entry.published.isoformat(), sorted(countries)]
     if entry.category:  # (added later: the hash of a release without one stays as it was)
@@ -247,7 +255,7 @@ def permanent_id(config: Config, entry: Entry, slug: str) -> str:
     return f"tag:{site_host(config)},{day}:{release_path(config, slug)}"
 
 
-def _update(
+def update_release(
     release: Release, entry: Entry, countries: tuple[str, ...], content_hash: str,
     config: Config, source: str, now: datetime,
 ) -> None:

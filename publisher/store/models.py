@@ -97,6 +97,9 @@ class Release(Base):
     updated: Mapped[datetime] = mapped_column(UTCDateTime())
     source: Mapped[str] = mapped_column(String(500))
     content_hash: Mapped[str] = mapped_column(String(64))
+    # When an operator withdrew it: it has no countries from then (no feed, no digest), its page
+    # says so, and imports leave it as it is.
+    withdrawn: Mapped[datetime | None] = mapped_column(UTCDateTime())
 
     links: Mapped[list[ReleaseCountry]] = relationship(
         back_populates="release", cascade="all, delete-orphan", order_by="ReleaseCountry.country_code"
@@ -283,6 +286,7 @@ class ScheduleRun(Base):
     started: Mapped[datetime] = mapped_column(UTCDateTime())
     finished: Mapped[datetime | None] = mapped_column(UTCDateTime())
     outcome: Mapped[str | None] = mapped_column(Text)
+    succeeded: Mapped[datetime | None] = mapped_column(UTCDateTime())  # the last run that did not fail
 
 
 class ImportFingerprint(Base):
@@ -376,3 +380,57 @@ class RequestEvent(Base):
     bucket: Mapped[str] = mapped_column(String(40))  # which limit
     key_hash: Mapped[str] = mapped_column(String(64))
     at: Mapped[datetime] = mapped_column(UTCDateTime())
+
+
+class Operator(Base):
+    """A person who runs the office's publishing from the console (/admin)."""
+
+    __tablename__ = "operators"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    email: Mapped[str] = mapped_column(String(320))
+    email_key: Mapped[str] = mapped_column(String(320), unique=True)  # lower case
+    password_hash: Mapped[str] = mapped_column(String(200))  # argon2id, with its parameters
+    created: Mapped[datetime] = mapped_column(UTCDateTime())
+
+
+class OperatorSession(Base):
+    """A console login: the cookie holds the session's secret (signed), the store its hash, so
+    logging out or removing the operator ends it at once."""
+
+    __tablename__ = "operator_sessions"
+
+    id_hash: Mapped[str] = mapped_column(String(64), primary_key=True)
+    operator_id: Mapped[int] = mapped_column(ForeignKey("operators.id", ondelete="CASCADE"), index=True)
+    created: Mapped[datetime] = mapped_column(UTCDateTime())
+    seen: Mapped[datetime] = mapped_column(UTCDateTime())  # the idle timeout counts from here
+
+
+class ApiToken(Base):
+    """A bearer token for /api/v1, stored as its hash: shown once when made, revocable."""
+
+    __tablename__ = "api_tokens"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    operator_id: Mapped[int] = mapped_column(ForeignKey("operators.id", ondelete="CASCADE"), index=True)
+    label: Mapped[str] = mapped_column(String(200))
+    token_hash: Mapped[str] = mapped_column(String(64), unique=True)
+    created: Mapped[datetime] = mapped_column(UTCDateTime())
+    used: Mapped[datetime | None] = mapped_column(UTCDateTime())
+    revoked: Mapped[datetime | None] = mapped_column(UTCDateTime())
+
+
+class AuditEntry(Base):
+    """One change an operator made: who, when, what, and the thing before and after (JSON).
+    The operator's address is copied, so the entry outlives their account."""
+
+    __tablename__ = "audit_log"
+    __table_args__ = (Index("ix_audit_log_at", "at"),)
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    at: Mapped[datetime] = mapped_column(UTCDateTime())
+    actor: Mapped[str] = mapped_column(String(320))  # an operator's address, or "command line"
+    action: Mapped[str] = mapped_column(String(60))  # "release.add", "subscriber.unsubscribe", ...
+    subject: Mapped[str] = mapped_column(Text)  # what it changed, in words
+    before: Mapped[str | None] = mapped_column(Text)
+    after: Mapped[str | None] = mapped_column(Text)

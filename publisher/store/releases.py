@@ -33,13 +33,16 @@ class Scope(NamedTuple):
     country: str | None
 
     def where(self, query: Select[*Ts]) -> Select[*Ts]:
-        """Only the scope's releases (the query must read release_countries for one country)."""
-        return query if self.country is None else query.where(ReleaseCountry.country_code == self.country)
+        """Only the scope's releases (the query must read release_countries for one country, the
+        releases table for all; a withdrawn release has no countries)."""
+        if self.country is None:
+            return query.where(Release.withdrawn.is_(None))
+        return query.where(ReleaseCountry.country_code == self.country)
 
     def releases(self) -> Select[Release]:
         """The scope's Release rows, unordered."""
         if self.country is None:
-            return select(Release)
+            return self.where(select(Release))
         return self.where(select(Release).join(ReleaseCountry, ReleaseCountry.release_id == Release.id))
 
     def newest_first(self, query: Select[*Ts]) -> Select[*Ts]:

@@ -15,7 +15,14 @@ def record_run(session: Session, schedule_id: str, fire: datetime, started: date
                finished: datetime | None, outcome: str) -> None:
     row = session.get(ScheduleRun, schedule_id) or ScheduleRun(schedule_id=schedule_id)
     row.last_fire, row.started, row.finished, row.outcome = fire, started, finished, outcome
+    if finished is not None and not failed(outcome):
+        row.succeeded = finished
     session.add(row)
+
+
+def failed(outcome: str | None) -> bool:
+    """Whether a run's outcome says it failed (the scheduler writes "failed: why")."""
+    return bool(outcome and outcome.startswith("failed"))
 
 
 def last_run(session: Session, schedule_id: str) -> ScheduleRun | None:

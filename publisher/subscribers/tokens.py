@@ -17,8 +17,9 @@ from datetime import datetime, timedelta
 from publisher.clock import utc_now
 from publisher.errors import PublisherError
 
-# (bounce: VERP return paths; mailto: List-Unsubscribe addresses)
-PURPOSES = ("confirm", "preferences", "unsubscribe", "bounce", "mailto")
+# (bounce: VERP return paths; mailto: List-Unsubscribe addresses; console: the operator
+# console's session cookies and form tokens)
+PURPOSES = ("confirm", "preferences", "unsubscribe", "bounce", "mailto", "console")
 CLOCK_SKEW = timedelta(minutes=5)  # a token dated later than this is not one we made
 _SEAL = "form"  # the key that seals form cookies, apart from every token's
 # Test copies of a digest carry real signed links for nobody: subscriber ids start at 1.
@@ -95,6 +96,10 @@ class Signer:
         if not hmac.compare_digest(signature, self._short_mac(purpose, ".".join(numbers))):
             return None
         return tuple(int(number) for number in numbers)
+
+    def tag(self, purpose: str, value: str) -> str:
+        """The signature of `value` for `purpose` (a cookie's, a form's)."""
+        return self._mac(purpose, value)
 
     def _short_mac(self, purpose: str, payload: str) -> str:
         digest = hmac.digest(self._keys[purpose], payload.encode(), "sha256")[:12]

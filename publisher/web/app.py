@@ -18,9 +18,11 @@ from publisher.config import Config
 from publisher.mail.transport import Transport
 from publisher.subscribers.keys import signing_key
 from publisher.subscribers.tokens import Signer
+from publisher.web.console.routes import add_console
 from publisher.web.digests import add_digest_routes
 from publisher.web.feeds import FeedFront, add_feed_routes
 from publisher.web.health import add_health_route
+from publisher.web.metrics import add_metrics_route
 from publisher.web.releases import add_release_routes
 from publisher.web.security import add_security
 from publisher.web.subscribe import add_subscription_routes
@@ -39,5 +41,7 @@ def create_app(config: Config, sessions: sessionmaker[Session],
     add_feed_routes(app, config)
     add_release_routes(app, config, sessions)
     add_health_route(app, config, sessions, clock)
+    guard = add_console(app, config, sessions, signer, clock)
+    add_metrics_route(app, config, sessions, guard)
     add_security(app, config)
     return FeedFront(app, config)

@@ -23,6 +23,8 @@ def add_release_routes(app: FastAPI, config: Config, sessions: sessionmaker[Sess
             if release is None:
                 return page.message(page._("Not found"), page._("There is no release at this address."),
                                     404)
+            if release.withdrawn is not None:  # links to it were handed out: say why it is gone
+                return page.message(page._("Withdrawn"), page._("This release has been withdrawn."), 410)
             codes = [code for code in release.country_codes if code in config.country_codes]
             return page.render("release.html", release=release,
                                date=page.texts.day(release.published.astimezone(config.site.zone).date()),

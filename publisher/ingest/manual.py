@@ -1,0 +1,77 @@
+"""Releases an operator adds, edits or withdraws (the console, the API): checked as imported
+ones are, stored with the source MANUAL, so later imports leave them as the operator left them."""
+
+from __future__ import annotations
+
+from datetime import datetime
+from typing import Any
+
+from sqlalchemy import select
+from sqlalchemy.orm import Session
+
+from publisher.config import Config
+from publisher.errors import InputError, InvalidValue, PublisherError
+from publisher.ingest.checks import entry_problem
+from publisher.ingest.entry import Entry
+from publisher.ingest.save import MANUAL, release_hash, save_entries, update_release
+from publisher.ingest.tagging import Tagger
+from publisher.store.models import Release
+
+
+class UnknownRelease(PublisherError):
+    """No release has that number."""
+
+
+def release_values(release: Release) -> dict[str, Any]:
+    """What an operator sees and changes of a release (forms, the API, the audit log)."""
+    return {"title": release.title, "published": release.published.isoformat(), "summary": release.summary,
+            "url": release.url, "countries": sorted(release.country_codes), "image_url": release.image_url,
+            "image_credit": release.image_credit, "withdrawn": release.withdrawn.isoformat()
+            if release.withdrawn else None}
+
+
+def existing_release(session: Session, release_id: int) -> Release:
+    release = session.get(Release, release_id)
+    if release is None:
+        raise UnknownRelease(f"no release has the number {release_id}")
+    return release
+
+
+def add_release(session: Session, config: Config, entry: Entry, now: datetime) -> Release:
+    _checked(config, entry)
+    taken = session.scalars(select(Release.slug).where(Release.source_key == entry.source_key)).first()
+    if taken is not None:
+        raise InvalidValue(f"release {taken!r} has this URL already (or, without one, this date and title)")
+    save_entries(session, [entry], config=config, source=MANUAL, now=now)
+    return session.scalars(select(Release).where(Release.source_key == entry.source_key)).one()
+
+
+def edit_release(session: Session, config: Config, release: Release, entry: Entry, now: datetime) -> None:
+    """Change every field an operator sees; the slug, permanent id and source key stay (readers
+    and later imports know the release by them)."""
+    if release.withdrawn is not None:
+        raise InvalidValue("a withdrawn release cannot be changed")
+    countries = _checked(config, entry)
+    update_release(release, entry, countries, release_hash(entry, countries), config, MANUAL, now)
+
+
+def withdraw_release(release: Release, now: datetime) -> None:
+    """It loses its countries (so no feed or digest has it from now) and its page says so."""
+    if release.withdrawn is None:
+        release.withdrawn = now
+        release.updated = max(now, release.updated)
+        release.links = []
+
+
+def _checked(config: Config, entry: Entry) -> tuple[str, ...]:
+    if not entry.title.strip():
+        raise InvalidValue("title: a release needs a title")
+    if not entry.countries:
+        raise InvalidValue("countries: choose at least one country")
+    problem = entry_problem(entry)
+    if problem is not None:
+        raise InvalidValue(problem)
+    try:
+        return Tagger(config).countries(entry, MANUAL)
+    except InputError as exc:
+        raise InvalidValue(f"countries: {exc.problem}") from None

@@ -1,0 +1,34 @@
+"""The audit log: every change an operator makes, with the thing before and after."""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Mapping, Sequence
+from datetime import datetime
+from typing import Any
+
+from sqlalchemy import func, select
+from sqlalchemy.orm import Session
+
+from publisher.store.models import AuditEntry
+
+COMMAND_LINE = "command line"  # the actor of a change made with the `publisher` command
+
+
+def record(session: Session, actor: str, action: str, subject: str, now: datetime, *,
+           before: Mapping[str, Any] | None = None, after: Mapping[str, Any] | None = None) -> None:
+    """Write one entry in the caller's transaction: the change and its record commit together."""
+    session.add(AuditEntry(at=now, actor=actor, action=action, subject=subject,
+                           before=_json(before), after=_json(after)))
+
+
+def entries(session: Session, limit: int, offset: int = 0) -> tuple[Sequence[AuditEntry], int]:
+    """The newest entries first, and how many there are in all."""
+    total = session.scalar(select(func.count()).select_from(AuditEntry)) or 0
+    page = session.scalars(select(AuditEntry).order_by(AuditEntry.at.desc(), AuditEntry.id.desc())
+                           .limit(limit).offset(offset)).all()
+    return page, total
+
+
+def _json(values: Mapping[str, Any] | None) -> str | None:
+    return None if values is None else json.dumps(values, ensure_ascii=False, sort_keys=True, default=str)

@@ -1,0 +1,1 @@
+"""The operator console (/admin) and the operators' HTTP API (/api/v1)."""

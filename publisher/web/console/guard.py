@@ -1,0 +1,143 @@
+"""Who may use the console and the API: sessions in signed cookies, form tokens bound to the
+session, limits on login attempts, bearer tokens for the API.
+
+The session cookie is `HttpOnly`, `SameSite=Strict` and, on an https site, `Secure`; it holds
+a random secret and its signature, the store the secret's hash and when it was last used. Every
+console form carries a token derived from the session's secret, so a page of another site
+cannot post one (the cookie would not even travel with it)."""
+
+from __future__ import annotations
+
+import hmac
+import secrets
+from collections.abc import Callable
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+
+from fastapi import Form, Request
+from fastapi.responses import Response
+from sqlalchemy.orm import Session, sessionmaker
+
+from publisher.config import Config
+from publisher.operators.accounts import password_operator
+from publisher.operators.sessions import close_session, open_session, session_operator
+from publisher.operators.tokens import token_operator
+from publisher.subscribers.tokens import Signer
+from publisher.web.limits import RateLimit
+
+SESSION_COOKIE = "publisher_console"
+LOGIN_COOKIE = "publisher_console_login"  # a login form's token, before there is a session
+ATTEMPTS = 9  # per address and minute: the tenth is refused without checking the password
+CLIENT_ATTEMPTS = 30  # per client and minute (an office shares one address)
+
+
+@dataclass(frozen=True)
+class Operator:
+    """The operator of a request, and the token its forms carry."""
+
+    id: int
+    email: str
+    csrf: str = ""
+
+
+class NotSignedIn(Exception):
+    """No live session (console: to the login page) or no valid token (API: 401)."""
+
+
+class CrossSite(Exception):
+    """A console form without its session's token: another site's, or an old page's."""
+
+
+class Guard:
+    def __init__(self, config: Config, sessions: sessionmaker[Session], signer: Signer,
+                 clock: Callable[[], datetime]) -> None:
+        self.config, self.sessions, self.signer, self.clock = config, sessions, signer, clock
+        self.idle = config.web.session_idle
+        self.per_address = RateLimit(sessions, "login-address", ATTEMPTS, timedelta(minutes=1), clock)
+        self.per_client = RateLimit(sessions, "login-client", CLIENT_ATTEMPTS, timedelta(minutes=1), clock)
+
+    # Sessions
+
+    def operator(self, request: Request) -> Operator:
+        """The signed-in operator (a route's dependency); NotSignedIn without one."""
+        secret = self._secret(request.cookies.get(SESSION_COOKIE, ""))
+        if secret is not None:
+            with self.sessions.begin() as session:
+                found = session_operator(session, secret, self.clock(), self.idle)
+                if found is not None:
+                    return Operator(found.id, found.email, self._csrf(secret))
+        raise NotSignedIn()
+
+    def form_operator(self, request: Request, csrf: str = Form(..., max_length=200)) -> Operator:
+        """The signed-in operator of a form post (a route's dependency), whose token must match."""
+        operator = self.operator(request)
+        if not hmac.compare_digest(csrf, operator.csrf):
+            raise CrossSite()
+        return operator
+
+    def sign_in(self, request: Request, email: str, password: str) -> str | None:
+        """A new session's cookie value for a right address and password, else None. Past the
+        limits the password is not even checked."""
+        client = request.client.host if request.client else "unknown"
+        if not (self.per_client.allow(client) and self.per_address.allow(email.strip().lower())):
+            raise TooManyAttempts()
+        with self.sessions.begin() as session:
+            operator = password_operator(session, email, password)
+            if operator is None:
+                return None
+            secret = open_session(session, operator, self.clock())
+        return f"{secret}.{self.signer.tag('console', secret)}"
+
+    def sign_out(self, request: Request) -> None:
+        secret = self._secret(request.cookies.get(SESSION_COOKIE, ""))
+        if secret is not None:
+            with self.sessions.begin() as session:
+                close_session(session, secret)
+
+    def set_session(self, request: Request, response: Response, value: str) -> None:
+        response.set_cookie(SESSION_COOKIE, value, httponly=True, samesite="strict", path="/",
+                            secure=self._https(request))
+
+    def _secret(self, cookie: str) -> str | None:
+        secret, _, signature = cookie.rpartition(".")
+        if secret and hmac.compare_digest(signature, self.signer.tag("console", secret)):
+            return secret
+        return None
+
+    def _csrf(self, secret: str) -> str:
+        return self.signer.tag("console", f"form {secret}")
+
+    def _https(self, request: Request) -> bool:
+        return request.url.scheme == "https" or self.config.site.base_url.startswith("https:")
+
+    # The login form, before any session: a double-submit token
+
+    def login_token(self, request: Request) -> str:
+        """The login form's token: the browser's, else a new one (`set_login_token` sends it)."""
+        token = request.cookies.get(LOGIN_COOKIE, "")
+        return token if self.signer.is_sealed(token) else self.signer.seal(secrets.token_urlsafe(24))
+
+    def set_login_token(self, request: Request, response: Response, token: str) -> None:
+        response.set_cookie(LOGIN_COOKIE, token, httponly=True, samesite="strict", path="/admin",
+                            secure=self._https(request))
+
+    def login_form_checked(self, request: Request, token: str) -> None:
+        cookie = request.cookies.get(LOGIN_COOKIE, "")
+        if not (self.signer.is_sealed(cookie) and hmac.compare_digest(cookie, token)):
+            raise CrossSite()
+
+    # The API
+
+    def api_operator(self, request: Request) -> Operator:
+        """The operator of an `Authorization: Bearer` token (a route's dependency)."""
+        scheme, _, token = request.headers.get("authorization", "").partition(" ")
+        if scheme.lower() == "bearer" and token.strip():
+            with self.sessions.begin() as session:
+                found = token_operator(session, token.strip(), self.clock())
+                if found is not None:
+                    return Operator(found.id, found.email)
+        raise NotSignedIn()
+
+
+class TooManyAttempts(Exception):
+    """Past a login limit: refused without checking the password."""

@@ -1,0 +1,72 @@
+"""The console's routes, and how a request without a session, from another site or past the
+login limits is answered: a person gets a page (or the login form), an API client a problem
+(RFC 9457)."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from datetime import datetime
+from urllib.parse import urlencode
+
+from fastapi import FastAPI, Request
+from fastapi.responses import JSONResponse, RedirectResponse, Response
+from sqlalchemy.orm import Session, sessionmaker
+
+from publisher.config import Config
+from publisher.ingest.manual import UnknownRelease
+from publisher.subscribers.tokens import Signer
+from publisher.web.console.audit import add_audit_route
+from publisher.web.console.dashboard import add_dashboard_route
+from publisher.web.console.guard import CrossSite, Guard, NotSignedIn, TooManyAttempts
+from publisher.web.console.login import LOGIN, add_login_routes
+from publisher.web.console.releases import add_release_pages
+from publisher.web.console.views import NO_STORE, ConsolePage
+
+API = "/api/"
+
+
+def problem(status: int, title: str, detail: str = "", headers: dict[str, str] | None = None) -> JSONResponse:
+    body = {"type": "about:blank", "title": title, "status": status, **({"detail": detail} if detail else {})}
+    return JSONResponse(body, status, headers=headers, media_type="application/problem+json")
+
+
+def add_console(app: FastAPI, config: Config, sessions: sessionmaker[Session], signer: Signer,
+                clock: Callable[[], datetime]) -> Guard:
+    guard = Guard(config, sessions, signer, clock)
+    add_login_routes(app, config, guard)
+    add_dashboard_route(app, config, sessions, guard, clock)
+    add_release_pages(app, config, sessions, guard, clock)
+    add_audit_route(app, config, sessions, guard)
+    _add_handlers(app, config)
+    return guard
+
+
+def _add_handlers(app: FastAPI, config: Config) -> None:
+    @app.exception_handler(NotSignedIn)
+    async def not_signed_in(request: Request, _error: NotSignedIn) -> Response:
+        if request.url.path.startswith(API):
+            return problem(401, "Unauthorized", "Send a live API token: Authorization: Bearer TOKEN.",
+                           {"WWW-Authenticate": 'Bearer realm="publisher"'})
+        back = request.url.path + (f"?{request.url.query}" if request.url.query else "")
+        target = f"{LOGIN}?{urlencode({'next': back})}" if request.method == "GET" else LOGIN
+        return RedirectResponse(target, status_code=303, headers=NO_STORE)
+
+    @app.exception_handler(CrossSite)
+    async def cross_site(request: Request, _error: CrossSite) -> Response:
+        page = ConsolePage(request, config)
+        return page.message(page._("Please try again"),
+                            page._("The form had expired. Reload it and send it again."), 403)
+
+    @app.exception_handler(TooManyAttempts)
+    async def too_many(request: Request, _error: TooManyAttempts) -> Response:
+        page = ConsolePage(request, config)
+        response = page.message(page._("Too many requests"), page._("Please wait a minute and try again."), 429)
+        response.headers["Retry-After"] = "60"
+        return response
+
+    @app.exception_handler(UnknownRelease)
+    async def unknown_release(request: Request, error: UnknownRelease) -> Response:
+        if request.url.path.startswith(API):
+            return problem(404, "Not Found", str(error))
+        page = ConsolePage(request, config)
+        return page.message(page._("Not found"), page._("There is no release at this address."), 404)

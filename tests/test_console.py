@@ -1,0 +1,180 @@
+"""The operator console over real HTTP: signing in, a release added, edited and withdrawn as
+the written feeds and the audit log show it, and what is refused (no session, another site's
+form, too many passwords)."""
+
+from __future__ import annotations
+
+import html
+import re
+from collections.abc import Iterator
+from pathlib import Path
+
+import feedparser
+import httpx
+import pytest
+from click.testing import CliRunner
+from fastapi.routing import APIRoute
+
+from publisher.cli import cli
+from publisher.clock import utc_now
+from publisher.operators.accounts import add_operator, remove_operator
+from publisher.web.app import create_app
+
+PASSWORD = "correct horse battery staple"
+
+
+@pytest.fixture
+def console(web) -> Iterator[tuple]:  # type: ignore[no-untyped-def, type-arg]
+    base, path, config, sessions, _server = web
+    with sessions.begin() as session:
+        add_operator(session, "press@example.org", PASSWORD, utc_now())
+    with httpx.Client(base_url=base, follow_redirects=False, timeout=20) as client:
+        yield client, config, sessions, path
+
+
+def sign_in(client: httpx.Client, email: str = "press@example.org", password: str = PASSWORD,
+            next_path: str = "") -> httpx.Response:
+    form = client.get("/admin/login")
+    token = re.search(r'name="token" value="([^"]+)"', form.text).group(1)  # type: ignore[union-attr]
+    return client.post("/admin/login", data={"email": email, "password": password, "token": token,
+                                             "next": next_path})
+
+
+def csrf_of(page: httpx.Response) -> str:
+    return re.search(r'name="csrf" value="([^"]+)"', page.text).group(1)  # type: ignore[union-attr]
+
+
+def titles_in_feed(config, country: str) -> list[str]:  # type: ignore[no-untyped-def]
+    parsed = feedparser.parse(Path(config.feeds.dir, country, "atom.xml").read_bytes())
+    assert not parsed.bozo, parsed.bozo_exception
+    return [html.unescape(entry.title) for entry in parsed.entries]  # feedparser gives text as HTML
+
+
+def test_sign_in_then_add_edit_and_withdraw_a_release(console) -> None:  # type: ignore[no-untyped-def]
+    client, config, _sessions, _path = console
+    assert client.get("/admin").headers["location"] == "/admin/login?next=%2Fadmin"
+    signed = sign_in(client, next_path="/admin/releases")
+    assert signed.status_code == 303 and signed.headers["location"] == "/admin/releases"
+    cookie = signed.headers["set-cookie"].lower()
+    assert "httponly" in cookie and "samesite=strict" in cookie
+    listing = client.get("/admin/releases", params={"q": "mongolia"})
+    assert listing.status_code == 200 and listing.headers["cache-control"] == "no-store"
+    assert "press@example.org" in listing.text
+
+    new = client.get("/admin/releases/new")
+    added = client.post("/admin/releases/new", data={
+        "csrf": csrf_of(new), "title": "Herders <b>and</b> decent work", "published": "2026-11-27T09:30",
+        "summary": "A new survey of herders' work.", "url": "", "countries": ["MN"], "image_url": "",
+        "image_credit": ""})
+    assert added.status_code == 303, added.text
+    edit_url = added.headers["location"].partition("?")[0]
+    assert titles_in_feed(config, "mn")[0] == "Herders <b>and</b> decent work"  # rebuilt, as text
+    assert "Herders <b>and</b> decent work" not in titles_in_feed(config, "cn")
+
+    form = client.get(edit_url)
+    assert "The release was added" in client.get(added.headers["location"]).text
+    edited = client.post(edit_url, data={
+        "csrf": csrf_of(form), "title": "Herders and decent work", "published": "2026-11-27T09:30",
+        "summary": "A new survey.", "url": "https://www.ilo.org/herders", "countries": ["MN", "CN"],
+        "image_url": "", "image_credit": ""})
+    assert edited.status_code == 303
+    assert titles_in_feed(config, "cn")[0] == "Herders and decent work"
+    feed = feedparser.parse(Path(config.feeds.dir, "cn", "atom.xml").read_bytes())
+    assert feed.entries[0].link == "https://www.ilo.org/herders"
+
+    withdrawn = client.post(edit_url + "/withdraw", data={"csrf": csrf_of(form)})
+    assert withdrawn.status_code == 303
+    assert "Herders and decent work" not in titles_in_feed(config, "cn") + titles_in_feed(config, "mn")
+    assert "Herders and decent work" not in titles_in_feed(config, "all")
+    slug_page = client.get(f"/releases/{feed.entries[0].link.rpartition('/')[2]}")
+    assert slug_page.status_code in (404, 410)
+
+    audit = client.get("/admin/audit").text
+    for action in ("release.add", "release.edit", "release.withdraw"):
+        assert action in audit
+    assert "countries</strong>: MN → CN MN" in audit
+
+
+def test_an_edited_release_is_kept_by_the_next_import(console, tmp_path: Path) -> None:  # type: ignore[no-untyped-def]
+    from helpers import SEED
+
+    from publisher.jobs.imports import ImportRequest, import_files
+
+    client, config, sessions, _path = console
+    sign_in(client)
+    found = client.get("/admin/releases", params={"q": "disaster risk"})
+    first = re.search(r'href="(/admin/releases/\d+)"', found.text).group(1)  # type: ignore[union-attr]
+    form = client.get(first)
+    values = {name: re.search(rf'name="{name}" value="([^"]*)"', form.text).group(1)  # type: ignore[union-attr]
+              for name in ("title", "published")}
+    client.post(first, data={"csrf": csrf_of(form), **values, "title": "Edited by the office",
+                             "summary": "", "url": "", "countries": ["CN"], "image_url": "", "image_credit": ""})
+    import_files(sessions, config, [ImportRequest(str(SEED))], utc_now())
+    assert "Edited by the office" in client.get(first).text
+
+
+def test_every_console_route_refuses_without_a_session(web) -> None:  # type: ignore[no-untyped-def]
+    base, _path, config, sessions, _server = web
+    app = create_app(config, sessions).app
+    routes = [(method, route.path) for route in app.routes if isinstance(route, APIRoute)
+              and route.path.startswith("/admin") and route.path != "/admin/login"
+              for method in sorted(route.methods or ())]
+    assert len(routes) >= 8
+    with httpx.Client(base_url=base, follow_redirects=False, timeout=20) as client:
+        for method, path in routes:
+            response = client.request(method, path.replace("{release_id}", "1"), data={"csrf": "x"})
+            assert response.status_code == 303, (method, path)
+            assert response.headers["location"].startswith("/admin/login"), (method, path)
+
+
+def test_a_form_from_another_site_is_refused(console) -> None:  # type: ignore[no-untyped-def]
+    client, _config, _sessions, _path = console
+    sign_in(client)
+    for token in ("", "forged", csrf_of(client.get("/admin/releases/new"))[:-2] + "xx"):
+        response = client.post("/admin/releases/new", data={
+            "csrf": token, "title": "Cross-site", "published": "2026-11-27T09:30", "countries": ["CN"]})
+        assert response.status_code == (400 if not token else 403), token
+    assert "Cross-site" not in client.get("/admin/releases", params={"q": "cross-site"}).text
+    login_token_missing = client.post("/admin/login", data={"email": "press@example.org", "password": PASSWORD,
+                                                             "token": "not ours"})
+    assert login_token_missing.status_code == 403
+
+
+def test_the_tenth_password_in_a_minute_is_refused_unchecked(console) -> None:  # type: ignore[no-untyped-def]
+    client, _config, _sessions, _path = console
+    for _ in range(9):
+        wrong = sign_in(client, password="not the password at all")
+        assert wrong.status_code == 400 and "do not match" in wrong.text
+    refused = sign_in(client)  # the right password, but the tenth try
+    assert refused.status_code == 429 and refused.headers["retry-after"] == "60"
+    assert "publisher_console=" not in refused.headers.get("set-cookie", "")
+
+
+def test_signing_out_and_removing_an_operator_end_their_sessions(console) -> None:  # type: ignore[no-untyped-def]
+    client, _config, sessions, _path = console
+    sign_in(client)
+    assert client.get("/admin").status_code == 200
+    out = client.post("/admin/logout", data={"csrf": csrf_of(client.get("/admin"))})
+    assert out.status_code == 303
+    assert client.get("/admin").status_code == 303
+    sign_in(client)
+    assert client.get("/admin").status_code == 200
+    with sessions.begin() as session:
+        remove_operator(session, "press@example.org")
+    assert client.get("/admin").status_code == 303
+
+
+def test_operators_commands(config_path: Path) -> None:
+    runner = CliRunner()
+    base = ["--config", str(config_path), "operators"]
+    added = runner.invoke(cli, [*base, "add", "Press@Example.org"], input=PASSWORD + "\n")
+    assert added.exit_code == 0 and added.output == "added operator Press@example.org\n"
+    short = runner.invoke(cli, [*base, "add", "b@example.org"], input="short\n")
+    assert short.exit_code == 2 and "too short" in short.output
+    token = runner.invoke(cli, [*base, "token", "press@example.org", "--label", "cms"])
+    assert re.fullmatch(r"API token #1 for Press@example.org: pub_\S{40,}\n", token.output)
+    listed = runner.invoke(cli, [*base, "list"])
+    assert "Press@example.org" in listed.output and "#1 cms" in listed.output
+    assert runner.invoke(cli, [*base, "revoke", "1"]).output == "revoked API token #1\n"
+    assert runner.invoke(cli, [*base, "remove", "press@example.org"]).exit_code == 0
+    assert "Press@example.org" not in runner.invoke(cli, [*base, "list"]).output
