@@ -3,6 +3,7 @@ ones are, stored with the source MANUAL, so later imports leave them as the oper
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from datetime import datetime
 from typing import Any
 
@@ -20,6 +21,22 @@ from publisher.store.models import Release
 
 class UnknownRelease(PublisherError):
     """No release has that number."""
+
+
+def operator_entry(config: Config, *, title: str, published: datetime, summary: str, url: str | None,
+                   countries: Sequence[str], image_url: str | None, image_credit: str | None,
+                   where: str) -> Entry:
+    """An entry from what an operator typed: spaces tidied, empty fields None, a time without
+    a zone in the office's; InvalidValue for a country the config lacks."""
+    codes = tuple(dict.fromkeys(countries))
+    unknown = [code for code in codes if code not in config.country_codes]
+    if unknown:
+        raise InvalidValue(f"countries: unknown country {unknown[0]!r}")
+    return Entry(title=" ".join(title.split()),
+                 published=published if published.tzinfo else published.replace(tzinfo=config.site.zone),
+                 summary=summary.strip(), url=(url or "").strip() or None, countries=codes,
+                 image_url=(image_url or "").strip() or None,
+                 image_credit=" ".join((image_credit or "").split()) or None, where=where)
 
 
 def release_values(release: Release) -> dict[str, Any]:

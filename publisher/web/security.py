@@ -8,12 +8,13 @@ from __future__ import annotations
 
 from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
-from fastapi.responses import HTMLResponse, JSONResponse, Response
+from fastapi.responses import Response
 from fastapi.routing import APIRoute
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from publisher.config import Config
 from publisher.web.pages import Page
+from publisher.web.problems import is_api, problem
 
 HEADERS = [
     (b"content-security-policy", b"default-src 'none'; style-src 'unsafe-inline'; img-src https: http: data:; "
@@ -54,21 +55,26 @@ def add_security(app: FastAPI, config: Config) -> None:
         path = request.url.path
         methods = sorted({method for route in app.routes if isinstance(route, APIRoute)
                           and route.path_regex.match(path) for method in route.methods or ()})
-        return Response("Method Not Allowed", 405, headers={"Allow": ", ".join(methods)},
-                        media_type="text/plain")
+        allow = {"Allow": ", ".join(methods)}
+        if is_api(path):
+            return problem(405, "Method Not Allowed", headers=allow)
+        return Response("Method Not Allowed", 405, headers=allow, media_type="text/plain")
 
     @app.exception_handler(404)
     async def not_found(request: Request, _error: Exception) -> Response:
         # People follow links: a page in their language. (An /api/ path answers in JSON.)
-        if request.url.path.startswith("/api/"):
-            return JSONResponse({"title": "Not Found", "status": 404}, 404,
-                                media_type="application/problem+json")
+        if is_api(request.url.path):
+            return problem(404, "Not Found")
         page = Page(request, config.site)
         return page.message(page._("Not found"), page._("There is no page at this address."), 404)
 
     @app.exception_handler(RequestValidationError)
-    async def unreadable(request: Request, _error: RequestValidationError) -> HTMLResponse:
-        # A missing or overlong field: the page a person can read, not a JSON body.
+    async def unreadable(request: Request, error: RequestValidationError) -> Response:
+        # A missing or overlong field: the page a person can read; a program gets each error.
+        if is_api(request.url.path):
+            return problem(422, "Unprocessable Content", "The request does not match the schema.",
+                           errors=[{"field": ".".join(map(str, item["loc"])), "problem": item["msg"]}
+                                   for item in error.errors()])
         page = Page(request, config.site)
         return page.message(page._("Please try again"),
                             page._("The request could not be read. Go back, and send the form again."),

@@ -16,7 +16,7 @@ from sqlalchemy.orm import Session, sessionmaker
 from publisher.config import Config
 from publisher.errors import InvalidValue
 from publisher.ingest.entry import Entry
-from publisher.ingest.manual import existing_release, release_values
+from publisher.ingest.manual import existing_release, operator_entry, release_values
 from publisher.jobs import releases as changes
 from publisher.store.models import Release
 from publisher.urls import release_url
@@ -45,16 +45,7 @@ def entry_from_form(config: Config, form: dict[str, Any]) -> Entry:
         published = datetime.fromisoformat(form["published"])
     except ValueError:
         raise InvalidValue("published: expected a date and time, such as 2026-11-28T09:30") from None
-    if published.tzinfo is None:  # as the office's clock says
-        published = published.replace(tzinfo=config.site.zone)
-    countries = tuple(dict.fromkeys(form["countries"]))
-    unknown = [code for code in countries if code not in config.country_codes]
-    if unknown:
-        raise InvalidValue(f"countries: unknown country {unknown[0]!r}")
-    return Entry(title=" ".join(form["title"].split()), published=published, summary=form["summary"].strip(),
-                 url=form["url"].strip() or None, countries=countries,
-                 image_url=form["image_url"].strip() or None,
-                 image_credit=" ".join(form["image_credit"].split()) or None, where="the form")
+    return operator_entry(config, **{**form, "published": published}, where="the form")
 
 
 def release_fields(title: str = Form("", max_length=1000), published: str = Form("", max_length=40),

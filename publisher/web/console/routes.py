@@ -9,25 +9,21 @@ from datetime import datetime
 from urllib.parse import urlencode
 
 from fastapi import FastAPI, Request
-from fastapi.responses import JSONResponse, RedirectResponse, Response
+from fastapi.responses import RedirectResponse, Response
 from sqlalchemy.orm import Session, sessionmaker
 
 from publisher.config import Config
+from publisher.errors import InvalidValue
 from publisher.ingest.manual import UnknownRelease
 from publisher.subscribers.tokens import Signer
+from publisher.web.console.api import add_api_routes
 from publisher.web.console.audit import add_audit_route
 from publisher.web.console.dashboard import add_dashboard_route
 from publisher.web.console.guard import CrossSite, Guard, NotSignedIn, TooManyAttempts
 from publisher.web.console.login import LOGIN, add_login_routes
 from publisher.web.console.releases import add_release_pages
 from publisher.web.console.views import NO_STORE, ConsolePage
-
-API = "/api/"
-
-
-def problem(status: int, title: str, detail: str = "", headers: dict[str, str] | None = None) -> JSONResponse:
-    body = {"type": "about:blank", "title": title, "status": status, **({"detail": detail} if detail else {})}
-    return JSONResponse(body, status, headers=headers, media_type="application/problem+json")
+from publisher.web.problems import is_api, problem
 
 
 def add_console(app: FastAPI, config: Config, sessions: sessionmaker[Session], signer: Signer,
@@ -37,6 +33,7 @@ def add_console(app: FastAPI, config: Config, sessions: sessionmaker[Session], s
     add_dashboard_route(app, config, sessions, guard, clock)
     add_release_pages(app, config, sessions, guard, clock)
     add_audit_route(app, config, sessions, guard)
+    add_api_routes(app, config, sessions, guard, clock)
     _add_handlers(app, config)
     return guard
 
@@ -44,7 +41,7 @@ def add_console(app: FastAPI, config: Config, sessions: sessionmaker[Session], s
 def _add_handlers(app: FastAPI, config: Config) -> None:
     @app.exception_handler(NotSignedIn)
     async def not_signed_in(request: Request, _error: NotSignedIn) -> Response:
-        if request.url.path.startswith(API):
+        if is_api(request.url.path):
             return problem(401, "Unauthorized", "Send a live API token: Authorization: Bearer TOKEN.",
                            {"WWW-Authenticate": 'Bearer realm="publisher"'})
         back = request.url.path + (f"?{request.url.query}" if request.url.query else "")
@@ -66,7 +63,15 @@ def _add_handlers(app: FastAPI, config: Config) -> None:
 
     @app.exception_handler(UnknownRelease)
     async def unknown_release(request: Request, error: UnknownRelease) -> Response:
-        if request.url.path.startswith(API):
+        if is_api(request.url.path):
             return problem(404, "Not Found", str(error))
         page = ConsolePage(request, config)
         return page.message(page._("Not found"), page._("There is no release at this address."), 404)
+
+    @app.exception_handler(InvalidValue)
+    async def invalid(request: Request, error: InvalidValue) -> Response:
+        # (A console form shows its own error beside the fields; this is the API's answer.)
+        if is_api(request.url.path):
+            return problem(422, "Unprocessable Content", str(error))
+        page = ConsolePage(request, config)
+        return page.message(page._("Please try again"), str(error), 400)

@@ -1,0 +1,122 @@
+"""/api/v1 over real HTTP with a bearer token: releases added, changed and withdrawn as the
+written feeds, the audit log and the mail show it; errors as RFC 9457 problems; every route
+refuses without a live token."""
+
+from __future__ import annotations
+
+import html
+from collections.abc import Iterator
+from pathlib import Path
+
+import feedparser
+import httpx
+import pytest
+from click.testing import CliRunner
+from fastapi.routing import APIRoute
+
+from publisher.cli import cli
+from publisher.clock import utc_now
+from publisher.operators.accounts import add_operator
+from publisher.operators.tokens import make_token, revoke_token
+from publisher.web.app import create_app
+
+RELEASE = {"title": "Herders and decent work", "published": "2026-11-27T09:30:00+08:00",
+           "summary": "A survey of herders' work.", "countries": ["MN"]}
+
+
+@pytest.fixture
+def api(web) -> Iterator[tuple]:  # type: ignore[no-untyped-def, type-arg]
+    base, path, config, sessions, server = web
+    with sessions.begin() as session:
+        operator = add_operator(session, "cms@example.org", "a long enough password", utc_now())
+        row, token = make_token(session, operator, "cms", utc_now())
+    headers = {"Authorization": f"Bearer {token}"}
+    with httpx.Client(base_url=base + "/api/v1", headers=headers, timeout=20) as client:
+        yield client, config, sessions, path, server, row.id, base
+
+
+def feed_titles(config, country: str) -> list[str]:  # type: ignore[no-untyped-def]
+    parsed = feedparser.parse(Path(config.feeds.dir, country, "atom.xml").read_bytes())
+    return [html.unescape(entry.title) for entry in parsed.entries]
+
+
+def test_add_change_and_withdraw_a_release(api) -> None:  # type: ignore[no-untyped-def]
+    client, config, _sessions, _path, _server, _token, _base = api
+    added = client.post("/releases", json=RELEASE)
+    assert added.status_code == 201, added.text
+    body = added.json()
+    assert added.headers["location"] == f"/api/v1/releases/{body['id']}"
+    assert body["countries"] == ["MN"] and body["published"].startswith("2026-11-27T01:30:00")
+    assert body["page"].endswith(f"/releases/{body['slug']}") and body["url"] == body["page"]
+    assert feed_titles(config, "mn")[0] == "Herders and decent work"
+
+    changed = client.put(f"/releases/{body['id']}", json={**RELEASE, "title": "Herders, decent work",
+                                                          "countries": ["CN", "MN"]})
+    assert changed.status_code == 200 and changed.json()["countries"] == ["CN", "MN"]
+    assert feed_titles(config, "cn")[0] == "Herders, decent work"
+    assert client.get(f"/releases/{body['id']}").json()["title"] == "Herders, decent work"
+    assert client.get("/releases", params={"q": "herders, decent"}).json()["total"] == 1
+
+    withdrawn = client.post(f"/releases/{body['id']}/withdraw")
+    assert withdrawn.json()["withdrawn"] is not None and withdrawn.json()["countries"] == []
+    assert "Herders, decent work" not in feed_titles(config, "cn") + feed_titles(config, "all")
+    audit = client.get("/audit").json()
+    assert [entry["action"] for entry in audit[:3]] == ["release.withdraw", "release.edit", "release.add"]
+    assert audit[1]["before"]["title"] == "Herders and decent work"
+    assert {entry["actor"] for entry in audit[:3]} == {"cms@example.org"}
+
+
+def test_a_withdrawn_release_is_never_mailed(api) -> None:  # type: ignore[no-untyped-def]
+    client, config, _sessions, path, server, _token, _base = api
+    kept = client.post("/releases", json={**RELEASE, "title": "Kept and mailed",
+                                          "published": utc_now().isoformat(), "countries": ["CN", "MN"]})
+    gone = client.post("/releases", json={**RELEASE, "title": "Withdrawn before the digest",
+                                          "published": utc_now().isoformat(), "countries": ["CN", "MN"]})
+    assert kept.status_code == gone.status_code == 201
+    client.post(f"/releases/{gone.json()['id']}/withdraw")
+    runner = CliRunner()
+    result = runner.invoke(cli, ["--config", str(path), "subscribers", "add", "reader@example.org",
+                                 "--countries", "CN MN"])
+    assert result.exit_code == 0, result.output
+    sent = runner.invoke(cli, ["--config", str(path), "digest", "send", config.digests[0].name])
+    assert sent.exit_code == 0, sent.output
+    [message] = server.to("reader@example.org")
+    text = next(message.message.iter_parts()).get_content()
+    assert "Kept and mailed" in text and "Withdrawn before the digest" not in text
+
+
+def test_errors_are_problems_naming_the_field(api) -> None:  # type: ignore[no-untyped-def]
+    client, *_ = api
+    missing = client.post("/releases", json={"title": "No date", "countries": ["CN"]})
+    assert missing.status_code == 422
+    assert missing.headers["content-type"] == "application/problem+json"
+    assert {"field": "body.published", "problem": "Field required"} in missing.json()["errors"]
+    for bad, field in (({"countries": ["XX"]}, "body.countries.0"), ({"url": "javascript:alert(1)"}, "body.url"),
+                       ({"url": "https://x.org/a b"}, "url:"), ({"title": "Bell\x07"}, "title:"),
+                       ({"published": "1066-10-14T09:00:00Z"}, "published:")):
+        refused = client.post("/releases", json={**RELEASE, **bad})
+        problem = refused.json()
+        named = [error["field"] for error in problem.get("errors", [])] + [problem["detail"].partition(" ")[0]]
+        assert refused.status_code == 422 and field in named, refused.text
+    assert client.get("/releases/999999").json() == {
+        "type": "about:blank", "title": "Not Found", "status": 404, "detail": "no release has the number 999999"}
+    assert client.delete("/releases/1").headers["content-type"] == "application/problem+json"
+
+
+def test_every_api_route_refuses_without_a_live_token(api) -> None:  # type: ignore[no-untyped-def]
+    client, config, sessions, _path, _server, token_id, base = api
+    app = create_app(config, sessions).app
+    routes = [(method, route.path) for route in app.routes if isinstance(route, APIRoute)
+              and route.path.startswith("/api/") for method in sorted(route.methods or ())]
+    assert len(routes) >= 6
+    assert client.get("/releases").status_code == 200
+    with sessions.begin() as session:
+        revoke_token(session, token_id, utc_now())
+    revoked = client.headers["authorization"]
+    assert revoked.startswith("Bearer pub_")
+    for headers in ({}, {"Authorization": revoked}, {"Authorization": "Bearer pub_forged"}):
+        for method, route in routes:
+            response = httpx.request(method, base + route.replace("{release_id}", "1"), headers=headers,
+                                     json=RELEASE, timeout=20)
+            assert response.status_code == 401, (method, route, headers)
+            assert response.json()["status"] == 401 and response.headers["www-authenticate"].startswith("Bearer")
