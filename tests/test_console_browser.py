@@ -1,0 +1,84 @@
+"""An operator in headless Chromium at phone width: sign in, add a release with the form and
+find it in the rebuilt feed; axe-core on every console page finds nothing against WCAG 2.1
+A/AA, and no page scrolls sideways."""
+
+from __future__ import annotations
+
+import html
+from pathlib import Path
+
+import feedparser
+import pytest
+from helpers import need
+from selenium.webdriver.common.by import By
+from selenium.webdriver.support.ui import WebDriverWait
+
+from publisher.clock import utc_now
+from publisher.operators.accounts import add_operator
+
+pytestmark = pytest.mark.slow  # headless Chromium
+
+AXE = Path(__file__).resolve().parent / "browser" / "node_modules" / "axe-core" / "axe.min.js"
+WCAG = ["wcag2a", "wcag2aa", "wcag21a", "wcag21aa"]
+PASSWORD = "correct horse battery staple"
+
+
+def axe_violations(browser) -> list[str]:  # type: ignore[no-untyped-def]
+    if not AXE.exists():
+        need("axe-core is not installed (npm ci --prefix tests/browser)")
+    browser.execute_script(AXE.read_text("utf-8"))
+    found = browser.execute_async_script(
+        "const done = arguments[arguments.length - 1];"
+        "axe.run(document, {runOnly: {type: 'tag', values: arguments[0]}})"
+        ".then(r => done(r.violations.map(v => v.id + ': ' + v.nodes.map(n => n.target.join(' ')).join(', '))))"
+        ".catch(e => done(['axe failed: ' + e]));", WCAG)
+    return list(found)
+
+
+def wait_for_title(browser, start: str) -> None:  # type: ignore[no-untyped-def]
+    WebDriverWait(browser, 15).until(lambda driver: driver.title.startswith(start))
+
+
+def fits(browser) -> bool:  # type: ignore[no-untyped-def]
+    return bool(browser.execute_script(
+        "return document.documentElement.scrollWidth <= window.innerWidth"))
+
+
+def test_an_operator_adds_a_release_on_a_phone(web, browser) -> None:  # type: ignore[no-untyped-def]
+    base, _path, config, sessions, _server = web
+    with sessions.begin() as session:
+        add_operator(session, "press@example.org", PASSWORD, utc_now())
+    browser.delete_all_cookies()
+    browser.set_window_size(375, 812)
+    browser.get(base + "/admin/releases")
+    wait_for_title(browser, "Sign in")
+    problems = {"login": axe_violations(browser)}
+    browser.find_element(By.ID, "email").send_keys("press@example.org")
+    browser.find_element(By.ID, "password").send_keys(PASSWORD)
+    browser.find_element(By.CSS_SELECTOR, "main button[type=submit]").click()
+    wait_for_title(browser, "Releases")
+    problems["releases"] = axe_violations(browser)
+    assert fits(browser)
+
+    browser.find_element(By.LINK_TEXT, "Add a release").click()
+    wait_for_title(browser, "Add a release")
+    problems["new release"] = axe_violations(browser)
+    browser.find_element(By.ID, "title").send_keys("Herders & decent work in Mongolia")
+    browser.find_element(By.ID, "summary").send_keys("A survey of herders' working lives.")
+    browser.find_element(By.CSS_SELECTOR, "input[name=countries][value=MN]").click()
+    browser.find_element(By.CSS_SELECTOR, "main form button[type=submit]").click()
+    wait_for_title(browser, "Herders & decent work")
+    assert "The release was added" in browser.find_element(By.TAG_NAME, "main").text
+    problems["release"] = axe_violations(browser)
+    assert fits(browser)
+    feed = feedparser.parse(Path(config.feeds.dir, "mn", "atom.xml").read_bytes())
+    assert html.unescape(feed.entries[0].title) == "Herders & decent work in Mongolia"
+
+    for name, path in (("dashboard", "/admin"), ("audit", "/admin/audit"),
+                       ("dashboard in Chinese", "/admin?lang=zh_Hans"), ("audit in Mongolian", "/admin/audit?lang=mn")):
+        browser.get(base + path)
+        WebDriverWait(browser, 15).until(lambda driver: driver.find_elements(By.TAG_NAME, "h1"))
+        problems[name] = axe_violations(browser)
+        assert fits(browser), name
+    assert "release.add" in browser.find_element(By.TAG_NAME, "main").text
+    assert {name: found for name, found in problems.items() if found} == {}
