@@ -46,3 +46,7 @@ class UnknownCountry(PublisherError):
 class InvalidValue(PublisherError):
     """A value someone typed or imported that cannot be used: an address that is not one, an
     unknown status, no or unknown countries. The message says what was expected."""
+
+
+class NotFound(PublisherError):
+    """No such thing (a release, a subscriber) by the number asked for."""

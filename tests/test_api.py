@@ -120,3 +120,24 @@ def test_every_api_route_refuses_without_a_live_token(api) -> None:  # type: ign
                                      json=RELEASE, timeout=20)
             assert response.status_code == 401, (method, route, headers)
             assert response.json()["status"] == 401 and response.headers["www-authenticate"].startswith("Bearer")
+
+
+def test_subscribers_added_changed_and_unsubscribed(api) -> None:  # type: ignore[no-untyped-def]
+    client, *_ = api
+    added = client.post("/subscribers", json={"email": "Reader@Example.org", "countries": ["MN"], "language": "mn"})
+    assert added.status_code == 201, added.text
+    reader = added.json()
+    assert (reader["email"], reader["status"], reader["countries"]) == ("Reader@example.org", "confirmed", ["MN"])
+    assert added.headers["location"] == f"/api/v1/subscribers/{reader['id']}"
+    again = client.post("/subscribers", json={"email": "reader@example.org", "countries": ["CN"]})
+    assert again.status_code == 422 and again.json()["detail"].startswith("email:")
+    changed = client.patch(f"/subscribers/{reader['id']}", json={"countries": ["CN", "MN"]})
+    assert changed.json()["countries"] == ["CN", "MN"] and changed.json()["language"] == "mn"
+    assert client.get("/subscribers", params={"q": "reader", "country": "CN"}).json()["total"] == 1
+    assert client.get("/subscribers", params={"country": "XX"}).status_code == 422
+    out = client.post(f"/subscribers/{reader['id']}/unsubscribe").json()
+    assert out["status"] == "unsubscribed"
+    assert [event["what"] for event in out["history"]][-1] == "status: unsubscribed"
+    actions = [entry["action"] for entry in client.get("/audit").json()[:3]]
+    assert actions == ["subscriber.unsubscribe", "subscriber.change", "subscriber.add"]
+    assert client.get("/subscribers/999999").status_code == 404

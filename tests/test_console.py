@@ -178,3 +178,50 @@ def test_operators_commands(config_path: Path) -> None:
     assert runner.invoke(cli, [*base, "revoke", "1"]).output == "revoked API token #1\n"
     assert runner.invoke(cli, [*base, "remove", "press@example.org"]).exit_code == 0
     assert "Press@example.org" not in runner.invoke(cli, [*base, "list"]).output
+
+
+def test_subscribers_added_changed_imported_exported_and_unsubscribed(console) -> None:  # type: ignore[no-untyped-def]
+    client, _config, sessions, _path = console
+    sign_in(client)
+    page = client.get("/admin/subscribers")
+    added = client.post("/admin/subscribers", data={"csrf": csrf_of(page), "email": "Reader@Example.org",
+                                                    "countries": ["MN"], "language": "mn"})
+    assert added.status_code == 303
+    reader = added.headers["location"].partition("?")[0]
+    shown = client.get(added.headers["location"]).text
+    assert "Reader@example.org" in shown and "The subscriber was added" in shown
+    changed = client.post(reader, data={"csrf": csrf_of(page), "countries": ["CN", "MN"], "language": "zh_Hans"})
+    assert changed.status_code == 303
+    with sessions() as session:
+        from publisher.subscribers.people import find_subscriber
+
+        person = find_subscriber(session, "reader@example.org")
+        assert person is not None and sorted(person.country_codes) == ["CN", "MN"]
+        assert (person.language, person.status) == ("zh_Hans", "confirmed")
+        nonce = person.token_nonce
+
+    bad = client.post("/admin/subscribers/import", data={"csrf": csrf_of(page)},
+                      files={"file": ("people.csv", b"email,countries\nnew@example.org,CN\nnot-an-address,CN\n")})
+    assert bad.status_code == 400 and "people.csv" in bad.text and "line 3" in bad.text
+    assert "new@example.org" not in client.get("/admin/subscribers", params={"q": "new@"}).text
+    good = client.post("/admin/subscribers/import", data={"csrf": csrf_of(page)},
+                       files={"file": ("people.csv", "email,countries\nnew@example.org,CN\nreader@example.org,MN\n")})
+    assert good.status_code == 303
+    assert "Imported: 1 new, 1 changed, 0 unchanged." in client.get(good.headers["location"]).text
+    exported = client.get("/admin/subscribers/export.csv")
+    assert exported.headers["content-disposition"] == 'attachment; filename="subscribers.csv"'
+    assert "new@example.org,CN,confirmed,en" in exported.text.splitlines()
+
+    out = client.post(reader + "/unsubscribe", data={"csrf": csrf_of(page)})
+    assert out.status_code == 303
+    with sessions() as session:
+        person = find_subscriber(session, "reader@example.org")
+        assert person is not None and person.status == "unsubscribed" and person.token_nonce != nonce
+    history = client.get(reader).text
+    assert "status: unsubscribed" in history
+    audit = client.get("/admin/audit").text
+    for action in ("subscriber.add", "subscriber.change", "subscribers.import", "subscribers.export",
+                   "subscriber.unsubscribe"):
+        assert action in audit
+    listed = client.get("/admin/subscribers", params={"status": "unsubscribed"}).text
+    assert "Reader@example.org" in listed and "new@example.org" not in listed

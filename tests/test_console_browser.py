@@ -74,7 +74,14 @@ def test_an_operator_adds_a_release_on_a_phone(web, browser) -> None:  # type: i
     feed = feedparser.parse(Path(config.feeds.dir, "mn", "atom.xml").read_bytes())
     assert html.unescape(feed.entries[0].title) == "Herders & decent work in Mongolia"
 
-    for name, path in (("dashboard", "/admin"), ("audit", "/admin/audit"),
+    browser.get(base + "/admin/subscribers")
+    wait_for_title(browser, "Subscribers")
+    browser.find_element(By.ID, "email").send_keys("reader@example.org")
+    browser.find_element(By.CSS_SELECTOR, "form[aria-labelledby=add] input[value=CN]").click()
+    browser.find_element(By.CSS_SELECTOR, "form[aria-labelledby=add] button").click()
+    wait_for_title(browser, "reader@example.org")
+    problems["subscriber"] = axe_violations(browser)
+    for name, path in (("dashboard", "/admin"), ("audit", "/admin/audit"), ("subscribers", "/admin/subscribers"),
                        ("dashboard in Chinese", "/admin?lang=zh_Hans"), ("audit in Mongolian", "/admin/audit?lang=mn")):
         browser.get(base + path)
         WebDriverWait(browser, 15).until(lambda driver: driver.find_elements(By.TAG_NAME, "h1"))

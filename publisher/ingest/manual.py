@@ -11,7 +11,7 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from publisher.config import Config
-from publisher.errors import InputError, InvalidValue, PublisherError
+from publisher.errors import InputError, InvalidValue, NotFound
 from publisher.ingest.checks import entry_problem
 from publisher.ingest.entry import Entry
 from publisher.ingest.save import MANUAL, release_hash, save_entries, update_release
@@ -19,7 +19,7 @@ from publisher.ingest.tagging import Tagger
 from publisher.store.models import Release
 
 
-class UnknownRelease(PublisherError):
+class UnknownRelease(NotFound):
     """No release has that number."""
 
 

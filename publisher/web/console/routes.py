@@ -13,8 +13,7 @@ from fastapi.responses import RedirectResponse, Response
 from sqlalchemy.orm import Session, sessionmaker
 
 from publisher.config import Config
-from publisher.errors import InvalidValue
-from publisher.ingest.manual import UnknownRelease
+from publisher.errors import InvalidValue, NotFound
 from publisher.subscribers.tokens import Signer
 from publisher.web.console.api import add_api_routes
 from publisher.web.console.audit import add_audit_route
@@ -22,6 +21,7 @@ from publisher.web.console.dashboard import add_dashboard_route
 from publisher.web.console.guard import CrossSite, Guard, NotSignedIn, TooManyAttempts
 from publisher.web.console.login import LOGIN, add_login_routes
 from publisher.web.console.releases import add_release_pages
+from publisher.web.console.subscribers import add_subscriber_pages
 from publisher.web.console.views import NO_STORE, ConsolePage
 from publisher.web.problems import is_api, problem
 
@@ -32,6 +32,7 @@ def add_console(app: FastAPI, config: Config, sessions: sessionmaker[Session], s
     add_login_routes(app, config, guard)
     add_dashboard_route(app, config, sessions, guard, clock)
     add_release_pages(app, config, sessions, guard, clock)
+    add_subscriber_pages(app, config, sessions, guard, clock)
     add_audit_route(app, config, sessions, guard)
     add_api_routes(app, config, sessions, guard, clock)
     _add_handlers(app, config)
@@ -61,12 +62,12 @@ def _add_handlers(app: FastAPI, config: Config) -> None:
         response.headers["Retry-After"] = "60"
         return response
 
-    @app.exception_handler(UnknownRelease)
-    async def unknown_release(request: Request, error: UnknownRelease) -> Response:
+    @app.exception_handler(NotFound)
+    async def not_found(request: Request, error: NotFound) -> Response:
         if is_api(request.url.path):
             return problem(404, "Not Found", str(error))
         page = ConsolePage(request, config)
-        return page.message(page._("Not found"), page._("There is no release at this address."), 404)
+        return page.message(page._("Not found"), page._("There is no page at this address."), 404)
 
     @app.exception_handler(InvalidValue)
     async def invalid(request: Request, error: InvalidValue) -> Response:

@@ -1,0 +1,95 @@
+"""An operator's change to subscribers (console or API): made and written to the audit log in
+one transaction."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from datetime import datetime
+from typing import Any
+
+from sqlalchemy.orm import Session, sessionmaker
+
+from publisher.errors import InvalidValue, NotFound
+from publisher.operators.audit import record
+from publisher.store.models import Subscriber, new_nonce
+from publisher.store.statuses import SubscriberStatus
+from publisher.subscribers.people import (
+    SubscriberCounts,
+    SubscriberRow,
+    find_subscriber,
+    save_subscribers,
+    set_countries,
+    set_status,
+)
+
+
+class UnknownSubscriber(NotFound):
+    """No subscriber has that number."""
+
+
+def subscriber_values(subscriber: Subscriber) -> dict[str, Any]:
+    return {"email": subscriber.email, "status": str(subscriber.status),
+            "countries": sorted(subscriber.country_codes), "language": subscriber.language}
+
+
+def existing_subscriber(session: Session, subscriber_id: int) -> Subscriber:
+    subscriber = session.get(Subscriber, subscriber_id)
+    if subscriber is None:
+        raise UnknownSubscriber(f"no subscriber has the number {subscriber_id}")
+    return subscriber
+
+
+def add(sessions: sessionmaker[Session], actor: str, row: SubscriberRow, now: datetime) -> int:
+    """A new subscriber (confirmed unless the row says pending); InvalidValue for a known address."""
+    with sessions.begin() as session:
+        if find_subscriber(session, row.email) is not None:
+            raise InvalidValue(f"email: {row.email} is a subscriber already")
+        save_subscribers(session, [row], SubscriberStatus.CONFIRMED, now)
+        subscriber = find_subscriber(session, row.email)
+        assert subscriber is not None  # (just saved)
+        record(session, actor, "subscriber.add", subscriber.email, now, after=subscriber_values(subscriber))
+        return subscriber.id
+
+
+def change(sessions: sessionmaker[Session], actor: str, subscriber_id: int, countries: Sequence[str],
+           language: str, now: datetime) -> None:
+    if not countries:
+        raise InvalidValue("countries: choose at least one country")
+    with sessions.begin() as session:
+        subscriber = existing_subscriber(session, subscriber_id)
+        before = subscriber_values(subscriber)
+        set_countries(subscriber, countries)
+        subscriber.language = language
+        session.flush()
+        if subscriber_values(subscriber) != before:
+            record(session, actor, "subscriber.change", subscriber.email, now, before=before,
+                   after=subscriber_values(subscriber))
+
+
+def unsubscribe(sessions: sessionmaker[Session], actor: str, subscriber_id: int, now: datetime) -> None:
+    """No more digests; every link mailed to them before stops working (a new nonce)."""
+    with sessions.begin() as session:
+        subscriber = existing_subscriber(session, subscriber_id)
+        if subscriber.status == SubscriberStatus.UNSUBSCRIBED:
+            return
+        before = subscriber_values(subscriber)
+        set_status(subscriber, SubscriberStatus.UNSUBSCRIBED, now)
+        subscriber.token_nonce = new_nonce()
+        record(session, actor, "subscriber.unsubscribe", subscriber.email, now, before=before,
+               after=subscriber_values(subscriber))
+
+
+def import_rows(sessions: sessionmaker[Session], actor: str, rows: Sequence[SubscriberRow], source: str,
+                now: datetime) -> SubscriberCounts:
+    """Rows of a checked CSV file, all in one transaction."""
+    with sessions.begin() as session:
+        counts = save_subscribers(session, rows, SubscriberStatus.CONFIRMED, now)
+        record(session, actor, "subscribers.import", source, now,
+               after={"new": counts.new, "updated": counts.updated, "unchanged": counts.unchanged})
+    return counts
+
+
+def note_export(sessions: sessionmaker[Session], actor: str, count: int, now: datetime) -> None:
+    """An export changes nothing, but it hands out personal data: the log says who took it."""
+    with sessions.begin() as session:
+        record(session, actor, "subscribers.export", f"{count} subscribers", now)

@@ -1,0 +1,126 @@
+"""/api/v1/subscribers: search, add, read with history, change, unsubscribe.
+
+(No `from __future__ import annotations`: see api_releases.py.)"""
+
+from datetime import datetime
+from typing import Literal
+
+from fastapi import Depends, Query
+from fastapi.responses import JSONResponse
+from pydantic import BaseModel, Field, create_model
+
+from publisher.i18n import LANGUAGES
+from publisher.jobs import subscribers as changes
+from publisher.store.models import Subscriber
+from publisher.store.statuses import SubscriberStatus
+from publisher.subscribers.history import history
+from publisher.subscribers.people import SubscriberRow, normalize_email
+from publisher.web.console.api import API_V1, PER_PAGE, Api, Id, Page
+from publisher.web.console.guard import Operator
+from publisher.web.console.subscribers import search
+
+Language = Literal.__getitem__(LANGUAGES)
+
+
+class SubscriberIn(BaseModel):
+    email: str = Field(min_length=3, max_length=320)
+    countries: list[str] = Field(min_length=1, max_length=50)
+    language: Language = "en"  # type: ignore[valid-type]
+    pending: bool = Field(False, description="Not confirmed yet: they receive nothing until they confirm")
+
+
+class SubscriberChange(BaseModel):
+    countries: list[str] | None = Field(None, min_length=1, max_length=50)
+    language: Language | None = None  # type: ignore[valid-type]
+
+
+class EventOut(BaseModel):
+    at: datetime | None
+    what: str
+    detail: str
+
+
+class SubscriberOut(BaseModel):
+    id: int
+    email: str
+    status: SubscriberStatus
+    status_since: datetime
+    countries: list[str]
+    language: str
+    soft_bounces: int
+    history: list[EventOut] | None = None
+
+
+class SubscriberPage(BaseModel):
+    total: int
+    page: int
+    per_page: int
+    subscribers: list[SubscriberOut]
+
+
+def _shown(subscriber: Subscriber) -> SubscriberOut:
+    return SubscriberOut(id=subscriber.id, email=subscriber.email, status=subscriber.status,
+                         status_since=subscriber.status_since, countries=subscriber.country_codes,
+                         language=subscriber.language, soft_bounces=subscriber.soft_bounces)
+
+
+def _row(body: SubscriberIn) -> SubscriberRow:
+    return SubscriberRow(normalize_email(body.email), tuple(dict.fromkeys(body.countries)),
+                         SubscriberStatus.PENDING if body.pending else None, language=body.language)
+
+
+def add_subscriber_api(api: Api) -> None:
+    sessions, clock, operator = api.sessions, api.clock, api.operator
+    codes = list[api.countries]  # type: ignore[name-defined]
+    subscriber_in = create_model("SubscriberIn", __base__=SubscriberIn,
+                                 countries=(codes, Field(min_length=1, max_length=50)))
+    subscriber_change = create_model("SubscriberChange", __base__=SubscriberChange,
+                                     countries=(codes | None, Field(None, min_length=1, max_length=50)))
+
+    def one(subscriber_id: int) -> SubscriberOut:
+        with sessions() as session:
+            subscriber = changes.existing_subscriber(session, subscriber_id)
+            found = history(session, subscriber.email)
+            events = [EventOut(at=e.at, what=e.what, detail=e.detail) for e in (found[1] if found else [])]
+            return _shown(subscriber).model_copy(update={"history": events})
+
+    @api.route("GET", "/subscribers", summary="Search subscribers (by address), in address order")
+    def list_subscribers(q: str = Query("", max_length=320), status: SubscriberStatus | None = None,
+                         country: api.countries | None = None,  # type: ignore[name-defined]
+                         page: Page = 1, _who: Operator = Depends(operator)) -> SubscriberPage:
+        with sessions() as session:
+            found, total = search(session, q.strip(), str(status or ""), country or "", page)
+            return SubscriberPage(total=total, page=page, per_page=PER_PAGE,
+                                  subscribers=[_shown(s) for s in found])
+
+    @api.route("POST", "/subscribers", status_code=201,
+               summary="Add a subscriber (confirmed: the operator vouches for them; or pending)")
+    def add_subscriber(body: subscriber_in,  # type: ignore[valid-type]
+                       who: Operator = Depends(operator)) -> JSONResponse:
+        subscriber_id = changes.add(sessions, who.email, _row(body), clock())
+        return JSONResponse(one(subscriber_id).model_dump(mode="json"), 201,
+                            headers={"Location": f"{API_V1}/subscribers/{subscriber_id}"})
+
+    @api.route("GET", "/subscribers/{subscriber_id}", summary="One subscriber and their history")
+    def get_subscriber(subscriber_id: Id, _who: Operator = Depends(operator)) -> SubscriberOut:
+        return one(subscriber_id)
+
+    @api.route("PATCH", "/subscribers/{subscriber_id}", summary="Change a subscriber's countries or language")
+    def change_subscriber(subscriber_id: Id, body: subscriber_change,  # type: ignore[valid-type]
+                          who: Operator = Depends(operator)) -> SubscriberOut:
+        change(subscriber_id, body, who)
+        return one(subscriber_id)
+
+    def change(subscriber_id: int, body: SubscriberChange, who: Operator) -> None:
+        with sessions() as session:
+            current = changes.existing_subscriber(session, subscriber_id)
+            countries, language = current.country_codes, current.language
+        changes.change(sessions, who.email, subscriber_id, body.countries or countries,
+                       body.language or language, clock())
+
+    @api.route("POST", "/subscribers/{subscriber_id}/unsubscribe",
+               summary="Unsubscribe: no more digests, and the links mailed before stop working")
+    def unsubscribe(subscriber_id: Id, who: Operator = Depends(operator)) -> SubscriberOut:
+        changes.unsubscribe(sessions, who.email, subscriber_id, clock())
+        return one(subscriber_id)
+

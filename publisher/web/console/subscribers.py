@@ -1,0 +1,153 @@
+"""Subscribers in the console: search, add, change countries and language, unsubscribe, import
+and export CSV, and each one's history. Every change is audited (jobs/subscribers.py)."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from datetime import datetime
+from typing import Any
+
+from fastapi import Depends, FastAPI, File, Form, Query, Request, UploadFile
+from fastapi import Path as FastPath
+from fastapi.responses import HTMLResponse, Response
+from sqlalchemy import func, select
+from sqlalchemy.orm import Session, selectinload, sessionmaker
+
+from publisher.config import Config
+from publisher.errors import InputError, InvalidValue
+from publisher.i18n import LANGUAGES, NAMES, supported
+from publisher.jobs import subscribers as changes
+from publisher.store.models import Subscriber, SubscriberCountry
+from publisher.store.statuses import SubscriberStatus
+from publisher.subscribers.history import history
+from publisher.subscribers.people import (
+    STATUSES,
+    SubscriberRow,
+    export_csv,
+    list_subscribers,
+    normalize_email,
+    parse_subscriber_csv,
+)
+from publisher.web.console.guard import Guard, Operator
+from publisher.web.console.views import ADMIN, NO_STORE, ConsolePage
+
+SUBSCRIBERS = f"{ADMIN}/subscribers"
+PER_PAGE = 50
+MAX_CSV = 5_000_000  # bytes: some 100,000 subscribers
+
+
+def search(session: Session, words: str, status: str, country: str, page: int) -> tuple[list[Subscriber], int]:
+    query = select(Subscriber)
+    if words:
+        escaped = words.lower().replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_")
+        query = query.where(Subscriber.email_key.like(f"%{escaped}%", escape="\\"))
+    if status in STATUSES:
+        query = query.where(Subscriber.status == SubscriberStatus(status))
+    if country:
+        query = query.where(Subscriber.follows.any(SubscriberCountry.country_code == country))
+    total = session.scalar(select(func.count()).select_from(query.subquery())) or 0
+    found = session.scalars(query.options(selectinload(Subscriber.follows)).order_by(Subscriber.email_key)
+                            .limit(PER_PAGE).offset((page - 1) * PER_PAGE)).all()
+    return list(found), total
+
+
+def add_subscriber_pages(app: FastAPI, config: Config, sessions: sessionmaker[Session], guard: Guard,
+                         clock: Callable[[], datetime]) -> None:
+    def choices(page: ConsolePage) -> dict[str, Any]:
+        return {"countries": [{"code": c.code, "name": page.texts.country(c.code, c.name)} for c in config.countries],
+                "language_choices": [{"tag": tag, "name": NAMES[tag]} for tag in LANGUAGES],
+                "statuses": STATUSES}
+
+    def codes(countries: list[str]) -> list[str]:
+        return [code for code in dict.fromkeys(countries) if code in config.country_codes]
+
+    def listing(page: ConsolePage, q: str, status: str, country: str, number: int, *, error: str = "",
+                done: str = "", status_code: int = 200) -> HTMLResponse:
+        with sessions() as session:
+            found, total = search(session, q.strip(), status, country, number)
+            rows = [{"id": s.id, "email": s.email, "status": str(s.status), "countries": s.country_codes,
+                     "language": s.language} for s in found]
+        imported = done.split(":")[1:] if done.startswith("imported:") else []
+        return page.render("subscribers.html", status_code, title=page._("Subscribers"), rows=rows, q=q,
+                           chosen_status=status, country=country, total=total, page_number=number,
+                           pages=max(1, -(-total // PER_PAGE)), error=error, imported=imported, **choices(page))
+
+    @app.get(SUBSCRIBERS, response_class=HTMLResponse, include_in_schema=False)
+    def subscriber_list(request: Request, q: str = Query("", max_length=320), status: str = Query("", max_length=20),
+                        country: str = Query("", max_length=2), number: int = Query(1, alias="page", ge=1, le=100_000),
+                        done: str = Query("", max_length=80),
+                        operator: Operator = Depends(guard.operator)) -> HTMLResponse:
+        return listing(ConsolePage(request, config, operator), q, status, country, number, done=done)
+
+    @app.post(SUBSCRIBERS, include_in_schema=False)
+    def add_subscriber(request: Request, email: str = Form("", max_length=320),
+                       countries: list[str] = Form(default=[]), language: str = Form("en", max_length=20),
+                       pending: bool = Form(False), operator: Operator = Depends(guard.form_operator)) -> Response:
+        page = ConsolePage(request, config, operator)
+        try:
+            chosen = codes(countries)
+            if not chosen:
+                raise InvalidValue("countries: choose at least one country")
+            row = SubscriberRow(normalize_email(email), tuple(chosen),
+                                SubscriberStatus.PENDING if pending else None, language=supported(language) or "en")
+            subscriber_id = changes.add(sessions, operator.email, row, clock())
+        except InvalidValue as exc:
+            return listing(page, "", "", "", 1, error=str(exc), status_code=400)
+        return page.redirect(f"{SUBSCRIBERS}/{subscriber_id}", done="added")
+
+    @app.get(f"{SUBSCRIBERS}/export.csv", include_in_schema=False)
+    def export(request: Request, operator: Operator = Depends(guard.operator)) -> Response:
+        with sessions() as session:
+            found = list_subscribers(session)
+            text = export_csv(found)
+        changes.note_export(sessions, operator.email, len(found), clock())
+        return Response(text.encode("utf-8"), media_type="text/csv; charset=utf-8",
+                        headers={**NO_STORE, "Content-Disposition": 'attachment; filename="subscribers.csv"'})
+
+    @app.post(f"{SUBSCRIBERS}/import", include_in_schema=False)
+    def import_csv(request: Request, file: UploadFile = File(...),
+                         operator: Operator = Depends(guard.form_operator)) -> Response:
+        page = ConsolePage(request, config, operator)
+        name = (file.filename or "upload.csv")[:200]
+        data = file.file.read(MAX_CSV + 1)
+        try:
+            if len(data) > MAX_CSV:
+                raise InvalidValue(f"{name}: larger than {MAX_CSV // 1_000_000} MB")
+            try:
+                text = data.decode("utf-8-sig")
+            except UnicodeDecodeError:
+                raise InvalidValue(f"{name}: not UTF-8 text") from None
+            rows = parse_subscriber_csv(text, name, config.country_codes)
+            counts = changes.import_rows(sessions, operator.email, rows, name, clock())
+        except (InvalidValue, InputError) as exc:
+            return listing(page, "", "", "", 1, error=str(exc), status_code=400)
+        return page.redirect(SUBSCRIBERS, done=f"imported:{counts.new}:{counts.updated}:{counts.unchanged}")
+
+    @app.get(SUBSCRIBERS + "/{subscriber_id}", response_class=HTMLResponse, include_in_schema=False)
+    def subscriber_page(request: Request, subscriber_id: int = FastPath(..., ge=1, le=2**31 - 1),
+                        done: str = Query("", max_length=20), operator: Operator = Depends(guard.operator),
+                        ) -> HTMLResponse:
+        page = ConsolePage(request, config, operator)
+        with sessions() as session:
+            subscriber = changes.existing_subscriber(session, subscriber_id)
+            found = history(session, subscriber.email)
+            events = found[1] if found else []
+            return page.render("subscriber.html", title=subscriber.email, subscriber=subscriber,
+                               chosen=subscriber.country_codes, events=events, done=done, **choices(page))
+
+    @app.post(SUBSCRIBERS + "/{subscriber_id}", include_in_schema=False)
+    def change_subscriber(request: Request, subscriber_id: int = FastPath(..., ge=1, le=2**31 - 1),
+                          countries: list[str] = Form(default=[]), language: str = Form("en", max_length=20),
+                          operator: Operator = Depends(guard.form_operator)) -> Response:
+        page = ConsolePage(request, config, operator)
+        changes.change(sessions, operator.email, subscriber_id, codes(countries), supported(language) or "en",
+                       clock())
+        return page.redirect(f"{SUBSCRIBERS}/{subscriber_id}", done="saved")
+
+    @app.post(SUBSCRIBERS + "/{subscriber_id}/unsubscribe", include_in_schema=False)
+    def unsubscribe(request: Request, subscriber_id: int = FastPath(..., ge=1, le=2**31 - 1),
+                    operator: Operator = Depends(guard.form_operator)) -> Response:
+        page = ConsolePage(request, config, operator)
+        changes.unsubscribe(sessions, operator.email, subscriber_id, clock())
+        return page.redirect(f"{SUBSCRIBERS}/{subscriber_id}", done="unsubscribed")
+
