@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import html
 import re
+import threading
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -18,6 +19,8 @@ from fastapi.routing import APIRoute
 from publisher.cli import cli
 from publisher.clock import utc_now
 from publisher.operators.accounts import add_operator, remove_operator
+from publisher.store.statuses import SubscriberStatus
+from publisher.subscribers.people import SubscriberRow, save_subscribers
 from publisher.web.app import create_app
 
 PASSWORD = "correct horse battery staple"
@@ -225,3 +228,55 @@ def test_subscribers_added_changed_imported_exported_and_unsubscribed(console) -
         assert action in audit
     listed = client.get("/admin/subscribers", params={"status": "unsubscribed"}).text
     assert "Reader@example.org" in listed and "new@example.org" not in listed
+
+
+def test_digests_previewed_tested_paused_and_sent(console, mail_server) -> None:  # type: ignore[no-untyped-def]
+    from helpers import wait_until
+
+    from publisher.run.scheduler import ScheduleRunner
+    from publisher.run.schedules import schedules
+
+    client, config, sessions, _path = console
+    people = {"cn@example.org": ("CN",), "mn@example.org": ("MN",), "both@example.org": ("CN", "MN")}
+    with sessions.begin() as session:
+        save_subscribers(session, [SubscriberRow(email, countries) for email, countries in people.items()],
+                         SubscriberStatus.CONFIRMED, utc_now())
+    sign_in(client)
+    digests = client.get("/admin/digests")
+    name = config.digests[0].name
+    assert digests.status_code == 200 and name in digests.text
+    preview = re.search(rf'href="(/admin/digests/{name}/preview\?[^"]+)"', digests.text).group(1)  # type: ignore[union-attr]
+    shown = client.get(html.unescape(preview))
+    assert shown.status_code == 200 and "<html" in shown.text.lower() and "unsubscribe" in shown.text.lower()
+
+    tested = client.post(f"/admin/digests/{name}/test", data={
+        "csrf": csrf_of(digests), "address": "press@example.org", "countries": " ".join(config.digests[0].countries),
+        "language": "zh_Hans"})
+    assert tested.status_code == 303 and "done=test" in tested.headers["location"]
+    [copy] = mail_server.to("press@example.org")
+    assert copy.message["Subject"].startswith("[Test] ")
+
+    paused = client.post(f"/admin/digests/{name}/pause", data={"csrf": csrf_of(digests)})
+    assert paused.status_code == 303
+    assert "paused" in client.get("/admin").text and "<s>" in client.get("/admin/digests").text
+    schedule = next(s for s in schedules(config) if s.id == f"digest:{name}")
+    runner = ScheduleRunner(sessions, config, threading.Event())
+    assert runner.run(schedule, utc_now()).startswith("skipped: paused by press@example.org")
+    assert all(mail_server.to(email) == [] for email in people)
+    client.post(f"/admin/digests/{name}/resume", data={"csrf": csrf_of(digests)})
+    assert "<s>" not in client.get("/admin/digests").text
+
+    sent = client.post(f"/admin/digests/{name}/send", data={"csrf": csrf_of(digests)})
+    assert sent.status_code == 303, sent.text
+    report_url = sent.headers["location"].partition("?")[0]
+    readers = [email for email, countries in people.items() if set(countries) & set(config.digests[0].countries)]
+    wait_until(lambda: all(mail_server.to(email) for email in readers))
+    wait_until(lambda: "complete" in client.get(report_url).text)
+    report = client.get(report_url).text
+    assert all(email in report for email in readers)
+    exported = client.get(report_url + "/report.csv")
+    assert exported.text.startswith("email,delivery,reply,bounce,unsubscribed_since\n")
+    assert len(exported.text.splitlines()) == len(readers) + 1
+    audit = client.get("/admin/audit").text
+    for action in ("digest.test", "digest.pause", "digest.resume", "digest.send"):
+        assert action in audit

@@ -45,7 +45,7 @@ def fits(browser) -> bool:  # type: ignore[no-untyped-def]
 
 
 def test_an_operator_adds_a_release_on_a_phone(web, browser) -> None:  # type: ignore[no-untyped-def]
-    base, _path, config, sessions, _server = web
+    base, _path, config, sessions, server = web
     with sessions.begin() as session:
         add_operator(session, "press@example.org", PASSWORD, utc_now())
     browser.delete_all_cookies()
@@ -81,6 +81,31 @@ def test_an_operator_adds_a_release_on_a_phone(web, browser) -> None:  # type: i
     browser.find_element(By.CSS_SELECTOR, "form[aria-labelledby=add] button").click()
     wait_for_title(browser, "reader@example.org")
     problems["subscriber"] = axe_violations(browser)
+    browser.get(base + "/admin/digests")
+    wait_for_title(browser, "Digests")
+    problems["digests"] = axe_violations(browser)
+    first = browser.find_element(By.CSS_SELECTOR, "main section")
+    digest = first.find_element(By.TAG_NAME, "h2").text
+    first.find_element(By.PARTIAL_LINK_TEXT, "Preview").click()
+    WebDriverWait(browser, 15).until(lambda driver: "/preview" in driver.current_url)
+    assert "unsubscribe" in browser.find_element(By.TAG_NAME, "body").text.lower()  # the mail, as a page
+    browser.back()
+    wait_for_title(browser, "Digests")
+    first = browser.find_element(By.CSS_SELECTOR, "main section")
+    first.find_element(By.XPATH, ".//button[text()='Send a test copy']").click()
+    wait_for_title(browser, "Digests")
+    assert "The test copy was sent." in browser.find_element(By.TAG_NAME, "main").text
+    [copy] = server.to("press@example.org")
+    assert copy.message["Subject"].startswith("[Test] ")
+    browser.find_element(By.CSS_SELECTOR, "main section").find_element(By.XPATH, ".//button[text()='Pause']").click()
+    wait_for_title(browser, "Digests")
+    section = browser.find_element(By.CSS_SELECTOR, "main section")
+    assert "Its next fire time is skipped" in section.text and section.find_elements(By.TAG_NAME, "s")
+    problems["digests, paused"] = axe_violations(browser)
+    browser.get(base + "/admin")
+    wait_for_title(browser, "Dashboard")
+    row = browser.find_element(By.XPATH, f"//td[starts-with(., 'digest:{digest}')]/..")
+    assert "paused" in row.text and row.find_elements(By.TAG_NAME, "s")
     for name, path in (("dashboard", "/admin"), ("audit", "/admin/audit"), ("subscribers", "/admin/subscribers"),
                        ("dashboard in Chinese", "/admin?lang=zh_Hans"), ("audit in Mongolian", "/admin/audit?lang=mn")):
         browser.get(base + path)

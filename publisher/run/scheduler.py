@@ -39,6 +39,7 @@ from publisher.run.progress import SendProgress
 from publisher.run.schedules import Schedule, schedules
 from publisher.store.db import engine_of
 from publisher.store.editions import last_edition, unfinished_edition
+from publisher.store.pauses import pause_of
 from publisher.store.runs import last_fire, last_run, record_run
 from publisher.store.statuses import ProcessRole, ProcessState
 
@@ -77,6 +78,10 @@ class ScheduleRunner:
 
     def _work(self, schedule: Schedule, fire: datetime) -> str:
         if schedule.kind == "digest":
+            with self.sessions() as session:
+                paused = pause_of(session, schedule.target)
+            if paused is not None:  # the fire time counts as done: resuming sends nothing late
+                return f"skipped: paused by {paused.by} since {paused.paused:%Y-%m-%d %H:%M} UTC"
             period = fire.astimezone(UTC).isoformat()
             if not self.config.scheduler.send_in_process:
                 edition = queue_digest(self.sessions, self.config, schedule.target,

@@ -28,6 +28,12 @@ def last_edition(session: Session, digest: str) -> Edition | None:
                            .order_by(Edition.number.desc()).limit(1)).first()
 
 
+def recent_editions(session: Session, digest: str, limit: int) -> list[Edition]:
+    """The newest `limit` editions of `digest`, newest first."""
+    return list(session.scalars(select(Edition).where(Edition.digest == digest)
+                                .order_by(Edition.number.desc()).limit(limit)))
+
+
 def sent_editions(session: Session, limit: int) -> list[Edition]:
     """Complete editions of every digest that carried news, the most recently completed first
     (a silent first edition mailed nothing)."""

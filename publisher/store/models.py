@@ -245,6 +245,17 @@ class DigestStart(Base):
 DELIVERIES_FILLFACTOR = 50
 
 
+class DigestPause(Base):
+    """A digest an operator paused: its schedule makes no edition until it is resumed (the
+    releases wait, and the first edition after carries them)."""
+
+    __tablename__ = "digest_pauses"
+
+    digest: Mapped[str] = mapped_column(String(100), primary_key=True)
+    paused: Mapped[datetime] = mapped_column(UTCDateTime())
+    by: Mapped[str] = mapped_column(String(320))
+
+
 class Delivery(Base):
     """One recipient of one edition: the row that makes sending exactly once."""
 

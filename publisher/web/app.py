@@ -41,7 +41,7 @@ def create_app(config: Config, sessions: sessionmaker[Session],
     add_feed_routes(app, config)
     add_release_routes(app, config, sessions)
     add_health_route(app, config, sessions, clock)
-    guard = add_console(app, config, sessions, signer, clock)
+    guard = add_console(app, config, sessions, signer, clock, transport)
     add_metrics_route(app, config, sessions, guard)
     add_security(app, config)
     return FeedFront(app, config)

@@ -18,6 +18,7 @@ from publisher.feeds.files import STATE_NAME
 from publisher.run.processes import recent_processes
 from publisher.run.schedules import schedules
 from publisher.store.models import Process
+from publisher.store.pauses import pauses
 from publisher.store.runs import last_run
 from publisher.web.console.guard import Guard, Operator
 from publisher.web.console.views import ADMIN, ConsolePage
@@ -31,6 +32,7 @@ class Job:
     next_fire: datetime | None
     last_fire: datetime | None
     last_outcome: str  # "" when it never ran
+    paused: bool = False  # a paused digest: its next fire time is skipped
 
 
 @dataclass(frozen=True)
@@ -43,11 +45,13 @@ class Overview:
 
 def overview(session: Session, config: Config, now: datetime) -> Overview:
     jobs = []
+    paused = pauses(session)
     for schedule in schedules(config):
         run = last_run(session, schedule.id)
         fires = schedule.next_fire_times(now, 1)
         jobs.append(Job(schedule.id, schedule.cron, schedule.zone.key, fires[0] if fires else None,
-                        run.last_fire if run else None, (run.outcome or "…") if run else ""))
+                        run.last_fire if run else None, (run.outcome or "…") if run else "",
+                        schedule.kind == "digest" and schedule.target in paused))
     state = Path(config.feeds.dir) / STATE_NAME
     changed = datetime.fromtimestamp(state.stat().st_mtime, UTC) if state.exists() else None
     return Overview(jobs, delivery_status(session, now, 10), recent_processes(session, now), changed)

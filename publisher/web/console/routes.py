@@ -14,10 +14,12 @@ from sqlalchemy.orm import Session, sessionmaker
 
 from publisher.config import Config
 from publisher.errors import InvalidValue, NotFound
+from publisher.mail.transport import Transport
 from publisher.subscribers.tokens import Signer
 from publisher.web.console.api import add_api_routes
 from publisher.web.console.audit import add_audit_route
 from publisher.web.console.dashboard import add_dashboard_route
+from publisher.web.console.digests import add_digest_pages
 from publisher.web.console.guard import CrossSite, Guard, NotSignedIn, TooManyAttempts
 from publisher.web.console.login import LOGIN, add_login_routes
 from publisher.web.console.releases import add_release_pages
@@ -27,12 +29,13 @@ from publisher.web.problems import is_api, problem
 
 
 def add_console(app: FastAPI, config: Config, sessions: sessionmaker[Session], signer: Signer,
-                clock: Callable[[], datetime]) -> Guard:
+                clock: Callable[[], datetime], transport: Transport | None = None) -> Guard:
     guard = Guard(config, sessions, signer, clock)
     add_login_routes(app, config, guard)
     add_dashboard_route(app, config, sessions, guard, clock)
     add_release_pages(app, config, sessions, guard, clock)
     add_subscriber_pages(app, config, sessions, guard, clock)
+    add_digest_pages(app, config, sessions, guard, clock, transport)
     add_audit_route(app, config, sessions, guard)
     add_api_routes(app, config, sessions, guard, clock)
     _add_handlers(app, config)

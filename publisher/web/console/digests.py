@@ -1,0 +1,148 @@
+"""Digests in the console: what each would send next and to whom (each reader variant as a
+preview), a test copy, send now, pause and resume, and each edition's report with every
+recipient's outcome (and as CSV)."""
+
+from __future__ import annotations
+
+import threading
+from collections.abc import Callable
+from datetime import datetime
+from typing import Any
+
+from fastapi import Depends, FastAPI, Form, Query, Request
+from fastapi import Path as FastPath
+from fastapi.responses import HTMLResponse, Response
+from sqlalchemy.orm import Session, sessionmaker
+
+from publisher.config import Config, Digest
+from publisher.digest.editions import plan_edition
+from publisher.digest.prune import kept_counts
+from publisher.digest.report import edition_report
+from publisher.errors import InvalidValue, NotFound
+from publisher.i18n import LANGUAGES, NAMES
+from publisher.jobs import controls
+from publisher.jobs.digests import help_send
+from publisher.jobs.samples import PREVIEW_ADDRESS, sample_message
+from publisher.mail.message import personalize
+from publisher.mail.transport import Transport
+from publisher.run.schedules import schedules
+from publisher.store.editions import delivery_counts, recent_editions
+from publisher.store.pauses import pauses
+from publisher.web.console.guard import Guard, Operator
+from publisher.web.console.views import ADMIN, NO_STORE, ConsolePage
+
+DIGESTS = f"{ADMIN}/digests"
+Name = FastPath(..., max_length=100)
+Number = FastPath(..., ge=1, le=2**31 - 1)
+
+
+def digest_views(session: Session, config: Config, now: datetime) -> list[dict[str, Any]]:
+    """Per digest: its schedule, pause, next fire, plan and newest editions."""
+    paused = pauses(session)
+    fires = {schedule.target: schedule for schedule in schedules(config) if schedule.kind == "digest"}
+    views = []
+    for digest in config.digests:
+        schedule = fires.get(digest.name)
+        editions = [{"number": e.number, "created": e.created, "status": str(e.status),
+                     "counts": kept_counts(e) if e.pruned else delivery_counts(session, e.id)}
+                    for e in recent_editions(session, digest.name, 10)]
+        views.append({"digest": digest, "pause": paused.get(digest.name),
+                      "next_fire": next(iter(schedule.next_fire_times(now, 1)), None) if schedule else None,
+                      "plan": plan_edition(session, digest, now), "editions": editions})
+    return views
+
+
+def add_digest_pages(app: FastAPI, config: Config, sessions: sessionmaker[Session], guard: Guard,
+                     clock: Callable[[], datetime], transport: Transport | None) -> None:
+    def digest_of(name: str) -> Digest:
+        found = next((digest for digest in config.digests if digest.name == name), None)
+        if found is None:
+            raise NotFound(f"no digest is named {name!r}")
+        return found
+
+    def show(request: Request, operator: Operator, *, done: str = "", error: str = "",
+             status: int = 200) -> HTMLResponse:
+        page = ConsolePage(request, config, operator)
+        with sessions() as session:
+            views = digest_views(session, config, clock())
+        return page.render("digests.html", status, title=page._("Digests"), views=views, done=done,
+                           error=error, names=NAMES, languages_all=LANGUAGES)
+
+    @app.get(DIGESTS, response_class=HTMLResponse, include_in_schema=False)
+    def digest_list(request: Request, done: str = Query("", max_length=200),
+                    operator: Operator = Depends(guard.operator)) -> HTMLResponse:
+        return show(request, operator, done=done)
+
+    @app.get(DIGESTS + "/{name}/preview", response_class=HTMLResponse, include_in_schema=False)
+    def preview(request: Request, name: str = Name, countries: str = Query("", max_length=200),
+                language: str = Query("en", max_length=20), _operator: Operator = Depends(guard.operator),
+                ) -> Response:
+        digest_of(name)
+        sample = sample_message(sessions, config, name, PREVIEW_ADDRESS, clock(), countries=countries.split(),
+                                language=language)
+        if sample is None:
+            page = ConsolePage(request, config, _operator)
+            return page.message(page._("Nothing to preview"), page._("Nothing is new for these readers."))
+        html = personalize(sample.variant.html, sample.recipient, escape=True)
+        return HTMLResponse(html, headers=NO_STORE)
+
+    @app.post(DIGESTS + "/{name}/test", include_in_schema=False)
+    def test_copy(request: Request, name: str = Name, address: str = Form(..., max_length=320),
+                  countries: str = Form("", max_length=200), language: str = Form("en", max_length=20),
+                  operator: Operator = Depends(guard.form_operator)) -> Response:
+        page = ConsolePage(request, config, operator)
+        digest_of(name)
+        try:
+            reply = controls.test_copy(sessions, config, operator.email, name, address, countries.split(),
+                                       language, clock())
+        except InvalidValue as exc:
+            return show(request, operator, error=str(exc), status=400)
+        if reply is None:
+            return page.redirect(DIGESTS, done="nothing")
+        return page.redirect(DIGESTS, done="test")
+
+    @app.post(DIGESTS + "/{name}/send", include_in_schema=False)
+    def send_now(request: Request, name: str = Name, operator: Operator = Depends(guard.form_operator)) -> Response:
+        page = ConsolePage(request, config, operator)
+        digest_of(name)
+        edition = controls.send_now(sessions, config, operator.email, name, clock())
+        if edition is None:
+            return page.redirect(DIGESTS, done="nothing")
+        if config.scheduler.send_in_process:  # else the workers send it
+            threading.Thread(target=help_send, args=(sessions, config, edition), kwargs={"transport": transport},
+                             name=f"send {name} {edition.number}", daemon=True).start()
+        return page.redirect(f"{DIGESTS}/{name}/editions/{edition.number}", done="sending")
+
+    @app.post(DIGESTS + "/{name}/pause", include_in_schema=False)
+    def pause(request: Request, name: str = Name, operator: Operator = Depends(guard.form_operator)) -> Response:
+        digest_of(name)
+        controls.pause(sessions, config, operator.email, name, clock())
+        return ConsolePage(request, config, operator).redirect(DIGESTS, done="paused")
+
+    @app.post(DIGESTS + "/{name}/resume", include_in_schema=False)
+    def resume(request: Request, name: str = Name, operator: Operator = Depends(guard.form_operator)) -> Response:
+        digest_of(name)
+        controls.resume(sessions, config, operator.email, name, clock())
+        return ConsolePage(request, config, operator).redirect(DIGESTS, done="resumed")
+
+    @app.get(DIGESTS + "/{name}/editions/{number}", response_class=HTMLResponse, include_in_schema=False)
+    def report(request: Request, name: str = Name, number: int = Number, done: str = Query("", max_length=20),
+               operator: Operator = Depends(guard.operator)) -> HTMLResponse:
+        page = ConsolePage(request, config, operator)
+        with sessions() as session:
+            found = edition_report(session, digest_of(name).name, number)
+            if found is None:
+                raise NotFound(f"digest {name} has no edition {number}")
+            return page.render("edition.html", title=f"{name} {number}", report=found, done=done,
+                               counts=kept_counts(found.edition) if found.edition.pruned
+                               else delivery_counts(session, found.edition.id))
+
+    @app.get(DIGESTS + "/{name}/editions/{number}/report.csv", include_in_schema=False)
+    def report_csv(name: str = Name, number: int = Number, _operator: Operator = Depends(guard.operator)) -> Response:
+        with sessions() as session:
+            found = edition_report(session, digest_of(name).name, number)
+            if found is None:
+                raise NotFound(f"digest {name} has no edition {number}")
+            text = found.csv()
+        return Response(text.encode("utf-8"), media_type="text/csv; charset=utf-8", headers={
+            **NO_STORE, "Content-Disposition": f'attachment; filename="{name}-{number}.csv"'})
