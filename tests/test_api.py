@@ -18,6 +18,8 @@ from publisher.cli import cli
 from publisher.clock import utc_now
 from publisher.operators.accounts import add_operator
 from publisher.operators.tokens import make_token, revoke_token
+from publisher.store.statuses import SubscriberStatus
+from publisher.subscribers.people import SubscriberRow, save_subscribers
 from publisher.web.app import create_app
 
 RELEASE = {"title": "Herders and decent work", "published": "2026-11-27T09:30:00+08:00",
@@ -141,3 +143,40 @@ def test_subscribers_added_changed_and_unsubscribed(api) -> None:  # type: ignor
     actions = [entry["action"] for entry in client.get("/audit").json()[:3]]
     assert actions == ["subscriber.unsubscribe", "subscriber.change", "subscriber.add"]
     assert client.get("/subscribers/999999").status_code == 404
+
+
+def test_digests_paused_tested_and_sent(api) -> None:  # type: ignore[no-untyped-def]
+    from helpers import wait_until
+
+    client, config, sessions, _path, server, _token, _base = api
+    with sessions.begin() as session:
+        save_subscribers(session, [SubscriberRow("cn@example.org", ("CN",)), SubscriberRow("mn@example.org", ("MN",))],
+                         SubscriberStatus.CONFIRMED, utc_now())
+    name = config.digests[0].name
+    [first, *_] = client.get("/digests").json()
+    assert first["name"] == name and first["paused"] is None and first["next_releases"] > 0
+    assert client.post(f"/digests/{name}/pause").json() == {"digest": name, "paused": True}
+    assert client.get("/digests").json()[0]["paused_by"] == "cms@example.org"
+    assert client.post("/digests/no-such-digest/pause").status_code == 422
+    client.post(f"/digests/{name}/resume")
+    tested = client.post(f"/digests/{name}/test", json={"address": "editor@example.org", "language": "mn"})
+    assert tested.json() == {"sent": True, "edition": None}
+    assert server.to("editor@example.org")[0].message["Subject"].startswith("[Test] ")
+    sent = client.post(f"/digests/{name}/send").json()
+    assert sent["sent"] is True
+    reader = "cn@example.org" if "CN" in config.digests[0].countries else "mn@example.org"
+    wait_until(lambda: server.to(reader))
+    wait_until(lambda: client.get(f"/digests/{name}/editions/{sent['edition']}").json()["status"] == "complete")
+    report = client.get(f"/digests/{name}/editions/{sent['edition']}").json()
+    assert [(o["email"], o["delivery"]) for o in report["outcomes"]] == [(reader, "sent")]
+    assert client.post(f"/digests/{name}/send").json() == {"sent": False, "edition": None}
+    assert client.get(f"/digests/{name}/editions/99").status_code == 404
+
+
+def test_schedules_and_an_import_now(api) -> None:  # type: ignore[no-untyped-def]
+    client, config, *_ = api
+    jobs = {job["id"]: job for job in client.get("/schedules").json()}
+    assert {f"source:{config.sources[0].name}", "feeds", f"digest:{config.digests[0].name}"} <= set(jobs)
+    done = client.post(f"/sources/{config.sources[0].name}/import").json()
+    assert done["imported"] is True and done["outcome"][0].startswith(("imported", "not modified"))
+    assert client.post("/sources/nothing/import").status_code == 422

@@ -280,3 +280,17 @@ def test_digests_previewed_tested_paused_and_sent(console, mail_server) -> None:
     audit = client.get("/admin/audit").text
     for action in ("digest.test", "digest.pause", "digest.resume", "digest.send"):
         assert action in audit
+
+
+def test_sources_listed_and_imported_now(console) -> None:  # type: ignore[no-untyped-def]
+    client, config, _sessions, _path = console
+    sign_in(client)
+    page = client.get("/admin/sources")
+    source = config.sources[0].name
+    assert source in page.text and "feeds" in page.text
+    done = client.post(f"/admin/sources/{source}/import", data={"csrf": csrf_of(page)})
+    assert done.status_code == 303
+    shown = client.get(done.headers["location"]).text
+    assert re.search(rf"{source}: (imported \d+ new, \d+ updated, \d+ unchanged|not modified)", shown), shown
+    assert client.post("/admin/sources/nothing/import", data={"csrf": csrf_of(page)}).status_code == 404
+    assert "source.import" in client.get("/admin/audit").text

@@ -1,17 +1,20 @@
-"""An operator's controls of a digest (console or API), each audited: pause and resume its
-schedule, send its next edition now, mail a test copy."""
+"""An operator's controls (console or API), each audited: pause and resume a digest's schedule,
+send its next edition now, mail a test copy; import a source now."""
 
 from __future__ import annotations
 
+import threading
 from collections.abc import Sequence
 from datetime import datetime
 
 from sqlalchemy.orm import Session, sessionmaker
 
 from publisher.config import Config
-from publisher.jobs.digests import queue_digest
+from publisher.errors import NotFound, PublisherError
+from publisher.jobs.digests import help_send, queue_digest
+from publisher.jobs.imports import import_source
 from publisher.jobs.samples import send_test_copy
-from publisher.mail.transport import Reply
+from publisher.mail.transport import Reply, Transport
 from publisher.operators.audit import record
 from publisher.store.models import Edition
 from publisher.store.pauses import clear_pause, set_pause
@@ -43,6 +46,16 @@ def send_now(sessions: sessionmaker[Session], config: Config, actor: str, name: 
     return edition
 
 
+def send_in_background(sessions: sessionmaker[Session], config: Config, edition: Edition,
+                       transport: Transport | None) -> None:
+    """Send a queued edition from this process, in a thread (a web request returns at once),
+    unless workers send (`scheduler.send_in_process = false`). Claims keep each delivery to one
+    sender, so a worker or `publisher run` may share it, and one that stops is resumed."""
+    if config.scheduler.send_in_process:
+        threading.Thread(target=help_send, args=(sessions, config, edition), kwargs={"transport": transport},
+                         name=f"send {edition.digest} {edition.number}", daemon=True).start()
+
+
 def test_copy(sessions: sessionmaker[Session], config: Config, actor: str, name: str, address: str,
               countries: Sequence[str], language: str, now: datetime) -> Reply | None:
     """A test copy of the next edition as readers of `countries` in `language` get it; None
@@ -52,3 +65,21 @@ def test_copy(sessions: sessionmaker[Session], config: Config, actor: str, name:
         record(session, actor, "digest.test", f"digest {name} to {address}", now,
                after={"countries": list(countries), "language": language, "sent": sent is not None})
     return None if sent is None else sent[1]
+
+
+def import_now(sessions: sessionmaker[Session], config: Config, actor: str, name: str, now: datetime) -> list[str]:
+    """Import a configured source at once (its schedule is left as it is); what it did, in lines.
+    A failure is audited too, and raised."""
+    source = next((source for source in config.sources if source.name == name), None)
+    if source is None:
+        raise NotFound(f"no source is named {name!r}")
+    lines = ["failed"]
+    try:
+        lines = import_source(sessions, config, source, now).lines()
+    except PublisherError as exc:
+        lines = [f"failed: {exc}"]
+        raise
+    finally:
+        with sessions.begin() as session:
+            record(session, actor, "source.import", f"source {name}", now, after={"outcome": lines})
+    return lines

@@ -18,6 +18,7 @@ from pydantic import BaseModel
 from sqlalchemy.orm import Session, sessionmaker
 
 from publisher.config import Config
+from publisher.mail.transport import Transport
 from publisher.operators.audit import entries
 from publisher.web.console.guard import Guard, Operator
 
@@ -59,8 +60,10 @@ class AuditOut(BaseModel):
 
 
 def add_api_routes(app: FastAPI, config: Config, sessions: sessionmaker[Session], guard: Guard,
-                   clock: Callable[[], datetime]) -> None:
+                   clock: Callable[[], datetime], transport: Transport | None) -> None:
+    from publisher.web.console.api_digests import add_digest_api
     from publisher.web.console.api_releases import add_release_api
+    from publisher.web.console.api_sources import add_source_api
     from publisher.web.console.api_subscribers import add_subscriber_api
 
     bearer = HTTPBearer(auto_error=False, description="A token from `publisher operators token EMAIL`")
@@ -72,6 +75,8 @@ def add_api_routes(app: FastAPI, config: Config, sessions: sessionmaker[Session]
     api = Api(app, config, sessions, clock, operator, Literal.__getitem__(tuple(config.country_codes)))
     add_release_api(api)
     add_subscriber_api(api)
+    add_digest_api(api, transport)
+    add_source_api(api)
 
     @api.route("GET", "/audit", summary="The audit log, newest first")
     def audit_log(page: Page = 1, _who: Operator = Depends(operator)) -> list[AuditOut]:

@@ -4,8 +4,8 @@ recipient's outcome (and as CSV)."""
 
 from __future__ import annotations
 
-import threading
 from collections.abc import Callable
+from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
@@ -15,18 +15,18 @@ from fastapi.responses import HTMLResponse, Response
 from sqlalchemy.orm import Session, sessionmaker
 
 from publisher.config import Config, Digest
-from publisher.digest.editions import plan_edition
+from publisher.digest.editions import Plan, plan_edition
 from publisher.digest.prune import kept_counts
 from publisher.digest.report import edition_report
 from publisher.errors import InvalidValue, NotFound
 from publisher.i18n import LANGUAGES, NAMES
 from publisher.jobs import controls
-from publisher.jobs.digests import help_send
 from publisher.jobs.samples import PREVIEW_ADDRESS, sample_message
 from publisher.mail.message import personalize
 from publisher.mail.transport import Transport
 from publisher.run.schedules import schedules
 from publisher.store.editions import delivery_counts, recent_editions
+from publisher.store.models import DigestPause
 from publisher.store.pauses import pauses
 from publisher.web.console.guard import Guard, Operator
 from publisher.web.console.views import ADMIN, NO_STORE, ConsolePage
@@ -36,7 +36,16 @@ Name = FastPath(..., max_length=100)
 Number = FastPath(..., ge=1, le=2**31 - 1)
 
 
-def digest_views(session: Session, config: Config, now: datetime) -> list[dict[str, Any]]:
+@dataclass(frozen=True)
+class DigestView:
+    digest: Digest
+    pause: DigestPause | None
+    next_fire: datetime | None  # skipped while paused
+    plan: Plan
+    editions: list[dict[str, Any]]  # the newest, with their deliveries by status
+
+
+def digest_views(session: Session, config: Config, now: datetime) -> list[DigestView]:
     """Per digest: its schedule, pause, next fire, plan and newest editions."""
     paused = pauses(session)
     fires = {schedule.target: schedule for schedule in schedules(config) if schedule.kind == "digest"}
@@ -46,9 +55,9 @@ def digest_views(session: Session, config: Config, now: datetime) -> list[dict[s
         editions = [{"number": e.number, "created": e.created, "status": str(e.status),
                      "counts": kept_counts(e) if e.pruned else delivery_counts(session, e.id)}
                     for e in recent_editions(session, digest.name, 10)]
-        views.append({"digest": digest, "pause": paused.get(digest.name),
-                      "next_fire": next(iter(schedule.next_fire_times(now, 1)), None) if schedule else None,
-                      "plan": plan_edition(session, digest, now), "editions": editions})
+        views.append(DigestView(digest, paused.get(digest.name),
+                                next(iter(schedule.next_fire_times(now, 1)), None) if schedule else None,
+                                plan_edition(session, digest, now), editions))
     return views
 
 
@@ -108,9 +117,7 @@ def add_digest_pages(app: FastAPI, config: Config, sessions: sessionmaker[Sessio
         edition = controls.send_now(sessions, config, operator.email, name, clock())
         if edition is None:
             return page.redirect(DIGESTS, done="nothing")
-        if config.scheduler.send_in_process:  # else the workers send it
-            threading.Thread(target=help_send, args=(sessions, config, edition), kwargs={"transport": transport},
-                             name=f"send {name} {edition.number}", daemon=True).start()
+        controls.send_in_background(sessions, config, edition, transport)
         return page.redirect(f"{DIGESTS}/{name}/editions/{edition.number}", done="sending")
 
     @app.post(DIGESTS + "/{name}/pause", include_in_schema=False)

@@ -23,6 +23,7 @@ from publisher.web.console.digests import add_digest_pages
 from publisher.web.console.guard import CrossSite, Guard, NotSignedIn, TooManyAttempts
 from publisher.web.console.login import LOGIN, add_login_routes
 from publisher.web.console.releases import add_release_pages
+from publisher.web.console.sources import add_source_pages
 from publisher.web.console.subscribers import add_subscriber_pages
 from publisher.web.console.views import NO_STORE, ConsolePage
 from publisher.web.problems import is_api, problem
@@ -36,8 +37,9 @@ def add_console(app: FastAPI, config: Config, sessions: sessionmaker[Session], s
     add_release_pages(app, config, sessions, guard, clock)
     add_subscriber_pages(app, config, sessions, guard, clock)
     add_digest_pages(app, config, sessions, guard, clock, transport)
+    add_source_pages(app, config, sessions, guard, clock)
     add_audit_route(app, config, sessions, guard)
-    add_api_routes(app, config, sessions, guard, clock)
+    add_api_routes(app, config, sessions, guard, clock, transport)
     _add_handlers(app, config)
     return guard
 

@@ -1,0 +1,135 @@
+"""/api/v1/digests: each digest's schedule, pause and next edition; pause, resume, send now, a
+test copy; an edition's report.
+
+(No `from __future__ import annotations`: see api_releases.py.)"""
+
+from datetime import datetime
+from typing import Literal
+
+from fastapi import Depends
+from fastapi import Path as FastPath
+from fastapi.responses import JSONResponse
+from pydantic import BaseModel, Field
+
+from publisher.digest.report import edition_report
+from publisher.errors import NotFound
+from publisher.i18n import LANGUAGES
+from publisher.jobs import controls
+from publisher.mail.transport import Transport
+from publisher.web.console.api import Api, Id
+from publisher.web.console.digests import DigestView, digest_views
+from publisher.web.console.guard import Operator
+
+Language = Literal.__getitem__(LANGUAGES)
+
+
+class VariantOut(BaseModel):
+    countries: list[str]
+    language: str
+    readers: int
+    releases: int
+
+
+class DigestOut(BaseModel):
+    name: str
+    countries: list[str]
+    cron: str
+    timezone: str
+    paused: datetime | None
+    paused_by: str | None
+    next_fire: datetime | None = Field(description="Skipped while the digest is paused")
+    next_number: int
+    next_releases: int = Field(description="What its next edition would carry (0: it would send nothing)")
+    next_readers: int
+    variants: list[VariantOut]
+
+
+class TestCopyIn(BaseModel):
+    address: str = Field(min_length=3, max_length=320)
+    countries: list[str] | None = Field(None, max_length=50, description="A reader's choice; none: all")
+    language: Language = "en"  # type: ignore[valid-type]
+
+
+class SendOut(BaseModel):
+    sent: bool = Field(description="False: nothing was new (or no reader had anything new)")
+    edition: int | None = None
+
+
+class OutcomeOut(BaseModel):
+    email: str
+    delivery: str
+    reply: str
+    bounce: str
+    unsubscribed_since: bool
+
+
+class EditionOut(BaseModel):
+    digest: str
+    number: int
+    status: str
+    created: datetime
+    completed: datetime | None
+    subject: str
+    releases: int
+    pruned: datetime | None
+    outcomes: list[OutcomeOut]
+
+
+def add_digest_api(api: Api, transport: Transport | None) -> None:
+    config, sessions, clock, operator = api.config, api.sessions, api.clock, api.operator
+    names = Literal.__getitem__(tuple(digest.name for digest in config.digests))
+
+    @api.route("GET", "/digests", summary="Every digest: schedule, pause, and what its next edition would be")
+    def list_digests(_who: Operator = Depends(operator)) -> list[DigestOut]:
+        with sessions() as session:
+            views = digest_views(session, config, clock())
+        return [_digest(view) for view in views]
+
+    @api.route("POST", "/digests/{name}/pause", summary="Pause a digest: its schedule makes no edition")
+    def pause(name: names = FastPath(), who: Operator = Depends(operator)) -> JSONResponse:  # type: ignore[valid-type]
+        controls.pause(sessions, config, who.email, name, clock())
+        return JSONResponse({"digest": name, "paused": True})
+
+    @api.route("POST", "/digests/{name}/resume", summary="Resume a paused digest")
+    def resume(name: names = FastPath(), who: Operator = Depends(operator)) -> JSONResponse:  # type: ignore[valid-type]
+        controls.resume(sessions, config, who.email, name, clock())
+        return JSONResponse({"digest": name, "paused": False})
+
+    @api.route("POST", "/digests/{name}/send", summary="Send the next edition now (queued at once, then sent)")
+    def send_now(name: names = FastPath(), who: Operator = Depends(operator)) -> SendOut:  # type: ignore[valid-type]
+        edition = controls.send_now(sessions, config, who.email, name, clock())
+        if edition is None:
+            return SendOut(sent=False)
+        controls.send_in_background(sessions, config, edition, transport)
+        return SendOut(sent=True, edition=edition.number)
+
+    @api.route("POST", "/digests/{name}/test", summary="Mail a test copy of the next edition")
+    def test_copy(body: TestCopyIn, name: names = FastPath(),  # type: ignore[valid-type]
+                  who: Operator = Depends(operator)) -> SendOut:
+        reply = controls.test_copy(sessions, config, who.email, name, body.address, body.countries or (),
+                                   body.language, clock())
+        return SendOut(sent=reply is not None)
+
+    @api.route("GET", "/digests/{name}/editions/{number}", summary="How an edition went, per recipient")
+    def report(number: Id, name: names = FastPath(),  # type: ignore[valid-type]
+               _who: Operator = Depends(operator)) -> EditionOut:
+        with sessions() as session:
+            found = edition_report(session, name, number)
+            if found is None:
+                raise NotFound(f"digest {name} has no edition {number}")
+            e = found.edition
+            return EditionOut(digest=e.digest, number=e.number, status=str(e.status), created=e.created,
+                              completed=e.completed, subject=e.subject, releases=e.release_count, pruned=e.pruned,
+                              outcomes=[OutcomeOut(**vars(outcome)) for outcome in found.outcomes])
+
+
+def _digest(view: DigestView) -> DigestOut:
+    digest, plan, pause = view.digest, view.plan, view.pause
+    return DigestOut(
+        name=digest.name, countries=list(digest.countries), cron=digest.cron, timezone=digest.timezone,
+        paused=pause.paused if pause else None, paused_by=pause.by if pause else None,
+        next_fire=view.next_fire, next_number=plan.number,
+        next_releases=plan.releases if plan.makes_edition else 0,
+        next_readers=plan.recipients if plan.makes_edition else 0,
+        variants=[VariantOut(countries=list(v.countries), language=v.language, readers=v.readers,
+                             releases=v.releases) for v in plan.variants])
