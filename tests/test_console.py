@@ -294,3 +294,31 @@ def test_sources_listed_and_imported_now(console) -> None:  # type: ignore[no-un
     assert re.search(rf"{source}: (imported \d+ new, \d+ updated, \d+ unchanged|not modified)", shown), shown
     assert client.post("/admin/sources/nothing/import", data={"csrf": csrf_of(page)}).status_code == 404
     assert "source.import" in client.get("/admin/audit").text
+
+
+def test_an_idle_session_ends_and_an_https_site_marks_the_cookie_secure(web) -> None:  # type: ignore[no-untyped-def]
+    from datetime import timedelta
+
+    from helpers import serve_app
+
+    _base, _path, config, sessions, _server = web
+    with sessions.begin() as session:
+        add_operator(session, "press@example.org", PASSWORD, utc_now())
+    now = [utc_now()]
+    https = config.model_copy(update={"site": config.site.model_copy(update={"base_url": "https://news.example.org"})})
+    for base in serve_app(create_app(https, sessions, clock=lambda: now[0])):
+        with httpx.Client(base_url=base, follow_redirects=False, timeout=20) as client:
+            form = client.get("/admin/login")
+            assert "secure" in form.headers["set-cookie"].lower()
+            token = re.search(r'name="token" value="([^"]+)"', form.text).group(1)  # type: ignore[union-attr]
+            client.cookies.set("publisher_console_login", token)  # (httpx keeps Secure cookies off http)
+            signed = client.post("/admin/login", data={"email": "press@example.org", "password": PASSWORD,
+                                                       "token": token})
+            assert "secure" in signed.headers["set-cookie"].lower()
+            session_cookie = signed.cookies["publisher_console"]
+            client.cookies.set("publisher_console", session_cookie)
+            assert client.get("/admin").status_code == 200
+            now[0] += config.web.session_idle - timedelta(seconds=1)
+            assert client.get("/admin").status_code == 200  # a request starts the idle time again
+            now[0] += config.web.session_idle + timedelta(seconds=1)
+            assert client.get("/admin").status_code == 303

@@ -81,6 +81,14 @@ def test_an_operator_adds_a_release_on_a_phone(web, browser) -> None:  # type: i
     browser.find_element(By.CSS_SELECTOR, "form[aria-labelledby=add] button").click()
     wait_for_title(browser, "reader@example.org")
     problems["subscriber"] = axe_violations(browser)
+    browser.find_element(By.CSS_SELECTOR, "main input[name=countries][value=MN]").click()  # CN and MN now
+    browser.find_element(By.XPATH, "//main//button[text()='Save']").click()
+    WebDriverWait(browser, 15).until(lambda driver: "done=saved" in driver.current_url)
+    with sessions() as session:
+        from publisher.subscribers.people import find_subscriber
+
+        reader = find_subscriber(session, "reader@example.org")
+        assert reader is not None and sorted(reader.country_codes) == ["CN", "MN"]
     browser.get(base + "/admin/digests")
     wait_for_title(browser, "Digests")
     problems["digests"] = axe_violations(browser)
