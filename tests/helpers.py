@@ -40,6 +40,8 @@ NOW = datetime(2026, 11, 27, 12, 0, tzinfo=UTC)
 SITE = "http://127.0.0.1:8080"  # site.base_url of the shipped config
 HOME = "https://www.ilo.org/beijing"  # site.home_url of the shipped config
 ATOM_SCHEMA = ROOT / "tests" / "schemas" / "atom.rnc"
+# For what does not depend on the store: the PostgreSQL run would only double the time.
+SQLITE_ONLY = pytest.mark.parametrize("db_url", ["sqlite"], indirect=True)
 PEOPLE = {
     "cn@example.org": ("CN", "confirmed"),
     "Both@Example.ORG": ("CN MN", "confirmed"),

@@ -13,6 +13,7 @@ import httpx
 import pytest
 from click.testing import CliRunner
 from fastapi.routing import APIRoute
+from helpers import SQLITE_ONLY
 
 from publisher.cli import cli
 from publisher.clock import utc_now
@@ -87,6 +88,7 @@ def test_a_withdrawn_release_is_never_mailed(api) -> None:  # type: ignore[no-un
     assert "Kept and mailed" in text and "Withdrawn before the digest" not in text
 
 
+@SQLITE_ONLY
 def test_errors_are_problems_naming_the_field(api) -> None:  # type: ignore[no-untyped-def]
     client, *_ = api
     missing = client.post("/releases", json={"title": "No date", "countries": ["CN"]})
@@ -105,6 +107,7 @@ def test_errors_are_problems_naming_the_field(api) -> None:  # type: ignore[no-u
     assert client.delete("/releases/1").headers["content-type"] == "application/problem+json"
 
 
+@SQLITE_ONLY
 def test_every_api_route_refuses_without_a_live_token(api) -> None:  # type: ignore[no-untyped-def]
     client, config, sessions, _path, _server, token_id, base = api
     app = create_app(config, sessions).app
@@ -173,6 +176,7 @@ def test_digests_paused_tested_and_sent(api) -> None:  # type: ignore[no-untyped
     assert client.get(f"/digests/{name}/editions/99").status_code == 404
 
 
+@SQLITE_ONLY
 def test_schedules_and_an_import_now(api) -> None:  # type: ignore[no-untyped-def]
     client, config, *_ = api
     jobs = {job["id"]: job for job in client.get("/schedules").json()}

@@ -15,6 +15,7 @@ import httpx
 import pytest
 from click.testing import CliRunner
 from fastapi.routing import APIRoute
+from helpers import SQLITE_ONLY
 
 from publisher.cli import cli
 from publisher.clock import utc_now
@@ -98,6 +99,7 @@ def test_sign_in_then_add_edit_and_withdraw_a_release(console) -> None:  # type:
     assert "countries</strong>: MN → CN MN" in audit
 
 
+@SQLITE_ONLY
 def test_an_edited_release_is_kept_by_the_next_import(console, tmp_path: Path) -> None:  # type: ignore[no-untyped-def]
     from helpers import SEED
 
@@ -116,6 +118,7 @@ def test_an_edited_release_is_kept_by_the_next_import(console, tmp_path: Path) -
     assert "Edited by the office" in client.get(first).text
 
 
+@SQLITE_ONLY
 def test_every_console_route_refuses_without_a_session(web) -> None:  # type: ignore[no-untyped-def]
     base, _path, config, sessions, _server = web
     app = create_app(config, sessions).app
@@ -130,6 +133,7 @@ def test_every_console_route_refuses_without_a_session(web) -> None:  # type: ig
             assert response.headers["location"].startswith("/admin/login"), (method, path)
 
 
+@SQLITE_ONLY
 def test_a_form_from_another_site_is_refused(console) -> None:  # type: ignore[no-untyped-def]
     client, _config, _sessions, _path = console
     sign_in(client)
@@ -143,6 +147,7 @@ def test_a_form_from_another_site_is_refused(console) -> None:  # type: ignore[n
     assert login_token_missing.status_code == 403
 
 
+@SQLITE_ONLY
 def test_the_tenth_password_in_a_minute_is_refused_unchecked(console) -> None:  # type: ignore[no-untyped-def]
     client, _config, _sessions, _path = console
     for _ in range(9):
@@ -167,6 +172,7 @@ def test_signing_out_and_removing_an_operator_end_their_sessions(console) -> Non
     assert client.get("/admin").status_code == 303
 
 
+@SQLITE_ONLY
 def test_operators_commands(config_path: Path) -> None:
     runner = CliRunner()
     base = ["--config", str(config_path), "operators"]
@@ -282,6 +288,7 @@ def test_digests_previewed_tested_paused_and_sent(console, mail_server) -> None:
         assert action in audit
 
 
+@SQLITE_ONLY
 def test_sources_listed_and_imported_now(console) -> None:  # type: ignore[no-untyped-def]
     client, config, _sessions, _path = console
     sign_in(client)
@@ -296,6 +303,7 @@ def test_sources_listed_and_imported_now(console) -> None:  # type: ignore[no-un
     assert "source.import" in client.get("/admin/audit").text
 
 
+@SQLITE_ONLY
 def test_an_idle_session_ends_and_an_https_site_marks_the_cookie_secure(web) -> None:  # type: ignore[no-untyped-def]
     from datetime import timedelta
 

@@ -9,7 +9,7 @@ from pathlib import Path
 
 import feedparser
 import pytest
-from helpers import need
+from helpers import SQLITE_ONLY, need
 from selenium.webdriver.common.by import By
 from selenium.webdriver.support.ui import WebDriverWait
 
@@ -44,6 +44,7 @@ def fits(browser) -> bool:  # type: ignore[no-untyped-def]
         "return document.documentElement.scrollWidth <= window.innerWidth"))
 
 
+@SQLITE_ONLY
 def test_an_operator_adds_a_release_on_a_phone(web, browser) -> None:  # type: ignore[no-untyped-def]
     base, _path, config, sessions, server = web
     with sessions.begin() as session:

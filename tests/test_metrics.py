@@ -5,7 +5,7 @@ from __future__ import annotations
 from ipaddress import ip_network
 
 import httpx
-from helpers import serve_app
+from helpers import SQLITE_ONLY, serve_app
 from prometheus_client.parser import text_string_to_metric_families
 from sqlalchemy import func, select
 
@@ -43,6 +43,7 @@ def test_counts_by_status_and_each_jobs_last_run(web) -> None:  # type: ignore[n
     assert ("publisher_job_last_success_timestamp_seconds", (("job", "source:ilo-news"),)) not in found
 
 
+@SQLITE_ONLY
 def test_other_addresses_need_a_live_token(web) -> None:  # type: ignore[no-untyped-def]
     _base, _path, config, sessions, _server = web
     elsewhere = config.model_copy(update={"web": config.web.model_copy(

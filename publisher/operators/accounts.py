@@ -5,6 +5,7 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from datetime import datetime
+from functools import cache
 
 from argon2 import PasswordHasher
 from argon2.exceptions import InvalidHashError, VerificationError
@@ -18,8 +19,12 @@ from publisher.subscribers.people import email_key, normalize_email
 MIN_PASSWORD = 12  # characters
 MAX_PASSWORD = 1000  # argon2 hashes any length; a megabyte "password" is an attack, not a password
 _HASHER = PasswordHasher()
-# Checked when the address is unknown, so an unknown address takes as long as a wrong password.
-_DECOY = _HASHER.hash("not anyone's password")
+
+
+@cache  # (a fifth of a second: made when first needed, not when the web app starts)
+def _decoy() -> str:
+    """Checked when the address is unknown, so an unknown address takes as long as a wrong password."""
+    return _HASHER.hash("not anyone's password")
 
 
 class UnknownOperator(PublisherError):
@@ -77,7 +82,7 @@ def password_operator(session: Session, email: str, password: str) -> Operator |
     either way). A hash made with older parameters is renewed."""
     operator = operator_by_email(session, email) if len(password) <= MAX_PASSWORD else None
     try:
-        _HASHER.verify(operator.password_hash if operator else _DECOY, password[:MAX_PASSWORD])
+        _HASHER.verify(operator.password_hash if operator else _decoy(), password[:MAX_PASSWORD])
     except (VerificationError, InvalidHashError):
         return None
     if operator is not None and _HASHER.check_needs_rehash(operator.password_hash):
