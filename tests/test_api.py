@@ -165,6 +165,10 @@ def test_digests_paused_tested_and_sent(api) -> None:  # type: ignore[no-untyped
     tested = client.post(f"/digests/{name}/test", json={"address": "editor@example.org", "language": "mn"})
     assert tested.json() == {"sent": True, "edition": None}
     assert server.to("editor@example.org")[0].message["Subject"].startswith("[Test] ")
+    server.refuse_rcpt = lambda address: "550 5.1.1 No such mailbox" if address.startswith("nobody@") else None
+    refused = client.post(f"/digests/{name}/test", json={"address": "nobody@example.org"})
+    assert refused.status_code == 502 and "550 5.1.1 No such mailbox" in refused.json()["detail"]
+    assert client.get("/audit").json()[0]["after"]["sent"].startswith("not taken: 550")
     sent = client.post(f"/digests/{name}/send").json()
     assert sent["sent"] is True
     reader = "cn@example.org" if "CN" in config.digests[0].countries else "mn@example.org"

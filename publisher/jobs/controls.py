@@ -14,7 +14,7 @@ from publisher.errors import NotFound, PublisherError
 from publisher.jobs.digests import help_send, queue_digest
 from publisher.jobs.imports import import_source
 from publisher.jobs.samples import send_test_copy
-from publisher.mail.transport import Reply, Transport
+from publisher.mail.transport import DeliveryFailure, Reply, Transport, TransportError
 from publisher.operators.audit import record
 from publisher.store.models import Edition
 from publisher.store.pauses import clear_pause, set_pause
@@ -56,14 +56,26 @@ def send_in_background(sessions: sessionmaker[Session], config: Config, edition:
                          name=f"send {edition.digest} {edition.number}", daemon=True).start()
 
 
+class NotSent(PublisherError):
+    """The mail server did not take a test copy (or could not be reached): its reply says why."""
+
+
 def test_copy(sessions: sessionmaker[Session], config: Config, actor: str, name: str, address: str,
-              countries: Sequence[str], language: str, now: datetime) -> Reply | None:
+              countries: Sequence[str], language: str, now: datetime,
+              transport: Transport | None = None) -> Reply | None:
     """A test copy of the next edition as readers of `countries` in `language` get it; None
-    when nothing is new for them."""
-    sent = send_test_copy(sessions, config, name, address, now, countries=countries, language=language)
-    with sessions.begin() as session:
-        record(session, actor, "digest.test", f"digest {name} to {address}", now,
-               after={"countries": list(countries), "language": language, "sent": sent is not None})
+    when nothing is new for them; NotSent when the server did not take it."""
+    outcome: dict[str, object] = {"countries": list(countries), "language": language}
+    try:
+        sent = send_test_copy(sessions, config, name, address, now, countries=countries, language=language,
+                              transport=transport)
+        outcome["sent"] = str(sent[1]) if sent else "nothing new"
+    except (DeliveryFailure, TransportError) as exc:
+        outcome["sent"] = f"not taken: {exc}"
+        raise NotSent(f"the mail server did not take the test copy: {exc}") from exc
+    finally:
+        with sessions.begin() as session:
+            record(session, actor, "digest.test", f"digest {name} to {address}", now, after=outcome)
     return None if sent is None else sent[1]
 
 

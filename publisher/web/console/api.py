@@ -46,7 +46,8 @@ class Api:
     def route(self, method: str, path: str, **options: Any) -> Callable[[Callable[..., Any]], Any]:
         # On the app itself: the routes stay in app.routes, where the 405 handler and the tests
         # enumerate them (an included router is one opaque entry).
-        return self.app.api_route(API_V1 + path, methods=[method], tags=["operators"], responses=ERRORS,
+        responses = {**ERRORS, **options.pop("responses", {})}
+        return self.app.api_route(API_V1 + path, methods=[method], tags=["operators"], responses=responses,
                                   **options)
 
 

@@ -19,6 +19,7 @@ from publisher.mail.transport import Transport
 from publisher.web.console.api import Api, Id
 from publisher.web.console.digests import DigestView, digest_views
 from publisher.web.console.guard import Operator
+from publisher.web.problems import problem
 
 Language = Literal.__getitem__(LANGUAGES)
 
@@ -103,11 +104,15 @@ def add_digest_api(api: Api, transport: Transport | None) -> None:
         controls.send_in_background(sessions, config, edition, transport)
         return SendOut(sent=True, edition=edition.number)
 
-    @api.route("POST", "/digests/{name}/test", summary="Mail a test copy of the next edition")
+    @api.route("POST", "/digests/{name}/test", summary="Mail a test copy of the next edition",
+               response_model=SendOut, responses={502: {"description": "The mail server did not take it"}})
     def test_copy(body: TestCopyIn, name: names = FastPath(),  # type: ignore[valid-type]
-                  who: Operator = Depends(operator)) -> SendOut:
-        reply = controls.test_copy(sessions, config, who.email, name, body.address, body.countries or (),
-                                   body.language, clock())
+                  who: Operator = Depends(operator)) -> SendOut | JSONResponse:
+        try:
+            reply = controls.test_copy(sessions, config, who.email, name, body.address, body.countries or (),
+                                       body.language, clock(), transport)
+        except controls.NotSent as exc:
+            return problem(502, "Bad Gateway", str(exc))
         return SendOut(sent=reply is not None)
 
     @api.route("GET", "/digests/{name}/editions/{number}", summary="How an edition went, per recipient")

@@ -103,9 +103,11 @@ def add_digest_pages(app: FastAPI, config: Config, sessions: sessionmaker[Sessio
         digest_of(name)
         try:
             reply = controls.test_copy(sessions, config, operator.email, name, address, countries.split(),
-                                       language, clock())
+                                       language, clock(), transport)
         except InvalidValue as exc:
             return show(request, operator, error=str(exc), status=400)
+        except controls.NotSent as exc:
+            return show(request, operator, error=str(exc), status=502)
         if reply is None:
             return page.redirect(DIGESTS, done="nothing")
         return page.redirect(DIGESTS, done="test")
