@@ -188,3 +188,19 @@ def test_schedules_and_an_import_now(api) -> None:  # type: ignore[no-untyped-de
     done = client.post(f"/sources/{config.sources[0].name}/import").json()
     assert done["imported"] is True and done["outcome"][0].startswith(("imported", "not modified"))
     assert client.post("/sources/nothing/import").status_code == 422
+
+
+def test_subscribers_imported_and_exported_as_csv(api) -> None:  # type: ignore[no-untyped-def]
+    client, *_ = api
+    csv_type = {"Content-Type": "text/csv"}
+    bad = client.post("/subscribers/import", content="email,countries\nok@example.org,CN\nnope,CN\n",
+                      headers=csv_type)
+    assert bad.status_code == 422 and bad.json()["detail"].startswith("the body: line 3")
+    assert client.get("/subscribers", params={"q": "ok@"}).json()["total"] == 0
+    good = client.post("/subscribers/import", content="email,countries\nok@example.org,CN MN\n", headers=csv_type)
+    assert good.json() == {"new": 1, "updated": 0, "unchanged": 0}
+    exported = client.get("/subscribers/export")
+    assert exported.headers["content-type"].startswith("text/csv")
+    assert "ok@example.org,CN MN,confirmed,en" in exported.text.splitlines()
+    actions = [entry["action"] for entry in client.get("/audit").json()[:2]]
+    assert actions == ["subscribers.export", "subscribers.import"]

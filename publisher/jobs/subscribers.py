@@ -9,6 +9,7 @@ from typing import Any
 
 from sqlalchemy.orm import Session, sessionmaker
 
+from publisher.config import Config
 from publisher.errors import InvalidValue, NotFound
 from publisher.operators.audit import record
 from publisher.store.models import Subscriber, new_nonce
@@ -16,7 +17,10 @@ from publisher.store.statuses import SubscriberStatus
 from publisher.subscribers.people import (
     SubscriberCounts,
     SubscriberRow,
+    export_csv,
     find_subscriber,
+    list_subscribers,
+    parse_subscriber_csv,
     save_subscribers,
     set_countries,
     set_status,
@@ -79,17 +83,33 @@ def unsubscribe(sessions: sessionmaker[Session], actor: str, subscriber_id: int,
                after=subscriber_values(subscriber))
 
 
-def import_rows(sessions: sessionmaker[Session], actor: str, rows: Sequence[SubscriberRow], source: str,
-                now: datetime) -> SubscriberCounts:
-    """Rows of a checked CSV file, all in one transaction."""
+MAX_CSV = 5_000_000  # bytes: some 100,000 subscribers
+
+
+def import_csv(sessions: sessionmaker[Session], config: Config, actor: str, data: bytes, name: str,
+               now: datetime) -> SubscriberCounts:
+    """A CSV file's rows (the columns of `publisher subscribers import`), all checked first and
+    stored in one transaction; InvalidValue or InputError naming the file and line."""
+    if len(data) > MAX_CSV:
+        raise InvalidValue(f"{name}: larger than {MAX_CSV // 1_000_000} MB")
+    try:
+        text = data.decode("utf-8-sig")
+    except UnicodeDecodeError:
+        raise InvalidValue(f"{name}: not UTF-8 text") from None
+    rows = parse_subscriber_csv(text, name, config.country_codes)
     with sessions.begin() as session:
         counts = save_subscribers(session, rows, SubscriberStatus.CONFIRMED, now)
-        record(session, actor, "subscribers.import", source, now,
+        record(session, actor, "subscribers.import", name, now,
                after={"new": counts.new, "updated": counts.updated, "unchanged": counts.unchanged})
     return counts
 
 
-def note_export(sessions: sessionmaker[Session], actor: str, count: int, now: datetime) -> None:
-    """An export changes nothing, but it hands out personal data: the log says who took it."""
+def export(sessions: sessionmaker[Session], actor: str, now: datetime) -> str:
+    """Every subscriber as CSV. An export changes nothing, but it hands out personal data: the
+    audit log says who took it."""
+    with sessions() as session:
+        found = list_subscribers(session)
+        text = export_csv(found)
     with sessions.begin() as session:
-        record(session, actor, "subscribers.export", f"{count} subscribers", now)
+        record(session, actor, "subscribers.export", f"{len(found)} subscribers", now)
+    return text

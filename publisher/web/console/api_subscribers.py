@@ -5,8 +5,9 @@
 from datetime import datetime
 from typing import Literal
 
-from fastapi import Depends, Query
-from fastapi.responses import JSONResponse
+from fastapi import Depends, Query, Request
+from fastapi.concurrency import run_in_threadpool
+from fastapi.responses import JSONResponse, Response
 from pydantic import BaseModel, Field, create_model
 
 from publisher.i18n import LANGUAGES
@@ -51,6 +52,12 @@ class SubscriberOut(BaseModel):
     history: list[EventOut] | None = None
 
 
+class ImportCounts(BaseModel):
+    new: int
+    updated: int
+    unchanged: int
+
+
 class SubscriberPage(BaseModel):
     total: int
     page: int
@@ -85,9 +92,9 @@ def add_subscriber_api(api: Api) -> None:
             return _shown(subscriber).model_copy(update={"history": events})
 
     @api.route("GET", "/subscribers", summary="Search subscribers (by address), in address order")
-    def list_subscribers(q: str = Query("", max_length=320), status: SubscriberStatus | None = None,
-                         country: api.countries | None = None,  # type: ignore[name-defined]
-                         page: Page = 1, _who: Operator = Depends(operator)) -> SubscriberPage:
+    def search_subscribers(q: str = Query("", max_length=320), status: SubscriberStatus | None = None,
+                           country: api.countries | None = None,  # type: ignore[name-defined]
+                           page: Page = 1, _who: Operator = Depends(operator)) -> SubscriberPage:
         with sessions() as session:
             found, total = search(session, q.strip(), str(status or ""), country or "", page)
             return SubscriberPage(total=total, page=page, per_page=PER_PAGE,
@@ -100,6 +107,21 @@ def add_subscriber_api(api: Api) -> None:
         subscriber_id = changes.add(sessions, who.email, _row(body), clock())
         return JSONResponse(one(subscriber_id).model_dump(mode="json"), 201,
                             headers={"Location": f"{API_V1}/subscribers/{subscriber_id}"})
+
+    @api.route("GET", "/subscribers/export", summary="Every subscriber as CSV (email,countries,status,language)",
+               response_class=Response, responses={200: {"content": {"text/csv": {}}}})
+    def export(who: Operator = Depends(operator)) -> Response:
+        return Response(changes.export(sessions, who.email, clock()).encode("utf-8"),
+                        media_type="text/csv; charset=utf-8")
+
+    @api.route("POST", "/subscribers/import", summary="Import subscribers from a CSV body, all or nothing",
+               openapi_extra={"requestBody": {"required": True, "content": {"text/csv": {"schema": {
+                   "type": "string", "maxLength": changes.MAX_CSV}}}}})
+    async def import_csv(request: Request, who: Operator = Depends(operator)) -> ImportCounts:
+        body = await request.body()
+        counts = await run_in_threadpool(changes.import_csv, sessions, api.config, who.email, body, "the body",
+                                         clock())
+        return ImportCounts(new=counts.new, updated=counts.updated, unchanged=counts.unchanged)
 
     @api.route("GET", "/subscribers/{subscriber_id}", summary="One subscriber and their history")
     def get_subscriber(subscriber_id: Id, _who: Operator = Depends(operator)) -> SubscriberOut:

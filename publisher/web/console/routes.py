@@ -13,7 +13,7 @@ from fastapi.responses import RedirectResponse, Response
 from sqlalchemy.orm import Session, sessionmaker
 
 from publisher.config import Config
-from publisher.errors import InvalidValue, NotFound
+from publisher.errors import InputError, InvalidValue, NotFound, PublisherError
 from publisher.mail.transport import Transport
 from publisher.subscribers.tokens import Signer
 from publisher.web.console.api import add_api_routes
@@ -74,8 +74,9 @@ def _add_handlers(app: FastAPI, config: Config) -> None:
         page = ConsolePage(request, config)
         return page.message(page._("Not found"), page._("There is no page at this address."), 404)
 
+    @app.exception_handler(InputError)
     @app.exception_handler(InvalidValue)
-    async def invalid(request: Request, error: InvalidValue) -> Response:
+    async def invalid(request: Request, error: PublisherError) -> Response:
         # (A console form shows its own error beside the fields; this is the API's answer.)
         if is_api(request.url.path):
             return problem(422, "Unprocessable Content", str(error))

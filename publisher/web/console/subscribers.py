@@ -23,17 +23,13 @@ from publisher.subscribers.history import history
 from publisher.subscribers.people import (
     STATUSES,
     SubscriberRow,
-    export_csv,
-    list_subscribers,
     normalize_email,
-    parse_subscriber_csv,
 )
 from publisher.web.console.guard import Guard, Operator
 from publisher.web.console.views import ADMIN, NO_STORE, ConsolePage
 
 SUBSCRIBERS = f"{ADMIN}/subscribers"
 PER_PAGE = 50
-MAX_CSV = 5_000_000  # bytes: some 100,000 subscribers
 
 
 def search(session: Session, words: str, status: str, country: str, page: int) -> tuple[list[Subscriber], int]:
@@ -97,10 +93,7 @@ def add_subscriber_pages(app: FastAPI, config: Config, sessions: sessionmaker[Se
 
     @app.get(f"{SUBSCRIBERS}/export.csv", include_in_schema=False)
     def export(request: Request, operator: Operator = Depends(guard.operator)) -> Response:
-        with sessions() as session:
-            found = list_subscribers(session)
-            text = export_csv(found)
-        changes.note_export(sessions, operator.email, len(found), clock())
+        text = changes.export(sessions, operator.email, clock())
         return Response(text.encode("utf-8"), media_type="text/csv; charset=utf-8",
                         headers={**NO_STORE, "Content-Disposition": 'attachment; filename="subscribers.csv"'})
 
@@ -109,16 +102,9 @@ def add_subscriber_pages(app: FastAPI, config: Config, sessions: sessionmaker[Se
                          operator: Operator = Depends(guard.form_operator)) -> Response:
         page = ConsolePage(request, config, operator)
         name = (file.filename or "upload.csv")[:200]
-        data = file.file.read(MAX_CSV + 1)
         try:
-            if len(data) > MAX_CSV:
-                raise InvalidValue(f"{name}: larger than {MAX_CSV // 1_000_000} MB")
-            try:
-                text = data.decode("utf-8-sig")
-            except UnicodeDecodeError:
-                raise InvalidValue(f"{name}: not UTF-8 text") from None
-            rows = parse_subscriber_csv(text, name, config.country_codes)
-            counts = changes.import_rows(sessions, operator.email, rows, name, clock())
+            counts = changes.import_csv(sessions, config, operator.email, file.file.read(changes.MAX_CSV + 1),
+                                        name, clock())
         except (InvalidValue, InputError) as exc:
             return listing(page, "", "", "", 1, error=str(exc), status_code=400)
         return page.redirect(SUBSCRIBERS, done=f"imported:{counts.new}:{counts.updated}:{counts.unchanged}")
