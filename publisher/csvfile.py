@@ -1,6 +1,7 @@
 """Reading a CSV file with a header row, strictly, for every importer that takes CSV: a column
 the header names twice or does not know, a row with more values than the header has columns,
-or a quote never closed is an error naming the file and line, not a value quietly lost."""
+or a quote never closed is an error naming the file and line, not a value quietly lost. And
+writing one that a spreadsheet opens without running any cell as a formula."""
 
 from __future__ import annotations
 
@@ -58,3 +59,26 @@ def _check_header(header: list[str], source: str, columns: Sequence[str], requir
             raise InputError(source, "line 1", f"unknown field {name!r}; expected some of {', '.join(columns)}")
         if name in header[:i]:
             raise InputError(source, "line 1", f"the column {name!r} is named twice")
+
+
+# A cell a spreadsheet would run as a formula (=, +, -, @, or a tab or return before one):
+# an address may begin with "=" or "+", and a server's reply is anyone's text. Written with a
+# leading apostrophe, which spreadsheets show as text; `unguarded` takes it off again on import.
+_FORMULA_START = ("=", "+", "-", "@", "\t", "\r")
+
+
+def guarded(cell: str) -> str:
+    return "'" + cell if cell.startswith(_FORMULA_START) else cell
+
+
+def unguarded(cell: str) -> str:
+    return cell[1:] if cell.startswith("'") and cell[1:].startswith(_FORMULA_START) else cell
+
+
+def write_rows(header: Sequence[str], rows: Iterable[Sequence[str]]) -> str:
+    """CSV text (LF line ends), every cell guarded against being run as a formula."""
+    out = io.StringIO()
+    writer = csv.writer(out, lineterminator="\n")
+    writer.writerow(header)
+    writer.writerows([guarded(cell) for cell in row] for row in rows)
+    return out.getvalue()

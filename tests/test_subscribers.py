@@ -66,6 +66,16 @@ def test_import_export_round_trip_and_pending(config_path: Path, tmp_path: Path)
     assert run(config_path, "import", str(out_file))[1].startswith("imported 0 new, 0 updated, 2 unchanged")
 
 
+def test_an_address_a_spreadsheet_would_run_is_exported_as_text(config_path: Path, tmp_path: Path) -> None:
+    """`=1+2@example.org` is a valid address, and a formula to a spreadsheet: exported with a
+    leading apostrophe (shown as text), and imported again as the same address."""
+    assert run(config_path, "add", "=1+2@example.org", "--countries", "CN")[0] == 0
+    out_file = tmp_path / "out.csv"
+    run(config_path, "export", str(out_file))
+    assert out_file.read_text().splitlines()[1] == "'=1+2@example.org,CN,confirmed,en"
+    assert run(config_path, "import", str(out_file))[1].startswith("imported 0 new, 0 updated, 1 unchanged")
+
+
 def test_a_bad_row_names_its_line_and_stores_nothing(config_path: Path, tmp_path: Path) -> None:
     people = tmp_path / "people.csv"
     people.write_text("email,countries\ngood@example.org,CN\nbad@@example,CN\n", "utf-8")

@@ -3,14 +3,13 @@ complained, and who unsubscribed since."""
 
 from __future__ import annotations
 
-import csv
-import io
 from collections import Counter
 from dataclasses import dataclass
 
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
+from publisher.csvfile import write_rows
 from publisher.dates import counted
 from publisher.digest.prune import kept_counts
 from publisher.store.models import BounceEvent, Delivery, Edition, Subscriber
@@ -45,13 +44,9 @@ class EditionReport:
                 f"{bounces[BounceKind.COMPLAINT]} complained; {left} unsubscribed since")
 
     def csv(self) -> str:
-        out = io.StringIO()
-        writer = csv.writer(out, lineterminator="\n")
-        writer.writerow(("email", "delivery", "reply", "bounce", "unsubscribed_since"))
-        for outcome in self.outcomes:
-            writer.writerow((outcome.email, outcome.delivery, outcome.reply, outcome.bounce,
-                             "yes" if outcome.unsubscribed_since else ""))
-        return out.getvalue()
+        return write_rows(("email", "delivery", "reply", "bounce", "unsubscribed_since"),
+                          ((outcome.email, outcome.delivery, outcome.reply, outcome.bounce,
+                            "yes" if outcome.unsubscribed_since else "") for outcome in self.outcomes))
 
 
 def edition_report(session: Session, digest: str, number: int | None) -> EditionReport | None:

@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-import csv
-import io
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from datetime import datetime
@@ -12,7 +10,7 @@ from email_validator import EmailNotValidError, validate_email
 from sqlalchemy import select
 from sqlalchemy.orm import Session, selectinload
 
-from publisher.csvfile import csv_records
+from publisher.csvfile import csv_records, unguarded, write_rows
 from publisher.errors import InputError, InvalidValue
 from publisher.i18n import LANGUAGES, supported
 from publisher.store.models import Subscriber, SubscriberCountry
@@ -64,7 +62,7 @@ def parse_subscriber_csv(text: str, source: str, known: Sequence[str]) -> list[S
     """Rows of `email,countries[,status][,language]`; any bad row is an error naming its line."""
     rows: dict[str, SubscriberRow] = {}
     for where, record in csv_records(text, source, CSV_FIELDS, required=("email", "countries")):
-        values = {key: (value or "").strip() for key, value in record.items()}
+        values = {key: unguarded((value or "").strip()) for key, value in record.items()}
         try:
             row = SubscriberRow(normalize_email(values["email"]), parse_countries(values["countries"], known),
                                 _status(values.get("status") or None), where,
@@ -172,10 +170,5 @@ def list_subscribers(
 
 
 def export_csv(subscribers: Iterable[Subscriber]) -> str:
-    out = io.StringIO()
-    writer = csv.writer(out, lineterminator="\n")
-    writer.writerow(CSV_FIELDS)
-    for subscriber in subscribers:
-        writer.writerow([subscriber.email, " ".join(subscriber.country_codes), subscriber.status,
-                         subscriber.language])
-    return out.getvalue()
+    return write_rows(CSV_FIELDS, ([subscriber.email, " ".join(subscriber.country_codes), subscriber.status,
+                                    subscriber.language] for subscriber in subscribers))
