@@ -1,7 +1,7 @@
 """/api/v1: the console's operations for programs, with a bearer token (`publisher operators
 token`). Described by the app's OpenAPI schema; every error is an RFC 9457 problem. Each kind
-of thing has its module (api_releases.py, api_subscribers.py); this one holds what they share
-and the audit log."""
+of thing has its module (api_releases.py, api_subscribers.py, api_digests.py, api_sources.py;
+routes.py adds them); this one holds what they share, and the audit log."""
 
 from __future__ import annotations
 
@@ -18,7 +18,6 @@ from pydantic import BaseModel
 from sqlalchemy.orm import Session, sessionmaker
 
 from publisher.config import Config
-from publisher.mail.transport import Transport
 from publisher.operators.audit import entries
 from publisher.web.console.guard import Guard, Operator
 
@@ -60,28 +59,21 @@ class AuditOut(BaseModel):
     after: dict[str, Any] | None
 
 
-def add_api_routes(app: FastAPI, config: Config, sessions: sessionmaker[Session], guard: Guard,
-                   clock: Callable[[], datetime], transport: Transport | None) -> None:
-    from publisher.web.console.api_digests import add_digest_api
-    from publisher.web.console.api_releases import add_release_api
-    from publisher.web.console.api_sources import add_source_api
-    from publisher.web.console.api_subscribers import add_subscriber_api
-
+def make_api(app: FastAPI, config: Config, sessions: sessionmaker[Session], guard: Guard,
+             clock: Callable[[], datetime]) -> Api:
     bearer = HTTPBearer(auto_error=False, description="A token from `publisher operators token EMAIL`")
 
     def operator(_credentials: HTTPAuthorizationCredentials | None = Depends(bearer),
                  found: Operator = Depends(guard.api_operator)) -> Operator:
         return found  # (the bearer scheme is there for the OpenAPI description)
 
-    api = Api(app, config, sessions, clock, operator, Literal.__getitem__(tuple(config.country_codes)))
-    add_release_api(api)
-    add_subscriber_api(api)
-    add_digest_api(api, transport)
-    add_source_api(api)
+    return Api(app, config, sessions, clock, operator, Literal.__getitem__(tuple(config.country_codes)))
 
+
+def add_audit_api(api: Api) -> None:
     @api.route("GET", "/audit", summary="The audit log, newest first")
-    def audit_log(page: Page = 1, _who: Operator = Depends(operator)) -> list[AuditOut]:
-        with sessions() as session:
+    def audit_log(page: Page = 1, _who: Operator = Depends(api.operator)) -> list[AuditOut]:
+        with api.sessions() as session:
             found, _total = entries(session, PER_PAGE, (page - 1) * PER_PAGE)
             return [AuditOut(at=e.at, actor=e.actor, action=e.action, subject=e.subject,
                              before=json.loads(e.before) if e.before else None,

@@ -16,7 +16,11 @@ from publisher.config import Config
 from publisher.errors import InputError, InvalidValue, NotFound, PublisherError
 from publisher.mail.transport import Transport
 from publisher.subscribers.tokens import Signer
-from publisher.web.console.api import add_api_routes
+from publisher.web.console.api import add_audit_api, make_api
+from publisher.web.console.api_digests import add_digest_api
+from publisher.web.console.api_releases import add_release_api
+from publisher.web.console.api_sources import add_source_api
+from publisher.web.console.api_subscribers import add_subscriber_api
 from publisher.web.console.audit import add_audit_route
 from publisher.web.console.dashboard import add_dashboard_route
 from publisher.web.console.digests import add_digest_pages
@@ -39,7 +43,10 @@ def add_console(app: FastAPI, config: Config, sessions: sessionmaker[Session], s
     add_digest_pages(app, config, sessions, guard, clock, transport)
     add_source_pages(app, config, sessions, guard, clock)
     add_audit_route(app, config, sessions, guard)
-    add_api_routes(app, config, sessions, guard, clock, transport)
+    api = make_api(app, config, sessions, guard, clock)
+    for add in (add_release_api, add_subscriber_api, add_source_api, add_audit_api):
+        add(api)
+    add_digest_api(api, transport)
     _add_handlers(app, config)
     return guard
 
