@@ -3,9 +3,34 @@
 from __future__ import annotations
 
 import unicodedata
+from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import datetime
-from functools import cached_property
+from typing import Any, Generic, TypeVar, overload
+
+T = TypeVar("T")
+
+
+class once(Generic[T]):  # noqa: N801 (a decorator, named as functools' are)
+    """functools.cached_property without the lock Python 3.11 takes on every first read (an
+    import reads a few per entry: a tenth of its parsing time went to the lock). Not for objects
+    shared between threads while the value is computed."""
+
+    def __init__(self, compute: Callable[[Any], T]) -> None:
+        self.compute, self.name = compute, compute.__name__
+
+    @overload
+    def __get__(self, instance: None, owner: type | None = None) -> once[T]: ...
+
+    @overload
+    def __get__(self, instance: object, owner: type | None = None) -> T: ...
+
+    def __get__(self, instance: object, owner: type | None = None) -> T | once[T]:
+        if instance is None:
+            return self
+        value = self.compute(instance)
+        instance.__dict__[self.name] = value  # from now on found before this descriptor
+        return value
 
 
 @dataclass(frozen=True)
@@ -21,7 +46,7 @@ class Entry:
     body_html: str | None = None
     where: str = ""  # "line 12" or "record 3", for messages about this entry
 
-    @cached_property  # asked for several times per entry by an import
+    @once  # asked for several times per entry by an import
     def source_key(self) -> str:
         """How a later import recognises the same release: its URL, else date and title."""
         if self.url:

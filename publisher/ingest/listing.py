@@ -25,12 +25,11 @@ import re
 from collections.abc import Iterable, Iterator
 from dataclasses import dataclass, field
 from datetime import tzinfo
-from functools import cached_property
 
 from publisher.dates import format_day_month_year
 from publisher.errors import InputError
 from publisher.ingest.dates import midnight, parse_day_month_year
-from publisher.ingest.entry import Entry, normalize_space
+from publisher.ingest.entry import Entry, normalize_space, once
 
 _YEAR = re.compile(r"\d{4}")
 _ITEM = re.compile(r"( {0,3})(\d{1,4})\.\s+(\S.*)")
@@ -44,7 +43,7 @@ class _Paragraph:
     line: int
     parts: list[str] = field(default_factory=list)
 
-    @cached_property  # read once the item is complete
+    @once  # read once the item is complete
     def text(self) -> str:
         return normalize_space(" ".join(self.parts))
 
