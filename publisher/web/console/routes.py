@@ -29,7 +29,8 @@ from publisher.web.console.login import LOGIN, add_login_routes
 from publisher.web.console.releases import add_release_pages
 from publisher.web.console.sources import add_source_pages
 from publisher.web.console.subscribers import add_subscriber_pages
-from publisher.web.console.views import NO_STORE, ConsolePage
+from publisher.web.console.views import ADMIN, NO_STORE, ConsolePage
+from publisher.web.pages import Page
 from publisher.web.problems import is_api, problem
 
 
@@ -52,6 +53,10 @@ def add_console(app: FastAPI, config: Config, sessions: sessionmaker[Session], s
 
 
 def _add_handlers(app: FastAPI, config: Config) -> None:
+    def page_for(request: Request) -> Page:
+        """A console page under /admin; elsewhere (the errors reach every route) the site's own."""
+        return ConsolePage(request, config) if request.url.path.startswith(ADMIN) else Page(request, config.site)
+
     @app.exception_handler(NotSignedIn)
     async def not_signed_in(request: Request, _error: NotSignedIn) -> Response:
         if is_api(request.url.path):
@@ -78,7 +83,7 @@ def _add_handlers(app: FastAPI, config: Config) -> None:
     async def not_found(request: Request, error: NotFound) -> Response:
         if is_api(request.url.path):
             return problem(404, "Not Found", str(error))
-        page = ConsolePage(request, config)
+        page = page_for(request)
         return page.message(page._("Not found"), page._("There is no page at this address."), 404)
 
     @app.exception_handler(InputError)
@@ -87,5 +92,5 @@ def _add_handlers(app: FastAPI, config: Config) -> None:
         # (A console form shows its own error beside the fields; this is the API's answer.)
         if is_api(request.url.path):
             return problem(422, "Unprocessable Content", str(error))
-        page = ConsolePage(request, config)
+        page = page_for(request)
         return page.message(page._("Please try again"), str(error), 400)
