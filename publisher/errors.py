@@ -50,3 +50,7 @@ class InvalidValue(PublisherError):
 
 class NotFound(PublisherError):
     """No such thing (a release, a subscriber) by the number asked for."""
+
+
+class DigestPaused(PublisherError):
+    """An operator paused the digest: nothing of it goes out until it is resumed."""

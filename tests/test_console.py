@@ -269,6 +269,8 @@ def test_digests_previewed_tested_paused_and_sent(console, mail_server) -> None:
     runner = ScheduleRunner(sessions, config, threading.Event())
     assert runner.run(schedule, utc_now()).startswith("skipped: paused by press@example.org")
     assert all(mail_server.to(email) == [] for email in people)
+    refused = client.post(f"/admin/digests/{name}/send", data={"csrf": csrf_of(digests)})
+    assert refused.status_code == 409 and "is paused" in refused.text
     client.post(f"/admin/digests/{name}/resume", data={"csrf": csrf_of(digests)})
     assert "<s>" not in client.get("/admin/digests").text
 

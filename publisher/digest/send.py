@@ -45,6 +45,7 @@ from publisher.mail.transport import (
 from publisher.store.db import engine_of, retrying
 from publisher.store.editions import delivery_counts
 from publisher.store.models import Delivery, Edition, EditionVariant, Subscriber
+from publisher.store.pauses import pause_of
 from publisher.store.statuses import OUTCOME_UNKNOWN, DeliveryStatus, SubscriberStatus
 from publisher.subscribers.bounces import settle_send_time_bounces
 from publisher.subscribers.tokens import Signer
@@ -76,11 +77,14 @@ class EditionTotals:
     queued: int
     completed_now: bool
     unknown: int = 0
+    paused: bool = False  # an operator paused the digest during the send: the rest waits
+
 
     def line(self) -> str:
         if not self.releases:
             return f"{self.digest} edition {self.number}: silent, nothing new to mail"
-        waiting = f", {self.queued} waiting to retry" if self.queued else ""
+        waiting = (f", paused with {self.queued} still queued" if self.paused
+                   else f", {self.queued} waiting to retry" if self.queued else "")
         unknown = f", {self.unknown} without a reply (may have arrived)" if self.unknown else ""
         return (f"{self.digest} edition {self.number}: {counted(self.releases, 'release')}, "
                 f"{self.sent} sent, {self.failed} failed{unknown}{waiting}")
@@ -120,6 +124,7 @@ class EditionSender:
         self.claims_until = self.clock()  # when this sender's claims run out, unless renewed
         self.lapsed = False  # the claims ran out once: the batch in hand is no longer ours
         self.claimed_up_to = 0  # the last delivery id claimed
+        self.paused = False  # the digest was paused: claim nothing more
 
     def run(self) -> EditionTotals:
         """Send until every delivery is final (or `stop` is set), then complete the edition."""
@@ -136,6 +141,10 @@ class EditionSender:
         try:
             while not self.stop.is_set():
                 jobs = retrying(self._ready_jobs, self.stop, "claiming deliveries")
+                if self.paused:
+                    log.info("%s edition %d: paused by an operator; the rest stays queued",
+                             self.edition.digest, self.edition.number)
+                    break
                 if jobs is not None:
                     for job in jobs:
                         work.put(job)
@@ -173,11 +182,15 @@ class EditionSender:
             connection.close()
 
     def _ready_jobs(self) -> list[Job] | None:
-        """Claim the next batch of free deliveries; None when none is free now."""
+        """Claim the next batch of free deliveries; None when none is free now, or the
+        digest was paused (checked before each batch, so a pause stops a long send)."""
         with self.sessions.begin() as session:
             now = self.clock()
             if self.lapsed:
                 release(session, self.owner)
+            self.paused = pause_of(session, self.edition.digest) is not None
+            if self.paused:
+                return None
             ids = self._claim_next(session, now)
             if not ids:
                 return None
@@ -333,4 +346,4 @@ class EditionSender:
         return EditionTotals(self.edition.digest, self.edition.number, self.edition.release_count,
                              counts.get(DeliveryStatus.SENT, 0), counts.get(DeliveryStatus.FAILED, 0),
                              counts.get(DeliveryStatus.QUEUED, 0), completed_now,
-                             counts.get(DeliveryStatus.UNKNOWN, 0))
+                             counts.get(DeliveryStatus.UNKNOWN, 0), self.paused)

@@ -14,11 +14,13 @@ from sqlalchemy.orm import Session, sessionmaker
 from publisher.config import Config
 from publisher.digest.editions import Plan, open_edition, plan_edition
 from publisher.digest.send import BATCH_PER_CONNECTION, EditionSender, EditionTotals
+from publisher.errors import DigestPaused
 from publisher.mail.message import load_dkim
 from publisher.mail.transport import Transport, make_transport
 from publisher.store.db import retrying
 from publisher.store.editions import unfinished_editions as stored_unfinished
 from publisher.store.models import DigestStart, Edition
+from publisher.store.pauses import pause_of, pauses
 from publisher.subscribers.keys import signing_key
 from publisher.subscribers.tokens import Signer
 
@@ -43,6 +45,11 @@ def queue_digest(sessions: sessionmaker[Session], config: Config, name: str, *, 
     """Make the next edition and queue its deliveries, sending nothing (workers send them);
     the unfinished edition if there is one; None when there is nothing new."""
     digest = config.digest(name)
+    with sessions() as session:
+        paused = pause_of(session, name)
+    if paused is not None:
+        raise DigestPaused(f"{name} is paused (by {paused.by} since {paused.paused:%Y-%m-%d %H:%M} UTC): "
+                           "resume it to send")
     try:
         with sessions.begin() as session:
             return open_edition(session, config, digest, period or f"manual {now.isoformat()}", now)
@@ -54,12 +61,12 @@ def queue_digest(sessions: sessionmaker[Session], config: Config, name: str, *, 
 
 def unfinished_editions(sessions: sessionmaker[Session], config: Config,
                         stop: threading.Event) -> list[Edition]:
-    """Editions still sending, of digests the config has (oldest first)."""
-    names = [digest.name for digest in config.digests]
+    """Editions still sending, of digests the config has and nobody paused (oldest first)."""
 
     def look() -> list[Edition]:
         with sessions() as session:
-            return stored_unfinished(session, names)
+            paused = pauses(session)
+            return stored_unfinished(session, [d.name for d in config.digests if d.name not in paused])
 
     return retrying(look, stop, "looking for editions to send")
 

@@ -96,7 +96,8 @@ def add_digest_api(api: Api, transport: Transport | None) -> None:
         controls.resume(sessions, config, who.email, name, clock())
         return JSONResponse({"digest": name, "paused": False})
 
-    @api.route("POST", "/digests/{name}/send", summary="Send the next edition now (queued at once, then sent)")
+    @api.route("POST", "/digests/{name}/send", summary="Send the next edition now (queued at once, then sent)",
+               responses={409: {"description": "The digest is paused"}})
     def send_now(name: names = FastPath(), who: Operator = Depends(operator)) -> SendOut:  # type: ignore[valid-type]
         edition = controls.send_now(sessions, config, who.email, name, clock())
         if edition is None:

@@ -13,7 +13,7 @@ from fastapi.responses import RedirectResponse, Response
 from sqlalchemy.orm import Session, sessionmaker
 
 from publisher.config import Config
-from publisher.errors import InputError, InvalidValue, NotFound, PublisherError
+from publisher.errors import DigestPaused, InputError, InvalidValue, NotFound, PublisherError
 from publisher.mail.transport import Transport
 from publisher.subscribers.tokens import Signer
 from publisher.web.console.api import add_audit_api, make_api
@@ -85,6 +85,13 @@ def _add_handlers(app: FastAPI, config: Config) -> None:
             return problem(404, "Not Found", str(error))
         page = page_for(request)
         return page.message(page._("Not found"), page._("There is no page at this address."), 404)
+
+    @app.exception_handler(DigestPaused)
+    async def paused(request: Request, error: DigestPaused) -> Response:
+        if is_api(request.url.path):
+            return problem(409, "Conflict", str(error))
+        page = page_for(request)
+        return page.message(page._("Paused"), str(error), 409)
 
     @app.exception_handler(InputError)
     @app.exception_handler(InvalidValue)
