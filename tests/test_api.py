@@ -63,10 +63,14 @@ def test_add_change_and_withdraw_a_release(api) -> None:  # type: ignore[no-unty
     withdrawn = client.post(f"/releases/{body['id']}/withdraw")
     assert withdrawn.json()["withdrawn"] is not None and withdrawn.json()["countries"] == []
     assert "Herders, decent work" not in feed_titles(config, "cn") + feed_titles(config, "all")
+    restored = client.post(f"/releases/{body['id']}/restore").json()
+    assert restored["withdrawn"] is None and restored["countries"] == ["CN", "MN"]
+    assert feed_titles(config, "cn")[0] == "Herders, decent work"
     audit = client.get("/audit").json()
-    assert [entry["action"] for entry in audit[:3]] == ["release.withdraw", "release.edit", "release.add"]
-    assert audit[1]["before"]["title"] == "Herders and decent work"
-    assert {entry["actor"] for entry in audit[:3]} == {"cms@example.org"}
+    assert [entry["action"] for entry in audit[:4]] == ["release.restore", "release.withdraw", "release.edit",
+                                                        "release.add"]
+    assert audit[2]["before"]["title"] == "Herders and decent work"
+    assert {entry["actor"] for entry in audit[:4]} == {"cms@example.org"}
 
 
 def test_a_withdrawn_release_is_never_mailed(api) -> None:  # type: ignore[no-untyped-def]

@@ -16,10 +16,12 @@ import pytest
 from click.testing import CliRunner
 from fastapi.routing import APIRoute
 from helpers import SQLITE_ONLY
+from sqlalchemy import select
 
 from publisher.cli import cli
 from publisher.clock import utc_now
 from publisher.operators.accounts import add_operator, remove_operator
+from publisher.store.models import Release
 from publisher.store.statuses import SubscriberStatus
 from publisher.subscribers.people import SubscriberRow, save_subscribers
 from publisher.web.app import create_app
@@ -55,7 +57,7 @@ def titles_in_feed(config, country: str) -> list[str]:  # type: ignore[no-untype
 
 
 def test_sign_in_then_add_edit_and_withdraw_a_release(console) -> None:  # type: ignore[no-untyped-def]
-    client, config, _sessions, _path = console
+    client, config, sessions, _path = console
     assert client.get("/admin").headers["location"] == "/admin/login?next=%2Fadmin"
     signed = sign_in(client, next_path="/admin/releases")
     assert signed.status_code == 303 and signed.headers["location"] == "/admin/releases"
@@ -90,11 +92,18 @@ def test_sign_in_then_add_edit_and_withdraw_a_release(console) -> None:  # type:
     assert withdrawn.status_code == 303
     assert "Herders and decent work" not in titles_in_feed(config, "cn") + titles_in_feed(config, "mn")
     assert "Herders and decent work" not in titles_in_feed(config, "all")
-    slug_page = client.get(f"/releases/{feed.entries[0].link.rpartition('/')[2]}")
-    assert slug_page.status_code in (404, 410)
+    with sessions() as session:
+        slug = session.scalar(select(Release.slug).where(Release.title == "Herders and decent work"))
+    gone = client.get(f"/releases/{slug}")
+    assert gone.status_code == 410 and "This release has been withdrawn." in gone.text
 
+    restored = client.post(edit_url + "/restore", data={"csrf": csrf_of(client.get(edit_url))})
+    assert restored.status_code == 303
+    assert "Herders and decent work" in titles_in_feed(config, "cn") and "Herders and decent work" in \
+        titles_in_feed(config, "mn")
+    assert client.get(f"/releases/{slug}").status_code == 200
     audit = client.get("/admin/audit").text
-    for action in ("release.add", "release.edit", "release.withdraw"):
+    for action in ("release.add", "release.edit", "release.withdraw", "release.restore"):
         assert action in audit
     assert "countries</strong>: MN → CN MN" in audit
 

@@ -14,7 +14,7 @@ from publisher.config import Config
 from publisher.errors import InputError, InvalidValue, NotFound
 from publisher.ingest.checks import entry_problem
 from publisher.ingest.entry import Entry
-from publisher.ingest.save import MANUAL, release_hash, save_entries, update_release
+from publisher.ingest.save import MANUAL, release_hash, save_entries, tag, update_release
 from publisher.ingest.tagging import Tagger
 from publisher.store.models import Release
 
@@ -73,11 +73,25 @@ def edit_release(session: Session, config: Config, release: Release, entry: Entr
 
 
 def withdraw_release(release: Release, now: datetime) -> None:
-    """It loses its countries (so no feed or digest has it from now) and its page says so."""
+    """It loses its countries (so no feed or digest has it from now; they are kept aside for a
+    restore) and its page says so."""
     if release.withdrawn is None:
-        release.withdrawn = now
+        release.withdrawn, release.withdrawn_countries = now, " ".join(release.country_codes)
         release.updated = max(now, release.updated)
         release.links = []
+
+
+def restore_release(config: Config, release: Release, now: datetime) -> None:
+    """A withdrawn release back, with the countries it had (those the config still has): in the
+    feeds again, and news to a digest that has not carried it."""
+    if release.withdrawn is None:
+        return
+    codes = [code for code in (release.withdrawn_countries or "").split() if code in config.country_codes]
+    if not codes:
+        raise InvalidValue("countries: none of its countries is in the config any more")
+    release.withdrawn, release.withdrawn_countries = None, None
+    release.updated = max(now, release.updated)
+    tag(release, tuple(codes))
 
 
 def _checked(config: Config, entry: Entry) -> tuple[str, ...]:

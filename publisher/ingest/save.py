@@ -262,7 +262,7 @@ def update_release(
     # The permanent id and the slug stay: readers and links already know them.
     _fill(release, entry, content_hash, source, fallback_url=release_url(config, release.slug))
     release.updated = max(now, entry.published)
-    _tag(release, countries)
+    tag(release, countries)
 
 
 def _fill(release: Release, entry: Entry, content_hash: str, source: str, fallback_url: str) -> None:
@@ -278,7 +278,7 @@ def _fill(release: Release, entry: Entry, content_hash: str, source: str, fallba
     release.content_hash = content_hash
 
 
-def _tag(release: Release, countries: tuple[str, ...]) -> None:
+def tag(release: Release, countries: tuple[str, ...]) -> None:
     kept = [link for link in release.links if link.country_code in countries]
     for link in kept:
         link.published, link.updated = release.published, release.updated

@@ -12,7 +12,14 @@ from sqlalchemy.orm import Session, sessionmaker
 from publisher.config import Config
 from publisher.feeds.build import build_feeds
 from publisher.ingest.entry import Entry
-from publisher.ingest.manual import add_release, edit_release, existing_release, release_values, withdraw_release
+from publisher.ingest.manual import (
+    add_release,
+    edit_release,
+    existing_release,
+    release_values,
+    restore_release,
+    withdraw_release,
+)
 from publisher.operators.audit import record
 from publisher.store.models import Release
 
@@ -57,6 +64,21 @@ def withdraw(sessions: sessionmaker[Session], config: Config, actor: str, releas
             withdraw_release(release, now)
             session.flush()
             record(session, actor, "release.withdraw", _named(release), now, before=before,
+                   after=release_values(release))
+        return release
+
+    return _changing(sessions, config, change)
+
+
+def restore(sessions: sessionmaker[Session], config: Config, actor: str, release_id: int,
+            now: datetime) -> Changed:
+    def change(session: Session) -> Release:
+        release = existing_release(session, release_id)
+        before = release_values(release)
+        if release.withdrawn is not None:
+            restore_release(config, release, now)
+            session.flush()
+            record(session, actor, "release.restore", _named(release), now, before=before,
                    after=release_values(release))
         return release
 

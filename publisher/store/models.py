@@ -100,6 +100,7 @@ class Release(Base):
     # When an operator withdrew it: it has no countries from then (no feed, no digest), its page
     # says so, and imports leave it as it is.
     withdrawn: Mapped[datetime | None] = mapped_column(UTCDateTime())
+    withdrawn_countries: Mapped[str | None] = mapped_column(String(200))  # its codes then: a restore's
 
     links: Mapped[list[ReleaseCountry]] = relationship(
         back_populates="release", cascade="all, delete-orphan", order_by="ReleaseCountry.country_code"

@@ -101,3 +101,9 @@ def add_release_api(api: Api) -> None:
     def withdraw_release(release_id: Id, who: Operator = Depends(operator)) -> ReleaseOut:
         changes.withdraw(sessions, config, who.email, release_id, clock())
         return one(release_id)
+
+    @api.route("POST", "/releases/{release_id}/restore",
+               summary="Restore a withdrawn release, with the countries it had (the feeds are rebuilt)")
+    def restore_release(release_id: Id, who: Operator = Depends(operator)) -> ReleaseOut:
+        changes.restore(sessions, config, who.email, release_id, clock())
+        return one(release_id)

@@ -137,3 +137,10 @@ def add_release_pages(app: FastAPI, config: Config, sessions: sessionmaker[Sessi
         page = ConsolePage(request, config, operator)
         changes.withdraw(sessions, config, operator.email, release_id, clock())
         return page.redirect(f"{RELEASES}/{release_id}", done="withdrawn")
+
+    @app.post(RELEASES + "/{release_id}/restore", include_in_schema=False)
+    def restore_release(request: Request, release_id: int = FastPath(..., ge=1, le=2**31 - 1),
+                        operator: Operator = Depends(guard.form_operator)) -> Response:
+        page = ConsolePage(request, config, operator)
+        changes.restore(sessions, config, operator.email, release_id, clock())
+        return page.redirect(f"{RELEASES}/{release_id}", done="restored")

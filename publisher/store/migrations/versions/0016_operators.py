@@ -20,6 +20,7 @@ depends_on = None
 def upgrade() -> None:
     with op.batch_alter_table("releases") as batch:
         batch.add_column(sa.Column("withdrawn", UTCDateTime(), nullable=True))
+        batch.add_column(sa.Column("withdrawn_countries", sa.String(200), nullable=True))
     with op.batch_alter_table("schedule_runs") as batch:
         batch.add_column(sa.Column("succeeded", UTCDateTime(), nullable=True))
     op.create_table(
@@ -69,4 +70,5 @@ def downgrade() -> None:
     with op.batch_alter_table("schedule_runs") as batch:
         batch.drop_column("succeeded")
     with op.batch_alter_table("releases") as batch:
+        batch.drop_column("withdrawn_countries")
         batch.drop_column("withdrawn")
