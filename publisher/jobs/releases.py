@@ -42,44 +42,33 @@ def add(sessions: sessionmaker[Session], config: Config, actor: str, entry: Entr
 
 def edit(sessions: sessionmaker[Session], config: Config, actor: str, release_id: int, entry: Entry,
          now: datetime) -> Changed:
-    def change(session: Session) -> Release:
-        release = existing_release(session, release_id)
-        before = release_values(release)
-        edit_release(session, config, release, entry, now)
-        session.flush()
-        after = release_values(release)
-        if after != before:
-            record(session, actor, "release.edit", _named(release), now, before=before, after=after)
-        return release
-
-    return _changing(sessions, config, change)
+    return _audited(sessions, config, actor, release_id, "release.edit", now,
+                    lambda session, release: edit_release(session, config, release, entry, now))
 
 
 def withdraw(sessions: sessionmaker[Session], config: Config, actor: str, release_id: int,
              now: datetime) -> Changed:
-    def change(session: Session) -> Release:
-        release = existing_release(session, release_id)
-        before = release_values(release)
-        if release.withdrawn is None:
-            withdraw_release(release, now)
-            session.flush()
-            record(session, actor, "release.withdraw", _named(release), now, before=before,
-                   after=release_values(release))
-        return release
-
-    return _changing(sessions, config, change)
+    return _audited(sessions, config, actor, release_id, "release.withdraw", now,
+                    lambda _session, release: withdraw_release(release, now))
 
 
 def restore(sessions: sessionmaker[Session], config: Config, actor: str, release_id: int,
             now: datetime) -> Changed:
+    return _audited(sessions, config, actor, release_id, "release.restore", now,
+                    lambda _session, release: restore_release(config, release, now))
+
+
+def _audited(sessions: sessionmaker[Session], config: Config, actor: str, release_id: int, action: str,
+             now: datetime, apply: Callable[[Session, Release], None]) -> Changed:
+    """`apply` to the release; an entry in the audit log when it changed what an operator sees."""
     def change(session: Session) -> Release:
         release = existing_release(session, release_id)
         before = release_values(release)
-        if release.withdrawn is not None:
-            restore_release(config, release, now)
-            session.flush()
-            record(session, actor, "release.restore", _named(release), now, before=before,
-                   after=release_values(release))
+        apply(session, release)
+        session.flush()
+        after = release_values(release)
+        if after != before:
+            record(session, actor, action, _named(release), now, before=before, after=after)
         return release
 
     return _changing(sessions, config, change)
