@@ -6,18 +6,21 @@ from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass
 from datetime import datetime
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from sqlalchemy.orm import Session, sessionmaker
 
 from publisher.config import BUNDLED_PREFIX, Config, Source
 from publisher.errors import PublisherError
-from publisher.feeds.build import BuildReport, build_feeds
 from publisher.ingest.entry import Entry
 from publisher.ingest.fetch import fetch
 from publisher.ingest.fingerprints import file_digest, remember, rules_digest, unchanged_entries
 from publisher.ingest.read import detect_format, parse, read_entries
 from publisher.ingest.save import ImportCounts, save_entries
 from publisher.store.runs import remember_validators, source_validators
+
+if TYPE_CHECKING:
+    from publisher.feeds.build import BuildReport
 
 
 @dataclass(frozen=True)
@@ -87,7 +90,11 @@ def _store(sessions: sessionmaker[Session], config: Config, inputs: Sequence[_In
         files = [(one.location, _save(session, config, one, now)) for one in inputs]
         also(session)
     changed = any(counts.changed for _, counts in files)
-    return ImportOutcome(files, build_feeds(sessions, config) if changed else None)
+    if not changed:  # (an unchanged import never loads the feed builder: a fifth of its start-up)
+        return ImportOutcome(files, None)
+    from publisher.feeds.build import build_feeds
+
+    return ImportOutcome(files, build_feeds(sessions, config))
 
 
 def _save(session: Session, config: Config, one: _Input, now: datetime) -> ImportCounts:
