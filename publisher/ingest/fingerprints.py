@@ -38,10 +38,13 @@ def rules_digest(config: Config, fmt: str | None) -> str:
 
 def store_digest(session: Session, location: str) -> str:
     """The releases this location's imports stored, as they are now (index ix_releases_source)."""
-    # Core rows hashed as one text: a quarter faster than ORM rows hashed one by one.
+    # Core rows, hashed as they come (one text of them all would cost 50 MB at 100,000).
+    digest = hashlib.sha256()
     rows = session.connection().execute(select(Release.source_key, Release.content_hash)
                                         .where(Release.source == location).order_by(Release.source_key))
-    return hashlib.sha256("".join(f"{key}\0{content_hash}\n" for key, content_hash in rows).encode()).hexdigest()
+    for key, content_hash in rows:
+        digest.update(f"{key}\0{content_hash}\n".encode())
+    return digest.hexdigest()
 
 
 def unchanged_entries(session: Session, location: str, file: str, rules: str) -> int | None:
