@@ -105,3 +105,21 @@ def test_a_batch_whose_lease_ran_out_unrenewed_is_not_sent(
     assert mail_server.received == []
     with sessions() as session:
         assert session.scalar(select(func.count()).where(Delivery.status == "queued")) == 40
+
+
+def test_on_sqlite_a_process_opening_an_edition_holds_the_write_lock_before_it_plans(tmp_path: Path) -> None:
+    """Python 3.11's sqlite3 starts a transaction at the first write: without a write first, the
+    plan's reads could straddle another process's new edition (everyone mailed twice)."""
+    import sqlite3
+
+    from publisher.digest.editions import _take_turns
+
+    path = mail_config(tmp_path, f"sqlite:///{tmp_path / 'store.db'}", None)
+    _, sessions = setup_store(path, PEOPLE)
+    other = sqlite3.connect(tmp_path / "store.db", timeout=0.1)
+    with sessions.begin() as session:
+        _take_turns(session, "china-weekly")
+        with pytest.raises(sqlite3.OperationalError, match="locked"):
+            other.execute("UPDATE editions SET number = number")
+    other.execute("UPDATE editions SET number = number")  # the turn ends with the transaction
+    other.close()

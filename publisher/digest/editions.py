@@ -201,14 +201,19 @@ def _queue_deliveries(session: Session, digest: Digest, edition: Edition,
 
 
 def _take_turns(session: Session, digest: str) -> None:
-    """On PostgreSQL, processes opening an edition of one digest do it one after the other,
-    until the transaction ends. Without it a second process could look for an unfinished
-    edition just before the first commits its new one, then make another of the same releases
-    under the next number (and a different period: a manual send, or a fire time beside one),
-    and everyone would get both. SQLite needs nothing: a writer that read before another's
-    commit cannot write."""
+    """Processes opening an edition of one digest do it one after the other, until the
+    transaction ends. Without it a second process could look for an unfinished edition just
+    before the first commits its new one, then make another of the same releases under the
+    next number (and a different period: a manual send, or a fire time beside one), and
+    everyone would get both. On PostgreSQL an advisory lock; on SQLite the write lock, taken
+    before the plan reads anything: Python 3.11's sqlite3 begins a transaction only at the first
+    write, so the reads before it would each see the latest commit, not one snapshot (a CI run
+    under load mailed every reader twice that way)."""
     if session.get_bind().dialect.name == "postgresql":
         session.execute(text("SELECT pg_advisory_xact_lock(:key)"), {"key": edition_key(digest)})
+    else:  # a write that changes nothing but starts the transaction, with the lock
+        session.execute(update(Edition).where(Edition.id == -1).values(number=Edition.number)
+                        .execution_options(synchronize_session=False))
 
 
 def complete_if_done(session: Session, edition_id: int, now: datetime) -> bool:
