@@ -3,13 +3,14 @@ reader's language (`?lang=`, else their browser's Accept-Language, else the site
 
 from __future__ import annotations
 
+from collections.abc import Iterable
 from typing import Any
 from urllib.parse import urlencode
 
 from fastapi import Request
 from fastapi.responses import HTMLResponse
 
-from publisher.config import Site
+from publisher.config import Country, Site
 from publisher.i18n import LANGUAGES, NAMES, Texts, negotiate, supported, texts
 from publisher.templating import render
 
@@ -30,6 +31,15 @@ class Page:
         if self.asked:
             query["lang"] = self.asked
         return f"{path}?{urlencode(query)}" if query else path
+
+    def country_choices(self, countries: Iterable[Country]) -> list[dict[str, str]]:
+        """The countries a form offers, each named in the reader's language."""
+        return [{"code": c.code, "name": self.texts.country(c.code, c.name)} for c in countries]
+
+    @staticmethod
+    def language_choices() -> list[dict[str, str]]:
+        """The languages a reader's mail can be in, each named in itself."""
+        return [{"tag": tag, "name": NAMES[tag]} for tag in LANGUAGES]
 
     def render(self, name: str, status: int = 200, **context: Any) -> HTMLResponse:
         """templates/web/`name` as a response, with the language switch."""

@@ -20,7 +20,7 @@ from sqlalchemy.orm import Session, sessionmaker
 
 from publisher.config import Config
 from publisher.errors import InvalidValue
-from publisher.i18n import LANGUAGES, NAMES, country_names, supported, texts
+from publisher.i18n import country_names, supported, texts
 from publisher.mail.letters import Letter, send_letter
 from publisher.mail.transport import DeliveryFailure, Transport, TransportError
 from publisher.subscribers.optin import (
@@ -67,8 +67,8 @@ def add_subscription_routes(app: FastAPI, config: Config, sessions: sessionmaker
         csrf = page.request.cookies.get(CSRF_COOKIE, "")
         if not signer.is_sealed(csrf):  # none yet, or not one of ours
             csrf = signer.seal(secrets.token_urlsafe(24))
-        countries = [{"code": c.code, "name": page.texts.country(c.code, c.name)} for c in config.countries]
-        choices = [{"tag": tag, "name": NAMES[tag]} for tag in LANGUAGES]
+        countries = page.country_choices(config.countries)
+        choices = page.language_choices()
         response = page.render("subscribe.html", status, title=title, action=action, button=button,
                                csrf=csrf, ask_email=ask_email, email=email, error=error,
                                countries=countries, chosen=chosen, language_choices=choices,

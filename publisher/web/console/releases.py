@@ -64,7 +64,7 @@ def add_release_pages(app: FastAPI, config: Config, sessions: sessionmaker[Sessi
     def form_page(page: ConsolePage, values: dict[str, Any], *, action: str, title: str,
                   error: str = "", release: Release | None = None, status: int = 200,
                   done: str = "") -> HTMLResponse:
-        countries = [{"code": c.code, "name": page.texts.country(c.code, c.name)} for c in config.countries]
+        countries = page.country_choices(config.countries)
         return page.render("release_form.html", status, title=title, values=values, error=error,
                            action=action, countries=countries, release=release, done=done,
                            page_url=release_url(config, release.slug) if release else "")

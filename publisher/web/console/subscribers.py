@@ -15,7 +15,7 @@ from sqlalchemy.orm import Session, selectinload, sessionmaker
 
 from publisher.config import Config
 from publisher.errors import InputError, InvalidValue
-from publisher.i18n import LANGUAGES, NAMES, supported
+from publisher.i18n import supported
 from publisher.jobs import subscribers as changes
 from publisher.store.models import Subscriber, SubscriberCountry
 from publisher.store.statuses import SubscriberStatus
@@ -50,8 +50,8 @@ def search(session: Session, words: str, status: str, country: str, page: int) -
 def add_subscriber_pages(app: FastAPI, config: Config, sessions: sessionmaker[Session], guard: Guard,
                          clock: Callable[[], datetime]) -> None:
     def choices(page: ConsolePage) -> dict[str, Any]:
-        return {"countries": [{"code": c.code, "name": page.texts.country(c.code, c.name)} for c in config.countries],
-                "language_choices": [{"tag": tag, "name": NAMES[tag]} for tag in LANGUAGES],
+        return {"countries": page.country_choices(config.countries),
+                "language_choices": page.language_choices(),
                 "statuses": STATUSES}
 
     def codes(countries: list[str]) -> list[str]:
