@@ -12,6 +12,8 @@ from sqlalchemy.orm import Session
 from publisher.csvfile import write_rows
 from publisher.dates import counted
 from publisher.digest.prune import kept_counts
+from publisher.errors import NotFound
+from publisher.store.editions import delivery_counts
 from publisher.store.models import BounceEvent, Delivery, Edition, Subscriber
 from publisher.store.statuses import BounceKind, SubscriberStatus
 
@@ -68,3 +70,16 @@ def edition_report(session: Session, digest: str, number: int | None) -> Edition
                         status_now == SubscriberStatus.UNSUBSCRIBED and since >= edition.created)
                 for subscriber_id, email, status_now, since, status, reply in rows]
     return EditionReport(edition, outcomes)
+
+
+def existing_report(session: Session, digest: str, number: int) -> EditionReport:
+    """Edition `number` of `digest`, or NotFound."""
+    found = edition_report(session, digest, number)
+    if found is None:
+        raise NotFound(f"digest {digest} has no edition {number}")
+    return found
+
+
+def edition_counts(session: Session, edition: Edition) -> dict[str, int]:
+    """Its deliveries by status: counted, or as they were kept when they were pruned."""
+    return kept_counts(edition) if edition.pruned else delivery_counts(session, edition.id)

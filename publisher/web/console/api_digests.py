@@ -11,8 +11,7 @@ from fastapi import Path as FastPath
 from fastapi.responses import JSONResponse
 from pydantic import BaseModel, Field
 
-from publisher.digest.report import edition_report
-from publisher.errors import NotFound
+from publisher.digest.report import existing_report
 from publisher.i18n import LANGUAGES
 from publisher.jobs import controls
 from publisher.mail.transport import Transport
@@ -120,9 +119,7 @@ def add_digest_api(api: Api, transport: Transport | None) -> None:
     def report(number: Id, name: names = FastPath(),  # type: ignore[valid-type]
                _who: Operator = Depends(operator)) -> EditionOut:
         with sessions() as session:
-            found = edition_report(session, name, number)
-            if found is None:
-                raise NotFound(f"digest {name} has no edition {number}")
+            found = existing_report(session, name, number)
             e = found.edition
             return EditionOut(digest=e.digest, number=e.number, status=str(e.status), created=e.created,
                               completed=e.completed, subject=e.subject, releases=e.release_count, pruned=e.pruned,

@@ -16,8 +16,7 @@ from sqlalchemy.orm import Session, sessionmaker
 
 from publisher.config import Config, Digest
 from publisher.digest.editions import Plan, plan_edition
-from publisher.digest.prune import kept_counts
-from publisher.digest.report import edition_report
+from publisher.digest.report import edition_counts, existing_report
 from publisher.errors import InvalidValue, NotFound
 from publisher.i18n import LANGUAGES, NAMES
 from publisher.jobs import controls
@@ -25,7 +24,7 @@ from publisher.jobs.samples import PREVIEW_ADDRESS, sample_message
 from publisher.mail.message import personalize
 from publisher.mail.transport import Transport
 from publisher.run.schedules import schedules
-from publisher.store.editions import delivery_counts, recent_editions
+from publisher.store.editions import recent_editions
 from publisher.store.models import DigestPause
 from publisher.store.pauses import pauses
 from publisher.web.console.guard import Guard, Operator
@@ -53,7 +52,7 @@ def digest_views(session: Session, config: Config, now: datetime) -> list[Digest
     for digest in config.digests:
         schedule = fires.get(digest.name)
         editions = [{"number": e.number, "created": e.created, "status": str(e.status),
-                     "counts": kept_counts(e) if e.pruned else delivery_counts(session, e.id)}
+                     "counts": edition_counts(session, e)}
                     for e in recent_editions(session, digest.name, 10)]
         views.append(DigestView(digest, paused.get(digest.name),
                                 next(iter(schedule.next_fire_times(now, 1)), None) if schedule else None,
@@ -139,19 +138,13 @@ def add_digest_pages(app: FastAPI, config: Config, sessions: sessionmaker[Sessio
                operator: Operator = Depends(guard.operator)) -> HTMLResponse:
         page = ConsolePage(request, config, operator)
         with sessions() as session:
-            found = edition_report(session, digest_of(name).name, number)
-            if found is None:
-                raise NotFound(f"digest {name} has no edition {number}")
+            found = existing_report(session, digest_of(name).name, number)
             return page.render("edition.html", title=f"{name} {number}", report=found, done=done,
-                               counts=kept_counts(found.edition) if found.edition.pruned
-                               else delivery_counts(session, found.edition.id))
+                               counts=edition_counts(session, found.edition))
 
     @app.get(DIGESTS + "/{name}/editions/{number}/report.csv", include_in_schema=False)
     def report_csv(name: str = Name, number: int = Number, _operator: Operator = Depends(guard.operator)) -> Response:
         with sessions() as session:
-            found = edition_report(session, digest_of(name).name, number)
-            if found is None:
-                raise NotFound(f"digest {name} has no edition {number}")
-            text = found.csv()
+            text = existing_report(session, digest_of(name).name, number).csv()
         return Response(text.encode("utf-8"), media_type="text/csv; charset=utf-8", headers={
             **NO_STORE, "Content-Disposition": f'attachment; filename="{name}-{number}.csv"'})
