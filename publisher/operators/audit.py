@@ -3,14 +3,15 @@
 from __future__ import annotations
 
 import json
-from collections.abc import Mapping, Sequence
+from collections.abc import Mapping
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import func, select
+from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from publisher.store.models import AuditEntry
+from publisher.store.paging import paged
 
 COMMAND_LINE = "command line"  # the actor of a change made with the `publisher` command
 
@@ -22,12 +23,9 @@ def record(session: Session, actor: str, action: str, subject: str, now: datetim
                            before=_json(before), after=_json(after)))
 
 
-def entries(session: Session, limit: int, offset: int = 0) -> tuple[Sequence[AuditEntry], int]:
+def entries(session: Session, page: int, per_page: int) -> tuple[list[AuditEntry], int]:
     """The newest entries first, and how many there are in all."""
-    total = session.scalar(select(func.count()).select_from(AuditEntry)) or 0
-    page = session.scalars(select(AuditEntry).order_by(AuditEntry.at.desc(), AuditEntry.id.desc())
-                           .limit(limit).offset(offset)).all()
-    return page, total
+    return paged(session, select(AuditEntry).order_by(AuditEntry.at.desc(), AuditEntry.id.desc()), page, per_page)
 
 
 def _json(values: Mapping[str, Any] | None) -> str | None:

@@ -74,7 +74,7 @@ def add_audit_api(api: Api) -> None:
     @api.route("GET", "/audit", summary="The audit log, newest first")
     def audit_log(page: Page = 1, _who: Operator = Depends(api.operator)) -> list[AuditOut]:
         with api.sessions() as session:
-            found, _total = entries(session, PER_PAGE, (page - 1) * PER_PAGE)
+            found, _total = entries(session, page, PER_PAGE)
             return [AuditOut(at=e.at, actor=e.actor, action=e.action, subject=e.subject,
                              before=json.loads(e.before) if e.before else None,
                              after=json.loads(e.after) if e.after else None) for e in found]

@@ -10,6 +10,7 @@ from sqlalchemy.orm import Session, sessionmaker
 
 from publisher.config import Config
 from publisher.operators.audit import entries
+from publisher.store.paging import page_count
 from publisher.web.console.guard import Guard, Operator
 from publisher.web.console.views import ADMIN, ConsolePage
 
@@ -35,9 +36,9 @@ def add_audit_route(app: FastAPI, config: Config, sessions: sessionmaker[Session
                   operator: Operator = Depends(guard.operator)) -> HTMLResponse:
         page = ConsolePage(request, config, operator)
         with sessions() as session:
-            found, total = entries(session, PER_PAGE, (page_number - 1) * PER_PAGE)
+            found, total = entries(session, page_number, PER_PAGE)
             rows = [{"at": entry.at.astimezone(config.site.zone), "actor": entry.actor, "action": entry.action,
                      "subject": entry.subject, "changes": changes(entry.before, entry.after)}
                     for entry in found]
         return page.render("audit.html", title=page._("Audit log"), rows=rows, total=total,
-                           page_number=page_number, pages=max(1, -(-total // PER_PAGE)))
+                           page_number=page_number, pages=page_count(total, PER_PAGE))

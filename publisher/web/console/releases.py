@@ -10,7 +10,7 @@ from typing import Any
 from fastapi import Depends, FastAPI, Form, Query, Request
 from fastapi import Path as FastPath
 from fastapi.responses import HTMLResponse, Response
-from sqlalchemy import func, select
+from sqlalchemy import select
 from sqlalchemy.orm import Session, sessionmaker
 
 from publisher.config import Config
@@ -19,6 +19,7 @@ from publisher.ingest.entry import Entry
 from publisher.ingest.manual import existing_release, operator_entry, release_values
 from publisher.jobs import releases as changes
 from publisher.store.models import Release
+from publisher.store.paging import ESCAPE, containing, page_count, paged
 from publisher.urls import release_url
 from publisher.web.console.guard import Guard, Operator
 from publisher.web.console.views import ADMIN, ConsolePage
@@ -31,12 +32,8 @@ def search(session: Session, words: str, page: int) -> tuple[list[Release], int]
     """Releases whose title holds `words` (any case), newest first, withdrawn ones too."""
     query = select(Release)
     if words:
-        escaped = words.replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_")
-        query = query.where(Release.title.ilike(f"%{escaped}%", escape="\\"))
-    total = session.scalar(select(func.count()).select_from(query.subquery())) or 0
-    found = session.scalars(query.order_by(Release.published.desc(), Release.id.desc())
-                            .limit(PER_PAGE).offset((page - 1) * PER_PAGE)).all()
-    return list(found), total
+        query = query.where(Release.title.ilike(containing(words), escape=ESCAPE))
+    return paged(session, query.order_by(Release.published.desc(), Release.id.desc()), page, PER_PAGE)
 
 
 def entry_from_form(config: Config, form: dict[str, Any]) -> Entry:
@@ -89,7 +86,7 @@ def add_release_pages(app: FastAPI, config: Config, sessions: sessionmaker[Sessi
             rows = [{"id": r.id, "title": r.title, "published": r.published.astimezone(zone),
                      "countries": r.country_codes, "withdrawn": r.withdrawn, "source": r.source} for r in found]
         return page.render("releases.html", title=page._("Releases"), rows=rows, q=q, total=total,
-                           page_number=page_number, pages=max(1, -(-total // PER_PAGE)))
+                           page_number=page_number, pages=page_count(total, PER_PAGE))
 
     @app.get(f"{RELEASES}/new", response_class=HTMLResponse, include_in_schema=False)
     def new_release(request: Request, operator: Operator = Depends(guard.operator)) -> HTMLResponse:

@@ -10,7 +10,7 @@ from typing import Any
 from fastapi import Depends, FastAPI, File, Form, Query, Request, UploadFile
 from fastapi import Path as FastPath
 from fastapi.responses import HTMLResponse, Response
-from sqlalchemy import func, select
+from sqlalchemy import select
 from sqlalchemy.orm import Session, selectinload, sessionmaker
 
 from publisher.config import Config
@@ -18,6 +18,7 @@ from publisher.errors import InputError, InvalidValue
 from publisher.i18n import supported
 from publisher.jobs import subscribers as changes
 from publisher.store.models import Subscriber, SubscriberCountry
+from publisher.store.paging import ESCAPE, containing, page_count, paged
 from publisher.store.statuses import SubscriberStatus
 from publisher.subscribers.history import history
 from publisher.subscribers.people import (
@@ -35,16 +36,13 @@ PER_PAGE = 50
 def search(session: Session, words: str, status: str, country: str, page: int) -> tuple[list[Subscriber], int]:
     query = select(Subscriber)
     if words:
-        escaped = words.lower().replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_")
-        query = query.where(Subscriber.email_key.like(f"%{escaped}%", escape="\\"))
+        query = query.where(Subscriber.email_key.like(containing(words.lower()), escape=ESCAPE))
     if status in STATUSES:
         query = query.where(Subscriber.status == SubscriberStatus(status))
     if country:
         query = query.where(Subscriber.follows.any(SubscriberCountry.country_code == country))
-    total = session.scalar(select(func.count()).select_from(query.subquery())) or 0
-    found = session.scalars(query.options(selectinload(Subscriber.follows)).order_by(Subscriber.email_key)
-                            .limit(PER_PAGE).offset((page - 1) * PER_PAGE)).all()
-    return list(found), total
+    return paged(session, query.options(selectinload(Subscriber.follows)).order_by(Subscriber.email_key),
+                 page, PER_PAGE)
 
 
 def add_subscriber_pages(app: FastAPI, config: Config, sessions: sessionmaker[Session], guard: Guard,
@@ -66,7 +64,7 @@ def add_subscriber_pages(app: FastAPI, config: Config, sessions: sessionmaker[Se
         imported = done.split(":")[1:] if done.startswith("imported:") else []
         return page.render("subscribers.html", status_code, title=page._("Subscribers"), rows=rows, q=q,
                            chosen_status=status, country=country, total=total, page_number=number,
-                           pages=max(1, -(-total // PER_PAGE)), error=error, imported=imported, **choices(page))
+                           pages=page_count(total, PER_PAGE), error=error, imported=imported, **choices(page))
 
     @app.get(SUBSCRIBERS, response_class=HTMLResponse, include_in_schema=False)
     def subscriber_list(request: Request, q: str = Query("", max_length=320), status: str = Query("", max_length=20),
