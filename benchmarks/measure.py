@@ -2,7 +2,8 @@
 
 Peak memory is the child's VmHWM, written by a small wrapper when it exits: the high-water mark
 of that process since its exec (wait4's ru_maxrss also counts the parent it was forked from,
-which made a bare `python -c pass` look like 29 MB).
+which made a bare `python -c pass` look like 29 MB), plus the peak of the largest process the
+child started and waited for (an import's helper).
 """
 
 from __future__ import annotations
@@ -13,12 +14,12 @@ import sys
 import time
 
 _MEASURED = """\
-import atexit, os, runpy, sys
+import atexit, os, resource, runpy, sys
 def peak():
-    for line in open('/proc/self/status'):
-        if line.startswith('VmHWM'):
-            sys.stderr.write('\\npeak-kB ' + line.split()[1] + '\\n')
-            sys.stderr.flush()
+    own = next(int(line.split()[1]) for line in open('/proc/self/status') if line.startswith('VmHWM'))
+    helpers = resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss  # the largest of them
+    sys.stderr.write(f'\\npeak-kB {own} {helpers}\\n')
+    sys.stderr.flush()
 atexit.register(peak)
 leave = os._exit
 def measured_exit(code):  # publisher's main() leaves by os._exit, past atexit
@@ -37,7 +38,8 @@ elif sys.argv[0] != 'pass':
 
 def run_child(args: list[str], env: dict[str, str] | None = None, stdin: bytes | None = None,
               cwd: str | None = None) -> tuple[float, float, str]:
-    """(seconds, peak MB, stdout) of one child: `['publisher', ...]` runs the command line,
+    """(seconds, peak MB, stdout) of one child (its peak and its largest helper process's
+    added: more than both held at any one moment, never less): `['publisher', ...]` runs the command line,
     `[script, ...]` a Python script, `['pass']` nothing (the interpreter's start-up alone)."""
     started = time.perf_counter()
     # Bytecode caches are written and read, as on any installation.
@@ -48,4 +50,5 @@ def run_child(args: list[str], env: dict[str, str] | None = None, stdin: bytes |
     err = done.stderr.decode()
     if done.returncode:
         raise SystemExit(f"{' '.join(args)} failed:\n{err[-2000:]}")
-    return seconds, int(err.rsplit("peak-kB ", 1)[1]) / 1024, done.stdout.decode()
+    own, helpers = err.rsplit("peak-kB ", 1)[1].split()[:2]
+    return seconds, (int(own) + int(helpers)) / 1024, done.stdout.decode()

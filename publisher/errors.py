@@ -30,6 +30,9 @@ class InputError(PublisherError):
         location = f"{source}: {where}" if where else source
         super().__init__(f"{location}: {problem}")
 
+    def __reduce__(self) -> tuple[type[InputError], tuple[str, str, str]]:
+        return InputError, (self.source, self.where, self.problem)  # (sent by ingest/helper.py)
+
 
 class StoreError(PublisherError):
     """The database cannot be reached or migrated."""

@@ -270,6 +270,13 @@ def test_a_file_imported_again_unchanged_is_not_read_but_any_change_is_seen(tmp_
 def test_the_fast_ascii_slug_is_python_slugifys(text: str) -> None:
     from slugify import slugify as python_slugify
 
-    from publisher.ingest.save import _latin_slug
+    from publisher.ingest.slugs import latin_slug
 
-    assert _latin_slug(text) == python_slugify(text)
+    assert latin_slug(text) == python_slugify(text)
+
+
+def test_every_format_the_config_and_the_cli_offer_has_a_parser() -> None:
+    from publisher.config.model import INPUT_FORMATS
+    from publisher.ingest.read import PARSERS
+
+    assert set(PARSERS) == set(INPUT_FORMATS)

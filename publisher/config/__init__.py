@@ -4,8 +4,8 @@
 sections, `load` finds the file and reports every problem with its key path.
 """
 
+from publisher.bundled import BUNDLED_PREFIX
 from publisher.config.load import (
-    BUNDLED_PREFIX,
     CONFIG_ENV,
     find_config,
     load_config,

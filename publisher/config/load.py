@@ -14,12 +14,12 @@ from typing import Any
 
 from pydantic import ValidationError
 
+from publisher.bundled import BUNDLED_PREFIX
 from publisher.config.model import Config
 from publisher.errors import ConfigError
 
 CONFIG_ENV = "PUBLISHER_CONFIG"
 DEFAULT_CONFIG_NAME = "config.toml"
-BUNDLED_PREFIX = "bundled:"
 
 
 def load_config(path: Path | None = None, environ: Mapping[str, str] = os.environ) -> Config:

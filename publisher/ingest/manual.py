@@ -14,7 +14,8 @@ from publisher.config import Config
 from publisher.errors import InputError, InvalidValue, NotFound
 from publisher.ingest.checks import entry_problem
 from publisher.ingest.entry import Entry
-from publisher.ingest.save import MANUAL, release_hash, save_entries, tag, update_release
+from publisher.ingest.prepare import release_hash
+from publisher.ingest.save import MANUAL, save_entries, tag, update_release
 from publisher.ingest.tagging import Tagger
 from publisher.store.models import Release
 

@@ -8,8 +8,7 @@ from pathlib import Path
 from urllib.parse import urlsplit
 from zoneinfo import ZoneInfo
 
-from publisher.config import BUNDLED_PREFIX
-from publisher.config.model import INPUT_FORMATS
+from publisher.bundled import BUNDLED_PREFIX
 from publisher.errors import InputError
 from publisher.ingest.checks import checked
 from publisher.ingest.entry import Entry
@@ -21,7 +20,6 @@ PARSERS = {"listing": parse_listing, "json": parse_json, "csv": parse_csv, "html
 # Formats read line by line as a file streams by: memory stays flat in the file's size. (JSON
 # and HTML pages are read whole; they are pages, not archives.)
 LINE_PARSERS = {"listing": listing_entries, "csv": csv_entries}
-assert set(PARSERS) == set(INPUT_FORMATS), "a parser for each format the config and the CLI offer"
 _EXTENSIONS = {".txt": "listing", ".json": "json", ".csv": "csv", ".html": "html", ".htm": "html"}
 _CONTENT_TYPES = {"text/plain": "listing", "application/json": "json", "text/csv": "csv",
                   "text/html": "html", "application/xhtml+xml": "html"}

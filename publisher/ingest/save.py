@@ -2,20 +2,17 @@
 
 from __future__ import annotations
 
-import hashlib
-import json
 import logging
-import re
 from collections.abc import Iterable
 from dataclasses import dataclass, replace
 from datetime import datetime
 
-from slugify import slugify as make_slug
 from sqlalchemy import insert, select
 from sqlalchemy.orm import Session, selectinload
 
 from publisher.config import Config
 from publisher.ingest.entry import Entry
+from publisher.ingest.prepare import Chunk, Prepared, prepare, prepared_chunks
 from publisher.ingest.tagging import Tagger
 from publisher.store.models import Release, ReleaseCountry
 from publisher.urls import release_path, release_url, site_host
@@ -23,12 +20,7 @@ from publisher.urls import release_path, release_url, site_host
 log = logging.getLogger(__name__)
 
 MANUAL = "console"  # the source of a release an operator added or edited: no import changes it
-_SLUG_LENGTH = 80
-_MARKUP = re.compile(r"<[^>]*>|&#?\w+;")
-_HAN = re.compile(r"[\u3400-\u9fff\uf900-\ufaff\U00020000-\U0002fa1f]")
 _LOOKUP_CHUNK = 500
-_DIGIT_COMMA = re.compile(r"(?<=\d),(?=\d)")
-_NOT_SLUG = re.compile(r"[^a-z0-9]+")
 
 
 @dataclass
@@ -48,28 +40,26 @@ class ImportCounts:
 
 _RELEASES = Release.metadata.tables["releases"]  # Core tables: a new release is no ORM object
 _COUNTRIES = Release.metadata.tables["release_countries"]
-_CHUNK = 2_000  # entries looked up, allocated slugs and written together
 
 
 def save_entries(
     session: Session, entries: Iterable[Entry], *, config: Config, source: str, now: datetime,
 ) -> ImportCounts:
-    """Insert or update `entries` in the session's transaction, a chunk at a time (the entries
-    may be read as they are saved: memory stays flat in the file's size); the caller commits or
-    rolls back."""
+    """Insert or update `entries` in the session's transaction; the caller commits or rolls back."""
+    return save_chunks(session, prepared_chunks(entries, Tagger(config), source),
+                       config=config, source=source, now=now)
+
+
+def save_chunks(
+    session: Session, chunks: Iterable[Chunk], *, config: Config, source: str, now: datetime,
+) -> ImportCounts:
+    """Store prepared entries a chunk at a time (they may be read as they are saved: memory
+    stays flat in the file's size), in the session's transaction."""
     saver = _Saver(session, config, source, now)
-    seen: dict[str, str] = {}  # source key -> where it was, for the warning about a repeat
-    chunk: list[Entry] = []
-    for entry in entries:
-        first = seen.setdefault(entry.source_key, entry.where)
-        if first != entry.where:
-            log.warning("%s: %s is the same release as %s; stored once", source, entry.where, first)
-            continue
-        chunk.append(entry)
-        if len(chunk) == _CHUNK:
-            saver.save(chunk)
-            chunk = []
-    saver.save(chunk)
+    for chunk in chunks:
+        for where, first in chunk.repeats:
+            log.warning("%s: %s is the same release as %s; stored once", source, where, first)
+        saver.save(chunk.prepared)
     return saver.counts
 
 
@@ -98,26 +88,27 @@ class _Saver:
         self.slugs = _Slugs(session)
         self.counts = ImportCounts()
 
-    def save(self, chunk: list[Entry]) -> None:
+    def save(self, chunk: list[Prepared]) -> None:
         if not chunk:
             return
-        stored = self._stored({entry.source_key for entry in chunk})
-        new: list[tuple[Entry, tuple[str, ...], str]] = []
-        updated: dict[int, tuple[Entry, tuple[str, ...], str]] = {}
-        for given in chunk:
-            found = stored.get(given.source_key)
-            if found is not None and found.kept(self.source):
+        stored = self._stored({item.entry.source_key for item in chunk})
+        new: list[Prepared] = []
+        updated: dict[int, Prepared] = {}
+        for item in chunk:
+            found = stored.get(item.entry.source_key)
+            if found is None:
+                new.append(item)
+                continue
+            if found.kept(self.source):
                 self.counts.unchanged += 1
                 continue
-            entry = given if found is None else merged(given, found)
-            countries = self.tagger.countries(entry, self.source)
-            content_hash = release_hash(entry, countries)
-            if found is None:
-                new.append((entry, countries, content_hash))
-            elif found.content_hash == content_hash:
+            entry = merged(item.entry, found)
+            if entry != item.entry:  # the store filled in what this source leaves out
+                item = prepare(entry, self.tagger, self.source)
+            if found.content_hash == item.content_hash:
                 self.counts.unchanged += 1
             else:
-                updated[found.id] = (entry, countries, content_hash)
+                updated[found.id] = item
         self._insert(new)
         self._update(updated)
 
@@ -127,14 +118,13 @@ class _Saver:
         rows = self.session.execute(select(table.c.source_key, *fields).where(table.c.source_key.in_(keys)))
         return {row[0]: _Stored(*row[1:]) for row in rows}
 
-    def _insert(self, new: list[tuple[Entry, tuple[str, ...], str]]) -> None:
+    def _insert(self, new: list[Prepared]) -> None:
         """New releases and their countries, each table in one statement (Core: a release
         becomes no ORM object)."""
         if not new:
             return
-        slugs = self.slugs.allocate([entry for entry, _, _ in new])
-        rows = [_release_row(entry, slug, content_hash, self.config, self.source)
-                for (entry, _, content_hash), slug in zip(new, slugs, strict=True)]
+        slugs = self.slugs.allocate(new)
+        rows = [_release_row(item, slug, self.config, self.source) for item, slug in zip(new, slugs, strict=True)]
         self.session.execute(insert(_RELEASES), rows)  # executemany: faster than RETURNING the ids
         ids: dict[str, int] = dict(self.session.execute(  # rows of (key, id)
             select(_RELEASES.c.source_key, _RELEASES.c.id).where(
@@ -142,17 +132,17 @@ class _Saver:
         self.session.execute(insert(_COUNTRIES), [
             {"release_id": ids[entry.source_key], "country_code": code, "published": entry.published,
              "updated": entry.published}
-            for entry, countries, _ in new for code in countries])
+            for entry, countries, _, _ in new for code in countries])
         self.counts.new += len(new)
 
-    def _update(self, updated: dict[int, tuple[Entry, tuple[str, ...], str]]) -> None:
+    def _update(self, updated: dict[int, Prepared]) -> None:
         """Changed releases, through the ORM (they are few): fields, and their countries."""
         if not updated:
             return
         releases = self.session.scalars(select(Release).where(Release.id.in_(updated))
                                         .options(selectinload(Release.links)))
         for release in releases:
-            entry, countries, content_hash = updated[release.id]
+            entry, countries, content_hash, _ = updated[release.id]
             update_release(release, entry, countries, content_hash, self.config, self.source, self.now)
         self.session.flush()
         self.counts.updated += len(updated)
@@ -160,21 +150,20 @@ class _Saver:
 
 class _Slugs:
     """Slugs for new releases, allocated a chunk at a time: which candidates are taken is one
-    query for the whole chunk, not one per release."""
+    query for the whole chunk, not one per release. (Earlier chunks of the import are in the
+    store by then, in this transaction.)"""
 
     def __init__(self, session: Session) -> None:
         self.session = session
-        self.taken_now: set[str] = set()  # allocated by this import
 
-    def allocate(self, entries: list[Entry]) -> list[str]:
-        bases = [slugify(entry.title) for entry in entries]
-        dated = [f"{base}-{entry.published.date().isoformat()}" for base, entry in zip(bases, entries, strict=True)]
-        taken = self._taken({*bases, *dated}) | self.taken_now
+    def allocate(self, new: list[Prepared]) -> list[str]:
+        dated = [f"{item.slug}-{item.entry.published.date().isoformat()}" for item in new]
+        taken = self._taken({*(item.slug for item in new), *dated})
         slugs = []
-        for base, day in zip(bases, dated, strict=True):
+        for item, day in zip(new, dated, strict=True):
+            base = item.slug
             slug = base if base not in taken else day if day not in taken else self._numbered(day, taken)
             taken.add(slug)
-            self.taken_now.add(slug)
             slugs.append(slug)
         return slugs
 
@@ -193,12 +182,13 @@ class _Slugs:
         return next(f"{dated}-{n}" for n in range(2, len(taken) + 3) if f"{dated}-{n}" not in taken)
 
 
-def _release_row(entry: Entry, slug: str, content_hash: str, config: Config, source: str) -> dict[str, object]:
+def _release_row(item: Prepared, slug: str, config: Config, source: str) -> dict[str, object]:
+    entry = item.entry
     return {"source_key": entry.source_key, "permanent_id": permanent_id(config, entry, slug), "slug": slug,
             "title": entry.title, "summary": entry.summary, "body_html": entry.body_html,
             "url": entry.url or release_url(config, slug), "image_url": entry.image_url,
             "image_credit": entry.image_credit, "category": entry.category, "published": entry.published,
-            "updated": entry.published, "source": source, "content_hash": content_hash}
+            "updated": entry.published, "source": source, "content_hash": item.content_hash}
 
 
 def merged(entry: Entry, release: Release | _Stored) -> Entry:
@@ -210,42 +200,6 @@ def merged(entry: Entry, release: Release | _Stored) -> Entry:
                    image_url=entry.image_url or release.image_url,
                    image_credit=entry.image_credit or release.image_credit,
                    category=entry.category or release.category)
-
-
-def release_hash(entry: Entry, countries: tuple[str, ...]) -> str:
-    content = [entry.title, entry.summary, entry.body_html, entry.url, entry.image_url,
-               entry.image_credit, entry.published.isoformat(), sorted(countries)]
-    if entry.category:  # (added later: the hash of a release without one stays as it was)
-        content.append(entry.category)
-    return hashlib.sha256(json.dumps(content, ensure_ascii=False).encode()).hexdigest()
-
-
-def slugify(title: str) -> str:
-    """A readable Latin slug: markup dropped, Chinese as pinyin, other scripts transliterated
-    (Mongolian Cyrillic, accents), words joined by hyphens, cut at a word boundary; `release`
-    when nothing is left."""
-    text = _MARKUP.sub(" ", title)
-    if _HAN.search(text):
-        # Loaded here: a fifth of a second, and only Chinese titles need it.
-        from pypinyin import lazy_pinyin
-
-        text = " ".join(lazy_pinyin(text))
-    slug = ""
-    for word in _latin_slug(text).split("-"):  # the longest run of whole words from the start
-        candidate = f"{slug}-{word}" if slug else word[:_SLUG_LENGTH]
-        if len(candidate) > _SLUG_LENGTH:
-            break
-        slug = candidate
-    return slug or "release"
-
-
-def _latin_slug(text: str) -> str:
-    """python-slugify's slug; for plain ASCII text (most titles, and pinyin) the same result
-    by two regular expressions instead of eight (a property test holds them equal)."""
-    if not text.isascii() or "&" in text:
-        return make_slug(text)
-    text = _DIGIT_COMMA.sub("", text.replace("'", "-").lower())  # 1,000 -> 1000, as it does
-    return _NOT_SLUG.sub("-", text).strip("-")
 
 
 def permanent_id(config: Config, entry: Entry, slug: str) -> str:

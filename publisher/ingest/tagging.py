@@ -13,10 +13,13 @@ from __future__ import annotations
 import functools
 import re
 from dataclasses import dataclass
+from typing import TYPE_CHECKING
 
-from publisher.config import Config
 from publisher.errors import InputError
 from publisher.ingest.entry import Entry
+
+if TYPE_CHECKING:
+    from publisher.config import Config
 
 _CJK = re.compile(r"[\u2e80-\u9fff\uac00-\ud7af\uf900-\ufaff\U00020000-\U0002fa1f]")
 _CYRILLIC = re.compile(r"[\u0400-\u04ff]")

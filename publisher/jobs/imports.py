@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterable, Sequence
+from collections.abc import Callable, Iterable, Iterator, Sequence
 from dataclasses import dataclass
 from datetime import datetime
 from pathlib import Path
@@ -15,8 +15,11 @@ from publisher.errors import PublisherError
 from publisher.ingest.entry import Entry
 from publisher.ingest.fetch import fetch
 from publisher.ingest.fingerprints import file_digest, remember, rules_digest, unchanged_entries
+from publisher.ingest.helper import HELPER_FROM_BYTES, chunks_from_helper, worth_a_helper
+from publisher.ingest.prepare import Chunk, prepared_chunks
 from publisher.ingest.read import detect_format, parse, read_entries
-from publisher.ingest.save import ImportCounts, save_entries
+from publisher.ingest.save import ImportCounts, save_chunks
+from publisher.ingest.tagging import Tagger
 from publisher.store.runs import remember_validators, source_validators
 
 if TYPE_CHECKING:
@@ -48,40 +51,53 @@ Progress = Callable[[int], None]
 
 def import_files(
     sessions: sessionmaker[Session], config: Config, requests: Sequence[ImportRequest],
-    now: datetime, progress: Progress | None = None,
+    now: datetime, progress: Progress | None = None, helper_from: int = HELPER_FROM_BYTES,
 ) -> ImportOutcome:
     """Import every file in one transaction: a bad entry anywhere leaves the database unchanged.
-    Files are read as they are stored (`progress`: bytes read); a file imported before, and
-    unchanged since, is not read again (ingest/fingerprints.py). When anything changed, the
-    feeds are rebuilt."""
-    return _store(sessions, config, [_input(request, config, progress) for request in requests], now)
+    Files are read as they are stored (`progress`: bytes read), a file of `helper_from` bytes
+    or more by a helper process (ingest/helper.py); a file imported before, and unchanged
+    since, is not read again (ingest/fingerprints.py). When anything changed, the feeds are
+    rebuilt."""
+    return _store(sessions, config, [_input(request, config, progress, helper_from) for request in requests], now)
+
+
+Reader = Callable[[Tagger], Iterable[Chunk]]  # a file's entries, prepared as they are stored
 
 
 @dataclass(frozen=True)
 class _Input:
     location: str
-    entries: Iterable[Entry]  # read when they are stored
+    read: Reader
     fingerprint: tuple[str, str] | None = None  # a local file's: its digest, and the rules'
 
 
-def _input(request: ImportRequest, config: Config, progress: Progress | None) -> _Input:
+def _input(request: ImportRequest, config: Config, progress: Progress | None, helper_from: int) -> _Input:
     """A file's entries, or a URL's: fetched as a source is (its timeout and size limit), but
     whole, since a one-off import has no earlier fetch to compare with."""
-    location = request.location
-    if not location.startswith(("http://", "https://")):
-        entries = read_entries(location, request.format, config.site.zone, progress)
-        if location.startswith(BUNDLED_PREFIX) or not Path(location).is_file():
-            return _Input(location, entries)
-        try:
-            digest = file_digest(location)
-        except OSError:  # reading it says why, with the file's name
-            return _Input(location, entries)
-        return _Input(location, entries, (digest, rules_digest(config, request.format)))
-    rules = Source(name="import", location=location)
-    fetched = fetch(location, etag=None, last_modified=None,
-                    timeout=rules.timeout.total_seconds(), max_bytes=rules.max_bytes)
-    fmt = request.format or detect_format(location, fetched.content_type)
-    return _Input(location, parse(fmt, fetched.text(location), location, config.site.zone))
+    location, fmt, zone = request.location, request.format, config.site.zone
+    if location.startswith(("http://", "https://")):
+        rules = Source(name="import", location=location)
+        fetched = fetch(location, etag=None, last_modified=None,
+                        timeout=rules.timeout.total_seconds(), max_bytes=rules.max_bytes)
+        fmt = fmt or detect_format(location, fetched.content_type)
+        return _Input(location, _here(parse(fmt, fetched.text(location), location, zone), location))
+    def here() -> Reader:
+        return _here(read_entries(location, fmt, zone, progress), location)
+
+    if location.startswith(BUNDLED_PREFIX) or not Path(location).is_file():
+        return _Input(location, here())  # (reading says why a file cannot be read, with its name)
+    try:
+        digest, size = file_digest(location), Path(location).stat().st_size
+    except OSError:
+        return _Input(location, here())
+    fingerprint = (digest, rules_digest(config, fmt))
+    if worth_a_helper(location, fmt, size, helper_from):
+        return _Input(location, lambda tagger: chunks_from_helper(location, fmt, zone, tagger, progress), fingerprint)
+    return _Input(location, here(), fingerprint)
+
+
+def _here(entries: Iterator[Entry], location: str) -> Reader:
+    return lambda tagger: prepared_chunks(entries, tagger, location)
 
 
 def _store(sessions: sessionmaker[Session], config: Config, inputs: Sequence[_Input],
@@ -98,12 +114,13 @@ def _store(sessions: sessionmaker[Session], config: Config, inputs: Sequence[_In
 
 
 def _save(session: Session, config: Config, one: _Input, now: datetime) -> ImportCounts:
+    if one.fingerprint is not None:
+        known = unchanged_entries(session, one.location, *one.fingerprint)
+        if known is not None:
+            return ImportCounts(unchanged=known)
+    counts = save_chunks(session, one.read(Tagger(config)), config=config, source=one.location, now=now)
     if one.fingerprint is None:
-        return save_entries(session, one.entries, config=config, source=one.location, now=now)
-    known = unchanged_entries(session, one.location, *one.fingerprint)
-    if known is not None:
-        return ImportCounts(unchanged=known)
-    counts = save_entries(session, one.entries, config=config, source=one.location, now=now)
+        return counts
     remember(session, one.location, *one.fingerprint, entries=counts.total, now=now)
     return counts
 
@@ -127,7 +144,8 @@ def import_source(sessions: sessionmaker[Session], config: Config, source: Sourc
     def remember_fetch(session: Session) -> None:
         remember_validators(session, source.name, fetched.etag, fetched.last_modified, now)
 
-    return _store(sessions, config, [_Input(source.location, entries)], now, also=remember_fetch)
+    return _store(sessions, config, [_Input(source.location, _here(entries, source.location))], now,
+                  also=remember_fetch)
 
 
 def import_sources(sessions: sessionmaker[Session], config: Config, now: datetime
