@@ -6,9 +6,9 @@ imported into an empty SQLite store, then imported again unchanged.
 
 Each figure is one `publisher import` process from the outside (start-up and the feed rebuild
 included) with its peak memory and, for a file of 2 MB or more, its helper process's peak added
-(ingest/helper.py: more than the two held at once, never less), and in the same run the baseline: the very rows that import
-stored (releases and their countries), inserted into an empty store with SQLAlchemy Core
-`executemany`, timed inside its process (the insert and commit alone).
+(ingest/helper.py: more than the two held at once, never less), and in the same run the
+baseline: the very rows that import stored (releases and their countries), inserted into an
+empty store with SQLAlchemy Core `executemany`, timed inside its process (the insert and commit alone).
 Targets at 100,000: import <= 10 s, <= 200 MB and <= 3x the baseline; unchanged re-import
 <= 2 s; peak memory flat in the file's size.
 """

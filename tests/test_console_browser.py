@@ -11,6 +11,7 @@ import feedparser
 import pytest
 from helpers import SQLITE_ONLY, need
 from selenium.webdriver.common.by import By
+from selenium.webdriver.support.expected_conditions import staleness_of
 from selenium.webdriver.support.ui import WebDriverWait
 
 from publisher.clock import utc_now
@@ -37,6 +38,13 @@ def axe_violations(browser) -> list[str]:  # type: ignore[no-untyped-def]
 
 def wait_for_title(browser, start: str) -> None:  # type: ignore[no-untyped-def]
     WebDriverWait(browser, 15).until(lambda driver: driver.title.startswith(start))
+
+
+def press_and_wait(browser, button, title: str) -> None:  # type: ignore[no-untyped-def]
+    """Submit a form whose answer has the same title as the page: wait for the page to go."""
+    button.click()
+    WebDriverWait(browser, 15).until(staleness_of(button))
+    wait_for_title(browser, title)
 
 
 def fits(browser) -> bool:  # type: ignore[no-untyped-def]
@@ -101,13 +109,12 @@ def test_an_operator_adds_a_release_on_a_phone(web, browser) -> None:  # type: i
     browser.back()
     wait_for_title(browser, "Digests")
     first = browser.find_element(By.CSS_SELECTOR, "main section")
-    first.find_element(By.XPATH, ".//button[text()='Send a test copy']").click()
-    wait_for_title(browser, "Digests")
+    press_and_wait(browser, first.find_element(By.XPATH, ".//button[text()='Send a test copy']"), "Digests")
     assert "The test copy was sent." in browser.find_element(By.TAG_NAME, "main").text
     [copy] = server.to("press@example.org")
     assert copy.message["Subject"].startswith("[Test] ")
-    browser.find_element(By.CSS_SELECTOR, "main section").find_element(By.XPATH, ".//button[text()='Pause']").click()
-    wait_for_title(browser, "Digests")
+    pause = browser.find_element(By.CSS_SELECTOR, "main section").find_element(By.XPATH, ".//button[text()='Pause']")
+    press_and_wait(browser, pause, "Digests")
     section = browser.find_element(By.CSS_SELECTOR, "main section")
     assert "Its next fire time is skipped" in section.text and section.find_elements(By.TAG_NAME, "s")
     problems["digests, paused"] = axe_violations(browser)
