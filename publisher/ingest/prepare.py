@@ -7,7 +7,7 @@ from __future__ import annotations
 
 import hashlib
 import json
-from collections.abc import Callable, Iterable, Iterator
+from collections.abc import Iterable, Iterator
 from typing import NamedTuple
 
 from publisher.ingest.entry import Entry
@@ -65,5 +65,3 @@ def release_hash(entry: Entry, countries: tuple[str, ...]) -> str:
         content.append(entry.category)
     return hashlib.sha256(json.dumps(content, ensure_ascii=False).encode()).hexdigest()
 
-
-Reader = Callable[[Tagger], Iterator[Chunk]]  # a file's chunks, prepared with the import's tagger

@@ -81,19 +81,17 @@ def _input(request: ImportRequest, config: Config, progress: Progress | None, he
                         timeout=rules.timeout.total_seconds(), max_bytes=rules.max_bytes)
         fmt = fmt or detect_format(location, fetched.content_type)
         return _Input(location, _here(parse(fmt, fetched.text(location), location, zone), location))
-    def here() -> Reader:
-        return _here(read_entries(location, fmt, zone, progress), location)
-
+    entries = read_entries(location, fmt, zone, progress)  # (a listing or CSV: not read yet)
     if location.startswith(BUNDLED_PREFIX) or not Path(location).is_file():
-        return _Input(location, here())  # (reading says why a file cannot be read, with its name)
+        return _Input(location, _here(entries, location))  # (reading says why a file cannot be read)
     try:
         digest, size = file_digest(location), Path(location).stat().st_size
     except OSError:
-        return _Input(location, here())
+        return _Input(location, _here(entries, location))
     fingerprint = (digest, rules_digest(config, fmt))
     if worth_a_helper(location, fmt, size, helper_from):
         return _Input(location, lambda tagger: chunks_from_helper(location, fmt, zone, tagger, progress), fingerprint)
-    return _Input(location, here(), fingerprint)
+    return _Input(location, _here(entries, location), fingerprint)
 
 
 def _here(entries: Iterator[Entry], location: str) -> Reader:
