@@ -6,7 +6,6 @@ the file."""
 from __future__ import annotations
 
 import multiprocessing
-import os
 import signal
 import traceback
 from collections.abc import Callable, Iterator
@@ -76,8 +75,6 @@ def _prepare(sending: Connection, location: str, fmt: str | None, zone: ZoneInfo
     """In the helper: send ("chunk", Chunk, bytes read) as each is ready, then ("done", ...),
     or ("error", the PublisherError, ...)."""
     signal.signal(signal.SIGINT, signal.SIG_IGN)  # Ctrl-C is the importer's to handle: it stops us
-    # pypinyin copies its dictionaries in case they are customised; nothing here does (3 MB).
-    os.environ.setdefault("PYPINYIN_NO_DICT_COPY", "1")
     read = 0
 
     def count(size: int) -> None:

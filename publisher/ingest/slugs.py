@@ -6,9 +6,10 @@ import re
 
 from slugify import slugify as make_slug
 
+from publisher.ingest.pinyin import HAN, readings
+
 _SLUG_LENGTH = 80
 _MARKUP = re.compile(r"<[^>]*>|&#?\w+;")
-_HAN = re.compile(r"[\u3400-\u9fff\uf900-\ufaff\U00020000-\U0002fa1f]")
 _DIGIT_COMMA = re.compile(r"(?<=\d),(?=\d)")
 _NOT_SLUG = re.compile(r"[^a-z0-9]+")
 
@@ -18,11 +19,8 @@ def slugify(title: str) -> str:
     (Mongolian Cyrillic, accents), words joined by hyphens, cut at a word boundary; `release`
     when nothing is left."""
     text = _MARKUP.sub(" ", title)
-    if _HAN.search(text):
-        # Loaded here: a fifth of a second, and only Chinese titles need it.
-        from pypinyin import lazy_pinyin
-
-        text = " ".join(lazy_pinyin(text))
+    if HAN.search(text):
+        text = " ".join(readings().pinyin(text))
     slug = ""
     for word in latin_slug(text).split("-"):  # the longest run of whole words from the start
         candidate = f"{slug}-{word}" if slug else word[:_SLUG_LENGTH]
