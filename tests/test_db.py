@@ -107,3 +107,28 @@ def test_editions_sent_before_variants_keep_what_they_sent(db_url: str) -> None:
             "SELECT COUNT(*) FROM deliveries d JOIN edition_variants v ON v.id = d.variant_id "
             "AND v.edition_id = d.edition_id")).scalar() == 2
         assert connection.execute(text("SELECT COUNT(*) FROM subscriber_countries")).scalar() == 1
+
+
+def test_times_are_written_as_before_and_read_back_in_utc(db_url: str) -> None:
+    """On SQLite the text is the one SQLAlchemy's DATETIME wrote (stores written before compare
+    with it as text); on both, an aware time comes back as the same instant in UTC."""
+    from datetime import UTC, datetime
+    from zoneinfo import ZoneInfo
+
+    from sqlalchemy import bindparam, select
+    from sqlalchemy.dialects import sqlite
+
+    from publisher.store.models import UTCDateTime
+
+    engine = make_engine(db_url)
+    times = [datetime(2022, 6, 16, tzinfo=ZoneInfo("Asia/Shanghai")),
+             datetime(2026, 12, 4, 13, 5, 7, 123456, tzinfo=UTC), datetime(1001, 1, 1, 0, 0, 1, tzinfo=UTC)]
+    with engine.connect() as connection:
+        for when in times:
+            back = connection.execute(select(bindparam("when", when, type_=UTCDateTime()))).scalar_one()
+            assert back == when and back.tzinfo is UTC
+            if engine.dialect.name == "sqlite":
+                raw = connection.execute(text("SELECT :when").bindparams(
+                    bindparam("when", when, type_=UTCDateTime()))).scalar_one()
+                before = sqlite.DATETIME().bind_processor(engine.dialect)  # type: ignore[no-untyped-call]
+                assert raw == before(when.astimezone(UTC).replace(tzinfo=None))

@@ -275,6 +275,23 @@ def test_the_fast_ascii_slug_is_python_slugifys(text: str) -> None:
     assert latin_slug(text) == python_slugify(text)
 
 
+@settings(max_examples=400, deadline=None)
+@given(st.lists(st.sampled_from(["ILO", "decent", "work", "中国", "Монгол", "é", "x" * 79, "y" * 80, "z" * 85]),
+                max_size=30))
+def test_a_long_title_is_cut_at_the_last_whole_word_that_fits(words: list[str]) -> None:
+    from publisher.ingest.slugs import latin_slug, slugify
+
+    whole = latin_slug(" ".join(words).replace("中国", "zhong guo"))
+    slug = slugify(" ".join(words))
+    assert len(slug) <= 80
+    if whole:
+        assert whole.startswith(slug)
+        fits = [cut for cut in range(1, 81) if cut == len(whole) or whole[cut:cut + 1] == "-"]
+        assert slug == whole[:fits[-1]] if fits else slug == whole[:80]
+    else:
+        assert slug == "release"
+
+
 def test_every_format_the_config_and_the_cli_offer_has_a_parser() -> None:
     from publisher.config.model import INPUT_FORMATS
     from publisher.ingest.read import PARSERS

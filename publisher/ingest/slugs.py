@@ -21,13 +21,15 @@ def slugify(title: str) -> str:
     text = _MARKUP.sub(" ", title)
     if HAN.search(text):
         text = " ".join(readings().pinyin(text))
-    slug = ""
-    for word in latin_slug(text).split("-"):  # the longest run of whole words from the start
-        candidate = f"{slug}-{word}" if slug else word[:_SLUG_LENGTH]
-        if len(candidate) > _SLUG_LENGTH:
-            break
-        slug = candidate
-    return slug or "release"
+    return _whole_words(latin_slug(text)) or "release"
+
+
+def _whole_words(slug: str) -> str:
+    """The longest run of whole words from the start that fits; a first word too long, cut."""
+    if len(slug) <= _SLUG_LENGTH or slug[_SLUG_LENGTH] == "-":
+        return slug[:_SLUG_LENGTH]
+    head = slug[:_SLUG_LENGTH]
+    return head[:head.rindex("-")] if "-" in head else head
 
 
 def latin_slug(text: str) -> str:
