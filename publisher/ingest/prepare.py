@@ -1,7 +1,7 @@
 """What an import works out of each entry before it looks at the store: repeats dropped, its
-countries, its content hash, its title's slug. None of it needs the store, so a large file's
-entries are prepared in a helper process while this one stores the chunk before
-(ingest/helper.py)."""
+countries, its content hash. None of it needs the store, so a large file's entries are prepared
+in a helper process while this one stores the chunk before (ingest/helper.py). (Slugs are made
+where they are stored: only new releases need one, and it balances the two processes.)"""
 
 from __future__ import annotations
 
@@ -11,7 +11,6 @@ from collections.abc import Iterable, Iterator
 from typing import NamedTuple
 
 from publisher.ingest.entry import Entry
-from publisher.ingest.slugs import slugify
 from publisher.ingest.tagging import Tagger
 
 CHUNK = 2_000  # entries prepared, looked up, given slugs and written together
@@ -21,7 +20,6 @@ class Prepared(NamedTuple):
     entry: Entry
     countries: tuple[str, ...]
     content_hash: str
-    slug: str  # the title's; the store adds the date or a number when it is taken
 
 
 class Chunk(NamedTuple):
@@ -31,7 +29,7 @@ class Chunk(NamedTuple):
 
 def prepare(entry: Entry, tagger: Tagger, source: str) -> Prepared:
     countries = tagger.countries(entry, source)
-    return Prepared(entry, countries, release_hash(entry, countries), slugify(entry.title))
+    return Prepared(entry, countries, release_hash(entry, countries))
 
 
 def prepared_chunks(entries: Iterable[Entry], tagger: Tagger, source: str,

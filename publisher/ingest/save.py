@@ -13,6 +13,7 @@ from sqlalchemy.orm import Session, selectinload
 from publisher.config import Config
 from publisher.ingest.entry import Entry
 from publisher.ingest.prepare import Chunk, Prepared, prepare, prepared_chunks
+from publisher.ingest.slugs import slugify
 from publisher.ingest.tagging import Tagger
 from publisher.store.models import Release, ReleaseCountry
 from publisher.urls import release_path, release_url, site_host
@@ -132,7 +133,7 @@ class _Saver:
         self.session.execute(insert(_COUNTRIES), [
             {"release_id": ids[entry.source_key], "country_code": code, "published": entry.published,
              "updated": entry.published}
-            for entry, countries, _, _ in new for code in countries])
+            for entry, countries, _ in new for code in countries])
         self.counts.new += len(new)
 
     def _update(self, updated: dict[int, Prepared]) -> None:
@@ -142,7 +143,7 @@ class _Saver:
         releases = self.session.scalars(select(Release).where(Release.id.in_(updated))
                                         .options(selectinload(Release.links)))
         for release in releases:
-            entry, countries, content_hash, _ = updated[release.id]
+            entry, countries, content_hash = updated[release.id]
             update_release(release, entry, countries, content_hash, self.config, self.source, self.now)
         self.session.flush()
         self.counts.updated += len(updated)
@@ -157,11 +158,11 @@ class _Slugs:
         self.session = session
 
     def allocate(self, new: list[Prepared]) -> list[str]:
-        dated = [f"{item.slug}-{item.entry.published.date().isoformat()}" for item in new]
-        taken = self._taken({*(item.slug for item in new), *dated})
+        bases = [slugify(item.entry.title) for item in new]  # the date or a number added when taken
+        dated = [f"{base}-{item.entry.published.date().isoformat()}" for base, item in zip(bases, new, strict=True)]
+        taken = self._taken({*bases, *dated})
         slugs = []
-        for item, day in zip(new, dated, strict=True):
-            base = item.slug
+        for base, day in zip(bases, dated, strict=True):
             slug = base if base not in taken else day if day not in taken else self._numbered(day, taken)
             taken.add(slug)
             slugs.append(slug)
