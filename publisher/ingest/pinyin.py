@@ -1,9 +1,9 @@
 """Chinese text as toneless pinyin, the readings `pypinyin.lazy_pinyin` gives, from its own data
 files held as two compact tables.
 
-pypinyin keeps its dictionaries as some 600,000 Python objects (52 MB, most of an import helper's
-memory, and 35 MB more while its JSON is parsed); only the first reading of each character and
-phrase is needed for a slug, so each is kept as one string (about 12 MB). Words are cut as its
+pypinyin keeps its dictionaries as some 600,000 Python objects (52 MB, and more while its JSON
+is parsed); only the first reading of each character and phrase is needed for a slug, so each
+is kept as one string (13 MB, 17 MB at most while read). Words are cut as its
 forward maximum matching cuts them (`pypinyin.seg.mmseg`, strict mode), its table of phrase
 prefixes replaced by a search in the sorted phrases. tests/test_pinyin.py holds the two equal.
 """
@@ -92,7 +92,7 @@ def toneless(syllable: str) -> str:
 
 @cache
 def readings() -> Readings:
-    """Read once per process (a fifth of a second), on the first Chinese title."""
+    """Read once per process (a quarter of a second), on the first Chinese title."""
     folder = _data_folder()
     plain: dict[str, str] = {}  # a reading with tones -> its toneless syllable, shared
 

@@ -69,7 +69,7 @@ class UTCDateTime(TypeDecorator[datetime]):
 
 class _SQLiteText(sqlite.DATETIME):
     """SQLite's DATETIME, given its text by UTCDateTime: its own formatting, in Python, was a
-    tenth of a large import's time."""
+    twentieth of a large import's time."""
 
     def bind_processor(self, dialect: Dialect) -> None:
         return None
