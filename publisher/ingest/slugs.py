@@ -19,7 +19,7 @@ def slugify(title: str) -> str:
     (Mongolian Cyrillic, accents), words joined by hyphens, cut at a word boundary; `release`
     when nothing is left."""
     text = _MARKUP.sub(" ", title) if "<" in title or "&" in title else title
-    if not text.isascii() and HAN.search(text):  # (isascii: 30 times faster than the search)
+    if not text.isascii() and HAN.search(text):  # (isascii costs a hundredth of the search)
         text = " ".join(readings().pinyin(text))
     return _whole_words(latin_slug(text)) or "release"
 

@@ -46,8 +46,8 @@ class UTCDateTime(TypeDecorator[datetime]):
 
     def load_dialect_impl(self, dialect: Dialect) -> TypeEngine[datetime]:
         if dialect.name == "sqlite":
-            return dialect.type_descriptor(_SQLiteText())  # type: ignore[no-untyped-call]
-        return dialect.type_descriptor(self.impl)
+            return _SQLiteText()  # type: ignore[no-untyped-call]
+        return super().load_dialect_impl(dialect)
 
     def process_bind_param(self, value: datetime | None, dialect: Dialect) -> datetime | str | None:
         if value is None:
