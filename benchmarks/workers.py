@@ -214,6 +214,8 @@ def main() -> None:
                 connection.execute(f"ALTER TABLE deliveries SET (fillfactor = {int(args.fillfactor)})")
         with psycopg.connect(plain_url) as connection:
             options = connection.execute("SELECT reloptions FROM pg_class WHERE relname = 'deliveries'").fetchone()
+            # A table larger than the server's page cache is slower per row: say which this was
+            args.shared_buffers = connection.execute("SHOW shared_buffers").fetchone()[0]
         args.table_options = options[0] if options else None
         config = load_config(config_path, environ={})
         sessions = open_store(config)
@@ -247,7 +249,8 @@ def _report(runs: list[Run], args: argparse.Namespace) -> None:
     print(f"  deliveries table options: {args.table_options or 'none (fillfactor 100)'}")
     print(f"  queueing the {runs[0].sent:,} deliveries (the scheduler's part): "
           f"{min(run.queueing for run in runs):.2f} s; the deliveries table with its indexes "
-          f"{max(run.table_mb for run in runs):.0f} MB after the edition")
+          f"{max(run.table_mb for run in runs):.0f} MB after the edition "
+          f"(the server's shared_buffers: {args.shared_buffers})")
     first = runs[0]
     for run in runs[1:]:
         print(f"  {run.workers} workers vs {first.workers}: {run.rate / first.rate:.2f}x the rate")
