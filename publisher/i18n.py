@@ -1,4 +1,4 @@
-"""The languages readers get: English, Chinese (Simplified) and Mongolian.
+"""Texts in the languages readers get (publisher/languages.py): English, Chinese (Simplified), Mongolian.
 
 Texts are marked `_("...")` (and `ngettext`) in templates and code and kept in gettext catalogs,
 `publisher/locale/LANG/LC_MESSAGES/messages.po` (made with Babel: see README, "Translations").
@@ -18,40 +18,10 @@ from importlib import resources
 from typing import TYPE_CHECKING
 
 from publisher.dates import format_day_month_year, short_date_range
+from publisher.languages import LANGUAGES, supported
 
 if TYPE_CHECKING:
     from publisher.config import Config
-
-LANGUAGES = ("en", "zh_Hans", "mn")  # the first is the language the texts are written in
-NAMES = {"en": "English", "zh_Hans": "中文", "mn": "Монгол"}  # each in its own language
-_PRIMARY = {"en": "en", "zh": "zh_Hans", "mn": "mn"}  # a browser's language tag's first part
-
-
-def supported(language: str) -> str | None:
-    """`language` as one of LANGUAGES (`zh-CN`, `zh_Hans`, `mn-MN`, `EN`...), or None."""
-    tag = language.strip().replace("-", "_")
-    if tag in LANGUAGES:
-        return tag
-    return _PRIMARY.get(tag.split("_")[0].lower())
-
-
-def negotiate(accept_language: str, default: str) -> str:
-    """The best of LANGUAGES for an `Accept-Language` header (RFC 9110: weights, in order of
-    preference), else `default`."""
-    weighted = []
-    for position, part in enumerate(accept_language.split(",")[:20]):
-        tag, _, params = part.partition(";")
-        weight = 1.0
-        for param in params.split(";"):
-            name, _, value = param.strip().partition("=")
-            if name == "q":
-                try:
-                    weight = float(value)
-                except ValueError:
-                    weight = 0.0
-        if weight > 0 and (found := supported(tag)):
-            weighted.append((-weight, position, found))
-    return min(weighted)[2] if weighted else default
 
 
 @cache

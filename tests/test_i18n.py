@@ -10,7 +10,8 @@ from babel.messages.extract import extract_from_dir
 from babel.messages.pofile import read_po
 from helpers import ROOT
 
-from publisher.i18n import LANGUAGES, negotiate, supported, texts
+from publisher.i18n import texts
+from publisher.languages import LANGUAGES, negotiate, supported
 
 PACKAGE = ROOT / "publisher"
 _PLACEHOLDER = re.compile(r"%\(\w+\)[sd]")

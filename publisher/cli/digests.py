@@ -14,9 +14,9 @@ from publisher.dates import counted, format_day_month_year
 from publisher.digest.explain import next_edition
 from publisher.digest.report import edition_report
 from publisher.errors import InvalidValue
-from publisher.i18n import LANGUAGES
 from publisher.jobs.digests import plan_digest, send_digest, start_digest
 from publisher.jobs.samples import preview_digest, send_test_copy
+from publisher.languages import LANGUAGES
 
 
 @cli.group()

@@ -10,6 +10,8 @@ from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 from apscheduler.triggers.cron import CronTrigger
 from pydantic import AfterValidator, BeforeValidator, Field
 
+from publisher.languages import LANGUAGES
+
 
 def _check_timezone(name: str) -> str:
     try:
@@ -58,8 +60,6 @@ def check_location(location: str) -> str:
 
 TimeZoneName = Annotated[str, AfterValidator(_check_timezone)]
 def _check_translations(texts: dict[str, str]) -> dict[str, str]:
-    from publisher.i18n import LANGUAGES
-
     for language, text in texts.items():
         if language not in LANGUAGES[1:]:
             raise ValueError(f"expected a language among {', '.join(LANGUAGES[1:])}, got {language!r}")

@@ -15,7 +15,8 @@ from sqlalchemy.orm import Session
 from publisher.config import Config, Digest
 from publisher.digest.render import Content, Rendered, edition_subject, render_variant
 from publisher.digest.select import Waiting, waiting_releases
-from publisher.i18n import LANGUAGES, Texts, texts
+from publisher.i18n import Texts, texts
+from publisher.languages import LANGUAGES
 from publisher.store.editions import unfinished_edition
 from publisher.store.locks import edition_key
 from publisher.store.models import (
@@ -31,7 +32,7 @@ from publisher.store.statuses import DeliveryStatus, EditionStatus, SubscriberSt
 
 log = logging.getLogger(__name__)
 
-_LANGUAGE_BITS = 4  # room for the index of each of i18n.LANGUAGES
+_LANGUAGE_BITS = 4  # room for the index of each of languages.LANGUAGES
 
 
 def reader_choices(digest: Digest) -> Subquery:

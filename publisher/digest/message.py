@@ -8,7 +8,7 @@ from email.utils import parseaddr
 
 from publisher.config import Config, Digest
 from publisher.digest.render import digest_title
-from publisher.i18n import LANGUAGES
+from publisher.languages import LANGUAGES
 from publisher.mail.message import Dkim, MessageFactory, Recipient
 from publisher.store.models import Edition, EditionVariant
 from publisher.subscribers.tokens import Signer

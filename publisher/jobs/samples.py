@@ -16,7 +16,8 @@ from publisher.config import Config, Digest
 from publisher.digest.editions import new_edition, plan_edition, render_choice
 from publisher.digest.message import RecipientLinks, message_factory
 from publisher.errors import InvalidValue
-from publisher.i18n import LANGUAGES, Texts, supported, texts
+from publisher.i18n import Texts, texts
+from publisher.languages import LANGUAGES, supported
 from publisher.mail.message import Recipient, load_dkim, personalize
 from publisher.mail.transport import Reply, Transport, make_transport
 from publisher.store.models import Edition, EditionVariant

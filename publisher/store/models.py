@@ -161,7 +161,7 @@ class Subscriber(Base):
     # Random, never sent: every signed link of this subscriber is bound to it, so a new one
     # revokes them all (and an id used again by someone else comes with another).
     token_nonce: Mapped[str] = mapped_column(String(32), default=lambda: new_nonce())
-    language: Mapped[str] = mapped_column(String(16), default="en")  # of their mail (i18n.LANGUAGES)
+    language: Mapped[str] = mapped_column(String(16), default="en")  # of their mail (languages.LANGUAGES)
     soft_bounces: Mapped[int] = mapped_column(Integer, default=0)  # editions in a row, since the last delivery
 
     follows: Mapped[list[SubscriberCountry]] = relationship(

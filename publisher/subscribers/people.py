@@ -12,7 +12,7 @@ from sqlalchemy.orm import Session, selectinload
 
 from publisher.csvfile import csv_records, unguarded, write_rows
 from publisher.errors import InputError, InvalidValue
-from publisher.i18n import LANGUAGES, supported
+from publisher.languages import LANGUAGES, supported
 from publisher.store.models import Subscriber, SubscriberCountry
 from publisher.store.statuses import SubscriberStatus
 
@@ -82,7 +82,7 @@ def _same_or_refused(earlier: SubscriberRow | None, row: SubscriberRow, source: 
 
 
 def parse_language(text: str | None) -> str | None:
-    """One of i18n.LANGUAGES (`zh-CN` is `zh_Hans`), None for none given."""
+    """One of languages.LANGUAGES (`zh-CN` is `zh_Hans`), None for none given."""
     if text is None:
         return None
     language = supported(text)

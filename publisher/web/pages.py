@@ -11,7 +11,8 @@ from fastapi import Request
 from fastapi.responses import HTMLResponse
 
 from publisher.config import Country, Site
-from publisher.i18n import LANGUAGES, NAMES, Texts, negotiate, supported, texts
+from publisher.i18n import Texts, texts
+from publisher.languages import LANGUAGES, NAMES, negotiate, supported
 from publisher.templating import render
 
 

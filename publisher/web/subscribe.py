@@ -20,7 +20,8 @@ from sqlalchemy.orm import Session, sessionmaker
 
 from publisher.config import Config
 from publisher.errors import InvalidValue
-from publisher.i18n import country_names, supported, texts
+from publisher.i18n import country_names, texts
+from publisher.languages import supported
 from publisher.mail.letters import Letter, send_letter
 from publisher.mail.transport import DeliveryFailure, Transport, TransportError
 from publisher.subscribers.optin import (

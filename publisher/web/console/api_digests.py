@@ -12,8 +12,8 @@ from fastapi.responses import JSONResponse
 from pydantic import BaseModel, Field
 
 from publisher.digest.report import existing_report
-from publisher.i18n import LANGUAGES
 from publisher.jobs import controls
+from publisher.languages import LANGUAGES
 from publisher.mail.transport import Transport
 from publisher.web.console.api import Api, Id
 from publisher.web.console.digests import DigestView, digest_views

@@ -10,8 +10,8 @@ from fastapi.concurrency import run_in_threadpool
 from fastapi.responses import JSONResponse, Response
 from pydantic import BaseModel, Field, create_model
 
-from publisher.i18n import LANGUAGES
 from publisher.jobs import subscribers as changes
+from publisher.languages import LANGUAGES
 from publisher.store.models import Subscriber
 from publisher.store.statuses import SubscriberStatus
 from publisher.subscribers.history import history

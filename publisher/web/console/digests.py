@@ -18,9 +18,9 @@ from publisher.config import Config, Digest
 from publisher.digest.editions import Plan, plan_edition
 from publisher.digest.report import edition_counts, existing_report
 from publisher.errors import InvalidValue, NotFound
-from publisher.i18n import LANGUAGES, NAMES
 from publisher.jobs import controls
 from publisher.jobs.samples import PREVIEW_ADDRESS, sample_message
+from publisher.languages import LANGUAGES, NAMES
 from publisher.mail.message import personalize
 from publisher.mail.transport import Transport
 from publisher.run.schedules import schedules

@@ -15,8 +15,8 @@ from sqlalchemy.orm import Session, selectinload, sessionmaker
 
 from publisher.config import Config
 from publisher.errors import InputError, InvalidValue
-from publisher.i18n import supported
 from publisher.jobs import subscribers as changes
+from publisher.languages import supported
 from publisher.store.models import Subscriber, SubscriberCountry
 from publisher.store.paging import ESCAPE, containing, page_count, paged
 from publisher.store.statuses import SubscriberStatus

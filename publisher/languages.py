@@ -1,0 +1,37 @@
+"""The languages readers get (English, Chinese (Simplified), Mongolian) and the tags that name them.
+
+Apart from the catalogs (i18n.py) so that the config can check a language without loading them.
+"""
+
+from __future__ import annotations
+
+LANGUAGES = ("en", "zh_Hans", "mn")  # the first is the language the texts are written in
+NAMES = {"en": "English", "zh_Hans": "中文", "mn": "Монгол"}  # each in its own language
+_PRIMARY = {"en": "en", "zh": "zh_Hans", "mn": "mn"}  # a browser's language tag's first part
+
+
+def supported(language: str) -> str | None:
+    """`language` as one of LANGUAGES (`zh-CN`, `zh_Hans`, `mn-MN`, `EN`...), or None."""
+    tag = language.strip().replace("-", "_")
+    if tag in LANGUAGES:
+        return tag
+    return _PRIMARY.get(tag.split("_")[0].lower())
+
+
+def negotiate(accept_language: str, default: str) -> str:
+    """The best of LANGUAGES for an `Accept-Language` header (RFC 9110: weights, in order of
+    preference), else `default`."""
+    weighted = []
+    for position, part in enumerate(accept_language.split(",")[:20]):
+        tag, _, params = part.partition(";")
+        weight = 1.0
+        for param in params.split(";"):
+            name, _, value = param.strip().partition("=")
+            if name == "q":
+                try:
+                    weight = float(value)
+                except ValueError:
+                    weight = 0.0
+        if weight > 0 and (found := supported(tag)):
+            weighted.append((-weight, position, found))
+    return min(weighted)[2] if weighted else default
