@@ -144,6 +144,36 @@ def test_what_cannot_be_understood_is_kept_aside(store, name: str, reason: str) 
     assert events(sessions) == [] and status_of(sessions, "dead@example.org") == "confirmed"
 
 
+def test_a_message_kept_aside_and_read_again_is_kept_once(store, tmp_path: Path) -> None:  # type: ignore[no-untyped-def]
+    path, config, sessions = store
+    raw = bounce_for(config, sessions, "truncated-dsn.eml", "dead@example.org")
+    reason = "kept aside: a delivery status report without its status part"
+    assert cli_run(path, "bounces", "read", stdin=raw) == (0, f"{reason}\n")
+    assert cli_run(path, "bounces", "read", stdin=raw) == (0, f"{reason} (kept once already)\n")
+    # As after a crash between the commit and the move: still in the box, and twice at that
+    folder = tmp_path / "bounce-box"
+    set_keys(path, "bounces", maildir=f'"{folder.name}"')
+    box = mailbox.Maildir(folder, create=True)
+    box.add(raw)
+    box.add(raw)
+    assert cli_run(path, "bounces", "fetch") == (
+        0, f"bounces: 0 applied, 0 unchanged, 2 kept aside from {folder}\n")
+    assert len(box) == 0 and len(box.get_folder("rejected")) == 2
+    with sessions() as session:
+        kept = session.execute(select(RejectedMessage.source, RejectedMessage.message_id)).all()
+    assert kept == [("pipe", "<truncated-20261128060001.F1E2D3C4B5@mail.example.net>")]
+
+
+def test_a_message_id_longer_than_its_column_is_applied_once(store) -> None:  # type: ignore[no-untyped-def]
+    path, config, sessions = store
+    long_id = b"<" + b"x" * 700 + b"@mail.example.net>"
+    raw = bounce_for(config, sessions, "postfix-dsn.eml", "dead@example.org").replace(
+        b"<20261128060001.F1E2D3C4B5@mail.example.net>", long_id)
+    assert cli_run(path, "bounces", "read", stdin=raw)[1].startswith("hard for dead@example.org")
+    assert cli_run(path, "bounces", "read", stdin=raw)[1] == f"already applied: {long_id[:500].decode()}\n"
+    assert events(sessions) == [("dead@example.org", "hard", "pipe")]
+
+
 def test_a_forged_or_unsigned_bounce_changes_nothing(store) -> None:  # type: ignore[no-untyped-def]
     path, config, sessions = store
     raw = bounce_for(config, sessions, "postfix-dsn.eml", "fine@example.org")

@@ -28,23 +28,25 @@ from publisher.mail.reports import (
 )
 from publisher.store.models import BounceEvent, RejectedMessage, Subscriber, new_nonce
 from publisher.store.statuses import BounceKind, SubscriberStatus
-from publisher.subscribers.bounces import Bounce, record_bounce, seen
+from publisher.subscribers.bounces import Bounce, kept_aside, record_bounce, seen
 from publisher.subscribers.keys import signing_key
 from publisher.subscribers.people import email_key, set_status
 from publisher.subscribers.tokens import Signer
 from publisher.subscribers.verp import read_unsubscribe, read_verp
 
 _KEPT_BYTES = 1_000_000  # of a message kept aside
+_MESSAGE_ID_CHARS = 500  # the columns' length (a real Message-ID is under 100): a longer one is cut
 
 
 @dataclass(frozen=True)
 class Taken:
     applied: bool
     line: str  # what happened, in one line
+    aside: str | None = None  # why it was kept aside, when it was
 
     @property
     def kept_aside(self) -> bool:
-        return self.line.startswith("kept aside")
+        return self.aside is not None
 
 
 @dataclass
@@ -141,7 +143,8 @@ class _Incoming:
         envelope = envelope_addresses(message)  # where it came to: our signed addresses
         unsubscribes = (read_unsubscribe(config, signer, address) for address in envelope)
         marks = (read_verp(config, signer, address) for address in envelope)
-        return cls(raw, message, message_id_of(message), tuple(u for u in unsubscribes if u is not None),
+        message_id = (message_id_of(message) or "")[:_MESSAGE_ID_CHARS] or None
+        return cls(raw, message, message_id, tuple(u for u in unsubscribes if u is not None),
                    tuple(m for m in marks if m is not None))
 
     @property
@@ -168,11 +171,12 @@ class _Taker:
         be moved)."""
         incoming = [(key, _Incoming.parse(raw, self.config, self.signer)) for key, raw in batch]
         with self.sessions.begin() as session:
-            applied = seen(session, [one.message_id for _, one in incoming if one.message_id])
+            message_ids = [one.message_id for _, one in incoming if one.message_id]
+            applied, aside = seen(session, message_ids), kept_aside(session, message_ids)
             # Held to the end: the session's identity map keeps them only while referenced.
             subscribers = self._subscribers(session, [one for _, one in incoming])
             with session.no_autoflush:  # every insert of the batch goes at its end, together
-                outcomes = [(key, self._take(session, one, applied)) for key, one in incoming]
+                outcomes = [(key, self._take(session, one, applied, aside)) for key, one in incoming]
             del subscribers
         return outcomes
 
@@ -181,12 +185,21 @@ class _Taker:
         ids = set().union(*(one.subscriber_ids for one in incoming))
         return list(session.scalars(select(Subscriber).where(Subscriber.id.in_(ids)))) if ids else []
 
-    def _take(self, session: Session, one: _Incoming, applied: set[str]) -> Taken:
+    def _take(self, session: Session, one: _Incoming, applied: set[str], aside: set[str]) -> Taken:
         if one.message_id and one.message_id in applied:
             return Taken(False, f"already applied: {one.message_id}")
         taken = self._apply(session, one)
         if taken.applied and one.message_id:
             applied.add(one.message_id)  # the same message twice in a batch
+        if taken.aside is not None:
+            # Read again after a crash before its move, or piped twice: looked at again (the
+            # config may have changed since), but kept once.
+            if one.message_id in aside:
+                return Taken(False, f"{taken.line} (kept once already)", taken.aside)
+            session.add(RejectedMessage(source=self.source, at=self.now, message_id=one.message_id,
+                                        reason=taken.aside, raw=one.raw[:_KEPT_BYTES]))
+            if one.message_id:
+                aside.add(one.message_id)
         return taken
 
     def _apply(self, session: Session, one: _Incoming) -> Taken:
@@ -196,10 +209,10 @@ class _Taker:
         try:
             report = read_report(one.message)
         except Unreadable as exc:
-            return _keep_aside(session, one, source, str(exc), now)
+            return _keep_aside(str(exc))
         found = _whose(session, config, report, one.marks)
         if isinstance(found, str):
-            return _keep_aside(session, one, source, found, now)
+            return _keep_aside(found)
         subscriber, edition_id = found
         if report.kind is None:
             return Taken(False, f"no change: {report.diagnostic or 'a report of no failure'}")
@@ -220,10 +233,10 @@ def _unsubscribe_by_mail(session: Session, one: _Incoming, source: str, asked: i
                          now: datetime) -> Taken:
     """A mail to a List-Unsubscribe address: the signed subscriber leaves (RFC 2369 mailto)."""
     if isinstance(asked, bool):  # False: the mark did not verify
-        return _keep_aside(session, one, source, "a forged or altered unsubscribe address", now)
+        return _keep_aside("a forged or altered unsubscribe address")
     subscriber = session.get(Subscriber, asked)
     if subscriber is None:
-        return _keep_aside(session, one, source, f"subscriber {asked} is no longer stored", now)
+        return _keep_aside(f"subscriber {asked} is no longer stored")
     session.add(BounceEvent(subscriber_id=subscriber.id, kind=BounceKind.UNSUBSCRIBE, source=source,
                             at=now, message_id=one.message_id, diagnostic="unsubscribed by mail"))
     if subscriber.status != SubscriberStatus.UNSUBSCRIBED:
@@ -253,7 +266,6 @@ def _whose(session: Session, config: Config, report: Report, marks: tuple[Mark, 
     return "it names no subscriber"
 
 
-def _keep_aside(session: Session, one: _Incoming, source: str, reason: str, now: datetime) -> Taken:
-    session.add(RejectedMessage(source=source, at=now, message_id=(one.message_id or "")[:500] or None,
-                                reason=reason, raw=one.raw[:_KEPT_BYTES]))
-    return Taken(False, f"kept aside: {reason}")
+def _keep_aside(reason: str) -> Taken:
+    """Not applied: the caller keeps the message aside with `reason`, once."""
+    return Taken(False, f"kept aside: {reason}", reason)

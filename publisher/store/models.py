@@ -388,6 +388,8 @@ class RejectedMessage(Base):
     """A message that came in as a bounce but could not be understood, kept aside with why."""
 
     __tablename__ = "rejected_messages"
+    # Looked up by Message-ID so that a message read again (a crash before its move) is kept once
+    __table_args__ = (Index("ix_rejected_messages_message_id", "message_id"),)
 
     id: Mapped[int] = mapped_column(Integer, primary_key=True)
     source: Mapped[str] = mapped_column(String(20))

@@ -16,7 +16,7 @@ from datetime import datetime
 from sqlalchemy import select, update
 from sqlalchemy.orm import Session
 
-from publisher.store.models import BounceEvent, Delivery, Subscriber
+from publisher.store.models import BounceEvent, Delivery, RejectedMessage, Subscriber
 from publisher.store.statuses import BounceKind, DeliveryStatus, SubscriberStatus
 from publisher.subscribers.people import set_status
 
@@ -41,6 +41,14 @@ def seen(session: Session, message_ids: Iterable[str]) -> set[str]:
     if not wanted:
         return set()
     return set(session.scalars(select(BounceEvent.message_id).where(BounceEvent.message_id.in_(wanted))))
+
+
+def kept_aside(session: Session, message_ids: Iterable[str]) -> set[str]:
+    """Those of `message_ids` already kept aside (messages that could not be applied)."""
+    wanted = list(message_ids)
+    if not wanted:
+        return set()
+    return set(session.scalars(select(RejectedMessage.message_id).where(RejectedMessage.message_id.in_(wanted))))
 
 
 def record_bounce(session: Session, subscriber: Subscriber, bounce: Bounce, now: datetime,
