@@ -14,7 +14,7 @@ from dataclasses import dataclass
 from datetime import datetime
 
 from sqlalchemy import select, update
-from sqlalchemy.orm import Session
+from sqlalchemy.orm import InstrumentedAttribute, Session
 
 from publisher.store.models import BounceEvent, Delivery, RejectedMessage, Subscriber
 from publisher.store.statuses import BounceKind, DeliveryStatus, SubscriberStatus
@@ -37,18 +37,19 @@ class Bounce:
 
 def seen(session: Session, message_ids: Iterable[str]) -> set[str]:
     """Those of `message_ids` already applied."""
-    wanted = list(message_ids)
-    if not wanted:
-        return set()
-    return set(session.scalars(select(BounceEvent.message_id).where(BounceEvent.message_id.in_(wanted))))
+    return _stored(session, BounceEvent.message_id, message_ids)
 
 
 def kept_aside(session: Session, message_ids: Iterable[str]) -> set[str]:
     """Those of `message_ids` already kept aside (messages that could not be applied)."""
+    return _stored(session, RejectedMessage.message_id, message_ids)
+
+
+def _stored(session: Session, column: InstrumentedAttribute[str | None], message_ids: Iterable[str]) -> set[str]:
     wanted = list(message_ids)
     if not wanted:
         return set()
-    return set(session.scalars(select(RejectedMessage.message_id).where(RejectedMessage.message_id.in_(wanted))))
+    return {found for found in session.scalars(select(column).where(column.in_(wanted))) if found}
 
 
 def record_bounce(session: Session, subscriber: Subscriber, bounce: Bounce, now: datetime,
