@@ -4,12 +4,13 @@
     .venv/bin/python benchmarks/workers.py [--subscribers 100000] [--workers 1,2,4]
                                            [--connections 4] [--database URL]
 
-For each number of workers N it reports messages per second (from the edition's queueing to
-its completion), the sink's own ceiling measured in the same run (N plain smtplib processes
-sending one pre-built message over the same connections) and the ratio of the two, the
-database's time per delivery (statement time of every session in the benchmark database, from
-pg_stat_database, divided by the deliveries), commits per delivery, and each worker's peak
-memory. --database names a server where the benchmark may create and drop a database of its own
+For each number of workers N it reports messages per second (from the moment the edition's
+deliveries are committed, when the polling workers start, to its completion), the sink's own
+ceiling measured in the same run (N plain smtplib processes sending one pre-built message over
+the same connections) and the ratio of the two, the database's time per delivery (statement time
+of every session in the benchmark database, from pg_stat_database, divided by the deliveries),
+commits per delivery, and each worker's peak memory. --database names a server where the
+benchmark may create and drop a database of its own
 (default: the local test server).
 """
 
@@ -84,22 +85,30 @@ def database_clock(plain_url: str) -> tuple[float, int]:
     return float(row[0]), int(row[1])
 
 
-def fresh_edition(sessions: object, config: object, plain_url: str) -> tuple[int, float]:
-    """Forget earlier editions (and tidy up after them), then queue a new one: its deliveries,
-    and the seconds queueing them took (the scheduler's part)."""
-    from publisher.jobs.digests import queue_digest
-
+def forget_editions(plain_url: str) -> None:
+    """Earlier editions gone and their deliveries vacuumed away: each run starts alike."""
     with psycopg.connect(plain_url, autocommit=True) as connection:
         connection.execute("DELETE FROM editions")
         connection.execute("VACUUM ANALYZE deliveries")
+
+
+def queue_edition(sessions: object, config: object) -> tuple[float, float]:
+    """Queue a new edition as the scheduler does: the seconds it took (the scheduler's part), and
+    the moment it was committed (`perf_counter`): the workers, polling, start sending then."""
+    from publisher.jobs.digests import queue_digest
+
     started = time.perf_counter()
     edition = queue_digest(sessions, config, "bench", now=datetime.now(UTC))  # type: ignore[arg-type]
-    queueing = time.perf_counter() - started
+    committed = time.perf_counter()
     assert edition is not None
+    return committed - started, committed
+
+
+def delivery_count(plain_url: str) -> int:
     with psycopg.connect(plain_url) as connection:
         row = connection.execute("SELECT count(*) FROM deliveries").fetchone()
     assert row is not None
-    return int(row[0]), queueing
+    return int(row[0])
 
 
 def update_stats(plain_url: str) -> tuple[int, int, int]:
@@ -149,15 +158,17 @@ def measure(count: int, config_path: Path, plain_url: str, sessions: object, con
                                 stderr=open(folder / f"worker{n}.log", "wb"))  # noqa: SIM115 (the child owns it)
                for n in range(count)]
     try:
-        time.sleep(2)  # started and idle: the clock starts when the edition is there to send
-        deliveries, queueing = fresh_edition(sessions, config, plain_url)
+        forget_editions(plain_url)
+        time.sleep(2)  # started and idle
+        # Everything counted from before the queueing: the workers send as soon as it commits
         updated_before = update_stats(plain_url)
         db_before, commits_before = database_clock(plain_url)
         cpu_before = sum(cpu_seconds(worker.pid) for worker in workers)
-        started = time.perf_counter()
+        queueing, started = queue_edition(sessions, config)
         while not edition_complete(plain_url):
             time.sleep(0.1)
         seconds = time.perf_counter() - started
+        deliveries = delivery_count(plain_url)
         peaks = [peak_mb(worker.pid) for worker in workers]
         cpu = sum(cpu_seconds(worker.pid) for worker in workers) - cpu_before
     finally:
