@@ -2,16 +2,16 @@
 `publisher worker` processes through a loopback SMTP sink.
 
     .venv/bin/python benchmarks/workers.py [--subscribers 100000] [--workers 1,2,4]
-                                           [--connections 4] [--database URL]
+                                           [--connections 4] [--database URL] [--fillfactor N]
 
 For each number of workers N it reports messages per second (from the moment the edition's
 deliveries are committed, when the polling workers start, to its completion), the sink's own
 ceiling measured in the same run (N plain smtplib processes sending one pre-built message over
 the same connections) and the ratio of the two, the database's time per delivery (statement time
 of every session in the benchmark database, from pg_stat_database, divided by the deliveries),
-commits per delivery, and each worker's peak memory. --database names a server where the
-benchmark may create and drop a database of its own
-(default: the local test server).
+commits per delivery, each worker's peak memory, and the server's shared_buffers. --database
+names a server where the benchmark may create and drop a database of its own (default: the
+local test server); --fillfactor sets the deliveries table's before sending.
 """
 
 from __future__ import annotations
