@@ -54,6 +54,7 @@ log = logging.getLogger(__name__)
 
 BATCH_PER_CONNECTION = 250  # deliveries claimed at a time, per connection (the default)
 REFUSALS_BEFORE_RETRY = 3  # 421s in a row to one message before it counts as its recipient's
+PAUSE_CHECK_SECONDS = 1.0  # how often a sender looks whether its digest was paused mid-batch
 
 
 @dataclass(frozen=True)
@@ -125,6 +126,7 @@ class EditionSender:
         self.lapsed = False  # the claims ran out once: the batch in hand is no longer ours
         self.claimed_up_to = 0  # the last delivery id claimed
         self.paused = False  # the digest was paused: claim nothing more
+        self.halted = threading.Event()  # ... and send nothing more of the batch in hand
 
     def run(self) -> EditionTotals:
         """Send until every delivery is final (or `stop` is set), then complete the edition."""
@@ -133,6 +135,8 @@ class EditionSender:
         done = threading.Event()
         keeper = threading.Thread(target=self._keep_claims, args=(done,), name="lease", daemon=True)
         keeper.start()
+        watcher = threading.Thread(target=self._watch_for_pause, args=(done,), name="pause", daemon=True)
+        watcher.start()
         work: queue.Queue[Job | None] = queue.Queue()
         workers = [threading.Thread(target=self._work, args=(work,), name=f"sender-{n}")
                    for n in range(self.config.smtp.connections)]
@@ -140,8 +144,10 @@ class EditionSender:
             worker.start()
         try:
             while not self.stop.is_set():
-                jobs = retrying(self._ready_jobs, self.stop, "claiming deliveries")
-                if self.paused:
+                jobs = None if self.halted.is_set() else retrying(self._ready_jobs, self.stop,
+                                                                  "claiming deliveries")
+                if self.paused or self.halted.is_set():  # even if resumed since: it was halted
+                    self.paused = True
                     log.info("%s edition %d: paused by an operator; the rest stays queued",
                              self.edition.digest, self.edition.number)
                     break
@@ -159,6 +165,7 @@ class EditionSender:
             self.results.close()
             done.set()
             keeper.join()
+            watcher.join()
             retrying(self._release, self.stop, "releasing claims")
         if self.fatal is not None:
             raise self.fatal
@@ -183,7 +190,7 @@ class EditionSender:
 
     def _ready_jobs(self) -> list[Job] | None:
         """Claim the next batch of free deliveries; None when none is free now, or the
-        digest was paused (checked before each batch, so a pause stops a long send)."""
+        digest was paused (checked before each batch; `_watch_for_pause` looks during one)."""
         with self.sessions.begin() as session:
             now = self.clock()
             if self.lapsed:
@@ -246,6 +253,19 @@ class EditionSender:
             except SQLAlchemyError as exc:  # the next renewal, or the lease's end, decides
                 log.warning("could not renew the delivery lease: %s", exc)
 
+    def _watch_for_pause(self, done: threading.Event) -> None:
+        """A pause stops the batch in hand within a second (a batch at a slow relay's pace can
+        take minutes): what was not sent yet stays queued, given back when the run ends."""
+        while not done.wait(PAUSE_CHECK_SECONDS):
+            try:
+                with self.sessions() as session:
+                    paused = pause_of(session, self.edition.digest) is not None
+            except SQLAlchemyError:  # the database is away: the next claim looks again
+                continue
+            if paused:
+                self.halted.set()
+                return
+
     def _renew(self) -> None:
         """A renewal counts only if it is committed before the claims ran out; a late one
         (the database was away) may come after another sender took the batch."""
@@ -267,7 +287,7 @@ class EditionSender:
             if not self._claim_holds():
                 return
             self.rate.wait()
-            if self.stop.is_set():  # told to stop while waiting for a slot: leave it queued
+            if self.stop.is_set() or self.halted.is_set():  # told to stop or paused: leave it queued
                 return
             message = factory.build(recipient, self.clock(), eight_bit=connection.accepts_8bit())
             try:
