@@ -130,6 +130,20 @@ def test_a_bounce_read_from_the_pipe_is_applied_once(store, name: str, address: 
     assert events(sessions) == [(address, kind, "pipe")]
 
 
+@pytest.mark.parametrize(("name", "reply"), [
+    ("exim-text.eml", "550 5.1.1 No such user here"),
+    ("qmail-latin1.eml", "<dead@example.org>: Sorry, no mailbox here by that name. Ne pas r\u00e9pondre. (#5.1.1)"),
+])
+def test_a_prose_bounce_is_told_by_what_it_says_of_the_address(store, name: str, reply: str) -> None:  # type: ignore[no-untyped-def]
+    """Its diagnostic is the paragraph about the address, with the server's reply, not the
+    boilerplate that opens the text."""
+    path, config, sessions = store
+    assert cli_run(path, "bounces", "read", stdin=bounce_for(config, sessions, name, "dead@example.org"))[0] == 0
+    code, out = cli_run(path, "subscribers", "show", "dead@example.org")
+    cells = " ".join(out.replace("\u2502", " ").split())  # a long cell wraps onto lines of its own
+    assert code == 0 and reply in cells and "created automatically" not in cells and "qmail-send" not in cells
+
+
 @pytest.mark.parametrize(("name", "reason"), [
     ("garbage.eml", "no mail headers"),
     ("truncated-dsn.eml", "a delivery status report without its status part"),

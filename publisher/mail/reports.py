@@ -129,18 +129,32 @@ def _nonstandard(message: Message, message_id: str | None) -> Report:
         raise Unreadable("no failed recipient found: not a bounce, complaint or report")
     kind = BounceKind.HARD if permanent else BounceKind.SOFT
     recipients = tuple(sorted(_text(address) for address in (permanent or temporary)))
-    return Report(kind, recipients, _first_lines(message), message_id)
+    text = _plain_text(message)
+    return Report(kind, recipients, _about(text, recipients[0]) or " ".join(text.split())[:500], message_id)
 
 
-def _first_lines(message: Message) -> str:
-    """A few lines of the bounce's text, as its diagnostic."""
+def _plain_text(message: Message) -> str:
+    """The bounce's first text/plain part: its prose."""
     for part in message.walk():
         if part.get_content_type() == "text/plain":
             payload = part.get_payload(decode=True)
             if isinstance(payload, bytes):
-                text = payload.decode(part.get_content_charset() or "utf-8", "replace")
-                return " ".join(text.split())[:500]
+                return payload.decode(part.get_content_charset() or "utf-8", "replace")
     return ""
+
+
+def _about(text: str, address: str) -> str:
+    """What a prose bounce says of `address`: in the paragraph naming it (Exim, qmail and the
+    like), the server's reply from its code on (`550 5.1.1 ...`), else the whole paragraph;
+    not the boilerplate that opens the text."""
+    for paragraph in re.split(r"\n[ \t]*\n", text):
+        if address.lower() in paragraph.lower():
+            reply = _SMTP_REPLY.search(paragraph)
+            return " ".join(paragraph[reply.start(1) if reply else 0:].split())[:500]
+    return ""
+
+
+_SMTP_REPLY = re.compile(r"(?m)^[ \t]*([45]\d\d[ -])")  # a line that starts with a reply code
 
 
 def _header(message: Message, name: str) -> str:
