@@ -144,6 +144,50 @@ def test_a_prose_bounce_is_told_by_what_it_says_of_the_address(store, name: str,
     assert code == 0 and reply in cells and "created automatically" not in cells and "qmail-send" not in cells
 
 
+def test_a_bounce_in_an_unknown_charset_with_crlf_lines_is_read(store, tmp_path: Path) -> None:  # type: ignore[no-untyped-def]
+    """It once stopped every fetch at itself (LookupError), the message never moved."""
+    path, config, sessions = store
+    folder = tmp_path / "bounce-box"
+    set_keys(path, "bounces", maildir=f'"{folder.name}"')
+    box = mailbox.Maildir(folder, create=True)
+    odd = bounce_for(config, sessions, "qmail-latin1.eml", "dead@example.org")
+    box.add(odd.replace(b"iso-8859-1", b"x-no-such-charset").replace(b"\n", b"\r\n"))
+    box.add(bounce_for(config, sessions, "yahoo-arf.eml", "fine@example.org"))
+    assert cli_run(path, "bounces", "fetch") == (0, f"bounces: 2 applied, 0 unchanged, 0 kept aside from {folder}\n")
+    assert sorted(events(sessions)) == [("dead@example.org", "hard", "maildir"),
+                                        ("fine@example.org", "complaint", "maildir")]
+    cells = " ".join(cli_run(path, "subscribers", "show", "dead@example.org")[1].replace("\u2502", " ").split())
+    assert "Sorry, no mailbox here by that name." in cells
+
+
+def test_a_message_the_reader_trips_on_is_kept_aside_and_the_rest_applied(store, tmp_path: Path,
+                                                                          monkeypatch) -> None:  # type: ignore[no-untyped-def]
+    """Any slip of a report reader on one message (an odd charset was one) keeps that message
+    aside; the others of the batch are applied and moved, and the next fetch is not stuck."""
+    from publisher.jobs import bounces as job
+    from publisher.mail.reports import read_report
+
+    def tripping(message):  # type: ignore[no-untyped-def]
+        if "trip" in str(message.get("Subject", "")):
+            raise RuntimeError("a slip in the reader")
+        return read_report(message)
+
+    monkeypatch.setattr(job, "read_report", tripping)
+    path, config, sessions = store
+    folder = tmp_path / "bounce-box"
+    set_keys(path, "bounces", maildir=f'"{folder.name}"')
+    box = mailbox.Maildir(folder, create=True)
+    box.add(bounce_for(config, sessions, "postfix-dsn.eml", "dead@example.org").replace(
+        b"Subject: ", b"Subject: trip ", 1))
+    box.add(bounce_for(config, sessions, "yahoo-arf.eml", "fine@example.org"))
+    assert cli_run(path, "bounces", "fetch") == (0, f"bounces: 1 applied, 0 unchanged, 1 kept aside from {folder}\n")
+    assert events(sessions) == [("fine@example.org", "complaint", "maildir")]
+    with sessions() as session:
+        assert session.scalars(select(RejectedMessage.reason)).all() == [
+            "could not be read (RuntimeError: a slip in the reader)"]
+    assert len(box) == 0 and len(box.get_folder("rejected")) == 1
+
+
 @pytest.mark.parametrize(("name", "reason"), [
     ("garbage.eml", "no mail headers"),
     ("truncated-dsn.eml", "a delivery status report without its status part"),

@@ -4,6 +4,7 @@ message read, matched to the delivery it is about by its signed VERP return path
 
 from __future__ import annotations
 
+import logging
 import mailbox
 import os
 from collections.abc import Callable, Iterable, Iterator, Mapping
@@ -33,6 +34,8 @@ from publisher.subscribers.keys import signing_key
 from publisher.subscribers.people import email_key, set_status
 from publisher.subscribers.tokens import Signer
 from publisher.subscribers.verp import read_unsubscribe, read_verp
+
+log = logging.getLogger(__name__)
 
 _KEPT_BYTES = 1_000_000  # of a message kept aside
 _MESSAGE_ID_CHARS = 500  # the columns' length (a real Message-ID is under 100): a longer one is cut
@@ -210,6 +213,10 @@ class _Taker:
             report = read_report(one.message)
         except Unreadable as exc:
             return _keep_aside(str(exc))
+        except Exception as exc:  # noqa: BLE001 (a reader's slip on odd input must not stop every later fetch)
+            reason = f"could not be read ({type(exc).__name__}: {exc})"[:500]
+            log.warning("%s: %s (kept aside with its bytes, to be looked into)", one.message_id or "a message", reason)
+            return _keep_aside(reason)
         found = _whose(session, config, report, one.marks)
         if isinstance(found, str):
             return _keep_aside(found)

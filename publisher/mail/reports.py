@@ -139,8 +139,18 @@ def _plain_text(message: Message) -> str:
         if part.get_content_type() == "text/plain":
             payload = part.get_payload(decode=True)
             if isinstance(payload, bytes):
-                return payload.decode(part.get_content_charset() or "utf-8", "replace")
+                return _decoded(payload, part.get_content_charset()).replace("\r\n", "\n")
     return ""
+
+
+def _decoded(payload: bytes, charset: str | None) -> str:
+    try:
+        return payload.decode(charset or "utf-8", "replace")
+    except LookupError:  # a charset Python does not know: the message is still read
+        return payload.decode("utf-8", "replace")
+
+
+_SMTP_REPLY = re.compile(r"(?m)^[ \t]*([45]\d\d[ -])")  # a line that starts with a reply code
 
 
 def _about(text: str, address: str) -> str:
@@ -152,9 +162,6 @@ def _about(text: str, address: str) -> str:
             reply = _SMTP_REPLY.search(paragraph)
             return " ".join(paragraph[reply.start(1) if reply else 0:].split())[:500]
     return ""
-
-
-_SMTP_REPLY = re.compile(r"(?m)^[ \t]*([45]\d\d[ -])")  # a line that starts with a reply code
 
 
 def _header(message: Message, name: str) -> str:
