@@ -11,7 +11,7 @@ from datetime import UTC, datetime
 
 FORMATS = ("text", "json")
 # Libraries that say too much at INFO; -v shows them.
-_CHATTY = ("alembic", "apscheduler", "httpx")
+_CHATTY = ("alembic", "apscheduler", "httpx", "flufl.bounce")  # flufl.bounce: a line per detector tried
 
 
 class _TextFormatter(logging.Formatter):

@@ -65,24 +65,25 @@ def _delivery_status(message: Message) -> tuple[BounceKind | None, tuple[str, ..
     """RFC 3464: per recipient, Action and Status (and the server's Diagnostic-Code)."""
     blocks = [block for part in message.walk() if part.get_content_type() == "message/delivery-status"
               for block in _blocks(part)]
-    failed = [block for block in blocks if (block.get("Action") or "").strip().lower() == "failed"]
+    # Its first word: a comment after it, or a stray byte, leaves it a failure
+    failed = [block for block in blocks if _header(block, "Action").lower().partition(" ")[0] == "failed"]
     if not blocks:
         raise Unreadable("a delivery status report without its status part")
     if not failed:
-        return None, (), "; ".join(f"{b.get('Action', '').strip()} {b.get('Status', '').strip()}"
+        return None, (), "; ".join(f"{_header(b, 'Action')} {_header(b, 'Status')}"
                                    for b in blocks[1:]).strip()
     hard = any(_status_class(block) == "5" for block in failed)
-    recipients = tuple(_address_field(block.get("Final-Recipient") or block.get("Original-Recipient") or "")
+    recipients = tuple(_address_field(_header(block, "Final-Recipient") or _header(block, "Original-Recipient"))
                        for block in failed)
-    diagnostic = "; ".join(" ".join(f"{name}: {str(block.get(name)).strip()}" for name in
-                                    ("Status", "Diagnostic-Code") if block.get(name))
+    diagnostic = "; ".join(" ".join(f"{name}: {_header(block, name)}" for name in
+                                    ("Status", "Diagnostic-Code") if _header(block, name))
                            for block in failed)
     return (BounceKind.HARD if hard else BounceKind.SOFT), tuple(r for r in recipients if r), diagnostic
 
 
 def _status_class(block: Message) -> str:
     """The first digit of a block's `Status` (2, 4 or 5); a failure without one counts as 5."""
-    found = _STATUS.search(block.get("Status") or "")
+    found = _STATUS.search(_header(block, "Status"))
     return found.group(1) if found else "5"
 
 
@@ -99,8 +100,8 @@ def _complained_about(message: Message) -> tuple[str, ...]:
     for part in message.walk():
         if part.get_content_type() == "message/feedback-report":
             for block in _blocks(part):
-                if block.get("Original-Rcpt-To"):
-                    return (_address_field(block["Original-Rcpt-To"]),)
+                if recipient := _header(block, "Original-Rcpt-To"):
+                    return (_address_field(recipient),)
         if part.get_content_type() in ("message/rfc822", "text/rfc822-headers"):
             inner = part.get_payload()
             original = inner[0] if isinstance(inner, list) and inner else None
@@ -113,8 +114,8 @@ def _feedback_type(message: Message) -> str:
     for part in message.walk():
         if part.get_content_type() == "message/feedback-report":
             for block in _blocks(part):
-                if block.get("Feedback-Type"):
-                    return f"Feedback-Type: {block['Feedback-Type'].strip()}"
+                if kind := _header(block, "Feedback-Type"):
+                    return f"Feedback-Type: {kind}"
     return "Feedback-Type: abuse"
 
 
@@ -165,6 +166,8 @@ def _about(text: str, address: str) -> str:
 
 
 def _header(message: Message, name: str) -> str:
+    """A field's text, its whitespace folded; "" when absent. (The lenient parser gives a field
+    with 8-bit bytes as a `Header`, not a str: str() reads both.)"""
     value = message.get(name)
     return " ".join(str(value).split()) if value is not None else ""
 
