@@ -55,6 +55,11 @@ def events(sessions: sessionmaker[Session]) -> list[tuple[str, str, str]]:
             .join(Subscriber, Subscriber.id == BounceEvent.subscriber_id).order_by(BounceEvent.id))]
 
 
+def table_text(printed: str) -> str:
+    """A printed table's words in one line: a long cell wraps onto lines of its own."""
+    return " ".join(printed.replace("\u2502", " ").split())
+
+
 def soft_count(sessions: sessionmaker[Session], email: str) -> int:
     with sessions() as session:
         return session.scalar(select(Subscriber.soft_bounces).where(Subscriber.email == email)) or 0
@@ -142,7 +147,7 @@ def test_a_prose_bounce_is_told_by_what_it_says_of_the_address(store, name: str,
                                 input=bounce_for(config, sessions, name, "dead@example.org"))
     assert result.exit_code == 0 and "flufl" not in result.stderr  # not a log line per detector it tried
     code, out = cli_run(path, "subscribers", "show", "dead@example.org")
-    cells = " ".join(out.replace("\u2502", " ").split())  # a long cell wraps onto lines of its own
+    cells = table_text(out)
     assert code == 0 and reply in cells and "created automatically" not in cells and "qmail-send" not in cells
 
 
@@ -158,7 +163,7 @@ def test_a_bounce_in_an_unknown_charset_with_crlf_lines_is_read(store, tmp_path:
     assert cli_run(path, "bounces", "fetch") == (0, f"bounces: 2 applied, 0 unchanged, 0 kept aside from {folder}\n")
     assert sorted(events(sessions)) == [("dead@example.org", "hard", "maildir"),
                                         ("fine@example.org", "complaint", "maildir")]
-    cells = " ".join(cli_run(path, "subscribers", "show", "dead@example.org")[1].replace("\u2502", " ").split())
+    cells = table_text(cli_run(path, "subscribers", "show", "dead@example.org")[1])
     assert "Sorry, no mailbox here by that name." in cells
 
 
