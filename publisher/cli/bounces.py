@@ -13,7 +13,8 @@ from publisher.cli.app import App, cli, pass_app
 from publisher.cli.progress import progress_bar
 from publisher.clock import utc_now as now
 from publisher.errors import StoreError
-from publisher.jobs.bounces import fetch_bounces, read_message
+from publisher.jobs.bounces import bounded_read, fetch_bounces, read_message
+from publisher.mail.reports import MAX_REPORT_BYTES
 
 EX_TEMPFAIL = 75  # sysexits.h: the MTA keeps the message and tries again later
 
@@ -32,7 +33,10 @@ def bounces_read(app: App) -> None:
 
     Example (Postfix master.cf pipe): publisher bounces read
     """
-    raw = sys.stdin.buffer.read()
+    if not app.config.mail.bounce_address:
+        raise click.UsageError("bounces are read only when mail.bounce_address is set (its signed return "
+                               "paths say whose delivery a report is about)")
+    raw = bounded_read(sys.stdin.buffer, MAX_REPORT_BYTES + 1)
     try:
         taken = read_message(app.sessions, app.config, raw, "pipe", now())
     except (StoreError, OperationalError) as exc:  # the MTA keeps the message meanwhile

@@ -114,7 +114,18 @@ def _consistency_problems(config: Config) -> list[str]:
         problems += _subject_problems(f"digests[{i}].subject", digest.subject)
     problems += _placeholder_problems("feeds.title", config.feeds.title, {"country", "site"})
     problems += _placeholder_problems("feeds.subtitle", config.feeds.subtitle, {"country", "site"})
-    return problems
+    return problems + _bounce_problems(config)
+
+
+def _bounce_problems(config: Config) -> list[str]:
+    """Reading bounces needs the signed return paths: without them a report's author could
+    name anyone, and anyone can write to a bounce mailbox."""
+    if config.mail.bounce_address:
+        return []
+    return [f"{key}: bounces are read only when mail.bounce_address is set (each delivery's return path "
+            "then carries a signed mark; without it a forged report could stop anyone's mail)"
+            for key, value in (("bounces.maildir", config.bounces.maildir),
+                               ("bounces.imap.host", config.bounces.imap.host)) if value]
 
 
 def _duplicates(table: str, key: str, values: list[str]) -> list[str]:

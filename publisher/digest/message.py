@@ -34,7 +34,7 @@ class RecipientLinks:
                           for language in LANGUAGES}
         self._sign = signer.sign
         self._return_path = verp_address(config, signer, edition.id)
-        self._mailto = unsubscribe_address(config, signer)
+        self._mailto = unsubscribe_address(config, signer, edition.id)
 
     def recipient(self, subscriber_id: int, address: str, nonce: str,
                   language: str = LANGUAGES[0]) -> Recipient:

@@ -12,7 +12,7 @@ from dataclasses import dataclass
 from datetime import datetime
 from email.message import Message
 from pathlib import Path
-from typing import TypeVar
+from typing import BinaryIO, TypeVar
 
 from sqlalchemy import select
 from sqlalchemy.orm import Session, sessionmaker
@@ -20,24 +20,26 @@ from sqlalchemy.orm import Session, sessionmaker
 from publisher.config import Config
 from publisher.mail.imap import ImapMailbox
 from publisher.mail.reports import (
-    Report,
+    MAX_REPORT_BYTES,
     Unreadable,
+    complaint_return_paths,
     envelope_addresses,
     message_id_of,
+    parse_headers,
     parse_message,
     read_report,
 )
-from publisher.store.models import BounceEvent, RejectedMessage, Subscriber, new_nonce
+from publisher.store.models import BounceEvent, Delivery, RejectedMessage, Subscriber
 from publisher.store.statuses import BounceKind, SubscriberStatus
 from publisher.subscribers.bounces import Bounce, kept_aside, record_bounce, seen
 from publisher.subscribers.keys import signing_key
-from publisher.subscribers.people import email_key, set_status
+from publisher.subscribers.people import unsubscribe_subscriber
 from publisher.subscribers.tokens import Signer
-from publisher.subscribers.verp import read_unsubscribe, read_verp
+from publisher.subscribers.verp import CONFIRMATION, Forged, Mark, nonce_stamp, read_unsubscribe, read_verp
 
 log = logging.getLogger(__name__)
 
-_KEPT_BYTES = 1_000_000  # of a message kept aside
+_KEPT_BYTES = 256_000  # of a message kept aside: its headers and first parts say what it was
 _MESSAGE_ID_CHARS = 500  # the columns' length (a real Message-ID is under 100): a longer one is cut
 
 
@@ -75,6 +77,7 @@ class Fetched:
 Progress = Callable[[int], None]
 K = TypeVar("K")
 _BATCH = 200  # messages taken in one transaction (and fetched over IMAP in one round trip)
+_BATCH_BYTES = 32_000_000  # ... and no more bytes than these (five 40 MB messages once took 727 MB)
 
 
 def fetch_bounces(sessions: sessionmaker[Session], config: Config, now: datetime,
@@ -91,21 +94,56 @@ def fetch_maildir(sessions: sessionmaker[Session], config: Config, folder: Path,
                   progress: Progress | None = None) -> Fetched:
     """Every message in the Maildir `folder`, taken a batch at a time, each then moved to its
     `.handled` or `.rejected` subfolder (Maildir++). A crash before the move leaves a message
-    to be read again, and its Message-ID keeps it from counting twice."""
+    to be read again, and its Message-ID keeps it from counting twice. No message is read
+    further than a report can be long, and a batch holds at most _BATCH_BYTES."""
     maildir = mailbox.Maildir(folder, create=False)
     folders = {False: maildir.add_folder("handled"), True: maildir.add_folder("rejected")}
     fetched = Fetched(str(folder))
     taker = _Taker(sessions, config, "maildir", now)
-    keys = list(maildir.iterkeys())
-    for start in range(0, len(keys), _BATCH):
-        batch = {key: maildir.get_bytes(key) for key in keys[start:start + _BATCH]}
+    keys = list(maildir.iterkeys())[::-1]  # taken from its end
+    while keys:
+        batch: dict[str, bytes] = {}
+        held = 0
+        while keys and len(batch) < _BATCH and held < _BATCH_BYTES:
+            key = keys.pop()
+            with maildir.get_file(key) as handle:
+                batch[key] = handle.read(MAX_REPORT_BYTES + 1)
+            held += len(batch[key])
         for key, taken in taker.take(batch.items()):
             fetched.count(taken)
-            folders[taken.kept_aside].add(batch[key])
+            if len(batch[key]) > MAX_REPORT_BYTES:  # moved whole, as it came, not as it was read
+                with maildir.get_file(key) as handle:
+                    folders[taken.kept_aside].add(handle)
+            else:
+                folders[taken.kept_aside].add(batch[key])
             maildir.discard(key)
         if progress:
             progress(len(batch))
     return fetched
+
+
+def _batches(sizes: list[tuple[int, int]]) -> Iterator[list[int]]:
+    """UIDs a batch at a time: up to _BATCH messages and _BATCH_BYTES (a message counted at
+    most as far as it is read)."""
+    batch: list[int] = []
+    held = 0
+    for uid, size in sizes:
+        if batch and (len(batch) == _BATCH or held >= _BATCH_BYTES):
+            yield batch
+            batch, held = [], 0
+        batch.append(uid)
+        held += min(size, MAX_REPORT_BYTES + 1)
+    if batch:
+        yield batch
+
+
+def bounded_read(stream: BinaryIO, limit: int) -> bytes:
+    """At most `limit` bytes of `stream`; the rest is read and dropped (an MTA's pipe expects
+    the whole message to be taken)."""
+    head = stream.read(limit)
+    while stream.read(1 << 20):
+        pass
+    return head
 
 
 def fetch_imap(sessions: sessionmaker[Session], config: Config, box: ImapMailbox, now: datetime,
@@ -116,9 +154,8 @@ def fetch_imap(sessions: sessionmaker[Session], config: Config, box: ImapMailbox
     imap, fetched = config.bounces.imap, Fetched(box.where)
     taker = _Taker(sessions, config, "imap", now)
     with box:
-        uids = box.uids()
-        for start in range(0, len(uids), _BATCH):
-            outcomes = taker.take(box.messages(uids[start:start + _BATCH]))
+        for uids in _batches(box.sizes()):
+            outcomes = taker.take(box.messages(uids, MAX_REPORT_BYTES + 1))
             for _, taken in outcomes:
                 fetched.count(taken)
             box.move([uid for uid, taken in outcomes if not taken.kept_aside], imap.handled_folder)
@@ -128,33 +165,43 @@ def fetch_imap(sessions: sessionmaker[Session], config: Config, box: ImapMailbox
     return fetched
 
 
-Mark = tuple[int, int] | bool  # (edition, subscriber) of a VERP address; False: forged
-
-
 @dataclass(frozen=True)
 class _Incoming:
-    """A message as it came, parsed once, and the signed addresses it came to read once."""
+    """A message as it came, parsed once, and the signed addresses it came to read once.
+    One that cannot be parsed keeps why (`unreadable`), and is kept aside with it."""
     raw: bytes
-    message: Message
+    message: Message | None
     message_id: str | None
-    unsubscribes: tuple[int | bool, ...]  # List-Unsubscribe addresses: subscriber; False: forged
-    marks: tuple[Mark, ...]  # VERP return paths
+    unsubscribes: tuple[Mark | Forged, ...]  # List-Unsubscribe addresses
+    marks: tuple[Mark | Forged, ...]  # VERP return paths
+    unreadable: str | None = None
 
     @classmethod
     def parse(cls, raw: bytes, config: Config, signer: Signer) -> _Incoming:
-        message = parse_message(raw)
-        envelope = envelope_addresses(message)  # where it came to: our signed addresses
+        """Never raises: whatever came to the bounce address, however hostile, is read or kept
+        aside, and the rest of its batch is applied."""
+        try:
+            headers = parse_headers(raw)  # no parts: never recurses
+            message_id = (message_id_of(headers) or "")[:_MESSAGE_ID_CHARS] or None
+            envelope = envelope_addresses(headers)  # where it came to: our signed addresses
+        except Exception as exc:  # noqa: BLE001 (a message that is not mail at all)
+            return cls(raw, None, None, (), (), f"could not be parsed ({type(exc).__name__})")
         unsubscribes = (read_unsubscribe(config, signer, address) for address in envelope)
-        marks = (read_verp(config, signer, address) for address in envelope)
-        message_id = (message_id_of(message) or "")[:_MESSAGE_ID_CHARS] or None
+        try:
+            message = parse_message(raw)
+            # A complaint comes to the feedback loop's mailbox: our mark is inside it.
+            addresses = envelope + complaint_return_paths(message)
+        except Exception as exc:  # noqa: BLE001 (Unreadable, or a slip of the parser on odd input)
+            reason = str(exc) if isinstance(exc, Unreadable) else f"could not be parsed ({type(exc).__name__})"
+            return cls(raw, None, message_id, (), (), reason)
+        marks = (read_verp(config, signer, address) for address in addresses)
         return cls(raw, message, message_id, tuple(u for u in unsubscribes if u is not None),
                    tuple(m for m in marks if m is not None))
 
     @property
     def subscriber_ids(self) -> set[int]:
         """The subscribers its verified addresses name."""
-        return ({u for u in self.unsubscribes if not isinstance(u, bool)}
-                | {m[1] for m in self.marks if not isinstance(m, bool)})
+        return {mark.subscriber_id for mark in (*self.unsubscribes, *self.marks) if isinstance(mark, Mark)}
 
 
 @dataclass
@@ -209,6 +256,8 @@ class _Taker:
         config, source, now = self.config, self.source, self.now
         if one.unsubscribes:
             return _unsubscribe_by_mail(session, one, source, one.unsubscribes[0], now)
+        if one.message is None:
+            return _keep_aside(one.unreadable or "could not be parsed")
         try:
             report = read_report(one.message)
         except Unreadable as exc:
@@ -217,7 +266,7 @@ class _Taker:
             reason = f"could not be read ({type(exc).__name__}: {exc})"[:500]
             log.warning("%s: %s (kept aside with its bytes, to be looked into)", one.message_id or "a message", reason)
             return _keep_aside(reason)
-        found = _whose(session, config, report, one.marks)
+        found = _whose(session, one.marks)
         if isinstance(found, str):
             return _keep_aside(found)
         subscriber, edition_id = found
@@ -236,41 +285,51 @@ def read_message(sessions: sessionmaker[Session], config: Config, raw: bytes, so
     return taken
 
 
-def _unsubscribe_by_mail(session: Session, one: _Incoming, source: str, asked: int | bool,
+def _unsubscribe_by_mail(session: Session, one: _Incoming, source: str, asked: Mark | Forged,
                          now: datetime) -> Taken:
-    """A mail to a List-Unsubscribe address: the signed subscriber leaves (RFC 2369 mailto)."""
-    if isinstance(asked, bool):  # False: the mark did not verify
-        return _keep_aside("a forged or altered unsubscribe address")
-    subscriber = session.get(Subscriber, asked)
-    if subscriber is None:
-        return _keep_aside(f"subscriber {asked} is no longer stored")
+    """A mail to a List-Unsubscribe address: the subscriber the edition went to leaves (RFC
+    2369 mailto)."""
+    found = _marked(session, asked)
+    if isinstance(found, str):
+        return _keep_aside(found)
+    subscriber = found
     session.add(BounceEvent(subscriber_id=subscriber.id, kind=BounceKind.UNSUBSCRIBE, source=source,
                             at=now, message_id=one.message_id, diagnostic="unsubscribed by mail"))
     if subscriber.status != SubscriberStatus.UNSUBSCRIBED:
-        set_status(subscriber, SubscriberStatus.UNSUBSCRIBED, now)
-        subscriber.token_nonce = new_nonce()  # as the web page does: old links stop working
+        unsubscribe_subscriber(subscriber, now)
     return Taken(True, f"unsubscribed {subscriber.email} (by mail)")
 
 
-def _whose(session: Session, config: Config, report: Report, marks: tuple[Mark, ...]
-           ) -> tuple[Subscriber, int | None] | str:
-    """The subscriber (and edition) the report is about, or why it cannot be said."""
-    if any(mark is False for mark in marks):
-        return "a forged or altered VERP mark"
-    if marks:
-        edition_id, subscriber_id = marks[0]  # type: ignore[misc]
-        subscriber = session.get(Subscriber, subscriber_id)
-        if subscriber is None:
-            return f"subscriber {subscriber_id} is no longer stored"
-        return subscriber, edition_id or None
-    if config.mail.bounce_address:  # without a mark, anybody could have written it
+def _whose(session: Session, marks: tuple[Mark | Forged, ...]) -> tuple[Subscriber, int | None] | str:
+    """The subscriber (and edition) the report is about, or why it cannot be said. Only a
+    signed mark says it: anyone can write to a bounce address and name anybody."""
+    if not marks:
         return "no VERP mark of ours: whose delivery it was cannot be trusted"
-    for address in report.recipients:  # no VERP configured: the address the report names
-        subscriber = session.scalars(select(Subscriber).where(
-            Subscriber.email_key == email_key(address))).first()
-        if subscriber is not None:
-            return subscriber, None
-    return "it names no subscriber"
+    mark = next((mark for mark in marks if isinstance(mark, Forged)), marks[0])
+    found = _marked(session, mark)
+    if isinstance(found, str):
+        return found
+    assert isinstance(mark, Mark)  # _marked refused a Forged one
+    return found, mark.edition_id or None
+
+
+def _marked(session: Session, mark: Mark | Forged) -> Subscriber | str:
+    """The subscriber a verified mark names, when it still names them: the edition went to
+    them, or (a confirmation) their subscription is the one it was made for. Else why not."""
+    if isinstance(mark, Forged):
+        return f"a forged or altered {mark.what}"
+    subscriber = session.get(Subscriber, mark.subscriber_id)
+    if subscriber is None:
+        return f"subscriber {mark.subscriber_id} is no longer stored"
+    if mark.edition_id == CONFIRMATION:
+        if mark.stamp != nonce_stamp(subscriber.token_nonce):
+            return f"a confirmation mark of an earlier subscription (subscriber {mark.subscriber_id})"
+        return subscriber
+    delivered = session.scalar(select(Delivery.id).where(Delivery.edition_id == mark.edition_id,
+                                                         Delivery.subscriber_id == subscriber.id))
+    if delivered is None:
+        return f"edition id {mark.edition_id} never went to subscriber {mark.subscriber_id}"
+    return subscriber
 
 
 def _keep_aside(reason: str) -> Taken:

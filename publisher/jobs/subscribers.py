@@ -12,7 +12,7 @@ from sqlalchemy.orm import Session, sessionmaker
 from publisher.config import Config
 from publisher.errors import InvalidValue, NotFound
 from publisher.operators.audit import record
-from publisher.store.models import Subscriber, new_nonce
+from publisher.store.models import Subscriber
 from publisher.store.statuses import SubscriberStatus
 from publisher.subscribers.people import (
     SubscriberCounts,
@@ -23,7 +23,7 @@ from publisher.subscribers.people import (
     parse_subscriber_csv,
     save_subscribers,
     set_countries,
-    set_status,
+    unsubscribe_subscriber,
 )
 
 
@@ -77,8 +77,7 @@ def unsubscribe(sessions: sessionmaker[Session], actor: str, subscriber_id: int,
         if subscriber.status == SubscriberStatus.UNSUBSCRIBED:
             return
         before = subscriber_values(subscriber)
-        set_status(subscriber, SubscriberStatus.UNSUBSCRIBED, now)
-        subscriber.token_nonce = new_nonce()
+        unsubscribe_subscriber(subscriber, now)
         record(session, actor, "subscriber.unsubscribe", subscriber.email, now, before=before,
                after=subscriber_values(subscriber))
 

@@ -16,6 +16,7 @@ from publisher.config.model import Imap
 from publisher.errors import PublisherError
 
 _UID = re.compile(rb"\bUID (\d+)")
+_UID_SIZE = re.compile(rb"(?=.*\bUID (\d+))(?=.*\bRFC822\.SIZE (\d+))")
 
 
 class MailboxError(PublisherError):
@@ -30,6 +31,7 @@ class ImapMailbox:
         self.user, self.password = (_from_env(environ, name) for name in (imap.user_env, imap.password_env))
         self.where = f"imap://{imap.host}:{imap.port}/{imap.folder}"
         self._client: imaplib.IMAP4 | None = None
+        self._count = 0  # messages in the folder when it was selected
         self._capabilities: set[bytes] = set()
 
     def __enter__(self) -> ImapMailbox:
@@ -47,7 +49,8 @@ class ImapMailbox:
             status, reply = client.create(_quoted(folder))
             if status != "OK" and b"ALREADYEXISTS" not in (reply[0] or b"").upper():
                 raise MailboxError(f"{self.where}: cannot create folder {folder!r} ({_text(reply)})")
-        self._call(f"SELECT {self.imap.folder}", client.select, _quoted(self.imap.folder))
+        selected = self._call(f"SELECT {self.imap.folder}", client.select, _quoted(self.imap.folder))
+        self._count = int(selected[0] or 0)
         return self
 
     def __exit__(self, kind: type[BaseException] | None, value: BaseException | None,
@@ -61,15 +64,21 @@ class ImapMailbox:
         except (imaplib.IMAP4.error, OSError):
             client.shutdown()  # leaving anyway: what was not moved is read again next time
 
-    def uids(self) -> list[int]:
-        found = self._call("UID SEARCH", self._session.uid, "SEARCH", "ALL")
-        return sorted(int(uid) for uid in (found[0] or b"").split())
+    def sizes(self) -> list[tuple[int, int]]:
+        """Each message's UID and size, in UID order: a line per message (a UID SEARCH answers
+        in one line, which imaplib refuses past a megabyte: some 140,000 messages)."""
+        if not self._count:
+            return []
+        reply = self._call("FETCH", self._session.fetch, "1:*", "(UID RFC822.SIZE)")
+        found = (_UID_SIZE.search(line) for line in reply if isinstance(line, bytes))
+        return sorted((int(match.group(1)), int(match.group(2))) for match in found if match)
 
-    def messages(self, uids: list[int]) -> Iterator[tuple[int, bytes]]:
-        """Each message of `uids` (one round trip for all), without setting \\Seen."""
+    def messages(self, uids: list[int], limit: int) -> Iterator[tuple[int, bytes]]:
+        """The first `limit` bytes of each message of `uids` (one round trip for all), without
+        setting \\Seen."""
         if not uids:
             return
-        reply = self._call("UID FETCH", self._session.uid, "FETCH", _set(uids), "(BODY.PEEK[])")
+        reply = self._call("UID FETCH", self._session.uid, "FETCH", _set(uids), f"(BODY.PEEK[]<0.{limit}>)")
         for part in reply:
             if isinstance(part, tuple):
                 uid = _UID.search(part[0])

@@ -5,6 +5,7 @@ those), or nothing we understand. Pure: no database, no policy."""
 from __future__ import annotations
 
 import email
+import email.parser
 import email.policy
 import re
 from collections.abc import Iterable
@@ -31,9 +32,33 @@ class Unreadable(Exception):
     """A message that is no bounce, complaint or report we can read: it is kept aside."""
 
 
+# A report is a few parts deep (multipart/report, message/rfc822, the original's alternative):
+# more containers than this is no report. Python's parser recurses once per level, and a
+# message nested a few thousand levels deep would raise RecursionError in it.
+MAX_CONTAINERS = 64
+# A report with the original attached is a few hundred KB at most: a larger message is no
+# report we read (and is not read whole: see jobs/bounces.py).
+MAX_REPORT_BYTES = 4_000_000
+_CONTAINER = re.compile(rb"(?i)content-type:[ \t]*(?:\r?\n[ \t]+)?(?:multipart|message)/")
+
+
 def parse_message(raw: bytes) -> Message:
-    """compat32: the lenient parser (bounces are often broken, and not always UTF-8)."""
-    return email.message_from_bytes(raw, policy=email.policy.compat32)
+    """compat32: the lenient parser (bounces are often broken, and not always UTF-8).
+    Unreadable, before parsing, when the message is too large or holds too many nested parts;
+    and when the parser itself gives up on it."""
+    if len(raw) > MAX_REPORT_BYTES:
+        raise Unreadable(f"larger than {MAX_REPORT_BYTES // 1_000_000} MB: no report we read")
+    if len(_CONTAINER.findall(raw, 0, len(raw))) > MAX_CONTAINERS:
+        raise Unreadable(f"more than {MAX_CONTAINERS} multipart or message parts: no report we read")
+    try:
+        return email.message_from_bytes(raw, policy=email.policy.compat32)
+    except (RecursionError, MemoryError) as exc:
+        raise Unreadable(f"could not be parsed ({type(exc).__name__})") from None
+
+
+def parse_headers(raw: bytes) -> Message:
+    """Only the header block (the body is left as text): what it came to, its Message-ID."""
+    return email.parser.BytesHeaderParser(policy=email.policy.compat32).parsebytes(raw)
 
 
 def read_report(message: Message) -> Report:
@@ -59,6 +84,22 @@ def message_id_of(message: Message) -> str | None:
 def envelope_addresses(message: Message) -> tuple[str, ...]:
     """The addresses a message came to, as the receiving system recorded them."""
     return tuple(address for name in ENVELOPE_HEADERS for address in _addresses(message, name))
+
+
+def complaint_return_paths(message: Message) -> tuple[str, ...]:
+    """Where a feedback-loop report (ARF, RFC 5965) names the return path of the mail it is
+    about: its `Original-Mail-From`, and the attached original's `Return-Path`. Such a report
+    comes to the FBL mailbox, not to the return path, so our mark is there, not in its envelope."""
+    if message.get_content_type() != "multipart/report" or \
+            str(message.get_param("report-type") or "").lower() != "feedback-report":
+        return ()
+    found: list[str] = []
+    for part in message.walk():
+        if part.get_content_type() == "message/feedback-report":
+            found += [_address_field(_header(block, "Original-Mail-From")) for block in _blocks(part)]
+        elif part.get_content_type() in ("message/rfc822", "text/rfc822-headers"):
+            found += [address for original in _attached(part) for address in _addresses(original, "Return-Path")]
+    return tuple(address for address in found if address)
 
 
 def _delivery_status(message: Message) -> tuple[BounceKind | None, tuple[str, ...], str]:
@@ -103,11 +144,19 @@ def _complained_about(message: Message) -> tuple[str, ...]:
                 if recipient := _header(block, "Original-Rcpt-To"):
                     return (_address_field(recipient),)
         if part.get_content_type() in ("message/rfc822", "text/rfc822-headers"):
-            inner = part.get_payload()
-            original = inner[0] if isinstance(inner, list) and inner else None
-            if isinstance(original, Message) and original.get("To"):
-                return tuple(_addresses(original, "To"))
+            for original in _attached(part):
+                if original.get("To"):
+                    return tuple(_addresses(original, "To"))
     return ()
+
+
+def _attached(part: Message) -> list[Message]:
+    """The original a report part carries: a message/rfc822 part's message, or the header
+    block of a text/rfc822-headers part."""
+    inner = part.get_payload()
+    if isinstance(inner, list):
+        return [original for original in inner[:1] if isinstance(original, Message)]
+    return _blocks(part)[:1]
 
 
 def _feedback_type(message: Message) -> str:

@@ -12,7 +12,7 @@ from sqlalchemy.orm import Session
 from publisher.config import Config
 from publisher.i18n import Texts, country_names, texts
 from publisher.mail.letters import Letter
-from publisher.store.models import Subscriber, new_nonce
+from publisher.store.models import Subscriber
 from publisher.store.statuses import SubscriberStatus
 from publisher.subscribers.people import (
     SubscriberRow,
@@ -20,6 +20,7 @@ from publisher.subscribers.people import (
     save_subscribers,
     set_countries,
     set_status,
+    unsubscribe_subscriber,
 )
 from publisher.subscribers.tokens import (
     TEST_COPY_ID,
@@ -28,7 +29,7 @@ from publisher.subscribers.tokens import (
     TestCopyLink,
     TokenError,
 )
-from publisher.subscribers.verp import CONFIRMATION, verp_address
+from publisher.subscribers.verp import confirmation_address
 from publisher.templating import render
 from publisher.urls import CONFIRM_PATH, PREFERENCES_PATH, token_url
 
@@ -60,7 +61,7 @@ def request_subscription(session: Session, config: Config, signer: Signer, addre
         "confirm_url": token_url(config, CONFIRM_PATH, link_token(signer, "confirm", subscriber),
                                  language.language),
         "country_names": country_names(config, countries, language)})
-    return replace(letter, return_path=verp_address(config, signer, CONFIRMATION)(subscriber.id))
+    return replace(letter, return_path=confirmation_address(config, signer, subscriber.id, subscriber.token_nonce))
 
 
 def confirm(session: Session, signer: Signer, token: str, now: datetime) -> Subscriber:
@@ -80,8 +81,7 @@ def change_preferences(session: Session, signer: Signer, token: str, countries: 
 
 def unsubscribe(session: Session, signer: Signer, token: str, now: datetime) -> Subscriber:
     subscriber = _subscriber(session, signer, "unsubscribe", token)
-    set_status(subscriber, SubscriberStatus.UNSUBSCRIBED, now)
-    subscriber.token_nonce = new_nonce()  # every link mailed before stops working
+    unsubscribe_subscriber(subscriber, now)
     return subscriber
 
 

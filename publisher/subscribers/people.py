@@ -13,7 +13,7 @@ from sqlalchemy.orm import Session, selectinload
 from publisher.csvfile import csv_records, unguarded, write_rows
 from publisher.errors import InputError, InvalidValue
 from publisher.languages import LANGUAGES, supported
-from publisher.store.models import Subscriber, SubscriberCountry
+from publisher.store.models import Subscriber, SubscriberCountry, new_nonce
 from publisher.store.statuses import SubscriberStatus
 
 STATUSES = tuple(status.value for status in SubscriberStatus)
@@ -117,6 +117,12 @@ def remove_subscriber(session: Session, address: str) -> bool:
 def set_status(subscriber: Subscriber, status: SubscriberStatus, now: datetime) -> None:
     if subscriber.status != status:
         subscriber.status, subscriber.status_since = status, now
+
+
+def unsubscribe_subscriber(subscriber: Subscriber, now: datetime) -> None:
+    """No more digests, and every link mailed to them before stops working (a new nonce)."""
+    set_status(subscriber, SubscriberStatus.UNSUBSCRIBED, now)
+    subscriber.token_nonce = new_nonce()
 
 
 def set_countries(subscriber: Subscriber, countries: Iterable[str]) -> None:

@@ -1,13 +1,40 @@
-"""Return paths that say whose delivery a bounce is about (VERP, with a signed mark)."""
+"""Return paths that say whose delivery a bounce is about (VERP, with a signed mark).
+
+A mark names a delivery (an edition and a subscriber: the edition must have gone to them), or,
+for a confirmation mail, a subscription: the subscriber with a stamp of their nonce, which a
+new subscription (an id used again) does not share. Never a subscriber id alone."""
 
 from __future__ import annotations
 
+import hashlib
 from collections.abc import Callable
+from dataclasses import dataclass
 
 from publisher.config import Config
 from publisher.subscribers.tokens import Signer
 
 CONFIRMATION = 0  # the "edition" of confirmation mails
+
+
+@dataclass(frozen=True)
+class Mark:
+    """What a verified mark names: a delivery of `edition_id`, or (edition CONFIRMATION) the
+    subscription whose nonce has `stamp`."""
+    edition_id: int
+    subscriber_id: int
+    stamp: int | None = None
+
+
+@dataclass(frozen=True)
+class Forged:
+    """One of our addresses whose mark did not verify (forged, altered, or of an older form)."""
+    what: str
+
+
+def nonce_stamp(nonce: str) -> int:
+    """A short number that tells one subscription's nonce from another's (not a secret: the
+    mark's signature covers it)."""
+    return int.from_bytes(hashlib.sha256(nonce.encode()).digest()[:4], "big")
 
 
 def verp_address(config: Config, signer: Signer, edition_id: int) -> Callable[[int], str]:
@@ -17,10 +44,16 @@ def verp_address(config: Config, signer: Signer, edition_id: int) -> Callable[[i
     return _marked_address(config, lambda subscriber: signer.mark("bounce", edition_id, subscriber))
 
 
-def unsubscribe_address(config: Config, signer: Signer) -> Callable[[int], str]:
-    """`bounces+u.345.<mark>@example.org`: mail to it unsubscribes subscriber 345 (the
-    List-Unsubscribe mailto); empty without `mail.bounce_address`."""
-    return _marked_address(config, lambda subscriber: "u." + signer.mark("mailto", subscriber))
+def confirmation_address(config: Config, signer: Signer, subscriber_id: int, nonce: str) -> str:
+    """`bounces+0.345.<stamp>.<mark>@example.org`: the return path of a confirmation mail."""
+    return _marked_address(config, lambda subscriber: signer.mark(
+        "bounce", CONFIRMATION, subscriber, nonce_stamp(nonce)))(subscriber_id)
+
+
+def unsubscribe_address(config: Config, signer: Signer, edition_id: int) -> Callable[[int], str]:
+    """`bounces+u.12.345.<mark>@example.org`: mail to it unsubscribes subscriber 345, to whom
+    edition 12 went (the List-Unsubscribe mailto); empty without `mail.bounce_address`."""
+    return _marked_address(config, lambda subscriber: "u." + signer.mark("mailto", edition_id, subscriber))
 
 
 def _marked_address(config: Config, mark: Callable[[int], str]) -> Callable[[int], str]:
@@ -31,24 +64,27 @@ def _marked_address(config: Config, mark: Callable[[int], str]) -> Callable[[int
     return lambda subscriber: f"{local}+{mark(subscriber)}@{domain}"
 
 
-def read_verp(config: Config, signer: Signer, address: str) -> tuple[int, int] | bool | None:
-    """(edition, subscriber) of a VERP address of ours; None when `address` is not one of
-    ours; False when it is, but its mark is forged or altered."""
+def read_verp(config: Config, signer: Signer, address: str) -> Mark | Forged | None:
+    """What a VERP address of ours names; None when `address` is not one of ours; Forged when
+    it is, but its mark does not verify."""
     mark = _our_mark(config, address)
     if mark is None or mark.startswith("u."):
         return None
+    if mark.startswith(f"{CONFIRMATION}."):
+        numbers = signer.unmark("bounce", mark, 3)
+        return Forged("VERP mark") if numbers is None else Mark(CONFIRMATION, numbers[1], numbers[2])
     numbers = signer.unmark("bounce", mark, 2)
-    return False if numbers is None else (numbers[0], numbers[1])
+    return Forged("VERP mark") if numbers is None else Mark(numbers[0], numbers[1])
 
 
-def read_unsubscribe(config: Config, signer: Signer, address: str) -> int | bool | None:
-    """The subscriber an unsubscribe address of ours names; None when `address` is none;
-    False when its mark is forged or altered."""
+def read_unsubscribe(config: Config, signer: Signer, address: str) -> Mark | Forged | None:
+    """The delivery an unsubscribe address of ours names; None when `address` is none;
+    Forged when its mark does not verify."""
     mark = _our_mark(config, address)
     if mark is None or not mark.startswith("u."):
         return None
-    numbers = signer.unmark("mailto", mark[2:], 1)
-    return False if numbers is None else numbers[0]
+    numbers = signer.unmark("mailto", mark[2:], 2)
+    return Forged("unsubscribe address") if numbers is None else Mark(numbers[0], numbers[1])
 
 
 def _our_mark(config: Config, address: str) -> str | None:
