@@ -13,6 +13,7 @@ from aiosmtpd.smtp import AuthResult, LoginPassword
 from click.testing import CliRunner
 from helpers import mail_config, set_keys, setup_store
 from mailserver import MailServer, start
+from scripted_smtp import ScriptedServer
 from sqlalchemy import select
 
 from publisher.cli import cli
@@ -221,3 +222,51 @@ def _errors(path: Path) -> list[str | None]:
 
     with open_store(load_config(path, environ={}))() as session:
         return list(session.execute(select(Delivery.last_error)).scalars())
+
+
+@pytest.fixture
+def scripted() -> Iterator[ScriptedServer]:
+    server = ScriptedServer().start()
+    yield server
+    server.stop()
+
+
+def _scripted_store(tmp_path: Path, server: ScriptedServer, **smtp: str) -> Path:
+    path = mail_config(tmp_path, f"sqlite:///{tmp_path / 'x.db'}", None)
+    set_keys(path, "smtp", host='"127.0.0.1"', port=str(server.port), security='"none"',
+             retry_delay="0.05", connections="1", reconnect_max='"1s"', **smtp)
+    setup_store(path, dict(list(PEOPLE.items())[:3]))
+    return path
+
+
+@pytest.mark.parametrize(("steps", "max_attempts", "copies", "status"), [
+    # a copy went out and no reply came; a 451 in between does not make it known again
+    (["store-then-drop", "451", "store-then-drop", "accept"], "5", 2, "unknown"),
+    (["store-then-drop", "451", "451", "451", "451", "451", "451", "accept"], "8", 2, "sent"),
+    (["store-then-drop", "451", "451"], "3", 1, "unknown"),  # out of attempts: it may have arrived
+    # a final reply that is no reply: as unknown as no reply
+    (["garbage", "garbage", "accept"], "5", 2, "unknown"),
+    (["garbage", "451", "accept"], "5", 2, "sent"),
+])
+def test_at_most_two_copies_whatever_the_server_answers_between(tmp_path: Path, scripted: ScriptedServer,
+                                                                steps: list[str], max_attempts: str,
+                                                                copies: int, status: str) -> None:
+    path = _scripted_store(tmp_path, scripted, max_attempts=max_attempts)
+    scripted.script = lambda address, attempt: (
+        steps[min(attempt, len(steps)) - 1] if address == "r1@example.org" else "accept")
+    code, _, err = send(path)  # one run: it waits out the retries itself
+    assert code == 0, err
+    assert scripted.copies("r1@example.org") == copies
+    assert {scripted.copies(a) for a in ("r0@example.org", "r2@example.org")} == {1}
+    assert _statuses(path) == ({"sent": 3} if status == "sent" else {"sent": 2, status: 1})
+
+
+def test_a_421_to_rcpt_and_the_line_closed_under_pipelining_is_that_recipients_retry(
+        tmp_path: Path, scripted: ScriptedServer) -> None:
+    """The 421 comes with MAIL and DATA already sent: the DATA reply's read finds the line gone.
+    It once counted as the server away, forever: the edition stayed `sending`."""
+    path = _scripted_store(tmp_path, scripted, max_attempts="2")
+    scripted.script = lambda address, _attempt: "421-rcpt" if address == "r1@example.org" else "accept"
+    code, out, err = send(path)
+    assert (code, out) == (0, "china-weekly edition 1: 19 releases, 2 sent, 1 failed\n"), err
+    assert scripted.attempts["r1@example.org"] == 2 and scripted.copies("r1@example.org") == 0

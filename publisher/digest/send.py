@@ -329,30 +329,36 @@ class EditionSender:
         """The message went out and no reply came: the server may have it. Sent once more, with
         the same Message-ID (mail systems drop a copy they have seen); if that reply is lost
         too, the delivery ends as UNKNOWN. Never a loop."""
-        unknown = Reply(reply.code, OUTCOME_UNKNOWN + reply.text)
-        if (job.last_error or "").startswith(OUTCOME_UNKNOWN):
+        if _was_unknown(job):
             log.warning("%s: no reply to the message twice; it may have arrived: %s", job.address, reply)
-            self._record(job, status=DeliveryStatus.UNKNOWN, reply=unknown)
+            self._record(job, status=DeliveryStatus.UNKNOWN, reply=reply, unknown=True)
             return
         log.warning("%s: no reply to the message (%s); sending it once more", job.address, reply)
-        self._record(job, status=DeliveryStatus.QUEUED, reply=unknown,
+        self._record(job, status=DeliveryStatus.QUEUED, reply=reply, unknown=True,
                      next_attempt=self.clock() + self.config.smtp.retry_delay)
 
     def _retry_later(self, job: Job, reply: Reply) -> None:
-        attempts = job.attempts + 1
+        """A 4xx: tried again later, up to smtp.max_attempts. An outcome unknown before stays
+        unknown (the one copy more is still owed, never more), and so it ends."""
+        attempts, unknown = job.attempts + 1, _was_unknown(job)
         if attempts >= self.config.smtp.max_attempts:
             log.warning("%s: giving up after %d attempt%s: %s", job.address, attempts,
                         "" if attempts == 1 else "s", reply)
-            self._record(job, status=DeliveryStatus.FAILED, reply=reply)
+            self._record(job, status=DeliveryStatus.UNKNOWN if unknown else DeliveryStatus.FAILED,
+                         reply=reply, unknown=unknown)
             return
         delay = self.config.smtp.retry_delay * 2 ** (attempts - 1)
-        self._record(job, status=DeliveryStatus.QUEUED, reply=reply, next_attempt=self.clock() + delay)
+        self._record(job, status=DeliveryStatus.QUEUED, reply=reply, next_attempt=self.clock() + delay,
+                     unknown=unknown)
 
     def _record(self, job: Job, *, status: str, reply: Reply, sent: datetime | None = None,
-                next_attempt: datetime | None = None) -> None:
+                next_attempt: datetime | None = None, unknown: bool = False) -> None:
+        """`unknown`: an earlier copy may have arrived; the mark stays with the delivery (in its
+        last error) until it is settled."""
+        text = (OUTCOME_UNKNOWN if unknown else "") + str(reply)
         self.results.record(Result(
-            job.delivery_id, status, job.attempts + 1, str(reply), sent=sent,
-            next_attempt=next_attempt, last_error=None if status is DeliveryStatus.SENT else str(reply)))
+            job.delivery_id, status, job.attempts + 1, text, sent=sent,
+            next_attempt=next_attempt, last_error=None if status is DeliveryStatus.SENT else text))
 
     def _totals(self) -> EditionTotals:
         with self.sessions.begin() as session:
@@ -367,3 +373,8 @@ class EditionSender:
                              counts.get(DeliveryStatus.SENT, 0), counts.get(DeliveryStatus.FAILED, 0),
                              counts.get(DeliveryStatus.QUEUED, 0), completed_now,
                              counts.get(DeliveryStatus.UNKNOWN, 0), self.paused)
+
+
+def _was_unknown(job: Job) -> bool:
+    """Whether a copy of this delivery went out before without its reply."""
+    return (job.last_error or "").startswith(OUTCOME_UNKNOWN)

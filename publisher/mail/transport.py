@@ -214,6 +214,9 @@ class SmtpConnection:
         code, text = client.getreply()
         if client.sock is not None:
             client.sock.settimeout(self._transport.smtp.timeout.total_seconds())
+        if not 200 <= code < 600:  # no reply code at all (smtplib: -1): nobody can say what it took
+            self._drop()
+            raise OutcomeUnknown(Reply(0, f"an unreadable reply to the message: {_decode(text)[:200]}"))
         _check(client, code, text, server_wide=True)  # a 421 here: a server shutting down
         return Reply(code, _decode(text))
 
@@ -245,14 +248,29 @@ def _pipelined(client: smtplib.SMTP, sender: str, recipient: str, options: list[
     build them that way)."""
     extra = "".join(f" {option}" for option in options)
     client.send(f"MAIL FROM:<{sender}>{extra}\r\nRCPT TO:<{recipient}>\r\nDATA\r\n".encode())
-    (mail_code, mail_text), (rcpt_code, rcpt_text), (data_code, data_text) = (
-        client.getreply(), client.getreply(), client.getreply())
+    (mail_code, mail_text), (rcpt_code, rcpt_text), (data_code, data_text) = _replies(client, 3)
     if data_code == 354 and (mail_code >= 400 or rcpt_code >= 400):
         client.send(b".\r\n")  # end the DATA the server opened anyway; nothing is delivered
         client.getreply()
     _check(client, mail_code, mail_text, server_wide=True)
     _check(client, rcpt_code, rcpt_text)
     _check(client, data_code, data_text, expected=354, server_wide=True)
+
+
+def _replies(client: smtplib.SMTP, count: int) -> list[tuple[int, bytes]]:
+    """The replies to `count` pipelined commands. A server that answers 421 closes the channel
+    (RFC 5321 3.8), so the replies after it never come: the disconnect is that closing, to MAIL
+    (the server's) or to RCPT (this recipient's), not a server gone away."""
+    replies: list[tuple[int, bytes]] = []
+    for _ in range(count):
+        try:
+            replies.append(client.getreply())
+        except smtplib.SMTPServerDisconnected:
+            for index, (code, text) in enumerate(replies):
+                if code == 421:
+                    raise (ServerUnavailable if index == 0 else RecipientDeferred)(Reply(code, _decode(text))) from None
+            raise
+    return replies
 
 
 def _check(client: smtplib.SMTP, code: int, text: bytes | str, expected: int | None = None,
