@@ -209,3 +209,38 @@ def test_a_subscribers_language_is_added_imported_and_exported(config_path: Path
     bad.write_text("email,countries,language\nq@example.org,CN,klingon\n", "utf-8")
     code, _, err = run(config_path, "import", str(bad))
     assert code == 1 and "line 2: unknown language 'klingon'" in err
+
+
+@pytest.mark.parametrize("how", ["cli", "job"])
+def test_reimporting_a_csv_brings_nobody_back_and_the_audit_names_each_change(config_path: Path, how: str) -> None:
+    """Exporting, editing in a spreadsheet and importing again is ordinary office work: the
+    people who left stay out, whatever the status column says."""
+    from publisher.jobs.subscribers import import_csv
+    from publisher.store.models import AuditEntry
+
+    for address in ("stays@example.org", "left@example.org", "angry@example.org", "gone@example.org"):
+        assert run(config_path, "add", address, "--countries", "CN")[0] == 0
+    sessions = open_store(load_config(config_path, environ={}))
+    with sessions.begin() as session:
+        for address, status in (("left@example.org", "unsubscribed"), ("angry@example.org", "complained"),
+                                ("gone@example.org", "bounced")):
+            session.scalars(select(Subscriber).where(Subscriber.email == address)).one().status = status  # type: ignore[assignment]
+    edited = config_path.parent / "edited.csv"
+    edited.write_text("email,countries,status\nstays@example.org,CN MN,confirmed\nleft@example.org,CN,confirmed\n"
+                      "angry@example.org,CN,pending\ngone@example.org,MN,\nnew@example.org,MN,\n")
+    if how == "cli":
+        code, out, _ = run(config_path, "import", str(edited))
+        assert (code, out) == (0, f"imported 1 new, 1 updated, 0 unchanged, 3 left stopped (only they can "
+                                  f"come back) from {edited}\n")
+    else:
+        import_csv(sessions, load_config(config_path, environ={}), "ana@ilo.org", edited.read_bytes(),
+                   "edited.csv", datetime.now(UTC))
+    with sessions() as session:
+        statuses = dict(session.execute(select(Subscriber.email, Subscriber.status)).tuples().all())
+        audit = session.execute(select(AuditEntry.action, AuditEntry.subject, AuditEntry.before, AuditEntry.after)
+                                .where(AuditEntry.action == "subscriber.import")).all()
+    assert [statuses[a] for a in ("left@example.org", "angry@example.org", "gone@example.org")] == [
+        "unsubscribed", "complained", "bounced"]
+    assert sorted(subject for _, subject, _, _ in audit) == ["new@example.org", "stays@example.org"]
+    [(_, _, before, after)] = [row for row in audit if row[1] == "stays@example.org"]
+    assert '"CN"' in before and '"MN"' in after and '"MN"' not in before

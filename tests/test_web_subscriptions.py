@@ -227,3 +227,24 @@ def test_a_slow_mail_server_gets_one_confirmation(tmp_path: Path, mail_server) -
         assert subscribe(base, "patient@example.org", ["CN"]).status_code == 200
     assert mail_server.attempts == {"patient@example.org": 1}
     assert len(mail_server.to("patient@example.org")) == 1
+
+
+def test_a_stopped_address_comes_back_only_by_confirming(web) -> None:  # type: ignore[no-untyped-def]
+    """Anyone can post any address: someone who complained gets no mail from it, and someone
+    who left stays out until they follow the link mailed to them."""
+    base, _path, _config, sessions, server = web
+    for address, status in (("angry@example.org", "complained"), ("left@example.org", "unsubscribed")):
+        assert run_cli(["subscribers", "add", address, "--countries", "MN"], _path) == 0
+        with sessions.begin() as session:
+            session.scalars(select(Subscriber).where(Subscriber.email == address)).one().status = status  # type: ignore[assignment]
+        assert subscribe(base, address, ["CN"]).status_code == 200
+    assert server.to("angry@example.org") == [] and status_of(sessions, "angry@example.org") == "complained"
+    assert status_of(sessions, "left@example.org") == "unsubscribed"  # until the link is followed
+    [letter] = server.to("left@example.org")
+    link = re.search(r"(https?://\S+/confirm\?token=\S+)", digest_text(letter.message)).group(1)  # type: ignore[union-attr]
+    assert httpx.get(local(link, base)).status_code == 200
+    assert status_of(sessions, "left@example.org") == "confirmed"
+
+
+def run_cli(args: list[str], path: Path) -> int:
+    return CliRunner().invoke(cli, ["--config", str(path), *args]).exit_code

@@ -9,7 +9,9 @@ import click
 from publisher.cli.app import App, cli, pass_app, print_table
 from publisher.clock import utc_now as now
 from publisher.dates import counted
-from publisher.errors import InputError, InvalidValue
+from publisher.errors import InvalidValue
+from publisher.jobs import subscribers as people
+from publisher.operators.audit import COMMAND_LINE
 from publisher.store.statuses import SubscriberStatus
 from publisher.subscribers.history import history
 from publisher.subscribers.people import (
@@ -20,19 +22,13 @@ from publisher.subscribers.people import (
     normalize_email,
     parse_countries,
     parse_language,
-    parse_subscriber_csv,
     remove_subscriber,
-    save_subscribers,
 )
 
 
 @cli.group()
 def subscribers() -> None:
     """Manage the people who receive digests."""
-
-
-def _status(pending: bool) -> SubscriberStatus:
-    return SubscriberStatus.PENDING if pending else SubscriberStatus.CONFIRMED
 
 
 @subscribers.command("add")
@@ -51,8 +47,11 @@ def subscribers_add(app: App, email: str, countries: str, pending: bool, languag
                             language=parse_language(language))
     except InvalidValue as exc:
         raise click.BadParameter(str(exc)) from None
-    with app.sessions.begin() as session:
-        counts = save_subscribers(session, [row], _status(pending), now())
+    counts = people.save(app.sessions, COMMAND_LINE, row, now(), pending=pending)
+    if counts.kept_stopped:
+        click.echo(f"unchanged: {row.email} stopped their mail (unsubscribed, complained or bounced); only "
+                   "they can come back, by subscribing and confirming")
+        return
     verb = "added" if counts.new else "updated" if counts.updated else "unchanged:"
     click.echo(f"{verb} {row.email} ({' '.join(row.countries)})")
 
@@ -67,15 +66,11 @@ def subscribers_import(app: App, csv_file: Path, pending: bool) -> None:
 
     Example: publisher subscribers import people.csv
     """
-    try:
-        text = csv_file.read_text("utf-8-sig")
-    except UnicodeDecodeError:
-        raise InputError(str(csv_file), "", "not UTF-8 text") from None
-    rows = parse_subscriber_csv(text, str(csv_file), app.config.country_codes)
-    with app.sessions.begin() as session:
-        counts = save_subscribers(session, rows, _status(pending), now())
+    counts = people.import_csv(app.sessions, app.config, COMMAND_LINE, csv_file.read_bytes(), str(csv_file), now(),
+                               pending=pending)
+    stopped = f", {counts.kept_stopped} left stopped (only they can come back)" if counts.kept_stopped else ""
     click.echo(f"imported {counts.new} new, {counts.updated} updated, {counts.unchanged} "
-               f"unchanged from {csv_file}")
+               f"unchanged{stopped} from {csv_file}")
 
 
 @subscribers.command("export")

@@ -5,7 +5,6 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from datetime import datetime
-from typing import Any
 
 from sqlalchemy.orm import Session, sessionmaker
 
@@ -23,17 +22,13 @@ from publisher.subscribers.people import (
     parse_subscriber_csv,
     save_subscribers,
     set_countries,
+    subscriber_values,
     unsubscribe_subscriber,
 )
 
 
 class UnknownSubscriber(NotFound):
     """No subscriber has that number."""
-
-
-def subscriber_values(subscriber: Subscriber) -> dict[str, Any]:
-    return {"email": subscriber.email, "status": str(subscriber.status),
-            "countries": sorted(subscriber.country_codes), "language": subscriber.language}
 
 
 def existing_subscriber(session: Session, subscriber_id: int) -> Subscriber:
@@ -53,6 +48,19 @@ def add(sessions: sessionmaker[Session], actor: str, row: SubscriberRow, now: da
         assert subscriber is not None  # (just saved)
         record(session, actor, "subscriber.add", subscriber.email, now, after=subscriber_values(subscriber))
         return subscriber.id
+
+
+def save(sessions: sessionmaker[Session], actor: str, row: SubscriberRow, now: datetime, *,
+         pending: bool = False) -> SubscriberCounts:
+    """A subscriber added, or a known one's countries and language changed (the command
+    line's `subscribers add`); audited when anything changed."""
+    with sessions.begin() as session:
+        counts = save_subscribers(session, [row], SubscriberStatus.PENDING if pending else SubscriberStatus.CONFIRMED,
+                                  now)
+        for address, before, after in counts.changes:
+            record(session, actor, "subscriber.add" if before is None else "subscriber.change", address, now,
+                   before=before, after=after)
+    return counts
 
 
 def change(sessions: sessionmaker[Session], actor: str, subscriber_id: int, countries: Sequence[str],
@@ -86,9 +94,10 @@ MAX_CSV = 5_000_000  # bytes: some 100,000 subscribers
 
 
 def import_csv(sessions: sessionmaker[Session], config: Config, actor: str, data: bytes, name: str,
-               now: datetime) -> SubscriberCounts:
+               now: datetime, *, pending: bool = False) -> SubscriberCounts:
     """A CSV file's rows (the columns of `publisher subscribers import`), all checked first and
-    stored in one transaction; InvalidValue or InputError naming the file and line."""
+    stored in one transaction; InvalidValue or InputError naming the file and line. New
+    subscribers are confirmed, unless `pending` (they are then mailed nothing until confirmed)."""
     if len(data) > MAX_CSV:
         raise InvalidValue(f"{name}: larger than {MAX_CSV // 1_000_000} MB")
     try:
@@ -97,9 +106,13 @@ def import_csv(sessions: sessionmaker[Session], config: Config, actor: str, data
         raise InvalidValue(f"{name}: not UTF-8 text") from None
     rows = parse_subscriber_csv(text, name, config.country_codes)
     with sessions.begin() as session:
-        counts = save_subscribers(session, rows, SubscriberStatus.CONFIRMED, now)
+        counts = save_subscribers(session, rows, SubscriberStatus.PENDING if pending else SubscriberStatus.CONFIRMED,
+                                  now)
+        for address, before, after in counts.changes:  # who changed, each with before and after
+            record(session, actor, "subscriber.import", address, now, before=before, after=after)
         record(session, actor, "subscribers.import", name, now,
-               after={"new": counts.new, "updated": counts.updated, "unchanged": counts.unchanged})
+               after={"new": counts.new, "updated": counts.updated, "unchanged": counts.unchanged,
+                      "kept_stopped": counts.kept_stopped})
     return counts
 
 

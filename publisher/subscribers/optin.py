@@ -37,11 +37,14 @@ CONFIRM_MAX_AGE = timedelta(days=7)  # a confirmation link works for a week
 
 
 def request_subscription(session: Session, config: Config, signer: Signer, address: str,
-                         countries: Sequence[str], language: Texts, now: datetime) -> Letter:
+                         countries: Sequence[str], language: Texts, now: datetime) -> Letter | None:
     """What to mail to `address`, in `language`: a confirmation link (nobody is subscribed
     before following it), or, to someone already subscribed, their preferences link (in the
-    language they read). The caller answers the same page either way."""
+    language they read); nothing to someone who complained about our mail (a form anyone can
+    post must not mail them again). The caller answers the same page either way."""
     subscriber = find_subscriber(session, address)
+    if subscriber is not None and subscriber.status == SubscriberStatus.COMPLAINED:
+        return None
     if subscriber is not None and subscriber.status == SubscriberStatus.CONFIRMED:
         return _letter(config, "already", subscriber.email, texts(subscriber.language), {
             "preferences_url": token_url(config, PREFERENCES_PATH, link_token(signer, "preferences", subscriber),
@@ -52,10 +55,10 @@ def request_subscription(session: Session, config: Config, signer: Signer, addre
         subscriber = find_subscriber(session, address)
         assert subscriber is not None
     else:  # pending, unsubscribed or bounced: asking again needs confirming again
-        set_status(subscriber, SubscriberStatus.PENDING, now)
+        # Someone who stopped stays stopped until the link is followed (anyone can post an
+        # address); their choice waits with them, and no mail goes to them meanwhile.
         set_countries(subscriber, countries)
         subscriber.language = language.language
-        subscriber.soft_bounces = 0
     session.flush()
     letter = _letter(config, "confirm", subscriber.email, language, {
         "confirm_url": token_url(config, CONFIRM_PATH, link_token(signer, "confirm", subscriber),
@@ -65,9 +68,12 @@ def request_subscription(session: Session, config: Config, signer: Signer, addre
 
 
 def confirm(session: Session, signer: Signer, token: str, now: datetime) -> Subscriber:
+    """The link of a confirmation mail followed: the one way in, and back in after stopping
+    (a complaint excepted: nobody mails them a link)."""
     subscriber = _subscriber(session, signer, "confirm", token, CONFIRM_MAX_AGE)
-    if subscriber.status == SubscriberStatus.PENDING:
+    if subscriber.status in (SubscriberStatus.PENDING, SubscriberStatus.UNSUBSCRIBED, SubscriberStatus.BOUNCED):
         set_status(subscriber, SubscriberStatus.CONFIRMED, now)
+        subscriber.soft_bounces = 0
     return subscriber
 
 

@@ -3,8 +3,9 @@
 from __future__ import annotations
 
 from collections.abc import Iterable, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import datetime
+from typing import Any
 
 from email_validator import EmailNotValidError, validate_email
 from sqlalchemy import select
@@ -46,6 +47,20 @@ class SubscriberCounts:
     new: int = 0
     updated: int = 0
     unchanged: int = 0
+    # Rows that would have brought back someone who stopped their mail: left as they were.
+    kept_stopped: int = 0
+    # Every subscriber added or changed: (address, before (None: new), after), for the audit.
+    changes: list[tuple[str, dict[str, Any] | None, dict[str, Any]]] = field(default_factory=list)
+
+
+# Who stopped their mail, or whose mail stopped: only they bring it back, by confirming again.
+STOPPED = (SubscriberStatus.UNSUBSCRIBED, SubscriberStatus.COMPLAINED, SubscriberStatus.BOUNCED)
+
+
+def subscriber_values(subscriber: Subscriber) -> dict[str, Any]:
+    """What the audit log keeps of a subscriber, before and after a change."""
+    return {"email": subscriber.email, "status": str(subscriber.status),
+            "countries": sorted(subscriber.country_codes), "language": subscriber.language}
 
 
 def parse_countries(text: str, known: Sequence[str]) -> tuple[str, ...]:
@@ -138,7 +153,8 @@ def save_subscribers(
 ) -> SubscriberCounts:
     """Add new subscribers and update known ones (their countries; their status when the row
     gives one, or when they were pending and the operator now vouches for them). Someone who
-    unsubscribed or bounced stays so unless the row says otherwise."""
+    unsubscribed, complained or bounced is left as they were by a row that does not name one of
+    those statuses: whoever imports what, only double opt-in brings them back."""
     counts = SubscriberCounts()
     for row in rows:
         subscriber = find_subscriber(session, row.email)
@@ -150,17 +166,23 @@ def save_subscribers(
             session.add(subscriber)
             session.flush()
             counts.new += 1
+            counts.changes.append((subscriber.email, None, subscriber_values(subscriber)))
             continue
-        before = (subscriber.status, sorted(subscriber.country_codes), subscriber.language)
         status = row.status or (default_status if subscriber.status == SubscriberStatus.PENDING else None)
+        if subscriber.status in STOPPED and status not in STOPPED:  # no status given, too
+            counts.kept_stopped += 1
+            continue
+        before = subscriber_values(subscriber)
         if status:
             set_status(subscriber, status, now)
         set_countries(subscriber, row.countries)
         subscriber.language = row.language or subscriber.language
         session.flush()
-        changed = (subscriber.status, sorted(subscriber.country_codes), subscriber.language) != before
-        counts.updated += changed
-        counts.unchanged += not changed
+        after = subscriber_values(subscriber)
+        counts.updated += after != before
+        counts.unchanged += after == before
+        if after != before:
+            counts.changes.append((subscriber.email, before, after))
     return counts
 
 

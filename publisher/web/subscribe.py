@@ -125,7 +125,8 @@ def add_subscription_routes(app: FastAPI, config: Config, sessions: sessionmaker
                 letter = request_subscription(session, config, signer, address, codes, reader, now)
             # However the mail server takes it (refusing, away), the visitor sees the same page
             # and learns nothing of what it thinks of the address.
-            _send_quietly(config, letter, now, transport)
+            if letter is not None:
+                _send_quietly(config, letter, now, transport)
         # The same answer whether or not the address was known, or its limit reached.
         return page.message(_("Check your inbox"), _(
             "If %(address)s can receive email, a message with a link to confirm is on its way. "
