@@ -341,3 +341,14 @@ def test_an_idle_session_ends_and_an_https_site_marks_the_cookie_secure(web) -> 
             assert client.get("/admin").status_code == 200  # a request starts the idle time again
             now[0] += config.web.session_idle + timedelta(seconds=1)
             assert client.get("/admin").status_code == 303
+
+
+@SQLITE_ONLY
+def test_another_spelling_of_the_address_is_counted_with_it(console) -> None:  # type: ignore[no-untyped-def]
+    """The account is found by the normalized address: so are the attempts counted (a fullwidth
+    letter signed in after the limit was reached)."""
+    client, _config, _sessions, _path = console
+    for _ in range(9):
+        assert sign_in(client, password="not the password at all").status_code == 400
+    refused = sign_in(client, email="press@\uff45xample.org")  # a fullwidth e
+    assert refused.status_code == 429

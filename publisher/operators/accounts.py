@@ -58,6 +58,15 @@ def operator_by_email(session: Session, email: str) -> Operator | None:
     return session.scalars(select(Operator).where(Operator.email_key == key)).first()
 
 
+def login_key(email: str) -> str:
+    """What sign-in attempts are counted by: the address as the account is found by it
+    (with a fullwidth `e`, `alice@example.org` is the same), so that no spelling of it escapes the limit."""
+    try:
+        return email_key(normalize_email(email))
+    except InvalidValue:
+        return email.strip().lower()
+
+
 def existing_operator(session: Session, email: str) -> Operator:
     operator = operator_by_email(session, email)
     if operator is None:

@@ -19,7 +19,7 @@ from fastapi.responses import Response
 from sqlalchemy.orm import Session, sessionmaker
 
 from publisher.config import Config
-from publisher.operators.accounts import password_operator
+from publisher.operators.accounts import login_key, password_operator
 from publisher.operators.sessions import close_session, open_session, session_operator
 from publisher.operators.tokens import token_operator
 from publisher.subscribers.tokens import Signer
@@ -79,7 +79,7 @@ class Guard:
         """A new session's cookie value for a right address and password, else None. Past the
         limits the password is not even checked."""
         client = request.client.host if request.client else "unknown"
-        if not (self.per_client.allow(client) and self.per_address.allow(email.strip().lower())):
+        if not (self.per_client.allow(client) and self.per_address.allow(login_key(email))):
             raise TooManyAttempts()
         with self.sessions.begin() as session:
             operator = password_operator(session, email, password)
@@ -141,3 +141,4 @@ class Guard:
 
 class TooManyAttempts(Exception):
     """Past a login limit: refused without checking the password."""
+
