@@ -10,8 +10,8 @@ from pathlib import Path
 import feedparser
 import pytest
 from helpers import SQLITE_ONLY, need
+from selenium.common.exceptions import WebDriverException
 from selenium.webdriver.common.by import By
-from selenium.webdriver.support.expected_conditions import staleness_of
 from selenium.webdriver.support.ui import WebDriverWait
 
 from publisher.clock import utc_now
@@ -43,8 +43,18 @@ def wait_for_title(browser, start: str) -> None:  # type: ignore[no-untyped-def]
 def press_and_wait(browser, button, title: str) -> None:  # type: ignore[no-untyped-def]
     """Submit a form whose answer has the same title as the page: wait for the page to go."""
     button.click()
-    WebDriverWait(browser, 15).until(staleness_of(button))
+    WebDriverWait(browser, 15).until(lambda _driver: _gone(button))
     wait_for_title(browser, title)
+
+
+def _gone(element) -> bool:  # type: ignore[no-untyped-def]
+    """Whether the page that held `element` went. Mid-navigation Chromium may answer "Node with
+    given id does not belong to the document" instead of a stale reference: gone all the same."""
+    try:
+        element.is_enabled()
+    except WebDriverException:  # StaleElementReferenceException among them
+        return True
+    return False
 
 
 def fits(browser) -> bool:  # type: ignore[no-untyped-def]
