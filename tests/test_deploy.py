@@ -116,3 +116,14 @@ def test_the_rest_is_the_app_behind_the_proxy_with_each_header_once(proxied) -> 
         assert [name for name, _ in theirs.headers.multi_items()].count("x-frame-options") == 1
         if path in ("/", page.group(1)):  # (the others hold times and form tokens of their own)
             assert theirs.content == ours.content
+
+
+def test_nginx_lets_a_subscriber_upload_through_and_the_app_asks_who_sends_it(proxied) -> None:  # type: ignore[no-untyped-def]
+    """nginx's limit once refused a 101 KB subscriber import (413); now the app answers it, and
+    without a token that answer is 401 before a byte of it is read."""
+    nginx, _app, _config = proxied
+    csv = ("email,countries\n" + "".join(f"r{i}@example.org,CN\n" for i in range(5_000))).encode()  # 108 KB
+    answer = httpx.post(nginx + "/api/v1/subscribers/import", content=csv, headers={"Content-Type": "text/csv"})
+    assert answer.status_code == 401 and answer.headers["content-type"] == "application/problem+json"
+    too_big = httpx.post(nginx + "/subscribe", content=b"x" * 300_000)
+    assert too_big.status_code == 413

@@ -2,10 +2,10 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Sequence
+from collections.abc import Iterable, Iterator, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime
-from typing import Any
+from typing import Any, TypeVar
 
 from email_validator import EmailNotValidError, validate_email
 from sqlalchemy import select
@@ -51,6 +51,13 @@ class SubscriberCounts:
     kept_stopped: int = 0
     # Every subscriber added or changed: (address, before (None: new), after), for the audit.
     changes: list[tuple[str, dict[str, Any] | None, dict[str, Any]]] = field(default_factory=list)
+
+    def add(self, other: SubscriberCounts) -> None:
+        """Counts of a later chunk of the same import (their changes were audited with it)."""
+        self.new += other.new
+        self.updated += other.updated
+        self.unchanged += other.unchanged
+        self.kept_stopped += other.kept_stopped
 
 
 # Who stopped their mail, or whose mail stopped: only they bring it back, by confirming again.
@@ -154,36 +161,64 @@ def save_subscribers(
     """Add new subscribers and update known ones (their countries; their status when the row
     gives one, or when they were pending and the operator now vouches for them). Someone who
     unsubscribed, complained or bounced is left as they were by a row that does not name one of
-    those statuses: whoever imports what, only double opt-in brings them back."""
+    those statuses: whoever imports what, only double opt-in brings them back. Known ones are
+    looked up _LOOKUP at a time, not one query a row."""
     counts = SubscriberCounts()
-    for row in rows:
-        subscriber = find_subscriber(session, row.email)
-        if subscriber is None:
-            subscriber = Subscriber(email=row.email, email_key=email_key(row.email),
-                                    status=row.status or default_status, status_since=now,
-                                    created=now, follows=[], language=row.language or "en")
-            set_countries(subscriber, row.countries)
-            session.add(subscriber)
-            session.flush()
-            counts.new += 1
-            counts.changes.append((subscriber.email, None, subscriber_values(subscriber)))
-            continue
-        status = row.status or (default_status if subscriber.status == SubscriberStatus.PENDING else None)
-        if subscriber.status in STOPPED and status not in STOPPED:  # no status given, too
-            counts.kept_stopped += 1
-            continue
-        before = subscriber_values(subscriber)
-        if status:
-            set_status(subscriber, status, now)
-        set_countries(subscriber, row.countries)
-        subscriber.language = row.language or subscriber.language
+    for chunk in chunked(rows, _LOOKUP):
+        keys = [email_key(row.email) for row in chunk]
+        known = {subscriber.email_key: subscriber for subscriber in session.scalars(
+            select(Subscriber).where(Subscriber.email_key.in_(keys)).options(selectinload(Subscriber.follows)))}
+        for row in chunk:
+            _save_row(session, known, row, default_status, now, counts)
         session.flush()
-        after = subscriber_values(subscriber)
-        counts.updated += after != before
-        counts.unchanged += after == before
-        if after != before:
-            counts.changes.append((subscriber.email, before, after))
     return counts
+
+
+_LOOKUP = 500  # addresses looked up in one query
+
+
+def _save_row(session: Session, known: dict[str, Subscriber], row: SubscriberRow,
+              default_status: SubscriberStatus, now: datetime, counts: SubscriberCounts) -> None:
+    subscriber = known.get(email_key(row.email))
+    if subscriber is None:
+        subscriber = Subscriber(email=row.email, email_key=email_key(row.email),
+                                status=row.status or default_status, status_since=now,
+                                created=now, follows=[], language=row.language or "en")
+        set_countries(subscriber, row.countries)
+        session.add(subscriber)
+        known[subscriber.email_key] = subscriber  # the same address again further down
+        counts.new += 1
+        counts.changes.append((subscriber.email, None, subscriber_values(subscriber)))
+        return
+    status = row.status or (default_status if subscriber.status == SubscriberStatus.PENDING else None)
+    if subscriber.status in STOPPED and status not in STOPPED:  # no status given, too
+        counts.kept_stopped += 1
+        return
+    before = subscriber_values(subscriber)
+    if status:
+        set_status(subscriber, status, now)
+    set_countries(subscriber, row.countries)
+    subscriber.language = row.language or subscriber.language
+    after = subscriber_values(subscriber)
+    counts.updated += after != before
+    counts.unchanged += after == before
+    if after != before:
+        counts.changes.append((subscriber.email, before, after))
+
+
+T = TypeVar("T")
+
+
+def chunked(items: Iterable[T], size: int) -> Iterator[list[T]]:
+    """`items` in lists of `size` (the last one shorter)."""
+    chunk: list[T] = []
+    for item in items:
+        chunk.append(item)
+        if len(chunk) == size:
+            yield chunk
+            chunk = []
+    if chunk:
+        yield chunk
 
 
 def list_subscribers(

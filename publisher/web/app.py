@@ -18,7 +18,8 @@ from publisher.config import Config
 from publisher.mail.transport import Transport
 from publisher.subscribers.keys import signing_key
 from publisher.subscribers.tokens import Signer
-from publisher.web.console.routes import add_console
+from publisher.web.bodies import BodyGuard
+from publisher.web.console.routes import UPLOADS, add_console, before_body
 from publisher.web.digests import add_digest_routes
 from publisher.web.feeds import FeedFront, add_feed_routes
 from publisher.web.health import add_health_route
@@ -43,5 +44,6 @@ def create_app(config: Config, sessions: sessionmaker[Session],
     add_health_route(app, config, sessions, clock)
     guard = add_console(app, config, sessions, signer, clock, transport)
     add_metrics_route(app, config, sessions, guard)
-    add_security(app, config)
+    app.add_middleware(BodyGuard, authenticate=before_body(guard), uploads=UPLOADS)
+    add_security(app, config)  # its headers on every answer, BodyGuard's too
     return FeedFront(app, config)

@@ -16,3 +16,9 @@ def problem(status: int, title: str, detail: str = "", headers: dict[str, str] |
     body = {"type": "about:blank", "title": title, "status": status, **({"detail": detail} if detail else {}),
             **extra}
     return JSONResponse(body, status, headers=headers, media_type="application/problem+json")
+
+
+def unauthorized() -> JSONResponse:
+    """An /api/ request without a live token."""
+    return problem(401, "Unauthorized", "Send a live API token: Authorization: Bearer TOKEN.",
+                   {"WWW-Authenticate": 'Bearer realm="publisher"'})

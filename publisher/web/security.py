@@ -68,6 +68,14 @@ def add_security(app: FastAPI, config: Config) -> None:
         page = Page(request, config.site)
         return page.message(page._("Not found"), page._("There is no page at this address."), 404)
 
+    @app.exception_handler(413)
+    async def too_large(request: Request, error: Exception) -> Response:
+        # A chunked body found too large as it came (web/bodies.py; a declared one is answered there)
+        if is_api(request.url.path):
+            return problem(413, "Content Too Large", str(getattr(error, "detail", "")))
+        page = Page(request, config.site)
+        return page.message(page._("Please try again"), page._("What was sent is too large."), 413)
+
     @app.exception_handler(RequestValidationError)
     async def unreadable(request: Request, error: RequestValidationError) -> Response:
         # A missing or overlong field: the page a person can read; a program gets each error.

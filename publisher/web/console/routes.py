@@ -16,7 +16,7 @@ from publisher.config import Config
 from publisher.errors import DigestPaused, InputError, InvalidValue, NotFound, PublisherError
 from publisher.mail.transport import Transport
 from publisher.subscribers.tokens import Signer
-from publisher.web.console.api import add_audit_api, make_api
+from publisher.web.console.api import API_V1, add_audit_api, make_api
 from publisher.web.console.api_digests import add_digest_api
 from publisher.web.console.api_releases import add_release_api
 from publisher.web.console.api_sources import add_source_api
@@ -28,10 +28,10 @@ from publisher.web.console.guard import CrossSite, Guard, NotSignedIn, TooManyAt
 from publisher.web.console.login import LOGIN, add_login_routes
 from publisher.web.console.releases import add_release_pages
 from publisher.web.console.sources import add_source_pages
-from publisher.web.console.subscribers import add_subscriber_pages
+from publisher.web.console.subscribers import SUBSCRIBERS, add_subscriber_pages
 from publisher.web.console.views import ADMIN, NO_STORE, ConsolePage
 from publisher.web.pages import Page
-from publisher.web.problems import is_api, problem
+from publisher.web.problems import is_api, problem, unauthorized
 
 
 def add_console(app: FastAPI, config: Config, sessions: sessionmaker[Session], signer: Signer,
@@ -52,6 +52,28 @@ def add_console(app: FastAPI, config: Config, sessions: sessionmaker[Session], s
     return guard
 
 
+# The paths that take a CSV file: a larger body than a form's (web/bodies.py).
+UPLOADS = frozenset({f"{API_V1}/subscribers/import", f"{SUBSCRIBERS}/import"})
+
+
+def before_body(guard: Guard) -> Callable[[Request], Response | None]:
+    """Who may send the console or the API a body (checked before it is read): an API request
+    with a live token, a console post with a live session (the login form's excepted); the
+    answer to anyone else."""
+    def check(request: Request) -> Response | None:
+        path = request.url.path
+        try:
+            if is_api(path):
+                guard.api_operator(request)
+            elif path.startswith(f"{ADMIN}/") and path != LOGIN:
+                guard.operator(request)
+        except NotSignedIn:
+            return unauthorized() if is_api(path) else RedirectResponse(LOGIN, status_code=303, headers=NO_STORE)
+        return None
+
+    return check
+
+
 def _add_handlers(app: FastAPI, config: Config) -> None:
     def page_for(request: Request) -> Page:
         """A console page under /admin; elsewhere (the errors reach every route) the site's own."""
@@ -60,8 +82,7 @@ def _add_handlers(app: FastAPI, config: Config) -> None:
     @app.exception_handler(NotSignedIn)
     async def not_signed_in(request: Request, _error: NotSignedIn) -> Response:
         if is_api(request.url.path):
-            return problem(401, "Unauthorized", "Send a live API token: Authorization: Bearer TOKEN.",
-                           {"WWW-Authenticate": 'Bearer realm="publisher"'})
+            return unauthorized()
         back = request.url.path + (f"?{request.url.query}" if request.url.query else "")
         target = f"{LOGIN}?{urlencode({'next': back})}" if request.method == "GET" else LOGIN
         return RedirectResponse(target, status_code=303, headers=NO_STORE)
