@@ -515,7 +515,7 @@ def test_a_deeply_nested_message_is_kept_aside_and_the_batch_applied(sent, tmp_p
     assert status_of(sessions, "dead@example.org") == "bounced"
     assert len(box) == 0 and len(box.get_folder("rejected")) == 2
     with sessions() as session:
-        kept = dict(session.execute(select(RejectedMessage.message_id, RejectedMessage.reason)).tuples().all())
+        kept = dict(session.execute(select(RejectedMessage.message_id, RejectedMessage.reason)).all())
     assert kept == {"<deep@example.net>": "more than 64 multipart or message parts: no report we read",
                     "<big@example.net>": "larger than 4 MB: no report we read"}
     rejected = box.get_folder("rejected")

@@ -123,3 +123,34 @@ def test_on_sqlite_a_process_opening_an_edition_holds_the_write_lock_before_it_p
             other.execute("UPDATE editions SET number = number")
     other.execute("UPDATE editions SET number = number")  # the turn ends with the transaction
     other.close()
+
+
+def test_a_claim_that_ran_out_waits_for_its_sender_to_record_what_it_sent(tmp_path: Path, db_url: str) -> None:
+    """The database was away longer than the lease, and the first sender sent a message before
+    it went: its result waits in memory. Another sender must not take that delivery the moment
+    the database is back (a PostgreSQL outage gave extra copies), but only once the first had
+    time to record it; a sender that never comes back loses nothing either."""
+    from datetime import UTC, datetime, timedelta
+
+    from publisher.digest.claims import claim, takeover_wait
+    from publisher.jobs.digests import queue_digest
+
+    path = mail_config(tmp_path, db_url, None)
+    config, sessions = setup_store(path, dict(list(PEOPLE.items())[:3]))
+    start = datetime.now(UTC)
+    edition = queue_digest(sessions, config, "china-weekly", now=start)
+    assert edition is not None
+    lease = timedelta(seconds=60)
+    with sessions.begin() as session:
+        first = claim(session, edition.id, "a", start, lease, 10)
+    assert len(first) == 3
+    back = start + lease + timedelta(seconds=30)  # the database comes back
+    with sessions.begin() as session:
+        assert claim(session, edition.id, "b", back, lease, 10) == []  # not yet: "a" may have sent them
+    with sessions.begin() as session:  # "a" records the one it sent, its writer's next try
+        session.get(Delivery, first[0]).status = "sent"  # type: ignore[union-attr]
+    later = back + takeover_wait(lease)
+    with sessions.begin() as session:
+        assert claim(session, edition.id, "b", later - timedelta(seconds=1), lease, 10) == []
+        assert claim(session, edition.id, "b", later, lease, 10) == first[1:]  # never sent: taken now
+    assert takeover_wait(lease) == timedelta(seconds=15) and takeover_wait(timedelta(seconds=1)) == timedelta(seconds=1)

@@ -236,7 +236,7 @@ def test_reimporting_a_csv_brings_nobody_back_and_the_audit_names_each_change(co
         import_csv(sessions, load_config(config_path, environ={}), "ana@ilo.org", edited.read_bytes(),
                    "edited.csv", datetime.now(UTC))
     with sessions() as session:
-        statuses = dict(session.execute(select(Subscriber.email, Subscriber.status)).tuples().all())
+        statuses = dict(session.execute(select(Subscriber.email, Subscriber.status)).all())
         audit = session.execute(select(AuditEntry.action, AuditEntry.subject, AuditEntry.before, AuditEntry.after)
                                 .where(AuditEntry.action == "subscriber.import")).all()
     assert [statuses[a] for a in ("left@example.org", "angry@example.org", "gone@example.org")] == [

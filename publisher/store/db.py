@@ -142,6 +142,9 @@ def ping(sessions: sessionmaker[Session]) -> str:
     return "ok"
 
 
+RETRY_PAUSE_MAX = 10.0  # seconds between tries while the database cannot be reached
+
+
 def retrying(action: Callable[[], T], stop: threading.Event, what: str,
              unreachable: type[Exception] = OperationalError) -> T:
     """Run `action` (one transaction) again while the database cannot be reached, as during a
@@ -159,7 +162,7 @@ def retrying(action: Callable[[], T], stop: threading.Event, what: str,
                         what, first_line(getattr(exc, "orig", exc)), pause)
             if stop.wait(pause):
                 raise
-            pause = min(pause * 2, 10.0)
+            pause = min(pause * 2, RETRY_PAUSE_MAX)
 
 
 def first_line(error: BaseException) -> str:
