@@ -255,3 +255,16 @@ def test_a_chunked_body_is_counted_as_it_comes(api) -> None:  # type: ignore[no-
     big = "email,countries\n" + "".join(f"r{i}@example.org,CN\n" for i in range(15_000))  # 320 KB: an upload
     assert client.post("/subscribers/import", content=big.encode(),
                        headers={"Content-Type": "text/csv"}).json()["new"] == 15_000
+
+
+def test_odd_requests_get_problems_not_500s(api) -> None:  # type: ignore[no-untyped-def]
+    """A NUL in a search made PostgreSQL refuse the query (a plain 500 without the security
+    headers); a body nested too deep to parse answered FastAPI's own {"detail": ...}."""
+    client, *_ = api
+    for path in ("/releases", "/subscribers", "/audit"):
+        found = client.get(path, params={"q": "a\x00b"})
+        assert found.status_code == 200 and found.headers["x-frame-options"] == "DENY", (path, found.text)
+    deep = client.post("/releases", content=b"[" * 100_000 + b"]" * 100_000,
+                       headers={"Content-Type": "application/json"})
+    assert deep.status_code == 400 and deep.headers["content-type"] == "application/problem+json"
+    assert deep.json()["title"] == "Bad Request"

@@ -572,3 +572,66 @@ def test_bounces_are_not_read_without_signed_return_paths(tmp_path: Path, db_url
     path = write_config(tmp_path, db_url)
     code, out = cli_run(path, "bounces", "read", stdin=b"Subject: x\n\nbody\n")
     assert code == 2 and "mail.bounce_address" in out
+
+
+def _misbehaving_imap(cert: Path, key: Path, fetch_trickles: bool) -> tuple[int, object]:
+    """An IMAPS server that answers the greeting and CAPABILITY, then either never answers LOGIN
+    or answers everything but trickles its reply to FETCH, a byte every tenth of a second."""
+    import contextlib
+    import socket
+    import ssl
+    import threading
+    import time
+
+    context = ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER)
+    context.load_cert_chain(str(cert), str(key))
+    listener = socket.create_server(("127.0.0.1", 0))
+    listener.settimeout(30)
+
+    def serve() -> None:
+        with contextlib.suppress(OSError):  # the client hangs up on it: the end of the test
+            talk()
+
+    def talk() -> None:
+        with context.wrap_socket(listener.accept()[0], server_side=True) as connection, \
+                connection.makefile("rb") as lines:
+            connection.sendall(b"* OK ready\r\n")
+            for line in iter(lines.readline, b""):
+                tag, command = line.split()[0], line.split()[1].upper()
+                if command == b"CAPABILITY":
+                    connection.sendall(b"* CAPABILITY IMAP4rev1 AUTH=PLAIN\r\n" + tag + b" OK done\r\n")
+                elif command == b"LOGIN" and not fetch_trickles:
+                    time.sleep(20)  # never, as far as the client can wait
+                    return
+                elif command == b"SELECT":
+                    connection.sendall(b"* 1 EXISTS\r\n" + tag + b" OK [READ-WRITE] done\r\n")
+                elif command == b"FETCH":
+                    for byte in b"* 1 FETCH (UID 7 RFC822.SIZE 10)\r\n" * 100:
+                        connection.sendall(bytes([byte]))
+                        time.sleep(0.1)
+                    return
+                else:
+                    connection.sendall(tag + b" OK done\r\n")
+
+    thread = threading.Thread(target=serve, daemon=True)
+    thread.start()
+    return listener.getsockname()[1], listener
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize(("trickle", "said"), [
+    (False, "LOGIN failed"), (True, "FETCH failed (no whole reply to FETCH in 3 s)")])
+def test_an_imap_server_that_never_answers_whole_is_one_line(store, imap_server: ImapServer, trickle: bool,
+                                                              said: str) -> None:  # type: ignore[no-untyped-def]
+    """A LOGIN never answered gave a traceback; a FETCH trickled a byte at a time ran past any
+    timeout (each read got its byte in time)."""
+    import time
+
+    path, _config, _sessions = store
+    port, listener = _misbehaving_imap(imap_server.ca_file, imap_server.ca_file.parent / "key.pem", trickle)
+    environ = imap_config(path, imap_server, port=str(port), timeout='"0.3s"')
+    started = time.monotonic()
+    code, out = cli_run(path, "bounces", "fetch", env=environ)
+    listener.close()  # type: ignore[attr-defined]
+    assert code == 1 and out.count("\n") == 1 and said in out, out
+    assert time.monotonic() - started < 10

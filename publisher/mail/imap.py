@@ -7,14 +7,18 @@ from __future__ import annotations
 import imaplib
 import os
 import re
+import socket
 import ssl
+import threading
 from collections.abc import Callable, Iterator, Mapping
+from contextlib import contextmanager, suppress
 from types import TracebackType
 from typing import Any
 
 from publisher.config.model import Imap
 from publisher.errors import PublisherError
 
+DEADLINE_TIMEOUTS = 10  # a command's whole reply may take this many times bounces.imap.timeout
 _UID = re.compile(rb"\bUID (\d+)")
 _UID_SIZE = re.compile(rb"(?=.*\bUID (\d+))(?=.*\bRFC822\.SIZE (\d+))")
 
@@ -37,11 +41,15 @@ class ImapMailbox:
     def __enter__(self) -> ImapMailbox:
         client = self._connect()
         try:
-            client.login(self.user, self.password)
+            with self._deadline(client, "LOGIN"):
+                client.login(self.user, self.password)
         except imaplib.IMAP4.error as exc:
             client.shutdown()
             raise MailboxError(f"{self.where}: login as {self.user} refused ({_text(exc)}); "
                                f"are {self.imap.user_env} and {self.imap.password_env} right?") from exc
+        except OSError as exc:  # no answer in time
+            client.shutdown()
+            raise MailboxError(f"{self.where}: LOGIN failed ({_text(exc) or type(exc).__name__})") from exc
         self._client = client
         capabilities = self._call("CAPABILITY", client.capability)[0] or b""
         self._capabilities = set(capabilities.upper().split())
@@ -99,6 +107,29 @@ class ImapMailbox:
         else:
             self._call("EXPUNGE", self._session.expunge)
 
+    @contextmanager
+    def _deadline(self, client: imaplib.IMAP4, command: str) -> Iterator[None]:
+        """The connection is cut when `command` runs past DEADLINE_TIMEOUTS times bounces.imap.timeout
+        (that bounds each read: a server trickling a byte at a time would never reach it)."""
+        seconds = self.imap.timeout.total_seconds() * DEADLINE_TIMEOUTS
+        cut = threading.Event()
+
+        def cut_off() -> None:
+            cut.set()
+            with suppress(OSError):
+                client.sock.shutdown(socket.SHUT_RDWR)
+
+        timer = threading.Timer(seconds, cut_off)
+        timer.start()
+        try:
+            yield
+        except (OSError, imaplib.IMAP4.error) as exc:
+            if cut.is_set():
+                raise TimeoutError(f"no whole reply to {command} in {seconds:g} s") from exc
+            raise
+        finally:
+            timer.cancel()
+
     @property
     def _session(self) -> imaplib.IMAP4:
         if self._client is None:
@@ -119,11 +150,13 @@ class ImapMailbox:
             raise MailboxError(f"{self.where}: cannot connect ({_text(exc)})") from exc
 
     def _call(self, command: str, method: Callable[..., tuple[str, list[Any]]], *args: str) -> list[Any]:
-        """The reply's data, or a MailboxError naming the command (also when the line drops)."""
+        """The reply's data, or a MailboxError naming the command (also when the line drops, or
+        the reply does not come whole within the deadline)."""
         try:
-            status, data = method(*args)
+            with self._deadline(self._session, command):
+                status, data = method(*args)
         except (OSError, imaplib.IMAP4.error) as exc:
-            raise MailboxError(f"{self.where}: {command} failed ({_text(exc)})") from exc
+            raise MailboxError(f"{self.where}: {command} failed ({_text(exc) or type(exc).__name__})") from exc
         if status != "OK":
             raise MailboxError(f"{self.where}: {command} refused ({_text(data)})")
         return data

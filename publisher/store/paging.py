@@ -21,6 +21,8 @@ def page_count(total: int, per_page: int) -> int:
 
 
 def containing(words: str) -> str:
-    """A LIKE pattern (with ESCAPE) matching text that holds `words` as typed: % and _ are letters."""
-    escaped = words.replace(ESCAPE, ESCAPE * 2).replace("%", ESCAPE + "%").replace("_", ESCAPE + "_")
+    """A LIKE pattern (with ESCAPE) matching text that holds `words` as typed: % and _ are letters.
+    A NUL is dropped: no stored text holds one, and PostgreSQL refuses it in a string."""
+    escaped = words.replace("\x00", "").replace(ESCAPE, ESCAPE * 2)
+    escaped = escaped.replace("%", ESCAPE + "%").replace("_", ESCAPE + "_")
     return f"%{escaped}%"

@@ -6,10 +6,14 @@ Tokens travel in query strings (mailed links), so no page may leak its address t
 
 from __future__ import annotations
 
+from http import HTTPStatus
+
 from fastapi import FastAPI, Request
+from fastapi.exception_handlers import http_exception_handler
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import Response
 from fastapi.routing import APIRoute
+from starlette.exceptions import HTTPException as StarletteHTTPException
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from publisher.config import Config
@@ -67,6 +71,15 @@ def add_security(app: FastAPI, config: Config) -> None:
             return problem(404, "Not Found")
         page = Page(request, config.site)
         return page.message(page._("Not found"), page._("There is no page at this address."), 404)
+
+    @app.exception_handler(StarletteHTTPException)
+    async def http_error(request: Request, error: StarletteHTTPException) -> Response:
+        # Any other refusal on the way to a route (a body FastAPI cannot parse, nested too
+        # deep): a program gets a problem as from every /api/ path, a person the default.
+        if is_api(request.url.path):
+            return problem(error.status_code, HTTPStatus(error.status_code).phrase, str(error.detail),
+                           headers=dict(error.headers or {}))
+        return await http_exception_handler(request, error)
 
     @app.exception_handler(413)
     async def too_large(request: Request, error: Exception) -> Response:
