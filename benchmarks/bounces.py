@@ -73,7 +73,7 @@ def prepare_template(folder: Path, count: int) -> None:
 
     from publisher.config import load_config
     from publisher.store.db import open_store
-    from publisher.store.models import Subscriber
+    from publisher.store.models import Delivery, Edition, EditionVariant, Subscriber
     from publisher.subscribers.tokens import Signer
     from publisher.subscribers.verp import verp_address
 
@@ -83,8 +83,16 @@ def prepare_template(folder: Path, count: int) -> None:
         session.execute(insert(Subscriber), [
             {"id": i, "email": f"reader{i}@example.org", "email_key": f"reader{i}@example.org",
              "status": "confirmed", "status_since": now, "created": now} for i in range(1, count + 1)])
+        # A bounce is about a delivery: one edition went to every reader.
+        session.add(Edition(id=1, digest="bench", number=1, period="bench", status="complete", created=now,
+                            since=now, release_count=1, more_count=0, subject="Bench"))
+        session.add(EditionVariant(id=1, edition_id=1, countries="CN", release_count=1, more_count=0,
+                                   subject="Bench", html="", text=""))
+        session.flush()
+        session.execute(insert(Delivery), [{"edition_id": 1, "subscriber_id": i, "variant_id": 1, "status": "sent"}
+                                           for i in range(1, count + 1)])
     sessions.kw["bind"].dispose()
-    verp = verp_address(config, Signer(KEY_ENV["PUBLISHER_SECRET_KEY"]), 0)
+    verp = verp_address(config, Signer(KEY_ENV["PUBLISHER_SECRET_KEY"]), 1)
     templates = [(CORPUS / name).read_bytes() for name in FORMATS]
     (folder / "messages").mkdir()
     for i in range(1, count + 1):
@@ -184,9 +192,9 @@ def child_baseline_imap(config_path: str) -> dict[str, int]:
 
     imap, count = load_config(Path(config_path)).bounces.imap, 0
     with ImapMailbox(imap) as box:
-        uids = box.uids()
+        uids = [uid for uid, _size in box.sizes()]
         for start in range(0, len(uids), 200):
-            batch = [uid for uid, raw in box.messages(uids[start:start + 200]) if raw]
+            batch = [uid for uid, raw in box.messages(uids[start:start + 200], 4_000_001) if raw]
             box.move(batch, imap.handled_folder)
             count += len(batch)
     return {"moved": count}

@@ -280,3 +280,14 @@ def test_a_long_import_lets_other_writers_in(tmp_path: Path) -> None:
     importing.join()
     assert count(path) == rows
     assert len(waits) > 3 and max(waits) < took[0] / 3, (took, waits)  # the import went on between them
+
+
+@pytest.mark.parametrize("key", [" " * 40, "a" * 32, "password" * 4, "0123" * 10])
+def test_a_key_that_is_plainly_not_random_is_refused(tmp_path, key: str) -> None:  # type: ignore[no-untyped-def]
+    from publisher.config import load_config
+    from publisher.subscribers.keys import KeyProblem, signing_key
+
+    path = write_config(tmp_path, f"sqlite:///{tmp_path / 'x.db'}")
+    with pytest.raises(KeyProblem, match=r"signing key is (empty|not random enough)"):
+        signing_key(load_config(path, environ={}), environ={"PUBLISHER_SECRET_KEY": key})
+    assert signing_key(load_config(path, environ={}), environ={"PUBLISHER_SECRET_KEY": "0f" * 8 + "9c3ab17e55d0428b"})

@@ -14,7 +14,7 @@ from email.message import Message
 from pathlib import Path
 from typing import BinaryIO, TypeVar
 
-from sqlalchemy import select
+from sqlalchemy import select, tuple_
 from sqlalchemy.orm import Session, sessionmaker
 
 from publisher.config import Config
@@ -181,22 +181,24 @@ class _Incoming:
         """Never raises: whatever came to the bounce address, however hostile, is read or kept
         aside, and the rest of its batch is applied."""
         try:
-            headers = parse_headers(raw)  # no parts: never recurses
-            message_id = (message_id_of(headers) or "")[:_MESSAGE_ID_CHARS] or None
-            envelope = envelope_addresses(headers)  # where it came to: our signed addresses
-        except Exception as exc:  # noqa: BLE001 (a message that is not mail at all)
-            return cls(raw, None, None, (), (), f"could not be parsed ({type(exc).__name__})")
-        unsubscribes = (read_unsubscribe(config, signer, address) for address in envelope)
-        try:
             message = parse_message(raw)
+            message_id = (message_id_of(message) or "")[:_MESSAGE_ID_CHARS] or None
+            envelope = envelope_addresses(message)  # where it came to: our signed addresses
             # A complaint comes to the feedback loop's mailbox: our mark is inside it.
             addresses = envelope + complaint_return_paths(message)
         except Exception as exc:  # noqa: BLE001 (Unreadable, or a slip of the parser on odd input)
             reason = str(exc) if isinstance(exc, Unreadable) else f"could not be parsed ({type(exc).__name__})"
-            return cls(raw, None, message_id, (), (), reason)
+            return cls(raw, None, _header_message_id(raw), (), (), reason)
+        unsubscribes = (read_unsubscribe(config, signer, address) for address in envelope)
         marks = (read_verp(config, signer, address) for address in addresses)
         return cls(raw, message, message_id, tuple(u for u in unsubscribes if u is not None),
                    tuple(m for m in marks if m is not None))
+
+    @property
+    def deliveries(self) -> set[tuple[int, int]]:
+        """The (edition, subscriber) pairs its verified marks name."""
+        return {(mark.edition_id, mark.subscriber_id) for mark in (*self.unsubscribes, *self.marks)
+                if isinstance(mark, Mark) and mark.edition_id != CONFIRMATION}
 
     @property
     def subscriber_ids(self) -> set[int]:
@@ -215,6 +217,7 @@ class _Taker:
 
     def __post_init__(self) -> None:
         self.signer = Signer(signing_key(self.config))  # the key read once, not per message
+        self.delivered: set[tuple[int, int]] = set()  # of the batch in hand: (edition, subscriber)
 
     def take(self, batch: Iterable[tuple[K, bytes]]) -> list[tuple[K, Taken]]:
         """What became of each message, once the batch is committed (only then may a message
@@ -225,6 +228,7 @@ class _Taker:
             applied, aside = seen(session, message_ids), kept_aside(session, message_ids)
             # Held to the end: the session's identity map keeps them only while referenced.
             subscribers = self._subscribers(session, [one for _, one in incoming])
+            self.delivered = _delivered(session, [one for _, one in incoming])
             with session.no_autoflush:  # every insert of the batch goes at its end, together
                 outcomes = [(key, self._take(session, one, applied, aside)) for key, one in incoming]
             del subscribers
@@ -255,7 +259,7 @@ class _Taker:
     def _apply(self, session: Session, one: _Incoming) -> Taken:
         config, source, now = self.config, self.source, self.now
         if one.unsubscribes:
-            return _unsubscribe_by_mail(session, one, source, one.unsubscribes[0], now)
+            return _unsubscribe_by_mail(session, one, source, one.unsubscribes[0], now, self.delivered)
         if one.message is None:
             return _keep_aside(one.unreadable or "could not be parsed")
         try:
@@ -266,7 +270,7 @@ class _Taker:
             reason = f"could not be read ({type(exc).__name__}: {exc})"[:500]
             log.warning("%s: %s (kept aside with its bytes, to be looked into)", one.message_id or "a message", reason)
             return _keep_aside(reason)
-        found = _whose(session, one.marks)
+        found = _whose(session, one.marks, self.delivered)
         if isinstance(found, str):
             return _keep_aside(found)
         subscriber, edition_id = found
@@ -278,6 +282,15 @@ class _Taker:
                            + (f" (edition id {edition_id})" if edition_id else ""))
 
 
+def _header_message_id(raw: bytes) -> str | None:
+    """The Message-ID of a message that cannot be parsed whole, from its header block alone (it
+    is kept aside once, not again each time it is read)."""
+    try:
+        return (message_id_of(parse_headers(raw)) or "")[:_MESSAGE_ID_CHARS] or None
+    except Exception:  # noqa: BLE001 (not even a header block)
+        return None
+
+
 def read_message(sessions: sessionmaker[Session], config: Config, raw: bytes, source: str,
                  now: datetime) -> Taken:
     """One message in a transaction of its own (an MTA's pipe)."""
@@ -286,10 +299,10 @@ def read_message(sessions: sessionmaker[Session], config: Config, raw: bytes, so
 
 
 def _unsubscribe_by_mail(session: Session, one: _Incoming, source: str, asked: Mark | Forged,
-                         now: datetime) -> Taken:
+                         now: datetime, delivered: set[tuple[int, int]]) -> Taken:
     """A mail to a List-Unsubscribe address: the subscriber the edition went to leaves (RFC
     2369 mailto)."""
-    found = _marked(session, asked)
+    found = _marked(session, asked, delivered)
     if isinstance(found, str):
         return _keep_aside(found)
     subscriber = found
@@ -300,20 +313,31 @@ def _unsubscribe_by_mail(session: Session, one: _Incoming, source: str, asked: M
     return Taken(True, f"unsubscribed {subscriber.email} (by mail)")
 
 
-def _whose(session: Session, marks: tuple[Mark | Forged, ...]) -> tuple[Subscriber, int | None] | str:
+def _whose(session: Session, marks: tuple[Mark | Forged, ...], delivered: set[tuple[int, int]]
+           ) -> tuple[Subscriber, int | None] | str:
     """The subscriber (and edition) the report is about, or why it cannot be said. Only a
     signed mark says it: anyone can write to a bounce address and name anybody."""
     if not marks:
         return "no VERP mark of ours: whose delivery it was cannot be trusted"
     mark = next((mark for mark in marks if isinstance(mark, Forged)), marks[0])
-    found = _marked(session, mark)
+    found = _marked(session, mark, delivered)
     if isinstance(found, str):
         return found
     assert isinstance(mark, Mark)  # _marked refused a Forged one
     return found, mark.edition_id or None
 
 
-def _marked(session: Session, mark: Mark | Forged) -> Subscriber | str:
+def _delivered(session: Session, incoming: list[_Incoming]) -> set[tuple[int, int]]:
+    """Which of the (edition, subscriber) pairs the batch's marks name went out, in one query."""
+    pairs = set().union(*(one.deliveries for one in incoming))
+    if not pairs:
+        return set()
+    found = session.execute(select(Delivery.edition_id, Delivery.subscriber_id).where(
+        tuple_(Delivery.edition_id, Delivery.subscriber_id).in_(sorted(pairs))))
+    return {(edition, subscriber) for edition, subscriber in found}
+
+
+def _marked(session: Session, mark: Mark | Forged, delivered: set[tuple[int, int]]) -> Subscriber | str:
     """The subscriber a verified mark names, when it still names them: the edition went to
     them, or (a confirmation) their subscription is the one it was made for. Else why not."""
     if isinstance(mark, Forged):
@@ -325,9 +349,7 @@ def _marked(session: Session, mark: Mark | Forged) -> Subscriber | str:
         if mark.stamp != nonce_stamp(subscriber.token_nonce):
             return f"a confirmation mark of an earlier subscription (subscriber {mark.subscriber_id})"
         return subscriber
-    delivered = session.scalar(select(Delivery.id).where(Delivery.edition_id == mark.edition_id,
-                                                         Delivery.subscriber_id == subscriber.id))
-    if delivered is None:
+    if (mark.edition_id, subscriber.id) not in delivered:
         return f"edition id {mark.edition_id} never went to subscriber {mark.subscriber_id}"
     return subscriber
 

@@ -1,13 +1,15 @@
 """The site's signing key: from the environment, or made once and kept in secrets.key_file
 (readable by its owner only), so a single machine works out of the box. It signs the links in
-mail and seals the form cookies; a key that is empty or short is refused."""
+mail and seals the form cookies; a key that is empty, short or plainly not random is refused."""
 
 from __future__ import annotations
 
 import contextlib
 import logging
+import math
 import os
 import secrets
+from collections import Counter
 from collections.abc import Mapping
 from pathlib import Path
 
@@ -17,6 +19,7 @@ from publisher.errors import PublisherError
 log = logging.getLogger(__name__)
 
 MIN_KEY_LENGTH = 32  # characters; a generated key has 64
+MIN_KEY_BITS = 96  # as _bits counts them: a key with fewer is refused
 
 
 class KeyProblem(PublisherError):
@@ -41,11 +44,22 @@ def signing_key(config: Config, environ: Mapping[str, str] = os.environ) -> str:
 
 
 def _checked(key: str, where: str) -> str:
-    if len(key) < MIN_KEY_LENGTH:
-        raise KeyProblem(f"{where}: the signing key is {'empty' if not key else 'too short'} "
+    if len(key.strip()) < MIN_KEY_LENGTH:
+        raise KeyProblem(f"{where}: the signing key is {'empty' if not key.strip() else 'too short'} "
                          f"(at least {MIN_KEY_LENGTH} characters are needed); set a long random "
                          "value, or delete the file to have one made")
+    if _bits(key.strip()) < MIN_KEY_BITS:
+        raise KeyProblem(f"{where}: the signing key is not random enough (a character repeated, or a "
+                         "pattern: anyone could guess it); set a long random value, for example "
+                         "`openssl rand -base64 48`")
     return key
+
+
+def _bits(key: str) -> float:
+    """How many bits the key holds at most, by how often each of its characters occurs (32
+    times "a" holds none; 32 random hexadecimal digits about 120)."""
+    counts = Counter(key)
+    return -sum(count * math.log2(count / len(key)) for count in counts.values())
 
 
 def _make_key_file(path: Path) -> None:
