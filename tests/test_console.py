@@ -343,6 +343,29 @@ def test_an_idle_session_ends_and_an_https_site_marks_the_cookie_secure(web) -> 
             assert client.get("/admin").status_code == 303
 
 
+def test_a_busy_session_ends_after_its_lifetime(console) -> None:  # type: ignore[no-untyped-def]
+    """Activity kept a session alive for ever: a stolen cookie stayed good as long as it was used."""
+    from datetime import timedelta
+
+    from publisher.operators.sessions import open_session, session_operator
+    from publisher.store.models import Operator
+
+    _client, config, sessions, _path = console
+    start = utc_now()
+    with sessions.begin() as session:
+        operator = session.scalars(select(Operator)).first()
+        secret = open_session(session, operator, start)
+    idle, lifetime = config.web.session_idle, config.web.session_lifetime
+    assert lifetime == timedelta(hours=12)
+    moment = start
+    with sessions.begin() as session:
+        while moment + idle - timedelta(minutes=1) < start + lifetime:  # a request every idle time but a minute
+            moment += idle - timedelta(minutes=1)
+            assert session_operator(session, secret, moment, idle, lifetime) is not None
+        moment += idle - timedelta(minutes=1)
+        assert session_operator(session, secret, moment, idle, lifetime) is None
+
+
 @SQLITE_ONLY
 def test_another_spelling_of_the_address_is_counted_with_it(console) -> None:  # type: ignore[no-untyped-def]
     """The account is found by the normalized address: so are the attempts counted (a fullwidth

@@ -19,6 +19,7 @@ from publisher.config.values import (
     OptionalUrl,
     ReplyTimeout,
     RetryDelay,
+    SessionLifetime,
     TimeZoneName,
     Translations,
     Window,
@@ -213,6 +214,8 @@ class Web(Section):
     trusted_proxies: tuple[NonEmpty, ...] = ()
     # A console (/admin) session ends after this long without a request.
     session_idle: Duration = timedelta(minutes=30)
+    # ... and after this long however busy: signing in again is asked for once a working day.
+    session_lifetime: SessionLifetime = timedelta(hours=12)
     # Clients that read /metrics without signing in (addresses or networks); others need a token.
     metrics_from: tuple[IPvAnyNetwork, ...] = (IPv4Network("127.0.0.1/32"), IPv6Network("::1/128"))
 

@@ -118,6 +118,9 @@ ReplyTimeout = Annotated[timedelta, BeforeValidator(parse_duration),
                          AfterValidator(_between(timedelta(0), timedelta(minutes=10)))]
 RetryDelay = Annotated[timedelta, BeforeValidator(parse_duration),
                        AfterValidator(_between(timedelta(0), timedelta(days=1)))]
+# A console session's whole life (its rows are forgotten after a week in any case).
+SessionLifetime = Annotated[timedelta, BeforeValidator(parse_duration),
+                            AfterValidator(_between(timedelta(0), timedelta(days=7)))]
 
 
 def _check_optional_url(url: str) -> str:

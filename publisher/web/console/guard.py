@@ -52,7 +52,7 @@ class Guard:
     def __init__(self, config: Config, sessions: sessionmaker[Session], signer: Signer,
                  clock: Callable[[], datetime]) -> None:
         self.config, self.sessions, self.signer, self.clock = config, sessions, signer, clock
-        self.idle = config.web.session_idle
+        self.idle, self.lifetime = config.web.session_idle, config.web.session_lifetime
         self.per_address = RateLimit(sessions, "login-address", ATTEMPTS, timedelta(minutes=1), clock)
         self.per_client = RateLimit(sessions, "login-client", CLIENT_ATTEMPTS, timedelta(minutes=1), clock)
 
@@ -63,7 +63,7 @@ class Guard:
         secret = self._secret(request.cookies.get(SESSION_COOKIE, ""))
         if secret is not None:
             with self.sessions.begin() as session:
-                found = session_operator(session, secret, self.clock(), self.idle)
+                found = session_operator(session, secret, self.clock(), self.idle, self.lifetime)
                 if found is not None:
                     return Operator(found.id, found.email, self._csrf(secret))
         raise NotSignedIn()
