@@ -9,7 +9,7 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Any, cast
 
-from sqlalchemy import CursorResult, Subquery, case, func, insert, literal, select, text, update
+from sqlalchemy import CursorResult, Subquery, case, func, insert, literal, select, update
 from sqlalchemy.orm import Session
 
 from publisher.config import Config, Digest
@@ -18,7 +18,7 @@ from publisher.digest.select import Waiting, waiting_releases
 from publisher.i18n import Texts, texts
 from publisher.languages import LANGUAGES
 from publisher.store.editions import unfinished_edition
-from publisher.store.locks import edition_key
+from publisher.store.locks import edition_key, take_turn
 from publisher.store.models import (
     Delivery,
     Edition,
@@ -206,15 +206,10 @@ def _take_turns(session: Session, digest: str) -> None:
     transaction ends. Without it a second process could look for an unfinished edition just
     before the first commits its new one, then make another of the same releases under the
     next number (and a different period: a manual send, or a fire time beside one), and
-    everyone would get both. On PostgreSQL an advisory lock; on SQLite the write lock, taken
-    before the plan reads anything: Python 3.11's sqlite3 begins a transaction only at the first
-    write, so the reads before it would each see the latest commit, not one snapshot (a CI run
-    under load mailed every reader twice that way)."""
-    if session.get_bind().dialect.name == "postgresql":
-        session.execute(text("SELECT pg_advisory_xact_lock(:key)"), {"key": edition_key(digest)})
-    else:  # a write that changes nothing but starts the transaction, with the lock
-        session.execute(update(Edition).where(Edition.id == -1).values(number=Edition.number)
-                        .execution_options(synchronize_session=False))
+    everyone would get both. On SQLite the turn is the write lock, taken before the plan reads
+    anything, so that its reads see one snapshot (a CI run under load mailed every reader twice
+    when they did not)."""
+    take_turn(session.connection(), edition_key(digest))
 
 
 def complete_if_done(session: Session, edition_id: int, now: datetime) -> bool:

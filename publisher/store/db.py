@@ -79,9 +79,8 @@ def upgrade(engine: Engine, revision: str = "head") -> None:
             _foreign_keys(connection, on=False)
         try:
             with connection.begin():
-                if not sqlite:  # two processes starting at once must not both create the tables
-                    connection.execute(text("SELECT pg_advisory_xact_lock(:key)"),
-                                       {"key": locks.MIGRATIONS})
+                # Two processes starting at once must not both create the tables.
+                locks.take_turn(connection, locks.MIGRATIONS)
                 alembic_config.attributes["connection"] = connection
                 command.upgrade(alembic_config, revision)
         finally:
@@ -128,6 +127,7 @@ def open_store(config: Config) -> sessionmaker[Session]:
         raise StoreError(f"cannot open the database {display_url(url)}: {exc.orig}") from exc
     sessions = sessionmaker(engine, expire_on_commit=False)
     with sessions.begin() as session:
+        locks.take_turn(session.connection(), locks.MIGRATIONS)  # two starting processes add each country once
         sync_countries(session, config)
     return sessions
 

@@ -5,10 +5,10 @@ from __future__ import annotations
 import hashlib
 from datetime import datetime, timedelta
 
-from sqlalchemy import delete, func, insert, select, text
+from sqlalchemy import delete, func, insert, select
 from sqlalchemy.orm import Session
 
-from publisher.store.locks import limit_key
+from publisher.store.locks import limit_key, take_turn
 from publisher.store.models import RequestEvent
 
 
@@ -17,10 +17,8 @@ def count_request(session: Session, bucket: str, key: str, limit: int, window: t
     """Count one request for `key`; False (and nothing counted) when it already had `limit`
     in the `window` before `now`. The caller commits."""
     key_hash = hashlib.sha256(f"{bucket}\0{key}".encode()).hexdigest()
-    if session.get_bind().dialect.name == "postgresql":  # two processes count one key in turn
-        session.execute(text("SELECT pg_advisory_xact_lock(:key)"), {"key": limit_key(key_hash)})
-    # Forget what the window has left behind, for every key of the bucket (SQLite: this first
-    # write also makes two processes take turns).
+    take_turn(session.connection(), limit_key(key_hash))  # two processes count one key in turn
+    # Forget what the window has left behind, for every key of the bucket.
     session.execute(delete(RequestEvent).where(RequestEvent.bucket == bucket, RequestEvent.at <= now - window))
     seen = session.scalar(select(func.count()).where(RequestEvent.bucket == bucket,
                                                       RequestEvent.key_hash == key_hash)) or 0
