@@ -57,3 +57,11 @@ class NotFound(PublisherError):
 
 class DigestPaused(PublisherError):
     """An operator paused the digest: nothing of it goes out until it is resumed."""
+
+
+class TooMany(PublisherError):
+    """More of something in a while than is allowed (a web page answers 429)."""
+
+    def __init__(self, message: str, retry_after: int) -> None:
+        super().__init__(message)
+        self.retry_after = retry_after

@@ -147,8 +147,10 @@ def test_subscribers_added_changed_and_unsubscribed(api) -> None:  # type: ignor
     out = client.post(f"/subscribers/{reader['id']}/unsubscribe").json()
     assert out["status"] == "unsubscribed"
     assert [event["what"] for event in out["history"]][-1] == "status: unsubscribed"
-    actions = [entry["action"] for entry in client.get("/audit").json()[:3]]
-    assert actions == ["subscriber.unsubscribe", "subscriber.change", "subscriber.add"]
+    actions = [(entry["action"], entry["subject"]) for entry in client.get("/audit").json()[:4]]
+    assert actions == [("subscriber.unsubscribe", "Reader@example.org"),
+                       ("subscribers.list", "page 1 of search 'reader', country 'CN'"),  # addresses shown
+                       ("subscriber.change", "Reader@example.org"), ("subscriber.add", "Reader@example.org")]
     assert client.get("/subscribers/999999").status_code == 404
 
 
@@ -268,3 +270,29 @@ def test_odd_requests_get_problems_not_500s(api) -> None:  # type: ignore[no-unt
                        headers={"Content-Type": "application/json"})
     assert deep.status_code == 400 and deep.headers["content-type"] == "application/problem+json"
     assert deep.json()["title"] == "Bad Request"
+
+
+def test_addresses_handed_out_and_test_copies_are_audited_and_bounded(api) -> None:  # type: ignore[no-untyped-def]
+    """Reports, lists and a subscriber's page hand out readers' addresses: the audit log says
+    to whom. A test copy's address must be one (it went into a header and the audit log raw),
+    and an operator sends at most TEST_COPIES an hour."""
+    from publisher.jobs.controls import TEST_COPIES
+
+    client, config, sessions, path, _server, _token, _base = api
+    name = config.digests[0].name
+    with sessions.begin() as session:
+        save_subscribers(session, [SubscriberRow(f"r{i}@example.org", config.digests[0].countries[:1])
+                                   for i in range(3)], SubscriberStatus.CONFIRMED, utc_now())
+    assert CliRunner().invoke(cli, ["--config", str(path), "digest", "send", name]).exit_code == 0
+    assert len(client.get(f"/digests/{name}/editions/1").json()["outcomes"]) == 3
+    [shown] = client.get("/subscribers", params={"q": "r1@"}).json()["subscribers"]
+    client.get(f"/subscribers/{shown['id']}")
+    audit = [(e["action"], e["subject"], e["after"]) for e in client.get("/audit").json()[:3]]
+    assert audit == [("subscriber.view", "r1@example.org", {"addresses": 1}),
+                     ("subscribers.list", "page 1 of search 'r1@'", {"addresses": 1}),
+                     ("edition.report", f"{name} 1", {"addresses": 3})]
+    crlf = client.post(f"/digests/{name}/test", json={"address": "editor@example.org\r\nBcc: all@example.org"})
+    assert crlf.status_code == 422 and "Bcc" not in str(client.get("/audit").json()[0])
+    answers = [client.post(f"/digests/{name}/test", json={"address": f"e{i}@example.org"}).status_code
+               for i in range(TEST_COPIES + 1)]
+    assert answers == [200] * TEST_COPIES + [429]  # (nothing is new since the edition: none is mailed)

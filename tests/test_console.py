@@ -375,3 +375,17 @@ def test_another_spelling_of_the_address_is_counted_with_it(console) -> None:  #
         assert sign_in(client, password="not the password at all").status_code == 400
     refused = sign_in(client, email="press@\uff45xample.org")  # a fullwidth e
     assert refused.status_code == 429
+
+
+def test_sign_ins_are_in_the_audit_log_a_failed_one_with_the_address_tried(console) -> None:  # type: ignore[no-untyped-def]
+    client, _config, sessions, _path = console
+    assert sign_in(client, email="press@example.org\r\nforged line", password="wrong").status_code == 400
+    assert sign_in(client).status_code == 303
+    from publisher.store.models import AuditEntry
+
+    with sessions() as session:
+        entries = session.execute(select(AuditEntry.actor, AuditEntry.action, AuditEntry.subject)
+                                  .order_by(AuditEntry.id)).all()
+    assert [tuple(entry) for entry in entries] == [
+        ("sign-in from 127.0.0.1", "operator.sign_in_failed", "press@example.org forged line"),
+        ("press@example.org", "operator.sign_in", "from 127.0.0.1")]

@@ -5,19 +5,21 @@ from __future__ import annotations
 
 import threading
 from collections.abc import Sequence
-from datetime import datetime
+from datetime import datetime, timedelta
 
 from sqlalchemy.orm import Session, sessionmaker
 
 from publisher.config import Config
-from publisher.errors import NotFound, PublisherError
+from publisher.errors import NotFound, PublisherError, TooMany
 from publisher.jobs.digests import help_send, queue_digest
 from publisher.jobs.imports import import_source
 from publisher.jobs.samples import send_test_copy
 from publisher.mail.transport import DeliveryFailure, Reply, Transport, TransportError
 from publisher.operators.audit import record
+from publisher.store.limits import count_request
 from publisher.store.models import Edition
 from publisher.store.pauses import clear_pause, set_pause
+from publisher.subscribers.people import normalize_email
 
 
 def pause(sessions: sessionmaker[Session], config: Config, actor: str, name: str, now: datetime) -> None:
@@ -60,11 +62,20 @@ class NotSent(PublisherError):
     """The mail server did not take a test copy (or could not be reached): its reply says why."""
 
 
+TEST_COPIES = 20  # an operator's test copies in an hour
+
+
 def test_copy(sessions: sessionmaker[Session], config: Config, actor: str, name: str, address: str,
               countries: Sequence[str], language: str, now: datetime,
               transport: Transport | None = None) -> Reply | None:
     """A test copy of the next edition as readers of `countries` in `language` get it; None
-    when nothing is new for them; NotSent when the server did not take it."""
+    when nothing is new for them; NotSent when the server did not take it. InvalidValue for an
+    address that is none (it goes into a header and the audit log); TooMany past
+    TEST_COPIES an hour per operator (any address can be given)."""
+    address = normalize_email(address)
+    with sessions.begin() as session:
+        if not count_request(session, "test-copy", actor, TEST_COPIES, timedelta(hours=1), now):
+            raise TooMany(f"at most {TEST_COPIES} test copies an hour; try again later", 3600)
     outcome: dict[str, object] = {"countries": list(countries), "language": language}
     try:
         sent = send_test_copy(sessions, config, name, address, now, countries=countries, language=language,

@@ -13,6 +13,7 @@ from pydantic import BaseModel, Field
 
 from publisher.digest.report import existing_report
 from publisher.jobs import controls
+from publisher.jobs.disclosures import disclosed
 from publisher.languages import LANGUAGES
 from publisher.mail.transport import Transport
 from publisher.web.console.api import Api, Id
@@ -117,13 +118,15 @@ def add_digest_api(api: Api, transport: Transport | None) -> None:
 
     @api.route("GET", "/digests/{name}/editions/{number}", summary="How an edition went, per recipient")
     def report(number: Id, name: names = FastPath(),  # type: ignore[valid-type]
-               _who: Operator = Depends(operator)) -> EditionOut:
+               who: Operator = Depends(operator)) -> EditionOut:
         with sessions() as session:
             found = existing_report(session, name, number)
             e = found.edition
-            return EditionOut(digest=e.digest, number=e.number, status=str(e.status), created=e.created,
-                              completed=e.completed, subject=e.subject, releases=e.release_count, pruned=e.pruned,
-                              outcomes=[OutcomeOut(**vars(outcome)) for outcome in found.outcomes])
+            shown = EditionOut(digest=e.digest, number=e.number, status=str(e.status), created=e.created,
+                               completed=e.completed, subject=e.subject, releases=e.release_count,
+                               pruned=e.pruned, outcomes=[OutcomeOut(**vars(outcome)) for outcome in found.outcomes])
+        disclosed(sessions, who.email, "edition.report", f"{name} {number}", clock(), len(shown.outcomes))
+        return shown
 
 
 def _digest(view: DigestView) -> DigestOut:

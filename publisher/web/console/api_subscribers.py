@@ -11,6 +11,7 @@ from fastapi.responses import JSONResponse, Response
 from pydantic import BaseModel, Field, create_model
 
 from publisher.jobs import subscribers as changes
+from publisher.jobs.disclosures import disclosed
 from publisher.languages import LANGUAGES
 from publisher.store.models import Subscriber
 from publisher.store.statuses import SubscriberStatus
@@ -18,7 +19,7 @@ from publisher.subscribers.history import history
 from publisher.subscribers.people import SubscriberRow, normalize_email
 from publisher.web.console.api import API_V1, PER_PAGE, Api, Id, Page
 from publisher.web.console.guard import Operator
-from publisher.web.console.subscribers import search
+from publisher.web.console.subscribers import listed, search
 
 Language = Literal.__getitem__(LANGUAGES)
 
@@ -94,11 +95,13 @@ def add_subscriber_api(api: Api) -> None:
     @api.route("GET", "/subscribers", summary="Search subscribers (by address), in address order")
     def search_subscribers(q: str = Query("", max_length=320), status: SubscriberStatus | None = None,
                            country: api.countries | None = None,  # type: ignore[name-defined]
-                           page: Page = 1, _who: Operator = Depends(operator)) -> SubscriberPage:
+                           page: Page = 1, who: Operator = Depends(operator)) -> SubscriberPage:
         with sessions() as session:
             found, total = search(session, q.strip(), str(status or ""), country or "", page)
-            return SubscriberPage(total=total, page=page, per_page=PER_PAGE,
-                                  subscribers=[_shown(s) for s in found])
+            shown = SubscriberPage(total=total, page=page, per_page=PER_PAGE, subscribers=[_shown(s) for s in found])
+        disclosed(sessions, who.email, "subscribers.list", listed(q, str(status or ""), country or "", page), clock(),
+                  len(shown.subscribers))
+        return shown
 
     @api.route("POST", "/subscribers", status_code=201,
                summary="Add a subscriber (confirmed: the operator vouches for them; or pending)")
@@ -124,8 +127,10 @@ def add_subscriber_api(api: Api) -> None:
         return ImportCounts(new=counts.new, updated=counts.updated, unchanged=counts.unchanged)
 
     @api.route("GET", "/subscribers/{subscriber_id}", summary="One subscriber and their history")
-    def get_subscriber(subscriber_id: Id, _who: Operator = Depends(operator)) -> SubscriberOut:
-        return one(subscriber_id)
+    def get_subscriber(subscriber_id: Id, who: Operator = Depends(operator)) -> SubscriberOut:
+        shown = one(subscriber_id)
+        disclosed(sessions, who.email, "subscriber.view", shown.email, clock(), 1)
+        return shown
 
     @api.route("PATCH", "/subscribers/{subscriber_id}", summary="Change a subscriber's countries or language")
     def change_subscriber(subscriber_id: Id, body: subscriber_change,  # type: ignore[valid-type]

@@ -19,6 +19,7 @@ from publisher.digest.editions import Plan, plan_edition
 from publisher.digest.report import edition_counts, existing_report
 from publisher.errors import InvalidValue, NotFound
 from publisher.jobs import controls
+from publisher.jobs.disclosures import disclosed
 from publisher.jobs.samples import PREVIEW_ADDRESS, sample_message
 from publisher.languages import LANGUAGES, NAMES
 from publisher.mail.message import personalize
@@ -139,12 +140,16 @@ def add_digest_pages(app: FastAPI, config: Config, sessions: sessionmaker[Sessio
         page = ConsolePage(request, config, operator)
         with sessions() as session:
             found = existing_report(session, digest_of(name).name, number)
-            return page.render("edition.html", title=f"{name} {number}", report=found, done=done,
-                               counts=edition_counts(session, found.edition))
+            shown = page.render("edition.html", title=f"{name} {number}", report=found, done=done,
+                                counts=edition_counts(session, found.edition))
+        disclosed(sessions, operator.email, "edition.report", f"{name} {number}", clock(), len(found.outcomes))
+        return shown
 
     @app.get(DIGESTS + "/{name}/editions/{number}/report.csv", include_in_schema=False)
-    def report_csv(name: str = Name, number: int = Number, _operator: Operator = Depends(guard.operator)) -> Response:
+    def report_csv(name: str = Name, number: int = Number, operator: Operator = Depends(guard.operator)) -> Response:
         with sessions() as session:
-            text = existing_report(session, digest_of(name).name, number).csv()
+            found = existing_report(session, digest_of(name).name, number)
+            text = found.csv()
+        disclosed(sessions, operator.email, "edition.report.csv", f"{name} {number}", clock(), len(found.outcomes))
         return Response(text.encode("utf-8"), media_type="text/csv; charset=utf-8", headers={
             **NO_STORE, "Content-Disposition": f'attachment; filename="{name}-{number}.csv"'})

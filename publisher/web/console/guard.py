@@ -19,8 +19,9 @@ from fastapi.responses import Response
 from sqlalchemy.orm import Session, sessionmaker
 
 from publisher.config import Config
-from publisher.operators.accounts import login_key, password_operator
-from publisher.operators.sessions import close_session, open_session, session_operator
+from publisher.jobs.sign_ins import sign_in
+from publisher.operators.accounts import login_key
+from publisher.operators.sessions import close_session, session_operator
 from publisher.operators.tokens import token_operator
 from publisher.subscribers.tokens import Signer
 from publisher.web.limits import RateLimit
@@ -81,11 +82,9 @@ class Guard:
         client = request.client.host if request.client else "unknown"
         if not (self.per_client.allow(client) and self.per_address.allow(login_key(email))):
             raise TooManyAttempts()
-        with self.sessions.begin() as session:
-            operator = password_operator(session, email, password)
-            if operator is None:
-                return None
-            secret = open_session(session, operator, self.clock())
+        secret = sign_in(self.sessions, email, password, client, self.clock())
+        if secret is None:
+            return None
         return f"{secret}.{self.signer.tag('console', secret)}"
 
     def sign_out(self, request: Request) -> None:

@@ -13,7 +13,7 @@ from fastapi.responses import RedirectResponse, Response
 from sqlalchemy.orm import Session, sessionmaker
 
 from publisher.config import Config
-from publisher.errors import DigestPaused, InputError, InvalidValue, NotFound, PublisherError
+from publisher.errors import DigestPaused, InputError, InvalidValue, NotFound, PublisherError, TooMany
 from publisher.mail.transport import Transport
 from publisher.subscribers.tokens import Signer
 from publisher.web.console.api import API_V1, add_audit_api, make_api
@@ -98,6 +98,16 @@ def _add_handlers(app: FastAPI, config: Config) -> None:
         page = ConsolePage(request, config)
         response = page.message(page._("Too many requests"), page._("Please wait a minute and try again."), 429)
         response.headers["Retry-After"] = "60"
+        return response
+
+    @app.exception_handler(TooMany)
+    async def too_many_of(request: Request, error: TooMany) -> Response:
+        headers = {"Retry-After": str(error.retry_after)}
+        if is_api(request.url.path):
+            return problem(429, "Too Many Requests", str(error), headers)
+        page = page_for(request)
+        response = page.message(page._("Too many requests"), str(error), 429)
+        response.headers.update(headers)
         return response
 
     @app.exception_handler(NotFound)

@@ -16,6 +16,7 @@ from sqlalchemy.orm import Session, selectinload, sessionmaker
 from publisher.config import Config
 from publisher.errors import InputError, InvalidValue
 from publisher.jobs import subscribers as changes
+from publisher.jobs.disclosures import disclosed
 from publisher.languages import supported
 from publisher.store.models import Subscriber, SubscriberCountry
 from publisher.store.paging import ESCAPE, containing, page_count, paged
@@ -61,6 +62,9 @@ def add_subscriber_pages(app: FastAPI, config: Config, sessions: sessionmaker[Se
             found, total = search(session, q.strip(), status, country, number)
             rows = [{"id": s.id, "email": s.email, "status": str(s.status), "countries": s.country_codes,
                      "language": s.language} for s in found]
+        if page.operator is not None:
+            disclosed(sessions, page.operator.email, "subscribers.list", listed(q, status, country, number),
+                      clock(), len(rows))
         imported = done.split(":")[1:] if done.startswith("imported:") else []
         return page.render("subscribers.html", status_code, title=page._("Subscribers"), rows=rows, q=q,
                            chosen_status=status, country=country, total=total, page_number=number,
@@ -116,8 +120,10 @@ def add_subscriber_pages(app: FastAPI, config: Config, sessions: sessionmaker[Se
             subscriber = changes.existing_subscriber(session, subscriber_id)
             found = history(session, subscriber.email)
             events = found[1] if found else []
-            return page.render("subscriber.html", title=subscriber.email, subscriber=subscriber,
-                               chosen=subscriber.country_codes, events=events, done=done, **choices(page))
+            shown = page.render("subscriber.html", title=subscriber.email, subscriber=subscriber,
+                                chosen=subscriber.country_codes, events=events, done=done, **choices(page))
+        disclosed(sessions, operator.email, "subscriber.view", subscriber.email, clock(), 1)
+        return shown
 
     @app.post(SUBSCRIBERS + "/{subscriber_id}", include_in_schema=False)
     def change_subscriber(request: Request, subscriber_id: int = FastPath(..., ge=1, le=2**31 - 1),
@@ -135,3 +141,9 @@ def add_subscriber_pages(app: FastAPI, config: Config, sessions: sessionmaker[Se
         changes.unsubscribe(sessions, operator.email, subscriber_id, clock())
         return page.redirect(f"{SUBSCRIBERS}/{subscriber_id}", done="unsubscribed")
 
+
+def listed(q: str, status: str, country: str, number: int) -> str:
+    """Which list of subscribers was shown, in words, for the audit log."""
+    chosen = [f"{name} {value!r}" for name, value in (("search", q.strip()), ("status", status),
+                                                        ("country", country)) if value]
+    return f"page {number}" + (f" of {', '.join(chosen)}" if chosen else "")
