@@ -236,3 +236,30 @@ def test_image_enclosures_in_each_format(tmp_path: Path) -> None:
     item = json.loads((folder / "mn" / "feed.json").read_text())["items"][0]
     assert item["image"] == "https://www.ilo.org/p.png"
     jing([folder / "mn" / "atom.xml"])
+
+
+@pytest.fixture
+def small_disk(tmp_path: Path):  # type: ignore[no-untyped-def]
+    """A 96 KB file system (tmpfs, mounted as root): a disk that fills during a build."""
+    import subprocess
+
+    folder = tmp_path / "small"
+    folder.mkdir()
+    if os.getuid() != 0 or subprocess.run(["mount", "-t", "tmpfs", "-o", "size=96k", "tmpfs", str(folder)],
+                                          capture_output=True).returncode != 0:
+        pytest.skip("mounting a small tmpfs needs root")  # (CI runs as root)
+    yield folder
+    subprocess.run(["umount", str(folder)], check=True)
+
+
+def test_a_full_disk_is_one_line_and_leaves_no_half_files(tmp_path: Path, small_disk: Path) -> None:
+    """A disk full during a feed write gave a traceback."""
+    from helpers import set_keys, write_config
+
+    path = write_config(tmp_path, f"sqlite:///{tmp_path / 'x.db'}")
+    set_keys(path, "feeds", dir=f'"{small_disk}"')
+    result = CliRunner().invoke(cli, ["--config", str(path), "import", str(SEED)])
+    assert result.exit_code == 1 and result.exception is not None and isinstance(result.exception, SystemExit)
+    [line] = result.stderr.strip().splitlines()
+    assert "cannot write (No space left on device)" in line and str(small_disk) in line
+    assert not [name for _, _, names in os.walk(small_disk) for name in names if name.endswith(".tmp")]

@@ -36,6 +36,8 @@ BAD_RECORDS = {
     "a bell in the summary": _record(summary="ring \x07"),
     "a terminal escape in the credit": _record(image_credit="© someone\x1b[31m"),
     "a link too long to be a key": _record(url="https://www.ilo.org/" + "a" * 600),
+    "half a surrogate pair in the title (JSON's \\ud800)": _record(title="China \ud800 jobs"),
+    "half a surrogate pair in a link": _record(url="https://www.ilo.org/\udfff"),
 }
 
 

@@ -13,7 +13,13 @@ import os
 import tempfile
 from pathlib import Path
 
+from publisher.errors import PublisherError
+
 log = logging.getLogger(__name__)
+
+
+class FeedWriteError(PublisherError):
+    """A feed file could not be written (the disk is full, the folder read-only)."""
 
 STATE_NAME = ".build-state.json"
 GZIP_SUFFIX = ".gz"
@@ -24,10 +30,13 @@ def write_atomic(path: Path, data: bytes) -> None:
     the old file or the new one, never half of one, and a crash leaves the old one intact.
     (The data is flushed before the rename; should the rename itself be lost to a power cut,
     the old file is what remains, and the next build writes it again.)"""
-    path.parent.mkdir(parents=True, exist_ok=True)
-    # Not a `with` block: the file must outlive it, to be renamed into place.
-    handle = tempfile.NamedTemporaryFile(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp",  # noqa: SIM115
-                                         delete=False)
+    try:
+        path.parent.mkdir(parents=True, exist_ok=True)
+        # Not a `with` block: the file must outlive it, to be renamed into place.
+        handle = tempfile.NamedTemporaryFile(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp",  # noqa: SIM115
+                                             delete=False)
+    except OSError as exc:
+        raise FeedWriteError(f"{path.parent}: cannot write there ({exc.strerror or exc})") from exc
     try:
         with handle:
             handle.write(data)
@@ -35,8 +44,11 @@ def write_atomic(path: Path, data: bytes) -> None:
             os.fsync(handle.fileno())
         os.chmod(handle.name, 0o644)
         os.replace(handle.name, path)
-    except BaseException:
+    except BaseException as exc:
         Path(handle.name).unlink(missing_ok=True)
+        if isinstance(exc, OSError):  # a full disk, a read-only folder: the old file stays as it was
+            raise FeedWriteError(f"{path}: cannot write ({exc.strerror or exc}); the file before it "
+                                 "is left as it was") from exc
         raise
 
 

@@ -17,6 +17,7 @@ LATEST = datetime(2200, 1, 1, tzinfo=UTC)  # far enough; and time-zone arithmeti
 MAX_URL = 500  # characters: a release is recognised by its URL, and that key has to fit
 _ANY_CONTROL = re.compile(r"[\x00-\x1f\x7f]")
 _CONTROL_BUT_LINES = re.compile(r"[\x00-\x08\x0b\x0c\x0e-\x1f\x7f]")  # tab, LF and CR allowed
+_NO_CHARACTER = re.compile("[\ud800-\udfff]")
 _ONE_LINE = ("title", "image_credit", "category")
 _TEXT = ("summary", "body_html")
 _LINKS = ("url", "image_url")
@@ -35,6 +36,10 @@ def entry_problem(entry: Entry) -> str | None:
     if not EARLIEST <= entry.published < LATEST:
         return (f"published: {entry.published.date().isoformat()} is not a date between "
                 f"{EARLIEST.year} and {LATEST.year - 1}")
+    for name in _ONE_LINE + _TEXT + _LINKS:
+        value = getattr(entry, name)
+        if value and (found := _NO_CHARACTER.search(value)):  # JSON's "\ud800": no UTF-8 holds it
+            return f"{name}: holds U+{ord(found.group()):04X}, half of a surrogate pair, which is no character"
     for name in _ONE_LINE + _TEXT:
         value = getattr(entry, name)
         pattern = _ANY_CONTROL if name in _ONE_LINE else _CONTROL_BUT_LINES
