@@ -32,7 +32,7 @@ def api(web) -> Iterator[tuple]:  # type: ignore[no-untyped-def, type-arg]
     base, path, config, sessions, server = web
     with sessions.begin() as session:
         operator = add_operator(session, "cms@example.org", "a long enough password", utc_now())
-        row, token = make_token(session, operator, "cms", utc_now())
+        row, token = make_token(session, operator, "cms", utc_now(), ("all",))
     headers = {"Authorization": f"Bearer {token}"}
     with httpx.Client(base_url=base + "/api/v1", headers=headers, timeout=20) as client:
         yield client, config, sessions, path, server, row.id, base
@@ -296,3 +296,25 @@ def test_addresses_handed_out_and_test_copies_are_audited_and_bounded(api) -> No
     answers = [client.post(f"/digests/{name}/test", json={"address": f"e{i}@example.org"}).status_code
                for i in range(TEST_COPIES + 1)]
     assert answers == [200] * TEST_COPIES + [429]  # (nothing is new since the edition: none is mailed)
+
+
+def test_a_token_may_do_only_what_its_scopes_say(api) -> None:  # type: ignore[no-untyped-def]
+    """Any token (a content system's) could export every subscriber."""
+    _client, config, _sessions, path, _server, _token, base = api
+    made = CliRunner().invoke(cli, ["--config", str(path), "operators", "token", "cms@example.org",
+                                    "--label", "the CMS", "--scope", "releases"])
+    assert made.exit_code == 0 and "(releases)" in made.stdout
+    token = made.stdout.strip().rsplit(" ", 1)[1]
+    with httpx.Client(base_url=base + "/api/v1", headers={"Authorization": f"Bearer {token}"}, timeout=20) as cms:
+        assert cms.post("/releases", json=RELEASE).status_code == 201
+        for refused in (cms.get("/subscribers/export"), cms.get("/subscribers"), cms.get("/audit"),
+                        cms.post(f"/digests/{config.digests[0].name}/pause")):
+            assert refused.status_code == 403 and refused.headers["content-type"] == "application/problem+json"
+            assert "needs the scope" in refused.json()["detail"]
+        assert cms.get("/releases").status_code == 403  # reading is "read", not "releases"
+    reader = CliRunner().invoke(cli, ["--config", str(path), "operators", "token", "cms@example.org"])
+    assert "(read)" in reader.stdout  # the default: read, no reader's address
+    listed = CliRunner().invoke(cli, ["--config", str(path), "operators", "list"])
+    assert "the CMS (releases)" in listed.stdout
+    bad = CliRunner().invoke(cli, ["--config", str(path), "operators", "token", "cms@example.org", "--scope", "root"])
+    assert bad.exit_code == 2 and "root" in bad.output

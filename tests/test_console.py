@@ -190,7 +190,7 @@ def test_operators_commands(config_path: Path) -> None:
     short = runner.invoke(cli, [*base, "add", "b@example.org"], input="short\n")
     assert short.exit_code == 2 and "too short" in short.output
     token = runner.invoke(cli, [*base, "token", "press@example.org", "--label", "cms"])
-    assert re.fullmatch(r"API token #1 for Press@example.org: pub_\S{40,}\n", token.output)
+    assert re.fullmatch(r"API token #1 for Press@example.org \(read\): pub_\S{40,}\n", token.output)
     listed = runner.invoke(cli, [*base, "list"])
     assert "Press@example.org" in listed.output and "#1 cms" in listed.output
     assert runner.invoke(cli, [*base, "revoke", "1"]).output == "revoked API token #1\n"
@@ -389,3 +389,21 @@ def test_sign_ins_are_in_the_audit_log_a_failed_one_with_the_address_tried(conso
     assert [tuple(entry) for entry in entries] == [
         ("sign-in from 127.0.0.1", "operator.sign_in_failed", "press@example.org forged line"),
         ("press@example.org", "operator.sign_in", "from 127.0.0.1")]
+
+
+def test_the_console_shows_each_tokens_scopes(console) -> None:  # type: ignore[no-untyped-def]
+    from publisher.operators.tokens import make_token, revoke_token
+    from publisher.store.models import Operator
+
+    client, _config, sessions, _path = console
+    with sessions.begin() as session:
+        operator = session.scalars(select(Operator)).one()
+        make_token(session, operator, "the CMS <script>", utc_now(), ("releases",))
+        old, _ = make_token(session, operator, "old export", utc_now(), ("subscribers", "read"))
+        revoke_token(session, old.id, utc_now())
+    sign_in(client)
+    page = client.get("/admin/tokens")
+    assert page.status_code == 200
+    text = " ".join(html.unescape(re.sub(r"<[^>]+>", " ", page.text)).split())
+    assert "the CMS <script> releases" in text and "<script>" not in page.text  # escaped
+    assert "old export subscribers read" in text and "revoked" in text and "never" in text

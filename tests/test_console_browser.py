@@ -133,7 +133,7 @@ def test_an_operator_adds_a_release_on_a_phone(web, browser) -> None:  # type: i
     row = browser.find_element(By.XPATH, f"//td[starts-with(., 'digest:{digest}')]/..")
     assert "paused" in row.text and row.find_elements(By.TAG_NAME, "s")
     for name, path in (("dashboard", "/admin"), ("audit", "/admin/audit"), ("subscribers", "/admin/subscribers"),
-                       ("sources", "/admin/sources"),
+                       ("sources", "/admin/sources"), ("API tokens", "/admin/tokens"),
                        ("dashboard in Chinese", "/admin?lang=zh_Hans"), ("audit in Mongolian", "/admin/audit?lang=mn")):
         browser.get(base + path)
         WebDriverWait(browser, 15).until(lambda driver: driver.find_elements(By.TAG_NAME, "h1"))

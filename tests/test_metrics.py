@@ -50,7 +50,7 @@ def test_other_addresses_need_a_live_token(web) -> None:  # type: ignore[no-unty
         update={"metrics_from": (ip_network("192.0.2.0/24"),)})})
     with sessions.begin() as session:
         operator = add_operator(session, "ops@example.org", "a long enough password", utc_now())
-        row, token = make_token(session, operator, "prometheus", utc_now())
+        row, token = make_token(session, operator, "prometheus", utc_now(), ("read",))
     for base in serve_app(create_app(elsewhere, sessions)):
         refused = httpx.get(f"{base}/metrics", timeout=20)
         assert refused.status_code == 401 and refused.headers["www-authenticate"].startswith("Bearer")

@@ -30,7 +30,7 @@ def live(tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[str, str]]:
     config, sessions = setup_store(path, {"a@example.org": ("CN", "confirmed")})
     with sessions.begin() as session:
         operator = add_operator(session, "ops@example.org", "a long enough password", utc_now())
-        _row, token = make_token(session, operator, "schemathesis", utc_now())
+        _row, token = make_token(session, operator, "schemathesis", utc_now(), ("all",))
     for base in serve_app(create_app(config, sessions)):
         yield base, token
     controller.stop()

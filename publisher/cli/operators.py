@@ -17,7 +17,7 @@ from publisher.operators.accounts import (
     remove_operator,
 )
 from publisher.operators.audit import COMMAND_LINE, record
-from publisher.operators.tokens import make_token, revoke_token, tokens_of
+from publisher.operators.tokens import SCOPES, make_token, revoke_token, tokens_of
 
 
 @cli.group()
@@ -58,7 +58,7 @@ def operators_list(app: App) -> None:
         rows = []
         for operator in all_operators(session):
             tokens = tokens_of(session, operator)
-            live = [f"#{token.id} {token.label}" for token in tokens if token.revoked is None]
+            live = [f"#{token.id} {token.label} ({token.scopes})" for token in tokens if token.revoked is None]
             rows.append([operator.email, operator.created.strftime("%Y-%m-%d %H:%M"), ", ".join(live) or "-"])
     print_table(["operator", "added (UTC)", "API tokens"], rows)
 
@@ -77,18 +77,22 @@ def operators_remove(app: App, email: str) -> None:
 @operators.command("token")
 @click.argument("email")
 @click.option("--label", default="api", show_default=True, help="What the token is for.")
+@click.option("--scope", "scopes", multiple=True, default=("read",), show_default=True,
+              type=click.Choice(list(SCOPES)),
+              help="What it may do (repeatable): " + "; ".join(f"{name}: {what}" for name, what in SCOPES.items()))
 @pass_app
-def operators_token(app: App, email: str, label: str) -> None:
+def operators_token(app: App, email: str, label: str, scopes: tuple[str, ...]) -> None:
     """Make an API token for EMAIL and print it (it is not shown again).
 
-    Use it as "Authorization: Bearer TOKEN" on /api/v1.
+    Use it as "Authorization: Bearer TOKEN" on /api/v1. A content system posting releases
+    needs --scope releases; only a token with --scope subscribers sees readers' addresses.
     """
     with app.sessions.begin() as session:
         operator = existing_operator(session, email)
-        row, token = make_token(session, operator, label.strip()[:200] or "api", now())
+        row, token = make_token(session, operator, label.strip()[:200] or "api", now(), scopes)
         record(session, COMMAND_LINE, "token.add", f"API token #{row.id} of {operator.email}", now(),
-               after={"label": row.label})
-    click.echo(f"API token #{row.id} for {operator.email}: {token}")
+               after={"label": row.label, "scopes": row.scopes})
+    click.echo(f"API token #{row.id} for {operator.email} ({row.scopes}): {token}")
 
 
 @operators.command("revoke")

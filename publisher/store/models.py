@@ -449,6 +449,8 @@ class ApiToken(Base):
     created: Mapped[datetime] = mapped_column(UTCDateTime())
     used: Mapped[datetime | None] = mapped_column(UTCDateTime())
     revoked: Mapped[datetime | None] = mapped_column(UTCDateTime())
+    # What it may do, space-separated (operators/tokens.py SCOPES); "all" for tokens made before.
+    scopes: Mapped[str] = mapped_column(String(100), server_default="all")
 
 
 class AuditEntry(Base):

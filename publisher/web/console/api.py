@@ -11,7 +11,7 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Annotated, Any, Literal
 
-from fastapi import Depends, FastAPI, Query
+from fastapi import Depends, FastAPI, HTTPException, Query, Request
 from fastapi import Path as FastPath
 from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
 from pydantic import BaseModel
@@ -19,6 +19,7 @@ from sqlalchemy.orm import Session, sessionmaker
 
 from publisher.config import Config
 from publisher.operators.audit import entries
+from publisher.operators.tokens import allows
 from publisher.web.console.guard import Guard, Operator
 
 API_V1 = "/api/v1"
@@ -27,7 +28,9 @@ Id = Annotated[int, FastPath(ge=1, le=2**31 - 1)]
 Page = Annotated[int, Query(ge=1, le=100_000)]
 _PROBLEM: dict[str, Any] = {"content": {"application/problem+json": {}}}
 ERRORS: dict[int | str, dict[str, Any]] = {
-    401: {"description": "No live API token", **_PROBLEM}, 404: {"description": "No such thing", **_PROBLEM},
+    401: {"description": "No live API token", **_PROBLEM},
+    403: {"description": "The token's scopes do not cover this", **_PROBLEM},
+    404: {"description": "No such thing", **_PROBLEM},
     422: {"description": "A value that cannot be used; `detail` or `errors` name the field", **_PROBLEM}}
 
 
@@ -59,13 +62,31 @@ class AuditOut(BaseModel):
     after: dict[str, Any] | None
 
 
+def needed_scope(method: str, path: str) -> str:
+    """The token scope a request needs (operators/tokens.py SCOPES). Whatever hands out or
+    changes readers' addresses needs "subscribers", reading as well."""
+    if path.startswith((f"{API_V1}/subscribers", f"{API_V1}/audit")) or "/editions/" in path:
+        return "subscribers"
+    if method in ("GET", "HEAD"):
+        return "read"
+    if path.startswith((f"{API_V1}/releases", f"{API_V1}/sources")):
+        return "releases"
+    if path.startswith(f"{API_V1}/digests"):
+        return "sending"
+    return "all"
+
+
 def make_api(app: FastAPI, config: Config, sessions: sessionmaker[Session], guard: Guard,
              clock: Callable[[], datetime]) -> Api:
     bearer = HTTPBearer(auto_error=False, description="A token from `publisher operators token EMAIL`")
 
-    def operator(_credentials: HTTPAuthorizationCredentials | None = Depends(bearer),
+    def operator(request: Request, _credentials: HTTPAuthorizationCredentials | None = Depends(bearer),
                  found: Operator = Depends(guard.api_operator)) -> Operator:
-        return found  # (the bearer scheme is there for the OpenAPI description)
+        # (the bearer scheme is there for the OpenAPI description)
+        needed = needed_scope(request.method, request.url.path)
+        if not allows(found.scopes, needed):
+            raise HTTPException(403, f"this token may do {' '.join(found.scopes)}; this needs the scope {needed!r}")
+        return found
 
     return Api(app, config, sessions, clock, operator, Literal.__getitem__(tuple(config.country_codes)))
 

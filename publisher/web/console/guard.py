@@ -39,6 +39,7 @@ class Operator:
     id: int
     email: str
     csrf: str = ""
+    scopes: tuple[str, ...] = ("all",)  # an API token's (operators/tokens.py); a console session may do all
 
 
 class NotSignedIn(Exception):
@@ -134,7 +135,7 @@ class Guard:
             with self.sessions.begin() as session:
                 found = token_operator(session, token.strip(), self.clock())
                 if found is not None:
-                    return Operator(found.id, found.email)
+                    return Operator(found[0].id, found[0].email, scopes=found[1])
         raise NotSignedIn()
 
 

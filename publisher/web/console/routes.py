@@ -29,6 +29,7 @@ from publisher.web.console.login import LOGIN, add_login_routes
 from publisher.web.console.releases import add_release_pages
 from publisher.web.console.sources import add_source_pages
 from publisher.web.console.subscribers import SUBSCRIBERS, add_subscriber_pages
+from publisher.web.console.tokens import add_token_page
 from publisher.web.console.views import ADMIN, NO_STORE, ConsolePage
 from publisher.web.pages import Page
 from publisher.web.problems import is_api, problem, unauthorized
@@ -44,6 +45,7 @@ def add_console(app: FastAPI, config: Config, sessions: sessionmaker[Session], s
     add_digest_pages(app, config, sessions, guard, clock, transport)
     add_source_pages(app, config, sessions, guard, clock)
     add_audit_route(app, config, sessions, guard)
+    add_token_page(app, config, sessions, guard)
     api = make_api(app, config, sessions, guard, clock)
     for add in (add_release_api, add_subscriber_api, add_source_api, add_audit_api):
         add(api)

@@ -25,7 +25,8 @@ class ConsolePage(Page):
         _ = self._
         sections = [(ADMIN, _("Dashboard")), (f"{ADMIN}/releases", _("Releases")),
                     (f"{ADMIN}/subscribers", _("Subscribers")), (f"{ADMIN}/digests", _("Digests")),
-                    (f"{ADMIN}/sources", _("Sources")), (f"{ADMIN}/audit", _("Audit log"))]
+                    (f"{ADMIN}/sources", _("Sources")), (f"{ADMIN}/tokens", _("API tokens")),
+                    (f"{ADMIN}/audit", _("Audit log"))]
         path = self.request.url.path
         nav = [{"url": self.link(url), "name": name, "current": path == url or
                 (url != ADMIN and path.startswith(url + "/"))} for url, name in sections]
