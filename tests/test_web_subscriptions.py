@@ -248,3 +248,23 @@ def test_a_stopped_address_comes_back_only_by_confirming(web) -> None:  # type: 
 
 def run_cli(args: list[str], path: Path) -> int:
     return CliRunner().invoke(cli, ["--config", str(path), *args]).exit_code
+
+
+def test_a_second_one_click_unsubscribe_says_so_and_opens_nothing(web, tmp_path) -> None:  # type: ignore[no-untyped-def]
+    """Mail clients repeat one-click POSTs: the second said "This link does not work"."""
+    base, path, config, sessions, server = web
+    subscribe(base, "twice@example.org", ["CN"])
+    confirm = re.search(r"(https?://\S+/confirm\?token=\S+)", digest_text(server.to("twice@example.org")[0].message))
+    assert httpx.get(local(confirm.group(1), base)).status_code == 200  # type: ignore[union-attr]
+    news = tmp_path / "news.json"
+    news.write_text(json.dumps([{"title": "New in China", "published": "2026-11-26"}]))
+    import_files(sessions, config, [ImportRequest(str(news))], datetime.now(UTC))
+    assert send_digest(path).endswith("1 sent, 0 failed\n")
+    one_click = re.findall(r"<([^>]+)>", server.to("twice@example.org")[-1].message["List-Unsubscribe"])[0]
+    for _ in range(2):
+        done = httpx.post(local(one_click, base), content=b"List-Unsubscribe=One-Click",
+                          headers={"Content-Type": "application/x-www-form-urlencoded"})
+        assert done.status_code == 200 and "You are unsubscribed" in done.text
+    again = httpx.get(local(one_click, base))
+    assert again.status_code == 200 and "You are unsubscribed" in again.text and "preferences" not in again.text
+    assert status_of(sessions, "twice@example.org") == "unsubscribed"

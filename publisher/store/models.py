@@ -161,6 +161,9 @@ class Subscriber(Base):
     # Random, never sent: every signed link of this subscriber is bound to it, so a new one
     # revokes them all (and an id used again by someone else comes with another).
     token_nonce: Mapped[str] = mapped_column(String(32), default=lambda: new_nonce())
+    # The nonce their links had when they last unsubscribed: such a link, followed again, may
+    # only say that they are unsubscribed (RFC 8058 one-click is repeated by mail clients).
+    left_nonce: Mapped[str | None] = mapped_column(String(32))
     language: Mapped[str] = mapped_column(String(16), default="en")  # of their mail (languages.LANGUAGES)
     soft_bounces: Mapped[int] = mapped_column(Integer, default=0)  # editions in a row, since the last delivery
 

@@ -86,8 +86,11 @@ def change_preferences(session: Session, signer: Signer, token: str, countries: 
 
 
 def unsubscribe(session: Session, signer: Signer, token: str, now: datetime) -> Subscriber:
+    """The subscriber leaves; a link of theirs followed again after that finds them gone (and
+    changes nothing)."""
     subscriber = _subscriber(session, signer, "unsubscribe", token)
-    unsubscribe_subscriber(subscriber, now)
+    if subscriber.status != SubscriberStatus.UNSUBSCRIBED:
+        unsubscribe_subscriber(subscriber, now)
     return subscriber
 
 
@@ -108,7 +111,14 @@ def _subscriber(session: Session, signer: Signer, purpose: str, token: str,
     subscriber = session.get(Subscriber, subscriber_id)
     if subscriber is None:
         raise TokenError()
-    signer.verify(purpose, token, subscriber.token_nonce, max_age)
+    try:
+        signer.verify(purpose, token, subscriber.token_nonce, max_age)
+    except TokenError:
+        # An unsubscribe link from before they left: it shows that they left, nothing more.
+        if not (purpose == "unsubscribe" and subscriber.status == SubscriberStatus.UNSUBSCRIBED
+                and subscriber.left_nonce):
+            raise
+        signer.verify(purpose, token, subscriber.left_nonce, max_age)
     return subscriber
 
 

@@ -144,7 +144,7 @@ def set_status(subscriber: Subscriber, status: SubscriberStatus, now: datetime) 
 def unsubscribe_subscriber(subscriber: Subscriber, now: datetime) -> None:
     """No more digests, and every link mailed to them before stops working (a new nonce)."""
     set_status(subscriber, SubscriberStatus.UNSUBSCRIBED, now)
-    subscriber.token_nonce = new_nonce()
+    subscriber.left_nonce, subscriber.token_nonce = subscriber.token_nonce, new_nonce()
 
 
 def set_countries(subscriber: Subscriber, countries: Iterable[str]) -> None:

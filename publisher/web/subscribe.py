@@ -24,6 +24,7 @@ from publisher.i18n import country_names, texts
 from publisher.languages import supported
 from publisher.mail.letters import Letter, send_letter
 from publisher.mail.transport import DeliveryFailure, Transport, TransportError
+from publisher.store.statuses import SubscriberStatus
 from publisher.subscribers.optin import (
     change_preferences,
     confirm,
@@ -191,8 +192,11 @@ def add_subscription_routes(app: FastAPI, config: Config, sessions: sessionmaker
             with sessions() as session:
                 subscriber = subscriber_for(session, signer, "unsubscribe", token)
                 email, preferences = subscriber.email, link_token(signer, "preferences", subscriber)
+                gone = subscriber.status == SubscriberStatus.UNSUBSCRIBED
         except TokenError as exc:
             return refused(page, exc)
+        if gone:  # (and no link of theirs works again: only subscribing anew)
+            return already_unsubscribed(page, email)
         return page.render("unsubscribe.html", title=page._("Unsubscribe"), email=email,
                            action=page.link(UNSUBSCRIBE_PATH, token=token),
                            preferences=page.link(PREFERENCES_PATH, token=preferences))
@@ -211,6 +215,10 @@ def add_subscription_routes(app: FastAPI, config: Config, sessions: sessionmaker
                 email = subscriber.email
         except TokenError as exc:
             return refused(page, exc)
+        return already_unsubscribed(page, email)
+
+    def already_unsubscribed(page: Page, email: str) -> HTMLResponse:
+        _ = page._
         return page.message(_("You are unsubscribed"),
                             _("No more news will be sent to %(address)s.") % {"address": email})
 
