@@ -35,3 +35,16 @@ def negotiate(accept_language: str, default: str) -> str:
         if weight > 0 and (found := supported(tag)):
             weighted.append((-weight, position, found))
     return min(weighted)[2] if weighted else default
+
+
+_TRADITIONAL = ("zh_hant", "zh_tw", "zh_hk", "zh_mo")
+
+
+def traditional_chinese(tags: str) -> bool:
+    """Whether the reader's first Chinese choice (a `?lang=` value or an `Accept-Language`
+    header, in its order) is Traditional Chinese, which readers get as Simplified (say so)."""
+    for part in tags.split(",")[:20]:
+        tag = part.partition(";")[0].strip().replace("-", "_").lower()
+        if tag.startswith("zh"):
+            return tag.startswith(_TRADITIONAL)
+    return False

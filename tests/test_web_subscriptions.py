@@ -268,3 +268,14 @@ def test_a_second_one_click_unsubscribe_says_so_and_opens_nothing(web, tmp_path)
     again = httpx.get(local(one_click, base))
     assert again.status_code == 200 and "You are unsubscribed" in again.text and "preferences" not in again.text
     assert status_of(sessions, "twice@example.org") == "unsubscribed"
+
+
+@pytest.mark.parametrize(("query", "header", "said"), [
+    ({}, "zh-TW,zh;q=0.9,en;q=0.5", True), ({"lang": "zh-HK"}, "", True), ({}, "zh-Hant", True),
+    ({}, "zh-CN,zh-TW;q=0.5", False), ({}, "en", False), ({"lang": "zh_Hans"}, "zh-TW", False)])
+def test_a_reader_asking_for_traditional_chinese_is_told_it_is_simplified(web, query, header: str,
+                                                                          said: bool) -> None:  # type: ignore[no-untyped-def]
+    base, *_ = web
+    page = httpx.get(base + "/subscribe", params=query, headers={"Accept-Language": header} if header else {})
+    assert page.status_code == 200
+    assert ("本站只提供简体中文版本" in page.text) is said

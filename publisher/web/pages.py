@@ -12,7 +12,7 @@ from fastapi.responses import HTMLResponse
 
 from publisher.config import Country, Site
 from publisher.i18n import Texts, texts
-from publisher.languages import LANGUAGES, NAMES, negotiate, supported
+from publisher.languages import LANGUAGES, NAMES, negotiate, supported, traditional_chinese
 from publisher.templating import render
 
 
@@ -26,6 +26,9 @@ class Page:
         self.texts: Texts = texts(self.asked or negotiate(request.headers.get("accept-language", ""),
                                                           default))
         self._ = self.texts.gettext
+        # Asked for Traditional Chinese, given Simplified: the page says so.
+        chinese_asked = request.query_params.get("lang", "") or request.headers.get("accept-language", "")
+        self.simplified_only = self.texts.language == "zh_Hans" and traditional_chinese(chinese_asked)
 
     def link(self, path: str, **query: str) -> str:
         """A link to one of the service's pages, keeping a language the reader chose."""
@@ -48,8 +51,8 @@ class Page:
         languages = [{"tag": tag.replace("_", "-"), "name": NAMES[tag], "current": tag == self.texts.language,
                       "url": f"{self.request.url.path}?{urlencode({**here, 'lang': tag})}"}
                      for tag in LANGUAGES]
-        html = render(f"web/{name}", {"site": self.site, "languages": languages, **context},
-                      texts=self.texts)
+        html = render(f"web/{name}", {"site": self.site, "languages": languages,
+                                      "simplified_only": self.simplified_only, **context}, texts=self.texts)
         headers = {"Content-Language": self.texts.language.replace("_", "-"), "Vary": "Accept-Language"}
         return HTMLResponse(html, status_code=status, headers=headers)
 
