@@ -279,3 +279,14 @@ def test_a_reader_asking_for_traditional_chinese_is_told_it_is_simplified(web, q
     page = httpx.get(base + "/subscribe", params=query, headers={"Accept-Language": header} if header else {})
     assert page.status_code == 200
     assert ("本站只提供简体中文版本" in page.text) is said
+
+
+def test_the_subscription_forms_cookie_is_secure_on_an_https_site(web) -> None:  # type: ignore[no-untyped-def]
+    """Behind a proxy that speaks plain http to the app, the form's cookie went without Secure
+    (the console's sign-in form had it): one rule for both now."""
+    _base, _path, config, sessions, _server = web
+    https = config.model_copy(update={"site": config.site.model_copy(update={"base_url": "https://news.example.org"})})
+    for base in serve_app(create_app(https, sessions)):
+        for path in ("/subscribe", "/admin/login"):
+            cookie = httpx.get(base + path).headers["set-cookie"].lower()
+            assert "secure" in cookie and "httponly" in cookie and "samesite=strict" in cookie, path

@@ -9,7 +9,6 @@ match a SameSite=Strict cookie, so another site cannot post them. Bad or expired
 from __future__ import annotations
 
 import logging
-import secrets
 from collections.abc import Callable
 from datetime import datetime, timedelta
 from typing import Any
@@ -36,6 +35,7 @@ from publisher.subscribers.optin import (
 from publisher.subscribers.people import normalize_email
 from publisher.subscribers.tokens import Signer, TestCopyLink, TokenError, TokenExpired
 from publisher.urls import CONFIRM_PATH, PREFERENCES_PATH, SUBSCRIBE_PATH, UNSUBSCRIBE_PATH
+from publisher.web.formtokens import FormToken
 from publisher.web.limits import RateLimit
 from publisher.web.pages import Page
 
@@ -48,6 +48,7 @@ def add_subscription_routes(app: FastAPI, config: Config, sessions: sessionmaker
                             clock: Callable[[], datetime]) -> None:
     per_address = RateLimit(sessions, "confirmation-mail", 3, timedelta(hours=1), clock)
     per_client = RateLimit(sessions, "form-post", 20, timedelta(minutes=10), clock)
+    form_token = FormToken(signer, config.site, CSRF_COOKIE)
 
     def refused(page: Page, exc: TokenError, hint: str = "") -> HTMLResponse:
         _ = page._
@@ -66,22 +67,18 @@ def add_subscription_routes(app: FastAPI, config: Config, sessions: sessionmaker
     def form(page: Page, *, action: str, title: str, button: str, chosen: list[str],
              ask_email: bool, language: str, email: str = "", error: str = "",
              status: int = 200) -> HTMLResponse:
-        csrf = page.request.cookies.get(CSRF_COOKIE, "")
-        if not signer.is_sealed(csrf):  # none yet, or not one of ours
-            csrf = signer.seal(secrets.token_urlsafe(24))
+        csrf = form_token.token(page.request)
         countries = page.country_choices(config.countries)
         choices = page.language_choices()
         response = page.render("subscribe.html", status, title=title, action=action, button=button,
                                csrf=csrf, ask_email=ask_email, email=email, error=error,
                                countries=countries, chosen=chosen, language_choices=choices,
                                chosen_language=language)
-        response.set_cookie(CSRF_COOKIE, csrf, httponly=True, samesite="strict",
-                            secure=page.request.url.scheme == "https")
+        form_token.send(page.request, response, csrf)
         return response
 
     def cross_site(request: Request, csrf: str) -> bool:
-        cookie = request.cookies.get(CSRF_COOKIE, "")
-        return not signer.is_sealed(cookie) or not secrets.compare_digest(cookie, csrf)
+        return not form_token.matches(request, csrf)
 
     def chosen_codes(countries: list[str]) -> list[str]:
         return [code for code in dict.fromkeys(countries) if code in config.country_codes]

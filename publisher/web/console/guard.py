@@ -9,7 +9,6 @@ cannot post one (the cookie would not even travel with it)."""
 from __future__ import annotations
 
 import hmac
-import secrets
 from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import datetime, timedelta
@@ -24,6 +23,7 @@ from publisher.operators.accounts import login_key
 from publisher.operators.sessions import close_session, session_operator
 from publisher.operators.tokens import token_operator
 from publisher.subscribers.tokens import Signer
+from publisher.web.formtokens import FormToken, secure_cookies
 from publisher.web.limits import RateLimit
 
 SESSION_COOKIE = "publisher_console"
@@ -57,6 +57,7 @@ class Guard:
         self.idle, self.lifetime = config.web.session_idle, config.web.session_lifetime
         self.per_address = RateLimit(sessions, "login-address", ATTEMPTS, timedelta(minutes=1), clock)
         self.per_client = RateLimit(sessions, "login-client", CLIENT_ATTEMPTS, timedelta(minutes=1), clock)
+        self.login_form = FormToken(signer, config.site, LOGIN_COOKIE, path="/admin")
 
     # Sessions
 
@@ -96,7 +97,7 @@ class Guard:
 
     def set_session(self, request: Request, response: Response, value: str) -> None:
         response.set_cookie(SESSION_COOKIE, value, httponly=True, samesite="strict", path="/",
-                            secure=self._https(request))
+                            secure=secure_cookies(request, self.config.site))
 
     def _secret(self, cookie: str) -> str | None:
         secret, _, signature = cookie.rpartition(".")
@@ -107,23 +108,9 @@ class Guard:
     def _csrf(self, secret: str) -> str:
         return self.signer.tag("console", f"form {secret}")
 
-    def _https(self, request: Request) -> bool:
-        return request.url.scheme == "https" or self.config.site.base_url.startswith("https:")
-
-    # The login form, before any session: a double-submit token
-
-    def login_token(self, request: Request) -> str:
-        """The login form's token: the browser's, else a new one (`set_login_token` sends it)."""
-        token = request.cookies.get(LOGIN_COOKIE, "")
-        return token if self.signer.is_sealed(token) else self.signer.seal(secrets.token_urlsafe(24))
-
-    def set_login_token(self, request: Request, response: Response, token: str) -> None:
-        response.set_cookie(LOGIN_COOKIE, token, httponly=True, samesite="strict", path="/admin",
-                            secure=self._https(request))
-
     def login_form_checked(self, request: Request, token: str) -> None:
-        cookie = request.cookies.get(LOGIN_COOKIE, "")
-        if not (self.signer.is_sealed(cookie) and hmac.compare_digest(cookie, token)):
+        """The login form, before any session, carries a double-submit token (`login_form`)."""
+        if not self.login_form.matches(request, token):
             raise CrossSite()
 
     # The API

@@ -15,10 +15,10 @@ LOGIN = f"{ADMIN}/login"
 def add_login_routes(app: FastAPI, config: Config, guard: Guard) -> None:
     def form(request: Request, next_path: str, error: str = "", status: int = 200) -> HTMLResponse:
         page = ConsolePage(request, config)
-        token = guard.login_token(request)
+        token = guard.login_form.token(request)
         response = page.render("login.html", status, title=page._("Sign in"), error=error,
                                next_path=next_path, action=page.link(LOGIN), token=token)
-        guard.set_login_token(request, response, token)
+        guard.login_form.send(request, response, token)
         return response
 
     @app.get(LOGIN, response_class=HTMLResponse, summary="The console's sign-in form",
