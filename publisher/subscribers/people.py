@@ -8,13 +8,14 @@ from datetime import datetime
 from typing import Any, TypeVar
 
 from email_validator import EmailNotValidError, validate_email
-from sqlalchemy import select
+from sqlalchemy import Select, select
 from sqlalchemy.orm import Session, selectinload
 
 from publisher.csvfile import csv_records, unguarded, write_rows
 from publisher.errors import InputError, InvalidValue
 from publisher.languages import LANGUAGES, supported
 from publisher.store.models import Subscriber, SubscriberCountry, new_nonce
+from publisher.store.paging import ESCAPE, containing
 from publisher.store.statuses import SubscriberStatus
 
 STATUSES = tuple(status.value for status in SubscriberStatus)
@@ -221,15 +222,24 @@ def chunked(items: Iterable[T], size: int) -> Iterator[list[T]]:
         yield chunk
 
 
-def list_subscribers(
-    session: Session, status: SubscriberStatus | None = None, country: str | None = None
-) -> list[Subscriber]:
+def subscriber_query(status: SubscriberStatus | None = None, country: str | None = None,
+                     words: str = "") -> Select[Subscriber]:
+    """Subscribers (with their countries) in address order: of a status, following a country,
+    whose address holds `words`; each filter only when given."""
     query = select(Subscriber).options(selectinload(Subscriber.follows)).order_by(Subscriber.email_key)
+    if words:
+        query = query.where(Subscriber.email_key.like(containing(words.lower()), escape=ESCAPE))
     if status:
         query = query.where(Subscriber.status == status)
     if country:
         query = query.where(Subscriber.follows.any(SubscriberCountry.country_code == country))
-    return list(session.scalars(query))
+    return query
+
+
+def list_subscribers(
+    session: Session, status: SubscriberStatus | None = None, country: str | None = None
+) -> list[Subscriber]:
+    return list(session.scalars(subscriber_query(status, country)))
 
 
 def export_csv(subscribers: Iterable[Subscriber]) -> str:

@@ -10,22 +10,22 @@ from typing import Any
 from fastapi import Depends, FastAPI, File, Form, Query, Request, UploadFile
 from fastapi import Path as FastPath
 from fastapi.responses import HTMLResponse, Response
-from sqlalchemy import select
-from sqlalchemy.orm import Session, selectinload, sessionmaker
+from sqlalchemy.orm import Session, sessionmaker
 
 from publisher.config import Config
 from publisher.errors import InputError, InvalidValue
 from publisher.jobs import subscribers as changes
 from publisher.jobs.disclosures import disclosed
 from publisher.languages import supported
-from publisher.store.models import Subscriber, SubscriberCountry
-from publisher.store.paging import ESCAPE, containing, page_count, paged
+from publisher.store.models import Subscriber
+from publisher.store.paging import page_count, paged
 from publisher.store.statuses import SubscriberStatus
 from publisher.subscribers.history import history
 from publisher.subscribers.people import (
     STATUSES,
     SubscriberRow,
     normalize_email,
+    subscriber_query,
 )
 from publisher.web.console.guard import Guard, Operator
 from publisher.web.console.views import ADMIN, NO_STORE, ConsolePage
@@ -35,15 +35,8 @@ PER_PAGE = 50
 
 
 def search(session: Session, words: str, status: str, country: str, page: int) -> tuple[list[Subscriber], int]:
-    query = select(Subscriber)
-    if words:
-        query = query.where(Subscriber.email_key.like(containing(words.lower()), escape=ESCAPE))
-    if status in STATUSES:
-        query = query.where(Subscriber.status == SubscriberStatus(status))
-    if country:
-        query = query.where(Subscriber.follows.any(SubscriberCountry.country_code == country))
-    return paged(session, query.options(selectinload(Subscriber.follows)).order_by(Subscriber.email_key),
-                 page, PER_PAGE)
+    query = subscriber_query(SubscriberStatus(status) if status in STATUSES else None, country or None, words)
+    return paged(session, query, page, PER_PAGE)
 
 
 def add_subscriber_pages(app: FastAPI, config: Config, sessions: sessionmaker[Session], guard: Guard,
