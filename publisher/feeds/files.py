@@ -18,8 +18,9 @@ from publisher.errors import PublisherError
 log = logging.getLogger(__name__)
 
 
-class FeedWriteError(PublisherError):
-    """A feed file could not be written (the disk is full, the folder read-only)."""
+class FeedWriteError(PublisherError, OSError):
+    """A feed file could not be written (the disk is full, the folder read-only); an OSError still,
+    with its message."""
 
 STATE_NAME = ".build-state.json"
 GZIP_SUFFIX = ".gz"
