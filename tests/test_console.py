@@ -407,3 +407,19 @@ def test_the_console_shows_each_tokens_scopes(console) -> None:  # type: ignore[
     text = " ".join(html.unescape(re.sub(r"<[^>]+>", " ", page.text)).split())
     assert "the CMS <script> releases" in text and "<script>" not in page.text  # escaped
     assert "old export subscribers read" in text and "revoked" in text and "never" in text
+
+
+def test_a_subscriber_added_and_removed_with_the_command_line_shows_in_the_audit_log(console) -> None:  # type: ignore[no-untyped-def]
+    """The command line's changes go through the same use cases as the console's: audited, as
+    the operating-system user who ran the command."""
+    import getpass
+
+    client, _config, _sessions, path = console
+    base = ["--config", str(path), "subscribers"]
+    assert CliRunner().invoke(cli, [*base, "add", "cli-reader@example.org", "--countries", "CN"]).exit_code == 0
+    assert CliRunner().invoke(cli, [*base, "remove", "cli-reader@example.org"]).exit_code == 0
+    sign_in(client)
+    text = " ".join(html.unescape(re.sub(r"<[^>]+>", " ", client.get("/admin/audit").text)).split())
+    actor = f"{getpass.getuser()} (command line)"
+    assert f"{actor} subscriber.remove cli-reader@example.org" in text
+    assert f"{actor} subscriber.add cli-reader@example.org" in text

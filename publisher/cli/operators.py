@@ -9,15 +9,10 @@ import click
 from publisher.cli.app import App, cli, pass_app, print_table
 from publisher.clock import utc_now as now
 from publisher.errors import InvalidValue
-from publisher.operators.accounts import (
-    add_operator,
-    all_operators,
-    checked_password,
-    existing_operator,
-    remove_operator,
-)
-from publisher.operators.audit import COMMAND_LINE, record
-from publisher.operators.tokens import SCOPES, make_token, revoke_token, tokens_of
+from publisher.jobs import operators as changes
+from publisher.operators.accounts import all_operators
+from publisher.operators.audit import command_line
+from publisher.operators.tokens import SCOPES, tokens_of
 
 
 @cli.group()
@@ -41,10 +36,7 @@ def operators_add(app: App, email: str) -> None:
     Example: publisher operators add press@example.org
     """
     try:
-        password = checked_password(_password())
-        with app.sessions.begin() as session:
-            operator = add_operator(session, email, password, now())
-            record(session, COMMAND_LINE, "operator.add", operator.email, now(), after={"email": operator.email})
+        operator = changes.add(app.sessions, command_line(), email, _password(), now())
     except InvalidValue as exc:
         raise click.UsageError(str(exc)) from None
     click.echo(f"added operator {operator.email}")
@@ -68,9 +60,7 @@ def operators_list(app: App) -> None:
 @pass_app
 def operators_remove(app: App, email: str) -> None:
     """Remove an operator: their sessions and API tokens stop working at once."""
-    with app.sessions.begin() as session:
-        operator = remove_operator(session, email)
-        record(session, COMMAND_LINE, "operator.remove", operator.email, now(), before={"email": operator.email})
+    operator = changes.remove(app.sessions, command_line(), email, now())
     click.echo(f"removed operator {operator.email}")
 
 
@@ -87,12 +77,8 @@ def operators_token(app: App, email: str, label: str, scopes: tuple[str, ...]) -
     Use it as "Authorization: Bearer TOKEN" on /api/v1. A content system posting releases
     needs --scope releases; only a token with --scope subscribers sees readers' addresses.
     """
-    with app.sessions.begin() as session:
-        operator = existing_operator(session, email)
-        row, token = make_token(session, operator, label.strip()[:200] or "api", now(), scopes)
-        record(session, COMMAND_LINE, "token.add", f"API token #{row.id} of {operator.email}", now(),
-               after={"label": row.label, "scopes": row.scopes})
-    click.echo(f"API token #{row.id} for {operator.email} ({row.scopes}): {token}")
+    row, token, owner = changes.new_token(app.sessions, command_line(), email, label, scopes, now())
+    click.echo(f"API token #{row.id} for {owner} ({row.scopes}): {token}")
 
 
 @operators.command("revoke")
@@ -100,7 +86,5 @@ def operators_token(app: App, email: str, label: str, scopes: tuple[str, ...]) -
 @pass_app
 def operators_revoke(app: App, token_id: int) -> None:
     """Revoke API token TOKEN_ID (the number `operators list` shows): it stops working at once."""
-    with app.sessions.begin() as session:
-        row = revoke_token(session, token_id, now())
-        record(session, COMMAND_LINE, "token.revoke", f"API token #{row.id}", now())
+    changes.revoke(app.sessions, command_line(), token_id, now())
     click.echo(f"revoked API token #{token_id}")

@@ -11,7 +11,7 @@ from publisher.clock import utc_now as now
 from publisher.dates import counted
 from publisher.errors import InvalidValue
 from publisher.jobs import subscribers as people
-from publisher.operators.audit import COMMAND_LINE
+from publisher.operators.audit import command_line
 from publisher.store.statuses import SubscriberStatus
 from publisher.subscribers.history import history
 from publisher.subscribers.people import (
@@ -22,7 +22,6 @@ from publisher.subscribers.people import (
     normalize_email,
     parse_countries,
     parse_language,
-    remove_subscriber,
 )
 
 
@@ -47,7 +46,7 @@ def subscribers_add(app: App, email: str, countries: str, pending: bool, languag
                             language=parse_language(language))
     except InvalidValue as exc:
         raise click.BadParameter(str(exc)) from None
-    counts = people.save(app.sessions, COMMAND_LINE, row, now(), pending=pending)
+    counts = people.save(app.sessions, command_line(), row, now(), pending=pending)
     if counts.kept_stopped:
         click.echo(f"unchanged: {row.email} stopped their mail (unsubscribed, complained or bounced); only "
                    "they can come back, by subscribing and confirming")
@@ -66,7 +65,7 @@ def subscribers_import(app: App, csv_file: Path, pending: bool) -> None:
 
     Example: publisher subscribers import people.csv
     """
-    counts = people.import_csv(app.sessions, app.config, COMMAND_LINE, csv_file.read_bytes(), str(csv_file), now(),
+    counts = people.import_csv(app.sessions, app.config, command_line(), csv_file.read_bytes(), str(csv_file), now(),
                                pending=pending)
     stopped = f", {counts.kept_stopped} left stopped (only they can come back)" if counts.kept_stopped else ""
     click.echo(f"imported {counts.new} new, {counts.updated} updated, {counts.unchanged} "
@@ -138,7 +137,6 @@ def subscribers_remove(app: App, email: str) -> None:
         address = normalize_email(email)
     except InvalidValue as exc:
         raise click.BadParameter(str(exc)) from None
-    with app.sessions.begin() as session:
-        if not remove_subscriber(session, address):
-            raise click.ClickException(f"no subscriber {address}")
+    if not people.remove(app.sessions, command_line(), address, now()):
+        raise click.ClickException(f"no subscriber {address}")
     click.echo(f"removed {address}")

@@ -21,6 +21,7 @@ from publisher.subscribers.people import (
     find_subscriber,
     list_subscribers,
     parse_subscriber_csv,
+    remove_subscriber,
     save_subscribers,
     set_countries,
     subscriber_values,
@@ -62,6 +63,18 @@ def save(sessions: sessionmaker[Session], actor: str, row: SubscriberRow, now: d
             record(session, actor, "subscriber.add" if before is None else "subscriber.change", address, now,
                    before=before, after=after)
     return counts
+
+
+def remove(sessions: sessionmaker[Session], actor: str, address: str, now: datetime) -> bool:
+    """Delete a subscriber and their delivery history; False when there is none."""
+    with sessions.begin() as session:
+        subscriber = find_subscriber(session, address)
+        if subscriber is None:
+            return False
+        before = subscriber_values(subscriber)
+        remove_subscriber(session, address)
+        record(session, actor, "subscriber.remove", before["email"], now, before=before)
+    return True
 
 
 def change(sessions: sessionmaker[Session], actor: str, subscriber_id: int, countries: Sequence[str],

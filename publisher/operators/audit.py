@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+import getpass
 import json
+import os
 from collections.abc import Mapping
 from datetime import datetime
 from typing import Any
@@ -13,7 +15,15 @@ from sqlalchemy.orm import Session
 from publisher.store.models import AuditEntry
 from publisher.store.paging import paged
 
-COMMAND_LINE = "command line"  # the actor of a change made with the `publisher` command
+
+def command_line() -> str:
+    """The actor of a change made with the `publisher` command: the operating-system user who
+    ran it."""
+    try:
+        user = getpass.getuser()
+    except (KeyError, OSError):  # no name for this uid (a container)
+        user = f"uid {os.getuid()}"
+    return f"{user} (command line)"
 
 
 def record(session: Session, actor: str, action: str, subject: str, now: datetime, *,
