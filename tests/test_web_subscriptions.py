@@ -290,3 +290,17 @@ def test_the_subscription_forms_cookie_is_secure_on_an_https_site(web) -> None: 
         for path in ("/subscribe", "/admin/login"):
             cookie = httpx.get(base + path).headers["set-cookie"].lower()
             assert "secure" in cookie and "httponly" in cookie and "samesite=strict" in cookie, path
+
+
+def test_what_a_reader_does_is_in_the_audit_log_as_theirs(web) -> None:  # type: ignore[no-untyped-def]
+    from publisher.store.models import AuditEntry
+
+    base, _path, _config, sessions, server = web
+    subscribe(base, "own@example.org", ["CN"])
+    link = re.search(r"(https?://\S+/confirm\?token=\S+)", digest_text(server.to("own@example.org")[0].message))
+    assert httpx.get(local(link.group(1), base)).status_code == 200  # type: ignore[union-attr]
+    with sessions() as session:
+        entries = session.execute(select(AuditEntry.actor, AuditEntry.action, AuditEntry.subject)
+                                  .order_by(AuditEntry.id)).all()
+    assert [tuple(entry) for entry in entries] == [("reader", "subscription.request", "own@example.org"),
+                                                  ("reader", "subscription.confirm", "own@example.org")]

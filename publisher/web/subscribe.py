@@ -20,17 +20,14 @@ from sqlalchemy.orm import Session, sessionmaker
 from publisher.config import Config
 from publisher.errors import InvalidValue
 from publisher.i18n import country_names, texts
+from publisher.jobs import subscriptions
 from publisher.languages import supported
 from publisher.mail.letters import Letter, send_letter
 from publisher.mail.transport import DeliveryFailure, Transport, TransportError
 from publisher.store.statuses import SubscriberStatus
 from publisher.subscribers.optin import (
-    change_preferences,
-    confirm,
     link_token,
-    request_subscription,
     subscriber_for,
-    unsubscribe,
 )
 from publisher.subscribers.people import normalize_email
 from publisher.subscribers.tokens import Signer, TestCopyLink, TokenError, TokenExpired
@@ -119,8 +116,7 @@ def add_subscription_routes(app: FastAPI, config: Config, sessions: sessionmaker
                                        status=400, error=_("Choose at least one country."))
         if per_address.allow(address.lower()):
             now = clock()
-            with sessions.begin() as session:
-                letter = request_subscription(session, config, signer, address, codes, reader, now)
+            letter = subscriptions.request(sessions, config, signer, address, codes, reader, now)
             # However the mail server takes it (refusing, away), the visitor sees the same page
             # and learns nothing of what it thinks of the address.
             if letter is not None:
@@ -135,14 +131,12 @@ def add_subscription_routes(app: FastAPI, config: Config, sessions: sessionmaker
         page = Page(request, config.site)
         _ = page._
         try:
-            with sessions.begin() as session:
-                subscriber = confirm(session, signer, token, clock())
-                preferences = link_token(signer, "preferences", subscriber)
+            reader = subscriptions.confirm(sessions, signer, token, clock())
         except TokenError as exc:
             return refused(page, exc, _("Subscribe again to get a new one."))
         return page.message(_("You are subscribed"),
-                            _("News will come to %(address)s.") % {"address": subscriber.email},
-                            link=page.link(PREFERENCES_PATH, token=preferences),
+                            _("News will come to %(address)s.") % {"address": reader.email},
+                            link=page.link(PREFERENCES_PATH, token=reader.preferences),
                             link_text=_("Choose your countries at any time"))
 
     @app.get(PREFERENCES_PATH, response_class=HTMLResponse, summary="A subscriber's countries")
@@ -174,8 +168,7 @@ def add_subscription_routes(app: FastAPI, config: Config, sessions: sessionmaker
                         button=_("Save"), chosen=codes, ask_email=False, language=reader, status=400,
                         error=_("Choose at least one country, or unsubscribe."))
         try:
-            with sessions.begin() as session:
-                change_preferences(session, signer, token, codes, reader)
+            subscriptions.change_preferences(sessions, signer, token, codes, reader, clock())
         except TokenError as exc:
             return refused(page, exc)
         names = country_names(config, codes, page.texts)
@@ -207,9 +200,7 @@ def add_subscription_routes(app: FastAPI, config: Config, sessions: sessionmaker
         if one_click != "One-Click":
             return page.message(_("Not unsubscribed"), _("The request did not ask to unsubscribe."), 400)
         try:
-            with sessions.begin() as session:
-                subscriber = unsubscribe(session, signer, token, clock())
-                email = subscriber.email
+            email = subscriptions.unsubscribe(sessions, signer, token, clock())
         except TokenError as exc:
             return refused(page, exc)
         return already_unsubscribed(page, email)
