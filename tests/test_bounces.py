@@ -635,3 +635,15 @@ def test_an_imap_server_that_never_answers_whole_is_one_line(store, imap_server:
     listener.close()  # type: ignore[attr-defined]
     assert code == 1 and out.count("\n") == 1 and said in out, out
     assert time.monotonic() - started < 10
+
+
+def test_a_status_mail_changes_is_in_the_audit_log(sent) -> None:  # type: ignore[no-untyped-def]
+    from publisher.store.models import AuditEntry
+
+    path, config, sessions = sent
+    assert cli_run(path, "bounces", "read", stdin=bounce_for(config, sessions, "postfix-dsn.eml",
+                                                             "dead@example.org"))[1].startswith("hard for")
+    with sessions() as session:
+        [entry] = session.scalars(select(AuditEntry).where(AuditEntry.subject == "dead@example.org")).all()
+    assert (entry.actor, entry.action) == ("mail (pipe)", "subscriber.hard")
+    assert '"bounced"' in (entry.after or "") and '"confirmed"' in (entry.before or "")

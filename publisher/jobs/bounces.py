@@ -29,6 +29,7 @@ from publisher.mail.reports import (
     parse_message,
     read_report,
 )
+from publisher.operators.audit import record
 from publisher.store.models import BounceEvent, Delivery, RejectedMessage, Subscriber
 from publisher.store.statuses import BounceKind, SubscriberStatus
 from publisher.subscribers.bounces import Bounce, kept_aside, record_bounce, seen
@@ -276,8 +277,10 @@ class _Taker:
         subscriber, edition_id = found
         if report.kind is None:
             return Taken(False, f"no change: {report.diagnostic or 'a report of no failure'}")
+        status = subscriber.status
         record_bounce(session, subscriber, Bounce(report.kind, source, report.diagnostic, edition_id,
                                                   one.message_id), now, config.bounces.soft_limit)
+        _audit_status(session, subscriber, status, f"mail ({source})", f"subscriber.{report.kind}", now)
         return Taken(True, f"{report.kind} for {subscriber.email}"
                            + (f" (edition id {edition_id})" if edition_id else ""))
 
@@ -309,8 +312,19 @@ def _unsubscribe_by_mail(session: Session, one: _Incoming, source: str, asked: M
     session.add(BounceEvent(subscriber_id=subscriber.id, kind=BounceKind.UNSUBSCRIBE, source=source,
                             at=now, message_id=one.message_id, diagnostic="unsubscribed by mail"))
     if subscriber.status != SubscriberStatus.UNSUBSCRIBED:
+        status = subscriber.status
         unsubscribe_subscriber(subscriber, now)
+        _audit_status(session, subscriber, status, f"mail ({source})", "subscriber.unsubscribe", now)
     return Taken(True, f"unsubscribed {subscriber.email} (by mail)")
+
+
+def _audit_status(session: Session, subscriber: Subscriber, before: SubscriberStatus, actor: str, action: str,
+                  now: datetime) -> None:
+    """A status that mail changed goes into the audit log, as the console's changes do (the
+    bounce events keep every report; this, what changed for the reader)."""
+    if subscriber.status != before:
+        record(session, actor, action, subscriber.email, now, before={"status": str(before)},
+               after={"status": str(subscriber.status)})
 
 
 def _whose(session: Session, marks: tuple[Mark | Forged, ...], delivered: set[tuple[int, int]]
