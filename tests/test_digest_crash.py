@@ -97,10 +97,9 @@ def test_a_batch_whose_lease_ran_out_unrenewed_is_not_sent(
     batch = sender._ready_jobs()
     assert batch
     moment[0] += timedelta(seconds=61)  # no renewal got through for longer than the lease
-    sender._renew()
+    sender.lease.renew(sender._renew)
     connection = sender.transport.connect()
-    sender.results = None  # type: ignore[assignment]  # nothing may be recorded either
-    sender._deliver(connection, batch[0])
+    sender.deliverer(None).deliver(connection, batch[0])  # type: ignore[arg-type]  # nothing may be recorded either
     connection.close()
     assert mail_server.received == []
     with sessions() as session:
