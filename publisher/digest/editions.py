@@ -128,10 +128,10 @@ def open_edition(
 
     Processes opening an edition of one digest take turns (`_take_turns`) from before the plan
     reads anything to the caller's commit: on SQLite that turn is the database's write lock, so
-    every other write waits while the variants are rendered. The new edition, its variants and its deliveries are written in the caller's
-    transaction; should a second process make the same edition regardless, it fails on the
-    unique (digest, number) or (digest, period) with an IntegrityError, and its caller starts
-    over, to find the first one's edition unfinished.
+    every other write waits while the variants are rendered. The new edition, its variants and
+    its deliveries are written in the caller's transaction; should a second process make the
+    same edition regardless, it fails on the unique (digest, number) or (digest, period) with an
+    IntegrityError, and its caller starts over, to find the first one's edition unfinished.
     """
     _take_turns(session, digest.name)
     plan = plan_edition(session, digest, now)
