@@ -7,9 +7,9 @@ from datetime import timedelta
 from typing import Annotated
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
-from apscheduler.triggers.cron import CronTrigger
 from pydantic import AfterValidator, BeforeValidator, Field
 
+from publisher.crontab import checked
 from publisher.languages import LANGUAGES
 
 
@@ -22,14 +22,7 @@ def _check_timezone(name: str) -> str:
 
 
 def _check_cron(expression: str) -> str:
-    fields = expression.split()
-    if len(fields) != 5:
-        raise ValueError(f"expected 5 fields, got {len(fields)}")
-    try:
-        CronTrigger.from_crontab(expression, timezone="UTC")
-    except ValueError as exc:
-        raise ValueError(f"bad cron expression {expression!r}: {exc}") from None
-    return expression
+    return checked(expression)  # as crontab(5) reads it (crontab.py)
 
 
 def _check_country_code(code: str) -> str:

@@ -1,9 +1,8 @@
 """What runs when: the schedules the config defines, and their fire times. Pure: no database.
 
-Fire times follow the wall clock of each schedule's own zone, once per wall-clock time: when
-clocks go back, the repeated hour does not fire a second time (APScheduler's CronTrigger would),
-and when they go forward, a time that does not exist fires once, at the same instant after the
-jump.
+Fire times follow the wall clock of each schedule's own zone, as crontab(5) reads the expression
+(crontab.py), once per wall-clock time: when clocks go back, the repeated hour does not fire a
+second time, and when they go forward, a time that does not exist fires once, as the clock jumps.
 """
 
 from __future__ import annotations
@@ -14,27 +13,27 @@ from datetime import datetime, timedelta, tzinfo
 from zoneinfo import ZoneInfo
 
 from apscheduler.triggers.base import BaseTrigger
-from apscheduler.triggers.cron import CronTrigger
 
 from publisher.config import Config
+from publisher.crontab import fires_after
 
 
 class WallClockCronTrigger(BaseTrigger):
-    """A five-field cron expression in a zone, firing once per wall-clock time."""
+    """A cron expression (crontab(5)'s reading: crontab.py) in a zone, firing once per
+    wall-clock time."""
 
     def __init__(self, expression: str, zone: ZoneInfo) -> None:
         self.expression, self.zone = expression, zone
-        self._cron = CronTrigger.from_crontab(expression, timezone=zone)
 
     def get_next_fire_time(self, previous_fire_time: datetime | None, now: datetime) -> datetime | None:
-        candidate: datetime | None = self._cron.get_next_fire_time(previous_fire_time, now)
-        while candidate is not None and (
-                _second_occurrence(candidate, self.zone)
-                or (previous_fire_time is not None and candidate <= previous_fire_time)):
-            # Skip the repeated hour (its times already fired), or a time already returned.
-            now = max(now, candidate) + timedelta(minutes=1)
-            candidate = self._cron.get_next_fire_time(None, now.replace(second=0, microsecond=0))
-        return candidate
+        """The first fire time at or after `now` (and after `previous_fire_time`), skipping the
+        repeated hour when clocks go back (its times already fired)."""
+        start = now if previous_fire_time is None else max(now, previous_fire_time + timedelta(seconds=1))
+        # (a second early: the iteration gives times after its start, and `now` itself may fire)
+        for candidate in fires_after(self.expression, (start - timedelta(seconds=1)).astimezone(self.zone)):
+            if candidate >= start and not _second_occurrence(candidate, self.zone):
+                return candidate
+        return None
 
     def __str__(self) -> str:
         return f"cron[{self.expression}] in {self.zone.key}"
