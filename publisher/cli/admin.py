@@ -5,6 +5,8 @@ from __future__ import annotations
 import click
 
 from publisher.cli.app import App, cli, pass_app
+from publisher.clock import utc_now
+from publisher.run.schedules import schedules
 from publisher.store.db import database_url, display_url, make_engine, upgrade
 
 
@@ -41,3 +43,7 @@ def config_check(app: App) -> None:
     click.echo(f"config OK: {len(config.countries)} countries, {len(config.digests)} digests, "
                f"{len(config.sources)} sources, database "
                f"{display_url(database_url(config))}")
+    for schedule in schedules(config):  # each as crontab(5) reads it, and when it next fires
+        fires = schedule.next_fire_times(utc_now(), 1)
+        then = f"{fires[0].astimezone(schedule.zone):%a %Y-%m-%d %H:%M}" if fires else "never"
+        click.echo(f"  {schedule.id}: {schedule.in_words}; next {then}")

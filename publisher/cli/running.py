@@ -163,8 +163,8 @@ def schedule_command(app: App) -> None:
     """
     with app.sessions() as session:
         rows = describe_schedules(session, app.config, now())
-    print_table(("Job", "Next fire times (own zone / UTC)", "Last run", "Last edition"),
-                ([row.id, "\n".join(row.next_fires), row.last_run, row.last_edition] for row in rows))
+    print_table(("Job", "When", "Next fire times (own zone / UTC)", "Last run", "Last edition"),
+                ([row.id, row.when, "\n".join(row.next_fires), row.last_run, row.last_edition] for row in rows))
     for row in rows:  # what each digest would send now, and what it leaves out (long: unwrapped)
         if row.next_edition:
             click.echo(f"If sent now: {row.next_edition}")

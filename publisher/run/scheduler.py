@@ -219,6 +219,7 @@ def _check_leadership(leadership: Leadership, stop: threading.Event,
 @dataclass(frozen=True)
 class ScheduleView:
     id: str
+    when: str  # the cron line, in words, in its zone
     next_fires: list[str]  # "Mon 2026-11-30 09:00 Asia/Shanghai = 01:00 UTC"
     last_run: str
     last_edition: str
@@ -234,7 +235,7 @@ def describe_schedules(session: Session, config: Config, now: datetime) -> list[
         run = last_run(session, schedule.id)
         ran = (f"{run.last_fire.astimezone(schedule.zone):%Y-%m-%d %H:%M}: {run.outcome}"
                if run else "never")
-        views.append(ScheduleView(schedule.id, fires, ran, _last_edition(session, schedule),
+        views.append(ScheduleView(schedule.id, schedule.in_words, fires, ran, _last_edition(session, schedule),
                                   _next_edition(session, config, schedule, now)))
     return views
 

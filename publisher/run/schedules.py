@@ -15,7 +15,7 @@ from zoneinfo import ZoneInfo
 from apscheduler.triggers.base import BaseTrigger
 
 from publisher.config import Config
-from publisher.crontab import fires_after
+from publisher.crontab import fires_after, in_words
 
 
 class WallClockCronTrigger(BaseTrigger):
@@ -53,6 +53,11 @@ class Schedule:
     target: str  # the digest or source name ("" for feeds)
     cron: str
     zone: ZoneInfo
+
+    @property
+    def in_words(self) -> str:
+        """`0 9 * * MON` in Asia/Shanghai -> "At 09:00, only on Monday (Asia/Shanghai; 0 9 * * MON)"."""
+        return f"{in_words(self.cron)} ({self.zone.key}; {self.cron})"
 
     @property
     def trigger(self) -> WallClockCronTrigger:

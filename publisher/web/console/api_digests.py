@@ -11,6 +11,7 @@ from fastapi import Path as FastPath
 from fastapi.responses import JSONResponse
 from pydantic import BaseModel, Field
 
+from publisher.crontab import in_words
 from publisher.digest.report import existing_report
 from publisher.jobs import controls
 from publisher.jobs.disclosures import disclosed
@@ -35,6 +36,7 @@ class DigestOut(BaseModel):
     name: str
     countries: list[str]
     cron: str
+    cron_in_words: str = Field(description="The cron line as crontab(5) reads it, in words")
     timezone: str
     paused: datetime | None
     paused_by: str | None
@@ -132,7 +134,8 @@ def add_digest_api(api: Api, transport: Transport | None) -> None:
 def _digest(view: DigestView) -> DigestOut:
     digest, plan, pause = view.digest, view.plan, view.pause
     return DigestOut(
-        name=digest.name, countries=list(digest.countries), cron=digest.cron, timezone=digest.timezone,
+        name=digest.name, countries=list(digest.countries), cron=digest.cron, cron_in_words=in_words(digest.cron),
+        timezone=digest.timezone,
         paused=pause.paused if pause else None, paused_by=pause.by if pause else None,
         next_fire=view.next_fire, next_number=plan.number,
         next_releases=plan.releases if plan.makes_edition else 0,
