@@ -188,6 +188,24 @@ def test_run_serves_the_web_app_when_enabled(tmp_path) -> None:  # type: ignore[
         assert stop(process) == 0
 
 
+@pytest.mark.slow
+def test_run_with_its_port_taken_stops_with_one_line(tmp_path) -> None:  # type: ignore[no-untyped-def]
+    """It logged "serving", then uvicorn's bind error, and went on as a bare scheduler."""
+    import socket
+    import subprocess
+    import sys
+
+    path = mail_config(tmp_path, f"sqlite:///{tmp_path / 'x.db'}", None)
+    with socket.create_server(("127.0.0.1", 0)) as taken:
+        port = taken.getsockname()[1]
+        set_keys(path, "web", enabled="true", port=str(port))
+        result = subprocess.run([sys.executable, "-m", "publisher", "--config", str(path), "run"],
+                                capture_output=True, text=True, timeout=60)
+    assert result.returncode != 0
+    [line] = result.stderr.strip().splitlines()
+    assert f"cannot serve http://127.0.0.1:{port}/" in line and "scheduler running" not in result.stderr
+
+
 @pytest.mark.parametrize("db_url", ["sqlite"], indirect=True)
 def test_a_long_send_logs_how_it_goes(tmp_path, db_url, mail_server, caplog) -> None:  # type: ignore[no-untyped-def]
     import logging

@@ -57,17 +57,23 @@ def run(app: App) -> None:
 
 def _start_web(app: App) -> Any:
     """The web app in a thread of this process (web.enabled): it stops with the scheduler."""
+    import socket
     import threading
 
     import uvicorn
 
     from publisher.web.app import create_app
 
-    server = uvicorn.Server(uvicorn.Config(
-        create_app(app.config, app.sessions), host=app.config.web.host, port=app.config.web.port,
-        **server_options(app.config.web)))
-    threading.Thread(target=server.run, name="web", daemon=True).start()
-    log.info("serving http://%s:%d/", app.config.web.host, app.config.web.port)
+    host, port = app.config.web.host, app.config.web.port
+    try:  # bound here, before anything runs: a taken port stops `run`, not just its web thread
+        listening = socket.create_server((host, port))
+    except OSError as exc:
+        raise click.ClickException(f"cannot serve http://{host}:{port}/ ({exc.strerror or exc}): is another "
+                                   "process using that port? (web.host, web.port)") from None
+    server = uvicorn.Server(uvicorn.Config(create_app(app.config, app.sessions), host=host, port=port,
+                                           **server_options(app.config.web)))
+    threading.Thread(target=server.run, kwargs={"sockets": [listening]}, name="web", daemon=True).start()
+    log.info("serving http://%s:%d/", host, port)
     return server
 
 
