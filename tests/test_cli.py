@@ -142,9 +142,11 @@ def test_the_wheel_holds_everything_the_first_command_needs(tmp_path: Path) -> N
         return subprocess.run([sys.executable, "-m", "publisher", *args], cwd=folder, env=env,
                               capture_output=True, text=True, timeout=60, check=False)
 
-    # The bundled releases are from 2021-2022: not news to a digest starting today.
-    assert publisher("digest", "preview", "china-weekly", "--out", "preview").stdout == \
-        "china-weekly: nothing new; nothing to preview\n"
+    # The bundled releases are from 2021-2022: not news to a digest starting today. The preview
+    # shows the latest releases instead, marked as a sample, so the design can be checked.
+    sample = publisher("digest", "preview", "china-weekly", "--out", "preview").stdout
+    assert sample.startswith("china-weekly: nothing new; wrote a sample of the latest releases")
+    assert (folder / "preview" / "china-weekly.eml").read_bytes().count(b"Subject: [Sample] ") == 1
     assert publisher("digest", "start", "china-weekly", "--from", "2021-01-01").returncode == 0
     preview = publisher("digest", "preview", "china-weekly", "--out", "preview")
     assert preview.returncode == 0, preview.stderr

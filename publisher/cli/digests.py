@@ -99,9 +99,12 @@ def digest_preview(app: App, name: str, out: Path, countries: str | None, langua
     except InvalidValue as exc:
         raise click.BadParameter(str(exc), param_hint="--countries") from None
     if written is None:
-        click.echo(f"{name}: nothing new; nothing to preview")
+        click.echo(f"{name}: no release of its countries yet; nothing to preview")
+    elif written.latest:
+        click.echo(f"{name}: nothing new; wrote a sample of the latest releases ([Sample] in its subject): "
+                   f"{', '.join(str(path) for path in written.files)}")
     else:
-        click.echo(f"wrote {', '.join(str(path) for path in written)}")
+        click.echo(f"wrote {', '.join(str(path) for path in written.files)}")
 
 
 @digest.command("start")

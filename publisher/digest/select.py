@@ -17,7 +17,7 @@ from __future__ import annotations
 
 from collections.abc import Iterable
 from dataclasses import dataclass
-from datetime import datetime
+from datetime import UTC, datetime
 from itertools import islice
 
 from sqlalchemy import ColumnElement, exists, func, select
@@ -106,3 +106,23 @@ def waiting_releases(session: Session, digest: Digest, now: datetime) -> Waiting
         *never_mailed, ReleaseCountry.published < period.cutoff)) or 0
     return Waiting(digest.name, {key: frozenset(value) for key, value in releases.items()},
                    published, period, too_old)
+
+
+SAMPLE_REASON = "a sample: the latest releases, whether mailed before or not"
+
+
+def latest_releases(session: Session, digest: Digest, limit: int) -> Waiting:
+    """The digest's `limit` latest releases of each of its countries, mailed before or not: what
+    a preview shows when nothing is new (a sample of the design, not an edition)."""
+    releases: dict[int, set[str]] = {}
+    published: dict[int, datetime] = {}
+    for country in digest.countries:
+        for release_id, when in session.execute(
+                select(ReleaseCountry.release_id, ReleaseCountry.published)
+                .where(ReleaseCountry.country_code == country)
+                .order_by(ReleaseCountry.published.desc()).limit(limit)):
+            releases.setdefault(release_id, set()).add(country)
+            published[release_id] = when
+    cutoff = min(published.values(), default=datetime.min.replace(tzinfo=UTC))
+    return Waiting(digest.name, {key: frozenset(value) for key, value in releases.items()}, published,
+                   Period(cutoff, cutoff, SAMPLE_REASON), 0)

@@ -15,6 +15,7 @@ from sqlalchemy.orm import Session, sessionmaker
 from publisher.config import Config, Digest
 from publisher.digest.editions import new_edition, plan_edition, render_choice
 from publisher.digest.message import RecipientLinks, message_factory
+from publisher.digest.select import Waiting, latest_releases
 from publisher.errors import InvalidValue
 from publisher.i18n import Texts, texts
 from publisher.languages import LANGUAGES, supported
@@ -28,17 +29,20 @@ from publisher.urls import site_host
 
 PREVIEW_ADDRESS = "subscriber@example.org"
 TEST_PREFIX = "[Test] "
+SAMPLE_PREFIX = "[Sample] "  # nothing was new: the latest releases, to check the design by
 
 
 @dataclass(frozen=True)
 class Sample:
-    """The next edition's message as readers of `countries` would get it; nothing is recorded."""
+    """The next edition's message as readers of `countries` would get it; nothing is recorded.
+    `latest`: nothing was new, so it shows the latest releases instead (a preview's sample)."""
 
     edition: Edition
     variant: EditionVariant
     countries: tuple[str, ...]
     recipient: Recipient
     message: bytes
+    latest: bool = False
 
 
 def chosen_countries(digest: Digest, countries: Sequence[str] | None) -> tuple[str, ...]:
@@ -54,15 +58,22 @@ def chosen_countries(digest: Digest, countries: Sequence[str] | None) -> tuple[s
 def sample_message(
     sessions: sessionmaker[Session], config: Config, name: str, address: str, now: datetime,
     *, countries: Sequence[str] | None = None, language: str = LANGUAGES[0], eight_bit: bool = True,
+    latest_if_none: bool = False,
 ) -> Sample | None:
-    """None when nothing is new for readers of `countries`."""
+    """None when nothing is new for readers of `countries`; with `latest_if_none`, the latest
+    releases instead, marked as a sample (`Sample.latest`, and "[Sample]" in the subject)."""
     digest = config.digest(name)
     chosen = chosen_countries(digest, countries)
     reader = supported(language)
     if reader is None:
         raise InvalidValue(f"{language}: not a language readers get ({', '.join(LANGUAGES)})")
+    latest = False
     with sessions() as session:
         found = _edition_and_variant(session, config, digest, chosen, texts(reader), now)
+        if found is None and latest_if_none:
+            found = _edition_and_variant(session, config, digest, chosen, texts(reader), now,
+                                         latest_releases(session, digest, digest.max_items))
+            latest = found is not None
     if found is None:
         return None
     edition, variant = found
@@ -71,26 +82,28 @@ def sample_message(
     recipient = replace(links.recipient(TEST_COPY_ID, address, TEST_COPY_NONCE, variant.language),
                         message_id=f"<{digest.name}.{edition.number}.test.{secrets.token_hex(8)}"
                                    f"@{site_host(config)}>")
-    factory = message_factory(config, digest, variant, load_dkim(config), subject_prefix=TEST_PREFIX)
-    return Sample(edition, variant, chosen, recipient, factory.build(recipient, now, eight_bit=eight_bit))
+    prefix = SAMPLE_PREFIX if latest else TEST_PREFIX
+    factory = message_factory(config, digest, variant, load_dkim(config), subject_prefix=prefix)
+    return Sample(edition, variant, chosen, recipient, factory.build(recipient, now, eight_bit=eight_bit), latest)
 
 
 def _edition_and_variant(session: Session, config: Config, digest: Digest,
-                         chosen: tuple[str, ...], language: Texts, now: datetime
-                         ) -> tuple[Edition, EditionVariant] | None:
+                         chosen: tuple[str, ...], language: Texts, now: datetime,
+                         instead: Waiting | None = None) -> tuple[Edition, EditionVariant] | None:
+    """The next edition's variant for `chosen` and `language` (or one of `instead`'s releases)."""
     plan = plan_edition(session, digest, now)
-    if plan.resumed is not None:  # what its readers of that choice are being sent
+    if plan.resumed is not None and instead is None:  # what its readers of that choice are being sent
         variant = session.scalars(select(EditionVariant).where(
             EditionVariant.edition_id == plan.resumed.id,
             EditionVariant.countries == " ".join(chosen),
             EditionVariant.language == language.language)).first()
         return None if variant is None else (plan.resumed, variant)
-    assert plan.waiting is not None
-    if not plan.waiting.count(chosen):
+    waiting = instead or plan.waiting
+    assert waiting is not None
+    if not waiting.count(chosen):
         return None
-    edition = new_edition(digest, plan.waiting, plan.number, period="sample", now=now)
-    rendered, shown, more = render_choice(session, config, digest, plan.waiting, plan.number, chosen,
-                                          language)
+    edition = new_edition(digest, waiting, plan.number, period="sample", now=now)
+    rendered, shown, more = render_choice(session, config, digest, waiting, plan.number, chosen, language)
     variant = EditionVariant(id=0, countries=" ".join(chosen), language=language.language,
                              release_count=shown, more_count=more,
                              subject=rendered.subject, html=rendered.html, text=rendered.text)
@@ -114,13 +127,20 @@ def send_test_copy(sessions: sessionmaker[Session], config: Config, name: str, a
         connection.close()
 
 
+@dataclass(frozen=True)
+class Preview:
+    files: list[Path]
+    latest: bool  # nothing was new: a sample of the latest releases
+
+
 def preview_digest(sessions: sessionmaker[Session], config: Config, name: str, out: Path,
                    now: datetime, *, countries: Sequence[str] | None = None,
-                   language: str = LANGUAGES[0]) -> list[Path] | None:
-    """Write NAME.html, NAME.txt and NAME.eml of the next edition into `out`."""
+                   language: str = LANGUAGES[0]) -> Preview | None:
+    """Write NAME.html, NAME.txt and NAME.eml of the next edition into `out`; when nothing is
+    new, of the latest releases, marked as a sample (`Sample.latest`)."""
     sample = sample_message(sessions, config, name, PREVIEW_ADDRESS, now, countries=countries,
-                            language=language)
-    if sample is None:
+                            language=language, latest_if_none=True)
+    if sample is None:  # the digest's countries have no release at all
         return None
     out.mkdir(parents=True, exist_ok=True)
     files = {
@@ -131,4 +151,4 @@ def preview_digest(sessions: sessionmaker[Session], config: Config, name: str, o
         path.write_text(content, "utf-8")
     eml = out / f"{name}.eml"
     eml.write_bytes(sample.message)
-    return [*files, eml]
+    return Preview([*files, eml], sample.latest)
