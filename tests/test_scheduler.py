@@ -225,3 +225,26 @@ def test_a_long_send_logs_how_it_goes(tmp_path, db_url, mail_server, caplog) -> 
               for line in lines]
     assert all(counts) and all(int(m.group(1)) + int(m.group(2)) == 30 for m in counts if m), lines
     assert [int(m.group(1)) for m in counts if m] == sorted(int(m.group(1)) for m in counts if m)
+
+
+def test_a_job_that_never_ran_says_never_and_a_source_imported_by_hand_says_when(tmp_path, db_url) -> None:  # type: ignore[no-untyped-def]
+    """The first start's registration showed as a run ("registered") on the dashboard, in
+    `publisher schedule` and /metrics; an import by hand left the source's "last run: never"."""
+    from publisher.jobs.controls import import_now
+    from publisher.run.scheduler import describe_schedules
+    from publisher.store.metrics import store_counts
+    from publisher.store.runs import last_run
+
+    path = mail_config(tmp_path, db_url, None)
+    clock = [datetime(2026, 11, 2, 12, 0, tzinfo=UTC)]
+    runner, sessions = _runner(path, clock)
+    config = runner.config
+    assert runner.catch_up() == []  # registers every schedule
+    with sessions() as session:  # type: ignore[attr-defined]
+        assert {view.last_run for view in describe_schedules(session, config, clock[0])} == {"never"}
+        assert store_counts(session).runs == []
+    source = config.sources[0]
+    import_now(sessions, config, "ana@ilo.org", source.name, clock[0])  # type: ignore[arg-type]
+    with sessions() as session:  # type: ignore[attr-defined]
+        run = last_run(session, f"source:{source.name}")
+    assert run is not None and run.outcome is not None and run.outcome.startswith("imported")

@@ -20,7 +20,7 @@ from publisher.ingest.prepare import Chunk, prepared_chunks
 from publisher.ingest.read import detect_format, parse, read_entries
 from publisher.ingest.save import ImportCounts, save_chunks
 from publisher.ingest.tagging import Tagger
-from publisher.store.runs import remember_validators, source_validators
+from publisher.store.runs import record_run, remember_validators, source_validators
 
 if TYPE_CHECKING:
     from publisher.feeds.build import BuildReport
@@ -125,9 +125,27 @@ def _save(session: Session, config: Config, one: _Input, now: datetime) -> Impor
 
 def import_source(sessions: sessionmaker[Session], config: Config, source: Source,
                   now: datetime) -> ImportOutcome:
-    """One configured source. Over http(s): a conditional GET (304: nothing to do), the whole
-    response parsed before anything is stored, and the validators kept only when the import
-    succeeded, so a broken page is fetched again next time."""
+    """One configured source, recorded as its last run whoever started it (its schedule, the
+    console's "import now", `publisher run`'s start): what the operator is shown is what ran."""
+    try:
+        outcome = _import_source(sessions, config, source, now)
+    except PublisherError as exc:
+        _ran(sessions, source, now, f"failed: {exc}")
+        raise
+    _ran(sessions, source, now, "; ".join(outcome.lines()))
+    return outcome
+
+
+def _ran(sessions: sessionmaker[Session], source: Source, now: datetime, outcome: str) -> None:
+    with sessions.begin() as session:
+        record_run(session, f"source:{source.name}", now, now, now, outcome)
+
+
+def _import_source(sessions: sessionmaker[Session], config: Config, source: Source,
+                   now: datetime) -> ImportOutcome:
+    """Over http(s): a conditional GET (304: nothing to do), the whole response parsed before
+    anything is stored, and the validators kept only when the import succeeded, so a broken
+    page is fetched again next time."""
     if not source.is_remote:
         return import_files(sessions, config, [ImportRequest(source.location, source.format)], now)
     with sessions() as session:

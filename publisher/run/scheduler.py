@@ -40,7 +40,7 @@ from publisher.run.schedules import Schedule, schedules
 from publisher.store.db import engine_of
 from publisher.store.editions import last_edition, unfinished_edition
 from publisher.store.pauses import pause_of
-from publisher.store.runs import last_fire, last_run, record_run
+from publisher.store.runs import REGISTERED, last_fire, last_run, record_run
 from publisher.store.statuses import ProcessRole, ProcessState
 
 log = logging.getLogger("publisher.run.scheduler")
@@ -118,7 +118,7 @@ class ScheduleRunner:
             if fire is None or (last is not None and last >= fire):
                 continue
             if last is None:  # never ran here: nothing was missed, start counting from now
-                self._record(schedule, fire, now, now, "registered")
+                self._record(schedule, fire, now, now, REGISTERED)
             elif schedule.kind == "digest" and now - fire <= grace:
                 outcomes.append(self.run(schedule, fire))
             else:

@@ -11,6 +11,7 @@ from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
 from publisher.store.models import Delivery, Edition, Release, ScheduleRun, Subscriber
+from publisher.store.runs import REGISTERED
 
 
 @dataclass(frozen=True)
@@ -32,7 +33,8 @@ def store_counts(session: Session) -> StoreCounts:
         editions=_by_status(session, Edition.status),
         subscribers=_by_status(session, Subscriber.status),
         releases=session.scalar(select(func.count()).where(Release.withdrawn.is_(None))) or 0,
-        runs=list(session.scalars(select(ScheduleRun).order_by(ScheduleRun.schedule_id))))
+        runs=list(session.scalars(select(ScheduleRun).where(ScheduleRun.outcome != REGISTERED)  # no run yet
+                                  .order_by(ScheduleRun.schedule_id))))
 
 
 def _by_status(session: Session, column: object) -> dict[str, int]:

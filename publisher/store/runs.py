@@ -25,8 +25,14 @@ def failed(outcome: str | None) -> bool:
     return bool(outcome and outcome.startswith("failed"))
 
 
+# The scheduler's note, on its first start, of the fire time it counts missed runs from: no run.
+REGISTERED = "registered"
+
+
 def last_run(session: Session, schedule_id: str) -> ScheduleRun | None:
-    return session.get(ScheduleRun, schedule_id)
+    """The schedule's last run; None when it never ran (a registration is no run)."""
+    run = session.get(ScheduleRun, schedule_id)
+    return None if run is None or run.outcome == REGISTERED else run
 
 
 def last_fire(session: Session, schedule_id: str) -> datetime | None:
