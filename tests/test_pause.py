@@ -83,3 +83,20 @@ def test_a_pause_stops_the_batch_in_hand_within_about_a_second(tmp_path: Path, d
     assert paused.stopped_at - paused.paused_at <= 12 and paused.stopped_at < len(READERS)
     mail_server.delay = 0
     resume_and_finish(paused, mail_server)
+
+
+def test_a_paused_digest_is_marked_wherever_its_next_edition_is_shown(tmp_path: Path, db_url: str) -> None:
+    """`publisher schedule` and `digest send --dry-run` showed a paused digest's next fire times
+    and edition as if it would go out."""
+    from click.testing import CliRunner
+
+    from publisher.cli import cli
+
+    path = mail_config(tmp_path, db_url, None)
+    config, sessions = setup_store(path, READERS)
+    controls.pause(sessions, config, "ana@ilo.org", "china-weekly", utc_now())
+    dry = CliRunner().invoke(cli, ["--config", str(path), "digest", "send", "china-weekly", "--dry-run"]).stdout
+    assert dry.startswith("china-weekly is PAUSED (by ana@ilo.org since ") and "until it is resumed" in dry
+    shown = " ".join(CliRunner().invoke(cli, ["--config", str(path), "schedule"]).stdout.replace("│", " ").split())
+    assert "(paused: skipped)" in shown and "china-weekly is PAUSED" in shown
+    assert "mongolia-monthly is PAUSED" not in shown

@@ -52,9 +52,9 @@ def digest_send(app: App, name: str, dry_run: bool, to: str | None, countries: s
     if to is not None:
         _send_test_copy(app, name, to, _countries(countries), language)
         return
-    plan = plan_digest(app.sessions, app.config, name, now())
+    plan, pause = plan_digest(app.sessions, app.config, name, now())
     if dry_run or not plan.makes_edition:
-        click.echo(next_edition(name, plan) + (" (dry run, nothing sent)" if dry_run else ""))
+        click.echo(next_edition(name, plan, pause) + (" (dry run, nothing sent)" if dry_run else ""))
         return
     favour_senders()
     with progress_bar("sending", plan.recipients) as progress:

@@ -5,9 +5,19 @@ from __future__ import annotations
 
 from publisher.dates import counted, format_day_month_year
 from publisher.digest.editions import Plan
+from publisher.store.models import DigestPause
 
 
-def next_edition(name: str, plan: Plan) -> str:
+def next_edition(name: str, plan: Plan, pause: DigestPause | None = None) -> str:
+    """In words; a paused digest says so first (its fire times are skipped)."""
+    said = _what(name, plan)
+    if pause is None:
+        return said
+    return (f"{name} is PAUSED (by {pause.by} since {pause.paused:%Y-%m-%d %H:%M} UTC): its fire times are "
+            f"skipped and nothing goes out until it is resumed; then: {said}")
+
+
+def _what(name: str, plan: Plan) -> str:
     if plan.resumed is not None:
         return (f"{name} edition {plan.number} unfinished: {counted(plan.queued, 'delivery', 'deliveries')}"
                 " still queued")

@@ -19,7 +19,7 @@ from publisher.mail.message import load_dkim
 from publisher.mail.transport import Transport, make_transport
 from publisher.store.db import retrying
 from publisher.store.editions import unfinished_editions as stored_unfinished
-from publisher.store.models import DigestStart, Edition
+from publisher.store.models import DigestPause, DigestStart, Edition
 from publisher.store.pauses import pause_of, pauses
 from publisher.subscribers.keys import signing_key
 from publisher.subscribers.tokens import Signer
@@ -89,10 +89,11 @@ def _sender(sessions: sessionmaker[Session], config: Config, edition: Edition,
 
 
 def plan_digest(sessions: sessionmaker[Session], config: Config, name: str,
-                now: datetime) -> Plan:
-    """What the next edition would be (for --dry-run); nothing is written."""
+                now: datetime) -> tuple[Plan, DigestPause | None]:
+    """What the next edition would be (for --dry-run), and the digest's pause if it is paused;
+    nothing is written."""
     with sessions() as session:
-        return plan_edition(session, config.digest(name), now)
+        return plan_edition(session, config.digest(name), now), pause_of(session, name)
 
 
 def start_digest(sessions: sessionmaker[Session], config: Config, name: str, day: date,

@@ -229,8 +229,9 @@ class ScheduleView:
 def describe_schedules(session: Session, config: Config, now: datetime) -> list[ScheduleView]:
     views = []
     for schedule in schedules(config):
+        skipped = " (paused: skipped)" if schedule.kind == "digest" and pause_of(session, schedule.target) else ""
         fires = [f"{fire.astimezone(schedule.zone):%a %Y-%m-%d %H:%M} {schedule.zone.key} = "
-                 f"{fire.astimezone(UTC):%Y-%m-%d %H:%M} UTC"
+                 f"{fire.astimezone(UTC):%Y-%m-%d %H:%M} UTC{skipped}"
                  for fire in schedule.next_fire_times(now, 3)]
         run = last_run(session, schedule.id)
         ran = (f"{run.last_fire.astimezone(schedule.zone):%Y-%m-%d %H:%M}: {run.outcome}"
@@ -243,7 +244,8 @@ def describe_schedules(session: Session, config: Config, now: datetime) -> list[
 def _next_edition(session: Session, config: Config, schedule: Schedule, now: datetime) -> str:
     if schedule.kind != "digest":
         return ""
-    return next_edition(schedule.target, plan_edition(session, config.digest(schedule.target), now))
+    return next_edition(schedule.target, plan_edition(session, config.digest(schedule.target), now),
+                        pause_of(session, schedule.target))
 
 
 def _last_edition(session: Session, schedule: Schedule) -> str:
