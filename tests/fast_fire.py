@@ -20,11 +20,10 @@ EVERY = int(os.environ.get("FAST_FIRE_SECONDS", "2"))  # helpers.FAST_FIRE_EVERY
 _cron_trigger = schedules.Schedule.trigger.fget
 
 
-def _trigger(schedule: schedules.Schedule) -> schedules.WallClockCronTrigger:
-    trigger = _cron_trigger(schedule)
+def _trigger(schedule: schedules.Schedule) -> schedules.WallClockCronTrigger | CronTrigger:
     if schedule.kind == "digest" and schedule.cron.split() == ["*"] * 5:
-        trigger._cron = CronTrigger(second=f"*/{EVERY}", timezone=schedule.zone)
-    return trigger
+        return CronTrigger(second=f"*/{EVERY}", timezone=schedule.zone)
+    return _cron_trigger(schedule)
 
 
 schedules.Schedule.trigger = property(_trigger)  # type: ignore[assignment,method-assign]

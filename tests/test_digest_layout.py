@@ -16,7 +16,9 @@ SHOTS = Path(__file__).resolve().parent.parent / "build" / "screenshots"
 def test_digest_fits_the_screen_without_sideways_scrolling(tmp_path, browser, width: int) -> None:  # type: ignore[no-untyped-def]
     path = mail_config(tmp_path, f"sqlite:///{tmp_path / 'x.db'}", None)
     config, sessions = setup_store(path)
-    [html, _, _] = preview_digest(sessions, config, "china-weekly", tmp_path / "out", NOW) or []
+    preview = preview_digest(sessions, config, "china-weekly", tmp_path / "out", NOW)
+    assert preview is not None
+    [html, _, _] = preview.files
     browser.set_window_size(width, 900)
     browser.get(html.as_uri())
     inner = browser.execute_script("return window.innerWidth")
