@@ -41,6 +41,12 @@ def release_url(config: Config, slug: str) -> str:
     return config.site.base_url + RELEASE_PATH.format(slug=slug)
 
 
+def release_link(config: Config, own: str | None, slug: str) -> str:
+    """Where a release is read: its own URL, else its page here, on the current site.base_url
+    (the host is never stored: moving the site moves every link, in feeds and in mail)."""
+    return own or release_url(config, slug)
+
+
 def release_path(config: Config, slug: str) -> str:
     """A release's path under the office's site: its permanent tag: id is built on it."""
     return _home_parts(config.site.home)[1] + RELEASE_PATH.format(slug=slug)

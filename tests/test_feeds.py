@@ -263,3 +263,42 @@ def test_a_full_disk_is_one_line_and_leaves_no_half_files(tmp_path: Path, small_
     [line] = result.stderr.strip().splitlines()
     assert "cannot write (No space left on device)" in line and str(small_disk) in line
     assert not [name for _, _, names in os.walk(small_disk) for name in names if name.endswith(".tmp")]
+
+
+def test_moving_the_site_moves_every_link_and_no_feed_id(built) -> None:  # type: ignore[no-untyped-def]
+    """A release without a URL of its own stored `{site.base_url}/releases/slug` at import: after a
+    move (trial to production), feeds kept the old host and re-imports said "unchanged"."""
+    config, sessions, folder = built
+    before = feedparser.parse((folder / "cn" / "atom.xml").read_bytes())
+    moved = config.model_copy(update={"site": config.site.model_copy(
+        update={"base_url": "https://news.example.org/beijing"})})
+    report = build_feeds(sessions, moved)
+    assert "cn/atom.xml" in report.changed
+    after = feedparser.parse((folder / "cn" / "atom.xml").read_bytes())
+    ours = [(old, new) for old, new in zip(before.entries, after.entries, strict=True)
+            if "/releases/" in old.link]
+    assert ours and all(new.link.startswith("https://news.example.org/beijing/releases/") and
+                        new.link.endswith(old.link.rsplit("/", 1)[1]) for old, new in ours)
+    assert [entry.id for entry in after.entries] == [entry.id for entry in before.entries]  # tag: ids stay
+
+
+def test_a_store_from_before_forgets_the_host_of_its_own_pages(tmp_path: Path) -> None:
+    """Migration 0021: a stored `{any host}/releases/{slug}` becomes no URL of its own; a real
+    one of the office's stays."""
+    from sqlalchemy import text
+
+    from publisher.store.db import make_engine, upgrade
+
+    engine = make_engine(f"sqlite:///{tmp_path / 'old.db'}")
+    upgrade(engine, "0020")
+    with engine.begin() as connection:
+        for number, url in enumerate(["http://127.0.0.1:8080/releases/a-1", "https://www.ilo.org/beijing/news/a-2"]):
+            connection.execute(text(
+                "INSERT INTO releases (source_key, permanent_id, slug, title, summary, url, published, updated,"
+                " source, content_hash) VALUES (:key, :id, :slug, 't', '', :url, '2026-01-01 00:00:00',"
+                " '2026-01-01 00:00:00', 'x', 'h')"),
+                {"key": f"k{number}", "id": f"tag:x,2026-01-01:{number}", "slug": f"a-{number + 1}", "url": url})
+    upgrade(engine)
+    with engine.connect() as connection:
+        assert connection.execute(text("SELECT url FROM releases ORDER BY slug")).scalars().all() == [
+            None, "https://www.ilo.org/beijing/news/a-2"]

@@ -16,7 +16,7 @@ from publisher.mail.lines import wrap_html, wrap_text
 from publisher.mail.message import MARK_PREFERENCES, MARK_RECIPIENT, MARK_UNSUBSCRIBE
 from publisher.store.models import Release
 from publisher.templating import render
-from publisher.urls import digest_edition_url, feed_url
+from publisher.urls import digest_edition_url, feed_url, release_link
 
 
 @dataclass(frozen=True)
@@ -95,7 +95,8 @@ def _context(config: Config, content: Content) -> dict[str, Any]:
         "title": digest_title(config, content.digest, texts),
         "number": content.number,
         "date_range": _date_range(texts, min(dates), max(dates)) if dates else "",
-        "releases": [_release(release, zone, texts) for release in content.releases],
+        "releases": [_release(release, zone, texts, release_link(config, release.url, release.slug))
+                     for release in content.releases],
         "more": content.more,
         "edition_url": digest_edition_url(config, content.digest.name, content.number,
                                           content.countries),
@@ -111,10 +112,10 @@ def _context(config: Config, content: Content) -> dict[str, Any]:
     }
 
 
-def _release(release: Release, zone: ZoneInfo, texts: Texts) -> dict[str, str]:
+def _release(release: Release, zone: ZoneInfo, texts: Texts, link: str) -> dict[str, str]:
     return {
         "title": release.title,
-        "url": release.url,
+        "url": link,
         "date": texts.day(release.published.astimezone(zone).date()),
         "summary": release.summary,
     }

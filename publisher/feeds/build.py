@@ -36,7 +36,8 @@ from publisher.feeds.select import (
 )
 from publisher.feeds.targets import FeedTarget, feed_item, feed_meta, feed_targets
 from publisher.feeds.websub import ping_hub
-from publisher.urls import feed_url
+from publisher.store.models import Release
+from publisher.urls import feed_url, release_link
 
 log = logging.getLogger(__name__)
 
@@ -74,6 +75,10 @@ class _Builder:
         self.settings = _settings_digest(config)
         self.zone = config.site.zone
 
+
+    def _item(self, release: Release) -> FeedItem:
+        return feed_item(release, self.zone, release_link(self.config, release.url, release.slug))
+
     def emit(self, relative: str, made_from: object, make: Callable[[], bytes]) -> None:
         fingerprint = _digest([self.settings, relative, made_from])
         if self.state.is_current(relative, fingerprint):
@@ -92,7 +97,7 @@ class _Builder:
         @cache
         def items() -> list[FeedItem]:
             releases = newest_for_feed(self.session, target.country, self.config.feeds.max_items)
-            return [feed_item(release, self.zone) for release in releases]
+            return [self._item(release) for release in releases]
 
         made_from = _digest(_stamp_list(stamps))
         for name, renderer in FORMATS.items():
@@ -122,7 +127,7 @@ class _Builder:
 
         def make() -> bytes:
             releases = releases_in_range(self.session, target.country, year.start, year.end)
-            items = [feed_item(release, self.zone) for release in releases]
+            items = [self._item(release) for release in releases]
             meta = feed_meta(self.config, target, relative, items, links=links, is_archive=True)
             return render_atom(meta, items)
 

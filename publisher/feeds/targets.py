@@ -55,12 +55,13 @@ def feed_meta(
     )
 
 
-def feed_item(release: Release, zone: ZoneInfo) -> FeedItem:
-    """Times are given in the site's zone (the same instants, easier to read)."""
+def feed_item(release: Release, zone: ZoneInfo, link: str) -> FeedItem:
+    """Times are given in the site's zone (the same instants, easier to read); `link`: where it
+    is read (urls.release_link)."""
     return FeedItem(
         id=release.permanent_id,
         title=one_line(release.title),
-        link=release.url,
+        link=link,
         published=release.published.astimezone(zone),
         updated=release.updated.astimezone(zone),
         summary=trimmed(release.summary),

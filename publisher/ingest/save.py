@@ -16,7 +16,7 @@ from publisher.ingest.prepare import Chunk, Prepared, prepare, prepared_chunks
 from publisher.ingest.slugs import slugify
 from publisher.ingest.tagging import Tagger
 from publisher.store.models import Release, ReleaseCountry
-from publisher.urls import release_path, release_url, site_host
+from publisher.urls import release_path, site_host
 
 log = logging.getLogger(__name__)
 
@@ -187,7 +187,7 @@ def _release_row(item: Prepared, slug: str, config: Config, source: str) -> dict
     entry = item.entry
     return {"source_key": entry.source_key, "permanent_id": permanent_id(config, entry, slug), "slug": slug,
             "title": entry.title, "summary": entry.summary, "body_html": entry.body_html,
-            "url": entry.url or release_url(config, slug), "image_url": entry.image_url,
+            "url": entry.url, "image_url": entry.image_url,
             "image_credit": entry.image_credit, "category": entry.category, "published": entry.published,
             "updated": entry.published, "source": source, "content_hash": item.content_hash}
 
@@ -215,16 +215,16 @@ def update_release(
     config: Config, source: str, now: datetime,
 ) -> None:
     # The permanent id and the slug stay: readers and links already know them.
-    _fill(release, entry, content_hash, source, fallback_url=release_url(config, release.slug))
+    _fill(release, entry, content_hash, source)
     release.updated = max(now, entry.published)
     tag(release, countries)
 
 
-def _fill(release: Release, entry: Entry, content_hash: str, source: str, fallback_url: str) -> None:
+def _fill(release: Release, entry: Entry, content_hash: str, source: str) -> None:
     release.title = entry.title
     release.summary = entry.summary
     release.body_html = entry.body_html
-    release.url = entry.url or fallback_url
+    release.url = entry.url  # none: its page here, built when shown (urls.release_link)
     release.image_url = entry.image_url
     release.image_credit = entry.image_credit
     release.category = entry.category

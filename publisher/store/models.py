@@ -106,7 +106,7 @@ class Release(Base):
     title: Mapped[str] = mapped_column(Text)
     summary: Mapped[str] = mapped_column(Text, default="")
     body_html: Mapped[str | None] = mapped_column(Text)
-    url: Mapped[str] = mapped_column(String(2000))
+    url: Mapped[str | None] = mapped_column(String(2000))  # its own; None: its page here (urls.release_link)
     image_url: Mapped[str | None] = mapped_column(String(2000))
     image_credit: Mapped[str | None] = mapped_column(Text)
     category: Mapped[str | None] = mapped_column(Text)  # a kicker line: a report, a campaign

@@ -13,7 +13,7 @@ from publisher.ingest.entry import Entry
 from publisher.ingest.manual import existing_release, operator_entry, release_values
 from publisher.jobs import releases as changes
 from publisher.store.models import Release
-from publisher.urls import release_url
+from publisher.urls import release_link, release_url
 from publisher.web.console.api import API_V1, PER_PAGE, Api, Id, Page
 from publisher.web.console.guard import Operator
 from publisher.web.console.releases import search
@@ -62,8 +62,8 @@ def add_release_api(api: Api) -> None:
     def shown(release: Release) -> ReleaseOut:
         values = release_values(release)
         return ReleaseOut(id=release.id, slug=release.slug, page=release_url(config, release.slug),
-                          source=release.source, **{**values, "published": release.published,
-                                                    "withdrawn": release.withdrawn})
+                          source=release.source, **{**values, "url": release_link(config, release.url, release.slug),
+                                                    "published": release.published, "withdrawn": release.withdrawn})
 
     def entry(body: ReleaseIn) -> Entry:
         return operator_entry(config, **body.model_dump(), where="the request")
