@@ -423,3 +423,23 @@ def test_a_subscriber_added_and_removed_with_the_command_line_shows_in_the_audit
     actor = f"{getpass.getuser()} (command line)"
     assert f"{actor} subscriber.remove cli-reader@example.org" in text
     assert f"{actor} subscriber.add cli-reader@example.org" in text
+
+
+def test_an_editions_page_shows_its_state_now(console) -> None:  # type: ignore[no-untyped-def]
+    """After "Send now" it said "being sent" for good (the notice came from the address, not the
+    edition): it follows the edition while it is sent, and says when it was."""
+    from publisher.jobs.digests import queue_digest, send_digest
+
+    client, config, sessions, _path = console
+    with sessions.begin() as session:
+        save_subscribers(session, [SubscriberRow("cn@example.org", ("CN",))], SubscriberStatus.CONFIRMED, utc_now())
+    name = config.digests[0].name
+    edition = queue_digest(sessions, config, name, now=utc_now())
+    assert edition is not None
+    sign_in(client)
+    page = f"/admin/digests/{name}/editions/{edition.number}?done=sending"
+    sending = client.get(page).text
+    assert '<meta http-equiv="refresh" content="5">' in sending and "this page follows it" in sending
+    send_digest(sessions, config, name, now=utc_now())
+    sent = client.get(page).text
+    assert "refresh" not in sent and "The edition has been sent." in sent and "follows it" not in sent

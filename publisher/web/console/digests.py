@@ -28,6 +28,7 @@ from publisher.run.schedules import schedules
 from publisher.store.editions import recent_editions
 from publisher.store.models import DigestPause
 from publisher.store.pauses import pauses
+from publisher.store.statuses import EditionStatus
 from publisher.web.console.guard import Guard, Operator
 from publisher.web.console.views import ADMIN, NO_STORE, ConsolePage
 
@@ -140,8 +141,10 @@ def add_digest_pages(app: FastAPI, config: Config, sessions: sessionmaker[Sessio
         page = ConsolePage(request, config, operator)
         with sessions() as session:
             found = existing_report(session, digest_of(name).name, number)
+            # While it is sent the page reloads itself: what it shows is the edition's state now.
+            sending = found.edition.status == EditionStatus.SENDING
             shown = page.render("edition.html", title=f"{name} {number}", report=found, done=done,
-                                counts=edition_counts(session, found.edition))
+                                counts=edition_counts(session, found.edition), refresh=5 if sending else 0)
         disclosed(sessions, operator.email, "edition.report", f"{name} {number}", clock(), len(found.outcomes))
         return shown
 
