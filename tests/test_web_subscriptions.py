@@ -304,3 +304,15 @@ def test_what_a_reader_does_is_in_the_audit_log_as_theirs(web) -> None:  # type:
                                   .order_by(AuditEntry.id)).all()
     assert [tuple(entry) for entry in entries] == [("reader", "subscription.request", "own@example.org"),
                                                   ("reader", "subscription.confirm", "own@example.org")]
+
+
+def test_a_cookie_or_field_with_non_ascii_text_is_refused_not_a_500(web) -> None:  # type: ignore[no-untyped-def]
+    """compare_digest raises TypeError on non-ASCII text: a cookie of "abc.é" gave a 500 on the
+    console and a reset connection on /subscribe."""
+    base, *_ = web
+    with httpx.Client(base_url=base) as client:
+        assert client.get("/admin", headers={"Cookie": "publisher_console=abc.\u00e9".encode()}).status_code == 303
+        assert client.get("/subscribe", headers={"Cookie": "publisher_csrf=abc.\u00e9".encode()}).status_code == 200
+        form = client.get("/subscribe")
+        posted = client.post("/subscribe", data={"email": "a@example.org", "countries": ["CN"], "csrf": "\u00e9" * 8})
+        assert form.status_code == 200 and posted.status_code == 400

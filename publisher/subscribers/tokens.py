@@ -74,7 +74,7 @@ class Signer:
         subscriber, _, issued = payload.partition(".")
         if not (_number(subscriber) and _number(issued) and signature):
             raise TokenError()
-        if not hmac.compare_digest(signature, self._mac(purpose, f"{payload}.{nonce}")):
+        if not same_text(signature, self._mac(purpose, f"{payload}.{nonce}")):
             raise TokenError()
         age = self._clock().timestamp() - int(issued)
         if age < -CLOCK_SKEW.total_seconds():
@@ -93,7 +93,7 @@ class Signer:
         *numbers, signature = text.lower().split(".")
         if len(numbers) != count or not all(_number(number) for number in numbers):
             return None
-        if not hmac.compare_digest(signature, self._short_mac(purpose, ".".join(numbers))):
+        if not same_text(signature, self._short_mac(purpose, ".".join(numbers))):
             return None
         return tuple(int(number) for number in numbers)
 
@@ -111,7 +111,7 @@ class Signer:
 
     def is_sealed(self, sealed: str) -> bool:
         value, _, signature = sealed.rpartition(".")
-        return bool(value) and hmac.compare_digest(signature, self._mac(_SEAL, value))
+        return bool(value) and same_text(signature, self._mac(_SEAL, value))
 
     def _mac(self, purpose: str, payload: str) -> str:
         digest = hmac.digest(self._keys[purpose], payload.encode(), "sha256")[:18]
@@ -121,3 +121,9 @@ class Signer:
 def _number(text: str) -> bool:
     """ASCII digits only ("²" is a digit to str.isdigit, and no number to int), and not absurdly many."""
     return text.isascii() and text.isdigit() and len(text) <= 12
+
+
+def same_text(given: str, expected: str) -> bool:
+    """A constant-time comparison of a value someone sent (a cookie, a form field, a link's
+    token: any characters) with the one expected; compare_digest refuses non-ASCII text."""
+    return hmac.compare_digest(given.encode("utf-8", "surrogateescape"), expected.encode("utf-8", "surrogateescape"))

@@ -4,14 +4,13 @@ token another site made fails the seal; a form without the browser's cookie fail
 
 from __future__ import annotations
 
-import hmac
 import secrets
 
 from fastapi import Request
 from fastapi.responses import Response
 
 from publisher.config import Site
-from publisher.subscribers.tokens import Signer
+from publisher.subscribers.tokens import Signer, same_text
 
 
 def secure_cookies(request: Request, site: Site) -> bool:
@@ -36,4 +35,4 @@ class FormToken:
     def matches(self, request: Request, submitted: str) -> bool:
         """Whether the form posted `submitted` with the cookie of this browser it came from."""
         cookie = request.cookies.get(self.cookie, "")
-        return self.signer.is_sealed(cookie) and hmac.compare_digest(cookie, submitted)
+        return self.signer.is_sealed(cookie) and same_text(cookie, submitted)

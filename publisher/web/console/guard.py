@@ -8,7 +8,6 @@ cannot post one (the cookie would not even travel with it)."""
 
 from __future__ import annotations
 
-import hmac
 from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import datetime, timedelta
@@ -22,7 +21,7 @@ from publisher.jobs.sign_ins import sign_in
 from publisher.operators.accounts import login_key
 from publisher.operators.sessions import close_session, session_operator
 from publisher.operators.tokens import token_operator
-from publisher.subscribers.tokens import Signer
+from publisher.subscribers.tokens import Signer, same_text
 from publisher.web.formtokens import FormToken, secure_cookies
 from publisher.web.limits import RateLimit
 
@@ -74,7 +73,7 @@ class Guard:
     def form_operator(self, request: Request, csrf: str = Form(..., max_length=200)) -> Operator:
         """The signed-in operator of a form post (a route's dependency), whose token must match."""
         operator = self.operator(request)
-        if not hmac.compare_digest(csrf, operator.csrf):
+        if not same_text(csrf, operator.csrf):
             raise CrossSite()
         return operator
 
@@ -101,7 +100,7 @@ class Guard:
 
     def _secret(self, cookie: str) -> str | None:
         secret, _, signature = cookie.rpartition(".")
-        if secret and hmac.compare_digest(signature, self.signer.tag("console", secret)):
+        if secret and same_text(signature, self.signer.tag("console", secret)):
             return secret
         return None
 
