@@ -86,3 +86,17 @@ def test_the_shipped_config_names_the_office_in_every_language() -> None:
     config = load_config(Path(ROOT / "config.toml"), environ={})
     assert config.site.name_in("zh_Hans") == "国际劳工组织中国和蒙古国局"
     assert set(config.digest("china-weekly").subjects) == set(LANGUAGES[1:])
+
+
+def test_mail_names_its_language_with_a_bcp_47_tag(tmp_path) -> None:  # type: ignore[no-untyped-def]
+    """`lang="zh_Hans"` (a locale id) in the Chinese digest and confirmation mail: the W3C
+    validator rejects it and axe reports html-lang-valid. HTML wants `zh-Hans`."""
+    from publisher.i18n import texts
+    from publisher.templating import render
+
+    context = {"site_name": "ILO", "site_url": "https://www.ilo.org", "recipient": "a@example.org",
+               "confirm_url": "https://x.org/confirm?token=1", "country_names": "中国",
+               "preferences_url": "https://x.org/preferences?token=1"}
+    for name in ("confirm", "already"):
+        html = render(f"email/{name}.html", context, "", texts=texts("zh_Hans"))
+        assert '<html lang="zh-Hans">' in html and "zh_Hans" not in html, name
