@@ -101,15 +101,8 @@ def fetch_maildir(sessions: sessionmaker[Session], config: Config, folder: Path,
     folders = {False: maildir.add_folder("handled"), True: maildir.add_folder("rejected")}
     fetched = Fetched(str(folder))
     taker = _Taker(sessions, config, "maildir", now)
-    keys = list(maildir.iterkeys())[::-1]  # taken from its end
-    while keys:
-        batch: dict[str, bytes] = {}
-        held = 0
-        while keys and len(batch) < _BATCH and held < _BATCH_BYTES:
-            key = keys.pop()
-            with maildir.get_file(key) as handle:
-                batch[key] = handle.read(MAX_REPORT_BYTES + 1)
-            held += len(batch[key])
+    read = ((key, _head(maildir, key)) for key in list(maildir.iterkeys()))
+    for batch in map(dict, _batches(read, len)):
         for key, taken in taker.take(batch.items()):
             fetched.count(taken)
             if len(batch[key]) > MAX_REPORT_BYTES:  # moved whole, as it came, not as it was read
@@ -123,19 +116,27 @@ def fetch_maildir(sessions: sessionmaker[Session], config: Config, folder: Path,
     return fetched
 
 
-def _batches(sizes: list[tuple[int, int]]) -> Iterator[list[int]]:
-    """UIDs a batch at a time: up to _BATCH messages and _BATCH_BYTES (a message counted at
-    most as far as it is read)."""
-    batch: list[int] = []
+V = TypeVar("V")
+
+
+def _batches(items: Iterable[tuple[K, V]], size: Callable[[V], int]) -> Iterator[list[tuple[K, V]]]:
+    """`items` a batch at a time: up to _BATCH of them and _BATCH_BYTES (by `size`)."""
+    batch: list[tuple[K, V]] = []
     held = 0
-    for uid, size in sizes:
+    for item in items:
         if batch and (len(batch) == _BATCH or held >= _BATCH_BYTES):
             yield batch
             batch, held = [], 0
-        batch.append(uid)
-        held += min(size, MAX_REPORT_BYTES + 1)
+        batch.append(item)
+        held += size(item[1])
     if batch:
         yield batch
+
+
+def _head(maildir: mailbox.Maildir, key: str) -> bytes:
+    """A message as far as a report can be long (one byte more says it is longer)."""
+    with maildir.get_file(key) as handle:
+        return handle.read(MAX_REPORT_BYTES + 1)
 
 
 def bounded_read(stream: BinaryIO, limit: int) -> bytes:
@@ -155,8 +156,9 @@ def fetch_imap(sessions: sessionmaker[Session], config: Config, box: ImapMailbox
     imap, fetched = config.bounces.imap, Fetched(box.where)
     taker = _Taker(sessions, config, "imap", now)
     with box:
-        for uids in _batches(box.sizes()):
-            outcomes = taker.take(box.messages(uids, MAX_REPORT_BYTES + 1))
+        # (a message counted at most as far as it is read)
+        for batch in _batches(box.sizes(), lambda size: min(size, MAX_REPORT_BYTES + 1)):
+            outcomes = taker.take(box.messages([uid for uid, _ in batch], MAX_REPORT_BYTES + 1))
             for _, taken in outcomes:
                 fetched.count(taken)
             box.move([uid for uid, taken in outcomes if not taken.kept_aside], imap.handled_folder)
@@ -218,7 +220,6 @@ class _Taker:
 
     def __post_init__(self) -> None:
         self.signer = Signer(signing_key(self.config))  # the key read once, not per message
-        self.delivered: set[tuple[int, int]] = set()  # of the batch in hand: (edition, subscriber)
 
     def take(self, batch: Iterable[tuple[K, bytes]]) -> list[tuple[K, Taken]]:
         """What became of each message, once the batch is committed (only then may a message
@@ -229,9 +230,9 @@ class _Taker:
             applied, aside = seen(session, message_ids), kept_aside(session, message_ids)
             # Held to the end: the session's identity map keeps them only while referenced.
             subscribers = self._subscribers(session, [one for _, one in incoming])
-            self.delivered = _delivered(session, [one for _, one in incoming])
+            delivered = _delivered(session, [one for _, one in incoming])
             with session.no_autoflush:  # every insert of the batch goes at its end, together
-                outcomes = [(key, self._take(session, one, applied, aside)) for key, one in incoming]
+                outcomes = [(key, self._take(session, one, applied, aside, delivered)) for key, one in incoming]
             del subscribers
         return outcomes
 
@@ -240,10 +241,11 @@ class _Taker:
         ids = set().union(*(one.subscriber_ids for one in incoming))
         return list(session.scalars(select(Subscriber).where(Subscriber.id.in_(ids)))) if ids else []
 
-    def _take(self, session: Session, one: _Incoming, applied: set[str], aside: set[str]) -> Taken:
+    def _take(self, session: Session, one: _Incoming, applied: set[str], aside: set[str],
+              delivered: set[tuple[int, int]]) -> Taken:
         if one.message_id and one.message_id in applied:
             return Taken(False, f"already applied: {one.message_id}")
-        taken = self._apply(session, one)
+        taken = self._apply(session, one, delivered)
         if taken.applied and one.message_id:
             applied.add(one.message_id)  # the same message twice in a batch
         if taken.aside is not None:
@@ -257,10 +259,10 @@ class _Taker:
                 aside.add(one.message_id)
         return taken
 
-    def _apply(self, session: Session, one: _Incoming) -> Taken:
+    def _apply(self, session: Session, one: _Incoming, delivered: set[tuple[int, int]]) -> Taken:
         config, source, now = self.config, self.source, self.now
         if one.unsubscribes:
-            return _unsubscribe_by_mail(session, one, source, one.unsubscribes[0], now, self.delivered)
+            return _unsubscribe_by_mail(session, one, source, one.unsubscribes[0], now, delivered)
         if one.message is None:
             return _keep_aside(one.unreadable or "could not be parsed")
         try:
@@ -271,7 +273,7 @@ class _Taker:
             reason = f"could not be read ({type(exc).__name__}: {exc})"[:500]
             log.warning("%s: %s (kept aside with its bytes, to be looked into)", one.message_id or "a message", reason)
             return _keep_aside(reason)
-        found = _whose(session, one.marks, self.delivered)
+        found = _whose(session, one.marks, delivered)
         if isinstance(found, str):
             return _keep_aside(found)
         subscriber, edition_id = found

@@ -74,7 +74,7 @@ def remove(sessions: sessionmaker[Session], actor: str, address: str, now: datet
         if subscriber is None:
             return False
         before = subscriber_values(subscriber)
-        remove_subscriber(session, address)
+        remove_subscriber(session, subscriber)
         record(session, actor, "subscriber.remove", before["email"], now, before=before)
     return True
 

@@ -48,7 +48,7 @@ def parse_message(raw: bytes) -> Message:
     and when the parser itself gives up on it."""
     if len(raw) > MAX_REPORT_BYTES:
         raise Unreadable(f"larger than {MAX_REPORT_BYTES // 1_000_000} MB: no report we read")
-    if len(_CONTAINER.findall(raw, 0, len(raw))) > MAX_CONTAINERS:
+    if len(_CONTAINER.findall(raw)) > MAX_CONTAINERS:
         raise Unreadable(f"more than {MAX_CONTAINERS} multipart or message parts: no report we read")
     try:
         return email.message_from_bytes(raw, policy=email.policy.compat32)

@@ -267,8 +267,8 @@ def _replies(client: smtplib.SMTP, count: int) -> list[tuple[int, bytes]]:
             replies.append(client.getreply())
         except smtplib.SMTPServerDisconnected:
             for index, (code, text) in enumerate(replies):
-                if code == 421:
-                    raise (ServerUnavailable if index == 0 else RecipientDeferred)(Reply(code, _decode(text))) from None
+                if code == 421:  # to MAIL (the first) the server's, to RCPT the recipient's
+                    _check(client, code, text, server_wide=index == 0)
             raise
     return replies
 

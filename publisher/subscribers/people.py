@@ -128,13 +128,9 @@ def find_subscriber(session: Session, address: str) -> Subscriber | None:
     return session.scalars(query.options(selectinload(Subscriber.follows))).one_or_none()
 
 
-def remove_subscriber(session: Session, address: str) -> bool:
-    """Delete the subscriber and their delivery history; False when there is none."""
-    subscriber = find_subscriber(session, address)
-    if subscriber is None:
-        return False
+def remove_subscriber(session: Session, subscriber: Subscriber) -> None:
+    """Delete the subscriber and their delivery history."""
     session.delete(subscriber)
-    return True
 
 
 def set_status(subscriber: Subscriber, status: SubscriberStatus, now: datetime) -> None:
