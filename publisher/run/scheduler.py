@@ -39,6 +39,7 @@ from publisher.run.progress import SendProgress
 from publisher.run.schedules import Schedule, schedules
 from publisher.store.db import engine_of
 from publisher.store.editions import last_edition, unfinished_edition
+from publisher.store.models import DigestPause
 from publisher.store.pauses import pause_of
 from publisher.store.runs import REGISTERED, last_fire, last_run, record_run
 from publisher.store.statuses import ProcessRole, ProcessState
@@ -229,7 +230,8 @@ class ScheduleView:
 def describe_schedules(session: Session, config: Config, now: datetime) -> list[ScheduleView]:
     views = []
     for schedule in schedules(config):
-        skipped = " (paused: skipped)" if schedule.kind == "digest" and pause_of(session, schedule.target) else ""
+        pause = pause_of(session, schedule.target) if schedule.kind == "digest" else None
+        skipped = " (paused: skipped)" if pause else ""
         fires = [f"{fire.astimezone(schedule.zone):%a %Y-%m-%d %H:%M} {schedule.zone.key} = "
                  f"{fire.astimezone(UTC):%Y-%m-%d %H:%M} UTC{skipped}"
                  for fire in schedule.next_fire_times(now, 3)]
@@ -237,15 +239,15 @@ def describe_schedules(session: Session, config: Config, now: datetime) -> list[
         ran = (f"{run.last_fire.astimezone(schedule.zone):%Y-%m-%d %H:%M}: {run.outcome}"
                if run else "never")
         views.append(ScheduleView(schedule.id, schedule.in_words, fires, ran, _last_edition(session, schedule),
-                                  _next_edition(session, config, schedule, now)))
+                                  _next_edition(session, config, schedule, now, pause)))
     return views
 
 
-def _next_edition(session: Session, config: Config, schedule: Schedule, now: datetime) -> str:
+def _next_edition(session: Session, config: Config, schedule: Schedule, now: datetime,
+                  pause: DigestPause | None) -> str:
     if schedule.kind != "digest":
         return ""
-    return next_edition(schedule.target, plan_edition(session, config.digest(schedule.target), now),
-                        pause_of(session, schedule.target))
+    return next_edition(schedule.target, plan_edition(session, config.digest(schedule.target), now), pause)
 
 
 def _last_edition(session: Session, schedule: Schedule) -> str:
