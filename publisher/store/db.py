@@ -103,12 +103,23 @@ def _foreign_keys(connection: Connection, *, on: bool) -> None:
 
 
 def sync_countries(session: Session, config: Config) -> None:
-    """Make the countries table say what the config says (names, zones and languages may change)."""
+    """Make the countries table say what the config says (names, zones and languages may change).
+    Only when it does not already: then processes starting at once take turns, so that each
+    country is added once (the common start, with nothing to change, writes nothing and takes
+    no lock)."""
+    if {(c.code, c.name, c.timezone, c.language) for c in config.countries} <= _countries(session):
+        return  # (a country the config no longer names is kept: releases may still be tagged with it)
+    locks.take_turn(session.connection(), locks.MIGRATIONS)
     stored = {country.code: country for country in session.scalars(select(Country))}
     for item in config.countries:
         country = stored.get(item.code) or Country(code=item.code)
         country.name, country.timezone, country.language = item.name, item.timezone, item.language
         session.add(country)
+
+
+def _countries(session: Session) -> set[tuple[str, str, str, str]]:
+    return {tuple(row) for row in session.execute(  # type: ignore[misc]
+        select(Country.code, Country.name, Country.timezone, Country.language))}
 
 
 def engine_of(sessions: sessionmaker[Session]) -> Engine:
@@ -127,7 +138,6 @@ def open_store(config: Config) -> sessionmaker[Session]:
         raise StoreError(f"cannot open the database {display_url(url)}: {exc.orig}") from exc
     sessions = sessionmaker(engine, expire_on_commit=False)
     with sessions.begin() as session:
-        locks.take_turn(session.connection(), locks.MIGRATIONS)  # two starting processes add each country once
         sync_countries(session, config)
     return sessions
 
