@@ -38,10 +38,6 @@ class StoreError(PublisherError):
     """The database cannot be reached or migrated."""
 
 
-class UnknownDigest(PublisherError):
-    """A digest name the config does not have."""
-
-
 class UnknownCountry(PublisherError):
     """A country code the config does not have."""
 
@@ -53,6 +49,10 @@ class InvalidValue(PublisherError):
 
 class NotFound(PublisherError):
     """No such thing (a release, a subscriber) by the number asked for."""
+
+
+class UnknownDigest(NotFound):
+    """A digest name there is no digest of (or none in effect: retired)."""
 
 
 class DigestPaused(PublisherError):

@@ -250,7 +250,7 @@ def test_the_outbox_when_no_smtp_server_is_configured(tmp_path, db_url) -> None:
 def test_unknown_digest_is_a_clear_error(store) -> None:  # type: ignore[no-untyped-def]
     path, _, _ = store
     code, _, err = cli_run(path, "digest", "send", "weekly")
-    assert code == 1 and "no digest named 'weekly' in the config" in err
+    assert code == 1 and "no digest named 'weekly' (there are: " in err
 
 
 def test_dkim_signature_covers_the_list_headers_and_verifies(tmp_path, db_url, mail_server) -> None:  # type: ignore[no-untyped-def]

@@ -27,6 +27,7 @@ COMMANDS: Mapping[str, tuple[str, str]] = {
     "config": ("admin", "Inspect the configuration."),
     "db": ("admin", "Manage the database schema."),
     "digest": ("digests", "Send and preview digest emails."),
+    "digests": ("digest_settings", "The digests in effect: export, apply, compare with config.toml."),
     "editions": ("digests", "Manage sent editions."),
     "feeds": ("releases", "Build the feeds."),
     "import": ("releases", "Import releases from files or http(s) URLs, all in one transaction."),

@@ -17,6 +17,7 @@ from publisher.errors import InvalidValue
 from publisher.jobs.digests import plan_digest, send_digest, start_digest
 from publisher.jobs.samples import preview_digest, send_test_copy
 from publisher.languages import LANGUAGES
+from publisher.store.digests import digest_named
 
 
 @cli.group()
@@ -135,8 +136,8 @@ def report(app: App, name: str, number: int | None, csv_file: Path | None) -> No
 
     Example: publisher report china-weekly 3 --csv edition-3.csv
     """
-    app.config.digest(name)  # an unknown digest is an error naming the known ones
     with app.sessions() as session:
+        digest_named(session, name, retired=True)  # an unknown digest is an error naming the known ones
         found = edition_report(session, name, number)
     if found is None:
         raise click.BadParameter(f"{name} has no edition {number or ''}".strip(), param_hint="NUMBER")

@@ -15,7 +15,7 @@ from typing import Any
 from pydantic import ValidationError
 
 from publisher.bundled import BUNDLED_PREFIX
-from publisher.config.model import Config
+from publisher.config.model import Config, Digest
 from publisher.errors import ConfigError
 
 CONFIG_ENV = "PUBLISHER_CONFIG"
@@ -108,13 +108,30 @@ def _consistency_problems(config: Config) -> list[str]:
         if code not in known:
             problems.append(f"tagging.default_countries[{i}]: unknown country {code!r}")
     for i, digest in enumerate(config.digests):
-        for j, code in enumerate(digest.countries):
-            if code not in known:
-                problems.append(f"digests[{i}].countries[{j}]: unknown country {code!r}")
-        problems += _subject_problems(f"digests[{i}].subject", digest.subject)
+        problems += _digest_problems(f"digests[{i}]", digest, known)
     problems += _placeholder_problems("feeds.title", config.feeds.title, {"country", "site"})
     problems += _placeholder_problems("feeds.subtitle", config.feeds.subtitle, {"country", "site"})
     return problems + _bounce_problems(config)
+
+
+def check_digest(values: Mapping[str, Any], known: Iterable[str], source: str) -> Digest:
+    """One digest as an operator wrote it (a console form, the API, a file to apply), checked
+    exactly as config.toml's `[[digests]]` are; ConfigError naming each key otherwise."""
+    try:
+        digest = Digest.model_validate(_lists_to_tuples(dict(values)))
+    except ValidationError as exc:
+        raise ConfigError(source, [_describe(error) for error in exc.errors()]) from None
+    problems = _digest_problems("", digest, set(known))
+    if problems:
+        raise ConfigError(source, problems)
+    return digest
+
+
+def _digest_problems(path: str, digest: Digest, known: set[str]) -> list[str]:
+    prefix = f"{path}." if path else ""
+    problems = [f"{prefix}countries[{j}]: unknown country {code!r}"
+                for j, code in enumerate(digest.countries) if code not in known]
+    return problems + _subject_problems(f"{prefix}subject", digest.subject)
 
 
 def _bounce_problems(config: Config) -> list[str]:

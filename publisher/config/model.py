@@ -197,6 +197,8 @@ class Scheduler(Section):
     # at most this late; otherwise it waits for its next fire time (nothing is lost either way).
     misfire_grace: Duration = timedelta(hours=6)
     standby_poll: Duration = timedelta(seconds=5)  # how often a standby process tries to take over
+    # How often a running scheduler looks for digests added, changed or retired (console, API).
+    changes_poll: Duration = timedelta(seconds=5)
     progress_every: Duration = timedelta(seconds=30)  # a line of how a long send goes, this often
     # false: the scheduler only makes editions and queues their deliveries, and `publisher
     # worker` processes (any number, on any machine) send them.

@@ -36,6 +36,7 @@ from publisher.identity import process_name
 from publisher.mail.message import Dkim, MessageFactory
 from publisher.mail.transport import Transport, TransportError
 from publisher.store.db import engine_of, retrying
+from publisher.store.digests import digest_named
 from publisher.store.editions import delivery_counts
 from publisher.store.models import Delivery, Edition, EditionVariant, Subscriber
 from publisher.store.statuses import DeliveryStatus, SubscriberStatus
@@ -74,8 +75,8 @@ def _variant_factories(sessions: sessionmaker[Session], config: Config, edition:
                        dkim_key: Dkim | None) -> dict[int, tuple[MessageFactory, str]]:
     """A message factory and the language of each variant of the edition (a handful: one per
     choice of countries and language)."""
-    digest = config.digest(edition.digest)
     with sessions() as session:
+        digest = digest_named(session, edition.digest, retired=True)
         variants = session.scalars(select(EditionVariant).where(EditionVariant.edition_id == edition.id))
         return {variant.id: (message_factory(config, digest, variant, dkim_key), variant.language)
                 for variant in variants}

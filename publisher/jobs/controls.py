@@ -16,6 +16,7 @@ from publisher.jobs.imports import import_source
 from publisher.jobs.samples import send_test_copy
 from publisher.mail.transport import DeliveryFailure, Reply, Transport, TransportError
 from publisher.operators.audit import record
+from publisher.store.digests import digest_named
 from publisher.store.limits import count_request
 from publisher.store.models import Edition
 from publisher.store.pauses import clear_pause, set_pause
@@ -23,15 +24,15 @@ from publisher.subscribers.people import normalize_email
 
 
 def pause(sessions: sessionmaker[Session], config: Config, actor: str, name: str, now: datetime) -> None:
-    config.digest(name)  # UnknownDigest for a name the config lacks
     with sessions.begin() as session:
+        digest_named(session, name)  # UnknownDigest for a name there is no digest of
         if set_pause(session, name, actor, now):
             record(session, actor, "digest.pause", f"digest {name}", now, after={"paused": True})
 
 
 def resume(sessions: sessionmaker[Session], config: Config, actor: str, name: str, now: datetime) -> None:
-    config.digest(name)
     with sessions.begin() as session:
+        digest_named(session, name)
         if clear_pause(session, name):
             record(session, actor, "digest.resume", f"digest {name}", now, before={"paused": True})
 

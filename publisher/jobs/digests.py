@@ -18,6 +18,7 @@ from publisher.errors import DigestPaused
 from publisher.mail.message import load_dkim
 from publisher.mail.transport import Transport, make_transport
 from publisher.store.db import retrying
+from publisher.store.digests import digest_named, stored_rows
 from publisher.store.editions import unfinished_editions as stored_unfinished
 from publisher.store.models import DigestPause, DigestStart, Edition
 from publisher.store.pauses import pause_of, pauses
@@ -44,9 +45,8 @@ def queue_digest(sessions: sessionmaker[Session], config: Config, name: str, *, 
                  period: str | None = None) -> Edition | None:
     """Make the next edition and queue its deliveries, sending nothing (workers send them);
     the unfinished edition if there is one; None when there is nothing new."""
-    digest = config.digest(name)
     with sessions() as session:
-        paused = pause_of(session, name)
+        digest, paused = digest_named(session, name), pause_of(session, name)
     if paused is not None:
         raise DigestPaused(f"{name} is paused (by {paused.by} since {paused.paused:%Y-%m-%d %H:%M} UTC): "
                            "resume it to send")
@@ -61,12 +61,13 @@ def queue_digest(sessions: sessionmaker[Session], config: Config, name: str, *, 
 
 def unfinished_editions(sessions: sessionmaker[Session], config: Config,
                         stop: threading.Event) -> list[Edition]:
-    """Editions still sending, of digests the config has and nobody paused (oldest first)."""
+    """Editions still sending, of digests nobody paused (oldest first; a digest retired while
+    its edition was sent finishes that edition)."""
 
     def look() -> list[Edition]:
         with sessions() as session:
             paused = pauses(session)
-            return stored_unfinished(session, [d.name for d in config.digests if d.name not in paused])
+            return stored_unfinished(session, [r.name for r in stored_rows(session) if r.name not in paused])
 
     return retrying(look, stop, "looking for editions to send")
 
@@ -93,15 +94,15 @@ def plan_digest(sessions: sessionmaker[Session], config: Config, name: str,
     """What the next edition would be (for --dry-run), and the digest's pause if it is paused;
     nothing is written."""
     with sessions() as session:
-        return plan_edition(session, config.digest(name), now), pause_of(session, name)
+        return plan_edition(session, digest_named(session, name), now), pause_of(session, name)
 
 
 def start_digest(sessions: sessionmaker[Session], config: Config, name: str, day: date,
                  now: datetime) -> datetime:
     """Releases published from `day` (midnight in the digest's zone) on are news for its next
     edition; the moment that is."""
-    digest = config.digest(name)
-    since = datetime.combine(day, time(), ZoneInfo(digest.timezone))
     with sessions.begin() as session:
+        digest = digest_named(session, name)
+        since = datetime.combine(day, time(), ZoneInfo(digest.timezone))
         session.merge(DigestStart(digest=name, since=since, set_at=now))
-    return since
+        return since

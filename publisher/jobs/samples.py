@@ -21,6 +21,7 @@ from publisher.i18n import Texts, texts
 from publisher.languages import LANGUAGES, supported
 from publisher.mail.message import Recipient, load_dkim, personalize
 from publisher.mail.transport import Reply, Transport, make_transport
+from publisher.store.digests import digest_named
 from publisher.store.models import Edition, EditionVariant
 from publisher.subscribers.keys import signing_key
 from publisher.subscribers.people import normalize_email
@@ -62,7 +63,8 @@ def sample_message(
 ) -> Sample | None:
     """None when nothing is new for readers of `countries`; with `latest_if_none`, the latest
     releases instead, marked as a sample (`Sample.latest`, and "[Sample]" in the subject)."""
-    digest = config.digest(name)
+    with sessions() as session:
+        digest = digest_named(session, name)
     chosen = chosen_countries(digest, countries)
     reader = supported(language)
     if reader is None:

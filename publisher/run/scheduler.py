@@ -1,10 +1,12 @@
-"""`publisher run`: APScheduler runs each schedule of the config on its cadence.
+"""`publisher run`: APScheduler runs each schedule on its cadence.
 
-The config is the source of truth: jobs are built from it on every start, under stable ids, in
-memory (nothing pickled, nothing to duplicate). The database records when each schedule last
-ran; exactly-once sending rests on the database too (the unique edition per digest and fire
-time), so a second process can never send an edition twice, and only the process holding the
-scheduler lock schedules at all.
+Jobs are built on every start, under stable ids, in memory (nothing pickled, nothing to
+duplicate): the feeds', sources' and bounces' from the config, the digests' from the digests in
+effect (store/digests.py), which the scheduler looks at again every `scheduler.changes_poll`, so
+that a digest an operator adds, changes or retires is scheduled so within seconds, without a
+restart. The database records when each schedule last ran; exactly-once sending rests on the
+database too (the unique edition per digest and fire time), so a second process can never send
+an edition twice, and only the process holding the scheduler lock schedules at all.
 """
 
 from __future__ import annotations
@@ -38,6 +40,7 @@ from publisher.run.processes import Presence
 from publisher.run.progress import SendProgress
 from publisher.run.schedules import Schedule, schedules
 from publisher.store.db import engine_of
+from publisher.store.digests import digest_named, in_effect
 from publisher.store.editions import last_edition, unfinished_edition
 from publisher.store.models import DigestPause
 from publisher.store.pauses import pause_of
@@ -105,12 +108,17 @@ class ScheduleRunner:
         with self.sessions.begin() as session:
             record_run(session, schedule.id, fire, started, finished, outcome)
 
+    def in_effect(self) -> Config:
+        """The config with the digests in effect now."""
+        with self.sessions() as session:
+            return in_effect(session, self.config)
+
     def catch_up(self) -> list[str]:
         """Digests whose fire time passed while no scheduler ran: one edition each (however
         many fire times were missed), if the latest is within scheduler.misfire_grace."""
         now, grace = self.clock(), self.config.scheduler.misfire_grace
         outcomes = []
-        for schedule in schedules(self.config):
+        for schedule in schedules(self.in_effect()):
             fire = schedule.latest_fire_time(now)
             last = self._last_fire(schedule)
             if schedule.kind == "digest" and fire is not None and self._unfinished(schedule):
@@ -138,12 +146,33 @@ class ScheduleRunner:
 
 def build_scheduler(runner: ScheduleRunner, config: Config) -> BlockingScheduler:
     scheduler = BlockingScheduler(timezone=UTC)
-    grace = int(config.scheduler.misfire_grace.total_seconds())
     for schedule in schedules(config):
-        scheduler.add_job(runner.when_due, trigger=schedule.trigger, args=[schedule],
-                          id=schedule.id, name=schedule.id, replace_existing=True,
-                          coalesce=True, max_instances=1, misfire_grace_time=grace)
+        _add(scheduler, runner, schedule)
     return scheduler
+
+
+def _add(scheduler: BlockingScheduler, runner: ScheduleRunner, schedule: Schedule) -> None:
+    scheduler.add_job(runner.when_due, trigger=schedule.trigger, args=[schedule], id=schedule.id,
+                      name=schedule.id, replace_existing=True, coalesce=True, max_instances=1,
+                      misfire_grace_time=int(runner.config.scheduler.misfire_grace.total_seconds()))
+
+
+def follow_digests(scheduler: BlockingScheduler, runner: ScheduleRunner) -> list[str]:
+    """Schedule the digests in effect as they are now: a new one added, a changed one's trigger
+    replaced, a retired one removed; a line each."""
+    wanted = {s.id: s for s in schedules(runner.in_effect()) if s.kind == "digest"}
+    have = {job.id: job.args[0] for job in scheduler.get_jobs() if job.id.startswith("digest:")}
+    lines = []
+    for job_id in have.keys() - wanted.keys():
+        scheduler.remove_job(job_id)
+        lines.append(f"{job_id}: retired, no longer scheduled")
+    for job_id, schedule in wanted.items():
+        if have.get(job_id) != schedule:
+            _add(scheduler, runner, schedule)
+            lines.append(f"{job_id}: {'now' if job_id in have else 'added,'} {schedule.in_words}")
+    for line in lines:
+        log.info("%s", line)
+    return lines
 
 
 def wait_for_leadership(leadership: Leadership, config: Config, stop: threading.Event) -> bool:
@@ -188,17 +217,22 @@ def run_forever(sessions: sessionmaker[Session], config: Config,
             runner.catch_up()
             if stop.is_set():
                 return 0
-            scheduler = build_scheduler(runner, config)
+            scheduler = build_scheduler(runner, runner.in_effect())
             scheduler.add_job(_check_leadership, "interval", seconds=10, id="leadership",
                               args=[leadership, stop, lambda: scheduler])
-            log.info("scheduler running %d jobs: %s", len(scheduler.get_jobs()) - 1,
-                     ", ".join(job.id for job in scheduler.get_jobs() if job.id != "leadership"))
+            scheduler.add_job(follow_digests, "interval", id="digests", args=[scheduler, runner],
+                              seconds=config.scheduler.changes_poll.total_seconds())
+            log.info("scheduler running %d jobs: %s", len(scheduler.get_jobs()) - 2,
+                     ", ".join(job.id for job in scheduler.get_jobs() if job.id not in OWN_JOBS))
             # A signal that came before the scheduler was running could not stop it: do it now.
             scheduler.add_listener(partial(_stop_if_told, scheduler, stop), EVENT_SCHEDULER_STARTED)
             scheduler.start()
             return 0 if leadership.still_held() or stop.is_set() else 1
         finally:
             leadership.release()
+
+
+OWN_JOBS = ("leadership", "digests")  # the scheduler's own upkeep, not a schedule
 
 
 def _stop_if_told(scheduler: BlockingScheduler, stop: threading.Event, _event: object) -> None:
@@ -229,6 +263,7 @@ class ScheduleView:
 
 def describe_schedules(session: Session, config: Config, now: datetime) -> list[ScheduleView]:
     views = []
+    config = in_effect(session, config)
     for schedule in schedules(config):
         pause = pause_of(session, schedule.target) if schedule.kind == "digest" else None
         skipped = " (paused: skipped)" if pause else ""
@@ -247,7 +282,7 @@ def _next_edition(session: Session, config: Config, schedule: Schedule, now: dat
                   pause: DigestPause | None) -> str:
     if schedule.kind != "digest":
         return ""
-    return next_edition(schedule.target, plan_edition(session, config.digest(schedule.target), now), pause)
+    return next_edition(schedule.target, plan_edition(session, digest_named(session, schedule.target), now), pause)
 
 
 def _last_edition(session: Session, schedule: Schedule) -> str:

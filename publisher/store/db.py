@@ -1,4 +1,5 @@
-"""Engine and sessions: SQLite pragmas, migrations applied on start, countries synced from config."""
+"""Engine and sessions: SQLite pragmas, migrations applied on start, countries and the digests
+that follow config.toml synced from it."""
 
 from __future__ import annotations
 
@@ -6,6 +7,7 @@ import logging
 import os
 import threading
 from collections.abc import Callable, Mapping
+from datetime import datetime
 from importlib import resources
 from typing import TypeVar
 
@@ -14,9 +16,11 @@ from sqlalchemy.engine import make_url
 from sqlalchemy.exc import ArgumentError, OperationalError, SQLAlchemyError
 from sqlalchemy.orm import Session, sessionmaker
 
+from publisher.clock import utc_now
 from publisher.config import Config
 from publisher.errors import ConfigError, StoreError
 from publisher.store import locks
+from publisher.store.digests import follow_file
 from publisher.store.models import Country
 
 log = logging.getLogger(__name__)
@@ -57,7 +61,7 @@ def _sqlite_pragmas(dbapi_connection, _record) -> None:  # type: ignore[no-untyp
 
 # The newest migration (tests/test_db.py checks it is Alembic's head): a store already there
 # opens without loading Alembic and its scripts, a third of a command's start-up.
-HEAD = "0021"
+HEAD = "0022"
 
 
 def upgrade(engine: Engine, revision: str = "head") -> None:
@@ -128,8 +132,9 @@ def engine_of(sessions: sessionmaker[Session]) -> Engine:
     return engine
 
 
-def open_store(config: Config) -> sessionmaker[Session]:
-    """What every command does first: connect, migrate, sync countries; returns the session factory."""
+def open_store(config: Config, clock: Callable[[], datetime] = utc_now) -> sessionmaker[Session]:
+    """What every command does first: connect, migrate, sync countries and the digests that
+    follow config.toml; returns the session factory."""
     url = database_url(config)
     engine = make_engine(url)
     try:
@@ -139,6 +144,7 @@ def open_store(config: Config) -> sessionmaker[Session]:
     sessions = sessionmaker(engine, expire_on_commit=False)
     with sessions.begin() as session:
         sync_countries(session, config)
+        follow_file(session, config, clock())
     return sessions
 
 

@@ -263,6 +263,21 @@ class DigestStart(Base):
     set_at: Mapped[datetime] = mapped_column(UTCDateTime())  # it counts for the next edition after
 
 
+class StoredDigest(Base):
+    """A digest as it is in effect: config.toml seeds it and keeps it while nobody changed it
+    elsewhere (origin "config.toml"); a change from the console, the API or `publisher digests
+    apply` makes the database its home (origin "operator") until the file is applied again."""
+
+    __tablename__ = "digests"
+
+    name: Mapped[str] = mapped_column(String(100), primary_key=True)
+    settings: Mapped[str] = mapped_column(Text)  # the checked Digest's fields, as JSON
+    origin: Mapped[str] = mapped_column(String(20))
+    changed: Mapped[datetime] = mapped_column(UTCDateTime())
+    changed_by: Mapped[str] = mapped_column(String(320))
+    retired: Mapped[datetime | None] = mapped_column(UTCDateTime(), nullable=True)
+
+
 DELIVERIES_FILLFACTOR = 50
 
 

@@ -17,6 +17,7 @@ from publisher.feeds.model import FeedItem, FeedMeta
 from publisher.feeds.render import render_atom
 from publisher.feeds.targets import EMPTY_FEED_UPDATED
 from publisher.mail.message import Recipient, personalize
+from publisher.store.digests import digest_named
 from publisher.store.editions import sent_edition, sent_editions
 from publisher.store.models import Edition
 from publisher.urls import (
@@ -36,7 +37,6 @@ _LIMIT = 100
 
 def add_digest_routes(app: FastAPI, config: Config, sessions: sessionmaker[Session]) -> None:
     site = config.site
-    names = {digest.name for digest in config.digests}
     # What a web reader sees where a subscriber sees their own address and links.
     @app.get(DIGESTS_PATH, response_class=HTMLResponse, summary="Every sent digest edition")
     def digest_list(request: Request) -> HTMLResponse:
@@ -59,10 +59,10 @@ def add_digest_routes(app: FastAPI, config: Config, sessions: sessionmaker[Sessi
                            preferences_url=subscribe_url(config))
         with sessions() as session:
             edition = sent_edition(session, digest, number)
-            if edition is None or digest not in names:
+            if edition is None:
                 return page.message(page._("Not found"), page._("There is no such edition."), 404)
-            html = edition_page(session, config, config.digest(digest), edition, countries.split(),
-                                page.texts)
+            html = edition_page(session, config, digest_named(session, digest, retired=True), edition,
+                                countries.split(), page.texts)
         return HTMLResponse(personalize(html, public, escape=True),
                             headers={"Content-Language": page.texts.language.replace("_", "-"),
                                      "Vary": "Accept-Language"})

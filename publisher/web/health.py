@@ -14,6 +14,7 @@ from publisher.config import Config
 from publisher.feeds.files import STATE_NAME
 from publisher.run.schedules import next_digest
 from publisher.store.db import ping
+from publisher.store.digests import in_effect
 from publisher.urls import HEALTH_PATH
 
 
@@ -29,7 +30,8 @@ def health_report(config: Config, sessions: sessionmaker[Session], now: datetime
     state = Path(config.feeds.dir) / STATE_NAME
     built = (datetime.fromtimestamp(state.stat().st_mtime, UTC).isoformat()
              if state.exists() else None)
-    upcoming = next_digest(config, now)
+    with sessions() as session:
+        upcoming = next_digest(in_effect(session, config), now)
     body = {"database": database, "feeds_built": built,
             "next_digest": {"name": upcoming[1], "at": upcoming[0].isoformat()} if upcoming else None}
     return JSONResponse(body, status_code=200 if database == "ok" else 503)

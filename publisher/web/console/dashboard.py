@@ -17,6 +17,7 @@ from publisher.digest.status import EditionProgress, delivery_status
 from publisher.feeds.files import STATE_NAME
 from publisher.run.processes import recent_processes
 from publisher.run.schedules import schedules
+from publisher.store.digests import in_effect
 from publisher.store.models import Process
 from publisher.store.pauses import pauses
 from publisher.store.runs import last_run
@@ -46,7 +47,7 @@ class Overview:
 def overview(session: Session, config: Config, now: datetime) -> Overview:
     jobs = []
     paused = pauses(session)
-    for schedule in schedules(config):
+    for schedule in schedules(in_effect(session, config)):
         run = last_run(session, schedule.id)
         fires = schedule.next_fire_times(now, 1)
         jobs.append(Job(schedule.id, schedule.cron, schedule.zone.key, fires[0] if fires else None,

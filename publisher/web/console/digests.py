@@ -17,7 +17,7 @@ from sqlalchemy.orm import Session, sessionmaker
 from publisher.config import Config, Digest
 from publisher.digest.editions import Plan, plan_edition
 from publisher.digest.report import edition_counts, existing_report
-from publisher.errors import InvalidValue, NotFound
+from publisher.errors import InvalidValue
 from publisher.jobs import controls
 from publisher.jobs.disclosures import disclosed
 from publisher.jobs.samples import PREVIEW_ADDRESS, sample_message
@@ -25,6 +25,7 @@ from publisher.languages import LANGUAGES, NAMES
 from publisher.mail.message import personalize
 from publisher.mail.transport import Transport
 from publisher.run.schedules import schedules
+from publisher.store.digests import digest_named, in_effect
 from publisher.store.editions import recent_editions
 from publisher.store.models import DigestPause
 from publisher.store.pauses import pauses
@@ -49,6 +50,7 @@ class DigestView:
 def digest_views(session: Session, config: Config, now: datetime) -> list[DigestView]:
     """Per digest: its schedule, pause, next fire, plan and newest editions."""
     paused = pauses(session)
+    config = in_effect(session, config)
     fires = {schedule.target: schedule for schedule in schedules(config) if schedule.kind == "digest"}
     views = []
     for digest in config.digests:
@@ -65,10 +67,8 @@ def digest_views(session: Session, config: Config, now: datetime) -> list[Digest
 def add_digest_pages(app: FastAPI, config: Config, sessions: sessionmaker[Session], guard: Guard,
                      clock: Callable[[], datetime], transport: Transport | None) -> None:
     def digest_of(name: str) -> Digest:
-        found = next((digest for digest in config.digests if digest.name == name), None)
-        if found is None:
-            raise NotFound(f"no digest is named {name!r}")
-        return found
+        with sessions() as session:
+            return digest_named(session, name, retired=True)  # (a retired one's editions stay)
 
     def show(request: Request, operator: Operator, *, done: str = "", error: str = "",
              status: int = 200) -> HTMLResponse:

@@ -16,6 +16,7 @@ from publisher.config import Config, Source
 from publisher.errors import NotFound, PublisherError
 from publisher.jobs import controls
 from publisher.run.schedules import schedules
+from publisher.store.digests import in_effect
 from publisher.store.models import ScheduleRun, SourceState
 from publisher.store.runs import last_run
 from publisher.web.console.guard import Guard, Operator
@@ -42,7 +43,7 @@ class JobView:
 
 
 def source_views(session: Session, config: Config, now: datetime) -> tuple[list[SourceView], list[JobView]]:
-    by_id = {schedule.id: schedule for schedule in schedules(config)}
+    by_id = {schedule.id: schedule for schedule in schedules(in_effect(session, config))}
     sources = []
     for source in config.sources:
         schedule = by_id.get(f"source:{source.name}")

@@ -1,0 +1,182 @@
+"""Digests kept in the database: seeded from config.toml, following it while nobody changed
+them, changed by operators (use cases, `publisher digests`), and followed by a running
+scheduler without a restart."""
+
+from __future__ import annotations
+
+import tomllib
+from datetime import UTC, datetime
+from pathlib import Path
+
+import pytest
+from apscheduler.schedulers.blocking import BlockingScheduler
+from click.testing import CliRunner
+from helpers import printed, set_keys, wait_until, write_config
+from sqlalchemy import select
+from sqlalchemy.orm import Session, sessionmaker
+
+from publisher.cli import cli
+from publisher.config import Config, load_config
+from publisher.errors import ConfigError, InvalidValue, UnknownDigest
+from publisher.jobs.digest_settings import change_digest, create_digest, retire_digest
+from publisher.run.scheduler import ScheduleRunner, build_scheduler, follow_digests
+from publisher.store.db import open_store
+from publisher.store.digests import FILE, OPERATOR, digest_named, in_effect
+from publisher.store.models import AuditEntry, StoredDigest
+
+NOW = datetime(2026, 12, 6, 8, 0, tzinfo=UTC)
+NEW = {"name": "mongolia-weekly", "countries": ["MN"], "cron": "0 9 * * MON", "timezone": "Asia/Ulaanbaatar"}
+
+
+def audit(sessions: sessionmaker[Session]) -> list[tuple[str, str, str]]:
+    with sessions() as session:
+        return [(e.actor, e.action, e.subject) for e in session.scalars(select(AuditEntry).order_by(AuditEntry.id))]
+
+
+def effective(sessions: sessionmaker[Session], config: Config) -> dict[str, str]:
+    """Each digest in effect and its cron."""
+    with sessions() as session:
+        return {digest.name: digest.cron for digest in in_effect(session, config).digests}
+
+
+def cli_run(path: Path, *args: str) -> tuple[int, str]:
+    result = CliRunner().invoke(cli, ["--config", str(path), *args])
+    return result.exit_code, printed(result.stdout, result.stderr)
+
+
+def test_a_new_install_is_seeded_from_the_file_and_follows_it_until_an_operator_changes_a_digest(
+        config_path: Path, config: Config, sessions: sessionmaker[Session]) -> None:
+    assert effective(sessions, config) == {"china-weekly": "0 9 * * MON", "mongolia-monthly": "0 9 1 * *"}
+    assert audit(sessions) == []  # seeding is nobody's change
+    set_keys(config_path, "digests", cron='"0 8 * * TUE"')  # the first table: china-weekly
+    changed = load_config(config_path, environ={})
+    open_store(changed, clock=lambda: NOW)
+    assert effective(sessions, config)["china-weekly"] == "0 8 * * TUE"
+    assert audit(sessions) == [("config.toml", "digest.change", "digest china-weekly")]
+
+    change_digest(sessions, changed, "cms@example.org", "china-weekly", {"cron": "30 7 * * WED"}, NOW)
+    open_store(load_config(config_path, environ={}), clock=lambda: NOW)  # the file says TUE: the operator's stays
+    assert effective(sessions, config)["china-weekly"] == "30 7 * * WED"
+    with sessions() as session:
+        row = session.get(StoredDigest, "china-weekly")
+        assert row is not None and (row.origin, row.changed_by) == (OPERATOR, "cms@example.org")
+    assert cli_run(config_path, "digests", "diff") == (
+        0, "china-weekly.cron: '30 7 * * WED' in effect (by cms@example.org), config.toml: '0 8 * * TUE'\n")
+
+
+def test_a_digest_the_file_drops_is_retired_and_its_editions_stay_reachable(
+        config_path: Path, config: Config, sessions: sessionmaker[Session]) -> None:
+    text = config_path.read_text()
+    start = text.rindex("[[digests]]", 0, text.index('name = "mongolia-monthly"'))
+    config_path.write_text(text[:start] + text[text.index("[smtp]"):])
+    open_store(load_config(config_path, environ={}), clock=lambda: NOW)
+    assert list(effective(sessions, config)) == ["china-weekly"]
+    with sessions() as session:
+        with pytest.raises(UnknownDigest, match="there are: china-weekly"):
+            digest_named(session, "mongolia-monthly")
+        assert digest_named(session, "mongolia-monthly", retired=True).countries == ("MN",)
+    assert audit(sessions) == [("config.toml", "digest.retire", "digest mongolia-monthly")]
+
+
+def test_operators_changes_are_checked_as_config_check_checks_them_and_audited(
+        config: Config, sessions: sessionmaker[Session]) -> None:
+    with pytest.raises(ConfigError) as bad:
+        create_digest(sessions, config, "cms@example.org",
+                      {**NEW, "countries": ["MN", "XX"], "cron": "0 25 * * *", "subject": "{nope}"}, NOW)
+    assert [problem.split(":")[0] for problem in bad.value.problems] == ["cron"]  # (the model's checks come first)
+    with pytest.raises(ConfigError, match=r"countries\[1\]: unknown country 'XX'"):
+        create_digest(sessions, config, "cms@example.org", {**NEW, "countries": ["MN", "XX"]}, NOW)
+    with pytest.raises(ConfigError, match=r"subject: unknown placeholder \{nope\}"):
+        create_digest(sessions, config, "cms@example.org", {**NEW, "subject": "{nope}"}, NOW)
+    with pytest.raises(InvalidValue, match="exists"):
+        create_digest(sessions, config, "cms@example.org", {**NEW, "name": "china-weekly"}, NOW)
+    with pytest.raises(InvalidValue, match="keeps its name"):
+        change_digest(sessions, config, "cms@example.org", "china-weekly", {"name": "other"}, NOW)
+    assert audit(sessions) == []  # nothing refused was written
+
+    create_digest(sessions, config, "cms@example.org", NEW, NOW)
+    assert change_digest(sessions, config, "cms@example.org", "mongolia-weekly", {"cron": "0 9 * * MON"}, NOW) is None
+    assert retire_digest(sessions, "cms@example.org", "mongolia-weekly", NOW)
+    assert not retire_digest(sessions, "cms@example.org", "mongolia-weekly", NOW)
+    assert audit(sessions) == [("cms@example.org", "digest.create", "digest mongolia-weekly"),
+                               ("cms@example.org", "digest.retire", "digest mongolia-weekly")]
+
+
+def test_export_and_apply_round_trip_and_applying_the_config_file_makes_digests_follow_it_again(
+        config_path: Path, config: Config, sessions: sessionmaker[Session], tmp_path: Path) -> None:
+    exported = tmp_path / "digests.toml"
+    assert cli_run(config_path, "digests", "export", "-o", str(exported)) == (0, f"wrote 2 digests to {exported}\n")
+    tables = tomllib.loads(exported.read_text())["digests"]
+    assert [t["name"] for t in tables] == ["china-weekly", "mongolia-monthly"]
+    assert tables[1]["subjects"]["mn"] == "ОУХБ Монгол: {releases} ({dates})"
+    assert tables[0]["first_edition_window"] == "3650d"  # (tests/helpers.py's)
+    assert cli_run(config_path, "digests", "apply", str(exported)) == (
+        0, f"applied {exported}: 0 created, 0 changed, 0 retired\n")  # read back: the same digests
+
+    exported.write_text(exported.read_text().replace('cron = "0 9 1 * *"', 'cron = "0 9 15 * *"')
+                        .replace('name = "china-weekly"', 'name = "china-daily"'))
+    code, out = cli_run(config_path, "digests", "apply", str(exported))
+    assert (code, out) == (0, f"applied {exported}: 1 created, 1 changed, 1 retired\n")
+    assert effective(sessions, config) == {"mongolia-monthly": "0 9 15 * *", "china-daily": "0 9 * * MON"}
+    assert all(actor.endswith(" (command line) (digests.toml)") for actor, _, _ in audit(sessions))
+    assert len(audit(sessions)) == 3
+
+    assert cli_run(config_path, "digests", "apply", str(config_path))[0] == 0
+    assert effective(sessions, config) == {"china-weekly": "0 9 * * MON", "mongolia-monthly": "0 9 1 * *"}
+    assert cli_run(config_path, "digests", "diff") == (0, "the digests in effect are config.toml's\n")
+    with sessions() as session:
+        assert {row.origin for row in session.scalars(select(StoredDigest))} == {FILE}
+
+
+def test_a_file_with_a_bad_digest_is_refused_whole_naming_each_key(
+        config_path: Path, config: Config, sessions: sessionmaker[Session], tmp_path: Path) -> None:
+    bad = tmp_path / "bad.toml"
+    bad.write_text('[[digests]]\nname = "a"\ncountries = ["CN"]\ncron = "0 9 * * *"\ntimezone = "UTC"\n\n'
+                   '[[digests]]\nname = "b"\ncountries = ["ZZ"]\ncron = "0 9 * * *"\ntimezone = "Mars/Base"\n')
+    code, out = cli_run(config_path, "digests", "apply", str(bad))
+    assert code == 2
+    assert f"{bad}: digests[1].timezone" in out and "digests[1].countries" not in out.split("timezone")[0]
+    assert effective(sessions, config) == {"china-weekly": "0 9 * * MON", "mongolia-monthly": "0 9 1 * *"}
+    bad.write_text('[[digests]]\nname = "b"\ncountries = ["ZZ"]\ncron = "0 9 * * *"\ntimezone = "UTC"\n')
+    assert cli_run(config_path, "digests", "apply", str(bad)) == (
+        2, f"error: {bad}: digests[0].countries[0]: unknown country 'ZZ'\n")
+    assert audit(sessions) == []
+
+
+def test_a_running_scheduler_follows_digests_added_changed_and_retired(
+        config: Config, sessions: sessionmaker[Session]) -> None:
+    import threading
+
+    runner = ScheduleRunner(sessions, config, threading.Event(), clock=lambda: NOW)
+    scheduler: BlockingScheduler = build_scheduler(runner, runner.in_effect())
+    started = threading.Thread(target=scheduler.start, kwargs={"paused": True})  # (jobs not run)
+    started.start()
+    wait_until(lambda: scheduler.running)
+    try:
+        _follow(scheduler, runner, config, sessions)
+    finally:
+        scheduler.shutdown()
+        started.join(10)
+
+
+def _follow(scheduler: BlockingScheduler, runner: ScheduleRunner, config: Config,
+            sessions: sessionmaker[Session]) -> None:
+    assert follow_digests(scheduler, runner) == []
+    create_digest(sessions, config, "cms@example.org", NEW, NOW)
+    assert follow_digests(scheduler, runner) == [
+        "digest:mongolia-weekly: added, At 09:00, only on Monday (Asia/Ulaanbaatar; 0 9 * * MON)"]
+    change_digest(sessions, config, "cms@example.org", "mongolia-weekly", {"cron": "0 10 * * *"}, NOW)
+    assert follow_digests(scheduler, runner) == [
+        "digest:mongolia-weekly: now At 10:00 (Asia/Ulaanbaatar; 0 10 * * *)"]
+    job = scheduler.get_job("digest:mongolia-weekly")
+    assert job.trigger.expression == "0 10 * * *"
+    retire_digest(sessions, "cms@example.org", "mongolia-weekly", NOW)
+    assert follow_digests(scheduler, runner) == ["digest:mongolia-weekly: retired, no longer scheduled"]
+    assert scheduler.get_job("digest:mongolia-weekly") is None
+
+
+def test_an_unknown_country_in_a_file_digest_is_still_a_config_error(tmp_path: Path) -> None:
+    path = write_config(tmp_path, f"sqlite:///{tmp_path / 'x.db'}")
+    set_keys(path, "digests", countries='["ZZ"]')
+    with pytest.raises(ConfigError, match=r"digests\[0\]\.countries\[0\]: unknown country 'ZZ'"):
+        load_config(path, environ={})
