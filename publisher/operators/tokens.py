@@ -31,7 +31,7 @@ SCOPES = {
     "read": "read releases, digests, schedules and sources (no reader's address)",
     "releases": "add, change and withdraw releases; import sources now",
     "subscribers": "read, add, change, import and export subscribers; edition reports; the audit log",
-    "sending": "pause, resume and send digests; test copies",
+    "sending": "create, change and retire digests; pause, resume and send them; test copies",
     "all": "everything",
 }
 

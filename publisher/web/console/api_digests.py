@@ -10,12 +10,13 @@ from fastapi import Depends
 from fastapi.responses import JSONResponse
 from pydantic import BaseModel, Field
 
-from publisher.crontab import in_words
+from publisher.config.write import digest_values
 from publisher.digest.report import existing_report
 from publisher.jobs import controls
 from publisher.jobs.disclosures import disclosed
 from publisher.languages import LANGUAGES
 from publisher.mail.transport import Transport
+from publisher.store.digests import FILE, OPERATOR
 from publisher.web.console.api import Api, Id
 from publisher.web.console.digests import DigestView, Name, digest_views
 from publisher.web.console.guard import Operator
@@ -37,6 +38,15 @@ class DigestOut(BaseModel):
     cron: str
     cron_in_words: str = Field(description="The cron line as crontab(5) reads it, in words")
     timezone: str
+    max_items: int
+    subject: str
+    subjects: dict[str, str]
+    title: str
+    titles: dict[str, str]
+    first_edition_window: str = Field(description='As config.toml writes it: "14d", "12h"')
+    source: str = Field(description='"config.toml": its settings follow the file; "operator": changed in the console, '
+                                    'the API or with `publisher digests apply`, and in effect whatever the file says')
+    changed_by: str
     paused: datetime | None
     paused_by: str | None
     next_fire: datetime | None = Field(description="Skipped while the digest is paused")
@@ -132,8 +142,8 @@ def add_digest_api(api: Api, transport: Transport | None) -> None:
 def _digest(view: DigestView) -> DigestOut:
     digest, plan, pause = view.digest, view.plan, view.pause
     return DigestOut(
-        name=digest.name, countries=list(digest.countries), cron=digest.cron, cron_in_words=in_words(digest.cron),
-        timezone=digest.timezone,
+        **digest_values(digest), cron_in_words=view.when, source=FILE if view.follows_file else OPERATOR,
+        changed_by=view.changed_by,
         paused=pause.paused if pause else None, paused_by=pause.by if pause else None,
         next_fire=view.next_fire, next_number=plan.number,
         next_releases=plan.releases if plan.makes_edition else 0,

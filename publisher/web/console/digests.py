@@ -25,7 +25,7 @@ from publisher.languages import LANGUAGES, NAMES
 from publisher.mail.message import personalize
 from publisher.mail.transport import Transport
 from publisher.run.schedules import schedules
-from publisher.store.digests import digest_named, in_effect
+from publisher.store.digests import FILE, digest_named, in_effect, stored_rows
 from publisher.store.editions import recent_editions
 from publisher.store.models import DigestPause
 from publisher.store.pauses import pauses
@@ -45,6 +45,9 @@ class DigestView:
     next_fire: datetime | None  # skipped while paused
     plan: Plan
     editions: list[dict[str, Any]]  # the newest, with their deliveries by status
+    when: str  # the cron line in words, in its zone
+    follows_file: bool  # its settings are config.toml's (else an operator's, who changed_by says)
+    changed_by: str
 
 
 def digest_views(session: Session, config: Config, now: datetime) -> list[DigestView]:
@@ -52,15 +55,16 @@ def digest_views(session: Session, config: Config, now: datetime) -> list[Digest
     paused = pauses(session)
     config = in_effect(session, config)
     fires = {schedule.target: schedule for schedule in schedules(config) if schedule.kind == "digest"}
+    rows = {row.name: row for row in stored_rows(session)}
     views = []
     for digest in config.digests:
-        schedule = fires.get(digest.name)
+        schedule, row = fires[digest.name], rows[digest.name]
         editions = [{"number": e.number, "created": e.created, "status": str(e.status),
                      "counts": edition_counts(session, e)}
                     for e in recent_editions(session, digest.name, 10)]
-        views.append(DigestView(digest, paused.get(digest.name),
-                                next(iter(schedule.next_fire_times(now, 1)), None) if schedule else None,
-                                plan_edition(session, digest, now), editions))
+        views.append(DigestView(digest, paused.get(digest.name), next(iter(schedule.next_fire_times(now, 1)), None),
+                                plan_edition(session, digest, now), editions, schedule.in_words,
+                                row.origin == FILE, row.changed_by))
     return views
 
 

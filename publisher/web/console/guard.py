@@ -128,3 +128,16 @@ class Guard:
 class TooManyAttempts(Exception):
     """Past a login limit: refused without checking the password."""
 
+
+def signed_in(request: Request) -> Operator:
+    """The signed-in operator, found by the guard of the app serving the request (a route's
+    dependency, for routes written as methods: routes.py keeps the guard in `app.state`)."""
+    guard: Guard = request.app.state.guard
+    return guard.operator(request)
+
+
+def signed_in_form(request: Request, csrf: str = Form(..., max_length=200)) -> Operator:
+    """The signed-in operator of a form post whose token matches (as `Guard.form_operator`)."""
+    guard: Guard = request.app.state.guard
+    return guard.form_operator(request, csrf)
+

@@ -13,16 +13,18 @@ from fastapi.responses import RedirectResponse, Response
 from sqlalchemy.orm import Session, sessionmaker
 
 from publisher.config import Config
-from publisher.errors import DigestPaused, InputError, InvalidValue, NotFound, PublisherError, TooMany
+from publisher.errors import ConfigError, DigestPaused, InputError, InvalidValue, NotFound, PublisherError, TooMany
 from publisher.mail.transport import Transport
 from publisher.subscribers.tokens import Signer
 from publisher.web.console.api import API_V1, add_audit_api, make_api
+from publisher.web.console.api_digest_settings import add_digest_settings_api
 from publisher.web.console.api_digests import add_digest_api
 from publisher.web.console.api_releases import add_release_api
 from publisher.web.console.api_sources import add_source_api
 from publisher.web.console.api_subscribers import add_subscriber_api
 from publisher.web.console.audit import add_audit_route
 from publisher.web.console.dashboard import add_dashboard_route
+from publisher.web.console.digest_forms import DigestForms
 from publisher.web.console.digests import add_digest_pages
 from publisher.web.console.guard import CrossSite, Guard, NotSignedIn, TooManyAttempts
 from publisher.web.console.login import LOGIN, add_login_routes
@@ -38,11 +40,13 @@ from publisher.web.problems import is_api, problem, unauthorized
 def add_console(app: FastAPI, config: Config, sessions: sessionmaker[Session], signer: Signer,
                 clock: Callable[[], datetime], transport: Transport | None = None) -> Guard:
     guard = Guard(config, sessions, signer, clock)
+    app.state.guard = guard  # (for the routes written as methods: guard.signed_in)
     add_login_routes(app, config, guard)
     add_dashboard_route(app, config, sessions, guard, clock)
     add_release_pages(app, config, sessions, guard, clock)
     add_subscriber_pages(app, config, sessions, guard, clock)
     add_digest_pages(app, config, sessions, guard, clock, transport)
+    DigestForms(config, sessions, clock).add_to(app)
     add_source_pages(app, config, sessions, guard, clock)
     add_audit_route(app, config, sessions, guard)
     add_token_page(app, config, sessions, guard)
@@ -50,6 +54,7 @@ def add_console(app: FastAPI, config: Config, sessions: sessionmaker[Session], s
     for add in (add_release_api, add_subscriber_api, add_source_api, add_audit_api):
         add(api)
     add_digest_api(api, transport)
+    add_digest_settings_api(api)
     _add_handlers(app, config)
     return guard
 
@@ -125,6 +130,14 @@ def _add_handlers(app: FastAPI, config: Config) -> None:
             return problem(409, "Conflict", str(error))
         page = page_for(request)
         return page.message(page._("Paused"), str(error), 409)
+
+    @app.exception_handler(ConfigError)
+    async def config_error(request: Request, error: ConfigError) -> Response:
+        # (raised by a digest's settings from the API; the console's form shows them itself)
+        if is_api(request.url.path):
+            return problem(422, "Unprocessable Content", "; ".join(error.problems), problems=error.problems)
+        page = page_for(request)
+        return page.message(page._("Please try again"), "; ".join(error.problems), 400)
 
     @app.exception_handler(InputError)
     @app.exception_handler(InvalidValue)
