@@ -4,6 +4,7 @@ scheduler without a restart."""
 
 from __future__ import annotations
 
+import signal
 import tomllib
 from datetime import UTC, datetime
 from pathlib import Path
@@ -11,7 +12,18 @@ from pathlib import Path
 import pytest
 from apscheduler.schedulers.blocking import BlockingScheduler
 from click.testing import CliRunner
-from helpers import printed, set_keys, wait_until, write_config
+from helpers import (
+    add_releases,
+    mail_config,
+    printed,
+    set_keys,
+    setup_store,
+    start_run,
+    stop_all,
+    wait_until,
+    write_config,
+)
+from mailserver import MailServer
 from sqlalchemy import select
 from sqlalchemy.orm import Session, sessionmaker
 
@@ -22,7 +34,7 @@ from publisher.jobs.digest_settings import change_digest, create_digest, retire_
 from publisher.run.scheduler import ScheduleRunner, build_scheduler, follow_digests
 from publisher.store.db import open_store
 from publisher.store.digests import FILE, OPERATOR, digest_named, in_effect
-from publisher.store.models import AuditEntry, StoredDigest
+from publisher.store.models import AuditEntry, Edition, StoredDigest
 
 NOW = datetime(2026, 12, 6, 8, 0, tzinfo=UTC)
 NEW = {"name": "mongolia-weekly", "countries": ["MN"], "cron": "0 9 * * MON", "timezone": "Asia/Ulaanbaatar"}
@@ -180,3 +192,42 @@ def test_an_unknown_country_in_a_file_digest_is_still_a_config_error(tmp_path: P
     set_keys(path, "digests", countries='["ZZ"]')
     with pytest.raises(ConfigError, match=r"digests\[0\]\.countries\[0\]: unknown country 'ZZ'"):
         load_config(path, environ={})
+
+
+@pytest.mark.postgres
+def test_on_postgresql_a_digest_applied_while_two_schedulers_run_is_sent_by_whichever_is_active(
+        tmp_path: Path, postgres_url: str, mail_server: MailServer) -> None:
+    path = mail_config(tmp_path, postgres_url, mail_server)
+    set_keys(path, "scheduler", standby_poll='"0.5s"', changes_poll='"0.5s"')
+    config, sessions = setup_store(path, {"herder@example.org": ("MN", "confirmed")})
+    logs = [tmp_path / f"run{n}.log" for n in range(2)]
+    runs = [start_run(path, log, fast_fire=True) for log in logs]
+    try:
+        wait_until(lambda: any("scheduler running" in log.read_text() for log in logs))
+        active = next(n for n in range(2) if "scheduler running" in logs[n].read_text())
+        flash = tmp_path / "flash.toml"
+        flash.write_text(export_of(path).replace('name = "mongolia-monthly"', 'name = "mongolia-flash"')
+                         .replace('cron = "0 9 1 * *"', 'cron = "* * * * *"'))
+        assert cli_run(path, "digests", "apply", str(flash))[0] == 0
+        wait_until(lambda: editions_of(sessions, "mongolia-flash") == [1])
+        runs[active].send_signal(signal.SIGKILL)
+        wait_until(lambda: "scheduler running" in logs[1 - active].read_text())
+        assert "digest mongolia-flash: not in config.toml" in logs[1 - active].read_text()
+        add_releases(sessions, config, tmp_path, {"title": "Herders' news", "countries": ["MN"],
+                                                  "published": datetime.now(UTC).isoformat()})
+        wait_until(lambda: editions_of(sessions, "mongolia-flash") == [1, 2])
+    finally:
+        codes = stop_all(runs)
+    assert sorted(codes) == [-signal.SIGKILL, 0]
+    assert [m.recipients for m in mail_server.received] == [["herder@example.org"]] * 2
+
+
+def export_of(path: Path) -> str:
+    code, out = cli_run(path, "digests", "export")
+    assert code == 0
+    return out
+
+
+def editions_of(sessions: sessionmaker[Session], digest: str) -> list[int]:
+    with sessions() as session:
+        return list(session.scalars(select(Edition.number).where(Edition.digest == digest).order_by(Edition.number)))

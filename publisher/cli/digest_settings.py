@@ -12,9 +12,8 @@ from publisher.cli.app import App, cli, pass_app
 from publisher.clock import utc_now as now
 from publisher.config import find_config
 from publisher.dates import counted
-from publisher.jobs.digest_settings import apply_file, export_digests
+from publisher.jobs.digest_settings import apply_file, divergences, export_digests
 from publisher.operators.audit import command_line
-from publisher.store.digests import FILE, differences, stored_rows
 
 
 @cli.group()
@@ -60,14 +59,5 @@ def apply(app: App, file: Path) -> None:
 def diff(app: App) -> None:
     """Where the digests in effect differ from config.toml (changed in the console, the API or
     with `digests apply`)."""
-    lines = []
-    with app.sessions() as session:
-        for row in stored_rows(session):
-            if row.origin == FILE or row.retired is not None:
-                continue
-            if row.name not in {digest.name for digest in app.config.digests}:
-                lines.append(f"{row.name}: not in config.toml (made by {row.changed_by})")
-                continue
-            for key, (theirs, mine) in differences(row, app.config).items():
-                lines.append(f"{row.name}.{key}: {mine!r} in effect (by {row.changed_by}), config.toml: {theirs!r}")
+    lines = divergences(app.sessions, app.config)
     click.echo("\n".join(lines) if lines else "the digests in effect are config.toml's")

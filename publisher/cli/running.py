@@ -15,6 +15,7 @@ from publisher.cli.app import App, cli, favour_senders, pass_app, print_lines, p
 from publisher.clock import utc_now as now
 from publisher.digest.status import delivery_status
 from publisher.feeds.build import build_feeds
+from publisher.jobs.digest_settings import divergences
 from publisher.jobs.digests import help_send, unfinished_editions
 from publisher.jobs.imports import ImportOutcome, import_sources
 from publisher.run.processes import Presence, recent_processes
@@ -44,6 +45,8 @@ def run(app: App) -> None:
                 log.error("source %s: %s", source.name, outcome)
         if not rebuilt:  # the imports changed nothing; the config may have
             click.echo(build_feeds(app.sessions, app.config).line())
+        for line in divergences(app.sessions, app.config):  # (config.toml does not rule these)
+            log.warning("digest %s; `publisher digests apply config.toml` takes the file's", line)
 
     web = _start_web(app) if app.config.web.enabled else None
     warn_unless_served(app.config.site.base_url)

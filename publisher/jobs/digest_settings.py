@@ -16,7 +16,17 @@ from publisher.config import Config, Digest
 from publisher.config.load import check_digest
 from publisher.config.write import digest_values, digests_toml
 from publisher.errors import ConfigError, InvalidValue
-from publisher.store.digests import FILE, OPERATOR, Change, digest_named, in_effect, retire, save, stored_rows
+from publisher.store.digests import (
+    FILE,
+    OPERATOR,
+    Change,
+    differences,
+    digest_named,
+    in_effect,
+    retire,
+    save,
+    stored_rows,
+)
 from publisher.store.models import StoredDigest
 
 
@@ -77,6 +87,23 @@ def apply_file(sessions: sessionmaker[Session], config: Config, actor: str, path
         changes += [retire(session, row.name, origin, by, now)
                     for row in stored_rows(session) if row.name not in named and row.retired is None]
     return [change for change in changes if change is not None]
+
+
+def divergences(sessions: sessionmaker[Session], config: Config) -> list[str]:
+    """A line per setting in effect that is not config.toml's (an operator's change), and per
+    digest in effect that the file lacks: nothing differs silently."""
+    lines = []
+    named = {digest.name for digest in config.digests}
+    with sessions() as session:
+        for row in stored_rows(session):
+            if row.origin == FILE or row.retired is not None:
+                continue
+            if row.name not in named:
+                lines.append(f"{row.name}: not in config.toml (made by {row.changed_by})")
+                continue
+            lines += [f"{row.name}.{key}: {mine!r} in effect (by {row.changed_by}), config.toml: {theirs!r}"
+                      for key, (theirs, mine) in differences(row, config).items()]
+    return lines
 
 
 def read_digests(config: Config, path: Path) -> Sequence[Digest]:
