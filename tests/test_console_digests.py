@@ -25,7 +25,7 @@ from publisher.operators.accounts import add_operator
 from publisher.operators.tokens import make_token
 from publisher.store.models import AuditEntry, Edition
 from publisher.store.statuses import SubscriberStatus
-from publisher.subscribers.people import SubscriberRow, save_subscribers
+from publisher.subscribers.people import SubscriberRow, find_subscriber, save_subscribers, set_digests
 
 FORM = {"name": "mongolia-weekly", "countries": ["MN"], "cron": "0 9 * * MON", "timezone": "Asia/Ulaanbaatar",
         "max_items": "10", "first_edition_window": "14d", "subject": "Mongolia: {releases}", "subject_zh_Hans": "",
@@ -129,6 +129,9 @@ def test_a_digest_made_in_the_console_is_sent_by_the_running_scheduler_and_its_n
     with sessions.begin() as session:
         add_operator(session, "press@example.org", PASSWORD, utc_now())
         save_subscribers(session, [SubscriberRow("herder@example.org", ("MN",))], SubscriberStatus.CONFIRMED, utc_now())
+        herder = find_subscriber(session, "herder@example.org")
+        assert herder is not None
+        set_digests(herder, ["mongolia-monthly", "mongolia-now"])  # (a digest they chose, to come)
     running = start_run(path, tmp_path / "run.log", fast_fire=True)
     try:
         wait_until(lambda: "scheduler running" in (tmp_path / "run.log").read_text())

@@ -35,6 +35,7 @@ from publisher.run.scheduler import ScheduleRunner, build_scheduler, follow_dige
 from publisher.store.db import open_store
 from publisher.store.digests import FILE, OPERATOR, digest_named, in_effect
 from publisher.store.models import AuditEntry, Edition, StoredDigest
+from publisher.subscribers.people import find_subscriber, set_digests
 
 NOW = datetime(2026, 12, 6, 8, 0, tzinfo=UTC)
 NEW = {"name": "mongolia-weekly", "countries": ["MN"], "cron": "0 9 * * MON", "timezone": "Asia/Ulaanbaatar"}
@@ -200,6 +201,10 @@ def test_on_postgresql_a_digest_applied_while_two_schedulers_run_is_sent_by_whic
     path = mail_config(tmp_path, postgres_url, mail_server)
     set_keys(path, "scheduler", standby_poll='"0.5s"', changes_poll='"0.5s"')
     config, sessions = setup_store(path, {"herder@example.org": ("MN", "confirmed")})
+    with sessions.begin() as session:
+        herder = find_subscriber(session, "herder@example.org")
+        assert herder is not None
+        set_digests(herder, ["mongolia-monthly", "mongolia-flash"])  # (a digest they chose, to come)
     logs = [tmp_path / f"run{n}.log" for n in range(2)]
     runs = [start_run(path, log, fast_fire=True) for log in logs]
     try:
@@ -209,13 +214,13 @@ def test_on_postgresql_a_digest_applied_while_two_schedulers_run_is_sent_by_whic
         flash.write_text(export_of(path).replace('name = "mongolia-monthly"', 'name = "mongolia-flash"')
                          .replace('cron = "0 9 1 * *"', 'cron = "* * * * *"'))
         assert cli_run(path, "digests", "apply", str(flash))[0] == 0
-        wait_until(lambda: editions_of(sessions, "mongolia-flash") == [1])
+        wait_until(lambda: editions_of(sessions, "mongolia-flash") == [1] and len(mail_server.received) == 1)
         runs[active].send_signal(signal.SIGKILL)
         wait_until(lambda: "scheduler running" in logs[1 - active].read_text())
         assert "digest mongolia-flash: not in config.toml" in logs[1 - active].read_text()
         add_releases(sessions, config, tmp_path, {"title": "Herders' news", "countries": ["MN"],
                                                   "published": datetime.now(UTC).isoformat()})
-        wait_until(lambda: editions_of(sessions, "mongolia-flash") == [1, 2])
+        wait_until(lambda: editions_of(sessions, "mongolia-flash") == [1, 2] and len(mail_server.received) == 2)
     finally:
         codes = stop_all(runs)
     assert sorted(codes) == [-signal.SIGKILL, 0]

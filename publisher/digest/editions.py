@@ -17,6 +17,7 @@ from publisher.digest.render import Content, Rendered, edition_subject, render_v
 from publisher.digest.select import Waiting, waiting_releases
 from publisher.i18n import Texts, texts
 from publisher.languages import LANGUAGES
+from publisher.store.choices import reads
 from publisher.store.editions import unfinished_edition
 from publisher.store.locks import edition_key, take_turn
 from publisher.store.models import (
@@ -36,9 +37,9 @@ _LANGUAGE_BITS = 4  # room for the index of each of languages.LANGUAGES
 
 
 def reader_choices(digest: Digest) -> Subquery:
-    """Each confirmed subscriber of the digest's countries, with their choice as one number
-    (`key`): the countries among the digest's as a bit mask (bit i: the digest's i-th country),
-    times 4, plus the index of their language. One row per reader."""
+    """Each confirmed subscriber of the digest's countries who reads it (store/choices.py), with
+    their choice as one number (`key`): the countries among the digest's as a bit mask (bit i:
+    the digest's i-th country), times 4, plus the index of their language. One row per reader."""
     bits = {code: 1 << index for index, code in enumerate(digest.countries)}
     language = case({tag: index for index, tag in enumerate(LANGUAGES)}, value=Subscriber.language,
                     else_=0)
@@ -46,7 +47,8 @@ def reader_choices(digest: Digest) -> Subquery:
     return (select(SubscriberCountry.subscriber_id.label("subscriber_id"), key.label("key"))
             .join(Subscriber, Subscriber.id == SubscriberCountry.subscriber_id)
             .where(Subscriber.status == SubscriberStatus.CONFIRMED,
-                   SubscriberCountry.country_code.in_(digest.countries))
+                   SubscriberCountry.country_code.in_(digest.countries),
+                   reads(digest.name, SubscriberCountry.subscriber_id))
             .group_by(SubscriberCountry.subscriber_id, Subscriber.language).subquery())
 
 

@@ -29,13 +29,14 @@ class Reader:
 
 
 def request(sessions: sessionmaker[Session], config: Config, signer: Signer, address: str,
-            countries: Sequence[str], language: Texts, now: datetime) -> Letter | None:
-    """The letter to mail (a confirmation link, or their preferences link), or None."""
+            countries: Sequence[str], language: Texts, now: datetime, digests: Sequence[str] = ()) -> Letter | None:
+    """The letter to mail (a confirmation link, or their preferences link), or None. `digests`:
+    those they chose (none: every digest of their countries)."""
     with sessions.begin() as session:
-        letter = optin.request_subscription(session, config, signer, address, countries, language, now)
+        letter = optin.request_subscription(session, config, signer, address, countries, language, now, digests)
         record(session, READER, "subscription.request", address, now,
                after={"countries": sorted(countries), "language": language.language,
-                      "mailed": letter is not None})
+                      "mailed": letter is not None} | ({"digests": sorted(digests)} if digests else {}))
     return letter
 
 
@@ -48,11 +49,11 @@ def confirm(sessions: sessionmaker[Session], signer: Signer, token: str, now: da
 
 
 def change_preferences(sessions: sessionmaker[Session], signer: Signer, token: str, countries: Sequence[str],
-                       language: str, now: datetime) -> None:
+                       language: str, now: datetime, digests: Sequence[str] = ()) -> None:
     """TokenError for a link that does not work."""
     with sessions.begin() as session:
         before = subscriber_values(optin.subscriber_for(session, signer, "preferences", token))
-        subscriber = optin.change_preferences(session, signer, token, countries, language)
+        subscriber = optin.change_preferences(session, signer, token, countries, language, digests)
         session.flush()
         after = subscriber_values(subscriber)
         if after != before:

@@ -24,6 +24,7 @@ from publisher.config.write import digest_values
 from publisher.errors import UnknownDigest
 from publisher.store import locks
 from publisher.store.audit import record
+from publisher.store.choices import pin_default_readers
 from publisher.store.models import StoredDigest
 
 FILE = "config.toml"  # the digest follows config.toml
@@ -80,6 +81,8 @@ def save(session: Session, digest: Digest, origin: str, actor: str, now: datetim
     if row is not None and row.settings == text and row.retired is None and origin in (row.origin, OPERATOR):
         return None  # (the same settings applied from elsewhere are no change; the file's own again is)
     before = None if row is None or row.retired is not None else json.loads(row.settings)
+    if before is None:
+        pin_default_readers(session, digest, [digest_of(r) for r in stored_rows(session) if r.retired is None])
     if row is None:
         row = StoredDigest(name=digest.name)
         session.add(row)

@@ -172,9 +172,19 @@ class Subscriber(Base):
         order_by="SubscriberCountry.country_code",
     )
 
+    # The digests they chose; none: every digest of their countries (what everyone had before
+    # readers chose digests; a digest created later is not added to it: store/choices.py).
+    chosen: Mapped[list[SubscriberDigest]] = relationship(
+        back_populates="subscriber", cascade="all, delete-orphan", order_by="SubscriberDigest.digest",
+    )
+
     @property
     def country_codes(self) -> list[str]:
         return [follow.country_code for follow in self.follows]
+
+    @property
+    def digest_names(self) -> list[str]:
+        return [choice.digest for choice in self.chosen]
 
 
 class SubscriberCountry(Base):
@@ -189,6 +199,18 @@ class SubscriberCountry(Base):
     )
 
     subscriber: Mapped[Subscriber] = relationship(back_populates="follows")
+
+
+class SubscriberDigest(Base):
+    """A digest a reader chose."""
+
+    __tablename__ = "subscriber_digests"
+    __table_args__ = (Index("ix_subscriber_digests_digest", "digest", "subscriber_id"),)
+
+    subscriber_id: Mapped[int] = mapped_column(ForeignKey("subscribers.id", ondelete="CASCADE"), primary_key=True)
+    digest: Mapped[str] = mapped_column(String(100), primary_key=True)
+
+    subscriber: Mapped[Subscriber] = relationship(back_populates="chosen")
 
 
 class Edition(Base):

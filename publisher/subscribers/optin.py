@@ -19,6 +19,7 @@ from publisher.subscribers.people import (
     find_subscriber,
     save_subscribers,
     set_countries,
+    set_digests,
     set_status,
     unsubscribe_subscriber,
 )
@@ -37,7 +38,8 @@ CONFIRM_MAX_AGE = timedelta(days=7)  # a confirmation link works for a week
 
 
 def request_subscription(session: Session, config: Config, signer: Signer, address: str,
-                         countries: Sequence[str], language: Texts, now: datetime) -> Letter | None:
+                         countries: Sequence[str], language: Texts, now: datetime,
+                         digests: Sequence[str] = ()) -> Letter | None:
     """What to mail to `address`, in `language`: a confirmation link (nobody is subscribed
     before following it), or, to someone already subscribed, their preferences link (in the
     language they read); nothing to someone who complained about our mail (a form anyone can
@@ -54,10 +56,12 @@ def request_subscription(session: Session, config: Config, signer: Signer, addre
                          SubscriberStatus.PENDING, now)
         subscriber = find_subscriber(session, address)
         assert subscriber is not None
+        set_digests(subscriber, digests)
     else:  # pending, unsubscribed or bounced: asking again needs confirming again
         # Someone who stopped stays stopped until the link is followed (anyone can post an
         # address); their choice waits with them, and no mail goes to them meanwhile.
         set_countries(subscriber, countries)
+        set_digests(subscriber, digests)
         subscriber.language = language.language
     session.flush()
     letter = _letter(config, "confirm", subscriber.email, language, {
@@ -78,9 +82,10 @@ def confirm(session: Session, signer: Signer, token: str, now: datetime) -> Subs
 
 
 def change_preferences(session: Session, signer: Signer, token: str, countries: Sequence[str],
-                       language: str) -> Subscriber:
+                       language: str, digests: Sequence[str] = ()) -> Subscriber:
     subscriber = _subscriber(session, signer, "preferences", token)
     set_countries(subscriber, countries)
+    set_digests(subscriber, digests)
     subscriber.language = language
     return subscriber
 

@@ -14,7 +14,7 @@ from sqlalchemy.orm import Session, selectinload
 from publisher.csvfile import csv_records, unguarded, write_rows
 from publisher.errors import InputError, InvalidValue
 from publisher.languages import LANGUAGES, supported
-from publisher.store.models import Subscriber, SubscriberCountry, new_nonce
+from publisher.store.models import Subscriber, SubscriberCountry, SubscriberDigest, new_nonce
 from publisher.store.paging import ESCAPE, containing
 from publisher.store.statuses import SubscriberStatus
 
@@ -67,8 +67,9 @@ STOPPED = (SubscriberStatus.UNSUBSCRIBED, SubscriberStatus.COMPLAINED, Subscribe
 
 def subscriber_values(subscriber: Subscriber) -> dict[str, Any]:
     """What the audit log keeps of a subscriber, before and after a change."""
-    return {"email": subscriber.email, "status": str(subscriber.status),
-            "countries": sorted(subscriber.country_codes), "language": subscriber.language}
+    values = {"email": subscriber.email, "status": str(subscriber.status),
+              "countries": sorted(subscriber.country_codes), "language": subscriber.language}
+    return values | ({"digests": subscriber.digest_names} if subscriber.chosen else {})
 
 
 def parse_countries(text: str, known: Sequence[str]) -> tuple[str, ...]:
@@ -150,6 +151,14 @@ def set_countries(subscriber: Subscriber, countries: Iterable[str]) -> None:
     have = {follow.country_code for follow in kept}
     subscriber.follows = kept + [SubscriberCountry(country_code=code)
                                  for code in wanted if code not in have]
+
+
+def set_digests(subscriber: Subscriber, digests: Iterable[str]) -> None:
+    """The digests they chose; none: every digest of their countries (store/choices.py)."""
+    wanted = sorted(set(digests))
+    kept = [choice for choice in subscriber.chosen if choice.digest in wanted]
+    have = {choice.digest for choice in kept}
+    subscriber.chosen = kept + [SubscriberDigest(digest=name) for name in wanted if name not in have]
 
 
 def save_subscribers(

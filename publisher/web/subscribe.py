@@ -27,6 +27,7 @@ from publisher.subscribers.optin import subscriber_for
 from publisher.subscribers.people import normalize_email
 from publisher.subscribers.tokens import Signer, TokenError
 from publisher.urls import CONFIRM_PATH, PREFERENCES_PATH, SUBSCRIBE_PATH, UNSUBSCRIBE_PATH
+from publisher.web.digest_choices import DigestChoices
 from publisher.web.formtokens import FormToken
 from publisher.web.limits import RateLimit
 from publisher.web.links import link_refused
@@ -64,6 +65,7 @@ class SubscriptionForms:
         self.per_address = RateLimit(sessions, "confirmation-mail", 3, timedelta(hours=1), clock)
         self.per_client = RateLimit(sessions, "form-post", 20, timedelta(minutes=10), clock)
         self.form_token = FormToken(signer, config.site, CSRF_COOKIE)
+        self.choices = DigestChoices(config, sessions, clock)
 
     def subscribe_form(self, request: Request) -> HTMLResponse:
         page = Page(request, self.config.site)
@@ -71,7 +73,7 @@ class SubscriptionForms:
 
     def subscribe(self, request: Request, email: str = Form(..., max_length=320),
                   countries: list[str] = Form(default=[]), language: str = Form(default="", max_length=20),
-                  csrf: str = Form(..., max_length=200)) -> HTMLResponse:
+                  digests: list[str] = Form(default=[]), csrf: str = Form(..., max_length=200)) -> HTMLResponse:
         page = Page(request, self.config.site)
         _ = page._
         if not self.form_token.matches(request, csrf):
@@ -84,12 +86,15 @@ class SubscriptionForms:
         except InvalidValue:
             return self._subscribe_form(page, chosen=codes, language=reader.language, email=email, status=400,
                                         error=_("That does not look like an email address."))
-        if not codes:
+        names, fits = self.choices.chosen(digests, codes)
+        if not codes or not fits:
             return self._subscribe_form(page, chosen=codes, language=reader.language, email=email, status=400,
-                                        error=_("Choose at least one country."))
+                                        chosen_digests=digests, error=_("Choose at least one country.") if not codes
+                                        else _("Choose a country of each digest you chose."))
         if self.per_address.allow(address.lower()):
             now = self.clock()
-            letter = subscriptions.request(self.sessions, self.config, self.signer, address, codes, reader, now)
+            letter = subscriptions.request(self.sessions, self.config, self.signer, address, codes, reader, now,
+                                           names)
             # However the mail server takes it (refusing, away), the visitor sees the same page
             # and learns nothing of what it thinks of the address.
             if letter is not None:
@@ -115,28 +120,31 @@ class SubscriptionForms:
         try:
             with self.sessions() as session:
                 subscriber = subscriber_for(session, self.signer, "preferences", token)
-                chosen, language = subscriber.country_codes, subscriber.language
+                chosen, language, digests = subscriber.country_codes, subscriber.language, subscriber.digest_names
         except TokenError as exc:
             return link_refused(page, exc)
-        return self._preferences_form(page, token, chosen=chosen, language=language)
+        return self._preferences_form(page, token, chosen=chosen, language=language, chosen_digests=digests)
 
     def preferences(self, request: Request, token: str = Query(..., max_length=200),
                     countries: list[str] = Form(default=[]), language: str = Form(default="", max_length=20),
-                    csrf: str = Form(..., max_length=200)) -> HTMLResponse:
+                    digests: list[str] = Form(default=[]), csrf: str = Form(..., max_length=200)) -> HTMLResponse:
         page = Page(request, self.config.site)
         _ = page._
         if not self.form_token.matches(request, csrf):
             return _expired_form(page)
         codes, reader = self._codes(countries), supported(language) or page.texts.language
-        if not codes:
+        names, fits = self.choices.chosen(digests, codes)
+        if not codes or not fits:
             return self._preferences_form(page, token, chosen=codes, language=reader, status=400,
-                                          error=_("Choose at least one country, or unsubscribe."))
+                                          chosen_digests=digests,
+                                          error=_("Choose at least one country, or unsubscribe.") if not codes
+                                          else _("Choose a country of each digest you chose."))
         try:
-            subscriptions.change_preferences(self.sessions, self.signer, token, codes, reader, self.clock())
+            subscriptions.change_preferences(self.sessions, self.signer, token, codes, reader, self.clock(), names)
         except TokenError as exc:
             return link_refused(page, exc)
-        names = country_names(self.config, codes, page.texts)
-        return page.message(_("Saved"), _("You will receive news about %(countries)s.") % {"countries": names})
+        about = country_names(self.config, codes, page.texts)
+        return page.message(_("Saved"), _("You will receive news about %(countries)s.") % {"countries": about})
 
     def _codes(self, countries: list[str]) -> list[str]:
         return [code for code in dict.fromkeys(countries) if code in self.config.country_codes]
@@ -152,10 +160,13 @@ class SubscriptionForms:
                           button=_("Save"), ask_email=False, **values)
 
     def _form(self, page: Page, *, action: str, title: str, button: str, chosen: list[str], ask_email: bool,
-              language: str, email: str = "", error: str = "", status: int = 200) -> HTMLResponse:
+              language: str, email: str = "", error: str = "", status: int = 200,
+              chosen_digests: list[str] | None = None) -> HTMLResponse:
         csrf = self.form_token.token(page.request)
+        offers = self.choices.offers(page)
         response = page.render("subscribe.html", status, title=title, action=action, button=button, csrf=csrf,
-                               ask_email=ask_email, email=email, error=error,
+                               ask_email=ask_email, email=email, error=error, offers=offers,
+                               chosen_digests=chosen_digests or [offer.name for offer in offers],
                                countries=page.country_choices(self.config.countries), chosen=chosen,
                                language_choices=page.language_choices(), chosen_language=language)
         self.form_token.send(page.request, response, csrf)
