@@ -11,7 +11,7 @@ from __future__ import annotations
 import io
 from collections.abc import Iterable
 from dataclasses import dataclass
-from datetime import date
+from datetime import date, datetime
 from functools import cache
 from gettext import GNUTranslations, NullTranslations
 from importlib import resources
@@ -73,6 +73,14 @@ class Texts:
         if first == last:
             return format_date(first, "medium", locale=self.locale)
         return format_interval(first, last, "yMMMd", locale=self.locale)
+
+    def moment(self, moment: datetime) -> str:
+        """A fire time in its own zone: `Mon 2026-12-07 09:00`, `2026年12月7日周一 09:00`."""
+        if self.language == "en":
+            return moment.strftime("%a %Y-%m-%d %H:%M")
+        from babel.dates import format_skeleton
+
+        return f"{format_skeleton('yMMMEd', moment, locale=self.locale, fuzzy=True)} {moment:%H:%M}"
 
     def country(self, code: str, configured: str) -> str:
         """A country's name: as configured in English, CLDR's in the other languages."""

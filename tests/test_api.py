@@ -207,7 +207,7 @@ def test_subscribers_imported_and_exported_as_csv(api) -> None:  # type: ignore[
     assert good.json() == {"new": 1, "updated": 0, "unchanged": 0}
     exported = client.get("/subscribers/export")
     assert exported.headers["content-type"].startswith("text/csv")
-    assert "ok@example.org,CN MN,confirmed,en" in exported.text.splitlines()
+    assert "ok@example.org,CN MN,confirmed,en," in exported.text.splitlines()
     actions = [entry["action"] for entry in client.get("/audit").json()[:2]]
     assert actions == ["subscribers.export", "subscribers.import"]
 

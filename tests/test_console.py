@@ -228,7 +228,7 @@ def test_subscribers_added_changed_imported_exported_and_unsubscribed(console) -
     assert "Imported: 1 new, 1 changed, 0 unchanged." in client.get(good.headers["location"]).text
     exported = client.get("/admin/subscribers/export.csv")
     assert exported.headers["content-disposition"] == 'attachment; filename="subscribers.csv"'
-    assert "new@example.org,CN,confirmed,en" in exported.text.splitlines()
+    assert "new@example.org,CN,confirmed,en," in exported.text.splitlines()
 
     out = client.post(reader + "/unsubscribe", data={"csrf": csrf_of(page)})
     assert out.status_code == 303
@@ -251,7 +251,7 @@ def test_digests_previewed_tested_paused_and_sent(console, mail_server) -> None:
     from publisher.run.scheduler import ScheduleRunner
     from publisher.run.schedules import schedules
 
-    client, config, sessions, _path = console
+    client, config, sessions, path = console
     people = {"cn@example.org": ("CN",), "mn@example.org": ("MN",), "both@example.org": ("CN", "MN")}
     with sessions.begin() as session:
         save_subscribers(session, [SubscriberRow(email, countries) for email, countries in people.items()],
@@ -294,6 +294,12 @@ def test_digests_previewed_tested_paused_and_sent(console, mail_server) -> None:
     exported = client.get(report_url + "/report.csv")
     assert exported.text.startswith("email,delivery,reply,bounce,unsubscribed_since\n")
     assert len(exported.text.splitlines()) == len(readers) + 1
+    # `publisher status` credits the send to the web process that took the button's post.
+    wait_until(lambda: "idle" in CliRunner().invoke(cli, ["--config", str(path), "status"]).stdout)
+    status = CliRunner().invoke(cli, ["--config", str(path), "status"]).stdout
+    row = next(line for line in status.splitlines() if f"send {name} 1" in line)
+    cells = [cell.strip() for cell in row.strip("│ ").split("│")]
+    assert cells[1:3] == ["console", "idle"] and cells[-1] == str(len(readers)), row
     audit = client.get("/admin/audit").text
     for action in ("digest.test", "digest.pause", "digest.resume", "digest.send"):
         assert action in audit

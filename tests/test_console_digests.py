@@ -177,3 +177,13 @@ def test_a_digest_made_in_the_console_is_sent_by_the_running_scheduler_and_its_n
         assert stop(running) == 0
     assert problems == {name: [] for name in problems}
     assert editions(sessions)  # (the edition is the store's, as the report shows it)
+
+
+def test_schedules_in_the_console_speak_the_operators_language(signed_in) -> None:  # type: ignore[no-untyped-def]
+    client, _config, _sessions = signed_in
+    english = client.get("/admin/digests").text
+    assert "At 09:00, only on Monday (Asia/Shanghai; 0 9 * * MON)" in english
+    chinese = client.get("/admin/digests", params={"lang": "zh_Hans"}).text
+    assert "At 09:00" not in chinese and "Monday" not in chinese and "周一 09:00" in chinese
+    mongolian = client.get("/admin/digests/china-weekly/settings", params={"lang": "mn"}).text
+    assert "At 09:00" not in mongolian and "Mon " not in mongolian and "09:00" in mongolian

@@ -13,6 +13,8 @@ from sqlalchemy.orm import Session, sessionmaker
 from publisher.cli import cli
 from publisher.clock import utc_now
 from publisher.jobs.digest_settings import create_digest
+from publisher.operators.accounts import add_operator
+from publisher.operators.tokens import make_token
 from publisher.store.statuses import SubscriberStatus
 from publisher.subscribers.people import SubscriberRow, find_subscriber, save_subscribers
 
@@ -84,3 +86,45 @@ def test_preferences_show_and_change_the_chosen_digests(web) -> None:  # type: i
                       {"countries": ["MN", "CN"], "digests": ["china-weekly", "mongolia-monthly", "mongolia-weekly"]})
     assert saved.status_code == 200
     assert choices(sessions, "r@example.org") == []  # every digest: none to keep (every digest of theirs)
+
+
+def test_the_api_and_the_command_line_speak_digests(web) -> None:  # type: ignore[no-untyped-def]
+    base, path, _config, sessions, _server = web
+    with sessions.begin() as session:
+        operator = add_operator(session, "cms@example.org", "a long enough password", utc_now())
+        _row, token = make_token(session, operator, "cms", utc_now(), ("all",))
+    with httpx.Client(base_url=base + "/api/v1", headers={"Authorization": f"Bearer {token}"}, timeout=20) as client:
+        unknown = client.post("/subscribers", json={"email": "a@example.org", "countries": ["MN"], "digests": ["no"]})
+        assert unknown.status_code == 422 and "unknown digest 'no'" in unknown.json()["detail"]
+        made = client.post("/subscribers", json={"email": "a@example.org", "countries": ["MN", "CN"],
+                                                 "digests": ["mongolia-monthly"]})
+        assert made.status_code == 201 and made.json()["digests"] == ["mongolia-monthly"]
+        changed = client.patch(f"/subscribers/{made.json()['id']}", json={"digests": []})
+        assert changed.json()["digests"] == []  # every digest of their countries
+    result = CliRunner().invoke(cli, ["--config", str(path), "subscribers", "add", "b@example.org",
+                                      "--countries", "MN", "--digests", "mongolia-monthly"])
+    assert result.exit_code == 0, result.output
+    assert choices(sessions, "b@example.org") == ["mongolia-monthly"]
+    refused = CliRunner().invoke(cli, ["--config", str(path), "subscribers", "add", "b@example.org",
+                                       "--countries", "MN", "--digests", "weekly"])
+    assert refused.exit_code == 2 and "unknown digest 'weekly'" in refused.output
+
+
+def test_an_operator_sets_a_subscribers_digests_in_the_console(web) -> None:  # type: ignore[no-untyped-def]
+    from test_console import PASSWORD, csrf_of, sign_in
+
+    base, _path, _config, sessions, _server = web
+    with sessions.begin() as session:
+        add_operator(session, "press@example.org", PASSWORD, utc_now())
+        save_subscribers(session, [SubscriberRow("r@example.org", ("CN", "MN"), digests=("china-weekly",))],
+                         SubscriberStatus.CONFIRMED, utc_now())
+        found = find_subscriber(session, "r@example.org")
+        assert found is not None
+        page_path = f"/admin/subscribers/{found.id}"
+    with httpx.Client(base_url=base, timeout=20) as client:
+        sign_in(client)
+        page = client.get(page_path)
+        assert re.findall(r'name="digests" value="([^"]+)" checked', page.text) == ["china-weekly"]
+        client.post(page_path, data={"csrf": csrf_of(page), "countries": ["CN", "MN"], "language": "en",
+                                     "digests": ["mongolia-monthly", "no-such"]})
+    assert choices(sessions, "r@example.org") == ["mongolia-monthly"]

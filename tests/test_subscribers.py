@@ -61,9 +61,16 @@ def test_import_export_round_trip_and_pending(config_path: Path, tmp_path: Path)
         f"imported 0 new, 2 updated, 0 unchanged from {people}\n"  # now confirmed
     out_file = tmp_path / "out.csv"
     assert run(config_path, "export", str(out_file))[1] == f"exported 2 subscribers to {out_file}\n"
-    assert out_file.read_text() == ("email,countries,status,language\nA@example.org,CN,confirmed,en\n"
-                                    "b@example.org,CN MN,confirmed,en\n")
+    assert out_file.read_text() == ("email,countries,status,language,digests\nA@example.org,CN,confirmed,en,\n"
+                                    "b@example.org,CN MN,confirmed,en,\n")
     assert run(config_path, "import", str(out_file))[1].startswith("imported 0 new, 0 updated, 2 unchanged")
+    people.write_text("email,countries,digests\nb@example.org,CN MN,mongolia-monthly\n", "utf-8")
+    assert run(config_path, "import", str(people))[1].startswith("imported 0 new, 1 updated")
+    run(config_path, "export", str(out_file))
+    assert out_file.read_text().splitlines()[2] == "b@example.org,CN MN,confirmed,en,mongolia-monthly"
+    people.write_text("email,countries,digests\nb@example.org,CN,mongolia-weekly\n", "utf-8")
+    code, _out, err = run(config_path, "import", str(people))
+    assert code != 0 and "line 2" in err and "unknown digest 'mongolia-weekly'" in err
 
 
 def test_an_address_a_spreadsheet_would_run_is_exported_as_text(config_path: Path, tmp_path: Path) -> None:
@@ -72,7 +79,7 @@ def test_an_address_a_spreadsheet_would_run_is_exported_as_text(config_path: Pat
     assert run(config_path, "add", "=1+2@example.org", "--countries", "CN")[0] == 0
     out_file = tmp_path / "out.csv"
     run(config_path, "export", str(out_file))
-    assert out_file.read_text().splitlines()[1] == "'=1+2@example.org,CN,confirmed,en"
+    assert out_file.read_text().splitlines()[1] == "'=1+2@example.org,CN,confirmed,en,"
     assert run(config_path, "import", str(out_file))[1].startswith("imported 0 new, 0 updated, 1 unchanged")
 
 
@@ -204,7 +211,7 @@ def test_a_subscribers_language_is_added_imported_and_exported(config_path: Path
     out_file = tmp_path / "out.csv"
     run(config_path, "export", str(out_file))
     assert sorted(out_file.read_text().splitlines()[1:]) == [
-        "mn@example.org,MN,confirmed,mn", "zh@example.org,CN,confirmed,zh_Hans"]  # kept when not given
+        "mn@example.org,MN,confirmed,mn,", "zh@example.org,CN,confirmed,zh_Hans,"]  # kept when not given
     bad = tmp_path / "bad.csv"
     bad.write_text("email,countries,language\nq@example.org,CN,klingon\n", "utf-8")
     code, _, err = run(config_path, "import", str(bad))

@@ -18,9 +18,9 @@ from publisher.feeds.build import build_feeds
 from publisher.jobs.digest_settings import divergences
 from publisher.jobs.digests import help_send, unfinished_editions
 from publisher.jobs.imports import ImportOutcome, import_sources
-from publisher.run.processes import Presence, recent_processes
 from publisher.run.reachable import warn_unless_served
 from publisher.run.scheduler import describe_schedules, run_forever
+from publisher.store.processes import Presence, recent_processes
 from publisher.store.statuses import ProcessRole, ProcessState
 from publisher.web.server import server_options
 

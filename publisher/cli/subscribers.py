@@ -21,6 +21,7 @@ from publisher.subscribers.people import (
     list_subscribers,
     normalize_email,
     parse_countries,
+    parse_digests,
     parse_language,
 )
 
@@ -35,15 +36,19 @@ def subscribers() -> None:
 @click.option("--countries", required=True, help='Country codes, e.g. "CN MN".')
 @click.option("--pending", is_flag=True, help="Not confirmed yet (the default: confirmed).")
 @click.option("--language", help="Of their mail: en, zh_Hans or mn (default: en for someone new).")
+@click.option("--digests", help='The digests they get, e.g. "mongolia-monthly" (default: every digest of their '
+                                "countries for someone new; unchanged for someone known).")
 @pass_app
-def subscribers_add(app: App, email: str, countries: str, pending: bool, language: str | None) -> None:
+def subscribers_add(app: App, email: str, countries: str, pending: bool, language: str | None,
+                    digests: str | None) -> None:
     """Add a subscriber, or change the countries of a known one.
 
     Example: publisher subscribers add someone@example.org --countries "CN MN"
     """
     try:
         row = SubscriberRow(normalize_email(email), parse_countries(countries, app.config.country_codes),
-                            language=parse_language(language))
+                            language=parse_language(language),
+                            digests=parse_digests(digests, people.digest_names(app.sessions, app.config)))
     except InvalidValue as exc:
         raise click.BadParameter(str(exc)) from None
     counts = people.save(app.sessions, command_line(), row, now(), pending=pending)
@@ -61,7 +66,7 @@ def subscribers_add(app: App, email: str, countries: str, pending: bool, languag
 @pass_app
 def subscribers_import(app: App, csv_file: Path, pending: bool) -> None:
     """Import subscribers from a CSV file with the columns email,countries (and optionally
-    status and language); a bad row stops the import and nothing is stored.
+    status, language and digests); a bad row stops the import and nothing is stored.
 
     Example: publisher subscribers import people.csv
     """
@@ -76,7 +81,7 @@ def subscribers_import(app: App, csv_file: Path, pending: bool) -> None:
 @click.argument("csv_file", type=click.Path(dir_okay=False, path_type=Path))
 @pass_app
 def subscribers_export(app: App, csv_file: Path) -> None:
-    """Write every subscriber to a CSV file (email,countries,status,language).
+    """Write every subscriber to a CSV file (email,countries,status,language,digests).
 
     Example: publisher subscribers export people.csv
     """

@@ -20,6 +20,8 @@ from publisher.store.digests import digest_named
 from publisher.store.limits import count_request
 from publisher.store.models import Edition
 from publisher.store.pauses import clear_pause, set_pause
+from publisher.store.processes import Presence
+from publisher.store.statuses import ProcessRole, ProcessState
 from publisher.subscribers.people import normalize_email
 
 
@@ -55,8 +57,17 @@ def send_in_background(sessions: sessionmaker[Session], config: Config, edition:
     unless workers send (`scheduler.send_in_process = false`). Claims keep each delivery to one
     sender, so a worker or `publisher run` may share it, and one that stops is resumed."""
     if config.scheduler.send_in_process:
-        threading.Thread(target=help_send, args=(sessions, config, edition), kwargs={"transport": transport},
+        threading.Thread(target=_send_and_report, args=(sessions, config, edition, transport),
                          name=f"send {edition.digest} {edition.number}", daemon=True).start()
+
+
+def _send_and_report(sessions: sessionmaker[Session], config: Config, edition: Edition,
+                     transport: Transport | None) -> None:
+    """Sends, reporting as a process of its own (`publisher status`: role console, and the
+    deliveries it handled, seen for two minutes after it is done)."""
+    with Presence(sessions, ProcessRole.CONSOLE, ProcessState.SENDING, name=f"send {edition.digest} {edition.number}",
+                  final_state=ProcessState.IDLE) as presence:
+        help_send(sessions, config, edition, transport=transport, progress=presence.handled)
 
 
 class NotSent(PublisherError):

@@ -13,6 +13,7 @@ from publisher.config import Config
 from publisher.errors import InvalidValue, NotFound
 from publisher.operators.audit import record
 from publisher.store.db import engine_of
+from publisher.store.digests import in_effect
 from publisher.store.models import Subscriber
 from publisher.store.statuses import SubscriberStatus
 from publisher.subscribers.people import (
@@ -26,6 +27,7 @@ from publisher.subscribers.people import (
     remove_subscriber,
     save_subscribers,
     set_countries,
+    set_digests,
     subscriber_values,
     unsubscribe_subscriber,
 )
@@ -33,6 +35,12 @@ from publisher.subscribers.people import (
 
 class UnknownSubscriber(NotFound):
     """No subscriber has that number."""
+
+
+def digest_names(sessions: sessionmaker[Session], config: Config) -> list[str]:
+    """The digests a subscriber may be given: those in effect."""
+    with sessions() as session:
+        return [digest.name for digest in in_effect(session, config).digests]
 
 
 def existing_subscriber(session: Session, subscriber_id: int) -> Subscriber:
@@ -80,13 +88,16 @@ def remove(sessions: sessionmaker[Session], actor: str, address: str, now: datet
 
 
 def change(sessions: sessionmaker[Session], actor: str, subscriber_id: int, countries: Sequence[str],
-           language: str, now: datetime) -> None:
+           language: str, now: datetime, digests: Sequence[str] | None = None) -> None:
+    """Their countries, language and (when given) digests; audited when anything changed."""
     if not countries:
         raise InvalidValue("countries: choose at least one country")
     with sessions.begin() as session:
         subscriber = existing_subscriber(session, subscriber_id)
         before = subscriber_values(subscriber)
         set_countries(subscriber, countries)
+        if digests is not None:
+            set_digests(subscriber, digests)
         subscriber.language = language
         session.flush()
         if subscriber_values(subscriber) != before:
@@ -124,7 +135,8 @@ def import_csv(sessions: sessionmaker[Session], config: Config, actor: str, data
         text = data.decode("utf-8-sig")
     except UnicodeDecodeError:
         raise InvalidValue(f"{name}: not UTF-8 text") from None
-    rows = parse_subscriber_csv(text, name, config.country_codes)  # every row checked first
+    # every row checked first:
+    rows = parse_subscriber_csv(text, name, config.country_codes, digest_names(sessions, config))
     total = SubscriberCounts()
     status = SubscriberStatus.PENDING if pending else SubscriberStatus.CONFIRMED
     one_writer = engine_of(sessions).dialect.name == "sqlite"

@@ -22,13 +22,16 @@ class SendProgress:
     """The sender's progress callback (it counts the messages done, from any sender thread)."""
 
     def __init__(self, sessions: sessionmaker[Session], every: timedelta,
-                 clock: Callable[[], float] = time.monotonic, now: Callable[[], datetime] = utc_now) -> None:
+                 clock: Callable[[], float] = time.monotonic, now: Callable[[], datetime] = utc_now,
+                 credit: Callable[[int], None] = lambda _count: None) -> None:
         self.sessions, self.every, self.clock, self.now = sessions, every.total_seconds(), clock, now
+        self.credit = credit  # the process's own count, for `publisher status`
         self._lock = threading.Lock()
         self._done = 0
         self._since = (clock(), 0)  # when the last line was logged, and the count then
 
     def __call__(self, count: int) -> None:
+        self.credit(count)
         with self._lock:
             self._done += count
             at, done_then = self._since

@@ -36,7 +36,6 @@ from publisher.jobs.bounces import fetch_bounces
 from publisher.jobs.digests import queue_digest, send_digest
 from publisher.jobs.imports import import_source
 from publisher.run.leader import Leadership, leadership_for
-from publisher.run.processes import Presence
 from publisher.run.progress import SendProgress
 from publisher.run.schedules import Schedule, schedules
 from publisher.store.db import engine_of
@@ -44,6 +43,7 @@ from publisher.store.digests import digest_named, in_effect
 from publisher.store.editions import last_edition, unfinished_edition
 from publisher.store.models import DigestPause
 from publisher.store.pauses import pause_of
+from publisher.store.processes import Presence
 from publisher.store.runs import REGISTERED, last_fire, last_run, record_run
 from publisher.store.statuses import ProcessRole, ProcessState
 
@@ -54,8 +54,9 @@ class ScheduleRunner:
     """Does one schedule's work for one fire time, records it, and logs one line."""
 
     def __init__(self, sessions: sessionmaker[Session], config: Config, stop: threading.Event,
-                 clock: Callable[[], datetime] = utc_now) -> None:
+                 clock: Callable[[], datetime] = utc_now, credit: Callable[[int], None] = lambda _n: None) -> None:
         self.sessions, self.config, self.stop, self.clock = sessions, config, stop, clock
+        self.credit = credit  # deliveries this process sent (its Presence counts them)
 
     def when_due(self, schedule: Schedule) -> None:
         """The APScheduler job: run for the fire time that just passed."""
@@ -92,7 +93,8 @@ class ScheduleRunner:
                                             now=self.clock(), period=period)
                 return (f"{edition.digest} edition {edition.number} queued for the workers"
                         if edition else "no new releases, nothing queued")
-            progress = SendProgress(self.sessions, self.config.scheduler.progress_every, now=self.clock)
+            progress = SendProgress(self.sessions, self.config.scheduler.progress_every, now=self.clock,
+                                    credit=self.credit)
             totals = send_digest(self.sessions, self.config, schedule.target, now=self.clock(),
                                       period=period, stop=self.stop, progress=progress)
             return totals.line() if totals else "no new releases, nothing sent"
@@ -213,7 +215,7 @@ def run_forever(sessions: sessionmaker[Session], config: Config,
         presence.set_state(ProcessState.ACTIVE)
         try:
             on_start()
-            runner = ScheduleRunner(sessions, config, stop)
+            runner = ScheduleRunner(sessions, config, stop, credit=presence.handled)
             runner.catch_up()
             if stop.is_set():
                 return 0

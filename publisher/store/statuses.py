@@ -47,6 +47,7 @@ OUTCOME_UNKNOWN = "outcome unknown: "
 class ProcessRole(StrEnum):
     WORKER = "worker"
     SCHEDULER = "scheduler"
+    CONSOLE = "console"  # an operator's "Send now", sent by the web process that took it
 
 
 class ProcessState(StrEnum):

@@ -19,7 +19,7 @@ from publisher.store.paging import ESCAPE, containing
 from publisher.store.statuses import SubscriberStatus
 
 STATUSES = tuple(status.value for status in SubscriberStatus)
-CSV_FIELDS = ("email", "countries", "status", "language")
+CSV_FIELDS = ("email", "countries", "status", "language", "digests")
 
 
 def normalize_email(address: str) -> str:
@@ -41,6 +41,9 @@ class SubscriberRow:
     status: SubscriberStatus | None = None  # None: the importer's default
     where: str = ""
     language: str | None = None  # None: English for someone new, unchanged for someone known
+    # The digests they chose; None: none for someone new (every digest of their countries),
+    # unchanged for someone known.
+    digests: tuple[str, ...] | None = None
 
 
 @dataclass
@@ -82,15 +85,18 @@ def parse_countries(text: str, known: Sequence[str]) -> tuple[str, ...]:
     return codes
 
 
-def parse_subscriber_csv(text: str, source: str, known: Sequence[str]) -> list[SubscriberRow]:
-    """Rows of `email,countries[,status][,language]`; any bad row is an error naming its line."""
+def parse_subscriber_csv(text: str, source: str, known: Sequence[str],
+                         digests: Sequence[str] = ()) -> list[SubscriberRow]:
+    """Rows of `email,countries[,status][,language][,digests]`; any bad row is an error naming
+    its line. `digests`: the names a row may give."""
     rows: dict[str, SubscriberRow] = {}
     for where, record in csv_records(text, source, CSV_FIELDS, required=("email", "countries")):
         values = {key: unguarded((value or "").strip()) for key, value in record.items()}
         try:
             row = SubscriberRow(normalize_email(values["email"]), parse_countries(values["countries"], known),
                                 _status(values.get("status") or None), where,
-                                parse_language(values.get("language") or None))
+                                parse_language(values.get("language") or None),
+                                parse_digests(values.get("digests") or None, digests))
         except InvalidValue as exc:
             raise InputError(source, where, str(exc)) from None
         rows[email_key(row.email)] = _same_or_refused(rows.get(email_key(row.email)), row, source)
@@ -103,6 +109,17 @@ def _same_or_refused(earlier: SubscriberRow | None, row: SubscriberRow, source: 
         raise InputError(source, row.where, f"{row.email} is also on {earlier.where}, with other "
                          "countries or status; keep one of the two rows")
     return earlier or row
+
+
+def parse_digests(text: str | None, known: Sequence[str]) -> tuple[str, ...] | None:
+    """Digest names (spaces or commas between), each one of `known`; None for none given."""
+    if text is None:
+        return None
+    names = tuple(dict.fromkeys(text.replace(",", " ").split()))
+    unknown = [name for name in names if name not in known]
+    if unknown:
+        raise InvalidValue(f"unknown digest {unknown[0]!r}; there are {', '.join(known) or 'none'}")
+    return names
 
 
 def parse_language(text: str | None) -> str | None:
@@ -173,7 +190,8 @@ def save_subscribers(
     for chunk in chunked(rows, _LOOKUP):
         keys = [email_key(row.email) for row in chunk]
         known = {subscriber.email_key: subscriber for subscriber in session.scalars(
-            select(Subscriber).where(Subscriber.email_key.in_(keys)).options(selectinload(Subscriber.follows)))}
+            select(Subscriber).where(Subscriber.email_key.in_(keys))
+            .options(selectinload(Subscriber.follows), selectinload(Subscriber.chosen)))}
         for row in chunk:
             _save_row(session, known, row, default_status, now, counts)
         session.flush()
@@ -189,8 +207,9 @@ def _save_row(session: Session, known: dict[str, Subscriber], row: SubscriberRow
     if subscriber is None:
         subscriber = Subscriber(email=row.email, email_key=email_key(row.email),
                                 status=row.status or default_status, status_since=now,
-                                created=now, follows=[], language=row.language or "en")
+                                created=now, follows=[], chosen=[], language=row.language or "en")
         set_countries(subscriber, row.countries)
+        set_digests(subscriber, row.digests or ())
         session.add(subscriber)
         known[subscriber.email_key] = subscriber  # the same address again further down
         counts.new += 1
@@ -204,6 +223,8 @@ def _save_row(session: Session, known: dict[str, Subscriber], row: SubscriberRow
     if status:
         set_status(subscriber, status, now)
     set_countries(subscriber, row.countries)
+    if row.digests is not None:
+        set_digests(subscriber, row.digests)
     subscriber.language = row.language or subscriber.language
     after = subscriber_values(subscriber)
     counts.updated += after != before
@@ -231,7 +252,8 @@ def subscriber_query(status: SubscriberStatus | None = None, country: str | None
                      words: str = "") -> Select[Subscriber]:
     """Subscribers (with their countries) in address order: of a status, following a country,
     whose address holds `words`; each filter only when given."""
-    query = select(Subscriber).options(selectinload(Subscriber.follows)).order_by(Subscriber.email_key)
+    query = (select(Subscriber).options(selectinload(Subscriber.follows), selectinload(Subscriber.chosen))
+             .order_by(Subscriber.email_key))
     if words:
         query = query.where(Subscriber.email_key.like(containing(words.lower()), escape=ESCAPE))
     if status:
@@ -249,4 +271,5 @@ def list_subscribers(
 
 def export_csv(subscribers: Iterable[Subscriber]) -> str:
     return write_rows(CSV_FIELDS, ([subscriber.email, " ".join(subscriber.country_codes), subscriber.status,
-                                    subscriber.language] for subscriber in subscribers))
+                                    subscriber.language, " ".join(subscriber.digest_names)]
+                                   for subscriber in subscribers))

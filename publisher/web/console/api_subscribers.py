@@ -16,7 +16,7 @@ from publisher.languages import LANGUAGES
 from publisher.store.models import Subscriber
 from publisher.store.statuses import SubscriberStatus
 from publisher.subscribers.history import history
-from publisher.subscribers.people import SubscriberRow, normalize_email
+from publisher.subscribers.people import SubscriberRow, normalize_email, parse_digests
 from publisher.web.console.api import API_V1, PER_PAGE, Api, Id, Page
 from publisher.web.console.guard import Operator
 from publisher.web.console.subscribers import listed, search
@@ -28,12 +28,15 @@ class SubscriberIn(BaseModel):
     email: str = Field(min_length=3, max_length=320)
     countries: list[str] = Field(min_length=1, max_length=50)
     language: Language = "en"  # type: ignore[valid-type]
+    digests: list[str] = Field([], max_length=50, description="The digests they get; none: every digest of their "
+                                                              "countries (and not a digest created later)")
     pending: bool = Field(False, description="Not confirmed yet: they receive nothing until they confirm")
 
 
 class SubscriberChange(BaseModel):
     countries: list[str] | None = Field(None, min_length=1, max_length=50)
     language: Language | None = None  # type: ignore[valid-type]
+    digests: list[str] | None = Field(None, max_length=50, description="[]: every digest of their countries")
 
 
 class EventOut(BaseModel):
@@ -49,6 +52,7 @@ class SubscriberOut(BaseModel):
     status_since: datetime
     countries: list[str]
     language: str
+    digests: list[str] = Field(description="The digests they chose; none: every digest of their countries")
     soft_bounces: int
     history: list[EventOut] | None = None
 
@@ -69,12 +73,14 @@ class SubscriberPage(BaseModel):
 def _shown(subscriber: Subscriber) -> SubscriberOut:
     return SubscriberOut(id=subscriber.id, email=subscriber.email, status=subscriber.status,
                          status_since=subscriber.status_since, countries=subscriber.country_codes,
-                         language=subscriber.language, soft_bounces=subscriber.soft_bounces)
+                         language=subscriber.language, digests=subscriber.digest_names,
+                         soft_bounces=subscriber.soft_bounces)
 
 
-def _row(body: SubscriberIn) -> SubscriberRow:
+def _row(body: SubscriberIn, digests: list[str]) -> SubscriberRow:
     return SubscriberRow(normalize_email(body.email), tuple(dict.fromkeys(body.countries)),
-                         SubscriberStatus.PENDING if body.pending else None, language=body.language)
+                         SubscriberStatus.PENDING if body.pending else None, language=body.language,
+                         digests=parse_digests(" ".join(body.digests), digests))
 
 
 def add_subscriber_api(api: Api) -> None:
@@ -107,11 +113,13 @@ def add_subscriber_api(api: Api) -> None:
                summary="Add a subscriber (confirmed: the operator vouches for them; or pending)")
     def add_subscriber(body: subscriber_in,  # type: ignore[valid-type]
                        who: Operator = Depends(operator)) -> JSONResponse:
-        subscriber_id = changes.add(sessions, who.email, _row(body), clock())
+        subscriber_id = changes.add(sessions, who.email, _row(body, changes.digest_names(sessions, api.config)),
+                                    clock())
         return JSONResponse(one(subscriber_id).model_dump(mode="json"), 201,
                             headers={"Location": f"{API_V1}/subscribers/{subscriber_id}"})
 
-    @api.route("GET", "/subscribers/export", summary="Every subscriber as CSV (email,countries,status,language)",
+    @api.route("GET", "/subscribers/export",
+               summary="Every subscriber as CSV (email,countries,status,language,digests)",
                response_class=Response, responses={200: {"content": {"text/csv": {}}}})
     def export(who: Operator = Depends(operator)) -> Response:
         return Response(changes.export(sessions, who.email, clock()).encode("utf-8"),
@@ -142,8 +150,10 @@ def add_subscriber_api(api: Api) -> None:
         with sessions() as session:
             current = changes.existing_subscriber(session, subscriber_id)
             countries, language = current.country_codes, current.language
+        digests = None if body.digests is None else parse_digests(" ".join(body.digests),
+                                                                  changes.digest_names(sessions, api.config))
         changes.change(sessions, who.email, subscriber_id, body.countries or countries,
-                       body.language or language, clock())
+                       body.language or language, clock(), digests)
 
     @api.route("POST", "/subscribers/{subscriber_id}/unsubscribe",
                summary="Unsubscribe: no more digests, and the links mailed before stop working")

@@ -15,11 +15,11 @@ from sqlalchemy.orm import Session, sessionmaker
 from publisher.config import Config
 from publisher.digest.status import EditionProgress, delivery_status
 from publisher.feeds.files import STATE_NAME
-from publisher.run.processes import recent_processes
 from publisher.run.schedules import schedules
 from publisher.store.digests import in_effect
 from publisher.store.models import Process
 from publisher.store.pauses import pauses
+from publisher.store.processes import recent_processes
 from publisher.store.runs import last_run
 from publisher.web.console.guard import Guard, Operator
 from publisher.web.console.views import ADMIN, ConsolePage

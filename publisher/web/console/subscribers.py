@@ -114,17 +114,20 @@ def add_subscriber_pages(app: FastAPI, config: Config, sessions: sessionmaker[Se
             found = history(session, subscriber.email)
             events = found[1] if found else []
             shown = page.render("subscriber.html", title=subscriber.email, subscriber=subscriber,
-                                chosen=subscriber.country_codes, events=events, done=done, **choices(page))
+                                chosen=subscriber.country_codes, events=events, done=done, **choices(page),
+                                digests=changes.digest_names(sessions, config), chosen_digests=subscriber.digest_names)
         disclosed(sessions, operator.email, "subscriber.view", subscriber.email, clock(), 1)
         return shown
 
     @app.post(SUBSCRIBERS + "/{subscriber_id}", include_in_schema=False)
     def change_subscriber(request: Request, subscriber_id: int = FastPath(..., ge=1, le=2**31 - 1),
                           countries: list[str] = Form(default=[]), language: str = Form("en", max_length=20),
+                          digests: list[str] = Form(default=[]),
                           operator: Operator = Depends(guard.form_operator)) -> Response:
         page = ConsolePage(request, config, operator)
+        known = changes.digest_names(sessions, config)
         changes.change(sessions, operator.email, subscriber_id, codes(countries), supported(language) or "en",
-                       clock())
+                       clock(), [name for name in dict.fromkeys(digests) if name in known])
         return page.redirect(f"{SUBSCRIBERS}/{subscriber_id}", done="saved")
 
     @app.post(SUBSCRIBERS + "/{subscriber_id}/unsubscribe", include_in_schema=False)

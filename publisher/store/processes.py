@@ -28,9 +28,12 @@ FORGOTTEN = timedelta(days=7)  # rows of processes gone this long are deleted
 
 class Presence:
     def __init__(self, sessions: sessionmaker[Session], role: str, state: str,
-                 clock: Callable[[], datetime] = utc_now) -> None:
+                 clock: Callable[[], datetime] = utc_now, *, name: str = "",
+                 final_state: str = ProcessState.STOPPED) -> None:
         self.sessions, self.role, self.state, self.clock = sessions, role, state, clock
-        self.name, self.started = process_name(), clock()
+        # (a part of a process that reports on its own, a console send, is named apart)
+        self.name, self.started = f"{process_name()} {name}".strip(), clock()
+        self.final_state = final_state
         self._handled = 0
         self._lock = threading.Lock()
         self._done = threading.Event()
@@ -45,7 +48,8 @@ class Presence:
                  trace: TracebackType | None) -> None:
         self._done.set()
         self._thread.join()
-        self.set_state(ProcessState.STOPPED)
+        self.set_state(self.final_state)
+        self._report()  # (its count as it ended, whether or not the state changed)
 
     def handled(self, count: int) -> None:
         """Count deliveries this process finished (a progress callback of the sender)."""
