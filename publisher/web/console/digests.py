@@ -30,7 +30,7 @@ from publisher.store.editions import recent_editions
 from publisher.store.models import DigestPause
 from publisher.store.pauses import pauses
 from publisher.store.statuses import EditionStatus
-from publisher.web.console.guard import Guard, Operator
+from publisher.web.console.guard import Operator, signed_in, signed_in_form
 from publisher.web.console.views import ADMIN, NO_STORE, ConsolePage
 
 DIGESTS = f"{ADMIN}/digests"
@@ -68,95 +68,104 @@ def digest_views(session: Session, config: Config, now: datetime) -> list[Digest
     return views
 
 
-def add_digest_pages(app: FastAPI, config: Config, sessions: sessionmaker[Session], guard: Guard,
-                     clock: Callable[[], datetime], transport: Transport | None) -> None:
-    def digest_of(name: str) -> Digest:
-        with sessions() as session:
+class DigestPages:
+    """The digests page and what its buttons do, and each edition's report."""
+
+    def __init__(self, config: Config, sessions: sessionmaker[Session], clock: Callable[[], datetime],
+                 transport: Transport | None) -> None:
+        self.config, self.sessions, self.clock, self.transport = config, sessions, clock, transport
+
+    def add_to(self, app: FastAPI) -> None:
+        get: dict[str, Any] = {"methods": ["GET"], "response_class": HTMLResponse, "include_in_schema": False}
+        post: dict[str, Any] = {"methods": ["POST"], "include_in_schema": False}
+        app.add_api_route(DIGESTS, self.digest_list, **get)
+        app.add_api_route(DIGESTS + "/{name}/preview", self.preview, **get)
+        app.add_api_route(DIGESTS + "/{name}/test", self.test_copy, **post)
+        app.add_api_route(DIGESTS + "/{name}/send", self.send_now, **post)
+        app.add_api_route(DIGESTS + "/{name}/pause", self.pause, **post)
+        app.add_api_route(DIGESTS + "/{name}/resume", self.resume, **post)
+        app.add_api_route(DIGESTS + "/{name}/editions/{number}", self.report, **get)
+        app.add_api_route(DIGESTS + "/{name}/editions/{number}/report.csv", self.report_csv,
+                          methods=["GET"], include_in_schema=False)
+
+    def digest_of(self, name: str) -> Digest:
+        with self.sessions() as session:
             return digest_named(session, name, retired=True)  # (a retired one's editions stay)
 
-    def show(request: Request, operator: Operator, *, done: str = "", error: str = "",
+    def show(self, request: Request, operator: Operator, *, done: str = "", error: str = "",
              status: int = 200) -> HTMLResponse:
-        page = ConsolePage(request, config, operator)
-        with sessions() as session:
-            views = digest_views(session, config, clock())
+        page = ConsolePage(request, self.config, operator)
+        with self.sessions() as session:
+            views = digest_views(session, self.config, self.clock())
         return page.render("digests.html", status, title=page._("Digests"), views=views, done=done,
                            error=error, names=NAMES, languages_all=LANGUAGES)
 
-    @app.get(DIGESTS, response_class=HTMLResponse, include_in_schema=False)
-    def digest_list(request: Request, done: str = Query("", max_length=200),
-                    operator: Operator = Depends(guard.operator)) -> HTMLResponse:
-        return show(request, operator, done=done)
+    def digest_list(self, request: Request, done: str = Query("", max_length=200),
+                    operator: Operator = Depends(signed_in)) -> HTMLResponse:
+        return self.show(request, operator, done=done)
 
-    @app.get(DIGESTS + "/{name}/preview", response_class=HTMLResponse, include_in_schema=False)
-    def preview(request: Request, name: str = Name, countries: str = Query("", max_length=200),
-                language: str = Query("en", max_length=20), _operator: Operator = Depends(guard.operator),
-                ) -> Response:
-        digest_of(name)
-        sample = sample_message(sessions, config, name, PREVIEW_ADDRESS, clock(), countries=countries.split(),
-                                language=language)
+    def preview(self, request: Request, name: str = Name, countries: str = Query("", max_length=200),
+                language: str = Query("en", max_length=20), operator: Operator = Depends(signed_in)) -> Response:
+        self.digest_of(name)
+        sample = sample_message(self.sessions, self.config, name, PREVIEW_ADDRESS, self.clock(),
+                                countries=countries.split(), language=language)
         if sample is None:
-            page = ConsolePage(request, config, _operator)
+            page = ConsolePage(request, self.config, operator)
             return page.message(page._("Nothing to preview"), page._("Nothing is new for these readers."))
         html = personalize(sample.variant.html, sample.recipient, escape=True)
         return HTMLResponse(html, headers=NO_STORE)
 
-    @app.post(DIGESTS + "/{name}/test", include_in_schema=False)
-    def test_copy(request: Request, name: str = Name, address: str = Form(..., max_length=320),
+    def test_copy(self, request: Request, name: str = Name, address: str = Form(..., max_length=320),
                   countries: str = Form("", max_length=200), language: str = Form("en", max_length=20),
-                  operator: Operator = Depends(guard.form_operator)) -> Response:
-        page = ConsolePage(request, config, operator)
-        digest_of(name)
+                  operator: Operator = Depends(signed_in_form)) -> Response:
+        page = ConsolePage(request, self.config, operator)
+        self.digest_of(name)
         try:
-            reply = controls.test_copy(sessions, config, operator.email, name, address, countries.split(),
-                                       language, clock(), transport)
+            reply = controls.test_copy(self.sessions, self.config, operator.email, name, address, countries.split(),
+                                       language, self.clock(), self.transport)
         except InvalidValue as exc:
-            return show(request, operator, error=str(exc), status=400)
+            return self.show(request, operator, error=str(exc), status=400)
         except controls.NotSent as exc:
-            return show(request, operator, error=str(exc), status=502)
-        if reply is None:
-            return page.redirect(DIGESTS, done="nothing")
-        return page.redirect(DIGESTS, done="test")
+            return self.show(request, operator, error=str(exc), status=502)
+        return page.redirect(DIGESTS, done="nothing" if reply is None else "test")
 
-    @app.post(DIGESTS + "/{name}/send", include_in_schema=False)
-    def send_now(request: Request, name: str = Name, operator: Operator = Depends(guard.form_operator)) -> Response:
-        page = ConsolePage(request, config, operator)
-        digest_of(name)
-        edition = controls.send_now(sessions, config, operator.email, name, clock())
+    def send_now(self, request: Request, name: str = Name, operator: Operator = Depends(signed_in_form)) -> Response:
+        page = ConsolePage(request, self.config, operator)
+        self.digest_of(name)
+        edition = controls.send_now(self.sessions, self.config, operator.email, name, self.clock())
         if edition is None:
             return page.redirect(DIGESTS, done="nothing")
-        controls.send_in_background(sessions, config, edition, transport)
+        controls.send_in_background(self.sessions, self.config, edition, self.transport)
         return page.redirect(f"{DIGESTS}/{name}/editions/{edition.number}", done="sending")
 
-    @app.post(DIGESTS + "/{name}/pause", include_in_schema=False)
-    def pause(request: Request, name: str = Name, operator: Operator = Depends(guard.form_operator)) -> Response:
-        digest_of(name)
-        controls.pause(sessions, config, operator.email, name, clock())
-        return ConsolePage(request, config, operator).redirect(DIGESTS, done="paused")
+    def pause(self, request: Request, name: str = Name, operator: Operator = Depends(signed_in_form)) -> Response:
+        self.digest_of(name)
+        controls.pause(self.sessions, self.config, operator.email, name, self.clock())
+        return ConsolePage(request, self.config, operator).redirect(DIGESTS, done="paused")
 
-    @app.post(DIGESTS + "/{name}/resume", include_in_schema=False)
-    def resume(request: Request, name: str = Name, operator: Operator = Depends(guard.form_operator)) -> Response:
-        digest_of(name)
-        controls.resume(sessions, config, operator.email, name, clock())
-        return ConsolePage(request, config, operator).redirect(DIGESTS, done="resumed")
+    def resume(self, request: Request, name: str = Name, operator: Operator = Depends(signed_in_form)) -> Response:
+        self.digest_of(name)
+        controls.resume(self.sessions, self.config, operator.email, name, self.clock())
+        return ConsolePage(request, self.config, operator).redirect(DIGESTS, done="resumed")
 
-    @app.get(DIGESTS + "/{name}/editions/{number}", response_class=HTMLResponse, include_in_schema=False)
-    def report(request: Request, name: str = Name, number: int = Number, done: str = Query("", max_length=20),
-               operator: Operator = Depends(guard.operator)) -> HTMLResponse:
-        page = ConsolePage(request, config, operator)
-        with sessions() as session:
-            found = existing_report(session, digest_of(name).name, number)
+    def report(self, request: Request, name: str = Name, number: int = Number, done: str = Query("", max_length=20),
+               operator: Operator = Depends(signed_in)) -> HTMLResponse:
+        page = ConsolePage(request, self.config, operator)
+        with self.sessions() as session:
+            found = existing_report(session, self.digest_of(name).name, number)
             # While it is sent the page reloads itself: what it shows is the edition's state now.
             sending = found.edition.status == EditionStatus.SENDING
             shown = page.render("edition.html", title=f"{name} {number}", report=found, done=done,
                                 counts=edition_counts(session, found.edition), refresh=5 if sending else 0)
-        disclosed(sessions, operator.email, "edition.report", f"{name} {number}", clock(), len(found.outcomes))
+        disclosed(self.sessions, operator.email, "edition.report", f"{name} {number}", self.clock(),
+                  len(found.outcomes))
         return shown
 
-    @app.get(DIGESTS + "/{name}/editions/{number}/report.csv", include_in_schema=False)
-    def report_csv(name: str = Name, number: int = Number, operator: Operator = Depends(guard.operator)) -> Response:
-        with sessions() as session:
-            found = existing_report(session, digest_of(name).name, number)
+    def report_csv(self, name: str = Name, number: int = Number, operator: Operator = Depends(signed_in)) -> Response:
+        with self.sessions() as session:
+            found = existing_report(session, self.digest_of(name).name, number)
             text = found.csv()
-        disclosed(sessions, operator.email, "edition.report.csv", f"{name} {number}", clock(), len(found.outcomes))
+        disclosed(self.sessions, operator.email, "edition.report.csv", f"{name} {number}", self.clock(),
+                  len(found.outcomes))
         return Response(text.encode("utf-8"), media_type="text/csv; charset=utf-8", headers={
             **NO_STORE, "Content-Disposition": f'attachment; filename="{name}-{number}.csv"'})

@@ -21,7 +21,7 @@ from publisher.jobs import releases as changes
 from publisher.store.models import Release
 from publisher.store.paging import ESCAPE, containing, page_count, paged
 from publisher.urls import release_url
-from publisher.web.console.guard import Guard, Operator
+from publisher.web.console.guard import Operator, signed_in, signed_in_form
 from publisher.web.console.views import ADMIN, ConsolePage
 
 RELEASES = f"{ADMIN}/releases"
@@ -54,90 +54,100 @@ def release_fields(title: str = Form("", max_length=1000), published: str = Form
             "countries": countries, "image_url": image_url, "image_credit": image_credit}
 
 
-def add_release_pages(app: FastAPI, config: Config, sessions: sessionmaker[Session], guard: Guard,
-                      clock: Callable[[], datetime]) -> None:
-    zone = config.site.zone
+ReleaseId = FastPath(..., ge=1, le=2**31 - 1)
 
-    def form_page(page: ConsolePage, values: dict[str, Any], *, action: str, title: str,
+
+class ReleasePages:
+    """The releases list and the release form: add, edit, withdraw, restore."""
+
+    def __init__(self, config: Config, sessions: sessionmaker[Session], clock: Callable[[], datetime]) -> None:
+        self.config, self.sessions, self.clock, self.zone = config, sessions, clock, config.site.zone
+
+    def add_to(self, app: FastAPI) -> None:
+        get: dict[str, Any] = {"methods": ["GET"], "response_class": HTMLResponse, "include_in_schema": False}
+        post: dict[str, Any] = {"methods": ["POST"], "include_in_schema": False}
+        app.add_api_route(RELEASES, self.release_list, **get)
+        app.add_api_route(f"{RELEASES}/new", self.new_release, **get)
+        app.add_api_route(f"{RELEASES}/new", self.add_release, **post)
+        app.add_api_route(RELEASES + "/{release_id}", self.release_form, **get)
+        app.add_api_route(RELEASES + "/{release_id}", self.edit_release, **post)
+        app.add_api_route(RELEASES + "/{release_id}/withdraw", self.withdraw_release, **post)
+        app.add_api_route(RELEASES + "/{release_id}/restore", self.restore_release, **post)
+
+    def form_page(self, page: ConsolePage, values: dict[str, Any], *, action: str, title: str,
                   error: str = "", release: Release | None = None, status: int = 200,
                   done: str = "") -> HTMLResponse:
-        countries = page.country_choices(config.countries)
+        countries = page.country_choices(self.config.countries)
         return page.render("release_form.html", status, title=title, values=values, error=error,
                            action=action, countries=countries, release=release, done=done,
-                           page_url=release_url(config, release.slug) if release else "")
+                           page_url=release_url(self.config, release.slug) if release else "")
 
-    def blank() -> dict[str, Any]:
-        return {"title": "", "published": clock().astimezone(zone).strftime("%Y-%m-%dT%H:%M"), "summary": "",
-                "url": "", "countries": [], "image_url": "", "image_credit": ""}
+    def blank(self) -> dict[str, Any]:
+        return {"title": "", "published": self.clock().astimezone(self.zone).strftime("%Y-%m-%dT%H:%M"),
+                "summary": "", "url": "", "countries": [], "image_url": "", "image_credit": ""}
 
-    def shown(release: Release) -> dict[str, Any]:
+    def shown(self, release: Release) -> dict[str, Any]:
         values = release_values(release)
-        values["published"] = release.published.astimezone(zone).strftime("%Y-%m-%dT%H:%M")
-        values["url"] = "" if values["url"] == release_url(config, release.slug) else values["url"]
+        values["published"] = release.published.astimezone(self.zone).strftime("%Y-%m-%dT%H:%M")
+        values["url"] = "" if values["url"] == release_url(self.config, release.slug) else values["url"]
         return {key: value or ("" if key != "countries" else []) for key, value in values.items()}
 
-    @app.get(RELEASES, response_class=HTMLResponse, include_in_schema=False)
-    def release_list(request: Request, q: str = Query("", max_length=200),
+    def release_list(self, request: Request, q: str = Query("", max_length=200),
                      page_number: int = Query(1, alias="page", ge=1, le=100_000),
-                     operator: Operator = Depends(guard.operator)) -> HTMLResponse:
-        page = ConsolePage(request, config, operator)
-        with sessions() as session:
+                     operator: Operator = Depends(signed_in)) -> HTMLResponse:
+        page = ConsolePage(request, self.config, operator)
+        with self.sessions() as session:
             found, total = search(session, q.strip(), page_number)
-            rows = [{"id": r.id, "title": r.title, "published": r.published.astimezone(zone),
+            rows = [{"id": r.id, "title": r.title, "published": r.published.astimezone(self.zone),
                      "countries": r.country_codes, "withdrawn": r.withdrawn, "source": r.source} for r in found]
         return page.render("releases.html", title=page._("Releases"), rows=rows, q=q, total=total,
                            page_number=page_number, pages=page_count(total, PER_PAGE))
 
-    @app.get(f"{RELEASES}/new", response_class=HTMLResponse, include_in_schema=False)
-    def new_release(request: Request, operator: Operator = Depends(guard.operator)) -> HTMLResponse:
-        page = ConsolePage(request, config, operator)
-        return form_page(page, blank(), action=page.link(f"{RELEASES}/new"), title=page._("Add a release"))
+    def new_release(self, request: Request, operator: Operator = Depends(signed_in)) -> HTMLResponse:
+        page = ConsolePage(request, self.config, operator)
+        return self.form_page(page, self.blank(), action=page.link(f"{RELEASES}/new"), title=page._("Add a release"))
 
-    @app.post(f"{RELEASES}/new", include_in_schema=False)
-    def add_release(request: Request, values: dict[str, Any] = Depends(release_fields),
-                    operator: Operator = Depends(guard.form_operator)) -> Response:
-        page = ConsolePage(request, config, operator)
+    def add_release(self, request: Request, values: dict[str, Any] = Depends(release_fields),
+                    operator: Operator = Depends(signed_in_form)) -> Response:
+        page = ConsolePage(request, self.config, operator)
         try:
-            changed = changes.add(sessions, config, operator.email, entry_from_form(config, values), clock())
+            changed = changes.add(self.sessions, self.config, operator.email, entry_from_form(self.config, values),
+                                  self.clock())
         except InvalidValue as exc:
-            return form_page(page, values, action=page.link(f"{RELEASES}/new"), title=page._("Add a release"),
-                             error=str(exc), status=400)
+            return self.form_page(page, values, action=page.link(f"{RELEASES}/new"), title=page._("Add a release"),
+                                  error=str(exc), status=400)
         return page.redirect(f"{RELEASES}/{changed.release_id}", done="added")
 
-    @app.get(RELEASES + "/{release_id}", response_class=HTMLResponse, include_in_schema=False)
-    def release_form(request: Request, release_id: int = FastPath(..., ge=1, le=2**31 - 1),
-                     done: str = Query("", max_length=20),
-                     operator: Operator = Depends(guard.operator)) -> HTMLResponse:
-        page = ConsolePage(request, config, operator)
-        with sessions() as session:
+    def release_form(self, request: Request, release_id: int = ReleaseId, done: str = Query("", max_length=20),
+                     operator: Operator = Depends(signed_in)) -> HTMLResponse:
+        page = ConsolePage(request, self.config, operator)
+        with self.sessions() as session:
             release = existing_release(session, release_id)
-            return form_page(page, shown(release), action=page.link(f"{RELEASES}/{release_id}"),
-                             title=release.title, release=release, done=done)
+            return self.form_page(page, self.shown(release), action=page.link(f"{RELEASES}/{release_id}"),
+                                  title=release.title, release=release, done=done)
 
-    @app.post(RELEASES + "/{release_id}", include_in_schema=False)
-    def edit_release(request: Request, release_id: int = FastPath(..., ge=1, le=2**31 - 1),
+    def edit_release(self, request: Request, release_id: int = ReleaseId,
                      values: dict[str, Any] = Depends(release_fields),
-                     operator: Operator = Depends(guard.form_operator)) -> Response:
-        page = ConsolePage(request, config, operator)
+                     operator: Operator = Depends(signed_in_form)) -> Response:
+        page = ConsolePage(request, self.config, operator)
         try:
-            changes.edit(sessions, config, operator.email, release_id, entry_from_form(config, values), clock())
+            changes.edit(self.sessions, self.config, operator.email, release_id, entry_from_form(self.config, values),
+                         self.clock())
         except InvalidValue as exc:
-            with sessions() as session:
+            with self.sessions() as session:
                 release = existing_release(session, release_id)
-                return form_page(page, values, action=page.link(f"{RELEASES}/{release_id}"), title=release.title,
-                                 error=str(exc), release=release, status=400)
+                return self.form_page(page, values, action=page.link(f"{RELEASES}/{release_id}"),
+                                      title=release.title, error=str(exc), release=release, status=400)
         return page.redirect(f"{RELEASES}/{release_id}", done="saved")
 
-    @app.post(RELEASES + "/{release_id}/withdraw", include_in_schema=False)
-    def withdraw_release(request: Request, release_id: int = FastPath(..., ge=1, le=2**31 - 1),
-                         operator: Operator = Depends(guard.form_operator)) -> Response:
-        page = ConsolePage(request, config, operator)
-        changes.withdraw(sessions, config, operator.email, release_id, clock())
+    def withdraw_release(self, request: Request, release_id: int = ReleaseId,
+                         operator: Operator = Depends(signed_in_form)) -> Response:
+        page = ConsolePage(request, self.config, operator)
+        changes.withdraw(self.sessions, self.config, operator.email, release_id, self.clock())
         return page.redirect(f"{RELEASES}/{release_id}", done="withdrawn")
 
-    @app.post(RELEASES + "/{release_id}/restore", include_in_schema=False)
-    def restore_release(request: Request, release_id: int = FastPath(..., ge=1, le=2**31 - 1),
-                        operator: Operator = Depends(guard.form_operator)) -> Response:
-        page = ConsolePage(request, config, operator)
-        changes.restore(sessions, config, operator.email, release_id, clock())
+    def restore_release(self, request: Request, release_id: int = ReleaseId,
+                        operator: Operator = Depends(signed_in_form)) -> Response:
+        page = ConsolePage(request, self.config, operator)
+        changes.restore(self.sessions, self.config, operator.email, release_id, self.clock())
         return page.redirect(f"{RELEASES}/{release_id}", done="restored")

@@ -25,12 +25,12 @@ from publisher.web.console.api_subscribers import add_subscriber_api
 from publisher.web.console.audit import add_audit_route
 from publisher.web.console.dashboard import add_dashboard_route
 from publisher.web.console.digest_forms import DigestForms
-from publisher.web.console.digests import add_digest_pages
+from publisher.web.console.digests import DigestPages
 from publisher.web.console.guard import CrossSite, Guard, NotSignedIn, TooManyAttempts
 from publisher.web.console.login import LOGIN, add_login_routes
-from publisher.web.console.releases import add_release_pages
+from publisher.web.console.releases import ReleasePages
 from publisher.web.console.sources import add_source_pages
-from publisher.web.console.subscribers import SUBSCRIBERS, add_subscriber_pages
+from publisher.web.console.subscribers import SUBSCRIBERS, SubscriberPages
 from publisher.web.console.tokens import add_token_page
 from publisher.web.console.views import ADMIN, NO_STORE, ConsolePage
 from publisher.web.pages import Page
@@ -43,9 +43,9 @@ def add_console(app: FastAPI, config: Config, sessions: sessionmaker[Session], s
     app.state.guard = guard  # (for the routes written as methods: guard.signed_in)
     add_login_routes(app, config, guard)
     add_dashboard_route(app, config, sessions, guard, clock)
-    add_release_pages(app, config, sessions, guard, clock)
-    add_subscriber_pages(app, config, sessions, guard, clock)
-    add_digest_pages(app, config, sessions, guard, clock, transport)
+    ReleasePages(config, sessions, clock).add_to(app)
+    SubscriberPages(config, sessions, clock).add_to(app)
+    DigestPages(config, sessions, clock, transport).add_to(app)
     DigestForms(config, sessions, clock).add_to(app)
     add_source_pages(app, config, sessions, guard, clock)
     add_audit_route(app, config, sessions, guard)

@@ -27,7 +27,7 @@ from publisher.subscribers.people import (
     normalize_email,
     subscriber_query,
 )
-from publisher.web.console.guard import Guard, Operator
+from publisher.web.console.guard import Operator, signed_in, signed_in_form
 from publisher.web.console.views import ADMIN, NO_STORE, ConsolePage
 
 SUBSCRIBERS = f"{ADMIN}/subscribers"
@@ -39,102 +39,112 @@ def search(session: Session, words: str, status: str, country: str, page: int) -
     return paged(session, query, page, PER_PAGE)
 
 
-def add_subscriber_pages(app: FastAPI, config: Config, sessions: sessionmaker[Session], guard: Guard,
-                         clock: Callable[[], datetime]) -> None:
-    def choices(page: ConsolePage) -> dict[str, Any]:
-        return {"countries": page.country_choices(config.countries),
-                "language_choices": page.language_choices(),
-                "statuses": STATUSES}
+SubscriberId = FastPath(..., ge=1, le=2**31 - 1)
 
-    def codes(countries: list[str]) -> list[str]:
-        return [code for code in dict.fromkeys(countries) if code in config.country_codes]
 
-    def listing(page: ConsolePage, q: str, status: str, country: str, number: int, *, error: str = "",
+class SubscriberPages:
+    """The subscribers list (search, add, import, export) and each subscriber's page."""
+
+    def __init__(self, config: Config, sessions: sessionmaker[Session], clock: Callable[[], datetime]) -> None:
+        self.config, self.sessions, self.clock = config, sessions, clock
+
+    def add_to(self, app: FastAPI) -> None:
+        get: dict[str, Any] = {"methods": ["GET"], "response_class": HTMLResponse, "include_in_schema": False}
+        post: dict[str, Any] = {"methods": ["POST"], "include_in_schema": False}
+        app.add_api_route(SUBSCRIBERS, self.subscriber_list, **get)
+        app.add_api_route(SUBSCRIBERS, self.add_subscriber, **post)
+        app.add_api_route(f"{SUBSCRIBERS}/export.csv", self.export, methods=["GET"], include_in_schema=False)
+        app.add_api_route(f"{SUBSCRIBERS}/import", self.import_csv, **post)
+        app.add_api_route(SUBSCRIBERS + "/{subscriber_id}", self.subscriber_page, **get)
+        app.add_api_route(SUBSCRIBERS + "/{subscriber_id}", self.change_subscriber, **post)
+        app.add_api_route(SUBSCRIBERS + "/{subscriber_id}/unsubscribe", self.unsubscribe, **post)
+
+    def choices(self, page: ConsolePage) -> dict[str, Any]:
+        return {"countries": page.country_choices(self.config.countries),
+                "language_choices": page.language_choices(), "statuses": STATUSES}
+
+    def codes(self, countries: list[str]) -> list[str]:
+        return [code for code in dict.fromkeys(countries) if code in self.config.country_codes]
+
+    def listing(self, page: ConsolePage, q: str, status: str, country: str, number: int, *, error: str = "",
                 done: str = "", status_code: int = 200) -> HTMLResponse:
-        with sessions() as session:
+        with self.sessions() as session:
             found, total = search(session, q.strip(), status, country, number)
             rows = [{"id": s.id, "email": s.email, "status": str(s.status), "countries": s.country_codes,
                      "language": s.language} for s in found]
         if page.operator is not None:
-            disclosed(sessions, page.operator.email, "subscribers.list", listed(q, status, country, number),
-                      clock(), len(rows))
+            disclosed(self.sessions, page.operator.email, "subscribers.list", listed(q, status, country, number),
+                      self.clock(), len(rows))
         imported = done.split(":")[1:] if done.startswith("imported:") else []
         return page.render("subscribers.html", status_code, title=page._("Subscribers"), rows=rows, q=q,
                            chosen_status=status, country=country, total=total, page_number=number,
-                           pages=page_count(total, PER_PAGE), error=error, imported=imported, **choices(page))
+                           pages=page_count(total, PER_PAGE), error=error, imported=imported, **self.choices(page))
 
-    @app.get(SUBSCRIBERS, response_class=HTMLResponse, include_in_schema=False)
-    def subscriber_list(request: Request, q: str = Query("", max_length=320), status: str = Query("", max_length=20),
-                        country: str = Query("", max_length=2), number: int = Query(1, alias="page", ge=1, le=100_000),
-                        done: str = Query("", max_length=80),
-                        operator: Operator = Depends(guard.operator)) -> HTMLResponse:
-        return listing(ConsolePage(request, config, operator), q, status, country, number, done=done)
+    def subscriber_list(self, request: Request, q: str = Query("", max_length=320),
+                        status: str = Query("", max_length=20), country: str = Query("", max_length=2),
+                        number: int = Query(1, alias="page", ge=1, le=100_000), done: str = Query("", max_length=80),
+                        operator: Operator = Depends(signed_in)) -> HTMLResponse:
+        return self.listing(ConsolePage(request, self.config, operator), q, status, country, number, done=done)
 
-    @app.post(SUBSCRIBERS, include_in_schema=False)
-    def add_subscriber(request: Request, email: str = Form("", max_length=320),
+    def add_subscriber(self, request: Request, email: str = Form("", max_length=320),
                        countries: list[str] = Form(default=[]), language: str = Form("en", max_length=20),
-                       pending: bool = Form(False), operator: Operator = Depends(guard.form_operator)) -> Response:
-        page = ConsolePage(request, config, operator)
+                       pending: bool = Form(False), operator: Operator = Depends(signed_in_form)) -> Response:
+        page = ConsolePage(request, self.config, operator)
         try:
-            chosen = codes(countries)
+            chosen = self.codes(countries)
             if not chosen:
                 raise InvalidValue("countries: choose at least one country")
             row = SubscriberRow(normalize_email(email), tuple(chosen),
                                 SubscriberStatus.PENDING if pending else None, language=supported(language) or "en")
-            subscriber_id = changes.add(sessions, operator.email, row, clock())
+            subscriber_id = changes.add(self.sessions, operator.email, row, self.clock())
         except InvalidValue as exc:
-            return listing(page, "", "", "", 1, error=str(exc), status_code=400)
+            return self.listing(page, "", "", "", 1, error=str(exc), status_code=400)
         return page.redirect(f"{SUBSCRIBERS}/{subscriber_id}", done="added")
 
-    @app.get(f"{SUBSCRIBERS}/export.csv", include_in_schema=False)
-    def export(request: Request, operator: Operator = Depends(guard.operator)) -> Response:
-        text = changes.export(sessions, operator.email, clock())
+    def export(self, operator: Operator = Depends(signed_in)) -> Response:
+        text = changes.export(self.sessions, operator.email, self.clock())
         return Response(text.encode("utf-8"), media_type="text/csv; charset=utf-8",
                         headers={**NO_STORE, "Content-Disposition": 'attachment; filename="subscribers.csv"'})
 
-    @app.post(f"{SUBSCRIBERS}/import", include_in_schema=False)
-    def import_csv(request: Request, file: UploadFile = File(...),
-                         operator: Operator = Depends(guard.form_operator)) -> Response:
-        page = ConsolePage(request, config, operator)
+    def import_csv(self, request: Request, file: UploadFile = File(...),
+                   operator: Operator = Depends(signed_in_form)) -> Response:
+        page = ConsolePage(request, self.config, operator)
         name = (file.filename or "upload.csv")[:200]
         try:
-            counts = changes.import_csv(sessions, config, operator.email, file.file.read(changes.MAX_CSV + 1),
-                                        name, clock())
+            counts = changes.import_csv(self.sessions, self.config, operator.email,
+                                        file.file.read(changes.MAX_CSV + 1), name, self.clock())
         except (InvalidValue, InputError) as exc:
-            return listing(page, "", "", "", 1, error=str(exc), status_code=400)
+            return self.listing(page, "", "", "", 1, error=str(exc), status_code=400)
         return page.redirect(SUBSCRIBERS, done=f"imported:{counts.new}:{counts.updated}:{counts.unchanged}")
 
-    @app.get(SUBSCRIBERS + "/{subscriber_id}", response_class=HTMLResponse, include_in_schema=False)
-    def subscriber_page(request: Request, subscriber_id: int = FastPath(..., ge=1, le=2**31 - 1),
-                        done: str = Query("", max_length=20), operator: Operator = Depends(guard.operator),
-                        ) -> HTMLResponse:
-        page = ConsolePage(request, config, operator)
-        with sessions() as session:
+    def subscriber_page(self, request: Request, subscriber_id: int = SubscriberId,
+                        done: str = Query("", max_length=20), operator: Operator = Depends(signed_in)) -> HTMLResponse:
+        page = ConsolePage(request, self.config, operator)
+        with self.sessions() as session:
             subscriber = changes.existing_subscriber(session, subscriber_id)
             found = history(session, subscriber.email)
-            events = found[1] if found else []
             shown = page.render("subscriber.html", title=subscriber.email, subscriber=subscriber,
-                                chosen=subscriber.country_codes, events=events, done=done, **choices(page),
-                                digests=changes.digest_names(sessions, config), chosen_digests=subscriber.digest_names)
-        disclosed(sessions, operator.email, "subscriber.view", subscriber.email, clock(), 1)
+                                chosen=subscriber.country_codes, events=found[1] if found else [], done=done,
+                                digests=changes.digest_names(self.sessions, self.config),
+                                chosen_digests=subscriber.digest_names, **self.choices(page))
+        disclosed(self.sessions, operator.email, "subscriber.view", subscriber.email, self.clock(), 1)
         return shown
 
-    @app.post(SUBSCRIBERS + "/{subscriber_id}", include_in_schema=False)
-    def change_subscriber(request: Request, subscriber_id: int = FastPath(..., ge=1, le=2**31 - 1),
+    def change_subscriber(self, request: Request, subscriber_id: int = SubscriberId,
                           countries: list[str] = Form(default=[]), language: str = Form("en", max_length=20),
                           digests: list[str] = Form(default=[]),
-                          operator: Operator = Depends(guard.form_operator)) -> Response:
-        page = ConsolePage(request, config, operator)
-        known = changes.digest_names(sessions, config)
-        changes.change(sessions, operator.email, subscriber_id, codes(countries), supported(language) or "en",
-                       clock(), [name for name in dict.fromkeys(digests) if name in known])
+                          operator: Operator = Depends(signed_in_form)) -> Response:
+        page = ConsolePage(request, self.config, operator)
+        known = changes.digest_names(self.sessions, self.config)
+        chosen = [name for name in dict.fromkeys(digests) if name in known]
+        changes.change(self.sessions, operator.email, subscriber_id, self.codes(countries),
+                       supported(language) or "en", self.clock(), chosen)
         return page.redirect(f"{SUBSCRIBERS}/{subscriber_id}", done="saved")
 
-    @app.post(SUBSCRIBERS + "/{subscriber_id}/unsubscribe", include_in_schema=False)
-    def unsubscribe(request: Request, subscriber_id: int = FastPath(..., ge=1, le=2**31 - 1),
-                    operator: Operator = Depends(guard.form_operator)) -> Response:
-        page = ConsolePage(request, config, operator)
-        changes.unsubscribe(sessions, operator.email, subscriber_id, clock())
+    def unsubscribe(self, request: Request, subscriber_id: int = SubscriberId,
+                    operator: Operator = Depends(signed_in_form)) -> Response:
+        page = ConsolePage(request, self.config, operator)
+        changes.unsubscribe(self.sessions, operator.email, subscriber_id, self.clock())
         return page.redirect(f"{SUBSCRIBERS}/{subscriber_id}", done="unsubscribed")
 
 
