@@ -30,7 +30,7 @@ from sqlalchemy.orm import Session, sessionmaker
 from publisher.cli import cli
 from publisher.config import Config, load_config
 from publisher.errors import ConfigError, InvalidValue, UnknownDigest
-from publisher.jobs.digest_settings import change_digest, create_digest, retire_digest
+from publisher.jobs.digest_settings import change_digest, create_digest, divergences, retire_digest
 from publisher.run.scheduler import ScheduleRunner, build_scheduler, follow_digests
 from publisher.store.db import open_store
 from publisher.store.digests import FILE, OPERATOR, digest_named, in_effect
@@ -241,3 +241,10 @@ def editions_of(sessions: sessionmaker[Session], digest: str, *, complete: bool 
         query = query.where(Edition.status == EditionStatus.COMPLETE)
     with sessions() as session:
         return list(session.scalars(query))
+
+
+def test_a_digest_naming_a_country_the_file_dropped_is_said(config: Config, sessions: sessionmaker[Session]) -> None:
+    create_digest(sessions, config, "cms@example.org", NEW, NOW)
+    without_mongolia = config.model_copy(update={"countries": tuple(c for c in config.countries if c.code != "MN")})
+    assert ("mongolia-weekly: countries config.toml no longer has: MN (its readers of them get nothing; "
+            "change the digest)") in divergences(sessions, without_mongolia)

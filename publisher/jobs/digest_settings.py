@@ -22,6 +22,7 @@ from publisher.store.digests import (
     Change,
     differences,
     digest_named,
+    digest_of,
     in_effect,
     retire,
     save,
@@ -90,13 +91,20 @@ def apply_file(sessions: sessionmaker[Session], config: Config, actor: str, path
 
 
 def divergences(sessions: sessionmaker[Session], config: Config) -> list[str]:
-    """A line per setting in effect that is not config.toml's (an operator's change), and per
-    digest in effect that the file lacks: nothing differs silently."""
+    """A line per setting in effect that is not config.toml's (an operator's change), per digest
+    in effect that the file lacks, and per digest naming a country the file no longer has:
+    nothing differs silently."""
     lines = []
     named = {digest.name for digest in config.digests}
     with sessions() as session:
         for row in stored_rows(session):
-            if row.origin == FILE or row.retired is not None:
+            if row.retired is not None:
+                continue
+            unknown = sorted(set(digest_of(row).countries) - set(config.country_codes))
+            if unknown:
+                lines.append(f"{row.name}: countries config.toml no longer has: {' '.join(unknown)} "
+                             "(its readers of them get nothing; change the digest)")
+            if row.origin == FILE:
                 continue
             if row.name not in named:
                 lines.append(f"{row.name}: not in config.toml (made by {row.changed_by})")
