@@ -9,6 +9,7 @@ from fastapi import Depends, Query, Request
 from fastapi.concurrency import run_in_threadpool
 from fastapi.responses import JSONResponse, Response
 from pydantic import BaseModel, Field, create_model
+from sqlalchemy.orm import Session, sessionmaker
 
 from publisher.jobs import subscribers as changes
 from publisher.jobs.disclosures import disclosed
@@ -83,20 +84,27 @@ def _row(body: SubscriberIn, digests: list[str]) -> SubscriberRow:
                          digests=parse_digests(" ".join(body.digests), digests))
 
 
+def _one(sessions: sessionmaker[Session], subscriber_id: int) -> SubscriberOut:
+    """A subscriber with their history."""
+    with sessions() as session:
+        subscriber = changes.existing_subscriber(session, subscriber_id)
+        found = history(session, subscriber.email)
+        events = [EventOut(at=e.at, what=e.what, detail=e.detail) for e in (found[1] if found else [])]
+        return _shown(subscriber).model_copy(update={"history": events})
+
+
 def add_subscriber_api(api: Api) -> None:
-    sessions, clock, operator = api.sessions, api.clock, api.operator
     codes = list[api.countries]  # type: ignore[name-defined]
     subscriber_in = create_model("SubscriberIn", __base__=SubscriberIn,
                                  countries=(codes, Field(min_length=1, max_length=50)))
     subscriber_change = create_model("SubscriberChange", __base__=SubscriberChange,
                                      countries=(codes | None, Field(None, min_length=1, max_length=50)))
+    _add_many(api, subscriber_in)  # (first: /subscribers/export is not a subscriber's number)
+    _add_one(api, subscriber_change)
 
-    def one(subscriber_id: int) -> SubscriberOut:
-        with sessions() as session:
-            subscriber = changes.existing_subscriber(session, subscriber_id)
-            found = history(session, subscriber.email)
-            events = [EventOut(at=e.at, what=e.what, detail=e.detail) for e in (found[1] if found else [])]
-            return _shown(subscriber).model_copy(update={"history": events})
+
+def _add_many(api: Api, subscriber_in: type[SubscriberIn]) -> None:
+    sessions, clock, operator = api.sessions, api.clock, api.operator
 
     @api.route("GET", "/subscribers", summary="Search subscribers (by address), in address order")
     def search_subscribers(q: str = Query("", max_length=320), status: SubscriberStatus | None = None,
@@ -115,7 +123,7 @@ def add_subscriber_api(api: Api) -> None:
                        who: Operator = Depends(operator)) -> JSONResponse:
         subscriber_id = changes.add(sessions, who.email, _row(body, changes.digest_names(sessions, api.config)),
                                     clock())
-        return JSONResponse(one(subscriber_id).model_dump(mode="json"), 201,
+        return JSONResponse(_one(sessions, subscriber_id).model_dump(mode="json"), 201,
                             headers={"Location": f"{API_V1}/subscribers/{subscriber_id}"})
 
     @api.route("GET", "/subscribers/export",
@@ -134,9 +142,13 @@ def add_subscriber_api(api: Api) -> None:
                                          clock())
         return ImportCounts(new=counts.new, updated=counts.updated, unchanged=counts.unchanged)
 
+
+def _add_one(api: Api, subscriber_change: type[SubscriberChange]) -> None:
+    sessions, clock, operator = api.sessions, api.clock, api.operator
+
     @api.route("GET", "/subscribers/{subscriber_id}", summary="One subscriber and their history")
     def get_subscriber(subscriber_id: Id, who: Operator = Depends(operator)) -> SubscriberOut:
-        shown = one(subscriber_id)
+        shown = _one(sessions, subscriber_id)
         disclosed(sessions, who.email, "subscriber.view", shown.email, clock(), 1)
         return shown
 
@@ -144,7 +156,7 @@ def add_subscriber_api(api: Api) -> None:
     def change_subscriber(subscriber_id: Id, body: subscriber_change,  # type: ignore[valid-type]
                           who: Operator = Depends(operator)) -> SubscriberOut:
         change(subscriber_id, body, who)
-        return one(subscriber_id)
+        return _one(sessions, subscriber_id)
 
     def change(subscriber_id: int, body: SubscriberChange, who: Operator) -> None:
         with sessions() as session:
@@ -159,5 +171,5 @@ def add_subscriber_api(api: Api) -> None:
                summary="Unsubscribe: no more digests, and the links mailed before stop working")
     def unsubscribe(subscriber_id: Id, who: Operator = Depends(operator)) -> SubscriberOut:
         changes.unsubscribe(sessions, who.email, subscriber_id, clock())
-        return one(subscriber_id)
+        return _one(sessions, subscriber_id)
 

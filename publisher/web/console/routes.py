@@ -82,9 +82,19 @@ def before_body(guard: Guard) -> Callable[[Request], Response | None]:
 
 
 def _add_handlers(app: FastAPI, config: Config) -> None:
+    _add_access_handlers(app, config)
+    _add_refusal_handlers(app, config)
+
+
+def _page_for(request: Request, config: Config) -> Page:
+    """A console page under /admin; elsewhere (the errors reach every route) the site's own."""
+    return ConsolePage(request, config) if request.url.path.startswith(ADMIN) else Page(request, config.site)
+
+
+def _add_access_handlers(app: FastAPI, config: Config) -> None:
+    """Who may not come in, or not now: the login page, another site's form, too many tries."""
     def page_for(request: Request) -> Page:
-        """A console page under /admin; elsewhere (the errors reach every route) the site's own."""
-        return ConsolePage(request, config) if request.url.path.startswith(ADMIN) else Page(request, config.site)
+        return _page_for(request, config)
 
     @app.exception_handler(NotSignedIn)
     async def not_signed_in(request: Request, _error: NotSignedIn) -> Response:
@@ -116,6 +126,12 @@ def _add_handlers(app: FastAPI, config: Config) -> None:
         response = page.message(page._("Too many requests"), str(error), 429)
         response.headers.update(headers)
         return response
+
+
+def _add_refusal_handlers(app: FastAPI, config: Config) -> None:
+    """What a route refused: a page for a person, a problem (RFC 9457) for a program."""
+    def page_for(request: Request) -> Page:
+        return _page_for(request, config)
 
     @app.exception_handler(NotFound)
     async def not_found(request: Request, error: NotFound) -> Response:
