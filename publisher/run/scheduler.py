@@ -224,8 +224,8 @@ def run_forever(sessions: sessionmaker[Session], config: Config,
                               args=[leadership, stop, lambda: scheduler])
             scheduler.add_job(follow_digests, "interval", id="digests", args=[scheduler, runner],
                               seconds=config.scheduler.changes_poll.total_seconds())
-            log.info("scheduler running %d jobs: %s", len(scheduler.get_jobs()) - 2,
-                     ", ".join(job.id for job in scheduler.get_jobs() if job.id not in OWN_JOBS))
+            scheduled = [job.id for job in scheduler.get_jobs() if job.id not in OWN_JOBS]
+            log.info("scheduler running %d jobs: %s", len(scheduled), ", ".join(scheduled))
             # A signal that came before the scheduler was running could not stop it: do it now.
             scheduler.add_listener(partial(_stop_if_told, scheduler, stop), EVENT_SCHEDULER_STARTED)
             scheduler.start()

@@ -113,8 +113,9 @@ def _audit(session: Session, change: Change, actor: str, now: datetime) -> None:
 
 def follow_file(session: Session, config: Config, now: datetime) -> list[Change]:
     """Make the digests that follow config.toml say what it says: new ones added, changed ones
-    changed, dropped ones retired, each audited as the file's; the operators' own left alone. Writes (and takes the
-    start-up turn) only when something differs, as a start with nothing to change is the rule."""
+    changed, dropped ones retired, each audited as the file's; the operators' own left alone.
+    Writes (and takes the start-up turn) only when something differs, as a start with nothing
+    to change is the rule."""
     if not _file_differs(stored_rows(session), config.digests):
         return []
     locks.take_turn(session.connection(), locks.MIGRATIONS)

@@ -48,8 +48,8 @@ class Presence:
                  trace: TracebackType | None) -> None:
         self._done.set()
         self._thread.join()
-        self.set_state(self.final_state)
-        self._report()  # (its count as it ended, whether or not the state changed)
+        self.state = self.final_state
+        self._report()  # once: its state and its count as it ended
 
     def handled(self, count: int) -> None:
         """Count deliveries this process finished (a progress callback of the sender)."""
