@@ -1,4 +1,4 @@
-"""`publisher ...` with every digest whose cron is every minute (`* * * * *`) firing every
+"""`publisher ...` with every digest and source whose cron is every minute (`* * * * *`) firing every
 FAST_FIRE_SECONDS seconds (default 2) instead: the scheduler tests inject this trigger rather
 than wait for real minutes. Everything else (catch-up, the lock, editions per fire time) is
 the real thing."""
@@ -21,7 +21,7 @@ _cron_trigger = schedules.Schedule.trigger.fget
 
 
 def _trigger(schedule: schedules.Schedule) -> schedules.WallClockCronTrigger | CronTrigger:
-    if schedule.kind == "digest" and schedule.cron.split() == ["*"] * 5:
+    if schedule.kind in ("digest", "source") and schedule.cron.split() == ["*"] * 5:
         return CronTrigger(second=f"*/{EVERY}", timezone=schedule.zone)
     return _cron_trigger(schedule)
 

@@ -193,7 +193,7 @@ def test_schedules_and_an_import_now(api) -> None:  # type: ignore[no-untyped-de
     assert {f"source:{config.sources[0].name}", "feeds", f"digest:{config.digests[0].name}"} <= set(jobs)
     done = client.post(f"/sources/{config.sources[0].name}/import").json()
     assert done["imported"] is True and done["outcome"][0].startswith(("imported", "not modified"))
-    assert client.post("/sources/nothing/import").status_code == 422
+    assert client.post("/sources/nothing/import").status_code == 404  # (sources change while it runs: no fixed list)
 
 
 def test_subscribers_imported_and_exported_as_csv(api) -> None:  # type: ignore[no-untyped-def]

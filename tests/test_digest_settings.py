@@ -31,9 +31,10 @@ from publisher.cli import cli
 from publisher.config import Config, load_config
 from publisher.errors import ConfigError, InvalidValue, UnknownDigest
 from publisher.jobs.digest_settings import change_digest, create_digest, divergences, retire_digest
-from publisher.run.scheduler import ScheduleRunner, build_scheduler, follow_digests
+from publisher.run.scheduler import ScheduleRunner, build_scheduler, follow_changes
 from publisher.store.db import open_store
-from publisher.store.digests import FILE, OPERATOR, digest_named, in_effect
+from publisher.store.digests import FILE, OPERATOR, digest_named
+from publisher.store.effect import in_effect
 from publisher.store.models import AuditEntry, Edition, StoredDigest
 from publisher.store.statuses import EditionStatus
 from publisher.subscribers.people import find_subscriber, set_digests
@@ -175,17 +176,17 @@ def test_a_running_scheduler_follows_digests_added_changed_and_retired(
 
 def _follow(scheduler: BlockingScheduler, runner: ScheduleRunner, config: Config,
             sessions: sessionmaker[Session]) -> None:
-    assert follow_digests(scheduler, runner) == []
+    assert follow_changes(scheduler, runner) == []
     create_digest(sessions, config, "cms@example.org", NEW, NOW)
-    assert follow_digests(scheduler, runner) == [
+    assert follow_changes(scheduler, runner) == [
         "digest:mongolia-weekly: added, At 09:00, only on Monday (Asia/Ulaanbaatar; 0 9 * * MON)"]
     change_digest(sessions, config, "cms@example.org", "mongolia-weekly", {"cron": "0 10 * * *"}, NOW)
-    assert follow_digests(scheduler, runner) == [
+    assert follow_changes(scheduler, runner) == [
         "digest:mongolia-weekly: now At 10:00 (Asia/Ulaanbaatar; 0 10 * * *)"]
     job = scheduler.get_job("digest:mongolia-weekly")
     assert job.trigger.expression == "0 10 * * *"
     retire_digest(sessions, "cms@example.org", "mongolia-weekly", NOW)
-    assert follow_digests(scheduler, runner) == ["digest:mongolia-weekly: retired, no longer scheduled"]
+    assert follow_changes(scheduler, runner) == ["digest:mongolia-weekly: retired, no longer scheduled"]
     assert scheduler.get_job("digest:mongolia-weekly") is None
 
 

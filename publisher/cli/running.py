@@ -18,6 +18,7 @@ from publisher.feeds.build import build_feeds
 from publisher.jobs.digest_settings import divergences
 from publisher.jobs.digests import help_send, unfinished_editions
 from publisher.jobs.imports import ImportOutcome, import_sources
+from publisher.jobs.source_settings import source_divergences
 from publisher.run.reachable import warn_unless_served
 from publisher.run.scheduler import describe_schedules, run_forever
 from publisher.store.processes import Presence, recent_processes
@@ -47,6 +48,8 @@ def run(app: App) -> None:
             click.echo(build_feeds(app.sessions, app.config).line())
         for line in divergences(app.sessions, app.config):  # (config.toml does not rule these)
             log.warning("digest %s; `publisher digests apply config.toml` takes the file's", line)
+        for line in source_divergences(app.sessions, app.config):
+            log.warning("%s; the console's setting is in effect", line)
 
     web = _start_web(app) if app.config.web.enabled else None
     warn_unless_served(app.config.site.base_url)

@@ -15,7 +15,7 @@ from typing import Any
 from pydantic import ValidationError
 
 from publisher.bundled import BUNDLED_PREFIX
-from publisher.config.model import Config, Digest
+from publisher.config.model import Config, Digest, Source
 from publisher.errors import ConfigError
 
 CONFIG_ENV = "PUBLISHER_CONFIG"
@@ -125,6 +125,15 @@ def check_digest(values: Mapping[str, Any], known: Iterable[str], source: str) -
     if problems:
         raise ConfigError(source, problems)
     return digest
+
+
+def check_source(values: Mapping[str, Any], source: str) -> Source:
+    """One source as an operator wrote it (a console form, the API), checked exactly as
+    config.toml's `[[sources]]` are; ConfigError naming each key otherwise."""
+    try:
+        return Source.model_validate(_lists_to_tuples(dict(values)))
+    except ValidationError as exc:
+        raise ConfigError(source, [_describe(error) for error in exc.errors()]) from None
 
 
 def _digest_problems(path: str, digest: Digest, known: set[str]) -> list[str]:

@@ -96,7 +96,7 @@ class Feeds(Section):
 
 
 class Digest(Section):
-    name: Annotated[str, Field(min_length=1, pattern=r"^[a-z0-9][a-z0-9-]*$")]
+    name: Annotated[str, Field(min_length=1, max_length=100, pattern=r"^[a-z0-9][a-z0-9-]*$")]
     countries: Annotated[tuple[CountryCode, ...], Field(min_length=1)]
     cron: Cron
     timezone: TimeZoneName
@@ -177,7 +177,7 @@ class Secrets(Section):
 
 
 class Source(Section):
-    name: Annotated[str, Field(min_length=1, pattern=r"^[a-z0-9][a-z0-9-]*$")]
+    name: Annotated[str, Field(min_length=1, max_length=100, pattern=r"^[a-z0-9][a-z0-9-]*$")]
     # A file path (relative to the config file), an http(s) URL, or `bundled:NAME` for the
     # sample data that ships with the package.
     location: Annotated[str, AfterValidator(check_location)]

@@ -1,5 +1,5 @@
-"""Digests written as config.toml holds them: the values a digest is stored with, and the
-`[[digests]]` tables `publisher digests export` prints (read back, they are the same digests)."""
+"""Digests and sources written as config.toml holds them: the values each is stored with, and
+the `[[digests]]` tables `publisher digests export` prints (read back, they are the same digests)."""
 
 from __future__ import annotations
 
@@ -8,7 +8,7 @@ from collections.abc import Iterable
 from datetime import timedelta
 from typing import Any
 
-from publisher.config.model import Digest
+from publisher.config.model import Digest, Source
 
 _UNITS = (("d", 86400), ("h", 3600), ("m", 60), ("s", 1))
 
@@ -26,6 +26,13 @@ def digest_values(digest: Digest) -> dict[str, Any]:
     values["countries"] = list(digest.countries)
     values["first_edition_window"] = duration_text(digest.first_edition_window)
     return values
+
+
+def source_values(source: Source) -> dict[str, Any]:
+    """Every key of a source that has a value, as config.toml writes it (TOML has no null)."""
+    values = source.model_dump(mode="python")
+    values["timeout"] = duration_text(source.timeout)
+    return {key: value for key, value in values.items() if value is not None}
 
 
 def digests_toml(digests: Iterable[Digest]) -> str:

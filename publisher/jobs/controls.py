@@ -10,7 +10,7 @@ from datetime import datetime, timedelta
 from sqlalchemy.orm import Session, sessionmaker
 
 from publisher.config import Config
-from publisher.errors import NotFound, PublisherError, TooMany
+from publisher.errors import PublisherError, TooMany
 from publisher.jobs.digests import help_send, queue_digest
 from publisher.jobs.imports import import_source
 from publisher.jobs.samples import send_test_copy
@@ -21,6 +21,7 @@ from publisher.store.limits import count_request
 from publisher.store.models import Edition
 from publisher.store.pauses import clear_pause, set_pause
 from publisher.store.processes import Presence
+from publisher.store.sources import source_named
 from publisher.store.statuses import ProcessRole, ProcessState
 from publisher.subscribers.people import normalize_email
 
@@ -105,9 +106,8 @@ def test_copy(sessions: sessionmaker[Session], config: Config, actor: str, name:
 def import_now(sessions: sessionmaker[Session], config: Config, actor: str, name: str, now: datetime) -> list[str]:
     """Import a configured source at once (its schedule is left as it is); what it did, in lines.
     A failure is audited too, and raised."""
-    source = next((source for source in config.sources if source.name == name), None)
-    if source is None:
-        raise NotFound(f"no source is named {name!r}")
+    with sessions() as session:
+        source = source_named(session, name)  # NotFound naming the sources there are
     lines = ["failed"]
     try:
         lines = import_source(sessions, config, source, now).lines()

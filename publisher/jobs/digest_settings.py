@@ -23,11 +23,11 @@ from publisher.store.digests import (
     differences,
     digest_named,
     digest_of,
-    in_effect,
     retire,
     save,
     stored_rows,
 )
+from publisher.store.effect import in_effect
 from publisher.store.models import StoredDigest
 
 

@@ -20,6 +20,7 @@ from publisher.ingest.prepare import Chunk, prepared_chunks
 from publisher.ingest.read import detect_format, parse, read_entries
 from publisher.ingest.save import ImportCounts, save_chunks
 from publisher.ingest.tagging import Tagger
+from publisher.store.effect import in_effect
 from publisher.store.runs import record_run, remember_validators, source_validators
 
 if TYPE_CHECKING:
@@ -166,9 +167,11 @@ def _import_source(sessions: sessionmaker[Session], config: Config, source: Sour
 
 def import_sources(sessions: sessionmaker[Session], config: Config, now: datetime
                    ) -> list[tuple[Source, ImportOutcome | PublisherError]]:
-    """Every configured source, each on its own: one that fails is reported, not fatal."""
+    """Every source in effect, each on its own: one that fails is reported, not fatal."""
     results: list[tuple[Source, ImportOutcome | PublisherError]] = []
-    for source in config.sources:
+    with sessions() as session:
+        sources = in_effect(session, config).sources
+    for source in sources:
         try:
             results.append((source, import_source(sessions, config, source, now)))
         except PublisherError as exc:

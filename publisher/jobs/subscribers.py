@@ -13,7 +13,7 @@ from publisher.config import Config
 from publisher.errors import InvalidValue, NotFound
 from publisher.operators.audit import record
 from publisher.store.db import engine_of
-from publisher.store.digests import in_effect
+from publisher.store.effect import in_effect
 from publisher.store.models import Subscriber
 from publisher.store.statuses import SubscriberStatus
 from publisher.subscribers.people import (

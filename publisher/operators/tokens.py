@@ -29,7 +29,7 @@ def token_hash(token: str) -> str:
 # that hands out readers' addresses; those take "subscribers".
 SCOPES = {
     "read": "read releases, digests, schedules and sources (no reader's address)",
-    "releases": "add, change and withdraw releases; import sources now",
+    "releases": "add, change and withdraw releases; create, change, retire and import sources",
     "subscribers": "read, add, change, import and export subscribers; edition reports; the audit log",
     "sending": "create, change and retire digests; pause, resume and send them; test copies",
     "all": "everything",

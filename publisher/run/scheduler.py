@@ -1,10 +1,10 @@
 """`publisher run`: APScheduler runs each schedule on its cadence.
 
 Jobs are built on every start, under stable ids, in memory (nothing pickled, nothing to
-duplicate): the feeds', sources' and bounces' from the config, the digests' from the digests in
-effect (store/digests.py), which the scheduler looks at again every `scheduler.changes_poll`, so
-that a digest an operator adds, changes or retires is scheduled so within seconds, without a
-restart. The database records when each schedule last ran; exactly-once sending rests on the
+duplicate): the feeds' and bounces' from the config, the digests' and sources' from those in
+effect (store/effect.py), which the scheduler looks at again every `scheduler.changes_poll`, so
+that a digest or source an operator adds, changes or retires is scheduled so within seconds,
+without a restart. The database records when each schedule last ran; exactly-once sending rests on the
 database too (the unique edition per digest and fire time), so a second process can never send
 an edition twice, and only the process holding the scheduler lock schedules at all.
 """
@@ -39,12 +39,14 @@ from publisher.run.leader import Leadership, leadership_for
 from publisher.run.progress import SendProgress
 from publisher.run.schedules import Schedule, schedules
 from publisher.store.db import engine_of
-from publisher.store.digests import digest_named, in_effect
+from publisher.store.digests import digest_named
 from publisher.store.editions import last_edition, unfinished_edition
+from publisher.store.effect import in_effect
 from publisher.store.models import DigestPause
 from publisher.store.pauses import pause_of
 from publisher.store.processes import Presence
 from publisher.store.runs import REGISTERED, last_fire, last_run, record_run
+from publisher.store.sources import source_named
 from publisher.store.statuses import ProcessRole, ProcessState
 
 log = logging.getLogger("publisher.run.scheduler")
@@ -102,7 +104,8 @@ class ScheduleRunner:
             return build_feeds(self.sessions, self.config).line()
         if schedule.kind == "bounces":
             return "; ".join(f.line() for f in fetch_bounces(self.sessions, self.config, self.clock()))
-        source = next(s for s in self.config.sources if s.name == schedule.target)
+        with self.sessions() as session:
+            source = source_named(session, schedule.target)
         return "; ".join(import_source(self.sessions, self.config, source, self.clock()).lines())
 
     def _record(self, schedule: Schedule, fire: datetime, started: datetime,
@@ -159,11 +162,14 @@ def _add(scheduler: BlockingScheduler, runner: ScheduleRunner, schedule: Schedul
                       misfire_grace_time=int(runner.config.scheduler.misfire_grace.total_seconds()))
 
 
-def follow_digests(scheduler: BlockingScheduler, runner: ScheduleRunner) -> list[str]:
-    """Schedule the digests in effect as they are now: a new one added, a changed one's trigger
-    replaced, a retired one removed; a line each."""
-    wanted = {s.id: s for s in schedules(runner.in_effect()) if s.kind == "digest"}
-    have = {job.id: job.args[0] for job in scheduler.get_jobs() if job.id.startswith("digest:")}
+FOLLOWED = ("digest", "source")  # the kinds of schedule an operator changes while it runs
+
+
+def follow_changes(scheduler: BlockingScheduler, runner: ScheduleRunner) -> list[str]:
+    """Schedule the digests and sources in effect as they are now: a new one added, a changed
+    one's trigger replaced, a retired one removed; a line each."""
+    wanted = {s.id: s for s in schedules(runner.in_effect()) if s.kind in FOLLOWED}
+    have = {job.id: job.args[0] for job in scheduler.get_jobs() if job.id.split(":")[0] in FOLLOWED}
     lines = []
     for job_id in have.keys() - wanted.keys():
         scheduler.remove_job(job_id)
@@ -222,7 +228,7 @@ def run_forever(sessions: sessionmaker[Session], config: Config,
             scheduler = build_scheduler(runner, runner.in_effect())
             scheduler.add_job(_check_leadership, "interval", seconds=10, id="leadership",
                               args=[leadership, stop, lambda: scheduler])
-            scheduler.add_job(follow_digests, "interval", id="digests", args=[scheduler, runner],
+            scheduler.add_job(follow_changes, "interval", id="changes", args=[scheduler, runner],
                               seconds=config.scheduler.changes_poll.total_seconds())
             scheduled = [job.id for job in scheduler.get_jobs() if job.id not in OWN_JOBS]
             log.info("scheduler running %d jobs: %s", len(scheduled), ", ".join(scheduled))
@@ -234,7 +240,7 @@ def run_forever(sessions: sessionmaker[Session], config: Config,
             leadership.release()
 
 
-OWN_JOBS = ("leadership", "digests")  # the scheduler's own upkeep, not a schedule
+OWN_JOBS = ("leadership", "changes")  # the scheduler's own upkeep, not a schedule
 
 
 def _stop_if_told(scheduler: BlockingScheduler, stop: threading.Event, _event: object) -> None:

@@ -285,19 +285,30 @@ class DigestStart(Base):
     set_at: Mapped[datetime] = mapped_column(UTCDateTime())  # it counts for the next edition after
 
 
-class StoredDigest(Base):
-    """A digest as it is in effect: config.toml seeds it and keeps it while nobody changed it
-    elsewhere (origin "config.toml"); a change from the console, the API or `publisher digests
-    apply` makes the database its home (origin "operator") until the file is applied again."""
-
-    __tablename__ = "digests"
+class StoredSettings:
+    """Settings that live on in the database (a digest, a source): config.toml seeds them and
+    keeps them while nobody changed them elsewhere (origin "config.toml"); a change from the
+    console, the API or `publisher digests apply` makes the database their home (origin
+    "operator") until the file is applied again."""
 
     name: Mapped[str] = mapped_column(String(100), primary_key=True)
-    settings: Mapped[str] = mapped_column(Text)  # the checked Digest's fields, as JSON
+    settings: Mapped[str] = mapped_column(Text)  # the checked section's fields, as JSON
     origin: Mapped[str] = mapped_column(String(20))
     changed: Mapped[datetime] = mapped_column(UTCDateTime())
     changed_by: Mapped[str] = mapped_column(String(320))
     retired: Mapped[datetime | None] = mapped_column(UTCDateTime(), nullable=True)
+
+
+class StoredDigest(StoredSettings, Base):
+    """A digest as it is in effect."""
+
+    __tablename__ = "digests"
+
+
+class StoredSource(StoredSettings, Base):
+    """A source of releases as it is in effect: where it is read from, how, and when."""
+
+    __tablename__ = "sources"
 
 
 DELIVERIES_FILLFACTOR = 50

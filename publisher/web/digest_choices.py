@@ -14,7 +14,7 @@ from sqlalchemy.orm import Session, sessionmaker
 from publisher.config import Config, Digest
 from publisher.i18n import country_names
 from publisher.run.schedules import Schedule
-from publisher.store.digests import in_effect
+from publisher.store.effect import in_effect
 from publisher.web.pages import Page
 
 

@@ -14,7 +14,7 @@ from publisher.config import Config
 from publisher.feeds.files import STATE_NAME
 from publisher.run.schedules import next_digest
 from publisher.store.db import ping
-from publisher.store.digests import in_effect
+from publisher.store.effect import in_effect
 from publisher.urls import HEALTH_PATH
 
 

@@ -16,7 +16,7 @@ from publisher.config import Config
 from publisher.digest.status import EditionProgress, delivery_status
 from publisher.feeds.files import STATE_NAME
 from publisher.run.schedules import schedules
-from publisher.store.digests import in_effect
+from publisher.store.effect import in_effect
 from publisher.store.models import Process
 from publisher.store.pauses import pauses
 from publisher.store.processes import recent_processes

@@ -6,7 +6,6 @@ The form shows where each setting comes from: config.toml, or an operator's chan
 from __future__ import annotations
 
 from collections.abc import Callable
-from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 from zoneinfo import ZoneInfo, available_timezones
@@ -22,10 +21,12 @@ from publisher.errors import ConfigError, InvalidValue
 from publisher.jobs import digest_settings as changes
 from publisher.languages import LANGUAGES, NAMES
 from publisher.run.schedules import Schedule
-from publisher.store.digests import FILE, differences, digest_named, digest_of
+from publisher.store.digests import DIGESTS as DIGEST_KIND
+from publisher.store.digests import digest_named, digest_of
 from publisher.store.models import StoredDigest
 from publisher.web.console.digests import DIGESTS, Name
 from publisher.web.console.guard import Operator, signed_in, signed_in_form
+from publisher.web.console.origins import origin_of
 from publisher.web.console.views import ConsolePage
 
 ZONES = sorted(available_timezones())
@@ -49,25 +50,6 @@ def digest_fields(new_name: str = Form("", alias="name", max_length=100), countr
             "subject": subject, "subjects": {k: v for k, v in others["subject"].items() if v.strip()},
             "title": title, "titles": {k: v for k, v in others["title"].items() if v.strip()},
             "first_edition_window": first_edition_window.strip()}
-
-
-@dataclass(frozen=True)
-class Origin:
-    """Where a digest's settings come from, for the form to say beside each."""
-    follows_file: bool  # it says what config.toml says
-    in_file: bool
-    changed_by: str
-    changed: datetime | None
-    file_values: dict[str, Any]  # config.toml's value of each key where the two differ
-
-
-def origin_of(row: StoredDigest | None, config: Config) -> Origin:
-    if row is None:
-        return Origin(False, False, "", None, {})
-    in_file = any(digest.name == row.name for digest in config.digests)
-    differ = differences(row, config) if in_file else {}
-    return Origin(row.origin == FILE, in_file, row.changed_by, row.changed,
-                  {key: theirs for key, (theirs, _mine) in differ.items()})
 
 
 class DigestForms:
@@ -132,7 +114,7 @@ class DigestForms:
               error: Exception | None = None, done: str = "", status: int = 200) -> HTMLResponse:
         problems = error.problems if isinstance(error, ConfigError) else [str(error)] if error else []
         return page.render("digest_form.html", status, title=row.name if row else page._("New digest"),
-                           values=values, row=row, origin=origin_of(row, self.config), problems=problems,
+                           values=values, row=row, origin=origin_of(DIGEST_KIND, row, self.config), problems=problems,
                            done=done, countries=page.country_choices(self.config.countries), zones=ZONES,
                            others=OTHER_LANGUAGES, names=NAMES, schedule=self._schedule(values))
 

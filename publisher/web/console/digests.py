@@ -25,8 +25,9 @@ from publisher.languages import LANGUAGES, NAMES
 from publisher.mail.message import personalize
 from publisher.mail.transport import Transport
 from publisher.run.schedules import schedules
-from publisher.store.digests import FILE, digest_named, in_effect, stored_rows
+from publisher.store.digests import FILE, digest_named, stored_rows
 from publisher.store.editions import recent_editions
+from publisher.store.effect import in_effect
 from publisher.store.models import DigestPause
 from publisher.store.pauses import pauses
 from publisher.store.statuses import EditionStatus

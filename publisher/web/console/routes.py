@@ -29,6 +29,7 @@ from publisher.web.console.digests import DigestPages
 from publisher.web.console.guard import CrossSite, Guard, NotSignedIn, TooManyAttempts
 from publisher.web.console.login import LOGIN, add_login_routes
 from publisher.web.console.releases import ReleasePages
+from publisher.web.console.source_forms import SourceForms
 from publisher.web.console.sources import add_source_pages
 from publisher.web.console.subscribers import SUBSCRIBERS, SubscriberPages
 from publisher.web.console.tokens import add_token_page
@@ -47,6 +48,7 @@ def add_console(app: FastAPI, config: Config, sessions: sessionmaker[Session], s
     SubscriberPages(config, sessions, clock).add_to(app)
     DigestPages(config, sessions, clock, transport).add_to(app)
     DigestForms(config, sessions, clock).add_to(app)
+    SourceForms(config, sessions, clock).add_to(app)
     add_source_pages(app, config, sessions, guard, clock)
     add_audit_route(app, config, sessions, guard)
     add_token_page(app, config, sessions, guard)

@@ -1,5 +1,5 @@
-"""Sources and schedules in the console: what is configured, when each job ran and what it
-did; a source imported now."""
+"""Sources and schedules in the console: the sources in effect, when each job ran and what it
+did; a source imported now (its settings: source_forms.py)."""
 
 from __future__ import annotations
 
@@ -16,7 +16,7 @@ from publisher.config import Config, Source
 from publisher.errors import NotFound, PublisherError
 from publisher.jobs import controls
 from publisher.run.schedules import schedules
-from publisher.store.digests import in_effect
+from publisher.store.effect import in_effect
 from publisher.store.models import ScheduleRun, SourceState
 from publisher.store.runs import last_run
 from publisher.web.console.guard import Guard, Operator
@@ -43,9 +43,10 @@ class JobView:
 
 
 def source_views(session: Session, config: Config, now: datetime) -> tuple[list[SourceView], list[JobView]]:
-    by_id = {schedule.id: schedule for schedule in schedules(in_effect(session, config))}
+    effective = in_effect(session, config)
+    by_id = {schedule.id: schedule for schedule in schedules(effective)}
     sources = []
-    for source in config.sources:
+    for source in effective.sources:
         schedule = by_id.get(f"source:{source.name}")
         fire = next(iter(schedule.next_fire_times(now, 1)), None) if schedule else None
         sources.append(SourceView(source, last_run(session, f"source:{source.name}"),
