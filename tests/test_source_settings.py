@@ -14,7 +14,8 @@ import pytest
 from helpers import FAST_FIRE_EVERY, SEED, set_keys, start_run, stop, wait_until, write_config
 from sqlalchemy import func, select
 from sqlalchemy.orm import Session, sessionmaker
-from test_console import PASSWORD, csrf_of, sign_in
+from test_console import csrf_of
+from test_console_digests import signed_in  # noqa: F401 (a fixture)
 from test_sources import SHANGHAI, office_page, site  # noqa: F401 (a fixture)
 
 from publisher.clock import utc_now
@@ -103,17 +104,7 @@ def test_a_new_location_forgets_the_old_ones_fetch_validators(config: Config, se
         assert source_named(session, "office").location == "https://example.org/b"
 
 
-@pytest.fixture
-def signed_in(web):  # type: ignore[no-untyped-def]
-    base, _path, config, sessions, _server = web
-    with sessions.begin() as session:
-        add_operator(session, "press@example.org", PASSWORD, utc_now())
-    with httpx.Client(base_url=base, follow_redirects=False, timeout=20) as client:
-        sign_in(client)
-        yield client, config, sessions
-
-
-def test_a_source_created_changed_and_retired_in_the_console(signed_in) -> None:  # type: ignore[no-untyped-def]
+def test_a_source_created_changed_and_retired_in_the_console(signed_in) -> None:  # type: ignore[no-untyped-def]  # noqa: F811
     client, _config, sessions = signed_in
     new = client.get("/admin/sources/new")
     assert new.status_code == 200 and f'<option value="{SHIPPED}">' in new.text

@@ -10,7 +10,7 @@ from datetime import datetime
 from typing import Any
 from zoneinfo import ZoneInfo, available_timezones
 
-from fastapi import Depends, FastAPI, Form, Query, Request
+from fastapi import Depends, Form, Query, Request
 from fastapi.responses import HTMLResponse, Response
 from sqlalchemy.orm import Session, sessionmaker
 
@@ -22,11 +22,11 @@ from publisher.jobs import digest_settings as changes
 from publisher.languages import LANGUAGES, NAMES
 from publisher.run.schedules import Schedule
 from publisher.store.digests import DIGESTS as DIGEST_KIND
-from publisher.store.digests import digest_named, digest_of
-from publisher.store.models import StoredDigest
+from publisher.store.digests import digest_of
+from publisher.store.models import StoredSettings
 from publisher.web.console.digests import DIGESTS, Name
 from publisher.web.console.guard import Operator, signed_in, signed_in_form
-from publisher.web.console.origins import origin_of
+from publisher.web.console.settings_forms import SettingsForms, origin_of
 from publisher.web.console.views import ConsolePage
 
 ZONES = sorted(available_timezones())
@@ -52,18 +52,11 @@ def digest_fields(new_name: str = Form("", alias="name", max_length=100), countr
             "first_edition_window": first_edition_window.strip()}
 
 
-class DigestForms:
+class DigestForms(SettingsForms):
+    root, kind = DIGESTS, DIGEST_KIND
+
     def __init__(self, config: Config, sessions: sessionmaker[Session], clock: Callable[[], datetime]) -> None:
         self.config, self.sessions, self.clock = config, sessions, clock
-
-    def add_to(self, app: FastAPI) -> None:
-        route = app.add_api_route
-        route(f"{DIGESTS}/new", self.blank, methods=["GET"], response_class=HTMLResponse, include_in_schema=False)
-        route(f"{DIGESTS}/new", self.create, methods=["POST"], include_in_schema=False)
-        route(DIGESTS + "/{name}/settings", self.settings, methods=["GET"], response_class=HTMLResponse,
-              include_in_schema=False)
-        route(DIGESTS + "/{name}/settings", self.change, methods=["POST"], include_in_schema=False)
-        route(DIGESTS + "/{name}/retire", self.retire, methods=["POST"], include_in_schema=False)
 
     def blank(self, request: Request, operator: Operator = Depends(signed_in)) -> HTMLResponse:
         page = ConsolePage(request, self.config, operator)
@@ -84,13 +77,13 @@ class DigestForms:
     def settings(self, request: Request, name: str = Name, done: str = Query("", max_length=20),
                  operator: Operator = Depends(signed_in)) -> HTMLResponse:
         page = ConsolePage(request, self.config, operator)
-        row = self._row(name)
+        row = self.row(self.sessions, name)
         return self._form(page, digest_values(digest_of(row)), row, done=done)
 
     def change(self, request: Request, name: str = Name, values: dict[str, Any] = Depends(digest_fields),
                operator: Operator = Depends(signed_in_form)) -> Response:
         page = ConsolePage(request, self.config, operator)
-        row = self._row(name)
+        row = self.row(self.sessions, name)
         try:
             changed = changes.change_digest(self.sessions, self.config, operator.email, name,
                                             {**values, "name": name}, self.clock())
@@ -103,14 +96,7 @@ class DigestForms:
         changes.retire_digest(self.sessions, operator.email, name, self.clock())
         return page.redirect(DIGESTS, done="retired")
 
-    def _row(self, name: str) -> StoredDigest:
-        with self.sessions() as session:
-            digest_named(session, name)  # UnknownDigest (a 404) for none in effect of that name
-            row = session.get(StoredDigest, name)
-        assert row is not None
-        return row
-
-    def _form(self, page: ConsolePage, values: dict[str, Any], row: StoredDigest | None, *,
+    def _form(self, page: ConsolePage, values: dict[str, Any], row: StoredSettings | None, *,
               error: Exception | None = None, done: str = "", status: int = 200) -> HTMLResponse:
         problems = error.problems if isinstance(error, ConfigError) else [str(error)] if error else []
         return page.render("digest_form.html", status, title=row.name if row else page._("New digest"),

@@ -9,7 +9,7 @@ from collections.abc import Callable
 from datetime import datetime
 from typing import Any
 
-from fastapi import Depends, FastAPI, Form, Query, Request
+from fastapi import Depends, Form, Query, Request
 from fastapi import Path as FastPath
 from fastapi.responses import HTMLResponse, Response
 from sqlalchemy.orm import Session, sessionmaker
@@ -22,11 +22,10 @@ from publisher.crontab import checked
 from publisher.errors import ConfigError, InvalidValue
 from publisher.jobs import source_settings as changes
 from publisher.run.schedules import Schedule
-from publisher.store.models import StoredSource
+from publisher.store.models import StoredSettings
 from publisher.store.sources import SOURCES as SOURCE_KIND
-from publisher.store.sources import source_named
 from publisher.web.console.guard import Operator, signed_in, signed_in_form
-from publisher.web.console.origins import origin_of
+from publisher.web.console.settings_forms import SettingsForms, origin_of
 from publisher.web.console.views import ADMIN, ConsolePage
 
 SOURCES = f"{ADMIN}/sources"
@@ -45,18 +44,11 @@ def source_fields(new_name: str = Form("", alias="name", max_length=100), locati
     return values | ({"format": input_format} if input_format else {}) | ({"cron": cron} if cron else {})
 
 
-class SourceForms:
+class SourceForms(SettingsForms):
+    root, kind = SOURCES, SOURCE_KIND
+
     def __init__(self, config: Config, sessions: sessionmaker[Session], clock: Callable[[], datetime]) -> None:
         self.config, self.sessions, self.clock = config, sessions, clock
-
-    def add_to(self, app: FastAPI) -> None:
-        route = app.add_api_route
-        route(f"{SOURCES}/new", self.blank, methods=["GET"], response_class=HTMLResponse, include_in_schema=False)
-        route(f"{SOURCES}/new", self.create, methods=["POST"], include_in_schema=False)
-        route(SOURCES + "/{name}/settings", self.settings, methods=["GET"], response_class=HTMLResponse,
-              include_in_schema=False)
-        route(SOURCES + "/{name}/settings", self.change, methods=["POST"], include_in_schema=False)
-        route(SOURCES + "/{name}/retire", self.retire, methods=["POST"], include_in_schema=False)
 
     def blank(self, request: Request, operator: Operator = Depends(signed_in)) -> HTMLResponse:
         page = ConsolePage(request, self.config, operator)
@@ -74,13 +66,13 @@ class SourceForms:
     def settings(self, request: Request, name: str = Name, done: str = Query("", max_length=20),
                  operator: Operator = Depends(signed_in)) -> HTMLResponse:
         page = ConsolePage(request, self.config, operator)
-        row = self._row(name)
+        row = self.row(self.sessions, name)
         return self._form(page, source_values(SOURCE_KIND.of(row)), row, done=done)
 
     def change(self, request: Request, name: str = Name, values: dict[str, Any] = Depends(source_fields),
                operator: Operator = Depends(signed_in_form)) -> Response:
         page = ConsolePage(request, self.config, operator)
-        row = self._row(name)
+        row = self.row(self.sessions, name)
         # (a blank format or schedule in the form means none: the stored one goes)
         values = {"format": None, "cron": None, **values, "name": name}
         try:
@@ -94,14 +86,7 @@ class SourceForms:
         changes.retire_source(self.sessions, operator.email, name, self.clock())
         return page.redirect(SOURCES, done=page._("%(name)s: retired") % {"name": name})
 
-    def _row(self, name: str) -> StoredSource:
-        with self.sessions() as session:
-            source_named(session, name)  # NotFound (a 404) for none in effect of that name
-            row = session.get(StoredSource, name)
-        assert row is not None
-        return row
-
-    def _form(self, page: ConsolePage, values: dict[str, Any], row: StoredSource | None, *,
+    def _form(self, page: ConsolePage, values: dict[str, Any], row: StoredSettings | None, *,
               error: Exception | None = None, done: str = "", status: int = 200) -> HTMLResponse:
         problems = error.problems if isinstance(error, ConfigError) else [str(error)] if error else []
         return page.render("source_form.html", status, title=row.name if row else page._("New source"),
