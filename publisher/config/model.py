@@ -75,6 +75,9 @@ class Country(Section):
 
 class Tagging(Section):
     default_countries: tuple[CountryCode, ...] = ()
+    # Proper names that contain a country's name but say nothing of where a release happened
+    # (the office's own name, in site.name and site.names, is always one).
+    ignore: tuple[NonEmpty, ...] = ()
 
 
 class Feeds(Section):

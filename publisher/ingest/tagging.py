@@ -5,7 +5,9 @@ keyword matches anywhere (`中国`); Mongolian inflects, so a Cyrillic keyword m
 of a word (`Монгол` in `Монголын`); any other keyword matches whole words only (`Mongolia`
 is not found inside `Mongolians`). Where matches overlap, the longest wins: `Inner Mongolia` (a
 keyword of China) hides the `Mongolia` inside it. A country's `exclude` phrases never count
-for it, whatever else they hold.
+for it, whatever else they hold; and proper names that merely contain a country's name (the
+office's own, in every language of `site.names`, and `tagging.ignore`) count for no country:
+"ILO Country Office for China and Mongolia" says nothing of where a release happened.
 """
 
 from __future__ import annotations
@@ -50,6 +52,8 @@ class Tagger:
         self._default = config.tagging.default_countries
         self._rules = [_Rules(country.code, _lowered(country.keywords), _lowered(country.exclude))
                        for country in config.countries if country.keywords]
+        names = (config.site.name, *config.site.names.values(), *config.tagging.ignore)
+        self._names = _Rules("", _lowered(tuple(dict.fromkeys(names))), ())  # (matched as keywords, of no country)
 
     def countries(self, entry: Entry, source: str) -> tuple[str, ...]:
         """Every matching country (in config order), not only the first."""
@@ -68,7 +72,8 @@ class Tagger:
 
     def matches(self, text: str) -> tuple[str, ...]:
         lowered = text.lower()
-        found = [(start, end, rules.code) for rules in self._rules for start, end in rules.spans(text, lowered)]
+        found = [(start, end, rules.code) for rules in (self._names, *self._rules)
+                 for start, end in rules.spans(text, lowered)]
         kept: list[tuple[int, int, str]] = []
         for start, end, code in sorted(found, key=lambda match: match[0] - match[1]):  # longest first
             if not any(start < other_end and other_start < end for other_start, other_end, _ in kept):
