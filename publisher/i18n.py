@@ -9,6 +9,7 @@ Dates and numbers are formatted per locale by Babel (CLDR).
 from __future__ import annotations
 
 import io
+import re
 from collections.abc import Iterable
 from dataclasses import dataclass
 from datetime import date, datetime
@@ -17,7 +18,7 @@ from gettext import GNUTranslations, NullTranslations
 from importlib import resources
 from typing import TYPE_CHECKING
 
-from publisher.dates import format_day_month_year, short_date_range
+from publisher.dates import event_days, format_day_month_year, short_date_range
 from publisher.languages import LANGUAGES, supported
 
 if TYPE_CHECKING:
@@ -73,6 +74,19 @@ class Texts:
         if first == last:
             return format_date(first, "medium", locale=self.locale)
         return format_interval(first, last, "yMMMd", locale=self.locale)
+
+    def event(self, first: date, last: date | None) -> str:
+        """A release's date, or a meeting's days as the language writes them: `21–22 September
+        2015`, `2015年9月21日至22日`, and in Mongolian both days in full."""
+        if last is None:
+            return self.day(first)
+        if self.language == "en":
+            return event_days(first, last)
+        if self.language == "zh_Hans":
+            from babel.dates import format_interval
+
+            return re.sub(r"\s*[–-]\s*", "至", format_interval(first, last, "yMMMd", locale=self.locale))
+        return f"{self.day(first)} – {self.day(last)}"
 
     def moment(self, moment: datetime) -> str:
         """A fire time in its own zone: `Mon 2026-12-07 09:00`, `2026年12月7日周一 09:00`."""

@@ -100,3 +100,24 @@ def test_mail_names_its_language_with_a_bcp_47_tag(tmp_path) -> None:  # type: i
     for name in ("confirm", "already"):
         html = render(f"email/{name}.html", context, "", texts=texts("zh_Hans"))
         assert '<html lang="zh-Hans">' in html and "zh_Hans" not in html, name
+
+
+def test_the_from_name_is_the_offices_in_the_readers_language_commas_and_all() -> None:
+    """Mongolian's name holds a comma: unquoted, `From:` would name two addresses. Read back as
+    RFC 2047 reads it (adjacent encoded words join without a space)."""
+    import email
+    from datetime import UTC, datetime
+    from email.header import decode_header, make_header
+
+    from publisher.config import load_config
+    from publisher.mail.letters import Letter, compose_letter
+
+    config = load_config(Path(ROOT / "config.toml"), environ={})
+    for language, name in (("mn", config.site.names["mn"]), ("zh_Hans", "国际劳工组织中国和蒙古国局"),
+                           ("en", config.site.name)):
+        letter = Letter("a@example.org", "s", "t", "<p>t</p>", language=language)
+        raw = compose_letter(config, letter, datetime(2026, 12, 6, tzinfo=UTC)).as_bytes()
+        header = email.message_from_bytes(raw)["From"]
+        assert str(make_header(decode_header(header))) in (f"{name} <beijing@ilo.org>",
+                                                            f'"{name}" <beijing@ilo.org>'), language
+    assert "," in config.site.names["mn"]

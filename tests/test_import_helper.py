@@ -83,7 +83,8 @@ def test_an_error_in_the_helper_names_the_line_and_stores_nothing(tmp_path, sess
     line = text.splitlines().index("    31 Smarch 2020") + 1
     with pytest.raises(InputError) as error:
         import_files(sessions, config, [ImportRequest(str(path))], NOW, helper_from=0)
-    assert str(error.value) == f"{path}: line {line}: expected a date such as '16 June 2022', got '31 Smarch 2020'"
+    assert str(error.value) == (f"{path}: line {line}: expected a date such as '16 June 2022' or '21-22 September "
+                                f"2015', got '31 Smarch 2020'")
     assert stored(sessions) == []
     assert multiprocessing.active_children() == []
 

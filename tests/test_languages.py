@@ -39,6 +39,7 @@ def test_a_reader_who_chooses_chinese_gets_chinese_mail(web) -> None:  # type: i
     assert answer.headers["content-language"] == "zh-Hans"
     [letter] = server.to("reader@example.org")
     assert letter.message["Subject"] == "请确认订阅国际劳工组织中国和蒙古国局的新闻"
+    assert letter.message["From"].addresses[0].display_name == "国际劳工组织中国和蒙古国局"  # (site.names)
     text, html = (part.get_content() for part in letter.message.iter_parts())
     assert "有人（希望是您本人）申请用 reader@example.org 接收国际劳工组织中国和蒙古国局关于中国的新闻" in words(text)
     assert '<html lang="zh-Hans">' in html  # a BCP 47 tag (zh_Hans, the locale id, is no HTML language)
@@ -55,6 +56,7 @@ def test_a_reader_who_chooses_chinese_gets_chinese_mail(web) -> None:  # type: i
     assert sent.stdout.endswith("2 sent, 0 failed\n"), sent.stderr
     chinese = server.to("reader@example.org")[-1].message
     assert re.fullmatch(r"国际劳工组织中国：19 条新闻稿（2021年\d+月\d+日\s*–\s*2022年6月16日）", chinese["Subject"])
+    assert chinese["From"].addresses[0].display_name == "国际劳工组织中国和蒙古国局"
     text, html = (part.get_content() for part in chinese.iter_parts())
     assert "您收到此邮件，是因为 reader@example.org 订阅了国际劳工组织中国和蒙古国局关于中国的新闻。" in words(text)
     dates = [p.text_content() for p in lxml.html.fromstring(html).cssselect(".item-date")]
@@ -65,6 +67,7 @@ def test_a_reader_who_chooses_chinese_gets_chinese_mail(web) -> None:  # type: i
     assert "停止向 reader@example.org 发送" in httpx.get(local(one_click, base)).text
     english = server.to("english@example.org")[-1].message
     assert english["Subject"].startswith("ILO China: 19 new releases (")
+    assert english["From"].addresses[0].display_name == "ILO Country Office for China and Mongolia"
     assert "You receive this email because english@example.org subscribed" in words(
         next(english.iter_parts()).get_content())
     with sessions() as session:
@@ -79,8 +82,12 @@ def test_pages_speak_the_language_asked_for(web) -> None:  # type: ignore[no-unt
     assert chinese.headers["content-language"] == "zh-Hans" and '<html lang="zh-Hans">' in chinese.text
     page = lxml.html.fromstring(chinese.text)
     assert page.cssselect("h1")[0].text == "订阅" and "中国" in chinese.text
+    assert page.cssselect("title")[0].text == "订阅 · 国际劳工组织中国和蒙古国局"  # the office's name, in Chinese
+    assert page.cssselect("header a")[0].text == "国际劳工组织中国和蒙古国局"
     mongolian = httpx.get(base + "/subscribe?lang=mn", headers={"Accept-Language": "zh-CN"})
     assert lxml.html.fromstring(mongolian.text).cssselect("h1")[0].text == "Захиалах"
+    assert lxml.html.fromstring(mongolian.text).cssselect("header a")[0].text == (
+        "ОУХБ-ын Хятад, Монгол дахь суурин төлөөлөгчийн газар")
     switch = {a.get("hreflang"): a.get("href") for a in
               lxml.html.fromstring(mongolian.text).cssselect("nav.languages a")}
     assert switch == {"en": "/subscribe?lang=en", "zh-Hans": "/subscribe?lang=zh_Hans"}

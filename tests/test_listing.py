@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import io
 import re
-from datetime import date, datetime
+from datetime import date, datetime, timedelta
 from zoneinfo import ZoneInfo
 
 import pytest
@@ -13,7 +13,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from publisher.errors import InputError
-from publisher.ingest.dates import parse_day_month_year
+from publisher.ingest.dates import parse_days
 from publisher.ingest.entry import Entry, normalize_space
 from publisher.ingest.listing import format_listing, parse_listing
 
@@ -54,16 +54,38 @@ def test_image_credit_belongs_to_the_tourism_release_only() -> None:
     assert all("©" not in e.title for e in entries)
 
 
+@pytest.mark.parametrize(("written", "first", "last"), [
+    ("21-22 September 2015", date(2015, 9, 21), date(2015, 9, 22)),
+    ("21 – 22 September 2015", date(2015, 9, 21), date(2015, 9, 22)),
+    ("30 September - 2 October 2015", date(2015, 9, 30), date(2015, 10, 2)),
+    ("30 September–2 October 2015", date(2015, 9, 30), date(2015, 10, 2)),
+    ("28 Feb - 1 Mar 2016", date(2016, 2, 28), date(2016, 3, 1)),
+    ("31 Dec - 2 Jan 2016", date(2015, 12, 31), date(2016, 1, 2)),
+    ("30 December 2015 — 2 January 2016", date(2015, 12, 30), date(2016, 1, 2)),
+])
+def test_a_meeting_of_several_days_is_one_release_dated_its_first_day(written: str, first: date, last: date) -> None:
+    text = f"2015\n\n  1. Tripartite meeting\n\n    {written}\n\n    Its summary.\n\n  2. Next\n\n    1 May 2015\n"
+    meeting, other = parse_listing(text, "news.txt", SHANGHAI)
+    assert (meeting.published, meeting.ends, meeting.summary) == (datetime.combine(first, datetime.min.time(),
+                                                                                   SHANGHAI), last, "Its summary.")
+    assert other.ends is None
+
+
 @pytest.mark.parametrize(
     ("text", "where", "expected"),
     [
         ("2022\n\n  1. A title\n\n    Summary without a date\n", "line 5", "expected a date"),
         # A category and a title, then no date: the third paragraph is out of place.
         ("2022\n\n  1. A\n\n    B\n\n    C\n\n    16 June 2022\n", "line 5", "got 'B'"),
-        ("2022\n\n  1. A title\n", "line 3", "expected a date such as '16 June 2022' after the title"),
+        ("2022\n\n  1. A title\n", "line 3", "expected a date such as '16 June 2022' or '21-22 September 2015' "
+                                        "after the title"),
         ("2022\n\n  1. © Photo credit\n", "line 3", "expected the item's title after its image credit"),
         ("2022\n\nStray text\n", "line 3", "expected a numbered item"),
         ("2022\n\n  1. A\n\n    31 February 2022\n", "line 5", "got '31 February 2022'"),
+        ("2022\n\n  1. A\n\n    22-21 June 2022\n", "line 5", "got '22-21 June 2022'"),  # (the last day first)
+        # A kicker, a title, and a date that cannot be read: the date's line is named.
+        ("2022\n\n  1. A\n\n    B\n\n    21-22 Sept 2022 to 3 Oct\n\n    C\n", "line 7",
+         "got '21-22 Sept 2022 to 3 Oct'"),
     ],
 )
 def test_errors_name_the_file_and_line(text: str, where: str, expected: str) -> None:
@@ -104,7 +126,7 @@ def _clean(text: str) -> str:
 
 def _line_of_its_own(text: str) -> bool:
     """Text that can stand as a title or category line: not a credit, a date or a year."""
-    return (text != "" and not text.startswith("©") and parse_day_month_year(text) is None
+    return (text != "" and not text.startswith("©") and parse_days(text) is None
             and not (len(text) == 4 and text.isdigit()))
 
 
@@ -114,18 +136,20 @@ titles = texts.filter(_line_of_its_own)
 summaries = st.lists(texts.filter(bool), max_size=3).map("\n\n".join)
 credits = st.none() | texts.map(lambda t: _clean("© " + t))
 categories = st.none() | titles
+lengths = st.none() | st.integers(min_value=1, max_value=400)  # a meeting's further days
 entries = st.builds(
-    lambda title, day, summary, credit, category: Entry(
+    lambda title, day, summary, credit, category, length: Entry(
         title=title, published=datetime(day.year, day.month, day.day, tzinfo=SHANGHAI),
         summary=summary, image_credit=credit, category=category,
+        ends=day + timedelta(days=length) if length else None,
     ),
-    titles, st.dates(min_value=date(1000, 1, 1), max_value=date(9999, 12, 31)), summaries, credits,
-    categories,
+    titles, st.dates(min_value=date(1000, 1, 1), max_value=date(9998, 12, 31)), summaries, credits,
+    categories, lengths,
 )
 
 
 def _fields(entry: Entry) -> tuple[object, ...]:
-    return entry.title, entry.published, entry.summary, entry.image_credit, entry.category
+    return entry.title, entry.published, entry.summary, entry.image_credit, entry.category, entry.ends
 
 
 @settings(max_examples=300)

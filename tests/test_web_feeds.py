@@ -13,9 +13,11 @@ import feedparser
 import httpx
 import pytest
 from helpers import seeded
+from sqlalchemy import select
 
 from publisher.feeds.build import build_feeds
 from publisher.jobs.imports import ImportRequest, import_files
+from publisher.store.models import Release
 from publisher.web.app import create_app
 
 NOW = datetime(2026, 11, 27, 12, 0, tzinfo=UTC)
@@ -172,3 +174,34 @@ def test_a_missing_page_is_a_page_in_the_readers_language_and_json_under_api(sit
     api = httpx.get(base + "/api/v1/nothing")
     assert (api.status_code, api.headers["content-type"], api.json()["status"]) == (
         404, "application/problem+json", 404)
+
+
+def test_a_meeting_of_several_days_shows_its_days_on_its_page_in_each_language(site) -> None:  # type: ignore[no-untyped-def]
+    base, config, sessions, tmp_path = site
+    listing = tmp_path / "meetings.txt"
+    listing.write_text("2015\n\n  1. Tripartite meeting on herders in Mongolia\n\n    30 September - 2 October 2015\n\n"
+                       "  2. Beijing forum on apprenticeship in China\n\n    21–22 September 2015\n", "utf-8")
+    page = tmp_path / "meetings.html"
+    page.write_text('<ul><li><a href="https://www.ilo.org/beijing/news/1">Hohhot seminar on skills in China</a>'
+                    "<time>28 Feb - 1 Mar 2016</time></li></ul>", "utf-8")
+    news = tmp_path / "meetings.json"
+    news.write_text(json.dumps([{"title": "Year-end review in Ulaanbaatar, Mongolia", "published": "2015-12-30",
+                                 "ends": "2016-01-02"}]), "utf-8")
+    outcome = import_files(sessions, config, [ImportRequest(str(listing)), ImportRequest(str(news)),
+                                              ImportRequest(str(page), "html")], NOW)
+    assert [counts.new for _, counts in outcome.files] == [2, 1, 1]
+    with sessions() as session:
+        days = {r.title.split()[0]: (r.published.astimezone(config.site.zone).date().isoformat(), r.ends.isoformat())
+                for r in session.scalars(select(Release).where(Release.ends.is_not(None)))}
+    assert days == {"Tripartite": ("2015-09-30", "2015-10-02"), "Beijing": ("2015-09-21", "2015-09-22"),
+                    "Hohhot": ("2016-02-28", "2016-03-01"), "Year-end": ("2015-12-30", "2016-01-02")}
+    shown = {
+        ("tripartite-meeting-on-herders-in-mongolia", "en"): "30 September – 2 October 2015",
+        ("beijing-forum-on-apprenticeship-in-china", "en"): "21–22 September 2015",
+        ("beijing-forum-on-apprenticeship-in-china", "zh_Hans"): "2015年9月21日至22日",
+        ("year-end-review-in-ulaanbaatar-mongolia", "mn"):
+            "2015 оны арван хоёрдугаар сарын 30 – 2016 оны нэгдүгээр сарын 2",
+    }
+    for (slug, language), text in shown.items():
+        shown_text = httpx.get(f"{base}/releases/{slug}", params={"lang": language}).text.replace("\u202f", " ")
+        assert text in shown_text, (slug, language)  # (CLDR's Mongolian years keep a narrow no-break space)

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from datetime import timedelta
+from email.utils import parseaddr, quote
 from ipaddress import IPv4Network, IPv6Network
 from typing import Annotated, Literal, get_args
 from zoneinfo import ZoneInfo
@@ -253,6 +254,14 @@ class Config(Section):
                 return digest
         known = ", ".join(d.name for d in self.digests) or "none"
         raise UnknownDigest(f"no digest named {name!r} in the config (it has: {known})")
+
+    def sender_in(self, language: str) -> str:
+        """mail.sender, its display name in `language` when it is the office's name and
+        site.names has it in that language (quoted: a comma in a name is no address list)."""
+        name, address = parseaddr(self.mail.sender)
+        if name != self.site.name or language not in self.site.names:
+            return self.mail.sender
+        return f'"{quote(self.site.names[language])}" <{address}>'
 
     @property
     def country_codes(self) -> tuple[str, ...]:

@@ -54,7 +54,7 @@ def message_factory(config: Config, digest: Digest, variant: EditionVariant,
                     dkim_key: Dkim | None, *, subject_prefix: str = "") -> MessageFactory:
     mailto = config.mail.unsubscribe_mailto or parseaddr(config.mail.sender)[1]
     return MessageFactory(
-        sender=config.mail.sender, subject=subject_prefix + variant.subject,
+        sender=config.sender_in(variant.language), subject=subject_prefix + variant.subject,
         list_id=f"{digest.name}.{site_host(config)}", list_name=digest_title(config, digest),
         unsubscribe_mailto=mailto, html_part=variant.html, text_part=variant.text,
         boundary=f"publisher_alt_{variant.id}", dkim_key=dkim_key,

@@ -36,6 +36,8 @@ def entry_problem(entry: Entry) -> str | None:
     if not EARLIEST <= entry.published < LATEST:
         return (f"published: {entry.published.date().isoformat()} is not a date between "
                 f"{EARLIEST.year} and {LATEST.year - 1}")
+    if entry.ends is not None and not entry.published.date() < entry.ends < LATEST.date():
+        return f"ends: {entry.ends.isoformat()} is not a day after the first, {entry.published.date().isoformat()}"
     for name in _ONE_LINE + _TEXT + _LINKS:
         value = getattr(entry, name)
         if value and (found := _NO_CHARACTER.search(value)):  # JSON's "\ud800": no UTF-8 holds it

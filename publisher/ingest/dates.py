@@ -33,6 +33,46 @@ def parse_day_month_year(text: str) -> date | None:
         return None
 
 
+_DASH = r"\s*[-\u2013\u2014]\s*"  # a hyphen, en or em dash, with or without spaces
+_DAYS_OF_MONTH = re.compile(rf"(\d{{1,2}}){_DASH}(\d{{1,2}})\s+([A-Za-z]+)\.?,?\s+(\d{{4}})")
+_DAY_MONTH = re.compile(rf"(\d{{1,2}})\s+([A-Za-z]+)\.?{_DASH}(\d{{1,2}}\s+[A-Za-z]+\.?,?\s+\d{{4}})")
+_TWO_DATES = re.compile(rf"(\d{{1,2}}\s+[A-Za-z]+\.?,?\s+\d{{4}}){_DASH}(\d{{1,2}}\s+[A-Za-z]+\.?,?\s+\d{{4}})")
+
+
+def parse_days(text: str) -> tuple[date, date | None] | None:
+    """A date, or the days of a meeting as the office writes them: `21-22 September 2015`,
+    `30 September - 2 October 2015`, `28 Feb - 1 Mar 2016`, `30 December 2015 – 2 January
+    2016` (hyphens or dashes, spaced or not). (first day, last day or None for one day); None
+    when the text is no such date, or the last day is not after the first."""
+    text = text.strip()
+    one = parse_day_month_year(text)
+    if one is not None:
+        return one, None
+    first = last = None
+    if match := _DAYS_OF_MONTH.fullmatch(text):
+        day, end, month, year = match.groups()
+        first, last = parse_day_month_year(f"{day} {month} {year}"), parse_day_month_year(f"{end} {month} {year}")
+    elif match := _DAY_MONTH.fullmatch(text):
+        last = parse_day_month_year(match.group(3))
+        first = parse_day_month_year(f"{match.group(1)} {match.group(2)} {last.year}") if last else None
+        if first and last and first > last:  # `31 Dec - 2 Jan 2016`: the year is the last day's
+            first = parse_day_month_year(f"{match.group(1)} {match.group(2)} {last.year - 1}")
+    elif match := _TWO_DATES.fullmatch(text):
+        first, last = parse_day_month_year(match.group(1)), parse_day_month_year(match.group(2))
+    if first is None or last is None or last <= first:
+        return None
+    return first, last
+
+
+_MONTH_WORD = re.compile(rf"\b(?:{'|'.join(_MONTHS)})\b", re.IGNORECASE)
+
+
+def looks_like_a_date(text: str) -> bool:
+    """A short line with a day, a month's name and a year: meant as a date, read or not."""
+    return len(text) <= 60 and bool(re.search(r"\b\d{1,2}\b", text) and re.search(r"\b\d{4}\b", text)
+                                    and _MONTH_WORD.search(text))
+
+
 def midnight(day: date, zone: tzinfo) -> datetime:
     return datetime.combine(day, time(0, 0), tzinfo=zone)
 

@@ -5,7 +5,7 @@ from __future__ import annotations
 import unicodedata
 from collections.abc import Callable
 from dataclasses import dataclass
-from datetime import datetime
+from datetime import date, datetime
 from typing import Any, Generic, TypeVar, overload
 
 T = TypeVar("T")
@@ -45,6 +45,7 @@ class Entry:
     category: str | None = None  # a kicker line, such as the report or campaign it belongs to
     body_html: str | None = None
     where: str = ""  # "line 12" or "record 3", for messages about this entry
+    ends: date | None = None  # the last day of an event of several days (published: its first)
 
     @once  # asked for several times per entry by an import
     def source_key(self) -> str:

@@ -2,9 +2,10 @@
 
 What is read: every list item (`<li>`) that holds a link and a date line is a release. In it,
 the first link is the title and its `href` the release URL (made absolute against the page's
-address); the first line that is a date (`16 June 2022`) is the date; a line beginning with
-`©` before it is the image credit, and another line before the title its category (a kicker);
-the lines after the date are the summary (paragraphs kept apart).
+address); the first line that is a date (`16 June 2022`, or a meeting's days: `21-22 September
+2015`) is the date; a line beginning with `©` before it is the image credit, and another line
+before the title its category (a kicker); the lines after the date are the summary (paragraphs
+kept apart).
 List items without a date, such as menus, are not releases. Lines are what a browser shows on
 separate lines: block elements, line breaks, and links, dates (`<time>`) and small print each
 on their own.
@@ -20,7 +21,7 @@ import lxml.html
 from lxml import etree
 
 from publisher.errors import InputError
-from publisher.ingest.dates import midnight, parse_day_month_year
+from publisher.ingest.dates import midnight, parse_days
 from publisher.ingest.entry import Entry, normalize_space
 
 _BLOCKS = {"p", "div", "li", "ol", "ul", "h1", "h2", "h3", "h4", "h5", "h6", "figure",
@@ -61,14 +62,14 @@ def parse_html_page(text: str, source: str, zone: tzinfo) -> list[Entry]:
 def _entry(lines: list[_Line], zone: tzinfo, where: str) -> Entry | None:
     link = next((i for i, line in enumerate(lines) if line.href), None)
     day_at = next((i for i, line in enumerate(lines)
-                   if link is not None and i > link and parse_day_month_year(line.text)), None)
+                   if link is not None and i > link and parse_days(line.text)), None)
     if link is None or day_at is None:
         return None
-    day = parse_day_month_year(lines[day_at].text)
-    assert day is not None
+    days = parse_days(lines[day_at].text)
+    assert days is not None
     credit = next((line.text for line in lines[:day_at] if line.text.startswith(_CREDIT)), None)
     kicker = next((line.text for line in lines[:link] if not line.text.startswith(_CREDIT)), None)
-    return Entry(title=lines[link].text, published=midnight(day, zone),
+    return Entry(title=lines[link].text, published=midnight(days[0], zone), ends=days[1],
                  summary=_paragraphs(lines[day_at + 1:]), url=lines[link].href,
                  image_credit=credit, category=kicker, where=where)
 

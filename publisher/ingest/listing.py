@@ -14,7 +14,9 @@ A numbered line (indented less than four spaces) opens an item. The item's text 
 paragraphs at blank lines, each paragraph's lines joined with single spaces. The title is the
 paragraph just before the date; before the title may come an image credit (a paragraph that
 begins with `©`) and a category (a "kicker" such as `World Employment and Social Outlook 2015`,
-as the office's home page shows), each at most once. After the date comes an optional summary
+as the office's home page shows), each at most once. The date may be a meeting's days
+(`21-22 September 2015`, `30 September - 2 October 2015`): the release is dated the first, and
+the last is kept for its page. After the date comes an optional summary
 (several paragraphs are kept apart by a blank line). Anything before the first year heading or
 item is the page's preamble and is skipped; a year heading is optional.
 """
@@ -28,14 +30,14 @@ from datetime import tzinfo
 
 from publisher.dates import format_day_month_year
 from publisher.errors import InputError
-from publisher.ingest.dates import midnight, parse_day_month_year
+from publisher.ingest.dates import looks_like_a_date, midnight, parse_days
 from publisher.ingest.entry import Entry, normalize_space, once
 
 _YEAR = re.compile(r"\d{4}")
 _ITEM = re.compile(r"( {0,3})(\d{1,4})\.\s+(\S.*)")
 _CREDIT = "©"
 _OTHER_BREAKS = re.compile("[\r\v\f\x1c-\x1e\x85\u2028\u2029]")
-_DATE_EXAMPLE = "a date such as '16 June 2022'"
+_DATE_EXAMPLE = "a date such as '16 June 2022' or '21-22 September 2015'"
 
 
 @dataclass
@@ -123,13 +125,17 @@ def _entry(item: _Item, source: str, zone: tzinfo) -> Entry:
         raise InputError(source, f"line {title.line}",
                          f"expected {_DATE_EXAMPLE} after the title {title.text!r}")
     date_paragraph = paragraphs.pop(0)
-    day = parse_day_month_year(date_paragraph.text)
-    if day is None:
+    days = parse_days(date_paragraph.text)
+    if days is None and not looks_like_a_date(date_paragraph.text):
+        # (a kicker, a title, then a date this cannot read: the date's line is the one to name)
+        date_paragraph = next((p for p in paragraphs[:1] if looks_like_a_date(p.text)), date_paragraph)
+    if days is None:
         raise InputError(source, f"line {date_paragraph.line}",
                          f"expected {_DATE_EXAMPLE}, got {date_paragraph.text!r}")
     return Entry(
         title=title.text,
-        published=midnight(day, zone),
+        published=midnight(days[0], zone),
+        ends=days[1],
         summary="\n\n".join(p.text for p in paragraphs),
         image_credit=credit,
         category=category,
@@ -138,7 +144,7 @@ def _entry(item: _Item, source: str, zone: tzinfo) -> Entry:
 
 
 def _is_date(paragraph: _Paragraph) -> bool:
-    return parse_day_month_year(paragraph.text) is not None
+    return parse_days(paragraph.text) is not None
 
 
 def format_listing(entries: Iterable[Entry], zone: tzinfo) -> str:
@@ -157,7 +163,8 @@ def format_listing(entries: Iterable[Entry], zone: tzinfo) -> str:
         number += 1
         first, *rest = [part for part in (entry.image_credit, entry.category, entry.title) if part]
         out += [f"  {number}. {first}", ""]
-        for paragraph in [*rest, format_day_month_year(day), *_paragraphs(entry.summary)]:
+        when = format_day_month_year(day) + (f" - {format_day_month_year(entry.ends)}" if entry.ends else "")
+        for paragraph in [*rest, when, *_paragraphs(entry.summary)]:
             out += [f"    {paragraph}", ""]
     return "\n".join(out)
 

@@ -61,5 +61,7 @@ def release_hash(entry: Entry, countries: tuple[str, ...]) -> str:
                entry.image_credit, entry.published.isoformat(), sorted(countries)]
     if entry.category:  # (added later: the hash of a release without one stays as it was)
         content.append(entry.category)
+    if entry.ends:  # (so too)
+        content.append(entry.ends.isoformat())
     return hashlib.sha256(json.dumps(content, ensure_ascii=False).encode()).hexdigest()
 

@@ -5,7 +5,7 @@ from __future__ import annotations
 import logging
 from collections.abc import Iterable
 from dataclasses import dataclass, replace
-from datetime import datetime
+from datetime import date, datetime
 
 from sqlalchemy import insert, select
 from sqlalchemy.orm import Session, selectinload
@@ -74,6 +74,7 @@ class _Stored:
     image_url: str | None
     image_credit: str | None
     category: str | None
+    ends: date | None
     source: str
     withdrawn: datetime | None
 
@@ -189,6 +190,7 @@ def _release_row(item: Prepared, slug: str, config: Config, source: str) -> dict
             "title": entry.title, "summary": entry.summary, "body_html": entry.body_html,
             "url": entry.url, "image_url": entry.image_url,
             "image_credit": entry.image_credit, "category": entry.category, "published": entry.published,
+            "ends": entry.ends,
             "updated": entry.published, "source": source, "content_hash": item.content_hash}
 
 
@@ -200,7 +202,7 @@ def merged(entry: Entry, release: Release | _Stored) -> Entry:
                    body_html=entry.body_html or release.body_html,
                    image_url=entry.image_url or release.image_url,
                    image_credit=entry.image_credit or release.image_credit,
-                   category=entry.category or release.category)
+                   category=entry.category or release.category, ends=entry.ends or release.ends)
 
 
 def permanent_id(config: Config, entry: Entry, slug: str) -> str:
@@ -229,6 +231,7 @@ def _fill(release: Release, entry: Entry, content_hash: str, source: str) -> Non
     release.image_credit = entry.image_credit
     release.category = entry.category
     release.published = entry.published
+    release.ends = entry.ends
     release.source = source
     release.content_hash = content_hash
 

@@ -1,7 +1,8 @@
 """JSON (a list of objects) and CSV (a header row) with the same fields.
 
 Fields: title and published are required; summary, url, countries, image_url, image_credit,
-category and body_html are optional. An unknown field is an error, so a misspelt column is not silently lost.
+category, body_html and ends (the last day of a meeting of several days, `published` its first)
+are optional. An unknown field is an error, so a misspelt column is not silently lost.
 """
 
 from __future__ import annotations
@@ -9,17 +10,17 @@ from __future__ import annotations
 import io
 import json
 from collections.abc import Iterable, Iterator, Mapping
-from datetime import tzinfo
+from datetime import date, tzinfo
 from typing import Any
 
 from publisher.csvfile import csv_records
 from publisher.errors import InputError
 from publisher.ingest.checks import link_problem
-from publisher.ingest.dates import parse_published
+from publisher.ingest.dates import parse_day_month_year, parse_published
 from publisher.ingest.entry import Entry, normalize_space
 
 FIELDS = ("title", "published", "summary", "url", "countries", "image_url", "image_credit",
-          "category", "body_html")
+          "category", "body_html", "ends")
 _REQUIRED = ("title", "published")
 
 
@@ -80,7 +81,20 @@ def _entry(record: Mapping[str, Any], source: str, where: str, zone: tzinfo) -> 
         category=normalize_space(text["category"] or "") or None,
         body_html=text["body_html"],
         where=where,
+        ends=_ends(text["ends"], source, where),
     )
+
+
+def _ends(value: str | None, source: str, where: str) -> date | None:
+    if value is None or not value.strip():
+        return None
+    try:
+        return date.fromisoformat(value.strip())
+    except ValueError:
+        ends = parse_day_month_year(value)
+    if ends is None:
+        raise InputError(source, where, f"field 'ends': expected a day such as 2015-09-22, got {value!r}")
+    return ends
 
 
 def _text(record: Mapping[str, Any], name: str, source: str, where: str) -> str | None:

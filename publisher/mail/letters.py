@@ -22,12 +22,13 @@ class Letter:
     text: str
     html: str
     return_path: str = ""  # the envelope sender (VERP); empty: the sender's address
+    language: str = "en"  # the reader's: the office's name in the From header is in it too
 
 
 def compose_letter(config: Config, letter: Letter, now: datetime) -> EmailMessage:
     # CRLF line ends, as SMTP needs them; UTF-8 headers for an internationalized address.
     message = EmailMessage(policy=SMTP if letter.to.isascii() else SMTPUTF8)
-    message["From"] = config.mail.sender
+    message["From"] = config.sender_in(letter.language)
     message["To"] = letter.to
     message["Subject"] = letter.subject
     message["Date"] = format_datetime(now)

@@ -3,9 +3,10 @@
 from __future__ import annotations
 
 import secrets
-from datetime import UTC, datetime
+from datetime import UTC, date, datetime
 
 from sqlalchemy import (
+    Date,
     DateTime,
     Float,
     ForeignKey,
@@ -111,6 +112,7 @@ class Release(Base):
     image_credit: Mapped[str | None] = mapped_column(Text)
     category: Mapped[str | None] = mapped_column(Text)  # a kicker line: a report, a campaign
     published: Mapped[datetime] = mapped_column(UTCDateTime())
+    ends: Mapped[date | None] = mapped_column(Date)  # the last day of an event of several days
     updated: Mapped[datetime] = mapped_column(UTCDateTime())
     source: Mapped[str] = mapped_column(String(500))
     content_hash: Mapped[str] = mapped_column(String(64))

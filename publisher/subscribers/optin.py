@@ -134,4 +134,4 @@ def _letter(config: Config, kind: str, to: str, language: Texts, values: dict[st
                 "already": _("You are already subscribed to %(site)s") % {"site": site}}
     folder = config.mail.templates
     return Letter(to, subjects[kind], render(f"email/{kind}.txt", context, folder, texts=language),
-                  render(f"email/{kind}.html", context, folder, texts=language))
+                  render(f"email/{kind}.html", context, folder, texts=language), language=language.language)

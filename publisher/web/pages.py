@@ -51,7 +51,8 @@ class Page:
         languages = [{"tag": tag.replace("_", "-"), "name": NAMES[tag], "current": tag == self.texts.language,
                       "url": f"{self.request.url.path}?{urlencode({**here, 'lang': tag})}"}
                      for tag in LANGUAGES]
-        html = render(f"web/{name}", {"site": self.site, "languages": languages,
+        html = render(f"web/{name}", {"site": self.site, "site_name": self.site.name_in(self.texts.language),
+                                      "languages": languages,
                                       "simplified_only": self.simplified_only, **context}, texts=self.texts)
         headers = {"Content-Language": self.texts.language.replace("_", "-"), "Vary": "Accept-Language"}
         return HTMLResponse(html, status_code=status, headers=headers)

@@ -26,6 +26,6 @@ def add_release_routes(app: FastAPI, config: Config, sessions: sessionmaker[Sess
             if release.withdrawn is not None:  # links to it were handed out: say why it is gone
                 return page.message(page._("Withdrawn"), page._("This release has been withdrawn."), 410)
             codes = [code for code in release.country_codes if code in config.country_codes]
-            return page.render("release.html", release=release,
-                               date=page.texts.day(release.published.astimezone(config.site.zone).date()),
+            first = release.published.astimezone(config.site.zone).date()
+            return page.render("release.html", release=release, date=page.texts.event(first, release.ends),
                                countries=country_names(config, codes, page.texts), title=release.title)
