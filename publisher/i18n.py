@@ -122,3 +122,8 @@ def country_names(config: Config, codes: Iterable[str], texts: Texts) -> str:
 
 def texts(language: str) -> Texts:
     return Texts(supported(language) or LANGUAGES[0])
+
+
+def labelled(texts: Texts, label: str, value: str) -> str:
+    """`Label: value`, `标签：值` (Chinese takes a full-width colon and no space)."""
+    return texts.gettext("%(label)s: %(detail)s") % {"label": label, "detail": value}

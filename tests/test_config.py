@@ -109,4 +109,4 @@ def test_bad_config_stops_the_cli_with_exit_code_2_and_touches_nothing(tmp_path:
 def test_config_check_reports_what_it_holds() -> None:
     result = CliRunner().invoke(cli, ["--config", str(SHIPPED_CONFIG), "config", "check"])
     assert result.exit_code == 0, result.output
-    assert result.output.startswith("config OK: 2 countries, 2 digests, 1 sources, database sqlite:///")
+    assert result.output.startswith("config OK: 2 countries, 2 digests, 1 source, database sqlite:///")

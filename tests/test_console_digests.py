@@ -187,3 +187,13 @@ def test_schedules_in_the_console_speak_the_operators_language(signed_in) -> Non
     assert "At 09:00" not in chinese and "Monday" not in chinese and "周一 09:00" in chinese
     mongolian = client.get("/admin/digests/china-weekly/settings", params={"lang": "mn"}).text
     assert "At 09:00" not in mongolian and "Mon " not in mongolian and "09:00" in mongolian
+
+
+def test_counts_on_the_digests_page_agree_with_their_number(signed_in) -> None:  # type: ignore[no-untyped-def]
+    client, _config, sessions = signed_in
+    with sessions.begin() as session:
+        save_subscribers(session, [SubscriberRow("one@example.org", ("CN",))], SubscriberStatus.CONFIRMED, utc_now())
+    page = " ".join(client.get("/admin/digests").text.split())
+    assert "Edition 1 would send 19 releases to 1 reader." in page  # (not "1 readers")
+    chinese = " ".join(client.get("/admin/digests", params={"lang": "zh_Hans"}).text.split())
+    assert "第 1 期将向 1 位读者发送 19 条新闻稿。" in chinese

@@ -62,6 +62,9 @@ def test_a_reader_who_chooses_chinese_gets_chinese_mail(web) -> None:  # type: i
     dates = [p.text_content() for p in lxml.html.fromstring(html).cssselect(".item-date")]
     assert dates[0] == "2022年6月16日"
     assert "退订" in html and "选择国家" in html
+    for line in ("选择国家：http", "退订：http", "中国订阅源：http"):  # full-width colons, no space
+        assert line in text, line
+    assert ": " not in text.replace("http://", "").replace("https://", "")
     one_click = re.findall(r"<([^>]+)>", chinese["List-Unsubscribe"])[0]
     assert "/unsubscribe?lang=zh_Hans&token=" in one_click
     assert "停止向 reader@example.org 发送" in httpx.get(local(one_click, base)).text

@@ -39,7 +39,7 @@ def test_add_normalizes_and_never_duplicates(config_path: Path) -> None:
     assert count(config_path) == 1
     _code, out, _ = run(config_path, "list")
     assert "Reader@example.org" in out and "CN MN" in out and "confirmed" in out
-    assert out.endswith("1 subscribers\n")
+    assert out.endswith("1 subscriber\n")  # (one, not "1 subscribers")
 
 
 @pytest.mark.parametrize(("address", "countries", "message"), [

@@ -6,6 +6,7 @@ import click
 
 from publisher.cli.app import App, cli, pass_app
 from publisher.clock import utc_now
+from publisher.dates import counted
 from publisher.run.schedules import schedules
 from publisher.store.db import database_url, display_url, make_engine, upgrade
 
@@ -40,8 +41,8 @@ def config_check(app: App) -> None:
     Example: publisher --config /etc/publisher/config.toml config check
     """
     config = app.config
-    click.echo(f"config OK: {len(config.countries)} countries, {len(config.digests)} digests, "
-               f"{len(config.sources)} sources, database "
+    click.echo(f"config OK: {counted(len(config.countries), 'country', 'countries')}, "
+               f"{counted(len(config.digests), 'digest')}, {counted(len(config.sources), 'source')}, database "
                f"{display_url(database_url(config))}")
     for schedule in schedules(config):  # each as crontab(5) reads it, and when it next fires
         fires = schedule.next_fire_times(utc_now(), 1)

@@ -13,6 +13,7 @@ from sqlalchemy.exc import OperationalError
 
 from publisher.cli.app import App, cli, favour_senders, pass_app, print_lines, print_table
 from publisher.clock import utc_now as now
+from publisher.dates import counted
 from publisher.digest.status import delivery_status
 from publisher.feeds.build import build_feeds
 from publisher.jobs.digest_settings import divergences
@@ -161,8 +162,8 @@ def status(app: App, limit: int) -> None:
                   f"{int((moment - process.seen).total_seconds())} s ago", str(process.handled)]
                  for process in processes))
     workers = sum(process.role is ProcessRole.WORKER for process in processes)
-    click.echo(f"{len(editions)} editions; {workers} workers and "
-               f"{len(processes) - workers} schedulers seen in the last two minutes")
+    click.echo(f"{counted(len(editions), 'edition')}; {counted(workers, 'worker')} and "
+               f"{counted(len(processes) - workers, 'scheduler')} seen in the last two minutes")
 
 
 @cli.command("schedule")

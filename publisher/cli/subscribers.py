@@ -88,7 +88,7 @@ def subscribers_export(app: App, csv_file: Path) -> None:
     with app.sessions() as session:
         found = list_subscribers(session)
         csv_file.write_text(export_csv(found), "utf-8")
-    click.echo(f"exported {len(found)} subscribers to {csv_file}")
+    click.echo(f"exported {counted(len(found), 'subscriber')} to {csv_file}")
 
 
 @subscribers.command("show")
@@ -127,7 +127,7 @@ def subscribers_list(app: App, status: str | None, country: str | None) -> None:
         rows = [[subscriber.email, " ".join(subscriber.country_codes), subscriber.status,
                  subscriber.status_since.strftime("%Y-%m-%d")] for subscriber in found]
     print_table(("Email", "Countries", "Status", "Since"), rows)
-    click.echo(f"{len(found)} subscribers")
+    click.echo(counted(len(found), "subscriber"))
 
 
 @subscribers.command("remove")

@@ -11,7 +11,7 @@ from typing import Any
 from zoneinfo import ZoneInfo
 
 from publisher.config import Config, Digest
-from publisher.i18n import ENGLISH, Texts, country_names
+from publisher.i18n import ENGLISH, Texts, country_names, labelled
 from publisher.mail.lines import wrap_html, wrap_text
 from publisher.mail.message import MARK_PREFERENCES, MARK_RECIPIENT, MARK_UNSUBSCRIBE
 from publisher.store.models import Release
@@ -42,7 +42,7 @@ def digest_title(config: Config, digest: Digest, texts: Texts = ENGLISH) -> str:
     own = digest.titles.get(texts.language, digest.title)
     if own:
         return own
-    return f"{config.site.name_in(texts.language)}: {country_names(config, digest.countries, texts)}"
+    return labelled(texts, config.site.name_in(texts.language), country_names(config, digest.countries, texts))
 
 
 def edition_subject(digest: Digest, published: Sequence[datetime], texts: Texts = ENGLISH) -> str:

@@ -10,6 +10,7 @@ from datetime import datetime
 from sqlalchemy.orm import Session, sessionmaker
 
 from publisher.config import Config
+from publisher.dates import counted
 from publisher.errors import InvalidValue, NotFound
 from publisher.operators.audit import record
 from publisher.store.db import engine_of
@@ -162,5 +163,5 @@ def export(sessions: sessionmaker[Session], actor: str, now: datetime) -> str:
         found = list_subscribers(session)
         text = export_csv(found)
     with sessions.begin() as session:
-        record(session, actor, "subscribers.export", f"{len(found)} subscribers", now)
+        record(session, actor, "subscribers.export", counted(len(found), "subscriber"), now)
     return text
