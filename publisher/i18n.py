@@ -69,10 +69,12 @@ class Texts:
         """A range as short as it reads right: one day, or the year once when it is the same."""
         if self.language == "en":
             return short_date_range(first, last)
-        from babel.dates import format_date, format_interval
+        from babel.dates import format_interval
 
         if first == last:
-            return format_date(first, "medium", locale=self.locale)
+            return self.day(first)
+        if self.language == "mn":  # (CLDR's short Mongolian range has Roman-numeral months: IX/21)
+            return f"{self.day(first)} – {self.day(last)}"
         return format_interval(first, last, "yMMMd", locale=self.locale)
 
     def event(self, first: date, last: date | None) -> str:

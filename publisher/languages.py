@@ -5,6 +5,8 @@ Apart from the catalogs (i18n.py) so that the config can check a language withou
 
 from __future__ import annotations
 
+import re
+
 LANGUAGES = ("en", "zh_Hans", "mn")  # the first is the language the texts are written in
 NAMES = {"en": "English", "zh_Hans": "中文", "mn": "Монгол"}  # each in its own language
 _PRIMARY = {"en": "en", "zh": "zh_Hans", "mn": "mn"}  # a browser's language tag's first part
@@ -48,3 +50,18 @@ def traditional_chinese(tags: str) -> bool:
         if tag.startswith("zh"):
             return tag.startswith(_TRADITIONAL)
     return False
+
+
+_HAN = re.compile(r"[\u3400-\u9fff\uf900-\ufaff\U00020000-\U0002fa1f]")
+_CYRILLIC = re.compile(r"[\u0400-\u04ff]")
+_LATIN = re.compile(r"[A-Za-z\u00c0-\u024f]")
+
+
+def written_in(text: str) -> str | None:
+    """The BCP 47 tag of what a release's text is written in, told by its script (Han: Chinese,
+    Cyrillic: Mongolian, Latin: English); None when it has no letters to tell by."""
+    if _HAN.search(text):
+        return "zh-Hans"
+    if _CYRILLIC.search(text):
+        return "mn"
+    return "en" if _LATIN.search(text) else None

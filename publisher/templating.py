@@ -25,9 +25,11 @@ from jinja2 import (
     TemplateSyntaxError,
     select_autoescape,
 )
+from markupsafe import Markup
 
 from publisher.errors import PublisherError
 from publisher.i18n import ENGLISH, Texts
+from publisher.languages import written_in
 
 
 class TemplateProblem(PublisherError):
@@ -54,7 +56,16 @@ def environment(operator_mail_folder: str = "") -> Environment:
                              keep_trailing_newline=True, trim_blocks=True, lstrip_blocks=True,
                              extensions=["jinja2.ext.i18n"])
     env.policies["ext.i18n.trimmed"] = True  # a {% trans %} block's text is its words, not its layout
+    env.globals["lang_attr"] = lang_attr
     return env
+
+
+def lang_attr(text: str, language: str) -> Markup:
+    """` lang="en"` on an element whose text (a release's, as its source wrote it) is in another
+    language than the document's (WCAG 2.1 SC 3.1.2; and a Chinese font would draw English
+    quotes full-width); nothing when they agree."""
+    tag = written_in(text)
+    return Markup(f' lang="{tag}"') if tag and tag != language.replace("_", "-") else Markup("")
 
 
 def render(name: str, context: dict[str, Any], operator_mail_folder: str = "", *,

@@ -183,8 +183,13 @@ def _environment() -> dict[str, str]:
 def start_run(path: Path, log: Path, *, fast_fire: bool = False) -> subprocess.Popen[bytes]:
     """`publisher run` on the config at `path`, its log into `log`."""
     program = [str(FAST_FIRE)] if fast_fire else ["-m", "publisher"]
-    return subprocess.Popen([sys.executable, *program, "--config", str(path), "run"],
-                            env=_environment(), stdout=subprocess.DEVNULL, stderr=open(log, "wb"))
+    process = subprocess.Popen([sys.executable, *program, "--config", str(path), "run"],
+                               env=_environment(), stdout=subprocess.DEVNULL, stderr=open(log, "wb"))  # noqa: SIM115 (the child writes it)
+    LOGS[process.pid] = log
+    return process
+
+
+LOGS: dict[int, Path] = {}  # a process started here: its log, shown when it does not stop
 
 
 def start_worker(path: Path, log: Path) -> subprocess.Popen[bytes]:
@@ -202,17 +207,29 @@ def wait_until(condition: Callable[[], object], seconds: float = 30.0) -> None:
 
 def stop(process: subprocess.Popen[bytes]) -> int:
     """SIGTERM if it still runs; its exit code."""
-    if process.poll() is None:
-        process.send_signal(signal.SIGTERM)
-    return process.wait(timeout=30)
+    return stop_all([process])[0]
 
 
 def stop_all(processes: list[subprocess.Popen[bytes]]) -> list[int]:
-    """SIGTERM to those still running; every exit code."""
+    """SIGTERM to those still running; every exit code. One that does not stop within 30 s is
+    asked for its threads' stacks (SIGUSR1), killed, and its log shown."""
     for process in processes:
         if process.poll() is None:
             process.send_signal(signal.SIGTERM)
-    return [process.wait(timeout=30) for process in processes]
+    return [_exit_code(process) for process in processes]
+
+
+def _exit_code(process: subprocess.Popen[bytes]) -> int:
+    try:
+        return process.wait(timeout=30)
+    except subprocess.TimeoutExpired:
+        process.send_signal(signal.SIGUSR1)
+        time.sleep(1)
+        process.kill()
+        process.wait(10)
+        log = LOGS.get(process.pid)
+        tail = log.read_text("utf-8", "replace")[-6000:] if log else "(no log)"
+        raise AssertionError(f"{process.args} did not stop within 30 s of SIGTERM; its log ends:\n{tail}") from None
 
 
 def serve_app(app: object, **options: Any) -> Iterator[str]:

@@ -297,6 +297,9 @@ def test_more_waiting_than_max_items_says_how_many_and_moves_past_them(tmp_path,
     text_part, html_part = mail_server.received[0].message.iter_parts()
     text = text_part.get_content().replace("\r\n", "\n")
     page = "http://127.0.0.1:8080/digests/china-weekly/1?countries=CN"
+    # One count: the subject and the heading count all it carries, the body says what it leaves out.
+    assert mail_server.received[0].message["Subject"].startswith("ILO China: 19 new releases (")
+    assert text.splitlines()[1].startswith("19 new releases · ")
     assert f"And 14 more new releases. Read them all:\n{page}\n" in text
     assert "China feed: http://127.0.0.1:8080/feeds/cn/atom.xml" in text
     html = " ".join(html_part.get_content().split())

@@ -94,7 +94,8 @@ def test_mail_names_its_language_with_a_bcp_47_tag(tmp_path) -> None:  # type: i
     from publisher.i18n import texts
     from publisher.templating import render
 
-    context = {"site_name": "ILO", "site_url": "https://www.ilo.org", "recipient": "a@example.org",
+    context = {"subject": "Confirm", "site_name": "ILO", "site_url": "https://www.ilo.org",
+               "recipient": "a@example.org",
                "confirm_url": "https://x.org/confirm?token=1", "country_names": "中国",
                "preferences_url": "https://x.org/preferences?token=1"}
     for name in ("confirm", "already"):
@@ -121,3 +122,18 @@ def test_the_from_name_is_the_offices_in_the_readers_language_commas_and_all() -
         assert str(make_header(decode_header(header))) in (f"{name} <beijing@ilo.org>",
                                                             f'"{name}" <beijing@ilo.org>'), language
     assert "," in config.site.names["mn"]
+
+
+def test_mongolian_dates_come_in_one_style_subject_body_and_pages() -> None:
+    """CLDR's short Mongolian range writes months in Roman numerals (`2021 оны XI/03 – ...`);
+    the body and the pages write them out. A reader sees the one form everywhere."""
+    from datetime import date
+
+    from publisher.i18n import texts
+
+    mongolian = texts("mn")
+    first, last = date(2021, 11, 3), date(2024, 3, 7)
+    assert mongolian.days(first, last) == f"{mongolian.day(first)} – {mongolian.day(last)}"
+    assert mongolian.days(last, last) == mongolian.day(last) == mongolian.event(last, None)
+    assert not re.search(r"\b[IVX]+/", mongolian.days(first, last))
+    assert mongolian.event(first, last) == mongolian.days(first, last)

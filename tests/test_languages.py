@@ -43,6 +43,7 @@ def test_a_reader_who_chooses_chinese_gets_chinese_mail(web) -> None:  # type: i
     text, html = (part.get_content() for part in letter.message.iter_parts())
     assert "有人（希望是您本人）申请用 reader@example.org 接收国际劳工组织中国和蒙古国局关于中国的新闻" in words(text)
     assert '<html lang="zh-Hans">' in html  # a BCP 47 tag (zh_Hans, the locale id, is no HTML language)
+    assert f"<title>{letter.message['Subject']}</title>" in html
     link = re.search(r"(https?://\S+/confirm\?lang=zh_Hans&token=\S+)", text).group(1)  # type: ignore[union-attr]
     confirmed = httpx.get(local(link, base))  # the page speaks the reader's language too
     assert confirmed.status_code == 200 and "订阅成功" in confirmed.text
@@ -60,6 +61,9 @@ def test_a_reader_who_chooses_chinese_gets_chinese_mail(web) -> None:  # type: i
     text, html = (part.get_content() for part in chinese.iter_parts())
     assert "您收到此邮件，是因为 reader@example.org 订阅了国际劳工组织中国和蒙古国局关于中国的新闻。" in words(text)
     dates = [p.text_content() for p in lxml.html.fromstring(html).cssselect(".item-date")]
+    # The releases exist in English only: marked so (WCAG 2.1 SC 3.1.2), in a Chinese document.
+    titles = lxml.html.fromstring(html).cssselect(".item-title")
+    assert titles and {title.get("lang") for title in titles} == {"en"}
     assert dates[0] == "2022年6月16日"
     assert "退订" in html and "选择国家" in html
     for line in ("选择国家：http", "退订：http", "中国订阅源：http"):  # full-width colons, no space
@@ -68,7 +72,16 @@ def test_a_reader_who_chooses_chinese_gets_chinese_mail(web) -> None:  # type: i
     one_click = re.findall(r"<([^>]+)>", chinese["List-Unsubscribe"])[0]
     assert "/unsubscribe?lang=zh_Hans&token=" in one_click
     assert "停止向 reader@example.org 发送" in httpx.get(local(one_click, base)).text
+    archive = lxml.html.fromstring(httpx.get(base + "/digests/?lang=zh_Hans").text)
+    [listed] = archive.cssselect("main li a")
+    assert listed.text == chinese["Subject"] and listed.get("href") == "/digests/china-weekly/1?lang=zh_Hans"
+    edition = httpx.get(base + listed.get("href")).text
+    assert "/subscribe?lang=zh_Hans" in edition and "19 条新闻稿" in edition
     english = server.to("english@example.org")[-1].message
+    assert 'class="item-title" lang=' not in english.get_body(("html",)).get_content()  # (English in English)
+    release = lxml.html.fromstring(httpx.get(titles[0].cssselect("a")[0].get("href").replace(
+        "http://127.0.0.1:8080", base), params={"lang": "zh_Hans"}).text)
+    assert release.get("lang") == "zh-Hans" and release.cssselect("h1")[0].get("lang") == "en"
     assert english["Subject"].startswith("ILO China: 19 new releases (")
     assert english["From"].addresses[0].display_name == "ILO Country Office for China and Mongolia"
     assert "You receive this email because english@example.org subscribed" in words(

@@ -141,6 +141,19 @@ def test_two_schedulers_send_one_edition_and_the_standby_takes_over(tmp_path, db
     assert len(mail_server.received) == len(READERS)
 
 
+def test_sigusr1_writes_every_threads_stack_to_the_log_and_the_run_goes_on(tmp_path, db_url, mail_server) -> None:  # type: ignore[no-untyped-def]
+    path, _sessions = prepare_scheduled(tmp_path, db_url, mail_server)
+    log = tmp_path / "run.log"
+    process = start_run(path, log)
+    try:
+        wait_until(lambda: "scheduler running" in log.read_text())
+        process.send_signal(signal.SIGUSR1)
+        wait_until(lambda: "Current thread" in log.read_text() and "run_forever" in log.read_text())
+        assert process.poll() is None
+    finally:
+        assert stop(process) == 0
+
+
 @pytest.mark.slow
 def test_sigterm_mid_send_then_restart_delivers_everyone_exactly_once(tmp_path, db_url, mail_server) -> None:  # type: ignore[no-untyped-def]
     path, sessions = prepare_scheduled(tmp_path, db_url, mail_server)

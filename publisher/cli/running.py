@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+import contextlib
+import faulthandler
+import io
 import logging
 import signal
 import sys
@@ -37,6 +40,8 @@ def run(app: App) -> None:
 
     Example: publisher run
     """
+    dump_threads_on_request()
+
     def start() -> None:
         rebuilt = False
         for source, outcome in import_sources(app.sessions, app.config, now()):
@@ -119,6 +124,7 @@ def worker(app: App, poll: float, batch: int) -> None:
     """
     stop = threading.Event()
     favour_senders()
+    dump_threads_on_request()
     for signum in (signal.SIGTERM, signal.SIGINT):
         signal.signal(signum, lambda *_: stop.set())
     with Presence(app.sessions, ProcessRole.WORKER, ProcessState.IDLE) as presence:
@@ -182,3 +188,10 @@ def schedule_command(app: App) -> None:
         if row.next_edition:
             click.echo(f"If sent now: {row.next_edition}")
     click.echo(f"{len(rows)} jobs")
+
+
+def dump_threads_on_request() -> None:
+    """`kill -USR1 PID` writes every thread's stack to the log (stderr): what a process that
+    does not stop is waiting for."""
+    with contextlib.suppress(AttributeError, ValueError, io.UnsupportedOperation):  # (no OS stderr to write to)
+        faulthandler.register(signal.SIGUSR1, file=sys.stderr, all_threads=True)

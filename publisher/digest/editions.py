@@ -182,7 +182,7 @@ def render_choice(session: Session, config: Config, digest: Digest, waiting: Wai
     left over."""
     releases = waiting.newest(session, countries, digest.max_items)
     more = waiting.count(countries) - len(releases)
-    content = Content(digest, number, countries, releases, more, language)
+    content = Content(digest, number, countries, releases, more, language, waiting.published_of(countries))
     return render_variant(config, content), len(releases), more
 
 

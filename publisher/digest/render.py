@@ -36,6 +36,13 @@ class Content:
     releases: Sequence[Release]  # newest first, at most max_items
     more: int  # waiting releases of these countries beyond `releases`
     texts: Texts = ENGLISH  # the readers' language
+    # When each release the variant carries was published (shown or not): what its subject and
+    # heading count. Empty: the releases shown are all it carries.
+    carried: Sequence[datetime] = ()
+
+    @property
+    def published(self) -> Sequence[datetime]:
+        return self.carried or [release.published for release in self.releases]
 
 
 def digest_title(config: Config, digest: Digest, texts: Texts = ENGLISH) -> str:
@@ -47,10 +54,13 @@ def digest_title(config: Config, digest: Digest, texts: Texts = ENGLISH) -> str:
 
 def edition_subject(digest: Digest, published: Sequence[datetime], texts: Texts = ENGLISH) -> str:
     """The digest's subject template (in the readers' language) for releases published then."""
+    return subject_of(digest, len(published), min(published), max(published), texts)
+
+
+def subject_of(digest: Digest, count: int, first: datetime, last: datetime, texts: Texts = ENGLISH) -> str:
+    """The subject of `count` releases published from `first` to `last`, in the readers' language."""
     zone = ZoneInfo(digest.timezone)
-    dates = [moment.astimezone(zone) for moment in published]
-    start, end = min(dates), max(dates)
-    count = len(dates)
+    start, end = first.astimezone(zone), last.astimezone(zone)
     return digest.subjects.get(texts.language, digest.subject).format(
         count=count, start=start, end=end, name=digest.name,
         releases=texts.ngettext("%(num)d new release", "%(num)d new releases", count) % {"num": count},
@@ -62,8 +72,7 @@ def render_variant(config: Config, content: Content) -> Rendered:
     context = _context(config, content)
     html = render("email/digest.html", context, config.mail.templates, texts=content.texts)
     return Rendered(
-        subject=edition_subject(content.digest, [release.published for release in content.releases],
-                                content.texts),
+        subject=edition_subject(content.digest, content.published, content.texts),
         html=wrap_html(inline_css(html)),
         text=wrap_text(render("email/digest.txt", context, config.mail.templates, texts=content.texts)),
     )
@@ -90,10 +99,11 @@ def inline_css(html: str) -> str:
 def _context(config: Config, content: Content) -> dict[str, Any]:
     zone, texts = ZoneInfo(content.digest.timezone), content.texts
     countries = [config.country(code) for code in content.countries]
-    dates = [release.published.astimezone(zone).date() for release in content.releases]
+    dates = [moment.astimezone(zone).date() for moment in content.published]
     return {
         "title": digest_title(config, content.digest, texts),
         "number": content.number,
+        "count": len(dates),
         "date_range": _date_range(texts, min(dates), max(dates)) if dates else "",
         "releases": [_release(release, zone, texts, release_link(config, release.url, release.slug))
                      for release in content.releases],

@@ -50,6 +50,11 @@ class Waiting:
         chosen = frozenset(countries)
         return sum(1 for tags in self.releases.values() if tags & chosen)
 
+    def published_of(self, countries: Iterable[str]) -> list[datetime]:
+        """When each waiting release of any of `countries` was published: all a variant carries."""
+        chosen = frozenset(countries)
+        return [self.published[release] for release, tags in self.releases.items() if tags & chosen]
+
     def newest(self, session: Session, countries: Iterable[str], limit: int) -> list[Release]:
         """The newest `limit` waiting releases of any of `countries`, newest first: of those
         this plan found. (Not "not carried" again: another process may have made this edition

@@ -129,9 +129,10 @@ def _subscriber(session: Session, signer: Signer, purpose: str, token: str,
 
 def _letter(config: Config, kind: str, to: str, language: Texts, values: dict[str, str]) -> Letter:
     site, _ = config.site.name_in(language.language), language.gettext
-    context = {"site_name": site, "site_url": config.site.home, "recipient": to, **values}
     subjects = {"confirm": _("Please confirm your subscription to %(site)s") % {"site": site},
                 "already": _("You are already subscribed to %(site)s") % {"site": site}}
+    context = {"site_name": site, "site_url": config.site.home, "recipient": to, "subject": subjects[kind],
+               **values}
     folder = config.mail.templates
     return Letter(to, subjects[kind], render(f"email/{kind}.txt", context, folder, texts=language),
                   render(f"email/{kind}.html", context, folder, texts=language), language=language.language)

@@ -12,10 +12,12 @@ from sqlalchemy.orm import Session, sessionmaker
 from publisher.config import Config
 from publisher.dates import counted
 from publisher.digest.pages import edition_page
+from publisher.digest.render import subject_of
 from publisher.feeds.media import ATOM_TYPE
 from publisher.feeds.model import FeedItem, FeedMeta
 from publisher.feeds.render import render_atom
 from publisher.feeds.targets import EMPTY_FEED_UPDATED
+from publisher.i18n import ENGLISH, Texts
 from publisher.mail.message import Recipient, personalize
 from publisher.store.digests import digest_named
 from publisher.store.editions import sent_edition, sent_editions
@@ -28,7 +30,6 @@ from publisher.urls import (
     digest_edition_url,
     digest_feed_url,
     site_host,
-    subscribe_url,
 )
 from publisher.web.pages import Page
 
@@ -42,7 +43,8 @@ def add_digest_routes(app: FastAPI, config: Config, sessions: sessionmaker[Sessi
     def digest_list(request: Request) -> HTMLResponse:
         page = Page(request, site)
         with sessions() as session:
-            editions = [{"link": digest_edition_path(e.digest, e.number), "subject": e.subject,
+            editions = [{"link": page.link(digest_edition_path(e.digest, e.number)),
+                         "subject": _subject(session, e, page.texts),
                          "sent": page.texts.day(e.completed.astimezone(site.zone).date()) if e.completed else ""}
                         for e in sent_editions(session, _LIMIT)]
         return page.render("digests.html", title=page._("Digests"), editions=editions,
@@ -55,8 +57,9 @@ def add_digest_routes(app: FastAPI, config: Config, sessions: sessionmaker[Sessi
                     countries: str = Query("", max_length=100)) -> HTMLResponse:
         page = Page(request, site)
         # What a web reader sees where a subscriber sees their own address and links.
-        public = Recipient(address=page._("you"), message_id="", unsubscribe_url=subscribe_url(config),
-                           preferences_url=subscribe_url(config))
+        subscribe = config.site.base_url + page.link(SUBSCRIBE_PATH)  # (in the page's language)
+        public = Recipient(address=page._("you"), message_id="", unsubscribe_url=subscribe,
+                           preferences_url=subscribe)
         with sessions() as session:
             edition = sent_edition(session, digest, number)
             if edition is None:
@@ -77,6 +80,15 @@ def add_digest_routes(app: FastAPI, config: Config, sessions: sessionmaker[Sessi
                         author=site.name,
                         updated=max((i.updated for i in items), default=EMPTY_FEED_UPDATED))
         return Response(render_atom(meta, items), media_type=ATOM_TYPE)
+
+
+def _subject(session: Session, edition: Edition, texts: Texts) -> str:
+    """The edition's subject in the reader's language (its digest's subject there, all its
+    releases counted); as it was sent where that cannot be made."""
+    if texts.language == ENGLISH.language or edition.first_published is None or edition.last_published is None:
+        return edition.subject
+    digest = digest_named(session, edition.digest, retired=True)
+    return subject_of(digest, edition.release_count, edition.first_published, edition.last_published, texts)
 
 
 def _item(config: Config, edition: Edition) -> FeedItem:
