@@ -130,8 +130,9 @@ def test_a_method_not_allowed_names_get_and_head(site) -> None:  # type: ignore[
 
 def test_index_page_and_release_pages(site) -> None:  # type: ignore[no-untyped-def]
     base, config, sessions, tmp_path = site
-    index = httpx.get(base + "/")
-    assert index.status_code == 200 and '<link rel="alternate" type="application/atom+xml"' in index.text
+    for path in ("/feeds/", "/feeds"):  # the feeds' index (the news is at /)
+        index = httpx.get(base + path)
+        assert index.status_code == 200 and index.text.count('<link rel="alternate"') == 9
     news = tmp_path / "evil.json"
     news.write_text(json.dumps([{"title": "<script>alert(1)</script> & China", "published": "2026-11-26",
                                  "summary": "One.\n\nTwo & <b>three</b>.", "image_credit": "© Me"}]))

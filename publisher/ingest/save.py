@@ -16,6 +16,7 @@ from publisher.ingest.prepare import Chunk, Prepared, prepare, prepared_chunks
 from publisher.ingest.slugs import slugify
 from publisher.ingest.tagging import Tagger
 from publisher.store.models import Release, ReleaseCountry
+from publisher.store.releases import searchable
 from publisher.urls import release_path, site_host
 
 log = logging.getLogger(__name__)
@@ -190,7 +191,7 @@ def _release_row(item: Prepared, slug: str, config: Config, source: str) -> dict
             "title": entry.title, "summary": entry.summary, "body_html": entry.body_html,
             "url": entry.url, "image_url": entry.image_url,
             "image_credit": entry.image_credit, "category": entry.category, "published": entry.published,
-            "ends": entry.ends,
+            "ends": entry.ends, "search_text": searchable(entry.title, entry.summary),
             "updated": entry.published, "source": source, "content_hash": item.content_hash}
 
 
@@ -232,6 +233,7 @@ def _fill(release: Release, entry: Entry, content_hash: str, source: str) -> Non
     release.category = entry.category
     release.published = entry.published
     release.ends = entry.ends
+    release.search_text = searchable(entry.title, entry.summary)
     release.source = source
     release.content_hash = content_hash
 

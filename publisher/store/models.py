@@ -116,6 +116,9 @@ class Release(Base):
     updated: Mapped[datetime] = mapped_column(UTCDateTime())
     source: Mapped[str] = mapped_column(String(500))
     content_hash: Mapped[str] = mapped_column(String(64))
+    # Title and summary case-folded as Python folds every script (SQLite's lower() folds ASCII
+    # only): what the news page's search looks in (store/releases.py `searchable`).
+    search_text: Mapped[str] = mapped_column(Text, default="", server_default="")
     # When an operator withdrew it: it has no countries from then (no feed, no digest), its page
     # says so, and imports leave it as it is.
     withdrawn: Mapped[datetime | None] = mapped_column(UTCDateTime())

@@ -11,6 +11,7 @@ from sqlalchemy.orm import Session, selectinload
 from sqlalchemy.sql.elements import SQLCoreOperations
 
 from publisher.store.models import Release, ReleaseCountry
+from publisher.store.paging import ESCAPE, containing, paged
 
 Ts = TypeVarTuple("Ts")
 
@@ -59,6 +60,22 @@ def newest_query(country: str | None, limit: int) -> Select[Release]:
     """The newest `limit` releases of one country (or of all)."""
     of = scope(country)
     return of.newest_first(of.releases()).limit(limit)
+
+
+def searchable(title: str, summary: str) -> str:
+    """What a search looks in: title and summary, case-folded (Монгол finds МОНГОЛ and монгол)."""
+    return f"{title}\n{summary}".casefold()
+
+
+def news(session: Session, country: str | None, words: str, page: int, per_page: int
+         ) -> tuple[list[Release], int]:
+    """Page `page` of the releases of one country (or all), newest first, holding `words` (as
+    typed, any case) in title or summary; and how many there are in all."""
+    of = scope(country)
+    query = of.newest_first(of.releases()).options(selectinload(Release.links))
+    if words.strip():
+        query = query.where(Release.search_text.like(containing(words.strip().casefold()), escape=ESCAPE))
+    return paged(session, query, page, per_page)
 
 
 def release_by_slug(session: Session, slug: str) -> Release | None:

@@ -24,6 +24,7 @@ from publisher.web.digests import add_digest_routes
 from publisher.web.feeds import FeedFront, add_feed_routes
 from publisher.web.health import add_health_route
 from publisher.web.metrics import add_metrics_route
+from publisher.web.news import NewsPages
 from publisher.web.releases import add_release_routes
 from publisher.web.security import add_security
 from publisher.web.subscribe import add_subscription_routes
@@ -41,6 +42,7 @@ def create_app(config: Config, sessions: sessionmaker[Session],
     add_digest_routes(app, config, sessions)
     add_feed_routes(app, config)
     add_release_routes(app, config, sessions)
+    NewsPages(config, sessions).add_to(app)
     add_health_route(app, config, sessions, clock)
     guard = add_console(app, config, sessions, signer, clock, transport)
     add_metrics_route(app, config, sessions, guard)

@@ -1,4 +1,4 @@
-"""The built feed files over HTTP: types, validators, 304s, gzip, HEAD; `/` is their index.
+"""The built feed files over HTTP: types, validators, 304s, gzip, HEAD; `/feeds/` is their index.
 
 `FeedFront` answers them, from memory (web/files.py), ahead of the app's middleware and routing:
 a feed reader's poll costs what a bare ASGI app's answer costs. The routes below remain for
@@ -32,8 +32,8 @@ def add_feed_routes(app: FastAPI, config: Config) -> None:
     def feed_file(path: str = FastPath(..., max_length=_MAX_PATH)) -> None:
         raise HTTPException(404, "no such feed")  # a file that exists, FeedFront answered
 
-    @app.head("/", operation_id="index_head", summary="The headers of the index page")
-    @app.get("/", operation_id="index", summary="The index of every feed, with autodiscovery links")
+    @app.head("/feeds/", operation_id="index_head", summary="The headers of the feeds' index page")
+    @app.get("/feeds/", operation_id="index", summary="The index of every feed, with autodiscovery links")
     def index() -> None:
         raise HTTPException(404, "the feeds have not been built yet")
 
@@ -50,7 +50,7 @@ class FeedFront:
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         if scope["type"] == "http" and scope["method"] in _READS:
             path: str = scope["path"]
-            relative = "index.html" if path == "/" else path[7:] if path.startswith("/feeds/") else ""
+            relative = "index.html" if path in ("/feeds/", "/feeds") else path[7:] if path.startswith("/feeds/") else ""
             served = self.files.get(relative) if relative and len(relative) <= _MAX_PATH else None
             if served is not None:
                 await answer(scope, send, served)
