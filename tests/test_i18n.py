@@ -111,13 +111,13 @@ def test_the_from_name_is_the_offices_in_the_readers_language_commas_and_all() -
     from email.header import decode_header, make_header
 
     from publisher.config import load_config
-    from publisher.mail.letters import Letter, compose_letter
+    from publisher.mail.letters import Letter, letter_bytes
 
     config = load_config(Path(ROOT / "config.toml"), environ={})
     for language, name in (("mn", config.site.names["mn"]), ("zh_Hans", "国际劳工组织中国和蒙古国局"),
                            ("en", config.site.name)):
         letter = Letter("a@example.org", "s", "t", "<p>t</p>", language=language)
-        raw = compose_letter(config, letter, datetime(2026, 12, 6, tzinfo=UTC)).as_bytes()
+        raw = letter_bytes(config, letter, datetime(2026, 12, 6, tzinfo=UTC))[0]
         header = email.message_from_bytes(raw)["From"]
         assert str(make_header(decode_header(header))) in (f"{name} <beijing@ilo.org>",
                                                             f'"{name}" <beijing@ilo.org>'), language
@@ -137,3 +137,23 @@ def test_mongolian_dates_come_in_one_style_subject_body_and_pages() -> None:
     assert mongolian.days(last, last) == mongolian.day(last) == mongolian.event(last, None)
     assert not re.search(r"\b[IVX]+/", mongolian.days(first, last))
     assert mongolian.event(first, last) == mongolian.days(first, last)
+
+
+def test_a_long_subject_in_any_script_reads_back_as_written_every_fold_included() -> None:
+    """The email package's folding lost the space in "(2026 оны" where a line was folded; every
+    cut of these subjects must come back exactly, by RFC 2047 as Python and mail clients read it."""
+    import email
+    import email.policy
+    from email.header import decode_header, make_header
+
+    from publisher.mail.message import text_header
+
+    subjects = ["[Тест] ОУХБ-ын Хятад, Монгол дахь суурин төлөөлөгчийн газар: 3 шинэ мэдээ (2026 оны арван "
+                "хоёрдугаар сарын 1 – 2026 оны арван хоёрдугаар сарын 6)",
+                "[测试] 国际劳工组织中国：19 条新闻稿（2021年11月3日 – 2022年6月16日） ILO “news” 2026"]
+    for subject in subjects:
+        for cut in range(20, len(subject) + 1):
+            raw = text_header("Subject", subject[:cut]) + b"\r\nbody"
+            assert all(len(line) <= 78 for line in raw.split(b"\r\n"))
+            assert email.message_from_bytes(raw, policy=email.policy.default)["Subject"] == subject[:cut]
+            assert str(make_header(decode_header(email.message_from_bytes(raw)["Subject"]))) == subject[:cut]

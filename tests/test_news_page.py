@@ -10,6 +10,8 @@ from pathlib import Path
 
 import httpx
 import lxml.html
+import pytest
+from test_console_browser import axe_violations, fits
 from test_web_feeds import NOW, site  # noqa: F401 (a fixture)
 
 from publisher.jobs.imports import ImportRequest, import_files
@@ -97,3 +99,31 @@ def test_the_news_speaks_the_readers_language_and_keeps_it(site) -> None:  # typ
     assert tree.cssselect("input[name=lang]")[0].get("value") == "zh_Hans"
     _, mongolian = page(base + "/countries/cn/", lang="mn")
     assert mongolian.cssselect("h1")[0].text == "Хятад"
+
+
+def test_every_public_page_links_to_the_news_subscribing_the_digests_and_the_feeds(site) -> None:  # type: ignore[no-untyped-def]  # noqa: F811
+    base, *_ = site
+    _, news = page(base + "/", lang="mn")
+    release = news.cssselect(".news h3 a")[0].get("href")
+    for path in (release, "/no/such/page?lang=mn", "/digests/?lang=mn", "/subscribe?lang=mn"):
+        tree = lxml.html.fromstring(httpx.get(base + path).text)
+        links = [a.get("href") for a in tree.cssselect("nav.sections a")]
+        current = [strong.text for strong in tree.cssselect("nav.sections strong")]
+        assert len(links) + len(current) == 4, path
+        assert set(links) <= {"/?lang=mn", "/subscribe?lang=mn", "/digests/?lang=mn", "/feeds/?lang=mn"}, path
+        for link in links:
+            assert httpx.get(base + link).status_code == 200, link
+
+
+@pytest.mark.slow  # headless Chromium
+@pytest.mark.parametrize("language", ["en", "zh_Hans", "mn"])
+def test_the_news_release_and_missing_pages_pass_axe_and_fit_a_phone(site, browser, language: str) -> None:  # type: ignore[no-untyped-def]  # noqa: F811
+    base, *_ = site
+    browser.set_window_size(375, 812)
+    problems = {}
+    for path in ("/", "/countries/mn/?q=social", "/releases/ilo-supports-inclusion-of-musculoskeletal-disorders-into"
+                 "-the-list-of", "/no/such/page"):
+        browser.get(f"{base}{path}{'&' if '?' in path else '?'}lang={language}")
+        assert browser.execute_script("return document.documentElement.lang") == language.replace("_", "-")
+        problems[path] = axe_violations(browser) + ([] if fits(browser) else ["wider than the phone"])
+    assert problems == {path: [] for path in problems}

@@ -11,6 +11,7 @@ from email.policy import SMTP, SMTPUTF8
 from email.utils import format_datetime, make_msgid, parseaddr
 
 from publisher.config import Config
+from publisher.mail.message import text_header
 from publisher.mail.transport import Transport, make_transport
 from publisher.urls import site_host
 
@@ -25,12 +26,23 @@ class Letter:
     language: str = "en"  # the reader's: the office's name in the From header is in it too
 
 
+_SUBJECT = "publisher-subject-0f6c2d"  # where the Subject line goes (see letter_bytes)
+
+
+def letter_bytes(config: Config, letter: Letter, now: datetime) -> tuple[bytes, str]:
+    """The message as sent, and its Message-ID. Its Subject is encoded by mail/message.py
+    `text_header`, not by the email package, whose folding loses spaces in non-ASCII text."""
+    message = compose_letter(config, letter, now)
+    raw = message.as_bytes().replace(f"Subject: {_SUBJECT}\r\n".encode(), text_header("Subject", letter.subject), 1)
+    return raw, str(message["Message-ID"])
+
+
 def compose_letter(config: Config, letter: Letter, now: datetime) -> EmailMessage:
     # CRLF line ends, as SMTP needs them; UTF-8 headers for an internationalized address.
     message = EmailMessage(policy=SMTP if letter.to.isascii() else SMTPUTF8)
     message["From"] = config.sender_in(letter.language)
     message["To"] = letter.to
-    message["Subject"] = letter.subject
+    message["Subject"] = _SUBJECT
     message["Date"] = format_datetime(now)
     message["Message-ID"] = make_msgid(domain=site_host(config))
     message["Auto-Submitted"] = "auto-generated"
@@ -40,10 +52,9 @@ def compose_letter(config: Config, letter: Letter, now: datetime) -> EmailMessag
 
 
 def send_letter(config: Config, letter: Letter, now: datetime, transport: Transport | None = None) -> None:
-    message = compose_letter(config, letter, now)
+    raw, message_id = letter_bytes(config, letter, now)
     connection = (transport or make_transport(config, os.environ)).connect()
     try:
-        connection.send(letter.return_path or parseaddr(config.mail.sender)[1], letter.to, message.as_bytes(),
-                        message["Message-ID"])
+        connection.send(letter.return_path or parseaddr(config.mail.sender)[1], letter.to, raw, message_id)
     finally:
         connection.close()

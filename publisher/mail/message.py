@@ -110,7 +110,7 @@ class MessageFactory:
         self._dkim = dkim_key
         self._fixed = b"".join([
             _fold("From", sender),
-            _fold("Subject", subject),
+            text_header("Subject", subject),
             _fold("List-Id", f"{_phrase(list_name)} <{list_id}>"),
             b"List-Unsubscribe-Post: List-Unsubscribe=One-Click\r\n",
             b"Auto-Submitted: auto-generated\r\n",
@@ -147,6 +147,9 @@ class MessageFactory:
         return signature + message
 
 
+CRLF = "\r\n"
+
+
 def _fold(name: str, value: str) -> bytes:
     """A header line, RFC 2047-encoded and folded where it needs to be."""
     value = _header_safe(value)
@@ -154,6 +157,21 @@ def _fold(name: str, value: str) -> bytes:
         return f"{name}: {value}\r\n".encode()
     folded: str = SMTP.header_factory(name, value).fold(policy=SMTP)
     return folded.encode("ascii")
+
+
+def text_header(name: str, value: str) -> bytes:
+    """An unstructured header (Subject) as RFC 2047 encoded-words, cut at character boundaries
+    by email.header.Header. (The email package's own folding drops the space between an ASCII
+    word and the encoded words beside it: a Mongolian subject's year ran into the word after it.)"""
+    value = _header_safe(value)
+    if value.isascii():
+        return _fold(name, value)
+    # The ASCII words before the first other one stay as they are (readable in the raw message).
+    first = next(i for i, char in enumerate(value) if not char.isascii())
+    cut = value.rfind(" ", 0, first)
+    plain, rest = (value[:cut], value[cut + 1:]) if 0 < cut <= 60 else ("", value)
+    words = Header(rest, "utf-8", header_name=name + plain).encode(linesep=CRLF)  # (name: the line's start)
+    return f"{name}: {plain + ' ' if plain else ''}{words}{CRLF}".encode("ascii")
 
 
 def _address_header(name: str, address: str) -> bytes:

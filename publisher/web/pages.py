@@ -14,6 +14,7 @@ from publisher.config import Country, Site
 from publisher.i18n import Texts, texts
 from publisher.languages import LANGUAGES, NAMES, negotiate, supported, traditional_chinese
 from publisher.templating import render
+from publisher.urls import DIGESTS_PATH, SUBSCRIBE_PATH
 
 
 class Page:
@@ -51,8 +52,12 @@ class Page:
         languages = [{"tag": tag.replace("_", "-"), "name": NAMES[tag], "current": tag == self.texts.language,
                       "url": f"{self.request.url.path}?{urlencode({**here, 'lang': tag})}"}
                      for tag in LANGUAGES]
+        _ = self._
+        sections = [{"url": self.link(path), "name": label, "current": self.request.url.path == path}
+                    for path, label in (("/", _("News")), (SUBSCRIBE_PATH, _("Subscribe")),
+                                       (DIGESTS_PATH, _("Digests")), ("/feeds/", _("Feeds")))]
         html = render(f"web/{name}", {"site": self.site, "site_name": self.site.name_in(self.texts.language),
-                                      "languages": languages,
+                                      "languages": languages, "sections": sections,
                                       "simplified_only": self.simplified_only, **context}, texts=self.texts)
         headers = {"Content-Language": self.texts.language.replace("_", "-"), "Vary": "Accept-Language"}
         return HTMLResponse(html, status_code=status, headers=headers)
