@@ -3,6 +3,7 @@ and `publisher report` still tells how it went."""
 
 from __future__ import annotations
 
+import json
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
@@ -13,7 +14,7 @@ from sqlalchemy import func, select, update
 
 from publisher.cli import cli
 from publisher.digest.prune import prune_deliveries
-from publisher.store.models import Delivery, Edition
+from publisher.store.models import AuditEntry, Delivery, Edition
 
 PEOPLE = {f"reader{i}@example.org": ("CN", "confirmed") for i in range(5)}
 
@@ -45,3 +46,9 @@ def test_old_editions_lose_their_deliveries_and_keep_their_counts(tmp_path: Path
     assert run(path, "editions", "prune", "--older-than", "90d") == (
         0, "pruned 0 deliveries of 0 editions completed more than 90d ago\n")  # nothing twice
     assert run(path, "editions", "prune", "--older-than", "soon")[0] == 2
+    assert run(path, "digest", "start", "china-weekly", "--from", "2021-01-01")[0] == 0
+    with sessions() as session:  # what the command line changed is in the audit log, as its user's
+        entries = [(e.actor.endswith("(command line)"), e.action, json.loads(e.after or "null")) for e in
+                   session.scalars(select(AuditEntry).order_by(AuditEntry.id))]
+    assert entries == [(True, "editions.prune", {"editions": 0, "deliveries": 0})] * 2 + [
+        (True, "digest.start", {"since": "2021-01-01T00:00:00+08:00"})]

@@ -14,9 +14,10 @@ from publisher.dates import counted, format_day_month_year
 from publisher.digest.explain import next_edition
 from publisher.digest.report import edition_report
 from publisher.errors import InvalidValue
-from publisher.jobs.digests import plan_digest, send_digest, start_digest
+from publisher.jobs.digests import plan_digest, prune_editions, send_digest, start_digest
 from publisher.jobs.samples import preview_digest, send_test_copy
 from publisher.languages import LANGUAGES
+from publisher.operators.audit import command_line
 from publisher.store.digests import digest_named
 
 
@@ -119,7 +120,7 @@ def digest_start(app: App, name: str, since: datetime) -> None:
 
     Example: publisher digest start china-weekly --from 2026-11-01
     """
-    start = start_digest(app.sessions, app.config, name, since.date(), now())
+    start = start_digest(app.sessions, command_line(), name, since.date(), now())
     click.echo(f"{name}: the next edition carries releases published from "
                f"{format_day_month_year(since.date())} ({start:%Y-%m-%d %H:%M %Z}) on")
 
@@ -167,7 +168,6 @@ def editions_prune(app: App, older_than: str, batch: int) -> None:
     Example: publisher editions prune --older-than 90d
     """
     from publisher.config.values import parse_duration
-    from publisher.digest.prune import prune_deliveries
 
     try:
         age = parse_duration(older_than)
@@ -176,6 +176,6 @@ def editions_prune(app: App, older_than: str, batch: int) -> None:
     if not isinstance(age, timedelta) or age <= timedelta(0):
         raise click.BadParameter(f"expected an age such as 90d, got {older_than!r}", param_hint="--older-than")
     with progress_bar("pruning", None) as progress:
-        pruned = prune_deliveries(app.sessions, age, now(), batch, progress)
+        pruned = prune_editions(app.sessions, command_line(), age, now(), batch, progress)
     click.echo(pruned.line(older_than))
 

@@ -5,7 +5,7 @@ from __future__ import annotations
 import logging
 import threading
 from collections.abc import Callable
-from datetime import date, datetime, time
+from datetime import date, datetime, time, timedelta
 from zoneinfo import ZoneInfo
 
 from sqlalchemy.exc import IntegrityError
@@ -13,10 +13,12 @@ from sqlalchemy.orm import Session, sessionmaker
 
 from publisher.config import Config
 from publisher.digest.editions import Plan, open_edition, plan_edition
+from publisher.digest.prune import Pruned, prune_deliveries
 from publisher.digest.send import BATCH_PER_CONNECTION, EditionSender, EditionTotals
 from publisher.errors import DigestPaused
 from publisher.mail.message import load_dkim
 from publisher.mail.transport import Transport, make_transport
+from publisher.store.audit import record
 from publisher.store.db import retrying
 from publisher.store.digests import digest_named, stored_rows
 from publisher.store.editions import unfinished_editions as stored_unfinished
@@ -97,12 +99,24 @@ def plan_digest(sessions: sessionmaker[Session], config: Config, name: str,
         return plan_edition(session, digest_named(session, name), now), pause_of(session, name)
 
 
-def start_digest(sessions: sessionmaker[Session], config: Config, name: str, day: date,
+def start_digest(sessions: sessionmaker[Session], actor: str, name: str, day: date,
                  now: datetime) -> datetime:
     """Releases published from `day` (midnight in the digest's zone) on are news for its next
-    edition; the moment that is."""
+    edition; the moment that is. Audited."""
     with sessions.begin() as session:
         digest = digest_named(session, name)
         since = datetime.combine(day, time(), ZoneInfo(digest.timezone))
         session.merge(DigestStart(digest=name, since=since, set_at=now))
+        record(session, actor, "digest.start", f"digest {name}", now, after={"since": since.isoformat()})
         return since
+
+
+def prune_editions(sessions: sessionmaker[Session], actor: str, older_than: timedelta, now: datetime,
+                   batch: int, progress: Callable[[int], None] | None = None) -> Pruned:
+    """The deliveries of editions completed more than `older_than` ago deleted, in batches
+    (digest/prune.py); what went, audited."""
+    pruned = prune_deliveries(sessions, older_than, now, batch, progress)
+    with sessions.begin() as session:
+        record(session, actor, "editions.prune", f"editions completed before {(now - older_than):%Y-%m-%d}", now,
+               after={"editions": pruned.editions, "deliveries": pruned.deliveries})
+    return pruned
