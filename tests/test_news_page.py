@@ -127,3 +127,20 @@ def test_the_news_release_and_missing_pages_pass_axe_and_fit_a_phone(site, brows
         assert browser.execute_script("return document.documentElement.lang") == language.replace("_", "-")
         problems[path] = axe_violations(browser) + ([] if fits(browser) else ["wider than the phone"])
     assert problems == {path: [] for path in problems}
+
+
+@pytest.mark.slow  # headless Chromium
+@pytest.mark.parametrize("language", ["en", "zh_Hans", "mn"])
+def test_the_digest_mail_passes_axe_and_fits_a_phone_in_each_language(site, browser, language: str) -> None:  # type: ignore[no-untyped-def]  # noqa: F811
+    """The HTML of a digest variant, as `digest preview` writes it (what the reader's mail
+    client shows), opened from a file."""
+    from publisher.jobs.samples import preview_digest
+
+    _base, config, sessions, folder = site
+    out = folder / f"preview-{language}"
+    written = preview_digest(sessions, config, "china-weekly", out, NOW, language=language)
+    assert written is not None
+    browser.set_window_size(375, 812)
+    browser.get((out / "china-weekly.html").as_uri())
+    assert browser.execute_script("return document.documentElement.lang") == language.replace("_", "-")
+    assert axe_violations(browser) + ([] if fits(browser) else ["wider than the phone"]) == []
