@@ -144,3 +144,21 @@ def test_the_digest_mail_passes_axe_and_fits_a_phone_in_each_language(site, brow
     browser.get((out / "china-weekly.html").as_uri())
     assert browser.execute_script("return document.documentElement.lang") == language.replace("_", "-")
     assert axe_violations(browser) + ([] if fits(browser) else ["wider than the phone"]) == []
+
+
+@pytest.mark.slow  # headless Chromium
+@pytest.mark.parametrize("language", ["en", "zh_Hans", "mn"])
+def test_the_confirmation_mail_passes_axe_in_each_language(site, browser, language: str) -> None:  # type: ignore[no-untyped-def]  # noqa: F811
+    """The letter a new reader gets, as the subscription sends it (subscribers/optin.py)."""
+    from publisher.i18n import texts
+    from publisher.subscribers.optin import _letter
+
+    _base, config, _sessions, folder = site
+    letter = _letter(config, "confirm", "reader@example.org", texts(language),
+                     {"confirm_url": "http://127.0.0.1:8080/confirm?token=x", "country_names": "China"})
+    page_file = folder / f"confirm-{language}.html"
+    page_file.write_text(letter.html, "utf-8")
+    browser.set_window_size(375, 812)
+    browser.get(page_file.as_uri())
+    assert browser.title == letter.subject
+    assert axe_violations(browser) + ([] if fits(browser) else ["wider than the phone"]) == []
