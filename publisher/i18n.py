@@ -88,7 +88,7 @@ class Texts:
             from babel.dates import format_interval
 
             return re.sub(r"\s*[–-]\s*", "至", format_interval(first, last, "yMMMd", locale=self.locale))
-        return f"{self.day(first)} – {self.day(last)}"
+        return self.days(first, last)
 
     def moment(self, moment: datetime) -> str:
         """A fire time in its own zone: `Mon 2026-12-07 09:00`, `2026年12月7日周一 09:00`."""

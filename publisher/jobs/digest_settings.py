@@ -17,10 +17,10 @@ from publisher.config.load import check_digest
 from publisher.config.write import digest_values, digests_toml
 from publisher.errors import ConfigError, InvalidValue
 from publisher.store.digests import (
+    DIGESTS,
     FILE,
     OPERATOR,
     Change,
-    differences,
     digest_named,
     digest_of,
     retire,
@@ -29,6 +29,7 @@ from publisher.store.digests import (
 )
 from publisher.store.effect import in_effect
 from publisher.store.models import StoredDigest
+from publisher.store.settings import divergence
 
 
 def checked(config: Config, values: Mapping[str, Any], source: str) -> Digest:
@@ -95,7 +96,6 @@ def divergences(sessions: sessionmaker[Session], config: Config) -> list[str]:
     in effect that the file lacks, and per digest naming a country the file no longer has:
     nothing differs silently."""
     lines = []
-    named = {digest.name for digest in config.digests}
     with sessions() as session:
         for row in stored_rows(session):
             if row.retired is not None:
@@ -104,13 +104,7 @@ def divergences(sessions: sessionmaker[Session], config: Config) -> list[str]:
             if unknown:
                 lines.append(f"{row.name}: countries config.toml no longer has: {' '.join(unknown)} "
                              "(its readers of them get nothing; change the digest)")
-            if row.origin == FILE:
-                continue
-            if row.name not in named:
-                lines.append(f"{row.name}: not in config.toml (made by {row.changed_by})")
-                continue
-            lines += [f"{row.name}.{key}: {mine!r} in effect (by {row.changed_by}), config.toml: {theirs!r}"
-                      for key, (theirs, mine) in differences(row, config).items()]
+            lines += divergence(DIGESTS, row, config)
     return lines
 
 

@@ -21,7 +21,7 @@ from publisher.config.write import source_values
 from publisher.errors import ConfigError, InvalidValue
 from publisher.store import settings
 from publisher.store.models import StoredSource
-from publisher.store.settings import FILE, OPERATOR, Change
+from publisher.store.settings import OPERATOR, Change
 from publisher.store.sources import SOURCES, source_named
 
 
@@ -73,15 +73,6 @@ def retire_source(sessions: sessionmaker[Session], actor: str, name: str, now: d
 def source_divergences(sessions: sessionmaker[Session], config: Config) -> list[str]:
     """A line per setting of a source in effect that is not config.toml's (an operator's change),
     and per source in effect that the file lacks."""
-    named = {source.name for source in config.sources}
-    lines = []
     with sessions() as session:
-        for row in settings.rows(SOURCES, session):
-            if row.retired is not None or row.origin == FILE:
-                continue
-            if row.name not in named:
-                lines.append(f"source {row.name}: not in config.toml (made by {row.changed_by})")
-                continue
-            lines += [f"source {row.name}.{key}: {mine!r} in effect (by {row.changed_by}), config.toml: {theirs!r}"
-                      for key, (theirs, mine) in settings.differences(SOURCES, row, config).items()]
-    return lines
+        return [f"source {line}" for row in settings.rows(SOURCES, session)
+                for line in settings.divergence(SOURCES, row, config)]

@@ -32,12 +32,12 @@ _SUBJECT = "publisher-subject-0f6c2d"  # where the Subject line goes (see letter
 def letter_bytes(config: Config, letter: Letter, now: datetime) -> tuple[bytes, str]:
     """The message as sent, and its Message-ID. Its Subject is encoded by mail/message.py
     `text_header`, not by the email package, whose folding loses spaces in non-ASCII text."""
-    message = compose_letter(config, letter, now)
+    message = _compose(config, letter, now)
     raw = message.as_bytes().replace(f"Subject: {_SUBJECT}\r\n".encode(), text_header("Subject", letter.subject), 1)
     return raw, str(message["Message-ID"])
 
 
-def compose_letter(config: Config, letter: Letter, now: datetime) -> EmailMessage:
+def _compose(config: Config, letter: Letter, now: datetime) -> EmailMessage:
     # CRLF line ends, as SMTP needs them; UTF-8 headers for an internationalized address.
     message = EmailMessage(policy=SMTP if letter.to.isascii() else SMTPUTF8)
     message["From"] = config.sender_in(letter.language)

@@ -5,11 +5,10 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from datetime import datetime
-from typing import Any
 
 from sqlalchemy.orm import Session
 
-from publisher.config import Config, Digest
+from publisher.config import Digest
 from publisher.config.write import digest_values
 from publisher.errors import UnknownDigest
 from publisher.store import settings
@@ -17,8 +16,7 @@ from publisher.store.choices import pin_default_readers
 from publisher.store.models import StoredDigest, StoredSettings
 from publisher.store.settings import FILE, OPERATOR, Change, Kind
 
-__all__ = ["DIGESTS", "FILE", "OPERATOR", "Change", "differences", "digest_named", "digest_of", "retire",
-           "save", "stored_rows"]
+__all__ = ["DIGESTS", "FILE", "OPERATOR", "Change", "digest_named", "digest_of", "retire", "save", "stored_rows"]
 
 
 def _pin(session: Session, before: Digest | None, after: Digest, others: Sequence[Digest]) -> None:
@@ -53,6 +51,3 @@ def retire(session: Session, name: str, origin: str, actor: str, now: datetime) 
     """The digest makes no more editions (its editions and pages stay); None when it was retired."""
     return settings.retire(DIGESTS, session, name, origin, actor, now)
 
-
-def differences(row: StoredSettings, config: Config) -> dict[str, tuple[Any, Any]]:
-    return settings.differences(DIGESTS, row, config)

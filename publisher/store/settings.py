@@ -170,5 +170,16 @@ def differences(kind: Kind[M], row: StoredSettings, config: Config) -> dict[str,
     return {key: (theirs.get(key), value) for key, value in mine.items() if theirs.get(key) != value}
 
 
+def divergence(kind: Kind[M], row: StoredSettings, config: Config) -> list[str]:
+    """What an item in effect that an operator changed says differently from config.toml: a line
+    per key, or one line when the file lacks it; nothing for one that follows the file."""
+    if row.retired is not None or row.origin == FILE:
+        return []
+    if row.name not in {_name(item) for item in kind.of_file(config)}:
+        return [f"{row.name}: not in config.toml (made by {row.changed_by})"]
+    return [f"{row.name}.{key}: {mine!r} in effect (by {row.changed_by}), config.toml: {theirs!r}"
+            for key, (theirs, mine) in differences(kind, row, config).items()]
+
+
 def _name(item: BaseModel) -> str:
     return str(vars(item)["name"])  # (every Kind's model has one: its primary key)
