@@ -110,12 +110,13 @@ def test_the_rest_is_the_app_behind_the_proxy_with_each_header_once(proxied) -> 
     nginx, app, _config = proxied
     page = re.search(r"http://127\.0\.0\.1:8080(/releases/[^\"<]+)", httpx.get(app + "/feeds/cn/atom.xml").text)
     assert page is not None
-    for path in ("/", "/healthz", "/subscribe", page.group(1)):
+    for path in ("/", "/healthz", "/subscribe", page.group(1), "/feeds/?lang=mn", "/feeds"):
         ours, theirs = httpx.get(app + path), httpx.get(nginx + path)
         assert (theirs.status_code, theirs.headers["content-type"]) == (ours.status_code, ours.headers["content-type"])
         assert [name for name, _ in theirs.headers.multi_items()].count("x-frame-options") == 1
-        if path in ("/", page.group(1)):  # (the others hold times and form tokens of their own)
+        if path not in ("/healthz", "/subscribe"):  # (they hold times and form tokens of their own)
             assert theirs.content == ours.content
+    assert 'lang="mn"' in httpx.get(nginx + "/feeds/", headers={"Accept-Language": "mn"}).text  # the app's page
 
 
 def test_nginx_lets_a_subscriber_upload_through_and_the_app_asks_who_sends_it(proxied) -> None:  # type: ignore[no-untyped-def]

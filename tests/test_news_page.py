@@ -8,6 +8,7 @@ import json
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
+import feedparser
 import httpx
 import lxml.html
 import pytest
@@ -101,6 +102,26 @@ def test_the_news_speaks_the_readers_language_and_keeps_it(site) -> None:  # typ
     assert mongolian.cssselect("h1")[0].text == "Хятад"
 
 
+def test_the_feeds_index_names_each_feed_in_the_readers_language(site) -> None:  # type: ignore[no-untyped-def]  # noqa: F811
+    base, *_ = site
+    for language, names in (("zh_Hans", ["中国", "蒙古", "所有国家"]), ("mn", ["Хятад", "Монгол", "Бүх улс"]),
+                            ("en", ["China", "Mongolia", "All countries"])):
+        response, tree = page(base + "/feeds/", lang=language)
+        tag = language.replace("_", "-")
+        assert response.headers["content-language"] == tag and tree.get("lang") == tag
+        assert [strong.text for strong in tree.cssselect(".feeds strong")] == names
+        alternates = tree.cssselect("link[rel=alternate]")
+        assert len(alternates) == 9 and alternates[0].get("title") == f"{names[0]} (Atom)"
+        for link in tree.cssselect(".formats a"):  # each a feed of its type
+            feed = httpx.get(link.get("href").replace("http://127.0.0.1:8080", base))
+            assert feed.headers["content-type"].startswith(link.get("type"))
+            entries = (json.loads(feed.content)["items"] if link.get("type") == "application/feed+json"
+                       else feedparser.parse(feed.content).entries)
+            assert entries, link.get("href")
+    assert httpx.get(base + "/feeds/", headers={"Accept-Language": "mn"}).headers["content-language"] == "mn"
+    assert httpx.head(base + "/feeds/").status_code == 200
+
+
 def test_every_public_page_links_to_the_news_subscribing_the_digests_and_the_feeds(site) -> None:  # type: ignore[no-untyped-def]  # noqa: F811
     base, *_ = site
     _, news = page(base + "/", lang="mn")
@@ -121,7 +142,7 @@ def test_the_news_release_and_missing_pages_pass_axe_and_fit_a_phone(site, brows
     base, *_ = site
     browser.set_window_size(375, 812)
     problems = {}
-    for path in ("/", "/countries/mn/?q=social", "/releases/ilo-supports-inclusion-of-musculoskeletal-disorders-into"
+    for path in ("/", "/countries/mn/?q=social", "/feeds/", "/releases/ilo-supports-inclusion-of-musculoskeletal-disorders-into"
                  "-the-list-of", "/no/such/page"):
         browser.get(f"{base}{path}{'&' if '?' in path else '?'}lang={language}")
         assert browser.execute_script("return document.documentElement.lang") == language.replace("_", "-")

@@ -1,4 +1,6 @@
-"""The built feed files over HTTP: types, validators, 304s, gzip, HEAD; `/feeds/` is their index.
+"""The built feed files over HTTP: types, validators, 304s, gzip, HEAD; `/feeds/` is their index,
+in the reader's language (the built `index.html` is the same list in the site's, for a server
+that has only the files).
 
 `FeedFront` answers them, from memory (web/files.py), ahead of the app's middleware and routing:
 a feed reader's poll costs what a bare ASGI app's answer costs. The routes below remain for
@@ -11,18 +13,33 @@ import functools
 from email.utils import parsedate_to_datetime
 from pathlib import Path
 
-from fastapi import FastAPI, HTTPException
+from fastapi import FastAPI, HTTPException, Request
 from fastapi import Path as FastPath
+from fastapi.responses import HTMLResponse
 from starlette.types import ASGIApp, Receive, Scope, Send
 
 from publisher.config import Config
+from publisher.feeds.pages import OPML_NAME, listed_feeds
+from publisher.feeds.targets import feed_targets
+from publisher.urls import feed_url
 from publisher.web.files import FeedFiles, ServedFile
+from publisher.web.pages import Page
 
 _READS = ("GET", "HEAD")
 _MAX_PATH = 300
 
 
 def add_feed_routes(app: FastAPI, config: Config) -> None:
+    def index(request: Request) -> HTMLResponse:
+        return feeds_index(Page(request, config.site), config)
+
+    # The index first: the file route below would take "/feeds/" as an empty path.
+    for path, method, operation in (("/feeds/", "GET", "index"), ("/feeds/", "HEAD", "index_head"),
+                                    ("/feeds", "GET", "index_unslashed"), ("/feeds", "HEAD", "index_unslashed_head")):
+        app.add_api_route(path, index, methods=[method], response_class=HTMLResponse, operation_id=operation,
+                          include_in_schema=path == "/feeds/",
+                          summary="The index of every feed, with autodiscovery links, in the reader's language")
+
     # HEAD first in the decorators, so GET is the route registered first: a 405 then names
     # both (Starlette's GET routes answer HEAD too).
     @app.head("/feeds/{path:path}", operation_id="feed_file_head",
@@ -32,10 +49,14 @@ def add_feed_routes(app: FastAPI, config: Config) -> None:
     def feed_file(path: str = FastPath(..., max_length=_MAX_PATH)) -> None:
         raise HTTPException(404, "no such feed")  # a file that exists, FeedFront answered
 
-    @app.head("/feeds/", operation_id="index_head", summary="The headers of the feeds' index page")
-    @app.get("/feeds/", operation_id="index", summary="The index of every feed, with autodiscovery links")
-    def index() -> None:
-        raise HTTPException(404, "the feeds have not been built yet")
+
+def feeds_index(page: Page, config: Config) -> HTMLResponse:
+    """Each feed named in the reader's language: its country, or all of them."""
+    names = [page.texts.country(target.country, target.name) if target.country else page._("All countries")
+             for target in feed_targets(config)]
+    listed = listed_feeds(config)  # (the same targets, in the same order)
+    feeds = [{"name": name, "formats": feed.formats} for name, feed in zip(names, listed, strict=True)]
+    return page.render("feeds.html", title=page._("Feeds"), feeds=feeds, opml_url=feed_url(config, OPML_NAME))
 
 
 class FeedFront:
@@ -50,7 +71,7 @@ class FeedFront:
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         if scope["type"] == "http" and scope["method"] in _READS:
             path: str = scope["path"]
-            relative = "index.html" if path in ("/feeds/", "/feeds") else path[7:] if path.startswith("/feeds/") else ""
+            relative = path[7:] if path.startswith("/feeds/") else ""  # "/feeds/" itself: the app's page
             served = self.files.get(relative) if relative and len(relative) <= _MAX_PATH else None
             if served is not None:
                 await answer(scope, send, served)
