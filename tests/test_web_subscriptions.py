@@ -20,11 +20,14 @@ from publisher.store.models import Subscriber
 from publisher.web.app import create_app
 
 
-def subscribe(base: str, email: str, countries: list[str]) -> httpx.Response:
+def subscribe(base: str, email: str, countries: list[str], *, language: str | None = None) -> httpx.Response:
+    """The form as a reader fills it in; in `language`, the page and the mail chosen."""
+    where = f"/subscribe?lang={language}" if language else "/subscribe"
     with httpx.Client(base_url=base) as client:
-        form = client.get("/subscribe")
+        form = client.get(where)
         csrf = re.search(r'name="csrf" value="([^"]+)"', form.text).group(1)  # type: ignore[union-attr]
-        return client.post("/subscribe", data={"email": email, "countries": countries, "csrf": csrf})
+        data = {"email": email, "countries": countries, "csrf": csrf}
+        return client.post(where, data={**data, "language": language} if language else data)
 
 
 def send_digest(path: Path) -> str:
