@@ -105,8 +105,9 @@ def test_every_public_page_and_mail_in_each_language_passes_the_w3c_validator(we
         shown.page(f"{language}-edition", httpx.get(base + "/digests/china-weekly/1", params={"lang": language}))
         one_click = local(re.findall(r"<([^>]+)>", digest["List-Unsubscribe"])[0], base)
         shown.page(f"{language}-unsubscribe", httpx.get(one_click))
-        form = {"Content-Type": "application/x-www-form-urlencoded"}
-        shown.page(f"{language}-unsubscribed", httpx.post(one_click, content=b"List-Unsubscribe=One-Click", headers=form))
+        typed = {"Content-Type": "application/x-www-form-urlencoded"}
+        unsubscribing = httpx.post(one_click, content=b"List-Unsubscribe=One-Click", headers=typed)
+        shown.page(f"{language}-unsubscribed", unsubscribing)
     assert len(shown.files) == 3 * 21
     errors = vnu_errors(shown.files)
     assert {name: found for name, found in errors.items() if found} == {}
