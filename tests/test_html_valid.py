@@ -1,5 +1,7 @@
 """Every public page and every mail a reader gets, in en, zh-Hans and mn, as the W3C's Nu Html
-Checker (vnu, the validator behind validator.w3.org/nu) judges them: no error at all.
+Checker (vnu, the validator behind validator.w3.org/nu) judges them: no error at all; and as
+axe-core judges them in headless Chromium on a phone's screen: no violation, nothing wider than
+the screen.
 
 A reader's whole way is walked over real HTTP with the mail read from a real SMTP server:
 the news, a country, a search, the feeds, a release, a missing page, subscribing, the
@@ -18,7 +20,7 @@ import httpx
 import pytest
 from click.testing import CliRunner
 from helpers import local, need
-from test_console_browser import SQLITE_ONLY
+from test_console_browser import SQLITE_ONLY, axe_violations, fits
 from test_web_subscriptions import subscribe
 
 from publisher.cli import cli
@@ -68,9 +70,9 @@ class Documents:
         return self.keep(name, response.text)
 
 
-@pytest.mark.slow  # the JVM
+@pytest.mark.slow  # the JVM, headless Chromium
 @SQLITE_ONLY
-def test_every_public_page_and_mail_in_each_language_passes_the_w3c_validator(web, tmp_path: Path) -> None:  # type: ignore[no-untyped-def]
+def test_every_public_page_and_mail_in_each_language_passes_vnu_and_axe(web, browser, tmp_path: Path) -> None:  # type: ignore[no-untyped-def]
     base, path, _config, _sessions, server = web
     shown = Documents(tmp_path / "shown")
     release = re.search(r'href="(/releases/[^"?]+)', httpx.get(base + "/").text).group(1)  # type: ignore[union-attr]
@@ -110,4 +112,11 @@ def test_every_public_page_and_mail_in_each_language_passes_the_w3c_validator(we
         shown.page(f"{language}-unsubscribed", unsubscribing)
     assert len(shown.files) == 3 * 21
     errors = vnu_errors(shown.files)
+    assert {name: found for name, found in errors.items() if found} == {}
+    browser.set_window_size(375, 812)
+    for file in shown.files:  # (from the file: what a page shows needs nothing from the server)
+        browser.get(file.as_uri())
+        language = file.stem.split("-")[1]
+        assert browser.execute_script("return document.documentElement.lang") == language.replace("_", "-"), file.name
+        errors[file.name] = axe_violations(browser) + ([] if fits(browser) else ["wider than the phone"])
     assert {name: found for name, found in errors.items() if found} == {}

@@ -11,8 +11,6 @@ from pathlib import Path
 import feedparser
 import httpx
 import lxml.html
-import pytest
-from test_console_browser import axe_violations, fits
 from test_web_feeds import NOW, site  # noqa: F401 (a fixture)
 
 from publisher.jobs.imports import ImportRequest, import_files
@@ -134,52 +132,3 @@ def test_every_public_page_links_to_the_news_subscribing_the_digests_and_the_fee
         assert set(links) <= {"/?lang=mn", "/subscribe?lang=mn", "/digests/?lang=mn", "/feeds/?lang=mn"}, path
         for link in links:
             assert httpx.get(base + link).status_code == 200, link
-
-
-@pytest.mark.slow  # headless Chromium
-@pytest.mark.parametrize("language", ["en", "zh_Hans", "mn"])
-def test_the_news_release_and_missing_pages_pass_axe_and_fit_a_phone(site, browser, language: str) -> None:  # type: ignore[no-untyped-def]  # noqa: F811
-    base, *_ = site
-    browser.set_window_size(375, 812)
-    problems = {}
-    for path in ("/", "/countries/mn/?q=social", "/feeds/", "/no/such/page",
-                 "/releases/ilo-supports-inclusion-of-musculoskeletal-disorders-into-the-list-of"):
-        browser.get(f"{base}{path}{'&' if '?' in path else '?'}lang={language}")
-        assert browser.execute_script("return document.documentElement.lang") == language.replace("_", "-")
-        problems[path] = axe_violations(browser) + ([] if fits(browser) else ["wider than the phone"])
-    assert problems == {path: [] for path in problems}
-
-
-@pytest.mark.slow  # headless Chromium
-@pytest.mark.parametrize("language", ["en", "zh_Hans", "mn"])
-def test_the_digest_mail_passes_axe_and_fits_a_phone_in_each_language(site, browser, language: str) -> None:  # type: ignore[no-untyped-def]  # noqa: F811
-    """The HTML of a digest variant, as `digest preview` writes it (what the reader's mail
-    client shows), opened from a file."""
-    from publisher.jobs.samples import preview_digest
-
-    _base, config, sessions, folder = site
-    out = folder / f"preview-{language}"
-    written = preview_digest(sessions, config, "china-weekly", out, NOW, language=language)
-    assert written is not None
-    browser.set_window_size(375, 812)
-    browser.get((out / "china-weekly.html").as_uri())
-    assert browser.execute_script("return document.documentElement.lang") == language.replace("_", "-")
-    assert axe_violations(browser) + ([] if fits(browser) else ["wider than the phone"]) == []
-
-
-@pytest.mark.slow  # headless Chromium
-@pytest.mark.parametrize("language", ["en", "zh_Hans", "mn"])
-def test_the_confirmation_mail_passes_axe_in_each_language(site, browser, language: str) -> None:  # type: ignore[no-untyped-def]  # noqa: F811
-    """The letter a new reader gets, as the subscription sends it (subscribers/optin.py)."""
-    from publisher.i18n import texts
-    from publisher.subscribers.optin import _letter
-
-    _base, config, _sessions, folder = site
-    letter = _letter(config, "confirm", "reader@example.org", texts(language),
-                     {"confirm_url": "http://127.0.0.1:8080/confirm?token=x", "country_names": "China"})
-    page_file = folder / f"confirm-{language}.html"
-    page_file.write_text(letter.html, "utf-8")
-    browser.set_window_size(375, 812)
-    browser.get(page_file.as_uri())
-    assert browser.title == letter.subject
-    assert axe_violations(browser) + ([] if fits(browser) else ["wider than the phone"]) == []
