@@ -17,6 +17,7 @@ import subprocess
 from pathlib import Path
 
 import httpx
+import lxml.html
 import pytest
 from click.testing import CliRunner
 from helpers import local, need
@@ -43,6 +44,32 @@ def vnu_errors(files: list[Path]) -> dict[str, list[str]]:
         name = message.get("url", "").rsplit("/", 1)[-1]
         found.setdefault(name, []).append(f"{message.get('lastLine', '?')}: {message['message']}")
     return found
+
+
+# Latin words a Chinese or Mongolian reader may meet outside text marked lang="en": the names of
+# feed formats. (Addresses and links are taken out first.)
+NAMES = {"Atom", "RSS", "JSON Feed", "OPML"}
+_ADDRESSES = re.compile(r"\S+@\S+|https?://\S+")
+_LATIN = re.compile(r"[A-Za-z][A-Za-z'’-]+(?: [A-Za-z][A-Za-z'’-]+)*")
+
+
+def english_shown(html: str) -> set[str]:
+    """The Latin words a reader sees that are not in an element marked lang="en" (the <title>
+    aside: it cannot mark a release's English title inside it)."""
+    found: set[str] = set()
+    for element in lxml.html.fromstring(html).iter():
+        if not isinstance(element.tag, str) or element.tag in ("style", "script", "title", "head"):
+            continue
+        if _language(element) != "en" and element.text:
+            found.update(_LATIN.findall(_ADDRESSES.sub(" ", element.text)))
+        parent = element.getparent()
+        if parent is not None and _language(parent) != "en" and element.tail:
+            found.update(_LATIN.findall(_ADDRESSES.sub(" ", element.tail)))
+    return found - NAMES
+
+
+def _language(element) -> str | None:  # type: ignore[no-untyped-def]
+    return next((e.get("lang") for e in (element, *element.iterancestors()) if e.get("lang")), None)
 
 
 def html_of(message) -> str:  # type: ignore[no-untyped-def]
@@ -111,6 +138,8 @@ def test_every_public_page_and_mail_in_each_language_passes_vnu_and_axe(web, bro
         unsubscribing = httpx.post(one_click, content=b"List-Unsubscribe=One-Click", headers=typed)
         shown.page(f"{language}-unsubscribed", unsubscribing)
     assert len(shown.files) == 3 * 21
+    english = {file.name: english_shown(file.read_text("utf-8")) for file in shown.files if "-en-" not in file.name}
+    assert {name: words for name, words in english.items() if words} == {}
     errors = vnu_errors(shown.files)
     assert {name: found for name, found in errors.items() if found} == {}
     browser.set_window_size(375, 812)
