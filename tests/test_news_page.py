@@ -43,7 +43,7 @@ def test_the_news_lists_every_release_newest_first_by_year_with_links_that_work(
     assert links == {"Get the news by email": "/subscribe", "Feeds": "/feeds/", "Digests": "/digests/"}
     for link in [*links.values(), tree.cssselect(".news h3 a")[0].get("href")]:
         assert httpx.get(base + link).status_code == 200, link
-    assert "Image: © ShutterStock 2023" in response.text
+    assert "Image: © ShutterStock 2023" in tree.text_content()
 
 
 def test_pages_of_twenty_and_a_country_of_its_own(site) -> None:  # type: ignore[no-untyped-def]  # noqa: F811
