@@ -6,8 +6,8 @@
 Each query goes through `store.releases.news` (what `/` and `/countries/cn/` run) and, in the
 same run, as the same SQL written by hand on a plain sqlite3 connection: the baseline. Reports
 the median of each in ms and their ratio. Targets: every ratio <= 1.5; a search <= 300 ms (a
-scan of the folded text: README says why there is no index). Most of a first page's time is counting every release
-of its scope, which "Page 1 of N" needs; the baseline counts too.
+scan of the folded text: README says why there is no index). Most of a first page's time is
+counting every release of its scope, which "Page 1 of N" needs; the baseline counts too.
 The generated database is kept in $TMPDIR/publisher-bench so a second run starts at once.
 """
 

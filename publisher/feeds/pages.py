@@ -30,6 +30,7 @@ class FeedFormat:
 class ListedFeed:
     title: str
     formats: tuple[FeedFormat, ...]
+    country: str | None  # its code; None: the feed of every country
 
 
 def listed_feeds(config: Config) -> list[ListedFeed]:
@@ -39,7 +40,7 @@ def listed_feeds(config: Config) -> list[ListedFeed]:
 def _listed(config: Config, target: FeedTarget) -> ListedFeed:
     formats = tuple(FeedFormat(feed_url(config, f"{target.code}/{name}"), media_type, label)
                     for name, media_type, label in FEED_FILES)
-    return ListedFeed(feed_title(config, target), formats)
+    return ListedFeed(feed_title(config, target), formats, target.country)
 
 
 def render_index(config: Config) -> bytes:

@@ -20,7 +20,7 @@ from starlette.types import ASGIApp, Receive, Scope, Send
 
 from publisher.config import Config
 from publisher.feeds.pages import OPML_NAME, listed_feeds
-from publisher.feeds.targets import feed_targets
+from publisher.i18n import country_names
 from publisher.urls import feed_url
 from publisher.web.files import FeedFiles, ServedFile
 from publisher.web.pages import Page
@@ -52,10 +52,8 @@ def add_feed_routes(app: FastAPI, config: Config) -> None:
 
 def feeds_index(page: Page, config: Config) -> HTMLResponse:
     """Each feed named in the reader's language: its country, or all of them."""
-    names = [page.texts.country(target.country, target.name) if target.country else page._("All countries")
-             for target in feed_targets(config)]
-    listed = listed_feeds(config)  # (the same targets, in the same order)
-    feeds = [{"name": name, "formats": feed.formats} for name, feed in zip(names, listed, strict=True)]
+    feeds = [{"name": country_names(config, [feed.country], page.texts) if feed.country else page._("All countries"),
+              "formats": feed.formats} for feed in listed_feeds(config)]
     return page.render("feeds.html", title=page._("Feeds"), feeds=feeds, opml_url=feed_url(config, OPML_NAME))
 
 
