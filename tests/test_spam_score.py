@@ -11,12 +11,9 @@ import subprocess
 
 import httpx
 import pytest
-from click.testing import CliRunner
 from helpers import local, need
 from test_console_browser import SQLITE_ONLY
-from test_web_subscriptions import subscribe
-
-from publisher.cli import cli
+from test_web_subscriptions import send_digest, subscribe
 
 LANGUAGES = ("en", "zh_Hans", "mn")
 # What a message made on a test machine cannot avoid (never relayed, no Received header), and
@@ -49,7 +46,7 @@ def test_the_confirmation_and_the_digest_in_each_language_score_nothing_of_their
         text = server.to(email)[0].message.get_body(("plain",)).get_content()
         confirm = re.search(r"(https?://\S+/confirm\?\S+)", text)
         assert httpx.get(local(confirm.group(1), base)).status_code == 200  # type: ignore[union-attr]
-    sent = CliRunner().invoke(cli, ["--config", str(path), "digest", "send", "china-weekly"]).stdout
+    sent = send_digest(path)
     assert sent.endswith("3 sent, 0 failed\n"), sent
     scores = {}
     for language in LANGUAGES:
