@@ -7,6 +7,7 @@ from __future__ import annotations
 import json
 import logging
 import sys
+from collections.abc import Callable
 from datetime import UTC, datetime
 
 FORMATS = ("text", "json")
@@ -14,26 +15,46 @@ FORMATS = ("text", "json")
 _CHATTY = ("alembic", "apscheduler", "httpx", "flufl.bounce")  # flufl.bounce: a line per detector tried
 
 
+# A line from its parts: the formatters below use these, and so does a writer that makes its lines
+# without a LogRecord (web/accesslog.py), in the same format.
+Line = Callable[[float, str, str, str], str]
+
+
+def text_line(created: float, level: str, name: str, message: str) -> str:
+    message = " ".join(message.splitlines())  # one event, one line
+    return f"{_time(created)} {level} {name}: {message}"
+
+
+def json_line(created: float, level: str, name: str, message: str) -> str:
+    return json.dumps(_entry(created, level, name, message), ensure_ascii=False)
+
+
+def _entry(created: float, level: str, name: str, message: str) -> dict[str, str]:
+    return {"time": _time(created), "level": level, "logger": name, "message": message}
+
+
 class _TextFormatter(logging.Formatter):
+    line: Line = staticmethod(text_line)
+
     def format(self, record: logging.LogRecord) -> str:
-        message = " ".join(record.getMessage().splitlines())  # one event, one line
-        line = f"{_time(record)} {record.levelname} {record.name}: {message}"
+        line = text_line(record.created, record.levelname, record.name, record.getMessage())
         if record.exc_info:
             line += "\n" + self.formatException(record.exc_info)
         return line
 
 
 class _JsonFormatter(logging.Formatter):
+    line: Line = staticmethod(json_line)
+
     def format(self, record: logging.LogRecord) -> str:
-        entry = {"time": _time(record), "level": record.levelname, "logger": record.name,
-                 "message": record.getMessage()}
+        entry = _entry(record.created, record.levelname, record.name, record.getMessage())
         if record.exc_info:
             entry["exception"] = self.formatException(record.exc_info)
         return json.dumps(entry, ensure_ascii=False)
 
 
-def _time(record: logging.LogRecord) -> str:
-    return datetime.fromtimestamp(record.created, UTC).isoformat(timespec="milliseconds").replace("+00:00", "Z")
+def _time(created: float) -> str:
+    return datetime.fromtimestamp(created, UTC).isoformat(timespec="milliseconds").replace("+00:00", "Z")
 
 
 class _StderrHandler(logging.StreamHandler):  # type: ignore[type-arg]
@@ -63,6 +84,14 @@ def setup_logging(verbose: bool = False, fmt: str = "text") -> None:
         logger.propagate = True
     for chatty in _CHATTY:
         logging.getLogger(chatty).setLevel(logging.DEBUG if verbose else logging.WARNING)
+
+
+def line_in_use() -> Line:
+    """How publisher's handler writes a line (text or JSON, as set up); text when none is set up."""
+    for handler in logging.getLogger().handlers:
+        if isinstance(handler, _StderrHandler) and isinstance(handler.formatter, _JsonFormatter | _TextFormatter):
+            return handler.formatter.line
+    return text_line
 
 
 def remove_handlers() -> None:

@@ -73,6 +73,8 @@ def test_serve_logs_its_address_and_each_request_with_the_time(tmp_path, log_for
                 assert time.monotonic() < deadline and server.poll() is None
                 time.sleep(0.1)
         assert httpx.get(f"http://127.0.0.1:{port}/feeds/nope.xml").status_code == 404
+        with httpx.Client(base_url=f"http://127.0.0.1:{port}") as client:  # lines written on stop too
+            assert all(client.get(f"/healthz?n={n}").status_code == 200 for n in range(50))
     finally:
         server.terminate()
         _, err = server.communicate(timeout=20)
@@ -86,4 +88,7 @@ def test_serve_logs_its_address_and_each_request_with_the_time(tmp_path, log_for
         assert all(re.match(stamp + r" (INFO|WARNING|ERROR) ", line) for line in lines), lines
         messages = lines
     assert any(f"http://127.0.0.1:{port}" in message for message in messages), messages
-    assert any('"GET /feeds/nope.xml HTTP/1.1" 404' in message for message in messages), messages
+    assert any(re.search(r'(^|: )127\.0\.0\.1:\d+ - "GET /feeds/nope.xml HTTP/1.1" 404$', message)
+               for message in messages), messages
+    assert sorted(int(n) for message in messages for n in re.findall(r'"GET /healthz\?n=(\d+) HTTP/1.1" 200$',
+                                                                      message)) == list(range(50))

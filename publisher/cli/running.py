@@ -27,7 +27,7 @@ from publisher.run.reachable import warn_unless_served
 from publisher.run.scheduler import describe_schedules, run_forever
 from publisher.store.processes import Presence, recent_processes
 from publisher.store.statuses import ProcessRole, ProcessState
-from publisher.web.server import server_options
+from publisher.web.server import served_app, server_options
 
 log = logging.getLogger("publisher")
 
@@ -82,8 +82,8 @@ def _start_web(app: App) -> Any:
     except OSError as exc:
         raise click.ClickException(f"cannot serve http://{host}:{port}/ ({exc.strerror or exc}): is another "
                                    "process using that port? (web.host, web.port)") from None
-    server = uvicorn.Server(uvicorn.Config(create_app(app.config, app.sessions), host=host, port=port,
-                                           **server_options(app.config.web)))
+    served = served_app(create_app(app.config, app.sessions), app.config.web)
+    server = uvicorn.Server(uvicorn.Config(served, host=host, port=port, **server_options(app.config.web)))
     threading.Thread(target=server.run, kwargs={"sockets": [listening]}, name="web", daemon=True).start()
     log.info("serving http://%s:%d/", host, port)
     return server
@@ -102,7 +102,7 @@ def serve(app: App, host: str | None, port: int | None) -> None:
 
     from publisher.web.app import create_app
 
-    web = create_app(app.config, app.sessions)
+    web = served_app(create_app(app.config, app.sessions), app.config.web)
     warn_unless_served(app.config.site.base_url)
     uvicorn.run(web, host=host or app.config.web.host, port=port or app.config.web.port,
                 **server_options(app.config.web))

@@ -1,0 +1,87 @@
+"""The access log of `publisher serve` and `publisher run` (web.access_log): a line per request, as
+uvicorn's own reads (`127.0.0.1:50000 - "GET /feeds/all.atom HTTP/1.1" 200`), in the process's log
+format, made without `logging`.
+
+uvicorn's access log made a LogRecord per request (finding its caller on the stack, formatting,
+quoting the path): measured, a quarter of a feed poll's rate (benchmarks/web.py). Here a request
+only notes its parts; a thread turns them into lines and writes them a few times a second, and
+whatever is left when the server stops."""
+
+from __future__ import annotations
+
+import sys
+import threading
+import time
+import urllib.parse
+from collections import deque
+from typing import Any
+
+from starlette.types import ASGIApp, Message, Receive, Scope, Send
+
+from publisher.logs import Line, line_in_use
+
+_LOGGER = "uvicorn.access"  # the name uvicorn's own lines carried: a log collector's filters stay true
+_EVERY = 0.2  # seconds between writes
+
+# client, method, path, query string, HTTP version, status
+_Noted = tuple[float, Any, str, str, bytes, str, int]
+
+
+class AccessLog:
+    """ASGI middleware around the whole app: notes each answer's request and status when its
+    response starts (as uvicorn did)."""
+
+    def __init__(self, app: ASGIApp, line: Line | None = None) -> None:
+        self.app = app
+        self.line = line or line_in_use()
+        self.noted: deque[_Noted] = deque()  # appends and pops are atomic: no lock on a request's way
+        self.lock = threading.Lock()
+        threading.Thread(target=self._write_forever, name="access-log", daemon=True).start()
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] == "lifespan":
+            await self.app(scope, receive, self._flushing(send))
+            return
+        if scope["type"] != "http":
+            await self.app(scope, receive, send)
+            return
+        note = self.noted.append
+        parts = (scope.get("client"), scope["method"], scope.get("root_path", "") + scope["path"],
+                 scope["query_string"], scope["http_version"])
+
+        async def noting(message: Message) -> None:
+            if message["type"] == "http.response.start":
+                note((time.time(), *parts, message["status"]))
+            await send(message)
+
+        await self.app(scope, receive, noting)
+
+    def _flushing(self, send: Send) -> Send:
+        async def flushing(message: Message) -> None:
+            if message["type"] == "lifespan.shutdown.complete":
+                self.flush()
+            await send(message)
+
+        return flushing
+
+    def _write_forever(self) -> None:
+        while True:
+            time.sleep(_EVERY)
+            self.flush()
+
+    def flush(self) -> None:
+        """Write the lines noted so far (the thread does, every _EVERY seconds, and the server's
+        shutdown)."""
+        with self.lock:
+            noted = [self.noted.popleft() for _ in range(len(self.noted))]
+            if noted:
+                stream = sys.stderr  # whatever it is now (a test runner may swap it)
+                stream.write("".join(self.line(created, "INFO", _LOGGER, _message(*rest)) + "\n"
+                                     for created, *rest in noted))
+                stream.flush()
+
+
+def _message(client: Any, method: str, path: str, query: bytes, version: str, status: int) -> str:
+    where = f"{client[0]}:{client[1]}" if client else ""
+    target = urllib.parse.quote(path) + ("?" + query.decode("ascii") if query else "")
+    return f'{where} - "{method} {target} HTTP/{version}" {status}'
