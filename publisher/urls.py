@@ -23,6 +23,7 @@ UNSUBSCRIBE_PATH = "/unsubscribe"
 DIGESTS_PATH = "/digests/"
 DIGEST_FEED_PATH = "/digests/feed.xml"
 HEALTH_PATH = "/healthz"
+CLICK_PATH = "/r/"  # counted links: /r/{edition}.{variant}.{link}.{nonce}.{mac}
 
 
 def site_host(config: Config) -> str:
@@ -87,3 +88,8 @@ def digest_edition_url(config: Config, digest: str, number: int,
 
 def digest_feed_url(config: Config) -> str:
     return config.site.base_url + DIGEST_FEED_PATH
+
+
+def click_prefix(config: Config) -> str:
+    """Where counted links start: the rest is per message (publisher/clicks/links.py)."""
+    return config.site.base_url + CLICK_PATH

@@ -16,6 +16,7 @@ from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
+import httpx
 import pytest
 from mailserver import MailServer
 from sqlalchemy import select
@@ -111,11 +112,16 @@ def setup_store(path: Path, people: dict[str, tuple[str, str]] = PEOPLE
     config = load_config(path, environ={})
     sessions = open_store(config)
     import_files(sessions, config, [ImportRequest(str(SEED))], NOW)
+    add_people(sessions, people)
+    return config, sessions
+
+
+def add_people(sessions: sessionmaker[Session], people: dict[str, tuple[str, str]] = PEOPLE) -> None:
+    """`people` (address: (countries, status)) as subscribers."""
     with sessions.begin() as session:
         for address, (countries, status) in people.items():
             row = SubscriberRow(normalize_email(address), tuple(countries.split()), SubscriberStatus(status))
             save_subscribers(session, [row], SubscriberStatus.CONFIRMED, NOW)
-    return config, sessions
 
 
 def seeded(folder: Path, db_url: str, **feeds: str) -> tuple[Config, sessionmaker[Session]]:
@@ -150,6 +156,31 @@ def editions(sessions: sessionmaker[Session]) -> list[tuple[int, str]]:
 def local(url: str, base: str) -> str:
     """A link from a mail, pointed at the server the test runs."""
     return url.replace(SITE, base)
+
+
+def target_of(sessions: sessionmaker[Session], config: Config, link: str) -> str:
+    """Where a counted link from a mail leads (its MAC checked), as the edition stored it."""
+    from publisher.clicks.links import LinkSigner
+    from publisher.store.models import EditionLink
+    from publisher.subscribers.keys import signing_key
+
+    click = LinkSigner(signing_key(config)).check(link.split("/r/", 1)[1])
+    assert click is not None, link
+    with sessions() as session:
+        link_row = session.get(EditionLink, (click.variant, click.link))
+        assert link_row is not None, link
+        return link_row.target
+
+
+def open_link(url: str, base: str, **options: Any) -> httpx.Response:
+    """A link from a mail, opened as a reader's browser opens it: a counted link (/r/) through
+    its redirect, at the server the test runs."""
+    url = local(url, base)
+    if "/r/" in url:
+        redirect = httpx.get(url, follow_redirects=False)
+        assert redirect.status_code == 302, redirect.text
+        url = local(redirect.headers["location"], base)
+    return httpx.get(url, **options)
 
 
 def jing(paths: list[Path]) -> None:

@@ -11,7 +11,7 @@ from pathlib import Path
 import lxml.html
 import pytest
 from click.testing import CliRunner
-from helpers import NOW, SEED, mail_config, set_keys, setup_store
+from helpers import NOW, SEED, mail_config, set_keys, setup_store, target_of
 from mailserver import MailServer
 from sqlalchemy import select
 
@@ -83,7 +83,8 @@ def test_confirmed_followers_receive_one_complete_message_each(store, mail_serve
         Signer(signing_key(config)).verify("unsubscribe", token, subscriber.token_nonce)
         for link in re.findall(r'href="([^"]+)"', html):
             assert link.startswith(("http://127.0.0.1:8080/", "https://www.ilo.org/beijing"))
-        assert "http://127.0.0.1:8080/feeds/cn/atom.xml" in text
+        counted = re.findall(r"http://127\.0\.0\.1:8080/r/\S+", text)
+        assert "http://127.0.0.1:8080/feeds/cn/atom.xml" in {target_of(sessions, config, link) for link in counted}
         assert 'style="' in html  # CSS inlined
         assert "@media only screen and (max-width: 620px)" in html
     assert len(ids) == 2
@@ -291,7 +292,7 @@ def test_dkim_signature_covers_the_list_headers_and_verifies(tmp_path, db_url, m
 def test_more_waiting_than_max_items_says_how_many_and_moves_past_them(tmp_path, db_url, mail_server) -> None:  # type: ignore[no-untyped-def]
     path = mail_config(tmp_path, db_url, mail_server)
     set_keys(path, "digests", max_items="5")
-    _, sessions = setup_store(path, {"cn@example.org": ("CN", "confirmed")})
+    config, sessions = setup_store(path, {"cn@example.org": ("CN", "confirmed")})
     assert cli_run(path, "digest", "send", "china-weekly")[1] == \
         "china-weekly edition 1: 19 releases, 1 sent, 0 failed\n"
     text_part, html_part = mail_server.received[0].message.iter_parts()
@@ -300,10 +301,12 @@ def test_more_waiting_than_max_items_says_how_many_and_moves_past_them(tmp_path,
     # One count: the subject and the heading count all it carries, the body says what it leaves out.
     assert mail_server.received[0].message["Subject"].startswith("ILO China: 19 new releases (")
     assert text.splitlines()[1].startswith("19 new releases · ")
-    assert f"And 14 more new releases. Read them all:\n{page}\n" in text
-    assert "China feed: http://127.0.0.1:8080/feeds/cn/atom.xml" in text
+    more = re.search(r"And 14 more new releases\. Read them all:\n(\S+)\n", text).group(1)  # type: ignore[union-attr]
+    assert target_of(sessions, config, more) == page
+    feed = re.search(r"China feed: (\S+)", text).group(1)  # type: ignore[union-attr]
+    assert target_of(sessions, config, feed) == "http://127.0.0.1:8080/feeds/cn/atom.xml"
     html = " ".join(html_part.get_content().split())
-    assert f'And 14 more new releases:</strong> <a href="{page}"' in html
+    assert f'And 14 more new releases:</strong> <a href="{more}"' in html  # (one message: the same link)
     with sessions() as session:
         edition = session.scalars(select(Edition)).one()
         variant = session.scalars(select(EditionVariant)).one()

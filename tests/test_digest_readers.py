@@ -19,6 +19,7 @@ from helpers import (
     add_releases,
     local,
     mail_config,
+    open_link,
     set_keys,
     setup_store,
     start_run,
@@ -226,7 +227,7 @@ def test_a_test_copys_links_and_the_page_of_what_did_not_fit(
         mailed = mail_server.to("cn@example.org")[0].message
         text = next(mailed.iter_parts()).get_content().replace("\r\n", "\n")
         link = re.search(r"And 14 more new releases\. Read them all:\n(\S+)\n", text).group(1)  # type: ignore[union-attr]
-        page = httpx.get(local(link, base))
+        page = open_link(link, base)
         assert page.status_code == 200
         listed = [" ".join(a.text_content().split())
               for a in lxml.html.fromstring(page.text).cssselect(".item-title a")]

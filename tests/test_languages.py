@@ -10,7 +10,7 @@ import httpx
 import lxml.html
 import pytest
 from click.testing import CliRunner
-from helpers import local
+from helpers import local, open_link
 from sqlalchemy import select
 
 from publisher.cli import cli
@@ -79,8 +79,8 @@ def test_a_reader_who_chooses_chinese_gets_chinese_mail(web) -> None:  # type: i
     assert "/subscribe?lang=zh_Hans" in edition and "19 条新闻稿" in edition
     english = server.to("english@example.org")[-1].message
     assert 'class="item-title" lang=' not in english.get_body(("html",)).get_content()  # (English in English)
-    release = lxml.html.fromstring(httpx.get(titles[0].cssselect("a")[0].get("href").replace(
-        "http://127.0.0.1:8080", base), params={"lang": "zh_Hans"}).text)
+    release = lxml.html.fromstring(open_link(titles[0].cssselect("a")[0].get("href"), base,
+                                             params={"lang": "zh_Hans"}).text)
     assert release.get("lang") == "zh-Hans" and release.cssselect("h1")[0].get("lang") == "en"
     assert english["Subject"].startswith("ILO China: 19 new releases (")
     assert english["From"].addresses[0].display_name == "ILO Country Office for China and Mongolia"

@@ -12,6 +12,7 @@ from pydantic import AfterValidator, BaseModel, ConfigDict, Field, IPvAnyNetwork
 
 from publisher.config.values import (
     BaseUrl,
+    CountingWindow,
     CountryCode,
     Cron,
     Duration,
@@ -23,6 +24,7 @@ from publisher.config.values import (
     SessionLifetime,
     TimeZoneName,
     Translations,
+    UtmValue,
     Window,
     check_location,
 )
@@ -112,6 +114,17 @@ class Digest(Section):
     # A first edition carries releases published this long before it, no older (see
     # digest/select.py for the whole rule); `publisher digest start NAME --from DATE` overrides it.
     first_edition_window: Window = timedelta(days=14)
+    # Each link of the mail goes through {site.base_url}/r/..., counted without knowing who
+    # clicked (publisher/clicks/); false: the mail links directly.
+    track_links: bool = True
+    # Clicks are counted for this long after an edition is made; then its per-message values
+    # are folded into counts per link and deleted.
+    count_clicks_for: CountingWindow = timedelta(days=30)
+    # Added to the mail's links to the office's site (site.home_url) and this one, for their
+    # own web analytics; empty: not added.
+    utm_source: UtmValue = ""
+    utm_medium: UtmValue = ""
+    utm_campaign: UtmValue = ""
 
 
 class Smtp(Section):

@@ -106,6 +106,13 @@ Duration = Annotated[timedelta, BeforeValidator(parse_duration),
 Window = Annotated[timedelta, BeforeValidator(parse_duration),
                    AfterValidator(_between(timedelta(0), timedelta(days=3660), zero=True))]
 
+# How long an edition's clicks are counted (digest.count_clicks_for).
+CountingWindow = Annotated[timedelta, BeforeValidator(parse_duration),
+                           AfterValidator(_between(timedelta(minutes=59), timedelta(days=366)))]
+
+# A utm_* value added to links (no control characters; it is quoted into the URL).
+UtmValue = Annotated[str, Field(max_length=100, pattern=r"^[^\x00-\x1f\x7f]*$")]
+
 # A reply to any SMTP command may take up to 10 minutes (RFC 5321 4.5.3.2).
 ReplyTimeout = Annotated[timedelta, BeforeValidator(parse_duration),
                          AfterValidator(_between(timedelta(0), timedelta(minutes=10)))]

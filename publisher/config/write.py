@@ -25,6 +25,7 @@ def digest_values(digest: Digest) -> dict[str, Any]:
     values = digest.model_dump(mode="python")
     values["countries"] = list(digest.countries)
     values["first_edition_window"] = duration_text(digest.first_edition_window)
+    values["count_clicks_for"] = duration_text(digest.count_clicks_for)
     return values
 
 

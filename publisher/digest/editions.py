@@ -5,6 +5,7 @@ every delivery is final, completed exactly once."""
 from __future__ import annotations
 
 import logging
+import secrets
 from dataclasses import dataclass
 from datetime import datetime
 from typing import Any, cast
@@ -23,6 +24,7 @@ from publisher.store.locks import edition_key, take_turn
 from publisher.store.models import (
     Delivery,
     Edition,
+    EditionLink,
     EditionRelease,
     EditionVariant,
     Subscriber,
@@ -152,6 +154,11 @@ def open_edition(
                 for variant in plan.variants}
     session.add_all(variants.values())
     session.flush()
+    links = [{"variant_id": row.id, "number": number, "target": link.target, "kind": link.kind,
+              "release_id": link.release_id}
+             for key, row in variants.items() for number, link in rendered[key][0].links.items()]
+    if links:
+        session.execute(insert(EditionLink), links)
     # The releases this plan found, not a query again: one stored meanwhile waits for the next.
     if plan.waiting.releases:
         session.execute(insert(EditionRelease), [{"edition_id": edition.id, "release_id": release}
@@ -168,6 +175,7 @@ def new_edition(digest: Digest, waiting: Waiting, number: int, *, period: str,
     return Edition(
         digest=digest.name, number=number, period=period, status=EditionStatus.SENDING,
         created=now, since=waiting.period.since, message_key=new_nonce()[:16],
+        click_key=secrets.token_hex(32) if digest.track_links else None,
         release_count=len(waiting.releases),
         more_count=max(len(waiting.releases) - digest.max_items, 0),
         first_published=min(published, default=None), last_published=max(published, default=None),

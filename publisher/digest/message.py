@@ -4,18 +4,25 @@ be filled in."""
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from email.utils import parseaddr
 
+from sqlalchemy import select
+from sqlalchemy.orm import Session
+
+from publisher.clicks.links import LinkSigner, LinkTarget, MessageLinks
 from publisher.config import Config, Digest
 from publisher.digest.render import digest_title
 from publisher.languages import LANGUAGES
-from publisher.mail.message import Dkim, MessageFactory, Recipient
-from publisher.store.models import Edition, EditionVariant
+from publisher.mail.message import Dkim, Links, MessageFactory, Recipient, link_mark, no_links
+from publisher.store.models import Edition, EditionLink, EditionVariant
+from publisher.subscribers.keys import signing_key
 from publisher.subscribers.tokens import Signer
 from publisher.subscribers.verp import unsubscribe_address, verp_address
 from publisher.urls import (
     PREFERENCES_PATH,
     UNSUBSCRIBE_PATH,
+    click_prefix,
     site_host,
     token_url_prefix,
 )
@@ -50,12 +57,35 @@ class RecipientLinks:
         )
 
 
+def counted_links(session: Session, config: Config, variant: EditionVariant) -> Links:
+    """The variant's link marks filled with /r/ addresses made for each message (none when its
+    links were not counted)."""
+    numbers = session.scalars(select(EditionLink.number).where(EditionLink.variant_id == variant.id)).all()
+    if not numbers:
+        return no_links
+    return MessageLinks(LinkSigner(signing_key(config)), click_prefix(config), variant.edition_id, variant.id,
+                        {number: link_mark(number) for number in numbers})
+
+
+def direct_links(links: Mapping[int, LinkTarget]) -> Links:
+    """The variant's link marks filled with where they lead (a test copy, a preview: nobody's
+    clicks are counted)."""
+    values = {link_mark(number): link.target for number, link in links.items()}
+    return lambda: values
+
+
+def stored_targets(session: Session, variant_id: int) -> dict[int, LinkTarget]:
+    return {row.number: LinkTarget(row.target, row.kind, row.release_id)
+            for row in session.scalars(select(EditionLink).where(EditionLink.variant_id == variant_id))}
+
+
 def message_factory(config: Config, digest: Digest, variant: EditionVariant,
-                    dkim_key: Dkim | None, *, subject_prefix: str = "") -> MessageFactory:
+                    dkim_key: Dkim | None, *, subject_prefix: str = "",
+                    links: Links = no_links) -> MessageFactory:
     mailto = config.mail.unsubscribe_mailto or parseaddr(config.mail.sender)[1]
     return MessageFactory(
         sender=config.sender_in(variant.language), subject=subject_prefix + variant.subject,
         list_id=f"{digest.name}.{site_host(config)}", list_name=digest_title(config, digest),
         unsubscribe_mailto=mailto, html_part=variant.html, text_part=variant.text,
-        boundary=f"publisher_alt_{variant.id}", dkim_key=dkim_key,
+        boundary=f"publisher_alt_{variant.id}", dkim_key=dkim_key, links=links,
     )

@@ -4,16 +4,18 @@ recipient marks kept."""
 from __future__ import annotations
 
 import logging
-from collections.abc import Sequence
-from dataclasses import dataclass
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass, field
 from datetime import date, datetime
 from typing import Any
 from zoneinfo import ZoneInfo
 
+from publisher.clicks.links import LinkTarget
 from publisher.config import Config, Digest
+from publisher.digest.linkbook import LinkBook
 from publisher.i18n import ENGLISH, Texts, country_names, labelled
 from publisher.mail.lines import wrap_html, wrap_text
-from publisher.mail.message import MARK_PREFERENCES, MARK_RECIPIENT, MARK_UNSUBSCRIBE
+from publisher.mail.message import MARK_PREFERENCES, MARK_RECIPIENT, MARK_UNSUBSCRIBE, link_numbers
 from publisher.store.models import Release
 from publisher.templating import render
 from publisher.urls import digest_edition_url, feed_url, release_link
@@ -24,6 +26,7 @@ class Rendered:
     subject: str
     html: str  # CSS inlined (for mail); the recipient marks still in it
     text: str
+    links: Mapping[int, LinkTarget] = field(default_factory=dict)  # what each link mark in them stands for
 
 
 @dataclass(frozen=True)
@@ -69,19 +72,19 @@ def subject_of(digest: Digest, count: int, first: datetime, last: datetime, text
 
 def render_variant(config: Config, content: Content) -> Rendered:
     """The variant as mailed: subject, HTML with its CSS inlined, text."""
-    context = _context(config, content)
-    html = render("email/digest.html", context, config.mail.templates, texts=content.texts)
-    return Rendered(
-        subject=edition_subject(content.digest, content.published, content.texts),
-        html=wrap_html(inline_css(html)),
-        text=wrap_text(render("email/digest.txt", context, config.mail.templates, texts=content.texts)),
-    )
+    book = LinkBook(config, content.digest, counted=True)
+    context = _context(config, content, book)
+    html = wrap_html(inline_css(render("email/digest.html", context, config.mail.templates, texts=content.texts)))
+    text = wrap_text(render("email/digest.txt", context, config.mail.templates, texts=content.texts))
+    shown = link_numbers(html, text)
+    return Rendered(subject=edition_subject(content.digest, content.published, content.texts), html=html,
+                    text=text, links={n: link for n, link in enumerate(book.links, 1) if n in shown})
 
 
 def render_page(config: Config, content: Content) -> str:
     """The variant as its web page shows it (CSS left in its <style> block: browsers read it)."""
-    return render("email/digest.html", _context(config, content), config.mail.templates,
-                  texts=content.texts)
+    return render("email/digest.html", _context(config, content, LinkBook(config, content.digest, counted=False)),
+                  config.mail.templates, texts=content.texts)
 
 
 def inline_css(html: str) -> str:
@@ -96,7 +99,8 @@ def inline_css(html: str) -> str:
     return inlined
 
 
-def _context(config: Config, content: Content) -> dict[str, Any]:
+def _context(config: Config, content: Content, book: LinkBook) -> dict[str, Any]:
+    """The template's values; every link through `book`, in the order the mail shows them."""
     zone, texts = ZoneInfo(content.digest.timezone), content.texts
     countries = [config.country(code) for code in content.countries]
     dates = [moment.astimezone(zone).date() for moment in content.published]
@@ -105,17 +109,18 @@ def _context(config: Config, content: Content) -> dict[str, Any]:
         "number": content.number,
         "count": len(dates),
         "date_range": _date_range(texts, min(dates), max(dates)) if dates else "",
-        "releases": [_release(release, zone, texts, release_link(config, release.url, release.slug))
+        "releases": [_release(release, zone, texts, book.href(release_link(config, release.url, release.slug),
+                                                               "release", release.id))
                      for release in content.releases],
         "more": content.more,
-        "edition_url": digest_edition_url(config, content.digest.name, content.number,
-                                          content.countries),
+        "edition_url": book.href(digest_edition_url(config, content.digest.name, content.number,
+                                                    content.countries), "more") if content.more else "",
         "feeds": [{"name": texts.country(c.code, c.name),
-                   "url": feed_url(config, f"{c.code.lower()}/atom.xml")} for c in countries],
-        "feeds_page": feed_url(config, "index.html"),
+                   "url": book.href(feed_url(config, f"{c.code.lower()}/atom.xml"), "feed")} for c in countries],
+        "feeds_page": book.href(feed_url(config, "index.html"), "feeds"),
         "country_names": country_names(config, content.countries, texts),
         "site_name": config.site.name_in(texts.language),
-        "site_url": config.site.home,
+        "site_url": book.href(config.site.home, "site"),
         "recipient": MARK_RECIPIENT,
         "unsubscribe_url": MARK_UNSUBSCRIBE,
         "preferences_url": MARK_PREFERENCES,

@@ -27,7 +27,7 @@ from publisher.digest.claims import claim, next_chance, release, renew
 from publisher.digest.deliver import Deliverer, Job
 from publisher.digest.editions import complete_if_done
 from publisher.digest.lease import Lease
-from publisher.digest.message import RecipientLinks, message_factory
+from publisher.digest.message import RecipientLinks, counted_links, message_factory
 from publisher.digest.outage import Outage
 from publisher.digest.pace import SharedRate
 from publisher.digest.pausewatch import PauseWatch
@@ -78,7 +78,8 @@ def _variant_factories(sessions: sessionmaker[Session], config: Config, edition:
     with sessions() as session:
         digest = digest_named(session, edition.digest, retired=True)
         variants = session.scalars(select(EditionVariant).where(EditionVariant.edition_id == edition.id))
-        return {variant.id: (message_factory(config, digest, variant, dkim_key), variant.language)
+        return {variant.id: (message_factory(config, digest, variant, dkim_key,
+                                             links=counted_links(session, config, variant)), variant.language)
                 for variant in variants}
 
 

@@ -3,8 +3,8 @@
 from __future__ import annotations
 
 import secrets
-from collections.abc import Sequence
-from dataclasses import dataclass, replace
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass, field, replace
 from datetime import datetime
 from email.utils import parseaddr
 from pathlib import Path
@@ -12,9 +12,10 @@ from pathlib import Path
 from sqlalchemy import select
 from sqlalchemy.orm import Session, sessionmaker
 
+from publisher.clicks.links import LinkTarget
 from publisher.config import Config, Digest
 from publisher.digest.editions import new_edition, plan_edition, render_choice
-from publisher.digest.message import RecipientLinks, message_factory
+from publisher.digest.message import RecipientLinks, direct_links, message_factory, stored_targets
 from publisher.digest.select import Waiting, latest_releases
 from publisher.errors import InvalidValue
 from publisher.i18n import Texts, texts
@@ -44,6 +45,13 @@ class Sample:
     recipient: Recipient
     message: bytes
     latest: bool = False
+    links: Mapping[str, str] = field(default_factory=dict)  # each link mark: where it leads, directly
+
+    def html(self) -> str:
+        return personalize(self.variant.html, self.recipient, escape=True, links=self.links)
+
+    def text(self) -> str:
+        return personalize(self.variant.text, self.recipient, escape=False, links=self.links)
 
 
 def chosen_countries(digest: Digest, countries: Sequence[str] | None) -> tuple[str, ...]:
@@ -78,20 +86,23 @@ def sample_message(
             latest = found is not None
     if found is None:
         return None
-    edition, variant = found
+    edition, variant, targets = found
     links = RecipientLinks(config, edition, Signer(signing_key(config)))
     # Links that open a page saying it was a test copy, and an ID no mailbox has seen.
     recipient = replace(links.recipient(TEST_COPY_ID, address, TEST_COPY_NONCE, variant.language),
                         message_id=f"<{digest.name}.{edition.number}.test.{secrets.token_hex(8)}"
                                    f"@{site_host(config)}>")
     prefix = SAMPLE_PREFIX if latest else TEST_PREFIX
-    factory = message_factory(config, digest, variant, load_dkim(config), subject_prefix=prefix)
-    return Sample(edition, variant, chosen, recipient, factory.build(recipient, now, eight_bit=eight_bit), latest)
+    direct = direct_links(targets)  # a copy's clicks are nobody's: its links lead straight on
+    factory = message_factory(config, digest, variant, load_dkim(config), subject_prefix=prefix, links=direct)
+    return Sample(edition, variant, chosen, recipient, factory.build(recipient, now, eight_bit=eight_bit), latest,
+                  direct())
 
 
 def _edition_and_variant(session: Session, config: Config, digest: Digest,
                          chosen: tuple[str, ...], language: Texts, now: datetime,
-                         instead: Waiting | None = None) -> tuple[Edition, EditionVariant] | None:
+                         instead: Waiting | None = None
+                         ) -> tuple[Edition, EditionVariant, Mapping[int, LinkTarget]] | None:
     """The next edition's variant for `chosen` and `language` (or one of `instead`'s releases)."""
     plan = plan_edition(session, digest, now)
     if plan.resumed is not None and instead is None:  # what its readers of that choice are being sent
@@ -99,7 +110,7 @@ def _edition_and_variant(session: Session, config: Config, digest: Digest,
             EditionVariant.edition_id == plan.resumed.id,
             EditionVariant.countries == " ".join(chosen),
             EditionVariant.language == language.language)).first()
-        return None if variant is None else (plan.resumed, variant)
+        return None if variant is None else (plan.resumed, variant, stored_targets(session, variant.id))
     waiting = instead or plan.waiting
     assert waiting is not None
     if not waiting.count(chosen):
@@ -109,7 +120,7 @@ def _edition_and_variant(session: Session, config: Config, digest: Digest,
     variant = EditionVariant(id=0, countries=" ".join(chosen), language=language.language,
                              release_count=shown, more_count=more,
                              subject=rendered.subject, html=rendered.html, text=rendered.text)
-    return edition, variant
+    return edition, variant, rendered.links
 
 
 def send_test_copy(sessions: sessionmaker[Session], config: Config, name: str, address: str,
@@ -146,8 +157,8 @@ def preview_digest(sessions: sessionmaker[Session], config: Config, name: str, o
         return None
     out.mkdir(parents=True, exist_ok=True)
     files = {
-        out / f"{name}.html": personalize(sample.variant.html, sample.recipient, escape=True),
-        out / f"{name}.txt": personalize(sample.variant.text, sample.recipient, escape=False),
+        out / f"{name}.html": sample.html(),
+        out / f"{name}.txt": sample.text(),
     }
     for path, content in files.items():
         path.write_text(content, "utf-8")

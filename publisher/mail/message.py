@@ -14,7 +14,7 @@ import base64
 import html
 import os
 import re
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from datetime import datetime
 from email.header import Header
@@ -30,12 +30,31 @@ MARK_UNSUBSCRIBE = "PUBLISHER-MARK-UNSUBSCRIBE-URL"
 MARK_PREFERENCES = "PUBLISHER-MARK-PREFERENCES-URL"
 MARK_RECIPIENT = "PUBLISHER-MARK-RECIPIENT"
 _MARK_PREFIX = "PUBLISHER-MARK-"
-_MARKS = re.compile("PUBLISHER-MARK-(?:UNSUBSCRIBE-URL|PREFERENCES-URL|RECIPIENT)")
+_MARKS = re.compile(r"PUBLISHER-MARK-(?:UNSUBSCRIBE-URL|PREFERENCES-URL|RECIPIENT|LINK-\d+)")
 _LONGEST_ADDRESS = 254
 
 DKIM_HEADERS = [b"from", b"to", b"subject", b"date", b"message-id", b"list-id",
                 b"list-unsubscribe", b"list-unsubscribe-post", b"auto-submitted",
                 b"mime-version", b"content-type"]
+
+
+def link_mark(number: int) -> str:
+    """Where the address of a variant's link `number` goes (counted: a new one per message)."""
+    return f"{_MARK_PREFIX}LINK-{number}"
+
+
+def link_numbers(*parts: str) -> set[int]:
+    """The link marks the parts hold (a template need not show every link)."""
+    return {int(number) for part in parts for number in _LINK_MARKS.findall(part)}
+
+
+_LINK_MARKS = re.compile(r"PUBLISHER-MARK-LINK-(\d+)")
+# A variant's link marks and what each is filled with, for one message.
+Links = Callable[[], Mapping[str, str]]
+
+
+def no_links() -> Mapping[str, str]:
+    return {}
 
 
 @dataclass(frozen=True)
@@ -64,16 +83,18 @@ def load_dkim(config: Config, environ: Mapping[str, str] = os.environ) -> Dkim |
     return Dkim(mail.dkim_domain, mail.dkim_selector, key.encode())
 
 
-def personalize(template: str, recipient: Recipient, *, escape: bool) -> str:
-    values = _values(recipient, escape=escape)
+def personalize(template: str, recipient: Recipient, *, escape: bool,
+                links: Mapping[str, str] | None = None) -> str:
+    values = _values(recipient, links or {}, escape=escape)
     return _MARKS.sub(lambda match: values[match.group(0)], template)
 
 
-def _values(recipient: Recipient, *, escape: bool) -> dict[str, str]:
+def _values(recipient: Recipient, links: Mapping[str, str], *, escape: bool) -> dict[str, str]:
     values = {
         MARK_UNSUBSCRIBE: recipient.unsubscribe_url,
         MARK_PREFERENCES: recipient.preferences_url,
         MARK_RECIPIENT: recipient.address,
+        **links,
     }
     return {mark: html.escape(value) for mark, value in values.items()} if escape else values
 
@@ -99,10 +120,12 @@ class MessageFactory:
 
     def __init__(self, *, sender: str, subject: str, list_id: str, list_name: str,
                  unsubscribe_mailto: str, html_part: str, text_part: str, boundary: str,
-                 dkim_key: Dkim | None = None) -> None:
+                 dkim_key: Dkim | None = None, links: Links = no_links) -> None:
         self.envelope_sender = parseaddr(sender)[1]
+        self._links = links
         self._html, self._text = _Template(_crlf(html_part)), _Template(_crlf(text_part))
-        per_mark = max(_LONGEST_ADDRESS, len(unsubscribe_mailto) + 200)
+        # (every message's link addresses are as long as any other's)
+        per_mark = max(_LONGEST_ADDRESS, len(unsubscribe_mailto) + 200, *map(len, links().values()))
         self.eight_bit_ok = all(fits_8bit(part, _MARK_PREFIX, per_mark)
                                 for part in (html_part, text_part))
         self._boundary = boundary
@@ -119,8 +142,9 @@ class MessageFactory:
         ])
 
     def build(self, recipient: Recipient, when: datetime, *, eight_bit: bool = True) -> bytes:
-        text = self._text.fill(_values(recipient, escape=False))
-        html_part = self._html.fill(_values(recipient, escape=True))
+        links = self._links()  # the same for both parts: one message, one set of links
+        text = self._text.fill(_values(recipient, links, escape=False))
+        html_part = self._html.fill(_values(recipient, links, escape=True))
         head = b"".join([
             _address_header("To", recipient.address),
             f"Date: {format_datetime(when)}\r\n".encode(),

@@ -249,6 +249,10 @@ class Edition(Base):
     # When its deliveries were pruned (`publisher editions prune`), and how many each status had.
     pruned: Mapped[datetime | None] = mapped_column(UTCDateTime())
     delivery_counts: Mapped[str | None] = mapped_column(Text)  # JSON: {"sent": 998, "failed": 2}
+    # Random, made once when its links are counted: clicks keep a keyed hash of their message's
+    # random value, never the value. Deleted (with the clicks) when counting ends, at `counted`.
+    click_key: Mapped[str | None] = mapped_column(String(64))
+    counted: Mapped[datetime | None] = mapped_column(UTCDateTime())
 
 
 class EditionVariant(Base):
@@ -266,6 +270,42 @@ class EditionVariant(Base):
     subject: Mapped[str] = mapped_column(Text)
     html: Mapped[str] = mapped_column(Text)  # inlined once; recipient marks still in it
     text: Mapped[str] = mapped_column(Text)
+
+
+class EditionLink(Base):
+    """A counted link of a variant: where its /r/ address leads (nowhere else), and once counting
+    ended, what was counted."""
+
+    __tablename__ = "edition_links"
+
+    variant_id: Mapped[int] = mapped_column(ForeignKey("edition_variants.id", ondelete="CASCADE"),
+                                            primary_key=True)
+    number: Mapped[int] = mapped_column(Integer, primary_key=True)
+    target: Mapped[str] = mapped_column(Text)
+    release_id: Mapped[int | None] = mapped_column(ForeignKey("releases.id", ondelete="SET NULL"))
+    kind: Mapped[str] = mapped_column(String(20))  # release, more, feed, feeds, site
+    # Folded from link_clicks when counting ended (None until then).
+    clicks: Mapped[int | None] = mapped_column(Integer)
+    readers: Mapped[int | None] = mapped_column(Integer)
+    automatic: Mapped[int | None] = mapped_column(Integer)
+
+
+class LinkClick(Base):
+    """A click on a counted link while its edition is counted. `reader` is a keyed hash of the
+    message's random value (the same for every link of one message), which tells one reader
+    clicking twice from two readers and names nobody; `automatic` says why a click was set aside
+    (HEAD, a known crawler), or is empty."""
+
+    __tablename__ = "link_clicks"
+    __table_args__ = (Index("ix_link_clicks_edition", "edition_id", "variant_id", "link"),)
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    edition_id: Mapped[int] = mapped_column(ForeignKey("editions.id", ondelete="CASCADE"))
+    variant_id: Mapped[int] = mapped_column(Integer)
+    link: Mapped[int] = mapped_column(Integer)
+    reader: Mapped[str] = mapped_column(String(32))
+    at: Mapped[datetime] = mapped_column(UTCDateTime())
+    automatic: Mapped[str] = mapped_column(String(20), default="")
 
 
 class EditionRelease(Base):

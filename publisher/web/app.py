@@ -13,12 +13,14 @@ from datetime import datetime
 from fastapi import FastAPI
 from sqlalchemy.orm import Session, sessionmaker
 
+from publisher.clicks.links import LinkSigner
 from publisher.clock import utc_now
 from publisher.config import Config
 from publisher.mail.transport import Transport
 from publisher.subscribers.keys import signing_key
 from publisher.subscribers.tokens import Signer
 from publisher.web.bodies import BodyGuard
+from publisher.web.clicks import ClickFront, add_click_routes
 from publisher.web.console.routes import UPLOADS, add_console, before_body
 from publisher.web.digests import add_digest_routes
 from publisher.web.feeds import FeedFront, add_feed_routes
@@ -33,14 +35,17 @@ from publisher.web.subscribe import add_subscription_routes
 def create_app(config: Config, sessions: sessionmaker[Session],
                transport: Transport | None = None,
                clock: Callable[[], datetime] = utc_now) -> FeedFront:
-    """The app (FeedFront, answering feed files, around the FastAPI app); `transport` overrides
-    the configured mail transport (confirmation mails), `clock` the time the handlers see
-    (token ages, status changes, health)."""
+    """The app (FeedFront, answering feed files, and ClickFront, counted links, around the
+    FastAPI app); `transport` overrides the configured mail transport (confirmation mails),
+    `clock` the time the handlers see (token ages, status changes, health, clicks)."""
     app = FastAPI(title="publisher", version="1", docs_url=None, redoc_url=None)
-    signer = Signer(signing_key(config), clock)
+    key = signing_key(config)
+    signer = Signer(key, clock)
+    links = LinkSigner(key)
     add_subscription_routes(app, config, sessions, signer, transport, clock)
     add_digest_routes(app, config, sessions)
     add_feed_routes(app, config)
+    add_click_routes(app, config, links)
     add_release_routes(app, config, sessions)
     NewsPages(config, sessions).add_to(app)
     add_health_route(app, config, sessions, clock)
@@ -48,4 +53,4 @@ def create_app(config: Config, sessions: sessionmaker[Session],
     add_metrics_route(app, config, sessions, guard)
     app.add_middleware(BodyGuard, authenticate=before_body(guard), uploads=UPLOADS)
     add_security(app, config)  # its headers on every answer, BodyGuard's too
-    return FeedFront(app, config)
+    return FeedFront(ClickFront(app, sessions, config, links, clock), config)

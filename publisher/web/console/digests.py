@@ -22,7 +22,6 @@ from publisher.jobs import controls
 from publisher.jobs.disclosures import disclosed
 from publisher.jobs.samples import PREVIEW_ADDRESS, sample_message
 from publisher.languages import LANGUAGES, NAMES
-from publisher.mail.message import personalize
 from publisher.mail.transport import Transport
 from publisher.run.schedules import schedules
 from publisher.store.digests import FILE, digest_named, stored_rows
@@ -113,8 +112,7 @@ class DigestPages:
         if sample is None:
             page = ConsolePage(request, self.config, operator)
             return page.message(page._("Nothing to preview"), page._("Nothing is new for these readers."))
-        html = personalize(sample.variant.html, sample.recipient, escape=True)
-        return HTMLResponse(html, headers=NO_STORE)
+        return HTMLResponse(sample.html(), headers=NO_STORE)
 
     def test_copy(self, request: Request, name: str = Name, address: str = Form(..., max_length=320),
                   countries: str = Form("", max_length=200), language: str = Form("en", max_length=20),

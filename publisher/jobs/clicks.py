@@ -1,0 +1,85 @@
+"""Clicks on counted links: recorded in batches, and folded into counts per link when an
+edition's counting ends (its clicks and its key deleted). A click is a reader's action, not a
+change anyone made: it is not written to the audit log."""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Sequence
+from dataclasses import dataclass
+from datetime import UTC, datetime
+
+from sqlalchemy import delete, insert, select, update
+from sqlalchemy.orm import Session, sessionmaker
+
+from publisher.clicks.counts import edition_links, live_clicks
+from publisher.clicks.figures import Counted
+from publisher.clicks.links import reader_of
+from publisher.clicks.machines import set_aside
+from publisher.store.digests import digest_named
+from publisher.store.models import Edition, EditionLink, LinkClick
+
+log = logging.getLogger(__name__)
+
+
+@dataclass(frozen=True)
+class Noted:
+    """A click as the redirect saw it, before it is stored (the nonce only ever in memory)."""
+
+    at: float  # time.time()
+    edition: int
+    variant: int
+    link: int
+    nonce: str
+    key: str  # the edition's click key
+    method: str
+    user_agent: str
+
+
+def record_clicks(sessions: sessionmaker[Session], noted: Sequence[Noted]) -> int:
+    """Store the clicks (a keyed hash of each message's value, never the value), in one
+    transaction, of the editions still counted (a front may have noted some just after counting
+    ended); returns how many."""
+    if not noted:
+        return 0
+    with sessions.begin() as session:
+        counted = set(session.scalars(select(Edition.id).where(
+            Edition.id.in_({click.edition for click in noted}), Edition.click_key.is_not(None))))
+        rows = [{"edition_id": click.edition, "variant_id": click.variant, "link": click.link,
+                 "reader": reader_of(click.nonce, click.key), "at": datetime.fromtimestamp(click.at, UTC),
+                 "automatic": set_aside(click.method, click.user_agent)}
+                for click in noted if click.edition in counted]
+        if rows:
+            session.execute(insert(LinkClick), rows)
+    return len(rows)
+
+
+def close_counting(sessions: sessionmaker[Session], now: datetime) -> list[Edition]:
+    """Fold the clicks of every edition whose counting window (its digest's count_clicks_for)
+    has passed into counts per link, then delete them and the edition's key."""
+    with sessions() as session:
+        open_ = list(session.scalars(select(Edition).where(Edition.click_key.is_not(None))))
+        due = [edition.id for edition in open_
+               if edition.created + digest_named(session, edition.digest, retired=True).count_clicks_for <= now]
+    closed = []
+    for edition_id in due:
+        with sessions.begin() as session:
+            edition = session.get(Edition, edition_id)
+            if edition is not None and edition.click_key is not None:
+                _fold(session, edition, now)
+                closed.append(edition)
+    if closed:
+        log.info("clicks counted and folded for %d editions", len(closed))
+    return closed
+
+
+def _fold(session: Session, edition: Edition, now: datetime) -> None:
+    links = edition_links(session, edition.id)
+    counted = live_clicks(session, edition.id, links)
+    for link in links:
+        figures = counted.get((link.variant_id, link.number), Counted())
+        session.execute(update(EditionLink).where(EditionLink.variant_id == link.variant_id,
+                                                  EditionLink.number == link.number)
+                        .values(clicks=figures.clicks, readers=figures.readers, automatic=figures.automatic))
+    session.execute(delete(LinkClick).where(LinkClick.edition_id == edition.id))
+    edition.click_key, edition.counted = None, now

@@ -1,0 +1,239 @@
+"""Counted links over real HTTP, with the mail read from a real SMTP server: readers in two
+languages, a reader clicking twice, scanners (HEAD, a known crawler, every link in a second),
+forged links, and what the store keeps."""
+
+from __future__ import annotations
+
+import re
+import time
+from datetime import UTC, datetime, timedelta
+from urllib.parse import urlsplit
+
+import httpx
+import pytest
+from helpers import PEOPLE, SITE, SQLITE_ONLY, add_people, local, setup_store
+from sqlalchemy import func, inspect, select, update
+from sqlalchemy.orm import Session, sessionmaker
+from test_web_subscriptions import send_digest
+
+from publisher.clicks.figures import Counted, Seen, count_clicks
+from publisher.clicks.links import LinkSigner
+from publisher.jobs.clicks import close_counting
+from publisher.store.models import Edition, EditionLink, LinkClick, Release, Subscriber
+
+BROWSER = {"User-Agent": "Mozilla/5.0 (X11; Linux x86_64) AppleWebKit/537.36 (KHTML, like Gecko) "
+                         "Chrome/131.0.0.0 Safari/537.36"}
+READERS = ("cn@example.org", "second@example.org", "Both@example.org")  # the last in Mongolian
+COUNTED = re.compile(r"https?://[^\s\"<>]+/r/[^\s\"<>]+")
+
+
+def counted_links(server, address: str) -> list[str]:  # type: ignore[no-untyped-def]
+    """The counted links of the digest `address` received: its text part's, then its HTML's."""
+    text, html = (part.get_content() for part in server.to(address)[-1].message.iter_parts())
+    return list(dict.fromkeys(COUNTED.findall(text) + COUNTED.findall(html)))
+
+
+def wait_for_clicks(sessions: sessionmaker[Session], count: int) -> None:
+    deadline = time.monotonic() + 10
+    while True:
+        with sessions() as session:
+            stored = session.scalar(select(func.count()).select_from(LinkClick))
+        if stored == count or time.monotonic() > deadline:
+            assert stored == count
+            return
+        time.sleep(0.2)
+
+
+def follow(base: str, link: str, *, method: str = "GET", headers: dict[str, str] = BROWSER) -> httpx.Response:
+    return httpx.request(method, local(link, base), headers=headers, follow_redirects=False)
+
+
+@pytest.fixture
+def mailed(web, live_server):  # type: ignore[no-untyped-def]
+    """A digest of China sent to two readers in English (cn@, second@) and one in Mongolian (Both@)."""
+    _base, path, _config, sessions, _server = web
+    add_people(sessions, {**PEOPLE, "second@example.org": ("CN", "confirmed")})
+    with sessions.begin() as session:
+        session.execute(update(Subscriber).where(Subscriber.email == "Both@example.org").values(language="mn"))
+    sent = send_digest(path)
+    assert sent.endswith(" 3 sent, 0 failed\n"), sent
+    recorder = live_server[0].app.app.recorder  # (inside FeedFront: ClickFront's)
+    yield web
+    recorder.stop()  # what it noted written before the next test's store
+
+
+def test_each_link_is_counted_once_per_reader_and_leads_where_the_edition_said(mailed) -> None:  # type: ignore[no-untyped-def]
+    base, _path, _config, sessions, server = mailed
+    cn, second, mn = (counted_links(server, who) for who in READERS)
+    assert cn and mn and cn[0] != second[0]
+    with sessions() as session:
+        targets = {link.target for link in session.scalars(select(EditionLink))}
+    first = follow(base, cn[0])
+    assert first.status_code == 302 and first.headers["location"] in targets
+    assert urlsplit(first.headers["location"]).path.startswith("/") and first.headers["cache-control"] == "no-store"
+    follow(base, cn[0])  # the same reader again: one reader, two clicks
+    follow(base, second[0])
+    follow(base, second[1])
+    follow(base, mn[0])
+    follow(base, mn[1])
+    wait_for_clicks(sessions, 6)
+    with sessions() as session:
+        edition = session.scalars(select(Edition)).one()
+        figures = report(session, edition)
+    english, mongolian = (variant_of(sessions, link) for link in (cn[0], mn[0]))
+    assert english != mongolian and variant_of(sessions, second[0]) == english
+    assert figures[(english, 1)] == Counted(clicks=3, readers=2)
+    assert figures[(english, 2)] == Counted(clicks=1, readers=1)
+    assert figures[(mongolian, 1)] == Counted(clicks=1, readers=1)
+    assert figures[(mongolian, 2)] == Counted(clicks=1, readers=1)
+
+
+def test_scanners_are_set_aside_as_automatic(mailed) -> None:  # type: ignore[no-untyped-def]
+    base, _path, _config, sessions, server = mailed
+    cn, both, mn = (counted_links(server, who) for who in READERS)
+    assert follow(base, cn[0], method="HEAD").status_code == 302  # a HEAD leads on too, uncounted
+    crawler = {"User-Agent": "Mozilla/5.0 (compatible; Googlebot/2.1; +http://www.google.com/bot.html)"}
+    assert follow(base, mn[0], headers=crawler).status_code == 302
+    for link in both:  # a mail scanner following every link of its message at once
+        assert follow(base, link).status_code == 302
+    follow(base, mn[1])  # a reader
+    wait_for_clicks(sessions, 3 + len(both))
+    with sessions() as session:
+        figures = report(session, session.scalars(select(Edition)).one())
+    assert sum(counted.readers for counted in figures.values()) == 1
+    assert sum(counted.clicks for counted in figures.values()) == 1
+    assert sum(counted.automatic for counted in figures.values()) == 2 + len(both)
+
+
+@SQLITE_ONLY  # (the store's part is the counts': both stores count below)
+def test_a_changed_or_made_up_link_is_refused_and_none_leads_elsewhere(mailed) -> None:  # type: ignore[no-untyped-def]
+    base, _path, _config, sessions, server = mailed
+    link = counted_links(server, "cn@example.org")[0]
+    edition, variant, number, nonce, mac = urlsplit(link).path.removeprefix("/r/").split(".")
+    stem = f"{edition}.{variant}"
+    for changed in (f"{stem}.{int(number) + 1}.{nonce}.{mac}", f"{stem}.{number}.{nonce}x.{mac}",
+                    f"{stem}.{number}.{nonce}.{mac[:-1]}A", "1.1.1.x.y", f"{stem}.{number}.{nonce}.{mac}/https://evil.example/"):
+        answer = follow(base, f"{SITE}/r/{changed}")
+        assert answer.status_code in (400, 404) and "location" not in answer.headers, changed
+        assert answer.status_code == 404 or "does not work" in answer.text
+    with sessions() as session:
+        hosts = {urlsplit(target).hostname for target in session.scalars(select(EditionLink.target))}
+    for reader in READERS:
+        for link in counted_links(server, reader):
+            assert urlsplit(follow(base, link).headers["location"]).hostname in hosts
+
+
+@SQLITE_ONLY
+def test_a_withdrawn_release_lands_on_its_page_that_says_so(mailed) -> None:  # type: ignore[no-untyped-def]
+    base, _path, _config, sessions, server = mailed
+    link = counted_links(server, "cn@example.org")[0]
+    with sessions.begin() as session:
+        release_id = session.scalar(select(EditionLink.release_id).where(EditionLink.number == 1).limit(1))
+        session.execute(update(Release).where(Release.id == release_id).values(withdrawn=datetime.now(UTC)))
+    time.sleep(5.2)  # the front keeps a variant's links for 5 s
+    landed = follow(base, link)
+    assert urlsplit(landed.headers["location"]).path.startswith("/releases/")
+    assert httpx.get(local(landed.headers["location"], base)).status_code == 410
+
+
+def test_the_store_keeps_nothing_that_joins_a_click_to_a_reader(mailed) -> None:  # type: ignore[no-untyped-def]
+    base, _path, _config, sessions, server = mailed
+    readers = READERS
+    mailed_links = [counted_links(server, who) for who in readers]
+    for links in mailed_links:
+        follow(base, links[0])
+    wait_for_clicks(sessions, 3)
+    nonces = {urlsplit(links[0]).path.split(".")[3] for links in mailed_links}
+    message_ids = {server.to(who)[-1].message["Message-ID"] for who in readers}
+    columns = {column["name"] for column in inspect(sessions.kw["bind"]).get_columns("link_clicks")}
+    assert columns == {"id", "edition_id", "variant_id", "link", "reader", "at", "automatic"}
+    with sessions() as session:
+        subscriber_ids = {str(number) for number in session.scalars(select(Subscriber.id))}
+        clicks = session.scalars(select(LinkClick)).all()
+        for table in inspect(sessions.kw["bind"]).get_table_names():
+            for row in session.execute(select(_table(sessions, table))):
+                for value in row:
+                    assert not any(nonce in str(value) for nonce in nonces), table
+                    assert not any(str(value) == message_id for message_id in message_ids), table
+    assert {click.reader for click in clicks}.isdisjoint(subscriber_ids) and len({c.reader for c in clicks}) == 3
+
+
+def test_counting_ends_with_the_window_and_keeps_only_the_counts(mailed) -> None:  # type: ignore[no-untyped-def]
+    base, _path, _config, sessions, server = mailed
+    links = counted_links(server, "cn@example.org")
+    follow(base, links[0])
+    follow(base, links[0])
+    wait_for_clicks(sessions, 2)
+    with sessions() as session:
+        edition = session.scalars(select(Edition)).one()
+        before = report(session, edition)
+    assert close_counting(sessions, edition.created + timedelta(days=29)) == []
+    [closed] = close_counting(sessions, edition.created + timedelta(days=30))
+    with sessions() as session:
+        edition = session.get(Edition, closed.id)
+        assert edition is not None and edition.click_key is None and edition.counted is not None
+        assert session.scalar(select(func.count()).select_from(LinkClick)) == 0
+        after = report(session, edition)
+    assert {key: value for key, value in after.items() if value != Counted()} == before
+    assert follow(base, links[0]).status_code == 302  # the link still leads on, uncounted
+    time.sleep(1.5)
+    with sessions() as session:
+        assert session.scalar(select(func.count()).select_from(LinkClick)) == 0
+
+
+@pytest.mark.parametrize("db_url", ["sqlite"], indirect=True)
+def test_a_digest_may_link_directly_and_tag_its_links_for_the_offices_analytics(tmp_path, db_url, mail_server) -> None:  # type: ignore[no-untyped-def]
+    from helpers import mail_config
+
+    path = mail_config(tmp_path, db_url, mail_server)
+    text = path.read_text("utf-8").replace("[[digests]]\n", '[[digests]]\ntrack_links = false\nutm_source = "digest"\n'
+                                           'utm_campaign = "China weekly"\n', 1)
+    path.write_text(text, "utf-8")
+    _config, sessions = setup_store(path)
+    assert " sent, 0 failed" in send_digest(path)
+    mail = next(mail_server.to("cn@example.org")[-1].message.iter_parts()).get_content()
+    assert "/r/" not in mail
+    site_links = re.findall(rf"{re.escape(SITE)}/\S*", mail)
+    tagged = [link for link in site_links if "utm_source=digest&utm_campaign=China+weekly" in link]
+    assert tagged and all("unsubscribe" not in link and "preferences" not in link for link in tagged)
+    with sessions() as session:
+        assert session.scalar(select(func.count()).select_from(EditionLink)) == 0
+        assert session.scalars(select(Edition.click_key)).one() is None
+
+
+def test_a_changed_link_fails_its_check() -> None:
+    signer = LinkSigner("a signing key for this test, long enough")
+    mac = signer.mac(3, 7, 2, "nonce")
+    assert signer.check(f"3.7.2.nonce.{mac}") is not None
+    for tail in (f"3.7.1.nonce.{mac}", f"3.8.2.nonce.{mac}", f"4.7.2.nonce.{mac}", f"3.7.2.nonc.{mac}",
+                 "3.7.2.nonce", f"3.7.2.nonce.{mac}.x", f"-3.7.2.nonce.{mac}", f"3.7.2.nonce.{mac.lower()}"):
+        assert signer.check(tail) is None, tail
+    assert LinkSigner("another signing key for this test, long enough").check(f"3.7.2.nonce.{mac}") is None
+
+
+def test_a_message_whose_every_link_was_followed_at_once_is_a_machine() -> None:
+    start = datetime(2026, 12, 1, tzinfo=UTC)
+    at = [start + timedelta(seconds=s) for s in (0, 0.4, 1.1, 60)]
+    clicks = [Seen(1, 1, "scanner", at[0], ""), Seen(1, 2, "scanner", at[1], ""), Seen(1, 3, "scanner", at[2], ""),
+              Seen(1, 1, "reader", at[0], ""), Seen(1, 2, "reader", at[1], ""), Seen(1, 3, "reader", at[3], ""),
+              Seen(1, 1, "head", at[0], "head")]
+    counted = count_clicks(clicks, {1: {1, 2, 3}})
+    assert counted[(1, 1)] == Counted(clicks=1, readers=1, automatic=2)
+    assert counted[(1, 3)] == Counted(clicks=1, readers=1, automatic=1)
+
+
+def report(session: Session, edition: Edition) -> dict[tuple[int, int], Counted]:
+    from publisher.clicks.counts import edition_clicks
+
+    return edition_clicks(session, edition)
+
+
+def variant_of(sessions: sessionmaker[Session], link: str) -> int:
+    return int(urlsplit(link).path.split(".")[1])
+
+
+def _table(sessions: sessionmaker[Session], name: str):  # type: ignore[no-untyped-def]
+    from sqlalchemy import MetaData, Table
+
+    return Table(name, MetaData(), autoload_with=sessions.kw["bind"])
+
