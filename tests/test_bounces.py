@@ -482,7 +482,8 @@ def test_report_says_how_an_edition_went_and_lists_every_recipient(store, mail_s
     code, out = cli_run(path, "report", "china-weekly", "1", "--csv", str(out_file))
     assert code == 0, out
     assert re.fullmatch(r"china-weekly edition 1 \(\d{4}-\d\d-\d\d\): 4 recipients: 2 failed, 2 sent; "
-                        r"bounced 1 hard, 1 soft; 1 complained; 0 unsubscribed since\n", out), out
+                        r"bounced 1 hard, 1 soft; 1 complained; 0 unsubscribed since; "
+                        r"0 readers clicked \(0\.0% of 2\), 0 clicks, 0 set aside as automatic\n", out), out
     rows = out_file.read_text("utf-8").splitlines()
     assert rows[0] == "email,delivery,reply,bounce,unsubscribed_since"
     assert "dead@example.org,failed,550 5.1.1 User unknown,hard," in rows

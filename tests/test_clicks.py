@@ -4,6 +4,7 @@ forged links, and what the store keeps."""
 
 from __future__ import annotations
 
+import csv
 import re
 import time
 from datetime import UTC, datetime, timedelta
@@ -11,11 +12,14 @@ from urllib.parse import urlsplit
 
 import httpx
 import pytest
+from click.testing import CliRunner
 from helpers import PEOPLE, SITE, SQLITE_ONLY, add_people, local, setup_store
 from sqlalchemy import func, inspect, select, update
 from sqlalchemy.orm import Session, sessionmaker
 from test_web_subscriptions import send_digest
 
+from publisher.cli import cli
+from publisher.clicks.counts import edition_clicks
 from publisher.clicks.figures import Counted, Seen, count_clicks
 from publisher.clicks.links import LinkSigner
 from publisher.jobs.clicks import close_counting
@@ -62,8 +66,8 @@ def mailed(web, live_server):  # type: ignore[no-untyped-def]
     recorder.stop()  # what it noted written before the next test's store
 
 
-def test_each_link_is_counted_once_per_reader_and_leads_where_the_edition_said(mailed) -> None:  # type: ignore[no-untyped-def]
-    base, _path, _config, sessions, server = mailed
+def test_each_link_is_counted_once_per_reader_and_leads_where_the_edition_said(mailed, tmp_path) -> None:  # type: ignore[no-untyped-def]
+    base, path, _config, sessions, server = mailed
     cn, second, mn = (counted_links(server, who) for who in READERS)
     assert cn and mn and cn[0] != second[0]
     with sessions() as session:
@@ -86,6 +90,21 @@ def test_each_link_is_counted_once_per_reader_and_leads_where_the_edition_said(m
     assert figures[(english, 2)] == Counted(clicks=1, readers=1)
     assert figures[(mongolian, 1)] == Counted(clicks=1, readers=1)
     assert figures[(mongolian, 2)] == Counted(clicks=1, readers=1)
+    out = CliRunner().invoke(cli, ["--config", str(path), "report", "china-weekly", "--clicks-csv",
+                                   str(tmp_path / "clicks.csv")]).stdout
+    first, *table = out.splitlines()
+    assert first.endswith("; 3 readers clicked (100.0% of 3), 6 clicks, 0 set aside as automatic"), out
+    rows = list(csv.DictReader((tmp_path / "clicks.csv").open(encoding="utf-8")))
+    by_language = {row["what"]: row for row in rows if row["row"] == "language"}
+    english_row = by_language["en"]
+    assert (english_row["delivered"], english_row["readers"], english_row["clicks"]) == ("2", "2", "4")
+    assert (by_language["mn"]["readers"], by_language["mn"]["rate"]) == ("1", "1.0000")
+    with sessions() as session:
+        first_release = session.scalar(select(Release.title).where(Release.id == session.scalar(
+            select(EditionLink.release_id).where(EditionLink.variant_id == english, EditionLink.number == 1))))
+    [release] = [row for row in rows if row["row"] == "link" and row["what"] == first_release]
+    assert (release["kind"], release["delivered"], release["readers"], release["clicks"]) == ("release", "3", "3", "4")
+    assert any(first_release[:30] in line for line in table)
 
 
 def test_scanners_are_set_aside_as_automatic(mailed) -> None:  # type: ignore[no-untyped-def]
@@ -166,15 +185,17 @@ def test_counting_ends_with_the_window_and_keeps_only_the_counts(mailed) -> None
     wait_for_clicks(sessions, 2)
     with sessions() as session:
         edition = session.scalars(select(Edition)).one()
-        before = report(session, edition)
+        before = edition_clicks(session, edition)
     assert close_counting(sessions, edition.created + timedelta(days=29)) == []
     [closed] = close_counting(sessions, edition.created + timedelta(days=30))
     with sessions() as session:
         edition = session.get(Edition, closed.id)
         assert edition is not None and edition.click_key is None and edition.counted is not None
         assert session.scalar(select(func.count()).select_from(LinkClick)) == 0
-        after = report(session, edition)
-    assert {key: value for key, value in after.items() if value != Counted()} == before
+        after = edition_clicks(session, edition)
+    assert {key: value for key, value in after.links.items() if value != Counted()} == before.links
+    assert {key: value for key, value in after.variants.items() if value != Counted()} == before.variants
+    assert sum(counted.readers for counted in after.variants.values()) == 1
     assert follow(base, links[0]).status_code == 302  # the link still leads on, uncounted
     time.sleep(1.5)
     with sessions() as session:
@@ -217,15 +238,16 @@ def test_a_message_whose_every_link_was_followed_at_once_is_a_machine() -> None:
     clicks = [Seen(1, 1, "scanner", at[0], ""), Seen(1, 2, "scanner", at[1], ""), Seen(1, 3, "scanner", at[2], ""),
               Seen(1, 1, "reader", at[0], ""), Seen(1, 2, "reader", at[1], ""), Seen(1, 3, "reader", at[3], ""),
               Seen(1, 1, "head", at[0], "head")]
-    counted = count_clicks(clicks, {1: {1, 2, 3}})
+    figures = count_clicks(clicks, {1: {1, 2, 3}})
+    counted = figures.links
+    assert figures.variants[1] == Counted(clicks=3, readers=1, automatic=4)
     assert counted[(1, 1)] == Counted(clicks=1, readers=1, automatic=2)
     assert counted[(1, 3)] == Counted(clicks=1, readers=1, automatic=1)
 
 
 def report(session: Session, edition: Edition) -> dict[tuple[int, int], Counted]:
-    from publisher.clicks.counts import edition_clicks
-
-    return edition_clicks(session, edition)
+    """Per (variant, link)."""
+    return edition_clicks(session, edition).links
 
 
 def variant_of(sessions: sessionmaker[Session], link: str) -> int:
@@ -237,3 +259,53 @@ def _table(sessions: sessionmaker[Session], name: str):  # type: ignore[no-untyp
 
     return Table(name, MetaData(), autoload_with=sessions.kw["bind"])
 
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("db_url", ["sqlite"], indirect=True)
+def test_a_sigterm_loses_no_click(tmp_path, db_url) -> None:  # type: ignore[no-untyped-def]
+    """`publisher serve` stopped right after 300 clicks has written every one of them."""
+    import os
+    import signal
+    import subprocess
+    import sys
+    from email import message_from_bytes
+    from email.policy import default
+
+    from helpers import write_config
+    from mailserver import free_port
+
+    path = write_config(tmp_path, db_url)  # no SMTP server: the digest goes to the outbox
+    _config, sessions = setup_store(path, {"cn@example.org": ("CN", "confirmed")})
+    env = {**{k: v for k, v in os.environ.items() if not k.startswith("PUBLISHER_")},
+           "PUBLISHER_SECRET_KEY": "a signing key for this test, long enough"}
+    sent = subprocess.run([sys.executable, "-m", "publisher", "--config", str(path), "digest", "send", "china-weekly"],
+                          env=env, cwd=tmp_path, capture_output=True, text=True, timeout=60)
+    assert "1 sent" in sent.stdout, sent.stdout + sent.stderr
+    [mailed] = (tmp_path / "outbox" / "new").iterdir()
+    message = message_from_bytes(mailed.read_bytes(), policy=default)
+    links = COUNTED.findall(next(message.iter_parts()).get_content())
+    port = free_port()
+    server = subprocess.Popen([sys.executable, "-m", "publisher", "--config", str(path), "serve", "--port", str(port)],
+                              env=env, cwd=tmp_path, stderr=subprocess.DEVNULL)
+    try:
+        base = f"http://127.0.0.1:{port}"
+        deadline = time.monotonic() + 20
+        while True:
+            try:
+                httpx.get(base + "/healthz", timeout=1)
+                break
+            except httpx.TransportError:
+                assert time.monotonic() < deadline and server.poll() is None
+                time.sleep(0.1)
+        with httpx.Client(headers=BROWSER) as client:
+            for n in range(300):
+                assert client.get(local(links[n % len(links)], base)).status_code == 302
+        server.send_signal(signal.SIGTERM)
+        # uvicorn stops gracefully, then raises the signal again: the exit is SIGTERM's
+        assert server.wait(timeout=20) in (0, -signal.SIGTERM)
+    finally:
+        if server.poll() is None:
+            server.kill()
+    with sessions() as session:
+        assert session.scalar(select(func.count()).select_from(LinkClick)) == 300

@@ -34,7 +34,8 @@ COMMANDS: Mapping[str, tuple[str, str]] = {
     "operators": ("operators", "Manage the people who run the console and the API."),
     "releases": ("releases", "Look at stored releases."),
     "report": ("digests", "How edition NUMBER of digest NAME went (default: its newest): sent, failed, "
-                          "bounced, complained, unsubscribed since."),
+                          "bounced, complained, unsubscribed since; and what readers clicked (per link, "
+                          "language and choice of countries, nobody by name)."),
     "run": ("running", "The main job, until SIGTERM or Ctrl-C: import the configured sources, build the "
                        "feeds, send any digest missed while it was down, then run every schedule of the "
                        "config."),

@@ -7,8 +7,9 @@ from pathlib import Path
 
 import click
 
-from publisher.cli.app import App, cli, favour_senders, pass_app
+from publisher.cli.app import App, cli, favour_senders, pass_app, print_table
 from publisher.cli.progress import progress_bar
+from publisher.clicks.report import ClickReport, click_report
 from publisher.clock import utc_now as now
 from publisher.dates import counted, format_day_month_year
 from publisher.digest.explain import next_edition
@@ -130,24 +131,43 @@ def digest_start(app: App, name: str, since: datetime) -> None:
 @click.argument("number", type=click.IntRange(1), required=False)
 @click.option("--csv", "csv_file", type=click.Path(dir_okay=False, path_type=Path),
               help="Also write every recipient and their outcome to this CSV file.")
+@click.option("--clicks-csv", "clicks_file", type=click.Path(dir_okay=False, path_type=Path),
+              help="Also write the clicks per link, language and choice of countries to this CSV file.")
 @pass_app
-def report(app: App, name: str, number: int | None, csv_file: Path | None) -> None:
+def report(app: App, name: str, number: int | None, csv_file: Path | None, clicks_file: Path | None) -> None:
     """How edition NUMBER of digest NAME went (default: its newest): sent, failed, bounced,
-    complained, unsubscribed since.
+    complained, unsubscribed since; and what readers clicked (per link, language and choice of
+    countries, nobody by name).
 
     Example: publisher report china-weekly 3 --csv edition-3.csv
     """
     with app.sessions() as session:
         digest_named(session, name, retired=True)  # an unknown digest is an error naming the known ones
         found = edition_report(session, name, number)
+        clicks = None if found is None else click_report(session, found.edition)
     if found is None:
         raise click.BadParameter(f"{name} has no edition {number or ''}".strip(), param_hint="NUMBER")
+    if clicks_file is not None:
+        if clicks is None:
+            raise click.UsageError(f"edition {found.edition.number}'s links were not counted (track_links = false)")
+        clicks_file.write_text(clicks.csv(), "utf-8")
     if csv_file is not None:
         if found.edition.pruned is not None:
             raise click.UsageError(f"edition {found.edition.number}'s deliveries were pruned on "
                                    f"{found.edition.pruned:%Y-%m-%d}: there is no list of recipients to write")
         csv_file.write_text(found.csv(), "utf-8")
-    click.echo(found.line())
+    click.echo(found.line() + (f"; {clicks.summary()}" if clicks else ""))
+    if clicks is not None and (clicks.total.counted.clicks or clicks.total.counted.automatic):
+        _print_clicks(clicks)
+
+
+def _print_clicks(clicks: ClickReport) -> None:
+    for heading, lines in (("link", clicks.links), ("language", clicks.languages),
+                           ("countries", clicks.choices)):
+        print_table((heading, "delivered", "readers who clicked", "rate", "clicks", "automatic"),
+                    ((line.label, "" if line.delivered is None else str(line.delivered), str(line.counted.readers),
+                      "" if line.rate is None else f"{line.rate:.1%}", str(line.counted.clicks),
+                      str(line.counted.automatic)) for line in lines))
 
 
 @cli.group()

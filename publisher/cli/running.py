@@ -63,7 +63,9 @@ def run(app: App) -> None:
         code = run_forever(app.sessions, app.config, on_start=start)
     finally:
         if web is not None:
-            web.should_exit = True
+            server, thread = web
+            server.should_exit = True
+            thread.join(timeout=15)  # its shutdown writes the clicks and access-log lines it holds
     sys.exit(code)
 
 
@@ -84,9 +86,10 @@ def _start_web(app: App) -> Any:
                                    "process using that port? (web.host, web.port)") from None
     served = served_app(create_app(app.config, app.sessions), app.config.web)
     server = uvicorn.Server(uvicorn.Config(served, host=host, port=port, **server_options(app.config.web)))
-    threading.Thread(target=server.run, kwargs={"sockets": [listening]}, name="web", daemon=True).start()
+    thread = threading.Thread(target=server.run, kwargs={"sockets": [listening]}, name="web", daemon=True)
+    thread.start()
     log.info("serving http://%s:%d/", host, port)
-    return server
+    return server, thread
 
 
 @cli.command()

@@ -8,7 +8,7 @@ from collections import defaultdict
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
-from publisher.clicks.figures import Counted, Seen, count_clicks
+from publisher.clicks.figures import Counted, Figures, Seen, count_clicks
 from publisher.store.models import Edition, EditionLink, EditionVariant, LinkClick
 
 
@@ -18,16 +18,21 @@ def edition_links(session: Session, edition_id: int) -> list[EditionLink]:
                                 .order_by(EditionLink.variant_id, EditionLink.number)))
 
 
-def edition_clicks(session: Session, edition: Edition) -> dict[tuple[int, int], Counted]:
-    """Per (variant, link) of the edition."""
+def edition_clicks(session: Session, edition: Edition) -> Figures:
+    """Per (variant, link) of the edition, and per variant."""
     links = edition_links(session, edition.id)
-    if edition.counted is not None:
-        return {(link.variant_id, link.number): Counted(link.clicks or 0, link.readers or 0, link.automatic or 0)
-                for link in links}
-    return live_clicks(session, edition.id, links)
+    if edition.counted is None:
+        return live_clicks(session, edition.id, links)
+    variants = session.scalars(select(EditionVariant).where(EditionVariant.edition_id == edition.id))
+    return Figures({(link.variant_id, link.number): _folded(link) for link in links},
+                   {variant.id: _folded(variant) for variant in variants})
 
 
-def live_clicks(session: Session, edition_id: int, links: list[EditionLink]) -> dict[tuple[int, int], Counted]:
+def _folded(row: EditionLink | EditionVariant) -> Counted:
+    return Counted(row.clicks or 0, row.readers or 0, row.automatic or 0)
+
+
+def live_clicks(session: Session, edition_id: int, links: list[EditionLink]) -> Figures:
     numbers: dict[int, set[int]] = defaultdict(set)
     for link in links:
         numbers[link.variant_id].add(link.number)

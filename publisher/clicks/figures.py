@@ -29,9 +29,15 @@ class Seen:
     automatic: str  # why it was set aside when recorded, or ""
 
 
-def count_clicks(clicks: Iterable[Seen], links: Mapping[int, set[int]]) -> dict[tuple[int, int], Counted]:
-    """Per (variant, link): `links` holds each variant's link numbers (for the burst rule: a
-    message whose every link was followed within BURST_WITHIN of its first click)."""
+@dataclass(frozen=True)
+class Figures:
+    links: dict[tuple[int, int], Counted]  # per (variant, link)
+    variants: dict[int, Counted]  # per variant: its readers who clicked any link, counted once
+
+
+def count_clicks(clicks: Iterable[Seen], links: Mapping[int, set[int]]) -> Figures:
+    """Per (variant, link) and per variant: `links` holds each variant's link numbers (for the
+    burst rule: a message whose every link was followed within BURST_WITHIN of its first click)."""
     by_reader: dict[tuple[int, str], list[Seen]] = defaultdict(list)
     for click in clicks:
         by_reader[(click.variant, click.reader)].append(click)
@@ -47,8 +53,21 @@ def count_clicks(clicks: Iterable[Seen], links: Mapping[int, set[int]]) -> dict[
             else:
                 clicks_of[key] += 1
                 readers_of[key].add(reader)
-    return {key: Counted(clicks_of[key], len(readers_of[key]), automatic_of[key])
-            for key in {*clicks_of, *automatic_of}}
+    per_link = {key: Counted(clicks_of[key], len(readers_of[key]), automatic_of[key])
+                 for key in {*clicks_of, *automatic_of}}
+    return Figures(per_link, _per_variant(per_link, readers_of))
+
+
+def _per_variant(per_link: dict[tuple[int, int], Counted],
+                 readers_of: dict[tuple[int, int], set[str]]) -> dict[int, Counted]:
+    clicks: dict[int, int] = defaultdict(int)
+    automatic: dict[int, int] = defaultdict(int)
+    readers: dict[int, set[str]] = defaultdict(set)
+    for (variant, link), counted in per_link.items():
+        clicks[variant] += counted.clicks
+        automatic[variant] += counted.automatic
+        readers[variant] |= readers_of.get((variant, link), set())
+    return {variant: Counted(clicks[variant], len(readers[variant]), automatic[variant]) for variant in clicks}
 
 
 def _burst(seen: list[Seen], links: set[int]) -> bool:

@@ -33,6 +33,7 @@ from publisher.digest.explain import next_edition
 from publisher.errors import PublisherError
 from publisher.feeds.build import build_feeds
 from publisher.jobs.bounces import fetch_bounces
+from publisher.jobs.clicks import close_counting
 from publisher.jobs.digests import queue_digest, send_digest
 from publisher.jobs.imports import import_source
 from publisher.run.leader import Leadership, leadership_for
@@ -230,6 +231,9 @@ def run_forever(sessions: sessionmaker[Session], config: Config,
                               args=[leadership, stop, lambda: scheduler])
             scheduler.add_job(follow_changes, "interval", id="changes", args=[scheduler, runner],
                               seconds=config.scheduler.changes_poll.total_seconds())
+            # Counting ends on time to within this: then an edition's clicks are folded and deleted.
+            scheduler.add_job(_close_counting, "interval", id="clicks", args=[sessions], seconds=600,
+                              next_run_time=datetime.now(UTC))
             scheduled = [job.id for job in scheduler.get_jobs() if job.id not in OWN_JOBS]
             log.info("scheduler running %d jobs: %s", len(scheduled), ", ".join(scheduled))
             # A signal that came before the scheduler was running could not stop it: do it now.
@@ -240,7 +244,14 @@ def run_forever(sessions: sessionmaker[Session], config: Config,
             leadership.release()
 
 
-OWN_JOBS = ("leadership", "changes")  # the scheduler's own upkeep, not a schedule
+OWN_JOBS = ("leadership", "changes", "clicks")  # the scheduler's own upkeep, not a schedule
+
+
+def _close_counting(sessions: sessionmaker[Session]) -> None:
+    try:
+        close_counting(sessions, utc_now())
+    except Exception:  # the next round tries again; the schedules go on
+        log.exception("closing the counting of clicks failed")
 
 
 def _stop_if_told(scheduler: BlockingScheduler, stop: threading.Event, _event: object) -> None:

@@ -270,6 +270,11 @@ class EditionVariant(Base):
     subject: Mapped[str] = mapped_column(Text)
     html: Mapped[str] = mapped_column(Text)  # inlined once; recipient marks still in it
     text: Mapped[str] = mapped_column(Text)
+    # Its readers who clicked any counted link, their clicks, and the automatic ones, folded
+    # from link_clicks when counting ended (None until then).
+    clicks: Mapped[int | None] = mapped_column(Integer)
+    readers: Mapped[int | None] = mapped_column(Integer)
+    automatic: Mapped[int | None] = mapped_column(Integer)
 
 
 class EditionLink(Base):

@@ -112,27 +112,24 @@ class ClickFront:
         if scope["type"] == "http" and scope["path"].startswith(CLICK_PATH) and scope["method"] in _READS:
             click = self.signer.check(scope["path"][len(CLICK_PATH):])
             if click is not None:
-                target = await self._target(click)
-                if target is not None:
-                    self._note(scope, click, target[1])
-                    await _redirect(send, target[0])
+                kept = self.kept.get(click.variant)
+                if kept is None or time.monotonic() - kept[0] > _KEPT:  # a coroutine only when it must read
+                    kept = await self._keep(click.variant)
+                links = kept[1]
+                if links is not None and links.edition == click.edition and click.link in links.targets:
+                    self._note(scope, click, links)
+                    await _redirect(send, links.targets[click.link])
                     return
         if scope["type"] == "lifespan":
             await self.app(scope, receive, self._stopping(send))
             return
         await self.app(scope, receive, send)
 
-    async def _target(self, click: Click) -> tuple[bytes, VariantLinks] | None:
-        kept = self.kept.get(click.variant)
-        if kept is None or time.monotonic() - kept[0] > _KEPT:
-            if len(self.kept) >= _MAX_KEPT:
-                self.kept.clear()
-            kept = (time.monotonic(), await run_in_threadpool(self._load, click.variant))
-            self.kept[click.variant] = kept
-        links = kept[1]
-        if links is None or links.edition != click.edition or click.link not in links.targets:
-            return None
-        return links.targets[click.link], links
+    async def _keep(self, variant_id: int) -> tuple[float, VariantLinks | None]:
+        if len(self.kept) >= _MAX_KEPT:
+            self.kept.clear()
+        kept = self.kept[variant_id] = (time.monotonic(), await run_in_threadpool(self._load, variant_id))
+        return kept
 
     def _load(self, variant_id: int) -> VariantLinks | None:
         with self.sessions() as session:
@@ -152,7 +149,11 @@ class ClickFront:
     def _note(self, scope: Scope, click: Click, links: VariantLinks) -> None:
         if links.key is None:  # counting has ended: the link still leads on
             return
-        agent = next((value for name, value in scope["headers"] if name == b"user-agent"), b"")
+        agent = b""
+        for name, value in scope["headers"]:
+            if name == b"user-agent":
+                agent = value
+                break
         self.recorder.note(Noted(self.clock().timestamp(), click.edition, click.variant, click.link, click.nonce,
                                  links.key, scope["method"], agent.decode("latin-1")))
 

@@ -1,5 +1,6 @@
 """Counted links: edition_links (where each /r/ address of a variant leads, and its folded
-counts), link_clicks (clicks while an edition is counted), editions.click_key and .counted
+counts), link_clicks (clicks while an edition is counted), editions.click_key and .counted,
+edition_variants' folded counts
 
 Revision ID: 0027
 Revises: 0026
@@ -16,11 +17,16 @@ down_revision = "0026"
 branch_labels = None
 depends_on = None
 
+_FOLDED = ("clicks", "readers", "automatic")
+
 
 def upgrade() -> None:
     with op.batch_alter_table("editions") as batch:
         batch.add_column(sa.Column("click_key", sa.String(64), nullable=True))
         batch.add_column(sa.Column("counted", UTCDateTime(), nullable=True))
+    with op.batch_alter_table("edition_variants") as batch:
+        for name in _FOLDED:
+            batch.add_column(sa.Column(name, sa.Integer, nullable=True))
     op.create_table(
         "edition_links",
         sa.Column("variant_id", sa.Integer, sa.ForeignKey("edition_variants.id", ondelete="CASCADE"),
@@ -50,6 +56,9 @@ def downgrade() -> None:
     op.drop_index("ix_link_clicks_edition", "link_clicks")
     op.drop_table("link_clicks")
     op.drop_table("edition_links")
+    with op.batch_alter_table("edition_variants") as batch:
+        for name in _FOLDED:
+            batch.drop_column(name)
     with op.batch_alter_table("editions") as batch:
         batch.drop_column("counted")
         batch.drop_column("click_key")

@@ -1,0 +1,168 @@
+"""Counted links benchmark: a digest's /r/ link under load (`wrk`, else ApacheBench), against a bare
+ASGI app answering the very same redirect on the same uvicorn stack (httptools + uvloop), and
+what the store recorded:
+
+- redirects per second, `publisher serve` (access log on) / the bare app: target >= 0.8x;
+- clicks recorded / clicks sent under that load, the server then stopped with SIGTERM: target 100%;
+- the same load ended by `kill -9`: the clicks lost, in seconds of that load (at most about 1 s,
+  the interval between writes).
+
+    .venv/bin/python benchmarks/clicks.py [--seconds 5] [--rounds 3] [--clients 8]
+"""
+
+from __future__ import annotations
+
+import argparse
+import http.client
+import json
+import os
+import re
+import shutil
+import signal
+import sqlite3
+import statistics
+import subprocess
+import sys
+import tempfile
+import time
+from email import message_from_bytes
+from email.policy import default
+from pathlib import Path
+
+from web import KEY, ROOT, Servers, prepare
+
+BROWSER = "Mozilla/5.0 (X11; Linux x86_64) AppleWebKit/537.36 (KHTML, like Gecko) Chrome/131.0 Safari/537.36"
+BARE = '''\
+LOCATION = {location!r}.encode()
+HEADERS = [(b"location", LOCATION), (b"content-length", b"0"), (b"cache-control", b"no-store"),
+           (b"referrer-policy", b"no-referrer"), (b"x-robots-tag", b"noindex")]
+async def app(scope, receive, send):
+    if scope["type"] != "http":
+        return
+    await send({{"type": "http.response.start", "status": 302, "headers": HEADERS}})
+    await send({{"type": "http.response.body", "body": b""}})
+'''
+
+
+def mailed_link(folder: Path, config: Path) -> str:
+    """A reader's first counted link, from the digest mailed to the outbox."""
+    env = {**os.environ, **KEY}
+    run = [sys.executable, "-m", "publisher", "--config", str(config)]
+    subprocess.run([*run, "subscribers", "add", "reader@example.org", "--countries", "CN"],
+                   check=True, env=env, cwd=folder, capture_output=True)
+    text = config.read_text("utf-8").replace("[[digests]]\n", '[[digests]]\nfirst_edition_window = "3650d"\n')
+    config.write_text(text, "utf-8")
+    subprocess.run([*run, "digest", "send", "china-weekly"], check=True, env=env, cwd=folder, capture_output=True)
+    [mail] = (folder / "outbox" / "new").iterdir()
+    body = next(message_from_bytes(mail.read_bytes(), policy=default).iter_parts()).get_content()
+    return re.findall(r"http://\S+/r/\S+", body)[0].replace("http://127.0.0.1:8080", "")
+
+
+def load(port: int, path: str, seconds: float, clients: int) -> tuple[float, int]:
+    """Requests per second and requests completed, over keep-alive connections. wrk first: ab
+    speaks HTTP/1.0 and keeps no connection alive across a redirect (a connection per click)."""
+    url = f"http://127.0.0.1:{port}{path}"
+    if shutil.which("wrk"):
+        done = subprocess.run(["wrk", "-t", "1", "-c", str(clients), "-d", f"{seconds}s", "-H",
+                               f"User-Agent: {BROWSER}", url], capture_output=True, text=True, check=True)
+        rate = re.search(r"Requests/sec:\s+([\d.]+)", done.stdout)
+        complete = re.search(r"(\d+) requests in", done.stdout)
+        assert rate and complete and "Socket errors" not in done.stdout, done.stdout
+        return float(rate.group(1)), int(complete.group(1))
+    done = subprocess.run(["ab", "-k", "-q", "-c", str(clients), "-t", str(seconds), "-n", "10000000",
+                           "-H", f"User-Agent: {BROWSER}", url],
+                          capture_output=True, text=True, check=True)
+    failed = re.search(r"Failed requests:\s+(\d+)", done.stdout)
+    rate = re.search(r"Requests per second:\s+([\d.]+)", done.stdout)
+    complete = re.search(r"Complete requests:\s+(\d+)", done.stdout)
+    assert rate and complete and failed and failed.group(1) == "0", done.stdout
+    return float(rate.group(1)), int(complete.group(1))
+
+
+def recorded(database: Path) -> int:
+    with sqlite3.connect(database) as connection:
+        return int(connection.execute("SELECT count(*) FROM link_clicks").fetchone()[0])
+
+
+def serve(servers: Servers) -> tuple[int, subprocess.Popen[bytes]]:
+    port = servers.start([sys.executable, "-m", "publisher", "--config", str(servers.config), "serve",
+                          "--port", "{port}"])
+    return port, servers.processes[-1]
+
+
+def stop(process: subprocess.Popen[bytes], how: int) -> None:
+    process.send_signal(how)
+    process.wait(timeout=30)
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--seconds", type=int, default=5)
+    parser.add_argument("--rounds", type=int, default=3)
+    parser.add_argument("--clients", type=int, default=8)
+    args = parser.parse_args()
+    if not shutil.which("wrk") and not shutil.which("ab"):
+        raise SystemExit("install a load generator: apt-get install wrk (or apache2-utils for ab)")
+    folder = Path(tempfile.mkdtemp(prefix="publisher-clicks-bench-"))
+    servers = Servers(folder, prepare(folder))
+    database = folder / "bench.db"
+    rates: dict[str, list[float]] = {"bare": [], "publisher serve": [], "access log off": []}
+    kept: list[tuple[int, int]] = []  # (sent, recorded) after SIGTERM
+    killed: list[tuple[int, int, float]] = []  # (sent, recorded, rate) after kill -9
+    try:
+        path = mailed_link(folder, servers.config)
+        ours, process = serve(servers)
+        connection = http.client.HTTPConnection("127.0.0.1", ours)
+        connection.request("GET", path, headers={"User-Agent": BROWSER})
+        location = connection.getresponse().getheader("Location") or ""
+        connection.close()
+        (folder / "bare.py").write_text(BARE.format(location=location), "utf-8")
+        bare = servers.uvicorn("bare:app", ["--http", "httptools", "--loop", "uvloop"], folder)
+        quiet = folder / "quiet.toml"  # the same, without the access log: what the log costs
+        quiet.write_text(servers.config.read_text("utf-8").replace("\n[web]\n", "\n[web]\naccess_log = false\n"),
+                         "utf-8")
+        unlogged = servers.start([sys.executable, "-m", "publisher", "--config", str(quiet), "serve",
+                                  "--port", "{port}"])
+        for _ in range(args.rounds):
+            rates["bare"].append(load(bare, path, args.seconds, args.clients)[0])
+            rates["access log off"].append(load(unlogged, path, args.seconds, args.clients)[0])
+            time.sleep(1.5)  # its clicks written before ours are counted
+            before = recorded(database)
+            rate, sent = load(ours, path, args.seconds, args.clients)
+            rates["publisher serve"].append(rate)
+            stop(process, signal.SIGTERM)
+            kept.append((sent, recorded(database) - before))
+            ours, process = serve(servers)
+        before = recorded(database)
+        rate, sent = load(ours, path, args.seconds, args.clients)
+        stop(process, signal.SIGKILL)
+        killed.append((sent, recorded(database) - before, rate))
+    finally:
+        servers.stop()
+        shutil.rmtree(folder, ignore_errors=True)
+    report(rates, kept, killed, args)
+
+
+def report(rates: dict[str, list[float]], kept: list[tuple[int, int]], killed: list[tuple[int, int, float]],
+           args: argparse.Namespace) -> None:
+    median = {name: statistics.median(values) for name, values in rates.items()}
+    print(f"a counted link (/r/...), {args.clients} keep-alive clients, median of {args.rounds} x "
+          f"{args.seconds} s, redirects per second")
+    for name, value in median.items():
+        print(f"  {name:18} {value:>10,.0f}")
+    ratio = median["publisher serve"] / median["bare"]
+    print(f"  publisher serve / bare, httptools + uvloop: {ratio:.2f}x (target >= 0.8: "
+          f"{'met' if ratio >= 0.8 else 'MISSED'})")
+    sent, stored = sum(s for s, _ in kept), sum(r for _, r in kept)
+    print(f"  clicks recorded / sent, stopped by SIGTERM: {stored:,} / {sent:,} = {stored / sent:.2%} "
+          f"(target 100%: {'met' if stored == sent else 'MISSED'})")
+    for sent, stored, rate in killed:
+        lost = sent - stored
+        print(f"  kill -9 at the end of the load: {lost:,} of {sent:,} clicks lost, {lost / rate:.2f} s of it "
+              f"(target <= ~1 s: {'met' if lost / rate <= 1.2 else 'MISSED'})")
+    print(json.dumps({"ratio": round(ratio, 3), "recorded": stored, "sent": sent}))
+
+
+if __name__ == "__main__":
+    sys.path.insert(0, str(ROOT))
+    main()
