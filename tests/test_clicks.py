@@ -70,6 +70,12 @@ def test_each_link_is_counted_once_per_reader_and_leads_where_the_edition_said(m
     base, path, _config, sessions, server = mailed
     cn, second, mn = (counted_links(server, who) for who in READERS)
     assert cn and mn and cn[0] != second[0]
+    english_mail, mongolian_mail = (" ".join(next(server.to(who)[-1].message.iter_parts()).get_content().split())
+                                    for who in ("cn@example.org", "Both@example.org"))
+    assert "We count how many readers follow each link, never who: nobody is tracked." in english_mail
+    assert "хэн нээснийг хэзээ ч биш: хэнийг ч мөрддөггүй." in mongolian_mail  # (told in their language)
+    assert "never who" in httpx.get(base + "/subscribe").text
+    assert "从不记录是谁点击的" in httpx.get(base + "/subscribe?lang=zh_Hans").text
     with sessions() as session:
         targets = {link.target for link in session.scalars(select(EditionLink))}
     first = follow(base, cn[0])
@@ -213,7 +219,7 @@ def test_a_digest_may_link_directly_and_tag_its_links_for_the_offices_analytics(
     _config, sessions = setup_store(path)
     assert " sent, 0 failed" in send_digest(path)
     mail = next(mail_server.to("cn@example.org")[-1].message.iter_parts()).get_content()
-    assert "/r/" not in mail
+    assert "/r/" not in mail and "never who" not in mail  # (nothing counted: nothing said)
     site_links = re.findall(rf"{re.escape(SITE)}/\S*", mail)
     tagged = [link for link in site_links if "utm_source=digest&utm_campaign=China+weekly" in link]
     assert tagged and all("unsubscribe" not in link and "preferences" not in link for link in tagged)

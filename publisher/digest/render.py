@@ -121,6 +121,7 @@ def _context(config: Config, content: Content, book: LinkBook) -> dict[str, Any]
         "country_names": country_names(config, content.countries, texts),
         "site_name": config.site.name_in(texts.language),
         "site_url": book.href(config.site.home, "site"),
+        "counted": book.counted,
         "recipient": MARK_RECIPIENT,
         "unsubscribe_url": MARK_UNSUBSCRIBE,
         "preferences_url": MARK_PREFERENCES,

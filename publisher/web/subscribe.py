@@ -168,7 +168,8 @@ class SubscriptionForms:
                                ask_email=ask_email, email=email, error=error, offers=offers,
                                chosen_digests=chosen_digests or [offer.name for offer in offers],
                                countries=page.country_choices(self.config.countries), chosen=chosen,
-                               language_choices=page.language_choices(), chosen_language=language)
+                               language_choices=page.language_choices(), chosen_language=language,
+                               counted=any(digest.track_links for digest in self.choices.digests()))
         self.form_token.send(page.request, response, csrf)
         return response
 
