@@ -5,12 +5,14 @@ forged links, and what the store keeps."""
 from __future__ import annotations
 
 import csv
+import html
 import re
 import time
 from datetime import UTC, datetime, timedelta
 from urllib.parse import urlsplit
 
 import httpx
+import lxml.html
 import pytest
 from click.testing import CliRunner
 from helpers import PEOPLE, SITE, SQLITE_ONLY, add_people, local, setup_store
@@ -111,6 +113,12 @@ def test_each_link_is_counted_once_per_reader_and_leads_where_the_edition_said(m
     [release] = [row for row in rows if row["row"] == "link" and row["what"] == first_release]
     assert (release["kind"], release["delivered"], release["readers"], release["clicks"]) == ("release", "3", "3", "4")
     assert any(first_release[:30] in line for line in table)
+    console = the_console(base, sessions, "/admin/digests/china-weekly/editions/1")
+    words = " ".join(html.unescape(re.sub(r"<[^>]+>", " ", console.text)).split())
+    assert "3 of 3 readers clicked a link (100.0%), 6 clicks; 0 set aside as automatic" in words
+    chart = lxml.html.fromstring(console.text).cssselect("svg.chart")[0]
+    assert chart.get("role") == "img" and chart.cssselect("title")[0].text == "Readers who clicked, per link"
+    assert f"{first_release[:40]}" in words and "mn 1 1 100.0% 2 0" in words and "en 2 2 100.0% 4 0" in words
 
 
 def test_scanners_are_set_aside_as_automatic(mailed) -> None:  # type: ignore[no-untyped-def]
@@ -315,3 +323,45 @@ def test_a_sigterm_loses_no_click(tmp_path, db_url) -> None:  # type: ignore[no-
             server.kill()
     with sessions() as session:
         assert session.scalar(select(func.count()).select_from(LinkClick)) == 300
+
+
+def the_console(base: str, sessions: sessionmaker[Session], path: str) -> httpx.Response:
+    """`path` as an operator signed in to the console sees it."""
+    from test_console import PASSWORD, sign_in
+
+    from publisher.clock import utc_now
+    from publisher.operators.accounts import add_operator
+
+    with sessions.begin() as session:
+        add_operator(session, "press@example.org", PASSWORD, utc_now())
+    with httpx.Client(base_url=base, follow_redirects=False, timeout=20) as client:
+        sign_in(client)
+        answer = client.get(path)
+        assert answer.status_code == 200, answer.text
+        return answer
+
+
+@SQLITE_ONLY
+def test_counting_is_turned_off_and_links_tagged_from_the_console(web) -> None:  # type: ignore[no-untyped-def]
+    from test_console import PASSWORD, csrf_of, sign_in
+    from test_console_digests import FORM
+
+    from publisher.clock import utc_now
+    from publisher.operators.accounts import add_operator
+
+    base, path, _config, sessions, server = web
+    add_people(sessions)
+    with sessions.begin() as session:
+        add_operator(session, "press@example.org", PASSWORD, utc_now())
+    with httpx.Client(base_url=base, follow_redirects=False, timeout=20) as client:
+        sign_in(client)
+        shipped = client.get("/admin/digests/china-weekly/settings")
+        assert 'name="track_links" value="yes" checked' in shipped.text  # counted, as config.toml says
+        values = {**FORM, "name": "china-weekly", "countries": ["CN"], "timezone": "Asia/Shanghai",
+                  "first_edition_window": "3650d", "count_clicks_for": "30d", "utm_source": "newsletter"}
+        saved = client.post("/admin/digests/china-weekly/settings", data={**values, "csrf": csrf_of(shipped)})
+        assert saved.headers["location"].endswith("done=saved")
+        assert 'name="track_links" value="yes" checked' not in client.get("/admin/digests/china-weekly/settings").text
+    assert " sent, 0 failed" in send_digest(path)
+    mail = next(server.to("cn@example.org")[-1].message.iter_parts()).get_content()
+    assert "/r/" not in mail and f"{SITE}/feeds/cn/atom.xml?utm_source=newsletter" in mail

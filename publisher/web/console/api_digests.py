@@ -10,6 +10,7 @@ from fastapi import Depends
 from fastapi.responses import JSONResponse
 from pydantic import BaseModel, Field
 
+from publisher.clicks.report import ClickReport, Line, click_report
 from publisher.config.write import digest_values
 from publisher.digest.report import existing_report
 from publisher.jobs import controls
@@ -44,6 +45,11 @@ class DigestOut(BaseModel):
     title: str
     titles: dict[str, str]
     first_edition_window: str = Field(description='As config.toml writes it: "14d", "12h"')
+    track_links: bool = Field(description="Its links are counted (never who follows them)")
+    count_clicks_for: str = Field(description='How long an edition\'s clicks are counted: "30d"')
+    utm_source: str
+    utm_medium: str
+    utm_campaign: str
     source: str = Field(description='"config.toml": its settings follow the file; "operator": changed in the console, '
                                     'the API or with `publisher digests apply`, and in effect whatever the file says')
     changed_by: str
@@ -75,6 +81,24 @@ class OutcomeOut(BaseModel):
     unsubscribed_since: bool
 
 
+class ClickLineOut(BaseModel):
+    what: str = Field(description="A release's title, a link's address, a language, or a choice of countries")
+    kind: str = Field(description="Of a link: release, more, feed, feeds, site")
+    delivered: int | None = Field(description="Messages sent to the readers it concerns (null: pruned)")
+    readers: int = Field(description="Readers who clicked (each message counted once)")
+    rate: float | None = Field(description="readers / delivered")
+    clicks: int
+    automatic: int = Field(description="Clicks set aside: HEAD, known crawlers, a message's every link at once")
+
+
+class ClicksOut(BaseModel):
+    total: ClickLineOut
+    links: list[ClickLineOut]
+    languages: list[ClickLineOut]
+    countries: list[ClickLineOut]
+    counting_ended: datetime | None = Field(description="When its clicks were folded into these counts and deleted")
+
+
 class EditionOut(BaseModel):
     digest: str
     number: int
@@ -85,6 +109,7 @@ class EditionOut(BaseModel):
     releases: int
     pruned: datetime | None
     outcomes: list[OutcomeOut]
+    clicks: ClicksOut | None = Field(description="What readers clicked, nobody by name (null: links not counted)")
 
 
 def add_digest_api(api: Api, transport: Transport | None) -> None:
@@ -134,9 +159,23 @@ def add_digest_api(api: Api, transport: Transport | None) -> None:
             e = found.edition
             shown = EditionOut(digest=e.digest, number=e.number, status=str(e.status), created=e.created,
                                completed=e.completed, subject=e.subject, releases=e.release_count,
-                               pruned=e.pruned, outcomes=[OutcomeOut(**vars(outcome)) for outcome in found.outcomes])
+                               pruned=e.pruned, outcomes=[OutcomeOut(**vars(outcome)) for outcome in found.outcomes],
+                               clicks=_clicks(click_report(session, e)))
         disclosed(sessions, who.email, "edition.report", f"{name} {number}", clock(), len(shown.outcomes))
         return shown
+
+
+def _clicks(report: ClickReport | None) -> ClicksOut | None:
+    if report is None:
+        return None
+    return ClicksOut(total=_click_line(report.total), links=[_click_line(line) for line in report.links],
+                     languages=[_click_line(line) for line in report.languages],
+                     countries=[_click_line(line) for line in report.choices], counting_ended=report.counting_ended)
+
+
+def _click_line(line: Line) -> ClickLineOut:
+    return ClickLineOut(what=line.label, kind=line.kind, delivered=line.delivered, readers=line.counted.readers,
+                        rate=line.rate, clicks=line.counted.clicks, automatic=line.counted.automatic)
 
 
 def _digest(view: DigestView) -> DigestOut:

@@ -9,11 +9,12 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
-from fastapi import Depends, FastAPI, Form, Query, Request
+from fastapi import Depends, FastAPI, Form, HTTPException, Query, Request
 from fastapi import Path as FastPath
 from fastapi.responses import HTMLResponse, Response
 from sqlalchemy.orm import Session, sessionmaker
 
+from publisher.clicks.report import click_report
 from publisher.config import Config, Digest
 from publisher.digest.editions import Plan, plan_edition
 from publisher.digest.report import edition_counts, existing_report
@@ -30,6 +31,7 @@ from publisher.store.effect import in_effect
 from publisher.store.models import DigestPause
 from publisher.store.pauses import pauses
 from publisher.store.statuses import EditionStatus
+from publisher.web.console.charts import readers_chart
 from publisher.web.console.guard import Operator, signed_in, signed_in_form
 from publisher.web.console.views import ADMIN, NO_STORE, ConsolePage
 
@@ -85,6 +87,8 @@ class DigestPages:
         app.add_api_route(DIGESTS + "/{name}/pause", self.pause, **post)
         app.add_api_route(DIGESTS + "/{name}/resume", self.resume, **post)
         app.add_api_route(DIGESTS + "/{name}/editions/{number}", self.report, **get)
+        app.add_api_route(DIGESTS + "/{name}/editions/{number}/clicks.csv", self.clicks_csv,
+                          methods=["GET"], include_in_schema=False)
         app.add_api_route(DIGESTS + "/{name}/editions/{number}/report.csv", self.report_csv,
                           methods=["GET"], include_in_schema=False)
 
@@ -155,10 +159,21 @@ class DigestPages:
             # While it is sent the page reloads itself: what it shows is the edition's state now.
             sending = found.edition.status == EditionStatus.SENDING
             shown = page.render("edition.html", title=f"{name} {number}", report=found, done=done,
-                                counts=edition_counts(session, found.edition), refresh=5 if sending else 0)
+                                counts=edition_counts(session, found.edition), refresh=5 if sending else 0,
+                                clicks=click_report(session, found.edition), chart_of=readers_chart,
+                                percent=_percent)
         disclosed(self.sessions, operator.email, "edition.report", f"{name} {number}", self.clock(),
                   len(found.outcomes))
         return shown
+
+    def clicks_csv(self, name: str = Name, number: int = Number, operator: Operator = Depends(signed_in)) -> Response:
+        with self.sessions() as session:
+            found = existing_report(session, self.digest_of(name).name, number)
+            clicks = click_report(session, found.edition)
+        if clicks is None:
+            raise HTTPException(404, "this edition's links were not counted")
+        return Response(clicks.csv().encode("utf-8"), media_type="text/csv; charset=utf-8", headers={
+            **NO_STORE, "Content-Disposition": f'attachment; filename="{name}-{number}-clicks.csv"'})
 
     def report_csv(self, name: str = Name, number: int = Number, operator: Operator = Depends(signed_in)) -> Response:
         with self.sessions() as session:
@@ -168,3 +183,7 @@ class DigestPages:
                   len(found.outcomes))
         return Response(text.encode("utf-8"), media_type="text/csv; charset=utf-8", headers={
             **NO_STORE, "Content-Disposition": f'attachment; filename="{name}-{number}.csv"'})
+
+
+def _percent(rate: float | None) -> str:
+    return "" if rate is None else f"{rate:.1%}"
