@@ -113,6 +113,11 @@ def test_each_link_is_counted_once_per_reader_and_leads_where_the_edition_said(m
     [release] = [row for row in rows if row["row"] == "link" and row["what"] == first_release]
     assert (release["kind"], release["delivered"], release["readers"], release["clicks"]) == ("release", "3", "3", "4")
     assert any(first_release[:30] in line for line in table)
+    metrics = httpx.get(base + "/metrics").text
+    for line in ('publisher_edition_readers_clicked{digest="china-weekly",edition="1"} 3.0',
+                 'publisher_edition_clicks{digest="china-weekly",edition="1"} 6.0',
+                 'publisher_edition_delivered{digest="china-weekly",edition="1"} 3.0'):
+        assert line in metrics.splitlines(), metrics
     console = the_console(base, sessions, "/admin/digests/china-weekly/editions/1")
     words = " ".join(html.unescape(re.sub(r"<[^>]+>", " ", console.text)).split())
     assert "3 of 3 readers clicked a link (100.0%), 6 clicks; 0 set aside as automatic" in words

@@ -53,3 +53,9 @@ def delivery_counts(session: Session, edition_id: int) -> dict[str, int]:
     return {str(status): count for status, count in session.execute(
         select(Delivery.status, func.count()).where(Delivery.edition_id == edition_id)
         .group_by(Delivery.status))}
+
+
+def newest_editions(session: Session) -> list[Edition]:
+    """Each digest's newest edition."""
+    newest = select(func.max(Edition.id)).group_by(Edition.digest)
+    return list(session.scalars(select(Edition).where(Edition.id.in_(newest)).order_by(Edition.digest)))

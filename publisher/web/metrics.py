@@ -1,6 +1,7 @@
 """/metrics in Prometheus' text format, read from the store at each scrape (so every process's
 work counts, and nothing is lost when one restarts): deliveries, editions and subscribers by
-status, releases, and per scheduled job its last run, duration, outcome and last success.
+status, releases, per scheduled job its last run, duration, outcome and last success, and what
+the readers of each digest's newest edition clicked.
 
 Readable without signing in only from `web.metrics_from`; any other client needs an API token."""
 
@@ -17,7 +18,9 @@ from prometheus_client.core import GaugeMetricFamily, Metric
 from prometheus_client.registry import Collector
 from sqlalchemy.orm import Session, sessionmaker
 
+from publisher.clicks.report import ClickReport, click_report
 from publisher.config import Config
+from publisher.store.editions import newest_editions
 from publisher.store.metrics import StoreCounts, seconds, store_counts
 from publisher.store.runs import failed
 from publisher.store.statuses import DeliveryStatus, EditionStatus, SubscriberStatus
@@ -33,6 +36,8 @@ class StoreCollector(Collector):
     def collect(self) -> Iterator[Metric]:
         with self.sessions() as session:
             counts = store_counts(session)
+            clicks = [report for edition in newest_editions(session)
+                      if (report := click_report(session, edition)) is not None]
         yield from _statuses("publisher_deliveries", "Deliveries by status, of every edition",
                              counts.deliveries, DeliveryStatus)
         yield from _statuses("publisher_editions", "Editions by status", counts.editions, EditionStatus)
@@ -40,6 +45,31 @@ class StoreCollector(Collector):
                              SubscriberStatus)
         yield GaugeMetricFamily("publisher_releases", "Releases stored and not withdrawn", counts.releases)
         yield from _jobs(counts)
+        yield from _clicks(clicks)
+
+
+def _clicks(reports: list[ClickReport]) -> Iterator[Metric]:
+    """Each digest's newest edition: what its readers clicked (the same figures as its report)."""
+    labels = ["digest", "edition"]
+    families = {
+        "delivered": GaugeMetricFamily("publisher_edition_delivered", "Messages sent, of each digest's newest "
+                                       "edition (absent once its deliveries are pruned)", labels=labels),
+        "readers": GaugeMetricFamily("publisher_edition_readers_clicked", "Its readers who clicked a counted link "
+                                     "(each message once; nobody by name)", labels=labels),
+        "clicks": GaugeMetricFamily("publisher_edition_clicks", "Its readers' clicks on counted links",
+                                    labels=labels),
+        "automatic": GaugeMetricFamily("publisher_edition_automatic_clicks", "Clicks set aside as automatic "
+                                       "(HEAD, known crawlers, a message's every link at once)", labels=labels),
+    }
+    for report in reports:
+        key = [report.edition.digest, str(report.edition.number)]
+        total = report.total
+        if total.delivered is not None:
+            families["delivered"].add_metric(key, total.delivered)
+        families["readers"].add_metric(key, total.counted.readers)
+        families["clicks"].add_metric(key, total.counted.clicks)
+        families["automatic"].add_metric(key, total.counted.automatic)
+    yield from families.values()
 
 
 def _statuses(name: str, text: str, counts: dict[str, int], statuses: Iterable[StrEnum]) -> Iterator[Metric]:
