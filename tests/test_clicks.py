@@ -118,8 +118,9 @@ def test_each_link_is_counted_once_per_reader_and_leads_where_the_edition_said(m
                  'publisher_edition_clicks{digest="china-weekly",edition="1"} 6.0',
                  'publisher_edition_delivered{digest="china-weekly",edition="1"} 3.0'):
         assert line in metrics.splitlines(), metrics
-    console = the_console(base, sessions, "/admin/digests/china-weekly/editions/1")
+    console, digests = the_console(base, sessions, "/admin/digests/china-weekly/editions/1", "/admin/digests")
     words = " ".join(html.unescape(re.sub(r"<[^>]+>", " ", console.text)).split())
+    assert "3 sent; 3 readers clicked (100.0%)" in " ".join(re.sub(r"<[^>]+>", " ", digests.text).split())
     assert "3 of 3 readers clicked a link (100.0%), 6 clicks; 0 set aside as automatic" in words
     chart = lxml.html.fromstring(console.text).cssselect("svg.chart")[0]
     assert chart.get("role") == "img" and chart.cssselect("title")[0].text == "Readers who clicked, per link"
@@ -273,6 +274,10 @@ def variant_of(sessions: sessionmaker[Session], link: str) -> int:
     return int(urlsplit(link).path.split(".")[1])
 
 
+def link_number(link: str) -> int:
+    return int(urlsplit(link).path.split(".")[2])
+
+
 def _table(sessions: sessionmaker[Session], name: str):  # type: ignore[no-untyped-def]
     from sqlalchemy import MetaData, Table
 
@@ -330,8 +335,8 @@ def test_a_sigterm_loses_no_click(tmp_path, db_url) -> None:  # type: ignore[no-
         assert session.scalar(select(func.count()).select_from(LinkClick)) == 300
 
 
-def the_console(base: str, sessions: sessionmaker[Session], path: str) -> httpx.Response:
-    """`path` as an operator signed in to the console sees it."""
+def the_console(base: str, sessions: sessionmaker[Session], *paths: str) -> list[httpx.Response]:
+    """`paths` as an operator signed in to the console sees them."""
     from test_console import PASSWORD, sign_in
 
     from publisher.clock import utc_now
@@ -341,9 +346,9 @@ def the_console(base: str, sessions: sessionmaker[Session], path: str) -> httpx.
         add_operator(session, "press@example.org", PASSWORD, utc_now())
     with httpx.Client(base_url=base, follow_redirects=False, timeout=20) as client:
         sign_in(client)
-        answer = client.get(path)
-        assert answer.status_code == 200, answer.text
-        return answer
+        answers = [client.get(path) for path in paths]
+    assert all(answer.status_code == 200 for answer in answers)
+    return answers
 
 
 @SQLITE_ONLY
@@ -370,3 +375,77 @@ def test_counting_is_turned_off_and_links_tagged_from_the_console(web) -> None: 
     assert " sent, 0 failed" in send_digest(path)
     mail = next(server.to("cn@example.org")[-1].message.iter_parts()).get_content()
     assert "/r/" not in mail and f"{SITE}/feeds/cn/atom.xml?utm_source=newsletter" in mail
+
+
+def test_the_trend_runs_from_the_oldest_edition_and_skips_those_not_counted() -> None:
+    from publisher.web.console.charts import TREND_HEIGHT, rate_trend
+
+    columns = rate_trend([(4, 0.1), (3, None), (2, 0.4), (1, 0.2)])
+    assert [(column.label, column.x) for column in columns] == [("1", 0), ("2", 28), ("4", 56)]
+    assert columns[1].height == TREND_HEIGHT - 14 and columns[0].height == columns[1].height / 2
+
+
+@pytest.mark.slow
+@SQLITE_ONLY
+def test_readers_follow_links_in_chromium_and_the_operator_reads_the_report_on_a_phone(
+        tmp_path, db_url, mail_server, live_server, browser) -> None:  # type: ignore[no-untyped-def]
+    """Chromium follows readers' links as a browser does, to the page they lead to (the site's
+    feeds, served here), twice for one reader; the edition's page, on a phone's screen, counts
+    them and passes axe."""
+    from helpers import mail_config, set_keys
+
+    from publisher.web.app import create_app
+
+    base = live_server[1]
+    path = mail_config(tmp_path, db_url, mail_server)
+    set_keys(path, "site", base_url=f'"{base}"')  # where the mail's links lead is served
+    config, sessions = setup_store(path, {"cn@example.org": ("CN", "confirmed"),
+                                          "second@example.org": ("CN", "confirmed")})
+    live_server[0].app = create_app(config, sessions)
+    recorder = live_server[0].app.app.recorder
+    try:
+        assert send_digest(path).endswith(" 2 sent, 0 failed\n")
+        with sessions() as session:
+            [(number, feeds)] = session.execute(select(EditionLink.number, EditionLink.target)
+                                                .where(EditionLink.kind == "feeds")).all()
+        cn, second = ([link for link in counted_links(mail_server, who) if link_number(link) == number]
+                      for who in ("cn@example.org", "second@example.org"))
+        assert len(cn) == len(second) == 1
+        # A browser as readers use it (headless Chromium says so in its User-Agent: a crawler's).
+        browser.execute_cdp_cmd("Network.setUserAgentOverride", {"userAgent": BROWSER["User-Agent"]})
+        for link in (*cn, *cn, *second):  # "all feeds", of the site's own
+            browser.get(link)
+            assert browser.current_url == feeds
+        _report_on_a_phone(browser, base, sessions)
+    finally:
+        recorder.stop()
+        live_server[0].app = None
+
+
+def _report_on_a_phone(browser, base: str, sessions: sessionmaker[Session]) -> None:  # type: ignore[no-untyped-def]
+    from selenium.webdriver.common.by import By
+    from test_console import PASSWORD
+    from test_console_browser import axe_violations, fits, wait_for_title
+
+    from publisher.clock import utc_now
+    from publisher.operators.accounts import add_operator
+
+    wait_for_clicks(sessions, 3)
+    with sessions.begin() as session:
+        add_operator(session, "press@example.org", PASSWORD, utc_now())
+    browser.delete_all_cookies()
+    browser.set_window_size(375, 812)
+    browser.get(base + "/admin/digests/china-weekly/editions/1")
+    wait_for_title(browser, "Sign in")
+    browser.find_element(By.ID, "email").send_keys("press@example.org")
+    browser.find_element(By.ID, "password").send_keys(PASSWORD)
+    browser.find_element(By.CSS_SELECTOR, "main button[type=submit]").click()
+    wait_for_title(browser, "china-weekly 1")
+    main = " ".join(browser.find_element(By.TAG_NAME, "main").text.split())
+    assert "2 of 2 readers clicked a link (100.0%), 3 clicks; 0 set aside as automatic" in main
+    assert max(bar.size["width"] for bar in browser.find_elements(By.CSS_SELECTOR, "svg.chart rect")) > 100
+    assert axe_violations(browser) == [] and fits(browser)
+    browser.get(base + "/admin/digests")
+    wait_for_title(browser, "Digests")
+    assert "2 readers clicked (100.0%)" in browser.find_element(By.TAG_NAME, "main").text
+    assert axe_violations(browser) == [] and fits(browser)

@@ -37,3 +37,24 @@ def readers_chart(lines: Sequence[Line]) -> Chart:
 
 def _short(label: str) -> str:
     return label if len(label) <= _LABEL else label[:_LABEL - 1] + "…"
+
+
+@dataclass(frozen=True)
+class Column:
+    label: str  # the edition's number
+    rate: float  # its click rate, 0 to 1
+    x: int
+    height: float
+
+
+TREND_HEIGHT = 60
+_COLUMN = 28
+
+
+def rate_trend(rates: Sequence[tuple[int, float | None]]) -> list[Column]:
+    """Editions' click rates, oldest first (`rates`: newest first, as the page lists them), each
+    column as tall as its rate against the highest; editions without one are left out."""
+    known = [(number, rate) for number, rate in reversed(rates) if rate is not None]
+    most = max((rate for _, rate in known), default=0.0) or 1.0
+    return [Column(str(number), rate, index * _COLUMN, (TREND_HEIGHT - 14) * rate / most)
+            for index, (number, rate) in enumerate(known)]

@@ -31,7 +31,7 @@ from publisher.store.effect import in_effect
 from publisher.store.models import DigestPause
 from publisher.store.pauses import pauses
 from publisher.store.statuses import EditionStatus
-from publisher.web.console.charts import readers_chart
+from publisher.web.console.charts import Column, rate_trend, readers_chart
 from publisher.web.console.guard import Operator, signed_in, signed_in_form
 from publisher.web.console.views import ADMIN, NO_STORE, ConsolePage
 
@@ -46,7 +46,7 @@ class DigestView:
     pause: DigestPause | None
     next_fire: datetime | None  # skipped while paused
     plan: Plan
-    editions: list[dict[str, Any]]  # the newest, with their deliveries by status
+    editions: list[dict[str, Any]]  # the newest, with their deliveries by status and their clicks
     when: str  # the cron line in words, in its zone
     follows_file: bool  # its settings are config.toml's (else an operator's, who changed_by says)
     changed_by: str
@@ -62,7 +62,7 @@ def digest_views(session: Session, config: Config, now: datetime) -> list[Digest
     for digest in config.digests:
         schedule, row = fires[digest.name], rows[digest.name]
         editions = [{"number": e.number, "created": e.created, "status": str(e.status),
-                     "counts": edition_counts(session, e)}
+                     "counts": edition_counts(session, e), "clicks": click_report(session, e)}
                     for e in recent_editions(session, digest.name, 10)]
         views.append(DigestView(digest, paused.get(digest.name), next(iter(schedule.next_fire_times(now, 1)), None),
                                 plan_edition(session, digest, now), editions, schedule.in_words,
@@ -102,7 +102,8 @@ class DigestPages:
         with self.sessions() as session:
             views = digest_views(session, self.config, self.clock())
         return page.render("digests.html", status, title=page._("Digests"), views=views, done=done,
-                           error=error, names=NAMES, languages_all=LANGUAGES)
+                           error=error, names=NAMES, languages_all=LANGUAGES, percent=_percent,
+                           trend_of=_trend)
 
     def digest_list(self, request: Request, done: str = Query("", max_length=200),
                     operator: Operator = Depends(signed_in)) -> HTMLResponse:
@@ -183,6 +184,11 @@ class DigestPages:
                   len(found.outcomes))
         return Response(text.encode("utf-8"), media_type="text/csv; charset=utf-8", headers={
             **NO_STORE, "Content-Disposition": f'attachment; filename="{name}-{number}.csv"'})
+
+
+def _trend(editions: list[dict[str, Any]]) -> list[Column]:
+    return rate_trend([(edition["number"], edition["clicks"].total.rate if edition["clicks"] else None)
+                       for edition in editions])
 
 
 def _percent(rate: float | None) -> str:
