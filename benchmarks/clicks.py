@@ -29,7 +29,7 @@ from email import message_from_bytes
 from email.policy import default
 from pathlib import Path
 
-from web import KEY, ROOT, Servers, prepare
+from web import KEY, ROOT, Servers, load_options, prepare
 
 BROWSER = "Mozilla/5.0 (X11; Linux x86_64) AppleWebKit/537.36 (KHTML, like Gecko) Chrome/131.0 Safari/537.36"
 BARE = '''\
@@ -96,11 +96,7 @@ def stop(process: subprocess.Popen[bytes], how: int) -> None:
 
 
 def main() -> None:
-    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--seconds", type=int, default=5)
-    parser.add_argument("--rounds", type=int, default=3)
-    parser.add_argument("--clients", type=int, default=8)
-    args = parser.parse_args()
+    args = load_options(__doc__)
     if not shutil.which("wrk") and not shutil.which("ab"):
         raise SystemExit("install a load generator: apt-get install wrk (or apache2-utils for ab)")
     folder = Path(tempfile.mkdtemp(prefix="publisher-clicks-bench-"))

@@ -159,12 +159,17 @@ class Servers:
                 process.kill()
 
 
-def main() -> None:
-    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+def load_options(doc: str) -> argparse.Namespace:
+    """The options of a benchmark under load: how long, how many rounds, how many connections."""
+    parser = argparse.ArgumentParser(description=doc.splitlines()[0])
     parser.add_argument("--seconds", type=int, default=5)
     parser.add_argument("--rounds", type=int, default=3)
     parser.add_argument("--clients", type=int, default=8)
-    args = parser.parse_args()
+    return parser.parse_args()
+
+
+def main() -> None:
+    args = load_options(__doc__)
     folder = Path(tempfile.mkdtemp(prefix="publisher-web-bench-"))
     servers = Servers(folder, prepare(folder))
     try:

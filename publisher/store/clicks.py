@@ -1,4 +1,5 @@
-"""Clicks written as one statement per batch, whatever its size: SQLite reads the rows from one
+"""Where a variant's counted links lead, as the redirect reads it; and clicks written as one
+statement per batch, whatever its size: SQLite reads the rows from one
 JSON parameter (json_each), PostgreSQL from arrays (unnest).
 
 One statement matters more than its speed: the driver lets go of the interpreter lock around
@@ -14,8 +15,10 @@ from collections.abc import Sequence
 from datetime import UTC, datetime
 from typing import NamedTuple
 
-from sqlalchemy import text
+from sqlalchemy import select, text
 from sqlalchemy.orm import Session
+
+from publisher.store.models import Edition, EditionLink, EditionVariant, Release
 
 _COLUMNS = "edition_id, variant_id, link, reader, at, automatic"
 _SQLITE = text(f"""INSERT INTO link_clicks ({_COLUMNS})
@@ -57,3 +60,30 @@ def _sqlite_time(at: float) -> str:
 @functools.lru_cache(maxsize=8)  # clicks come many a second: each second made once
 def _second(whole: int) -> str:
     return datetime.fromtimestamp(whole, UTC).strftime("%Y-%m-%d %H:%M:%S")
+
+
+class Target(NamedTuple):
+    number: int
+    target: str
+    slug: str | None  # of the release it reads
+    withdrawn: bool  # that release was withdrawn
+
+
+class VariantTargets(NamedTuple):
+    edition: int
+    key: str | None  # the edition's click key; None: its counting has ended
+    targets: list[Target]
+
+
+def variant_targets(session: Session, variant_id: int) -> VariantTargets | None:
+    """None when no such variant is stored."""
+    edition = session.execute(select(Edition.id, Edition.click_key)
+                              .join(EditionVariant, EditionVariant.edition_id == Edition.id)
+                              .where(EditionVariant.id == variant_id)).first()
+    if edition is None:
+        return None
+    rows = session.execute(select(EditionLink.number, EditionLink.target, Release.slug, Release.withdrawn)
+                           .outerjoin(Release, Release.id == EditionLink.release_id)
+                           .where(EditionLink.variant_id == variant_id)).all()
+    return VariantTargets(edition.id, edition.click_key, [Target(number, target, slug, withdrawn is not None)
+                                                          for number, target, slug, withdrawn in rows])

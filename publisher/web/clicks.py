@@ -21,7 +21,6 @@ from urllib.parse import quote
 from fastapi import FastAPI, Request
 from fastapi import Path as FastPath
 from fastapi.responses import HTMLResponse
-from sqlalchemy import select
 from sqlalchemy.orm import Session, sessionmaker
 from starlette.concurrency import run_in_threadpool
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
@@ -29,7 +28,7 @@ from starlette.types import ASGIApp, Message, Receive, Scope, Send
 from publisher.clicks.links import Click, LinkSigner
 from publisher.config import Config
 from publisher.jobs.clicks import Noted, record_clicks
-from publisher.store.models import Edition, EditionLink, EditionVariant, Release
+from publisher.store.clicks import variant_targets
 from publisher.urls import CLICK_PATH, release_url
 from publisher.web.pages import Page
 
@@ -69,10 +68,11 @@ class ClickRecorder:
         self.lock = threading.Lock()
         self.stopped = threading.Event()
         self.thread: threading.Thread | None = None
+        self.dropped = 0
 
     def note(self, click: Noted) -> None:
         if len(self.noted) >= _MAX_NOTED:
-            log.warning("a click was not counted: %d clicks wait for the database", len(self.noted))
+            self.dropped += 1  # said at the next write
             return
         self.noted.append(click)
         if self.thread is None:
@@ -85,6 +85,9 @@ class ClickRecorder:
 
     def flush(self) -> None:
         with self.lock:
+            if self.dropped:
+                log.warning("%d clicks were not counted: %d wait for the database", self.dropped, len(self.noted))
+                self.dropped = 0
             batch = [self.noted.popleft() for _ in range(len(self.noted))]
             if not batch:
                 return
@@ -133,18 +136,14 @@ class ClickFront:
 
     def _load(self, variant_id: int) -> VariantLinks | None:
         with self.sessions() as session:
-            edition = session.execute(select(Edition.id, Edition.click_key)
-                                      .join(EditionVariant, EditionVariant.edition_id == Edition.id)
-                                      .where(EditionVariant.id == variant_id)).first()
-            if edition is None:
-                return None
-            rows = session.execute(select(EditionLink.number, EditionLink.target, Release.slug, Release.withdrawn)
-                                   .outerjoin(Release, Release.id == EditionLink.release_id)
-                                   .where(EditionLink.variant_id == variant_id)).all()
+            found = variant_targets(session, variant_id)
+        if found is None:
+            return None
         # A withdrawn release's link lands on its page here, which says it was withdrawn (410).
-        targets = {number: _location(release_url(self.config, slug) if withdrawn is not None else target)
-                   for number, target, slug, withdrawn in rows}
-        return VariantLinks(edition.id, edition.click_key, targets)
+        targets = {target.number: _location(release_url(self.config, target.slug)
+                                            if target.withdrawn and target.slug else target.target)
+                   for target in found.targets}
+        return VariantLinks(found.edition, found.key, targets)
 
     def _note(self, scope: Scope, click: Click, links: VariantLinks) -> None:
         if links.key is None:  # counting has ended: the link still leads on
