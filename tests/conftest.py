@@ -5,8 +5,11 @@ from __future__ import annotations
 import compileall
 import contextlib
 import shutil
+import threading
 import uuid
 from collections.abc import Iterator
+from dataclasses import dataclass, field
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 
 import pytest
@@ -234,3 +237,41 @@ def live_server() -> Iterator[tuple[Swappable, str]]:
     holder = Swappable()
     for base in serve_app(holder, lifespan="off"):
         yield holder, base
+
+
+@dataclass
+class Site:
+    """What a local web server serves at /news, and what it was asked."""
+
+    body: bytes = b""
+    content_type: str = "text/html; charset=utf-8"
+    etag: str = '"v1"'
+    requests: list[dict[str, str]] = field(default_factory=list)
+
+
+@pytest.fixture
+def site() -> Iterator[tuple[Site, str]]:
+    state = Site()
+
+    class Handler(BaseHTTPRequestHandler):
+        def do_GET(self) -> None:
+            state.requests.append(dict(self.headers))
+            if self.headers.get("If-None-Match") == state.etag:
+                self.send_response(304)
+                self.end_headers()
+                return
+            self.send_response(200)
+            self.send_header("Content-Type", state.content_type)
+            self.send_header("ETag", state.etag)
+            self.send_header("Last-Modified", "Fri, 27 Nov 2026 10:00:00 GMT")
+            self.end_headers()
+            self.wfile.write(state.body)
+
+        def log_message(self, *args: object) -> None:
+            pass
+
+    server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+    threading.Thread(target=server.serve_forever, args=(0.05,), daemon=True).start()
+    yield state, f"http://127.0.0.1:{server.server_address[1]}/news"
+    server.shutdown()
+    server.server_close()

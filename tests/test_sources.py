@@ -5,10 +5,7 @@ from __future__ import annotations
 import html
 import re
 import threading
-from collections.abc import Iterator
-from dataclasses import dataclass, field
 from datetime import UTC, datetime
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 from zoneinfo import ZoneInfo
 
@@ -87,44 +84,6 @@ def test_any_office_page_parses_back(rows) -> None:  # type: ignore[no-untyped-d
         return
     parsed = parse_html_page(office_page(entries), "https://x.org/news", SHANGHAI)
     assert [_fields(e) for e in parsed] == [_fields(e) for e in entries]
-
-
-@dataclass
-class Site:
-    """What a local web server serves at /news, and what it was asked."""
-
-    body: bytes = b""
-    content_type: str = "text/html; charset=utf-8"
-    etag: str = '"v1"'
-    requests: list[dict[str, str]] = field(default_factory=list)
-
-
-@pytest.fixture
-def site() -> Iterator[tuple[Site, str]]:
-    state = Site()
-
-    class Handler(BaseHTTPRequestHandler):
-        def do_GET(self) -> None:
-            state.requests.append(dict(self.headers))
-            if self.headers.get("If-None-Match") == state.etag:
-                self.send_response(304)
-                self.end_headers()
-                return
-            self.send_response(200)
-            self.send_header("Content-Type", state.content_type)
-            self.send_header("ETag", state.etag)
-            self.send_header("Last-Modified", "Fri, 27 Nov 2026 10:00:00 GMT")
-            self.end_headers()
-            self.wfile.write(state.body)
-
-        def log_message(self, *args: object) -> None:
-            pass
-
-    server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
-    threading.Thread(target=server.serve_forever, args=(0.05,), daemon=True).start()
-    yield state, f"http://127.0.0.1:{server.server_address[1]}/news"
-    server.shutdown()
-    server.server_close()
 
 
 def _store(tmp_path: Path, url: str, **source: str):  # type: ignore[no-untyped-def]

@@ -30,7 +30,7 @@ from publisher.config.values import (
 )
 from publisher.errors import UnknownCountry, UnknownDigest
 
-InputFormat = Literal["listing", "json", "csv", "html"]  # ingest.read.PARSERS reads each
+InputFormat = Literal["listing", "json", "csv", "html", "feed"]  # ingest.read.PARSERS reads each
 INPUT_FORMATS: tuple[str, ...] = get_args(InputFormat)
 
 

@@ -18,7 +18,7 @@ MAX_URL = 500  # characters: a release is recognised by its URL, and that key ha
 _ANY_CONTROL = re.compile(r"[\x00-\x1f\x7f]")
 _CONTROL_BUT_LINES = re.compile(r"[\x00-\x08\x0b\x0c\x0e-\x1f\x7f]")  # tab, LF and CR allowed
 _NO_CHARACTER = re.compile("[\ud800-\udfff]")
-_ONE_LINE = ("title", "image_credit", "category")
+_ONE_LINE = ("title", "image_credit", "category", "guid")
 _TEXT = ("summary", "body_html")
 _LINKS = ("url", "image_url")
 
@@ -51,6 +51,8 @@ def entry_problem(entry: Entry) -> str | None:
         problem = link_problem(getattr(entry, name))
         if problem:
             return f"{name}: {problem}"
+    if entry.guid is not None and len(entry.guid) > MAX_URL:
+        return f"id: at most {MAX_URL} characters, got {len(entry.guid)}"
     return None
 
 

@@ -46,10 +46,14 @@ class Entry:
     body_html: str | None = None
     where: str = ""  # "line 12" or "record 3", for messages about this entry
     ends: date | None = None  # the last day of an event of several days (published: its first)
+    guid: str | None = None  # a feed entry's own id (Atom id, RSS guid, JSON Feed id)
 
     @once  # asked for several times per entry by an import
     def source_key(self) -> str:
-        """How a later import recognises the same release: its URL, else date and title."""
+        """How a later import recognises the same release: a feed entry's id, else its URL, else
+        date and title."""
+        if self.guid:
+            return "id:" + self.guid
         if self.url:
             return "url:" + self.url
         return f"title:{self.published.date().isoformat()}:{normalize_title(self.title)}"

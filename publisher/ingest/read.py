@@ -12,17 +12,22 @@ from publisher.bundled import BUNDLED_PREFIX
 from publisher.errors import InputError
 from publisher.ingest.checks import checked
 from publisher.ingest.entry import Entry
+from publisher.ingest.feed import is_json_feed, parse_feed
 from publisher.ingest.html_page import parse_html_page
 from publisher.ingest.listing import listing_entries, parse_listing
 from publisher.ingest.tabular import csv_entries, parse_csv, parse_json
 
-PARSERS = {"listing": parse_listing, "json": parse_json, "csv": parse_csv, "html": parse_html_page}
+PARSERS = {"listing": parse_listing, "json": parse_json, "csv": parse_csv, "html": parse_html_page,
+           "feed": parse_feed}
 # Formats read line by line as a file streams by: memory stays flat in the file's size. (JSON
 # and HTML pages are read whole; they are pages, not archives.)
 LINE_PARSERS = {"listing": listing_entries, "csv": csv_entries}
-_EXTENSIONS = {".txt": "listing", ".json": "json", ".csv": "csv", ".html": "html", ".htm": "html"}
+_EXTENSIONS = {".txt": "listing", ".json": "json", ".csv": "csv", ".html": "html", ".htm": "html",
+               ".xml": "feed", ".atom": "feed", ".rss": "feed", ".rdf": "feed"}
 _CONTENT_TYPES = {"text/plain": "listing", "application/json": "json", "text/csv": "csv",
-                  "text/html": "html", "application/xhtml+xml": "html"}
+                  "text/html": "html", "application/xhtml+xml": "html", "application/atom+xml": "feed",
+                  "application/rss+xml": "feed", "application/rdf+xml": "feed", "application/xml": "feed",
+                  "text/xml": "feed", "application/feed+json": "feed"}
 
 
 def detect_format(location: str, content_type: str = "") -> str:
@@ -65,6 +70,8 @@ def parse(fmt: str, text: str, location: str, zone: ZoneInfo) -> Iterator[Entry]
 
 
 def _parsed(fmt: str, text: str, location: str, zone: ZoneInfo) -> Iterator[Entry]:
+    if fmt == "json" and is_json_feed(text):  # a .json file may be a JSON Feed: its version says so
+        fmt = "feed"
     yield from PARSERS[fmt](text, location, zone)
 
 

@@ -1,0 +1,124 @@
+"""Feeds as sources: our own Atom, RSS and JSON feeds imported into an empty second store give
+the same releases; a re-read adds nothing, a changed entry updates its release; an entry
+without a date or a title is refused, naming it."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import pytest
+from helpers import NOW, SQLITE_ONLY, seeded
+from sqlalchemy import select
+from sqlalchemy.orm import Session, sessionmaker
+
+from publisher.config import Config
+from publisher.errors import InputError
+from publisher.ingest.read import detect_format
+from publisher.jobs.imports import ImportRequest, import_files
+from publisher.store.models import Release
+from publisher.urls import release_link
+
+
+def releases_of(sessions: sessionmaker[Session], config: Config) -> dict[str, tuple[object, ...]]:
+    """Each release as a reader of a feed sees it: title, when, summary, link, image, countries."""
+    with sessions() as session:
+        return {release.title: (release.published, release.summary, release_link(config, release.url, release.slug),
+                                release.image_url, tuple(sorted(release.country_codes)))
+                for release in session.scalars(select(Release).where(Release.withdrawn.is_(None)))}
+
+
+def second_store(tmp_path: Path, name: str) -> tuple[Config, sessionmaker[Session]]:
+    from helpers import write_config
+
+    from publisher.config import load_config
+    from publisher.store.db import open_store
+
+    folder = tmp_path / name
+    folder.mkdir()
+    path = write_config(folder, f"sqlite:///{folder / 'store.db'}")
+    text = path.read_text("utf-8").replace('dir = "feeds"', f'dir = "{folder / "feeds"}"', 1)
+    path.write_text(text, "utf-8")
+    config = load_config(path, environ={})
+    return config, open_store(config)
+
+
+@SQLITE_ONLY
+@pytest.mark.parametrize("name", ["atom.xml", "rss.xml", "feed.json"])
+def test_our_own_feed_imported_into_an_empty_store_gives_the_same_releases(tmp_path, db_url, name: str) -> None:  # type: ignore[no-untyped-def]
+    first_config, first = seeded(tmp_path, db_url, dir=f'"{tmp_path / "feeds"}"', max_items="1000")
+    feed = tmp_path / "feeds" / "all" / name
+    assert feed.exists()
+    config, second = second_store(tmp_path, "second")
+    outcome = import_files(second, config, [ImportRequest(str(feed))], NOW)
+    assert outcome.files[0][1].new > 10
+    assert releases_of(second, config) == releases_of(first, first_config)
+    again = import_files(second, config, [ImportRequest(str(feed))], NOW)  # the same entries: nothing new
+    assert again.files[0][1].new == 0 and releases_of(second, config) == releases_of(first, first_config)
+
+
+@SQLITE_ONLY
+def test_a_changed_entry_updates_its_release_and_a_json_feed_is_told_by_its_version(tmp_path, db_url) -> None:  # type: ignore[no-untyped-def]
+    config, sessions = second_store(tmp_path, "only")
+    item = {"id": "https://example.org/news/1", "title": "Decent work &amp; herders",
+            "date_published": "2026-11-20T09:00:00+08:00", "url": "https://example.org/news/1",
+            "summary": "A survey.", "content_html": "<p>The whole release.</p>", "image": "https://example.org/1.jpg",
+            "tags": ["Mongolia"]}
+    path = tmp_path / "news.json"
+    for title in ("Decent work for herders in Mongolia", "Decent work for herders in Mongolia, updated"):
+        path.write_text(json.dumps({"version": "https://jsonfeed.org/version/1.1", "title": "News",
+                                    "items": [{**item, "title": title}]}), "utf-8")
+        import_files(sessions, config, [ImportRequest(str(path))], NOW)
+    with sessions() as session:
+        [release] = session.scalars(select(Release)).all()
+        assert release.title == "Decent work for herders in Mongolia, updated"
+        assert (release.summary, release.image_url, release.category) == (
+            "A survey.", "https://example.org/1.jpg", "Mongolia")
+        assert release.published.isoformat() == "2026-11-20T01:00:00+00:00" and release.country_codes == ["MN"]
+
+
+@pytest.mark.parametrize(("document", "problem"), [
+    ('<rss version="2.0"><channel><title>x</title><item><title>No date</title><link>https://example.org/a</link>'
+     "</item></channel></rss>", "entry 1: the entry has no date"),
+    ('<feed xmlns="http://www.w3.org/2005/Atom"><title>x</title><entry><id>urn:x</id>'
+     "<updated>2026-11-20T00:00:00Z</updated></entry></feed>", "entry 1: the entry has no title"),
+    ("<html><body>not a feed</body></html>", "not a feed that can be read"),
+])
+def test_an_entry_without_a_date_or_a_title_is_refused_naming_it(tmp_path, document: str, problem: str) -> None:  # type: ignore[no-untyped-def]
+    from zoneinfo import ZoneInfo
+
+    from publisher.ingest.read import parse
+
+    with pytest.raises(InputError) as refused:
+        list(parse("feed", document, "news.xml", ZoneInfo("UTC")))
+    assert problem in str(refused.value) and "news.xml" in str(refused.value)
+
+
+def test_a_feed_is_told_by_its_name_or_its_content_type() -> None:
+    assert detect_format("https://example.org/feed.xml") == "feed"
+    assert detect_format("https://example.org/news/feed/", "application/rss+xml") == "feed"
+    assert detect_format("https://example.org/news/feed/", "application/atom+xml") == "feed"
+    assert detect_format("https://example.org/news/feed", "application/feed+json") == "feed"
+
+
+@SQLITE_ONLY
+@pytest.mark.parametrize(("name", "content_type"), [("atom.xml", "application/atom+xml"),
+                                                     ("rss.xml", "application/rss+xml; charset=utf-8"),
+                                                     ("feed.json", "application/feed+json")])
+def test_a_feed_source_is_told_by_its_content_type_and_read_again_only_when_changed(
+        tmp_path, db_url, site, name: str, content_type: str) -> None:  # type: ignore[no-untyped-def]
+    from test_sources import _count, _store
+
+    from publisher.jobs.imports import import_source
+
+    first_config, _first = seeded(tmp_path, db_url, dir=f'"{tmp_path / "feeds"}"')
+    state, url = site  # served at /news: no extension to go by
+    state.body, state.content_type = (tmp_path / "feeds" / "all" / name).read_bytes(), content_type
+    folder = tmp_path / "second"
+    folder.mkdir()
+    config, sessions = _store(folder, url)
+    [source] = config.sources
+    first = import_source(sessions, config, source, NOW)
+    assert first.lines()[0] == f"imported 20 new, 0 updated, 0 unchanged from {url}"
+    assert import_source(sessions, config, source, NOW).not_modified and _count(sessions) == 20
+    assert first_config.site.base_url == config.site.base_url
