@@ -8,7 +8,7 @@ import json
 from pathlib import Path
 
 import pytest
-from helpers import NOW, SQLITE_ONLY, seeded
+from helpers import NOW, SQLITE_ONLY, add_releases, seeded
 from sqlalchemy import select
 from sqlalchemy.orm import Session, sessionmaker
 
@@ -47,12 +47,19 @@ def second_store(tmp_path: Path, name: str) -> tuple[Config, sessionmaker[Sessio
 @pytest.mark.parametrize("name", ["atom.xml", "rss.xml", "feed.json"])
 def test_our_own_feed_imported_into_an_empty_store_gives_the_same_releases(tmp_path, db_url, name: str) -> None:  # type: ignore[no-untyped-def]
     first_config, first = seeded(tmp_path, db_url, dir=f'"{tmp_path / "feeds"}"', max_items="1000")
+    # Countries chosen by hand, not as the tagging rules would (they would say China): the feed
+    # carries them.
+    add_releases(first, first_config, tmp_path, {"title": "A Chinese delegation visits Ulaanbaatar",
+                                                 "published": "2026-11-20", "countries": ["MN"],
+                                                 "image_url": "https://www.ilo.org/beijing/visit.jpg"})
     feed = tmp_path / "feeds" / "all" / name
     assert feed.exists()
     config, second = second_store(tmp_path, "second")
     outcome = import_files(second, config, [ImportRequest(str(feed))], NOW)
     assert outcome.files[0][1].new > 10
     assert releases_of(second, config) == releases_of(first, first_config)
+    visit = releases_of(second, config)["A Chinese delegation visits Ulaanbaatar"]
+    assert visit[3:] == ("https://www.ilo.org/beijing/visit.jpg", ("MN",))
     again = import_files(second, config, [ImportRequest(str(feed))], NOW)  # the same entries: nothing new
     assert again.files[0][1].new == 0 and releases_of(second, config) == releases_of(first, first_config)
 

@@ -16,7 +16,7 @@ from sqlalchemy import func, select
 from sqlalchemy.orm import Session, sessionmaker
 from test_console import csrf_of
 from test_console_digests import signed_in  # noqa: F401 (a fixture)
-from test_sources import SHANGHAI, office_page, site  # noqa: F401 (a fixture)
+from test_sources import SHANGHAI, office_page
 
 from publisher.clock import utc_now
 from publisher.config import Config, load_config
@@ -167,7 +167,7 @@ def test_sources_created_changed_and_retired_through_the_api(web) -> None:  # ty
 
 
 def test_a_source_made_through_the_api_is_imported_by_the_running_scheduler_and_retired_stops(
-        tmp_path: Path, site) -> None:  # type: ignore[no-untyped-def]  # noqa: F811
+        tmp_path: Path, site) -> None:  # type: ignore[no-untyped-def]
     state, url = site
     state.body = office_page(parse_listing(SEED.read_text("utf-8"), "s", SHANGHAI)).encode()
     path = write_config(tmp_path, f"sqlite:///{tmp_path / 'x.db'}")

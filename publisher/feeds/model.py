@@ -45,6 +45,12 @@ class FeedItem:
     image_type: str | None = None
     image_credit: str | None = None
     category: str | None = None
+    countries: tuple[str, ...] = ()  # its countries' codes (ISO 3166-1 alpha-2)
+
+
+# The scheme of a category that is a country's code: a feed reader, and our own import, can tell
+# it from a category of words (ingest/feed.py reads it back).
+COUNTRY_SCHEME = "https://www.iso.org/iso-3166-country-codes.html"
 
 
 @dataclass(frozen=True)

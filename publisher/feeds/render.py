@@ -25,7 +25,7 @@ from feedgen.feed import FeedEntry, FeedGenerator
 from lxml import etree
 
 from publisher.feeds.media import ATOM_TYPE, RSS_TYPE
-from publisher.feeds.model import FeedItem, FeedMeta
+from publisher.feeds.model import COUNTRY_SCHEME, FeedItem, FeedMeta
 
 GENERATOR = "publisher"
 
@@ -161,6 +161,8 @@ def _entry(fg: FeedGenerator, item: FeedItem) -> FeedEntry:
     entry.published(item.published)
     if item.category:  # Atom <category term>, RSS <category>
         entry.category(term=item.category)
+    for code in item.countries:  # Atom <category term scheme>, RSS <category domain>
+        entry.category(term=code, scheme=COUNTRY_SCHEME)
     return entry
 
 
@@ -202,6 +204,8 @@ def _json_item(item: FeedItem) -> dict[str, object]:
         entry["image"] = item.image_url
     if item.category:
         entry["tags"] = [item.category]
+    if item.countries:  # an extension (its name starts with "_"), as JSON Feed 1.1 allows
+        entry["_publisher"] = {"countries": list(item.countries)}
     return entry
 
 

@@ -16,7 +16,7 @@ from sqlalchemy import (
     type_coerce,
     union_all,
 )
-from sqlalchemy.orm import Session
+from sqlalchemy.orm import Session, selectinload
 
 from publisher.store.models import Release, ReleaseCountry
 from publisher.store.releases import newest_query, scope
@@ -53,8 +53,9 @@ def _stamp_query(feed: int, country: str | None, limit: int) -> Select[int, int,
 
 
 def newest_for_feed(session: Session, country: str | None, limit: int) -> list[Release]:
-    """The releases a feed shows, newest first (their country tags are not needed)."""
-    return list(session.scalars(newest_query(country, limit)))
+    """The releases a feed shows, newest first, with their countries (each entry names them):
+    one more query per feed, not one per release."""
+    return list(session.scalars(newest_query(country, limit).options(selectinload(Release.links))))
 
 
 def published_span(session: Session, country: str) -> tuple[datetime, datetime] | None:
@@ -82,4 +83,4 @@ def releases_in_range(
 ) -> list[Release]:
     of = scope(country)
     query = of.releases().where(of.published >= start, of.published < end)
-    return list(session.scalars(of.newest_first(query)))
+    return list(session.scalars(of.newest_first(query).options(selectinload(Release.links))))

@@ -69,6 +69,7 @@ def feed_item(release: Release, zone: ZoneInfo, link: str) -> FeedItem:
         image_type=_image_type(release.image_url),
         image_credit=one_line(release.image_credit) if release.image_credit else None,
         category=one_line(release.category) if release.category else None,
+        countries=tuple(release.country_codes),
     )
 
 

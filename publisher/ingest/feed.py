@@ -4,7 +4,9 @@ read by its specification (https://www.jsonfeed.org/version/1.1/).
 Each entry: its id (Atom id, RSS guid, JSON Feed id) is the release's identity, so a re-read never
 makes a second release and a changed entry updates the first; its title as text (HTML decoded
 once); its link; published, else updated; summary; full content; its first category; an image
-from an enclosure, media:thumbnail or media:content (JSON Feed: image, banner_image).
+from an enclosure, media:thumbnail or media:content (JSON Feed: image, banner_image); its
+countries when the feed names them as ours do (categories of COUNTRY_SCHEME; in a JSON Feed, the
+`_publisher` extension's `countries`), else the tagging rules decide.
 """
 
 from __future__ import annotations
@@ -18,6 +20,7 @@ from datetime import UTC, datetime, tzinfo
 from typing import Any
 
 from publisher.errors import InputError
+from publisher.feeds.model import COUNTRY_SCHEME
 from publisher.ingest.entry import Entry, normalize_space
 
 JSON_FEED = re.compile(r'"version"\s*:\s*"https://jsonfeed\.org/version/1(\.1)?"')
@@ -49,17 +52,25 @@ def _xml_entry(item: Mapping[str, Any], source: str, where: str) -> Entry:
         raise InputError(source, where, "the entry has no date (published or updated)")
     content = item.get("content") or []
     title = _text(item.get("title_detail") or {}, source, where)
+    image_url, image_credit = _image(item)
     return Entry(
         title=title,
         published=datetime.fromtimestamp(calendar.timegm(when), UTC),
         summary=_summary(_plain(item.get("summary_detail") or {}), title),
         url=item.get("link") or None,
-        image_url=_image(item),
-        category=next((tag.get("term") for tag in item.get("tags") or [] if tag.get("term")), None),
+        image_url=image_url,
+        image_credit=image_credit,
+        category=next((tag["term"] for tag in item.get("tags") or [] if tag.get("term") and not _country(tag)), None),
+        countries=tuple(tag["term"] for tag in item.get("tags") or [] if _country(tag)) or None,
         body_html=content[0].get("value") if content and content[0].get("type") == "text/html" else None,
         guid=item.get("id") or None,
         where=where,
     )
+
+
+def _country(tag: Mapping[str, Any]) -> bool:
+    """A category that is a country's code (ours say so by their scheme)."""
+    return tag.get("scheme") == COUNTRY_SCHEME and bool(tag.get("term"))
 
 
 def _text(detail: Mapping[str, Any], source: str, where: str) -> str:
@@ -83,15 +94,16 @@ def _plain(detail: Mapping[str, Any]) -> str:
     return normalize_space(value)
 
 
-def _image(item: Mapping[str, Any]) -> str | None:
+def _image(item: Mapping[str, Any]) -> tuple[str | None, str | None]:
+    """An image's address, and its credit when the feed gives one (our Atom: the enclosure's title)."""
     for enclosure in item.get("enclosures") or []:
         if str(enclosure.get("type", "")).startswith("image/") and enclosure.get("href"):
-            return str(enclosure["href"])
+            return str(enclosure["href"]), normalize_space(str(enclosure.get("title") or "")) or None
     for key in ("media_thumbnail", "media_content"):
         for media in item.get(key) or []:
             if media.get("url") and not str(media.get("medium", "image")).startswith(("video", "audio")):
-                return str(media["url"])
-    return None
+                return str(media["url"]), None
+    return None, None
 
 
 def _json_feed(text: str, source: str) -> Iterator[Entry]:
@@ -124,6 +136,8 @@ def _json_item(item: Mapping[str, Any], source: str, where: str) -> Entry:
         raise InputError(source, where, "the item has no title")
     tags = item.get("tags")
     title = normalize_space(title)
+    extension = item.get("_publisher")
+    countries = extension.get("countries") if isinstance(extension, dict) else None
     return Entry(
         title=title,
         published=published,
@@ -133,6 +147,8 @@ def _json_item(item: Mapping[str, Any], source: str, where: str) -> Entry:
         category=_string(tags[0]) if isinstance(tags, list) and tags else None,
         body_html=_string(item.get("content_html")),
         guid=_string(item.get("id")),
+        countries=tuple(code for code in countries if isinstance(code, str)) or None
+        if isinstance(countries, list) else None,
         where=where,
     )
 

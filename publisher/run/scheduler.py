@@ -21,6 +21,7 @@ from datetime import UTC, datetime
 from functools import partial
 
 from apscheduler.events import EVENT_SCHEDULER_STARTED
+from apscheduler.executors.pool import ThreadPoolExecutor
 from apscheduler.schedulers.base import SchedulerNotRunningError
 from apscheduler.schedulers.blocking import BlockingScheduler
 from sqlalchemy.orm import Session, sessionmaker
@@ -150,8 +151,10 @@ class ScheduleRunner:
             return last_fire(session, schedule.id)
 
 
-def build_scheduler(runner: ScheduleRunner, config: Config) -> BlockingScheduler:
-    scheduler = BlockingScheduler(timezone=UTC)
+def build_scheduler(runner: ScheduleRunner, config: Config, jobs: ThreadPoolExecutor | None = None
+                    ) -> BlockingScheduler:
+    """`jobs`: the threads the jobs run in (its caller waits for them: see run_forever)."""
+    scheduler = BlockingScheduler(timezone=UTC, executors={"default": jobs or ThreadPoolExecutor()})
     for schedule in schedules(config):
         _add(scheduler, runner, schedule)
     return scheduler
@@ -205,13 +208,17 @@ def run_forever(sessions: sessionmaker[Session], config: Config,
     SIGTERM or SIGINT. Returns the exit code."""
     stop = threading.Event()
     scheduler: BlockingScheduler | None = None
+    jobs = ThreadPoolExecutor()
 
     def shut_down(signum: int, _frame: object) -> None:
         log.info("%s: finishing the running job, starting no new ones", signal.Signals(signum).name)
         stop.set()
         if scheduler is not None:
+            # Not wait=True: APScheduler would wait for the running jobs while holding its job
+            # store lock, and a job that asks for the jobs (follow_changes) would wait for that
+            # lock forever (seen: `run` hung after SIGTERM). The jobs are waited for below.
             with contextlib.suppress(SchedulerNotRunningError):
-                scheduler.shutdown(wait=True)
+                scheduler.shutdown(wait=False)
 
     signal.signal(signal.SIGTERM, shut_down)
     signal.signal(signal.SIGINT, shut_down)
@@ -226,7 +233,7 @@ def run_forever(sessions: sessionmaker[Session], config: Config,
             runner.catch_up()
             if stop.is_set():
                 return 0
-            scheduler = build_scheduler(runner, runner.in_effect())
+            scheduler = build_scheduler(runner, runner.in_effect(), jobs)
             scheduler.add_job(_check_leadership, "interval", seconds=10, id="leadership",
                               args=[leadership, stop, lambda: scheduler])
             scheduler.add_job(follow_changes, "interval", id="changes", args=[scheduler, runner],
@@ -239,6 +246,7 @@ def run_forever(sessions: sessionmaker[Session], config: Config,
             # A signal that came before the scheduler was running could not stop it: do it now.
             scheduler.add_listener(partial(_stop_if_told, scheduler, stop), EVENT_SCHEDULER_STARTED)
             scheduler.start()
+            jobs.shutdown(wait=True)  # the running job finishes, outside APScheduler's locks
             return 0 if leadership.still_held() or stop.is_set() else 1
         finally:
             leadership.release()
@@ -255,8 +263,8 @@ def _close_counting(sessions: sessionmaker[Session]) -> None:
 
 
 def _stop_if_told(scheduler: BlockingScheduler, stop: threading.Event, _event: object) -> None:
-    if stop.is_set():  # not from the listener's own thread: shutdown waits for it
-        threading.Thread(target=scheduler.shutdown, daemon=True).start()
+    if stop.is_set():
+        scheduler.shutdown(wait=False)  # (run_forever waits for the running jobs)
 
 
 def _check_leadership(leadership: Leadership, stop: threading.Event,
@@ -266,8 +274,8 @@ def _check_leadership(leadership: Leadership, stop: threading.Event,
     log.error("lost the scheduler lock (the database went away?); stopping")
     stop.set()
     running = scheduler()
-    if running is not None:  # not from this job's own thread: shutdown waits for running jobs
-        threading.Thread(target=running.shutdown, daemon=True).start()
+    if running is not None:
+        running.shutdown(wait=False)  # (run_forever waits for the running jobs, this one among them)
 
 
 @dataclass(frozen=True)
