@@ -122,6 +122,7 @@ def test_each_link_is_counted_once_per_reader_and_leads_where_the_edition_said(m
     words = " ".join(html.unescape(re.sub(r"<[^>]+>", " ", console.text)).split())
     assert "3 sent; 3 readers clicked (100.0%)" in " ".join(re.sub(r"<[^>]+>", " ", digests.text).split())
     assert "3 of 3 readers clicked a link (100.0%), 6 clicks; 0 set aside as automatic" in words
+    assert "Bounced: 0 hard, 0 soft; 0 complained; 0 unsubscribed since." in words
     chart = lxml.html.fromstring(console.text).cssselect("svg.chart")[0]
     assert chart.get("role") == "img" and chart.cssselect("title")[0].text == "Readers who clicked, per link"
     assert f"{first_release[:40]}" in words and "mn 1 1 100.0% 2 0" in words and "en 2 2 100.0% 4 0" in words

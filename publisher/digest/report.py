@@ -32,18 +32,26 @@ class EditionReport:
     edition: Edition
     outcomes: list[Outcome]
 
+    @property
+    def bounces(self) -> Counter[str]:
+        """Its recipients by what came back: hard, soft, complaint, unsubscribe."""
+        return Counter(outcome.bounce for outcome in self.outcomes)
+
+    @property
+    def unsubscribed_since(self) -> int:
+        return sum(outcome.unsubscribed_since for outcome in self.outcomes)
+
     def line(self) -> str:
         edition = self.edition
         deliveries = Counter(outcome.delivery for outcome in self.outcomes) if edition.pruned is None \
             else Counter(kept_counts(edition))
-        bounces = Counter(outcome.bounce for outcome in self.outcomes)
-        left = sum(outcome.unsubscribed_since for outcome in self.outcomes)
+        bounces = self.bounces
         pruned = f" (deliveries pruned {edition.pruned:%Y-%m-%d}: counts only)" if edition.pruned else ""
         return (f"{edition.digest} edition {edition.number} ({edition.created:%Y-%m-%d}){pruned}: "
                 f"{counted(deliveries.total(), 'recipient')}: "
                 + ", ".join(f"{count} {status}" for status, count in sorted(deliveries.items()))
                 + f"; bounced {bounces[BounceKind.HARD]} hard, {bounces[BounceKind.SOFT]} soft; "
-                f"{bounces[BounceKind.COMPLAINT]} complained; {left} unsubscribed since")
+                f"{bounces[BounceKind.COMPLAINT]} complained; {self.unsubscribed_since} unsubscribed since")
 
     def csv(self) -> str:
         return write_rows(("email", "delivery", "reply", "bounce", "unsubscribed_since"),
