@@ -29,10 +29,12 @@ from sqlalchemy.orm import Session, sessionmaker
 from publisher.config import Config, parse_config
 from publisher.feeds.build import build_feeds
 from publisher.feeds.files import write_atomic
+from publisher.feeds.model import COUNTRY_SCHEME
 from publisher.feeds.select import newest_for_feed
 from publisher.feeds.targets import feed_item, feed_targets
 from publisher.store.db import open_store
 from publisher.store.models import Release, ReleaseCountry
+from publisher.urls import release_link
 
 COUNTRIES = ["AR", "BR", "CN", "DE", "FR", "IN", "JP", "MN", "US", "ZA"]
 CACHE = Path(tempfile.gettempdir()) / "publisher-bench"
@@ -87,14 +89,15 @@ def lxml_baseline(config: Config, sessions: sessionmaker[Session], folder: Path)
     with sessions() as session:
         for target in feed_targets(config):
             releases = newest_for_feed(session, target.country, config.feeds.max_items)
-            items = [feed_item(release, zone) for release in releases]
+            items = [feed_item(release, zone, release_link(config, release.url, release.slug)) for release in releases]
             out = folder / target.code
             # Written the same safe way as the real build: only the serialising differs.
             write_atomic(out / "atom.xml", _atom(items))
             write_atomic(out / "rss.xml", _rss(items))
             write_atomic(out / "feed.json", json.dumps({"version": "https://jsonfeed.org/version/1.1", "items": [
                 {"id": i.id, "url": i.link, "title": i.title, "content_text": i.summary,
-                 "date_published": i.published.isoformat()} for i in items]}, ensure_ascii=False).encode())
+                 "date_published": i.published.isoformat(), "_publisher": {"countries": list(i.countries)}}
+                for i in items]}, ensure_ascii=False).encode())
         write_atomic(folder / "index.html", b"<!DOCTYPE html><title>feeds</title>")
         write_atomic(folder / "feeds.opml", b"<opml version='2.0'/>")
 
@@ -110,6 +113,8 @@ def _atom(items: list) -> bytes:  # type: ignore[type-arg]
         etree.SubElement(entry, f"{{{ATOM}}}updated").text = item.updated.isoformat()
         etree.SubElement(entry, f"{{{ATOM}}}published").text = item.published.isoformat()
         etree.SubElement(entry, f"{{{ATOM}}}summary").text = item.summary
+        for code in item.countries:
+            etree.SubElement(entry, f"{{{ATOM}}}category", term=code, scheme=COUNTRY_SCHEME)
     return etree.tostring(feed, pretty_print=True, xml_declaration=True, encoding="UTF-8")
 
 
@@ -124,6 +129,8 @@ def _rss(items: list) -> bytes:  # type: ignore[type-arg]
         etree.SubElement(node, "guid", isPermaLink="false").text = item.id
         etree.SubElement(node, "pubDate").text = item.published.strftime("%a, %d %b %Y %H:%M:%S %z")
         etree.SubElement(node, "description").text = item.summary
+        for code in item.countries:
+            etree.SubElement(node, "category", domain=COUNTRY_SCHEME).text = code
     return etree.tostring(rss, pretty_print=True, xml_declaration=True, encoding="UTF-8")
 
 
