@@ -129,3 +129,23 @@ def test_a_feed_source_is_told_by_its_content_type_and_read_again_only_when_chan
     assert first.lines()[0] == f"imported 20 new, 0 updated, 0 unchanged from {url}"
     assert import_source(sessions, config, source, NOW).not_modified and _count(sessions) == 20
     assert first_config.site.base_url == config.site.base_url
+
+
+@SQLITE_ONLY
+def test_an_undated_entry_takes_the_time_it_was_first_read_and_keeps_it(tmp_path, db_url, caplog) -> None:  # type: ignore[no-untyped-def]
+    import logging
+    from datetime import timedelta
+
+    config, sessions = second_store(tmp_path, "undated")
+    path = tmp_path / "news.rss"
+    path.write_text('<rss version="2.0"><channel><title>News</title><link>https://example.org/</link>'
+                    "<item><title>Herders and decent work in Mongolia</title><guid>urn:news:1</guid>"
+                    "<link>https://example.org/news/1</link></item></channel></rss>", "utf-8")
+    caplog.set_level(logging.WARNING, "publisher.ingest.feed")
+    first = import_files(sessions, config, [ImportRequest(str(path))], NOW)
+    assert first.files[0][1].new == 1
+    assert f"{path} entry 1 (Herders and decent work in Mongolia): no date; dated when first read" in caplog.text
+    later = import_files(sessions, config, [ImportRequest(str(path))], NOW + timedelta(days=3))
+    assert (later.files[0][1].new, later.files[0][1].unchanged) == (0, 1)
+    with sessions() as session:
+        assert session.scalars(select(Release.published)).one() == NOW

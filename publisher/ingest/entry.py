@@ -47,6 +47,7 @@ class Entry:
     where: str = ""  # "line 12" or "record 3", for messages about this entry
     ends: date | None = None  # the last day of an event of several days (published: its first)
     guid: str | None = None  # a feed entry's own id (Atom id, RSS guid, JSON Feed id)
+    undated: bool = False  # its source gave no date: `published` is when it was first read
 
     @once  # asked for several times per entry by an import
     def source_key(self) -> str:

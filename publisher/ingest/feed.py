@@ -14,8 +14,10 @@ from __future__ import annotations
 import calendar
 import html
 import json
+import logging
 import re
 from collections.abc import Iterator, Mapping
+from dataclasses import replace
 from datetime import UTC, datetime, tzinfo
 from typing import Any
 
@@ -23,6 +25,7 @@ from publisher.errors import InputError
 from publisher.feeds.model import COUNTRY_SCHEME
 from publisher.ingest.entry import Entry, normalize_space
 
+log = logging.getLogger(__name__)
 JSON_FEED = re.compile(r'"version"\s*:\s*"https://jsonfeed\.org/version/1(\.1)?"')
 _TAGS = re.compile(r"<[^>]+>")
 
@@ -31,10 +34,12 @@ def is_json_feed(text: str) -> bool:
     return bool(JSON_FEED.search(text[:4096]))
 
 
-def parse_feed(text: str, source: str, zone: tzinfo) -> Iterator[Entry]:
-    """The entries of an RSS, Atom or JSON feed; one without a date is refused, naming it."""
+def parse_feed(text: str, source: str, zone: tzinfo, now: datetime | None = None) -> Iterator[Entry]:
+    """The entries of an RSS, Atom or JSON feed. One without a date is dated `now`, the first time
+    it is read (a later read keeps that date: ingest/save.py `merged`), and said in a warning;
+    without `now`, it is refused, naming it."""
     if is_json_feed(text):
-        yield from _json_feed(text, source)
+        yield from (_dated(entry, source, now) for entry in _json_feed(text, source))
         return
     import feedparser  # its first import costs a tenth of a second: only a feed's import pays it
 
@@ -43,19 +48,31 @@ def parse_feed(text: str, source: str, zone: tzinfo) -> Iterator[Entry]:
         problem = getattr(parsed.get("bozo_exception"), "getMessage", lambda: "")() or "no RSS or Atom feed"
         raise InputError(source, "", f"not a feed that can be read: {problem}")
     for number, item in enumerate(parsed.entries, start=1):
-        yield _xml_entry(item, source, f"entry {number}")
+        yield _dated(_xml_entry(item, source, f"entry {number}"), source, now)
+
+
+_UNDATED = datetime.min.replace(tzinfo=UTC)  # until _dated gives it one
+
+
+def _dated(entry: Entry, source: str, now: datetime | None) -> Entry:
+    if not entry.undated:
+        return entry
+    if now is None:
+        raise InputError(source, entry.where, "the entry has no date (published or updated)")
+    log.warning("%s %s (%s): no date; dated when first read, %s", source, entry.where, entry.title[:80],
+                now.isoformat(timespec="seconds"))
+    return replace(entry, published=now)
 
 
 def _xml_entry(item: Mapping[str, Any], source: str, where: str) -> Entry:
     when = item.get("published_parsed") or item.get("updated_parsed")
-    if when is None:
-        raise InputError(source, where, "the entry has no date (published or updated)")
     content = item.get("content") or []
     title = _text(item.get("title_detail") or {}, source, where)
     image_url, image_credit = _image(item)
     return Entry(
         title=title,
-        published=datetime.fromtimestamp(calendar.timegm(when), UTC),
+        published=_UNDATED if when is None else datetime.fromtimestamp(calendar.timegm(when), UTC),
+        undated=when is None,
         summary=_summary(_plain(item.get("summary_detail") or {}), title),
         url=item.get("link") or None,
         image_url=image_url,
@@ -123,14 +140,7 @@ def _json_feed(text: str, source: str) -> Iterator[Entry]:
 
 def _json_item(item: Mapping[str, Any], source: str, where: str) -> Entry:
     stamp = item.get("date_published") or item.get("date_modified")
-    if not isinstance(stamp, str):
-        raise InputError(source, where, "the item has no date (date_published or date_modified)")
-    try:
-        published = datetime.fromisoformat(stamp.replace("Z", "+00:00"))
-    except ValueError:
-        raise InputError(source, where, f"not an RFC 3339 date: {stamp!r}") from None
-    if published.tzinfo is None:
-        raise InputError(source, where, f"a date without its offset: {stamp!r}")
+    published = _UNDATED if stamp is None else _rfc3339(stamp, source, where)
     title = item.get("title")
     if not isinstance(title, str) or not title.strip():
         raise InputError(source, where, "the item has no title")
@@ -141,6 +151,7 @@ def _json_item(item: Mapping[str, Any], source: str, where: str) -> Entry:
     return Entry(
         title=title,
         published=published,
+        undated=stamp is None,
         summary=_summary(normalize_space(_string(item.get("summary")) or ""), title),
         url=_string(item.get("url")),
         image_url=_string(item.get("image")) or _string(item.get("banner_image")),
@@ -151,6 +162,18 @@ def _json_item(item: Mapping[str, Any], source: str, where: str) -> Entry:
         if isinstance(countries, list) else None,
         where=where,
     )
+
+
+def _rfc3339(stamp: object, source: str, where: str) -> datetime:
+    if not isinstance(stamp, str):
+        raise InputError(source, where, f"not an RFC 3339 date: {stamp!r}")
+    try:
+        published = datetime.fromisoformat(stamp.replace("Z", "+00:00"))
+    except ValueError:
+        raise InputError(source, where, f"not an RFC 3339 date: {stamp!r}") from None
+    if published.tzinfo is None:
+        raise InputError(source, where, f"a date without its offset: {stamp!r}")
+    return published
 
 
 def _string(value: object) -> str | None:

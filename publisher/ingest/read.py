@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Callable, Iterable, Iterator
+from datetime import datetime
 from importlib import resources
 from pathlib import Path
 from urllib.parse import urlsplit
@@ -17,8 +18,9 @@ from publisher.ingest.html_page import parse_html_page
 from publisher.ingest.listing import listing_entries, parse_listing
 from publisher.ingest.tabular import csv_entries, parse_csv, parse_json
 
-PARSERS = {"listing": parse_listing, "json": parse_json, "csv": parse_csv, "html": parse_html_page,
-           "feed": parse_feed}
+Parser = Callable[[str, str, ZoneInfo], Iterable[Entry]]
+PARSERS: dict[str, Parser] = {"listing": parse_listing, "json": parse_json, "csv": parse_csv,
+                              "html": parse_html_page, "feed": parse_feed}
 # Formats read line by line as a file streams by: memory stays flat in the file's size. (JSON
 # and HTML pages are read whole; they are pages, not archives.)
 LINE_PARSERS = {"listing": listing_entries, "csv": csv_entries}
@@ -54,24 +56,28 @@ def read_text(location: str) -> str:
 
 
 def read_entries(location: str, fmt: str | None, zone: ZoneInfo,
-                 progress: Callable[[int], None] | None = None) -> Iterator[Entry]:
+                 progress: Callable[[int], None] | None = None, now: datetime | None = None) -> Iterator[Entry]:
     """The entries of a file (or the bundled sample), checked, as they are read; `progress` is
-    told the bytes read of a file read line by line."""
+    told the bytes read of a file read line by line; `now` dates a feed's undated entries."""
     fmt = fmt or detect_format(location)
     if fmt in LINE_PARSERS and not location.startswith(BUNDLED_PREFIX):
         return _guarded(checked(LINE_PARSERS[fmt](_lines(location, progress), location, zone), location), location)
-    return parse(fmt, read_text(location), location, zone)
+    return parse(fmt, read_text(location), location, zone, now)
 
 
-def parse(fmt: str, text: str, location: str, zone: ZoneInfo) -> Iterator[Entry]:
+def parse(fmt: str, text: str, location: str, zone: ZoneInfo, now: datetime | None = None) -> Iterator[Entry]:
     """The entries of `text` in format `fmt`, checked; InputError naming `location` otherwise
-    (also for documents too deep or numbers too long for the parser to hold)."""
-    return _guarded(checked(_parsed(fmt, text, location, zone), location), location)
+    (also for documents too deep or numbers too long for the parser to hold). `now` dates a
+    feed's undated entries (without it they are refused)."""
+    return _guarded(checked(_parsed(fmt, text, location, zone, now), location), location)
 
 
-def _parsed(fmt: str, text: str, location: str, zone: ZoneInfo) -> Iterator[Entry]:
+def _parsed(fmt: str, text: str, location: str, zone: ZoneInfo, now: datetime | None) -> Iterator[Entry]:
     if fmt == "json" and is_json_feed(text):  # a .json file may be a JSON Feed: its version says so
         fmt = "feed"
+    if fmt == "feed":
+        yield from parse_feed(text, location, zone, now)
+        return
     yield from PARSERS[fmt](text, location, zone)
 
 

@@ -70,6 +70,7 @@ class _Stored:
     """What the import needs of a stored release, read without loading it whole."""
     id: int
     content_hash: str
+    published: datetime
     summary: str
     body_html: str | None
     image_url: str | None
@@ -198,8 +199,10 @@ def _release_row(item: Prepared, slug: str, config: Config, source: str) -> dict
 def merged(entry: Entry, release: Release | _Stored) -> Entry:
     """The entry, with what its source left out taken from the stored release: pages differ in
     what they show (a listing, the home page, a cut-off page), and an absent field is not news
-    that the field was removed. A field that is present replaces the stored one."""
-    return replace(entry, summary=entry.summary or release.summary,
+    that the field was removed. A field that is present replaces the stored one. An undated
+    entry keeps the date it was first read."""
+    return replace(entry, published=release.published if entry.undated else entry.published,
+                   summary=entry.summary or release.summary,
                    body_html=entry.body_html or release.body_html,
                    image_url=entry.image_url or release.image_url,
                    image_credit=entry.image_credit or release.image_credit,

@@ -59,7 +59,8 @@ def import_files(
     or more by a helper process (ingest/helper.py); a file imported before, and unchanged
     since, is not read again (ingest/fingerprints.py). When anything changed, the feeds are
     rebuilt."""
-    return _store(sessions, config, [_input(request, config, progress, helper_from) for request in requests], now)
+    return _store(sessions, config, [_input(request, config, progress, helper_from, now) for request in requests],
+                  now)
 
 
 Reader = Callable[[Tagger], Iterable[Chunk]]  # a file's entries, prepared as they are stored
@@ -72,7 +73,8 @@ class _Input:
     fingerprint: tuple[str, str] | None = None  # a local file's: its digest, and the rules'
 
 
-def _input(request: ImportRequest, config: Config, progress: Progress | None, helper_from: int) -> _Input:
+def _input(request: ImportRequest, config: Config, progress: Progress | None, helper_from: int,
+           now: datetime) -> _Input:
     """A file's entries, or a URL's: fetched as a source is (its timeout and size limit), but
     whole, since a one-off import has no earlier fetch to compare with."""
     location, fmt, zone = request.location, request.format, config.site.zone
@@ -81,8 +83,8 @@ def _input(request: ImportRequest, config: Config, progress: Progress | None, he
         fetched = fetch(location, etag=None, last_modified=None,
                         timeout=rules.timeout.total_seconds(), max_bytes=rules.max_bytes)
         fmt = fmt or detect_format(location, fetched.content_type)
-        return _Input(location, _here(parse(fmt, fetched.text(location), location, zone), location))
-    entries = read_entries(location, fmt, zone, progress)  # (a listing or CSV: not read yet)
+        return _Input(location, _here(parse(fmt, fetched.text(location), location, zone, now), location))
+    entries = read_entries(location, fmt, zone, progress, now)  # (a listing or CSV: not read yet)
     if location.startswith(BUNDLED_PREFIX) or not Path(location).is_file():
         return _Input(location, _here(entries, location))  # (reading says why a file cannot be read)
     try:
@@ -156,7 +158,7 @@ def _import_source(sessions: sessionmaker[Session], config: Config, source: Sour
     if fetched.not_modified:
         return ImportOutcome([(source.location, ImportCounts())], None, not_modified=True)
     fmt = source.format or detect_format(source.location, fetched.content_type)
-    entries = parse(fmt, fetched.text(source.location), source.location, config.site.zone)
+    entries = parse(fmt, fetched.text(source.location), source.location, config.site.zone, now)
 
     def remember_fetch(session: Session) -> None:
         remember_validators(session, source.name, fetched.etag, fetched.last_modified, now)

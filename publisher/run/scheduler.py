@@ -214,11 +214,13 @@ def run_forever(sessions: sessionmaker[Session], config: Config,
         log.info("%s: finishing the running job, starting no new ones", signal.Signals(signum).name)
         stop.set()
         if scheduler is not None:
-            # Not wait=True: APScheduler would wait for the running jobs while holding its job
-            # store lock, and a job that asks for the jobs (follow_changes) would wait for that
-            # lock forever (seen: `run` hung after SIGTERM). The jobs are waited for below.
-            with contextlib.suppress(SchedulerNotRunningError):
-                scheduler.shutdown(wait=False)
+            # From a thread of its own, and not waiting: the signal may have come in the middle
+            # of APScheduler's own work holding a lock that shutdown takes (seen: inside a job's
+            # submit, the executor's lock); and shutdown(wait=True) would wait for the running
+            # jobs holding its job store lock, which a job that asks for the jobs
+            # (follow_changes) waits for (seen: `run` hung after SIGTERM). run_forever waits
+            # for the jobs itself.
+            threading.Thread(target=_stop_scheduler, args=[scheduler], name="stop", daemon=True).start()
 
     signal.signal(signal.SIGTERM, shut_down)
     signal.signal(signal.SIGINT, shut_down)
@@ -262,9 +264,14 @@ def _close_counting(sessions: sessionmaker[Session]) -> None:
         log.exception("closing the counting of clicks failed")
 
 
+def _stop_scheduler(scheduler: BlockingScheduler) -> None:
+    with contextlib.suppress(SchedulerNotRunningError):
+        scheduler.shutdown(wait=False)
+
+
 def _stop_if_told(scheduler: BlockingScheduler, stop: threading.Event, _event: object) -> None:
     if stop.is_set():
-        scheduler.shutdown(wait=False)  # (run_forever waits for the running jobs)
+        _stop_scheduler(scheduler)  # (run_forever waits for the running jobs)
 
 
 def _check_leadership(leadership: Leadership, stop: threading.Event,
@@ -275,7 +282,7 @@ def _check_leadership(leadership: Leadership, stop: threading.Event,
     stop.set()
     running = scheduler()
     if running is not None:
-        running.shutdown(wait=False)  # (run_forever waits for the running jobs, this one among them)
+        _stop_scheduler(running)  # (run_forever waits for the running jobs, this one among them)
 
 
 @dataclass(frozen=True)
