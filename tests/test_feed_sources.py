@@ -149,3 +149,22 @@ def test_an_undated_entry_takes_the_time_it_was_first_read_and_keeps_it(tmp_path
     assert (later.files[0][1].new, later.files[0][1].unchanged) == (0, 1)
     with sessions() as session:
         assert session.scalars(select(Release.published)).one() == NOW
+
+
+@SQLITE_ONLY
+def test_a_category_naming_a_country_tags_the_release_before_the_rules(tmp_path, db_url) -> None:  # type: ignore[no-untyped-def]
+    config, sessions = second_store(tmp_path, "categories")
+    path = tmp_path / "news.xml"
+    path.write_text('<rss version="2.0"><channel><title>News</title><link>https://example.org/</link>'
+                    "<item><title>A delegation from Mongolia visits Geneva</title><guid>urn:news:1</guid>"
+                    "<pubDate>Fri, 20 Nov 2026 09:00:00 +0800</pubDate><category>Events</category>"
+                    "<category>china</category></item>"
+                    "<item><title>A delegation from Mongolia visits Geneva again</title><guid>urn:news:2</guid>"
+                    "<pubDate>Sat, 21 Nov 2026 09:00:00 +0800</pubDate><category>Events</category></item>"
+                    "</channel></rss>", "utf-8")
+    import_files(sessions, config, [ImportRequest(str(path))], NOW)
+    with sessions() as session:
+        tagged = {release.title: (release.category, tuple(release.country_codes))
+                  for release in session.scalars(select(Release))}
+    assert tagged == {"A delegation from Mongolia visits Geneva": ("Events", ("CN",)),  # its category
+                      "A delegation from Mongolia visits Geneva again": ("Events", ("MN",))}  # the rules

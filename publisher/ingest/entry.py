@@ -48,6 +48,7 @@ class Entry:
     ends: date | None = None  # the last day of an event of several days (published: its first)
     guid: str | None = None  # a feed entry's own id (Atom id, RSS guid, JSON Feed id)
     undated: bool = False  # its source gave no date: `published` is when it was first read
+    categories: tuple[str, ...] = ()  # a feed entry's categories: one that names a country tags it
 
     @once  # asked for several times per entry by an import
     def source_key(self) -> str:

@@ -6,7 +6,8 @@ makes a second release and a changed entry updates the first; its title as text 
 once); its link; published, else updated; summary; full content; its first category; an image
 from an enclosure, media:thumbnail or media:content (JSON Feed: image, banner_image); its
 countries when the feed names them as ours do (categories of COUNTRY_SCHEME; in a JSON Feed, the
-`_publisher` extension's `countries`), else the tagging rules decide.
+`_publisher` extension's `countries`), else those its categories name (a configured country's
+code or name: ingest/tagging.py), else the tagging rules decide.
 """
 
 from __future__ import annotations
@@ -74,15 +75,25 @@ def _xml_entry(item: Mapping[str, Any], source: str, where: str) -> Entry:
         published=_UNDATED if when is None else datetime.fromtimestamp(calendar.timegm(when), UTC),
         undated=when is None,
         summary=_summary(_plain(item.get("summary_detail") or {}), title),
-        url=item.get("link") or None,
+        url=_link(item),
         image_url=image_url,
         image_credit=image_credit,
         category=next((tag["term"] for tag in item.get("tags") or [] if tag.get("term") and not _country(tag)), None),
         countries=tuple(tag["term"] for tag in item.get("tags") or [] if _country(tag)) or None,
+        categories=tuple(str(tag["term"]) for tag in item.get("tags") or [] if tag.get("term") and not _country(tag)),
         body_html=content[0].get("value") if content and content[0].get("type") == "text/html" else None,
         guid=item.get("id") or None,
         where=where,
     )
+
+
+def _link(item: Mapping[str, Any]) -> str | None:
+    """Its link; not an RSS guid feedparser took for one (a guid is a permalink unless it says
+    otherwise) that is no web address, such as `urn:...`."""
+    link = item.get("link") or None
+    if link and item.get("guidislink") and not str(link).startswith(("http://", "https://")):
+        return None
+    return link
 
 
 def _country(tag: Mapping[str, Any]) -> bool:
@@ -156,6 +167,7 @@ def _json_item(item: Mapping[str, Any], source: str, where: str) -> Entry:
         url=_string(item.get("url")),
         image_url=_string(item.get("image")) or _string(item.get("banner_image")),
         category=_string(tags[0]) if isinstance(tags, list) and tags else None,
+        categories=tuple(tag for tag in tags if isinstance(tag, str)) if isinstance(tags, list) else (),
         body_html=_string(item.get("content_html")),
         guid=_string(item.get("id")),
         countries=tuple(code for code in countries if isinstance(code, str)) or None

@@ -50,13 +50,17 @@ class Tagger:
     def __init__(self, config: Config) -> None:
         self._known = config.country_codes
         self._default = config.tagging.default_countries
+        # A feed's category that names a country, by its code or its name, whatever the case.
+        self._named = {term.casefold(): country.code for country in config.countries
+                       for term in (country.code, country.name)}
         self._rules = [_Rules(country.code, _lowered(country.keywords), _lowered(country.exclude))
                        for country in config.countries if country.keywords]
         names = (config.site.name, *config.site.names.values(), *config.tagging.ignore)
         self._names = _Rules("", _lowered(tuple(dict.fromkeys(names))), ())  # (matched as keywords, of no country)
 
     def countries(self, entry: Entry, source: str) -> tuple[str, ...]:
-        """Every matching country (in config order), not only the first."""
+        """The entry's own countries; else those its categories name (a feed's); else every country
+        the tagging rules match (in config order), not only the first."""
         if entry.countries is not None:
             unknown = [code for code in entry.countries if code not in self._known]
             if unknown:
@@ -64,11 +68,19 @@ class Tagger:
                                  f"unknown country {unknown[0]!r}; the config has "
                                  f"{', '.join(self._known) or 'no countries'}")
             return entry.countries
+        named = self.named(entry.categories)
+        if named:
+            return named
         matched = self.matches(f"{entry.title}\n{entry.summary}")
         if matched or self._default:
             return matched or self._default
         raise InputError(source, entry.where, "no country: the release matches no keyword; "
                          "give it countries or set tagging.default_countries")
+
+    def named(self, categories: tuple[str, ...]) -> tuple[str, ...]:
+        """The countries a feed entry's categories name (in config order)."""
+        codes = {self._named[term.casefold()] for term in categories if term.casefold() in self._named}
+        return tuple(code for code in self._known if code in codes)
 
     def matches(self, text: str) -> tuple[str, ...]:
         lowered = text.lower()
