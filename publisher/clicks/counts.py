@@ -18,9 +18,10 @@ def edition_links(session: Session, edition_id: int) -> list[EditionLink]:
                                 .order_by(EditionLink.variant_id, EditionLink.number)))
 
 
-def edition_clicks(session: Session, edition: Edition) -> Figures:
-    """Per (variant, link) of the edition, and per variant."""
-    links = edition_links(session, edition.id)
+def edition_clicks(session: Session, edition: Edition, links: list[EditionLink] | None = None) -> Figures:
+    """Per (variant, link) of the edition, and per variant; `links`: its links, when the caller
+    has read them already."""
+    links = edition_links(session, edition.id) if links is None else links
     if edition.counted is None:
         return live_clicks(session, edition.id, links)
     variants = session.scalars(select(EditionVariant).where(EditionVariant.edition_id == edition.id))

@@ -68,7 +68,7 @@ def click_report(session: Session, edition: Edition) -> ClickReport | None:
     links = edition_links(session, edition.id)
     if not links:
         return None
-    figures = edition_clicks(session, edition)
+    figures = edition_clicks(session, edition, links)
     variants = list(session.scalars(select(EditionVariant).where(EditionVariant.edition_id == edition.id)
                                     .order_by(EditionVariant.id)))
     delivered = _delivered(session, edition)

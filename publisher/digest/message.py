@@ -16,7 +16,6 @@ from publisher.digest.render import digest_title
 from publisher.languages import LANGUAGES
 from publisher.mail.message import Dkim, Links, MessageFactory, Recipient, link_mark, no_links
 from publisher.store.models import Edition, EditionLink, EditionVariant
-from publisher.subscribers.keys import signing_key
 from publisher.subscribers.tokens import Signer
 from publisher.subscribers.verp import unsubscribe_address, verp_address
 from publisher.urls import (
@@ -57,13 +56,13 @@ class RecipientLinks:
         )
 
 
-def counted_links(session: Session, config: Config, variant: EditionVariant) -> Links:
+def counted_links(session: Session, config: Config, variant: EditionVariant, signer: LinkSigner) -> Links:
     """The variant's link marks filled with /r/ addresses made for each message (none when its
     links were not counted)."""
     numbers = session.scalars(select(EditionLink.number).where(EditionLink.variant_id == variant.id)).all()
     if not numbers:
         return no_links
-    return MessageLinks(LinkSigner(signing_key(config)), click_prefix(config), variant.edition_id, variant.id,
+    return MessageLinks(signer, click_prefix(config), variant.edition_id, variant.id,
                         {number: link_mark(number) for number in numbers})
 
 

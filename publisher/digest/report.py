@@ -13,7 +13,7 @@ from publisher.csvfile import write_rows
 from publisher.dates import counted
 from publisher.digest.prune import kept_counts
 from publisher.errors import NotFound
-from publisher.store.editions import delivery_counts
+from publisher.store.editions import delivery_counts, edition_numbered
 from publisher.store.models import BounceEvent, Delivery, Edition, Subscriber
 from publisher.store.statuses import BounceKind, SubscriberStatus
 
@@ -61,9 +61,7 @@ class EditionReport:
 
 def edition_report(session: Session, digest: str, number: int | None) -> EditionReport | None:
     """The edition `number` of `digest` (default: its newest); None when there is none."""
-    query = select(Edition).where(Edition.digest == digest)
-    query = query.where(Edition.number == number) if number else query.order_by(Edition.number.desc())
-    edition = session.scalars(query.limit(1)).first()
+    edition = edition_numbered(session, digest, number)
     if edition is None:
         return None
     bounced = dict(session.execute(select(BounceEvent.subscriber_id, BounceEvent.kind)
@@ -84,8 +82,20 @@ def existing_report(session: Session, digest: str, number: int) -> EditionReport
     """Edition `number` of `digest`, or NotFound."""
     found = edition_report(session, digest, number)
     if found is None:
-        raise NotFound(f"digest {digest} has no edition {number}")
+        raise _no_edition(digest, number)
     return found
+
+
+def existing_edition(session: Session, digest: str, number: int) -> Edition:
+    """Edition `number` of `digest` without its recipients, or NotFound."""
+    edition = edition_numbered(session, digest, number)
+    if edition is None:
+        raise _no_edition(digest, number)
+    return edition
+
+
+def _no_edition(digest: str, number: int) -> NotFound:
+    return NotFound(f"digest {digest} has no edition {number}")
 
 
 def edition_counts(session: Session, edition: Edition) -> dict[str, int]:

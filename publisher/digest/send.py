@@ -20,6 +20,7 @@ from datetime import datetime
 from sqlalchemy import select, update
 from sqlalchemy.orm import Session, sessionmaker
 
+from publisher.clicks.links import LinkSigner
 from publisher.clock import utc_now
 from publisher.config import Config
 from publisher.dates import counted
@@ -41,6 +42,7 @@ from publisher.store.editions import delivery_counts
 from publisher.store.models import Delivery, Edition, EditionVariant, Subscriber
 from publisher.store.statuses import DeliveryStatus, SubscriberStatus
 from publisher.subscribers.bounces import settle_send_time_bounces
+from publisher.subscribers.keys import signing_key
 from publisher.subscribers.tokens import Signer
 
 log = logging.getLogger(__name__)
@@ -78,8 +80,9 @@ def _variant_factories(sessions: sessionmaker[Session], config: Config, edition:
     with sessions() as session:
         digest = digest_named(session, edition.digest, retired=True)
         variants = session.scalars(select(EditionVariant).where(EditionVariant.edition_id == edition.id))
+        signer = LinkSigner(signing_key(config))
         return {variant.id: (message_factory(config, digest, variant, dkim_key,
-                                             links=counted_links(session, config, variant)), variant.language)
+                                             links=counted_links(session, config, variant, signer)), variant.language)
                 for variant in variants}
 
 

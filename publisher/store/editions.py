@@ -23,6 +23,13 @@ def unfinished_editions(session: Session, digests: Sequence[str]) -> list[Editio
         Edition.status == EditionStatus.SENDING, Edition.digest.in_(digests)).order_by(Edition.id)))
 
 
+def edition_numbered(session: Session, digest: str, number: int | None) -> Edition | None:
+    """Edition `number` of `digest` (None: its newest)."""
+    query = select(Edition).where(Edition.digest == digest)
+    query = query.where(Edition.number == number) if number else query.order_by(Edition.number.desc())
+    return session.scalars(query.limit(1)).first()
+
+
 def last_edition(session: Session, digest: str) -> Edition | None:
     return session.scalars(select(Edition).where(Edition.digest == digest)
                            .order_by(Edition.number.desc()).limit(1)).first()

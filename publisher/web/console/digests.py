@@ -17,7 +17,7 @@ from sqlalchemy.orm import Session, sessionmaker
 from publisher.clicks.report import click_report
 from publisher.config import Config, Digest
 from publisher.digest.editions import Plan, plan_edition
-from publisher.digest.report import edition_counts, existing_report
+from publisher.digest.report import edition_counts, existing_edition, existing_report
 from publisher.errors import InvalidValue
 from publisher.jobs import controls
 from publisher.jobs.disclosures import disclosed
@@ -168,9 +168,8 @@ class DigestPages:
         return shown
 
     def clicks_csv(self, name: str = Name, number: int = Number, operator: Operator = Depends(signed_in)) -> Response:
-        with self.sessions() as session:
-            found = existing_report(session, self.digest_of(name).name, number)
-            clicks = click_report(session, found.edition)
+        with self.sessions() as session:  # (the edition, not its recipients: none is shown)
+            clicks = click_report(session, existing_edition(session, self.digest_of(name).name, number))
         if clicks is None:
             raise HTTPException(404, "this edition's links were not counted")
         return Response(clicks.csv().encode("utf-8"), media_type="text/csv; charset=utf-8", headers={
