@@ -9,7 +9,7 @@ import click
 
 from publisher.cli.app import App, cli, favour_senders, pass_app, print_table
 from publisher.cli.progress import progress_bar
-from publisher.clicks.report import ClickReport, click_report
+from publisher.clicks.report import ClickReport, click_report, percent
 from publisher.clock import utc_now as now
 from publisher.dates import counted, format_day_month_year
 from publisher.digest.explain import next_edition
@@ -166,8 +166,7 @@ def _print_clicks(clicks: ClickReport) -> None:
                            ("countries", clicks.choices)):
         print_table((heading, "delivered", "readers who clicked", "rate", "clicks", "automatic"),
                     ((line.label, "" if line.delivered is None else str(line.delivered), str(line.counted.readers),
-                      "" if line.rate is None else f"{line.rate:.1%}", str(line.counted.clicks),
-                      str(line.counted.automatic)) for line in lines))
+                      percent(line.rate), str(line.counted.clicks), str(line.counted.automatic)) for line in lines))
 
 
 @cli.group()

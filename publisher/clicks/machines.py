@@ -10,7 +10,6 @@ from typing import Any
 
 HEAD = "head"
 CRAWLER = "crawler"
-BURST = "burst"
 # A message's every link followed within this long of its first click: a machine.
 BURST_WITHIN = timedelta(seconds=2)
 

@@ -117,5 +117,10 @@ def _grouped(variants: Iterable[tuple[EditionVariant, Counted]], delivered: dict
     return [_line(label, delivered, counts) for label, counts in sorted(groups.items())]
 
 
+def percent(rate: float | None) -> str:
+    """A click rate as the console and `publisher report` show it: "4.1%", or nothing."""
+    return "" if rate is None else f"{rate:.1%}"
+
+
 def _text(value: int | None) -> str:
     return "" if value is None else str(value)

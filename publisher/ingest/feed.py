@@ -70,6 +70,8 @@ def _xml_entry(item: Mapping[str, Any], source: str, where: str) -> Entry:
     content = item.get("content") or []
     title = _text(item.get("title_detail") or {}, source, where)
     image_url, image_credit = _image(item)
+    tags = item.get("tags") or []
+    words = tuple(str(tag["term"]) for tag in tags if tag.get("term") and not _country(tag))
     return Entry(
         title=title,
         published=_UNDATED if when is None else datetime.fromtimestamp(calendar.timegm(when), UTC),
@@ -78,9 +80,9 @@ def _xml_entry(item: Mapping[str, Any], source: str, where: str) -> Entry:
         url=_link(item),
         image_url=image_url,
         image_credit=image_credit,
-        category=next((tag["term"] for tag in item.get("tags") or [] if tag.get("term") and not _country(tag)), None),
-        countries=tuple(tag["term"] for tag in item.get("tags") or [] if _country(tag)) or None,
-        categories=tuple(str(tag["term"]) for tag in item.get("tags") or [] if tag.get("term") and not _country(tag)),
+        category=words[0] if words else None,
+        countries=tuple(tag["term"] for tag in tags if _country(tag)) or None,
+        categories=words,
         body_html=content[0].get("value") if content and content[0].get("type") == "text/html" else None,
         guid=item.get("id") or None,
         where=where,
@@ -156,6 +158,7 @@ def _json_item(item: Mapping[str, Any], source: str, where: str) -> Entry:
     if not isinstance(title, str) or not title.strip():
         raise InputError(source, where, "the item has no title")
     tags = item.get("tags")
+    words = tuple(tag for tag in tags if isinstance(tag, str) and tag) if isinstance(tags, list) else ()
     title = normalize_space(title)
     extension = item.get("_publisher")
     countries = extension.get("countries") if isinstance(extension, dict) else None
@@ -166,8 +169,8 @@ def _json_item(item: Mapping[str, Any], source: str, where: str) -> Entry:
         summary=_summary(normalize_space(_string(item.get("summary")) or ""), title),
         url=_string(item.get("url")),
         image_url=_string(item.get("image")) or _string(item.get("banner_image")),
-        category=_string(tags[0]) if isinstance(tags, list) and tags else None,
-        categories=tuple(tag for tag in tags if isinstance(tag, str)) if isinstance(tags, list) else (),
+        category=words[0] if words else None,
+        categories=words,
         body_html=_string(item.get("content_html")),
         guid=_string(item.get("id")),
         countries=tuple(code for code in countries if isinstance(code, str)) or None

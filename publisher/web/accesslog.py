@@ -10,16 +10,15 @@ whatever is left when the server stops."""
 from __future__ import annotations
 
 import sys
-import threading
 import time
 import urllib.parse
-from collections import deque
 from typing import Any
 
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from publisher.logs import Line, line_in_use
 from publisher.urls import CLICK_PATH
+from publisher.web.drains import Drain, on_shutdown
 
 _LOGGER = "uvicorn.access"  # the name uvicorn's own lines carried: a log collector's filters stay true
 _EVERY = 0.2  # seconds between writes
@@ -35,18 +34,16 @@ class AccessLog:
     def __init__(self, app: ASGIApp, line: Line | None = None) -> None:
         self.app = app
         self.line = line or line_in_use()
-        self.noted: deque[_Noted] = deque()  # appends and pops are atomic: no lock on a request's way
-        self.lock = threading.Lock()
-        threading.Thread(target=self._write_forever, name="access-log", daemon=True).start()
+        self.drain: Drain[_Noted] = Drain(self._write, _EVERY, "access-log")
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         if scope["type"] == "lifespan":
-            await self.app(scope, receive, self._flushing(send))
+            await self.app(scope, receive, on_shutdown(send, self.drain.stop))
             return
         if scope["type"] != "http":
             await self.app(scope, receive, send)
             return
-        note = self.noted.append
+        note = self.drain.add
         parts = (scope.get("client"), scope["method"], scope.get("root_path", "") + scope["path"],
                  scope["query_string"], scope["http_version"])
 
@@ -57,29 +54,10 @@ class AccessLog:
 
         await self.app(scope, receive, noting)
 
-    def _flushing(self, send: Send) -> Send:
-        async def flushing(message: Message) -> None:
-            if message["type"] == "lifespan.shutdown.complete":
-                self.flush()
-            await send(message)
-
-        return flushing
-
-    def _write_forever(self) -> None:
-        while True:
-            time.sleep(_EVERY)
-            self.flush()
-
-    def flush(self) -> None:
-        """Write the lines noted so far (the thread does, every _EVERY seconds, and the server's
-        shutdown)."""
-        with self.lock:
-            noted = [self.noted.popleft() for _ in range(len(self.noted))]
-            if noted:
-                stream = sys.stderr  # whatever it is now (a test runner may swap it)
-                stream.write("".join(self.line(created, "INFO", _LOGGER, _message(*rest)) + "\n"
-                                     for created, *rest in noted))
-                stream.flush()
+    def _write(self, noted: list[_Noted]) -> None:
+        stream = sys.stderr  # whatever it is now (a test runner may swap it)
+        stream.write("".join(self.line(created, "INFO", _LOGGER, _message(*rest)) + "\n" for created, *rest in noted))
+        stream.flush()
 
 
 def _message(client: Any, method: str, path: str, query: bytes, version: str, status: int) -> str:

@@ -10,9 +10,7 @@ answer (changed, made up, of an edition no longer stored) goes on to the app's p
 from __future__ import annotations
 
 import logging
-import threading
 import time
-from collections import deque
 from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import datetime
@@ -23,13 +21,14 @@ from fastapi import Path as FastPath
 from fastapi.responses import HTMLResponse
 from sqlalchemy.orm import Session, sessionmaker
 from starlette.concurrency import run_in_threadpool
-from starlette.types import ASGIApp, Message, Receive, Scope, Send
+from starlette.types import ASGIApp, Receive, Scope, Send
 
 from publisher.clicks.links import Click, LinkSigner
 from publisher.config import Config
 from publisher.jobs.clicks import Noted, record_clicks
 from publisher.store.clicks import variant_targets
 from publisher.urls import CLICK_PATH, release_url
+from publisher.web.drains import Drain, on_shutdown
 from publisher.web.pages import Page
 
 log = logging.getLogger(__name__)
@@ -60,46 +59,31 @@ def add_click_routes(app: FastAPI, config: Config, signer: LinkSigner) -> None:
 
 class ClickRecorder:
     """Holds the noted clicks and writes them (jobs/clicks.py) every second from a thread of
-    its own, started with the first click; `flush` writes what is left."""
+    its own; what the database cannot take yet waits for the next write."""
 
     def __init__(self, sessions: sessionmaker[Session]) -> None:
         self.sessions = sessions
-        self.noted: deque[Noted] = deque()  # appends and pops are atomic: no lock on a request's way
-        self.lock = threading.Lock()
-        self.stopped = threading.Event()
-        self.thread: threading.Thread | None = None
+        self.drain: Drain[Noted] = Drain(self._record, _EVERY, "clicks")
         self.dropped = 0
 
     def note(self, click: Noted) -> None:
-        if len(self.noted) >= _MAX_NOTED:
+        if len(self.drain.items) >= _MAX_NOTED:
             self.dropped += 1  # said at the next write
             return
-        self.noted.append(click)
-        if self.thread is None:
-            self.thread = threading.Thread(target=self._write_forever, name="clicks", daemon=True)
-            self.thread.start()
+        self.drain.add(click)
 
-    def _write_forever(self) -> None:
-        while not self.stopped.wait(_EVERY):
-            self.flush()
-
-    def flush(self) -> None:
-        with self.lock:
-            if self.dropped:
-                log.warning("%d clicks were not counted: %d wait for the database", self.dropped, len(self.noted))
-                self.dropped = 0
-            batch = [self.noted.popleft() for _ in range(len(self.noted))]
-            if not batch:
-                return
-            try:
-                record_clicks(self.sessions, batch)
-            except Exception:  # the database is away: they wait for the next write
-                log.exception("%d clicks could not be written; trying again", len(batch))
-                self.noted.extendleft(reversed(batch))
+    def _record(self, batch: list[Noted]) -> None:
+        if self.dropped:
+            log.warning("%d clicks were not counted: %d wait for the database", self.dropped, len(batch))
+            self.dropped = 0
+        try:
+            record_clicks(self.sessions, batch)
+        except Exception:  # the database is away: they wait for the next write
+            log.exception("%d clicks could not be written; trying again", len(batch))
+            self.drain.items.extendleft(reversed(batch))
 
     def stop(self) -> None:
-        self.stopped.set()
-        self.flush()
+        self.drain.stop()
 
 
 class ClickFront:
@@ -124,7 +108,7 @@ class ClickFront:
                     await _redirect(send, links.targets[click.link])
                     return
         if scope["type"] == "lifespan":
-            await self.app(scope, receive, self._stopping(send))
+            await self.app(scope, receive, on_shutdown(send, self.recorder.stop))
             return
         await self.app(scope, receive, send)
 
@@ -156,13 +140,6 @@ class ClickFront:
         self.recorder.note(Noted(self.clock().timestamp(), click.edition, click.variant, click.link, click.nonce,
                                  links.key, scope["method"], agent.decode("latin-1")))
 
-    def _stopping(self, send: Send) -> Send:
-        async def stopping(message: Message) -> None:
-            if message["type"] == "lifespan.shutdown.complete":
-                await run_in_threadpool(self.recorder.stop)
-            await send(message)
-
-        return stopping
 
 
 def _location(target: str) -> bytes:

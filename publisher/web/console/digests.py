@@ -14,7 +14,7 @@ from fastapi import Path as FastPath
 from fastapi.responses import HTMLResponse, Response
 from sqlalchemy.orm import Session, sessionmaker
 
-from publisher.clicks.report import click_report
+from publisher.clicks.report import click_report, percent
 from publisher.config import Config, Digest
 from publisher.digest.editions import Plan, plan_edition
 from publisher.digest.report import edition_counts, existing_edition, existing_report
@@ -102,7 +102,7 @@ class DigestPages:
         with self.sessions() as session:
             views = digest_views(session, self.config, self.clock())
         return page.render("digests.html", status, title=page._("Digests"), views=views, done=done,
-                           error=error, names=NAMES, languages_all=LANGUAGES, percent=_percent,
+                           error=error, names=NAMES, languages_all=LANGUAGES, percent=percent,
                            trend_of=_trend)
 
     def digest_list(self, request: Request, done: str = Query("", max_length=200),
@@ -162,7 +162,7 @@ class DigestPages:
             shown = page.render("edition.html", title=f"{name} {number}", report=found, done=done,
                                 counts=edition_counts(session, found.edition), refresh=5 if sending else 0,
                                 clicks=click_report(session, found.edition), chart_of=readers_chart,
-                                percent=_percent)
+                                percent=percent)
         disclosed(self.sessions, operator.email, "edition.report", f"{name} {number}", self.clock(),
                   len(found.outcomes))
         return shown
@@ -189,6 +189,3 @@ def _trend(editions: list[dict[str, Any]]) -> list[Column]:
     return rate_trend([(edition["number"], edition["clicks"].total.rate if edition["clicks"] else None)
                        for edition in editions])
 
-
-def _percent(rate: float | None) -> str:
-    return "" if rate is None else f"{rate:.1%}"
