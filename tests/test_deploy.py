@@ -128,3 +128,29 @@ def test_nginx_lets_a_subscriber_upload_through_and_the_app_asks_who_sends_it(pr
     assert answer.status_code == 401 and answer.headers["content-type"] == "application/problem+json"
     too_big = httpx.post(nginx + "/subscribe", content=b"x" * 300_000)
     assert too_big.status_code == 413
+
+
+UNITS = sorted((ROOT / "deploy" / "systemd").glob("publisher-*.service"))
+
+
+@pytest.mark.parametrize("unit", UNITS, ids=[unit.stem for unit in UNITS])
+def test_each_systemd_unit_verifies_and_runs_a_real_command(unit: Path, tmp_path: Path) -> None:
+    """`systemd-analyze verify` on the unit as shipped, its program pointed at this install; the
+    command it starts exists; it restarts on failure, stops with SIGTERM and reads its secrets
+    from a file."""
+    import sys
+
+    if not shutil.which("systemd-analyze"):
+        need("systemd (systemd-analyze) is not installed")
+    text = unit.read_text("utf-8")
+    program = "/opt/publisher/.venv/bin/publisher"
+    role = unit.stem.removeprefix("publisher-")
+    assert f"\nExecStart={program} {role}\n" in text
+    for line in ("Restart=on-failure", "KillSignal=SIGTERM", "EnvironmentFile=/etc/publisher/environment"):
+        assert f"\n{line}\n" in text, line
+    installed = Path(sys.executable).parent / "publisher"
+    (tmp_path / unit.name).write_text(text.replace(program, str(installed)), "utf-8")
+    verified = subprocess.run(["systemd-analyze", "verify", str(tmp_path / unit.name)],
+                              capture_output=True, text=True, timeout=60)
+    assert verified.returncode == 0 and not verified.stderr.strip(), verified.stderr
+    assert subprocess.run([str(installed), role, "--help"], capture_output=True, timeout=60).returncode == 0

@@ -12,7 +12,7 @@ from pathlib import Path
 import feedparser
 import httpx
 import pytest
-from helpers import seeded
+from helpers import seeded, wait_until
 from sqlalchemy import select
 
 from publisher.feeds.build import build_feeds
@@ -137,6 +137,7 @@ def test_index_page_and_release_pages(site) -> None:  # type: ignore[no-untyped-
     news.write_text(json.dumps([{"title": "<script>alert(1)</script> & China", "published": "2026-11-26",
                                  "summary": "One.\n\nTwo & <b>three</b>.", "image_credit": "© Me"}]))
     import_files(sessions, config, [ImportRequest(str(news))], NOW)
+    wait_until(lambda: b"alert(1)" in httpx.get(f"{base}/feeds/cn/atom.xml").content, 3)  # seen within a second
     entry = feedparser.parse(httpx.get(f"{base}/feeds/cn/atom.xml").content).entries[0]
     page = httpx.get(entry.link.replace(config.site.base_url, base))
     assert page.status_code == 200

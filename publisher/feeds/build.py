@@ -20,9 +20,10 @@ from pathlib import Path
 
 from sqlalchemy.orm import Session, sessionmaker
 
+from publisher.clock import utc_now
 from publisher.config import Config
 from publisher.feeds import pages, render, targets
-from publisher.feeds.files import BuildState, write_if_changed
+from publisher.feeds.files import BuildState, packed, write_if_changed
 from publisher.feeds.media import ATOM_TYPE
 from publisher.feeds.model import FeedItem, Link
 from publisher.feeds.render import render_atom, render_json_feed, render_rss
@@ -36,6 +37,7 @@ from publisher.feeds.select import (
 )
 from publisher.feeds.targets import FeedTarget, feed_item, feed_meta, feed_targets
 from publisher.feeds.websub import ping_hub
+from publisher.store.feedfiles import BuiltFile, store_built, stored_builds
 from publisher.store.models import Release
 from publisher.urls import feed_url, release_link
 
@@ -74,18 +76,25 @@ class _Builder:
         self.report = BuildReport(self.folder)
         self.settings = _settings_digest(config)
         self.zone = config.site.zone
-
+        self.stored = stored_builds(session)
+        self.built: list[BuiltFile] = []  # for the store, which holds what every web node serves
 
     def _item(self, release: Release) -> FeedItem:
         return feed_item(release, self.zone, release_link(self.config, release.url, release.slug))
 
     def emit(self, relative: str, made_from: object, make: Callable[[], bytes]) -> None:
         fingerprint = _digest([self.settings, relative, made_from])
-        if self.state.is_current(relative, fingerprint):
+        stored = self.stored.get(relative)
+        if self.state.is_current(relative, fingerprint) and stored is not None and stored[0] == fingerprint:
             self.report.unchanged += 1
             return
         data = make()
-        if write_if_changed(self.folder / relative, data):
+        sha256 = hashlib.sha256(data).hexdigest()
+        gzipped = packed(data)
+        written = write_if_changed(self.folder / relative, data, gzipped)
+        if stored != (fingerprint, sha256):
+            self.built.append(BuiltFile(relative, data, gzipped, sha256, fingerprint))
+        if written or stored is None or stored[1] != sha256:
             self.report.changed.append(relative)
         else:
             self.report.unchanged += 1
@@ -158,8 +167,11 @@ class _Builder:
         self.emit(pages.OPML_NAME, None, lambda: pages.render_opml(self.config))
 
 
-def build_feeds(sessions: sessionmaker[Session], config: Config, *, ping: bool = True) -> BuildReport:
-    """Write every feed, archive and page that differs from what the store now says."""
+def build_feeds(sessions: sessionmaker[Session], config: Config, *, ping: bool = True,
+                clock: Callable[[], datetime] = utc_now) -> BuildReport:
+    """Write every feed, archive and page that differs from what the store now says, to the
+    folder and to the store (in one transaction at the end: every web node sees the new build
+    at once, and a build that fails half-way leaves the store's copies as they were)."""
     with sessions() as session:
         builder = _Builder(config, session)
         all_targets = feed_targets(config)
@@ -168,6 +180,9 @@ def build_feeds(sessions: sessionmaker[Session], config: Config, *, ping: bool =
             archive_links = builder.archives(target) if config.feeds.archive else ()
             builder.current_feeds(target, target_stamps, archive_links)
         builder.pages()
+    if builder.built:
+        with sessions.begin() as session:
+            store_built(session, builder.built, clock())
     builder.state.save()
     report = builder.report
     if ping and config.feeds.hub:

@@ -11,9 +11,13 @@ import json
 import logging
 import os
 import tempfile
+from datetime import UTC, datetime
 from pathlib import Path
 
+from sqlalchemy.orm import Session
+
 from publisher.errors import PublisherError
+from publisher.store.feedfiles import last_change
 
 log = logging.getLogger(__name__)
 
@@ -53,20 +57,25 @@ def write_atomic(path: Path, data: bytes) -> None:
         raise
 
 
-def write_if_changed(path: Path, data: bytes) -> bool:
+def write_if_changed(path: Path, data: bytes, packed: bytes) -> bool:
     """Write unless the file already holds exactly these bytes (its mtime then stays); and
-    beside it its gzip copy `NAME.gz`, for a web server that serves those as they are (nginx's
-    gzip_static), whenever the file is written or the copy is missing."""
+    beside it its gzip copy `NAME.gz` (`packed`), for a web server that serves those as they are
+    (nginx's gzip_static), whenever the file is written or the copy is missing."""
     try:
         if path.stat().st_size == len(data) and path.read_bytes() == data:
             if not gzip_copy(path).exists():
-                write_atomic(gzip_copy(path), gzip.compress(data, compresslevel=9, mtime=0))
+                write_atomic(gzip_copy(path), packed)
             return False
     except FileNotFoundError:
         pass
-    write_atomic(gzip_copy(path), gzip.compress(data, compresslevel=9, mtime=0))
+    write_atomic(gzip_copy(path), packed)
     write_atomic(path, data)
     return True
+
+
+def packed(data: bytes) -> bytes:
+    """The gzip copy of a file: the same bytes for the same file, on every machine."""
+    return gzip.compress(data, compresslevel=9, mtime=0)
 
 
 def gzip_copy(path: Path) -> Path:
@@ -115,3 +124,13 @@ class BuildState:
             data = json.dumps(self._entries, indent=1, sort_keys=True).encode("utf-8")
             write_atomic(self._path, data)
             self._dirty = False
+
+
+def feeds_changed(session: Session, folder: Path) -> datetime | None:
+    """When a build last changed a file: as the store says (on any machine), or, before the store
+    kept the files, as this machine's folder says."""
+    changed = last_change(session)
+    if changed is not None:
+        return changed
+    state = folder / STATE_NAME
+    return datetime.fromtimestamp(state.stat().st_mtime, UTC) if state.exists() else None

@@ -568,3 +568,18 @@ class AuditEntry(Base):
     subject: Mapped[str] = mapped_column(Text)  # what it changed, in words
     before: Mapped[str | None] = mapped_column(Text)
     after: Mapped[str | None] = mapped_column(Text)
+
+
+class FeedFile(Base):
+    """A built feed file (a feed, an archive, the index page, the OPML list) as the last build made
+    it: its bytes and gzip copy, so that every web node answers the same feeds whatever folder
+    it has; written by the build beside the copy in `feeds.dir`."""
+
+    __tablename__ = "feed_files"
+
+    path: Mapped[str] = mapped_column(String(300), primary_key=True)  # in the folder: "cn/atom.xml"
+    body: Mapped[bytes] = mapped_column(LargeBinary)
+    gzipped: Mapped[bytes] = mapped_column(LargeBinary)
+    sha256: Mapped[str] = mapped_column(String(64))  # of body: the ETag, the same on every node
+    fingerprint: Mapped[str] = mapped_column(String(64))  # of what it was built from (feeds/build.py)
+    changed: Mapped[datetime] = mapped_column(UTCDateTime())  # when its bytes last changed: Last-Modified

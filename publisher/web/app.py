@@ -53,4 +53,4 @@ def create_app(config: Config, sessions: sessionmaker[Session],
     add_metrics_route(app, config, sessions, guard)
     app.add_middleware(BodyGuard, authenticate=before_body(guard), uploads=UPLOADS)
     add_security(app, config)  # its headers on every answer, BodyGuard's too
-    return FeedFront(ClickFront(app, sessions, config, links, clock), config)
+    return FeedFront(ClickFront(app, sessions, config, links, clock), config, sessions)

@@ -16,6 +16,7 @@ from pathlib import Path
 from fastapi import FastAPI, HTTPException, Request
 from fastapi import Path as FastPath
 from fastapi.responses import HTMLResponse
+from sqlalchemy.orm import Session, sessionmaker
 from starlette.types import ASGIApp, Receive, Scope, Send
 
 from publisher.config import Config
@@ -24,6 +25,7 @@ from publisher.i18n import country_names
 from publisher.urls import feed_url
 from publisher.web.files import FeedFiles, ServedFile
 from publisher.web.pages import Page
+from publisher.web.storedfeeds import StoredFeeds
 
 _READS = ("GET", "HEAD")
 _MAX_PATH = 300
@@ -60,21 +62,30 @@ def feeds_index(page: Page, config: Config) -> HTMLResponse:
 class FeedFront:
     """GET and HEAD of a built file, answered from memory; everything else goes on to the app.
     It wraps the whole app, outside even Starlette's own error middleware: each layer costs a
-    poll a tenth."""
+    poll a tenth. The files come from the store (what the last build made, on whichever machine),
+    or, for one the store does not hold (built before it kept them), from the folder."""
 
-    def __init__(self, app: ASGIApp, config: Config) -> None:
+    def __init__(self, app: ASGIApp, config: Config, sessions: sessionmaker[Session]) -> None:
         self.app = app
-        self.files = FeedFiles(Path(config.feeds.dir), int(config.web.cache_max_age.total_seconds()))
+        max_age = int(config.web.cache_max_age.total_seconds())
+        self.stored = StoredFeeds(sessions, max_age)
+        self.files = FeedFiles(Path(config.feeds.dir), max_age)
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         if scope["type"] == "http" and scope["method"] in _READS:
             path: str = scope["path"]
             relative = path[7:] if path.startswith("/feeds/") else ""  # "/feeds/" itself: the app's page
-            served = self.files.get(relative) if relative and len(relative) <= _MAX_PATH else None
-            if served is not None:
-                await answer(scope, send, served)
-                return
+            if relative and len(relative) <= _MAX_PATH:
+                await self.stored.fresh()
+                served = self._file(relative)
+                if served is not None:
+                    await answer(scope, send, served)
+                    return
         await self.app(scope, receive, send)
+
+    def _file(self, relative: str) -> ServedFile | None:
+        served = self.stored.get(relative)
+        return served if served is not None else self.files.get(relative)
 
 
 _ASKED = frozenset((b"accept-encoding", b"if-none-match", b"if-modified-since"))

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Callable
-from datetime import UTC, datetime
+from datetime import datetime
 from pathlib import Path
 
 from fastapi import FastAPI
@@ -11,7 +11,7 @@ from fastapi.responses import JSONResponse
 from sqlalchemy.orm import Session, sessionmaker
 
 from publisher.config import Config
-from publisher.feeds.files import STATE_NAME
+from publisher.feeds.files import feeds_changed
 from publisher.run.schedules import next_digest
 from publisher.store.db import ping
 from publisher.store.effect import in_effect
@@ -27,11 +27,9 @@ def add_health_route(app: FastAPI, config: Config, sessions: sessionmaker[Sessio
 
 def health_report(config: Config, sessions: sessionmaker[Session], now: datetime) -> JSONResponse:
     database = ping(sessions)
-    state = Path(config.feeds.dir) / STATE_NAME
-    built = (datetime.fromtimestamp(state.stat().st_mtime, UTC).isoformat()
-             if state.exists() else None)
     with sessions() as session:
         upcoming = next_digest(in_effect(session, config), now)
-    body = {"database": database, "feeds_built": built,
+        built = feeds_changed(session, Path(config.feeds.dir)) if database == "ok" else None
+    body = {"database": database, "feeds_built": built.isoformat() if built else None,
             "next_digest": {"name": upcoming[1], "at": upcoming[0].isoformat()} if upcoming else None}
     return JSONResponse(body, status_code=200 if database == "ok" else 503)

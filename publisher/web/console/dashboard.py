@@ -5,7 +5,7 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from dataclasses import dataclass
-from datetime import UTC, datetime
+from datetime import datetime
 from pathlib import Path
 
 from fastapi import Depends, FastAPI, Request
@@ -14,7 +14,7 @@ from sqlalchemy.orm import Session, sessionmaker
 
 from publisher.config import Config
 from publisher.digest.status import EditionProgress, delivery_status
-from publisher.feeds.files import STATE_NAME
+from publisher.feeds.files import feeds_changed
 from publisher.run.schedules import schedules
 from publisher.store.effect import in_effect
 from publisher.store.models import Process
@@ -53,8 +53,7 @@ def overview(session: Session, config: Config, now: datetime) -> Overview:
         jobs.append(Job(schedule.id, schedule.cron, schedule.zone.key, fires[0] if fires else None,
                         run.last_fire if run else None, (run.outcome or "…") if run else "",
                         schedule.kind == "digest" and schedule.target in paused))
-    state = Path(config.feeds.dir) / STATE_NAME
-    changed = datetime.fromtimestamp(state.stat().st_mtime, UTC) if state.exists() else None
+    changed = feeds_changed(session, Path(config.feeds.dir))
     return Overview(jobs, delivery_status(session, now, 10), recent_processes(session, now), changed)
 
 

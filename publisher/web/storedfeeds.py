@@ -1,0 +1,87 @@
+"""The built feed files from the store, held in memory: what every web node answers, whatever its
+own folder holds.
+
+All of them are read when the app is made (a node started after a build answers at once). Then,
+while requests come, the store's hashes are compared with the held copies every half second,
+in a worker thread, and only the files that changed are read: a build on any machine is answered
+everywhere within a second. After a quiet spell the first request waits for that comparison (one
+small question), so no answer is older than a second; under load none waits. No thread of its own:
+an app nobody asks costs nothing. A request reads the held dictionary, which is replaced whole.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import threading
+import time
+from pathlib import PurePosixPath
+
+from sqlalchemy.exc import SQLAlchemyError
+from sqlalchemy.orm import Session, sessionmaker
+from starlette.concurrency import run_in_threadpool
+
+from publisher.store.feedfiles import file_versions, stored_files
+from publisher.store.models import FeedFile
+from publisher.web.files import ServedFile, served_bytes
+
+log = logging.getLogger(__name__)
+
+CHECK_EVERY = 0.5  # seconds
+
+
+class StoredFeeds:
+    def __init__(self, sessions: sessionmaker[Session], max_age: int, every: float = CHECK_EVERY) -> None:
+        self.sessions, self.max_age, self.every = sessions, max_age, every
+        self.files: dict[str, ServedFile] = {}
+        self._hashes: dict[str, str] = {}
+        self._lock = threading.Lock()  # one refresh at a time
+        self._checked = 0.0
+        self._busy = False
+        self.refresh()
+
+    async def fresh(self) -> None:
+        """Held copies at most `every` old, or twice that while a look is under way."""
+        age = time.monotonic() - self._checked
+        if age < self.every:
+            return
+        if age > 2 * self.every:  # after a quiet spell: this answer waits for the look
+            await run_in_threadpool(self.refresh)
+        elif not self._busy:
+            self._busy = True
+            asyncio.get_running_loop().run_in_executor(None, self.refresh)
+
+    def get(self, relative: str) -> ServedFile | None:
+        return self.files.get(relative)
+
+    def refresh(self) -> None:
+        """Read what changed in the store since the last look; on a database error keep what
+        is held (and say so), and look again next time."""
+        with self._lock:
+            self._checked = time.monotonic()
+            try:
+                self._read_changes()
+            except SQLAlchemyError as exc:
+                log.warning("feeds: cannot read the built files from the database (%s); "
+                            "answering with those held", exc.__class__.__name__)
+            finally:
+                self._busy = False
+
+    def _read_changes(self) -> None:
+        with self.sessions() as session:
+            versions = file_versions(session)
+            changed = [path for path, sha256 in versions.items() if self._hashes.get(path) != sha256]
+            rows = stored_files(session, None if len(changed) == len(versions) else changed)
+        if not rows and len(versions) == len(self._hashes):
+            return
+        files = {path: served for path, served in self.files.items() if path in versions}
+        hashes = {path: sha256 for path, sha256 in self._hashes.items() if path in versions}
+        for row in rows:
+            files[row.path], hashes[row.path] = self._served(row), row.sha256
+        self.files, self._hashes = files, hashes
+
+    def _served(self, row: FeedFile) -> ServedFile:
+        path = PurePosixPath(row.path)
+        return served_bytes(path.name, in_archive=path.parent.name == "archive", body=row.body,
+                            gzipped=row.gzipped, sha256=row.sha256, mtime=row.changed.timestamp(),
+                            max_age=self.max_age)
