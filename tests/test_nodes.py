@@ -19,10 +19,13 @@ import httpx
 import pytest
 from helpers import SEED, local, mail_config, need, status_of, wait_until
 from mailserver import MailServer, free_port
+from sqlalchemy import select
+from test_clicks import COUNTED, follow, wait_for_clicks
 from test_deploy import MAIN
 
 from publisher.config import load_config
 from publisher.store.db import open_store
+from publisher.store.models import LinkClick
 
 pytestmark = pytest.mark.slow  # starts several processes
 KEY = "one signing key for every node, long enough"
@@ -153,6 +156,28 @@ def test_pages_and_subscriptions_are_the_same_on_every_node(nodes, tmp_path, db_
     assert "You are subscribed" in httpx.get(local(confirm, first.base)).text  # signed on one, checked on another
     sessions = open_store(load_config(first.config, environ={}))
     assert status_of(sessions, "reader@example.org") == "confirmed"
+
+    for node in (first, second, first, second):  # confirmation mails to one address: 3 an hour, on all nodes
+        assert subscribe(node.base, "twice@example.org").status_code == 200
+    assert len(mail_server.to("twice@example.org")) == 3
+
+    sent = subprocess.run([sys.executable, "-m", "publisher", "--config", str(first.config), "digest", "send",
+                           "china-weekly"], env=_environment(), capture_output=True, text=True, timeout=120)
+    assert sent.stdout.endswith(" 1 sent, 0 failed\n"), sent.stdout + sent.stderr
+    digest = mail_server.to("reader@example.org")[-1].message
+    links = list(dict.fromkeys(COUNTED.findall(next(digest.iter_parts()).get_content())))
+    for node, link in ((first, links[0]), (second, links[1])):  # one reader, a link on each node
+        assert follow(node.base, link).status_code == 302
+    wait_for_clicks(sessions, 2)
+    with sessions() as session:
+        assert len(set(session.scalars(select(LinkClick.reader)))) == 1  # counted as one reader
+
+
+def subscribe(base: str, email: str) -> httpx.Response:
+    with httpx.Client(base_url=base) as client:
+        form = client.get("/subscribe")
+        csrf = re.search(r'name="csrf" value="([^"]+)"', form.text).group(1)  # type: ignore[union-attr]
+        return client.post("/subscribe", data={"email": email, "countries": ["CN"], "csrf": csrf})
 
 
 NODES_SITE = """\

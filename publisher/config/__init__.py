@@ -12,6 +12,7 @@ from publisher.config.load import (
     parse_config,
 )
 from publisher.config.model import (
+    Bucket,
     Config,
     Country,
     Digest,
@@ -26,6 +27,6 @@ from publisher.config.model import (
 )
 
 __all__ = [
-    "BUNDLED_PREFIX", "CONFIG_ENV", "Config", "Country", "Digest", "Feeds", "Mail", "Scheduler",
+    "BUNDLED_PREFIX", "CONFIG_ENV", "Bucket", "Config", "Country", "Digest", "Feeds", "Mail", "Scheduler",
     "Secrets", "Site", "Smtp", "Source", "Web", "find_config", "load_config", "parse_config",
 ]

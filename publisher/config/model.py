@@ -8,7 +8,7 @@ from ipaddress import IPv4Network, IPv6Network
 from typing import Annotated, Literal, get_args
 from zoneinfo import ZoneInfo
 
-from pydantic import AfterValidator, BaseModel, ConfigDict, Field, IPvAnyNetwork
+from pydantic import AfterValidator, BaseModel, ConfigDict, Field, IPvAnyNetwork, model_validator
 
 from publisher.config.values import (
     BaseUrl,
@@ -83,6 +83,22 @@ class Tagging(Section):
     ignore: tuple[NonEmpty, ...] = ()
 
 
+class Bucket(Section):
+    """An S3-compatible bucket every build copies the feeds to, for a CDN; no endpoint: none."""
+    endpoint: OptionalUrl = ""  # the S3 API: "https://s3.eu-west-1.amazonaws.com", a MinIO's address
+    bucket: Annotated[str, Field(pattern=r"^$|^[a-z0-9][a-z0-9.-]{1,61}[a-z0-9]$")] = ""
+    prefix: Annotated[str, Field(pattern=r"^$|^[A-Za-z0-9._-]+(/[A-Za-z0-9._-]+)*/$")] = "feeds/"
+    region: NonEmpty = "us-east-1"
+    key_id_env: EnvName = "AWS_ACCESS_KEY_ID"  # the credentials come from these variables
+    secret_env: EnvName = "AWS_SECRET_ACCESS_KEY"
+
+    @model_validator(mode="after")
+    def _named(self) -> Bucket:
+        if self.endpoint and not self.bucket:
+            raise ValueError("an endpoint needs a bucket: set feeds.publish.bucket")
+        return self
+
+
 class Feeds(Section):
     dir: NonEmpty = "feeds"
     max_items: Annotated[int, Field(ge=1, le=10_000)] = 50
@@ -96,6 +112,7 @@ class Feeds(Section):
     logo: OptionalUrl = ""
     hub: OptionalUrl = ""  # a WebSub hub: adds rel="hub" and pings it after changes
     archive: bool = False  # RFC 5005 archives, one Atom document per year
+    publish: Bucket = Bucket()  # copied after each build to an S3-compatible bucket
 
     def url(self, site: Site) -> str:
         return self.base_url or f"{site.base_url}/feeds"

@@ -23,6 +23,7 @@ from sqlalchemy.orm import Session, sessionmaker
 from publisher.clock import utc_now
 from publisher.config import Config
 from publisher.feeds import pages, render, targets
+from publisher.feeds.bucket import BucketReport, publish_to_bucket
 from publisher.feeds.files import BuildState, packed, write_if_changed
 from publisher.feeds.media import ATOM_TYPE
 from publisher.feeds.model import FeedItem, Link
@@ -37,7 +38,7 @@ from publisher.feeds.select import (
 )
 from publisher.feeds.targets import FeedTarget, feed_item, feed_meta, feed_targets
 from publisher.feeds.websub import ping_hub
-from publisher.store.feedfiles import BuiltFile, store_built, stored_builds
+from publisher.store.feedfiles import BuiltFile, drop_others, store_built, stored_builds, stored_files
 from publisher.store.models import Release
 from publisher.urls import feed_url, release_link
 
@@ -53,10 +54,14 @@ class BuildReport:
     folder: Path
     changed: list[str] = field(default_factory=list)  # paths relative to the folder
     unchanged: int = 0
+    removed: int = 0  # files no build makes any more
     pinged: int = 0
+    bucket: BucketReport | None = None
 
     def line(self) -> str:
-        return f"feeds: {len(self.changed)} changed, {self.unchanged} unchanged in {self.folder}"
+        removed = f", {self.removed} removed" if self.removed else ""
+        bucket = f"; {self.bucket.clause()}" if self.bucket else ""
+        return f"feeds: {len(self.changed)} changed, {self.unchanged} unchanged{removed} in {self.folder}{bucket}"
 
 
 @dataclass(frozen=True)
@@ -78,12 +83,14 @@ class _Builder:
         self.zone = config.site.zone
         self.stored = stored_builds(session)
         self.built: list[BuiltFile] = []  # for the store, which holds what every web node serves
+        self.made: set[str] = set()  # every file this build makes, changed or not
 
     def _item(self, release: Release) -> FeedItem:
         return feed_item(release, self.zone, release_link(self.config, release.url, release.slug))
 
     def emit(self, relative: str, made_from: object, make: Callable[[], bytes]) -> None:
         fingerprint = _digest([self.settings, relative, made_from])
+        self.made.add(relative)
         stored = self.stored.get(relative)
         if self.state.is_current(relative, fingerprint) and stored is not None and stored[0] == fingerprint:
             self.report.unchanged += 1
@@ -180,14 +187,19 @@ def build_feeds(sessions: sessionmaker[Session], config: Config, *, ping: bool =
             archive_links = builder.archives(target) if config.feeds.archive else ()
             builder.current_feeds(target, target_stamps, archive_links)
         builder.pages()
-    if builder.built:
-        with sessions.begin() as session:
-            store_built(session, builder.built, clock())
-    builder.state.save()
+    with sessions.begin() as session:
+        store_built(session, builder.built, clock())
+        removed = drop_others(session, builder.made)
     report = builder.report
+    report.removed = max(removed, len(builder.state.forget_others(builder.made)))
+    builder.state.save()
     if ping and config.feeds.hub:
         changed_feeds = [path for path in report.changed if path.endswith(tuple(FORMATS))]
         report.pinged = ping_hub(config.feeds.hub, [feed_url(config, p) for p in changed_feeds])
+    if config.feeds.publish.endpoint:
+        with sessions() as session:
+            files = stored_files(session)
+        report.bucket = publish_to_bucket(config.feeds.publish, files, int(config.web.cache_max_age.total_seconds()))
     log.debug("%s", report.line())
     return report
 
@@ -215,5 +227,5 @@ def _settings_digest(config: Config) -> str:
         Path(module.__file__).read_bytes() for module in (render, targets, pages) if module.__file__)
     template = resources.files("publisher").joinpath("templates/feeds-index.html").read_bytes()
     sections = [config.site.model_dump(), [c.model_dump() for c in config.countries],
-                config.feeds.model_dump(exclude={"cron", "dir"})]
+                config.feeds.model_dump(exclude={"cron", "dir", "publish"})]
     return _digest([sections, hashlib.sha256(code + template).hexdigest()])

@@ -119,6 +119,18 @@ class BuildState:
             self._entries[relative] = entry
             self._dirty = True
 
+    def forget_others(self, kept: set[str]) -> list[str]:
+        """Remove the files this folder's builds made that the last build did not make; their
+        paths."""
+        gone = sorted(set(self._entries) - kept)
+        for relative in gone:
+            path = self.folder / relative
+            for built in (path, gzip_copy(path)):
+                built.unlink(missing_ok=True)
+            del self._entries[relative]
+            self._dirty = True
+        return gone
+
     def save(self) -> None:
         if self._dirty:
             data = json.dumps(self._entries, indent=1, sort_keys=True).encode("utf-8")

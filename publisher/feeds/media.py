@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from pathlib import PurePosixPath
+
 ATOM_TYPE = "application/atom+xml"
 RSS_TYPE = "application/rss+xml"
 JSON_FEED_TYPE = "application/feed+json"
@@ -19,3 +21,11 @@ def media_type(name: str, suffix: str, in_archive: bool) -> str:
     if suffix == ".xml" and in_archive:
         return ATOM_TYPE
     return _BY_SUFFIX.get(suffix, "application/octet-stream")
+
+
+def file_type(relative: str) -> str:
+    """The Content-Type a built file is served with, by its path in the folder; text with its
+    charset."""
+    path = PurePosixPath(relative)
+    kind = media_type(path.name, path.suffix, in_archive=path.parent.name == "archive")
+    return kind + "; charset=utf-8" if kind.startswith("text/") and "charset" not in kind else kind

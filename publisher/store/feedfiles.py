@@ -6,7 +6,7 @@ from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from datetime import datetime
 
-from sqlalchemy import func, select
+from sqlalchemy import delete, func, select
 from sqlalchemy.orm import Session
 
 from publisher.store.models import FeedFile
@@ -55,3 +55,12 @@ def stored_files(session: Session, paths: Sequence[str] | None = None) -> list[F
 def last_change(session: Session) -> datetime | None:
     """When a built file's bytes last changed, on any machine."""
     return session.scalar(select(func.max(FeedFile.changed)))
+
+
+def drop_others(session: Session, kept: Iterable[str]) -> int:
+    """Delete the files a build no longer makes (a country gone, an archive year emptied);
+    how many."""
+    gone = set(stored_builds(session)) - set(kept)
+    if gone:
+        session.execute(delete(FeedFile).where(FeedFile.path.in_(gone)))
+    return len(gone)

@@ -18,10 +18,10 @@ from collections import OrderedDict
 from collections.abc import Callable
 from dataclasses import dataclass
 from email.utils import formatdate
-from pathlib import Path, PurePosixPath
+from pathlib import Path
 
 from publisher.feeds.files import GZIP_SUFFIX
-from publisher.feeds.media import media_type
+from publisher.feeds.media import file_type
 from publisher.web.security import HEADERS as SECURITY_HEADERS
 
 Headers = list[tuple[bytes, bytes]]
@@ -132,18 +132,15 @@ def _version(path: Path) -> tuple[int, int] | None:
 
 def _served(path: Path, mtime: float, max_age: int) -> ServedFile:
     body = path.read_bytes()
-    return served_bytes(path.name, in_archive=path.parent.name == "archive", body=body,
-                        gzipped=gzip.compress(body, mtime=0), sha256=hashlib.sha256(body).hexdigest(),
-                        mtime=mtime, max_age=max_age)
+    return served_bytes(f"{path.parent.name}/{path.name}", body=body, gzipped=gzip.compress(body, mtime=0),
+                        sha256=hashlib.sha256(body).hexdigest(), mtime=mtime, max_age=max_age)
 
 
-def served_bytes(name: str, *, in_archive: bool, body: bytes, gzipped: bytes, sha256: str, mtime: float,
+def served_bytes(relative: str, *, body: bytes, gzipped: bytes, sha256: str, mtime: float,
                  max_age: int) -> ServedFile:
     """A file's two answers (plain and gzip) with their headers; its ETag from the hash of its
     bytes, so that every node, from its folder or from the store, gives the same one."""
-    content_type = media_type(name, PurePosixPath(name).suffix, in_archive=in_archive)
-    if content_type.startswith("text/") and "charset" not in content_type:
-        content_type += "; charset=utf-8"  # as Starlette's responses said it (text/x-opml)
+    content_type = file_type(relative)
     etag = sha256[:32]
     common: Headers = [(b"last-modified", formatdate(mtime, usegmt=True).encode()),
                        (b"vary", b"Accept-Encoding"), (b"cache-control", f"public, max-age={max_age}".encode()),

@@ -15,7 +15,6 @@ import asyncio
 import logging
 import threading
 import time
-from pathlib import PurePosixPath
 
 from sqlalchemy.exc import SQLAlchemyError
 from sqlalchemy.orm import Session, sessionmaker
@@ -81,7 +80,5 @@ class StoredFeeds:
         self.files, self._hashes = files, hashes
 
     def _served(self, row: FeedFile) -> ServedFile:
-        path = PurePosixPath(row.path)
-        return served_bytes(path.name, in_archive=path.parent.name == "archive", body=row.body,
-                            gzipped=row.gzipped, sha256=row.sha256, mtime=row.changed.timestamp(),
-                            max_age=self.max_age)
+        return served_bytes(row.path, body=row.body, gzipped=row.gzipped, sha256=row.sha256,
+                            mtime=row.changed.timestamp(), max_age=self.max_age)
