@@ -59,10 +59,17 @@ class Node:
     def log(self) -> str:
         return (self.folder / "serve.log").read_text("utf-8", "replace")[-3000:]
 
-    def stop(self) -> None:
+    def stop(self) -> str:
+        """SIGTERM; how it ended ("stopped", or what went wrong, with its log)."""
         if self.process.poll() is None:
             self.process.send_signal(signal.SIGTERM)
-        assert self.process.wait(timeout=30) in (0, -signal.SIGTERM, -signal.SIGKILL), self.log()
+        try:
+            code = self.process.wait(timeout=30)
+        except subprocess.TimeoutExpired:
+            self.process.kill()
+            self.process.wait(10)
+            return f"did not stop within 30 s of SIGTERM:\n{self.log()}"
+        return "stopped" if code in (0, -signal.SIGTERM, -signal.SIGKILL) else f"exit code {code}:\n{self.log()}"
 
 
 @pytest.fixture
@@ -74,8 +81,8 @@ def nodes(tmp_path: Path, db_url: str, mail_server: MailServer) -> Iterator[list
         return started[-1]
 
     yield start  # type: ignore[misc]
-    for node in started:
-        node.stop()
+    ended = [node.stop() for node in started]
+    assert set(ended) == {"stopped"}, ended
 
 
 def build_elsewhere(tmp_path: Path, db_url: str, mail_server: MailServer) -> Path:

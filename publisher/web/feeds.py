@@ -76,7 +76,8 @@ class FeedFront:
             path: str = scope["path"]
             relative = path[7:] if path.startswith("/feeds/") else ""  # "/feeds/" itself: the app's page
             if relative and len(relative) <= _MAX_PATH:
-                await self.stored.fresh()
+                if self.stored.due():
+                    await self.stored.fresh()
                 served = self._file(relative)
                 if served is not None:
                     await answer(scope, send, served)

@@ -39,6 +39,10 @@ class StoredFeeds:
         self._busy = False
         self.refresh()
 
+    def due(self) -> bool:
+        """Whether it is time to look again (checked without a coroutine: most requests)."""
+        return time.monotonic() - self._checked >= self.every
+
     async def fresh(self) -> None:
         """Held copies at most `every` old, or twice that while a look is under way."""
         age = time.monotonic() - self._checked
