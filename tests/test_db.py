@@ -153,3 +153,24 @@ def test_processes_starting_at_once_on_a_fresh_store_all_start(db_url: str, tmp_
         processes = [subprocess.Popen([sys.executable, "-c", code], stderr=subprocess.PIPE) for _ in range(6)]
         results = [(process.wait(timeout=120), process.stderr.read()) for process in processes]  # type: ignore[union-attr]
         assert [returncode for returncode, _ in results] == [0] * 6, results
+
+
+@pytest.mark.empty_database
+def test_html_stored_before_it_was_cleaned_is_cleaned_by_the_upgrade(db_url: str) -> None:
+    """0029: a release's body_html from an import before ingest/sanitize.py, cleaned in place."""
+    engine = make_engine(db_url)
+    upgrade(engine, "0028")
+    at = "2026-11-01 00:00:00.000000"
+    with engine.begin() as connection:
+        for number, body in ((1, '<p onclick="x()">Fine <a href="/more">more</a></p><script>alert(1)</script>'),
+                             (2, "<p>Already clean</p>")):
+            connection.execute(text(
+                "INSERT INTO releases (id, source_key, permanent_id, slug, title, summary, url, published, updated, "
+                "source, content_hash, body_html) VALUES (:n, :key, :key, :key, 'Title', '', "
+                "'https://www.ilo.org/beijing/a', :at, :at, 'test', '', :body)"),
+                {"n": number, "key": f"release-{number}", "at": at, "body": body})
+    upgrade(engine)
+    with engine.connect() as connection:
+        bodies = dict(connection.execute(text("SELECT id, body_html FROM releases")).all())
+    assert bodies == {1: '<p>Fine <a href="https://www.ilo.org/more" rel="noopener noreferrer nofollow">more</a></p>',
+                      2: "<p>Already clean</p>"}

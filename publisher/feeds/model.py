@@ -46,6 +46,7 @@ class FeedItem:
     image_credit: str | None = None
     category: str | None = None
     countries: tuple[str, ...] = ()  # its countries' codes (ISO 3166-1 alpha-2)
+    content_html: str | None = None  # the release's full text, cleaned when it was imported
 
 
 # The scheme of a category that is a country's code: a feed reader, and our own import, can tell

@@ -111,6 +111,8 @@ def render_atom(meta: FeedMeta, items: Sequence[FeedItem]) -> bytes:
         entry.author(name=meta.author, uri=meta.site_url)
         # An entry without text draws the validator's MissingTextualContent: its title stands in.
         entry.summary(item.summary or item.title, type="text")
+        if item.content_html:
+            entry.content(item.content_html, type="html")
         if item.image_url:
             enclosure = {"rel": "enclosure", "type": item.image_type or "image/jpeg",
                          "href": item.image_url}
@@ -135,6 +137,8 @@ def render_rss(meta: FeedMeta, items: Sequence[FeedItem]) -> bytes:
         # RSS descriptions are HTML by convention: escaped, the plain text reads as itself.
         if item.summary:
             entry.description(html.escape(item.summary, quote=False))
+        if item.content_html:  # <content:encoded>, beside the description (or as it, without one)
+            entry.content(item.content_html)
         if item.image_url:
             entry.enclosure(item.image_url, "0", item.image_type or "image/jpeg")
         entry.publisher.creator = meta.author
@@ -200,6 +204,8 @@ def _json_item(item: FeedItem) -> dict[str, object]:
     }
     if item.summary:
         entry["summary"] = item.summary
+    if item.content_html:
+        entry["content_html"] = item.content_html
     if item.image_url:
         entry["image"] = item.image_url
     if item.category:

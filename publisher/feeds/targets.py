@@ -70,6 +70,7 @@ def feed_item(release: Release, zone: ZoneInfo, link: str) -> FeedItem:
         image_credit=one_line(release.image_credit) if release.image_credit else None,
         category=one_line(release.category) if release.category else None,
         countries=tuple(release.country_codes),
+        content_html=trimmed(release.body_html) or None if release.body_html else None,
     )
 
 

@@ -5,13 +5,18 @@ where they are stored: only new releases need one, and it balances the two proce
 
 from __future__ import annotations
 
+import dataclasses
 import hashlib
 import json
+import logging
 from collections.abc import Iterable, Iterator
 from typing import NamedTuple
 
 from publisher.ingest.entry import Entry
+from publisher.ingest.sanitize import clean_html, looks_hostile
 from publisher.ingest.tagging import Tagger
+
+log = logging.getLogger(__name__)
 
 CHUNK = 2_000  # entries prepared, looked up, given slugs and written together
 
@@ -28,8 +33,19 @@ class Chunk(NamedTuple):
 
 
 def prepare(entry: Entry, tagger: Tagger, source: str) -> Prepared:
+    entry = cleaned(entry, source)
     countries = tagger.countries(entry, source)
     return Prepared(entry, countries, release_hash(entry, countries))
+
+
+def cleaned(entry: Entry, source: str) -> Entry:
+    """The entry with its HTML made harmless (ingest/sanitize.py), as it will be stored."""
+    if not entry.body_html:
+        return entry
+    if looks_hostile(entry.body_html):
+        log.warning("%s: %s: its HTML held scripts, event handlers, frames, forms or script links; "
+                    "they were removed", source, entry.where)
+    return dataclasses.replace(entry, body_html=clean_html(entry.body_html, entry.url) or None)
 
 
 def prepared_chunks(entries: Iterable[Entry], tagger: Tagger, source: str,
