@@ -70,7 +70,7 @@ def test_a_changed_entry_updates_its_release_and_a_json_feed_is_told_by_its_vers
     item = {"id": "https://example.org/news/1", "title": "Decent work &amp; herders",
             "date_published": "2026-11-20T09:00:00+08:00", "url": "https://example.org/news/1",
             "summary": "A survey.", "content_html": "<p>The whole release.</p>", "image": "https://example.org/1.jpg",
-            "tags": ["Mongolia"]}
+            "tags": ["Mongolia", "Rural economy"]}  # the country's name says where; the other, what
     path = tmp_path / "news.json"
     for title in ("Decent work for herders in Mongolia", "Decent work for herders in Mongolia, updated"):
         path.write_text(json.dumps({"version": "https://jsonfeed.org/version/1.1", "title": "News",
@@ -80,7 +80,7 @@ def test_a_changed_entry_updates_its_release_and_a_json_feed_is_told_by_its_vers
         [release] = session.scalars(select(Release)).all()
         assert release.title == "Decent work for herders in Mongolia, updated"
         assert (release.summary, release.image_url, release.category) == (
-            "A survey.", "https://example.org/1.jpg", "Mongolia")
+            "A survey.", "https://example.org/1.jpg", "Rural economy")
         assert release.published.isoformat() == "2026-11-20T01:00:00+00:00" and release.country_codes == ["MN"]
 
 
@@ -168,3 +168,60 @@ def test_a_category_naming_a_country_tags_the_release_before_the_rules(tmp_path,
                   for release in session.scalars(select(Release))}
     assert tagged == {"A delegation from Mongolia visits Geneva": ("Events", ("CN",)),  # its category
                       "A delegation from Mongolia visits Geneva again": ("Events", ("MN",))}  # the rules
+
+
+FIXTURES = Path(__file__).parent / "data" / "feeds"
+
+
+@pytest.mark.parametrize(("name", "expected"), [
+    ("wordpress", {  # CDATA, entities in titles, a repeated guid, relative links, a script, categories
+        "“Decent work” for herders & miners in Mongolia": (
+            "2026-11-27", "https://labour.example.org/2026/11/decent-work-herders/", ("MN",), "Rural economy", None),
+        "Skills for green jobs in China": (
+            "2026-11-25", "https://labour.example.org/2026/11/green-skills/", ("CN",), None, None)}),
+    ("drupal", {  # xml:base, HTML escaped in descriptions and a title, an item without a date
+        "Social protection for all workers in China": (
+            "2026-11-26", "https://office.example.org/news/social-protection-china", ("CN",), None, None),
+        "Mongolia: a conference on wages": (
+            "2026-11-27", "https://office.example.org/news/mongolia-wages", ("MN",), None, None)}),
+    ("ghost", {  # everything on one line, media:content, an embedded frame in the content
+        "Youth employment in Ulaanbaatar & Beijing": (
+            "2026-11-24", "https://ghost.example.org/youth-employment/", ("CN", "MN"), "Youth",
+            "https://ghost.example.org/content/images/2026/11/youth.jpg")}),
+    ("hugo", {  # HTML summaries with relative links, guids that are the links
+        "Labour statistics for Mongolia, 2026": (
+            "2026-11-28", "https://hugo.example.org/releases/labour-statistics-2026/", ("MN",), None, None),
+        "China joins a network on care work": (
+            "2026-11-20", "https://hugo.example.org/releases/care-work/", ("CN",), None, None)}),
+])
+def test_feeds_as_content_systems_write_them_are_imported_with_their_fields(tmp_path, name: str,
+                                                                             expected: dict[str, tuple[object, ...]],
+                                                                             caplog) -> None:  # type: ignore[no-untyped-def]
+    config, sessions = second_store(tmp_path, name)
+    outcome = import_files(sessions, config, [ImportRequest(str(FIXTURES / f"{name}.xml"))], NOW)
+    assert (outcome.files[0][1].new, outcome.files[0][1].updated) == (len(expected), 0)
+    with sessions() as session:
+        releases = {release.title: release for release in session.scalars(select(Release))}
+        assert set(releases) == set(expected)
+        for title, (day, url, countries, category, image) in expected.items():
+            release = releases[title]
+            assert (release.published.date().isoformat(), release.url, tuple(release.country_codes),
+                    release.category, release.image_url) == (day, url, countries, category, image), title
+            assert "<" not in release.summary and "  " not in release.summary and " ." not in release.summary
+            body = release.body_html
+            assert not body or ("script" not in body and "iframe" not in body and "<figure></figure>" not in body)
+    again = import_files(sessions, config, [ImportRequest(str(FIXTURES / f"{name}.xml"))], NOW)
+    assert (again.files[0][1].new, again.files[0][1].updated) == (0, 0)  # read again: nothing changes
+
+
+def test_what_a_wordpress_post_holds_is_kept_and_cleaned(tmp_path, caplog) -> None:  # type: ignore[no-untyped-def]
+    config, sessions = second_store(tmp_path, "wordpress")
+    import_files(sessions, config, [ImportRequest(str(FIXTURES / "wordpress.xml"))], NOW)
+    with sessions() as session:
+        post = session.scalars(select(Release).where(Release.title.like("%herders%"))).one()
+    assert post.summary.startswith("Herders and miners met in Ulaanbaatar") and "…" in post.summary
+    assert post.body_html is not None and "<strong>Ulaanbaatar</strong>" in post.body_html
+    assert 'src="https://labour.example.org/wp-content/uploads/2026/11/herders-1024x683.jpg"' in post.body_html
+    assert 'href="https://labour.example.org/reports/safety-2026.pdf"' in post.body_html
+    assert "_wpemojiSettings" not in post.body_html and "srcset" not in post.body_html
+    assert "entry 3 is the same release as entry 2" in caplog.text

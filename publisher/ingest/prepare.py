@@ -34,6 +34,8 @@ class Chunk(NamedTuple):
 
 def prepare(entry: Entry, tagger: Tagger, source: str) -> Prepared:
     entry = cleaned(entry, source)
+    if entry.categories:  # a feed's: one naming a country says where, not what
+        entry = dataclasses.replace(entry, category=tagger.kicker(entry.categories))
     countries = tagger.countries(entry, source)
     return Prepared(entry, countries, release_hash(entry, countries))
 

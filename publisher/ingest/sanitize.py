@@ -35,6 +35,7 @@ _SCHEMES = frozenset({"http", "https", "mailto"})
 _HOSTILE = re.compile(r"<\s*(script|iframe|frame|object|embed|form|style|svg|math)\b|\son[a-z]+\s*=|"
                       r"javascript:|vbscript:|data:|\sstyle\s*=", re.IGNORECASE)
 _NO_PICTURE = re.compile(r"<img(?![^>]*\ssrc=)[^>]*>")  # one whose address was not allowed
+_EMPTY = re.compile(r"<(figure|figcaption|p|blockquote)>\s*</\1>")  # what held only what was taken out
 
 
 def clean_html(html: str, base: str | None) -> str:
@@ -53,7 +54,7 @@ def clean_html(html: str, base: str | None) -> str:
                              clean_content_tags=set(DROPPED_WHOLE), url_schemes=set(_SCHEMES), strip_comments=True,
                              link_rel="noopener noreferrer nofollow", attribute_filter=attribute,
                              url_relative=relative)
-    return _NO_PICTURE.sub("", cleaned).strip()
+    return _EMPTY.sub("", _NO_PICTURE.sub("", cleaned)).strip()
 
 
 def looks_hostile(html: str) -> bool:

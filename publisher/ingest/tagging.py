@@ -77,6 +77,11 @@ class Tagger:
         raise InputError(source, entry.where, "no country: the release matches no keyword; "
                          "give it countries or set tagging.default_countries")
 
+    def kicker(self, categories: tuple[str, ...]) -> str | None:
+        """A feed entry's category as its kicker line: the first that names no country (those
+        become its countries)."""
+        return next((term for term in categories if term.casefold() not in self._named), None)
+
     def named(self, categories: tuple[str, ...]) -> tuple[str, ...]:
         """The countries a feed entry's categories name (in config order)."""
         codes = {self._named[term.casefold()] for term in categories if term.casefold() in self._named}
