@@ -23,15 +23,18 @@ if TYPE_CHECKING:
 @click.option("--format", "fmt", type=click.Choice(sorted(INPUT_FORMATS)),
               help="Input format. Default: from the extension (.txt listing, .json, .csv, "
                    ".html), or a URL's Content-Type.")
+@click.option("--backfill", is_flag=True,
+              help="For a feed's URL: also its older pages (RFC 5005 archives and pages, a JSON Feed's "
+                   "next_url), at most 100.")
 @pass_app
-def import_(app: App, files: tuple[str, ...], fmt: str | None) -> None:
+def import_(app: App, files: tuple[str, ...], fmt: str | None, backfill: bool) -> None:
     """Import releases from files or http(s) URLs, all in one transaction.
 
     Example: publisher import news.txt https://www.ilo.org/beijing/news.html
     """
     from publisher.jobs.imports import ImportRequest, import_files  # each command loads what it uses
 
-    requests = [ImportRequest(location, fmt) for location in files]
+    requests = [ImportRequest(location, fmt, backfill) for location in files]
     with progress_bar("importing", _local_bytes(files)) as progress:
         outcome = import_files(app.sessions, app.config, requests, now(), progress)
     print_lines(outcome.lines())

@@ -21,6 +21,7 @@ from collections.abc import Iterator, Mapping
 from dataclasses import replace
 from datetime import UTC, datetime, tzinfo
 from typing import Any
+from urllib.parse import urljoin, urlsplit
 
 from publisher.errors import InputError
 from publisher.feeds.model import COUNTRY_SCHEME
@@ -206,3 +207,26 @@ def _rfc3339(stamp: object, source: str, where: str) -> datetime:
 
 def _string(value: object) -> str | None:
     return value if isinstance(value, str) and value else None
+
+
+OLDER = ("prev-archive", "next")  # RFC 5005: an archived feed's previous archive; a paged feed's next page
+
+
+def older_pages(text: str, base: str) -> list[str]:
+    """The documents a feed says hold its older entries (RFC 5005 `prev-archive` and `next` links,
+    a JSON Feed's `next_url`), as absolute http(s) addresses."""
+    if is_json_feed(text):
+        try:
+            document = json.loads(text)
+        except json.JSONDecodeError:
+            return []
+        found = [document.get("next_url")] if isinstance(document, dict) else []
+    elif _declares_entities(text):
+        return []
+    else:
+        import feedparser
+
+        links = feedparser.parse(text.encode("utf-8")).feed.get("links") or []
+        found = [link.get("href") for link in links if link.get("rel") in OLDER]
+    addresses = [urljoin(base, href) for href in found if isinstance(href, str) and href]
+    return [address for address in addresses if urlsplit(address).scheme in ("http", "https")]

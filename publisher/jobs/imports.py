@@ -3,16 +3,19 @@
 from __future__ import annotations
 
 from collections.abc import Callable, Iterable, Iterator, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import datetime
 from pathlib import Path
 from typing import TYPE_CHECKING
+from zoneinfo import ZoneInfo
 
 from sqlalchemy.orm import Session, sessionmaker
 
 from publisher.config import BUNDLED_PREFIX, Config, Source
-from publisher.errors import PublisherError
+from publisher.errors import InputError, PublisherError
+from publisher.ingest.backfill import entries_of, follow
 from publisher.ingest.entry import Entry
+from publisher.ingest.feed import is_json_feed
 from publisher.ingest.fetch import fetch
 from publisher.ingest.fingerprints import file_digest, remember, rules_digest, unchanged_entries
 from publisher.ingest.helper import HELPER_FROM_BYTES, chunks_from_helper, worth_a_helper
@@ -31,6 +34,7 @@ if TYPE_CHECKING:
 class ImportRequest:
     location: str  # a path, an http(s) URL, or bundled:NAME
     format: str | None = None  # None: from the file name
+    backfill: bool = False  # a feed's URL: its older pages too (ingest/backfill.py)
 
 
 @dataclass(frozen=True)
@@ -38,11 +42,13 @@ class ImportOutcome:
     files: list[tuple[str, ImportCounts]]
     feeds: BuildReport | None  # None: nothing changed, so no rebuild was needed
     not_modified: bool = False  # an http(s) source answered 304: nothing was read
+    notes: dict[str, str] = field(default_factory=dict)  # by location: what else was read
 
     def lines(self) -> list[str]:
         if self.not_modified:
             return [f"not modified since the last fetch: {location}" for location, _ in self.files]
         lines = [f"imported {c.new} new, {c.updated} updated, {c.unchanged} unchanged from {location}"
+                 + (f" {self.notes[location]}" if location in self.notes else "")
                  for location, c in self.files]
         return lines + ([self.feeds.line()] if self.feeds is not None else [])
 
@@ -71,6 +77,7 @@ class _Input:
     location: str
     read: Reader
     fingerprint: tuple[str, str] | None = None  # a local file's: its digest, and the rules'
+    note: str = ""  # what else was read for it (a feed's older pages)
 
 
 def _input(request: ImportRequest, config: Config, progress: Progress | None, helper_from: int,
@@ -83,7 +90,12 @@ def _input(request: ImportRequest, config: Config, progress: Progress | None, he
         fetched = fetch(location, etag=None, last_modified=None,
                         timeout=rules.timeout.total_seconds(), max_bytes=rules.max_bytes)
         fmt = fmt or detect_format(location, fetched.content_type)
+        if request.backfill:
+            return _backfilled(location, fmt, fetched.text(location), rules, zone, now)
         return _Input(location, _here(parse(fmt, fetched.text(location), location, zone, now), location))
+    if request.backfill:
+        raise InputError(location, "", "--backfill follows a feed's links to its older pages: give the feed's "
+                                       "http(s) address")
     entries = read_entries(location, fmt, zone, progress, now)  # (a listing or CSV: not read yet)
     if location.startswith(BUNDLED_PREFIX) or not Path(location).is_file():
         return _Input(location, _here(entries, location))  # (reading says why a file cannot be read)
@@ -97,6 +109,21 @@ def _input(request: ImportRequest, config: Config, progress: Progress | None, he
     return _Input(location, _here(entries, location), fingerprint)
 
 
+def _backfilled(location: str, fmt: str, text: str, rules: Source, zone: ZoneInfo, now: datetime) -> _Input:
+    """A feed with the older pages it leads to, all fetched before anything is stored."""
+    if fmt != "feed" and not (fmt == "json" and is_json_feed(text)):
+        raise InputError(location, "", f"--backfill follows a feed's older pages: this is {fmt}, not a feed")
+
+    def fetch_text(url: str) -> str:
+        return fetch(url, etag=None, last_modified=None, timeout=rules.timeout.total_seconds(),
+                     max_bytes=rules.max_bytes).text(url)
+
+    pages = follow(location, text, fetch_text)
+    entries = entries_of(pages, lambda page, address: parse("feed", page, address, zone, now))
+    note = f"and {pages.older} older pages" + (f" ({pages.stopped})" if pages.stopped else "")
+    return _Input(location, _here(entries, location), note=note)
+
+
 def _here(entries: Iterator[Entry], location: str) -> Reader:
     return lambda tagger: prepared_chunks(entries, tagger, location)
 
@@ -106,12 +133,13 @@ def _store(sessions: sessionmaker[Session], config: Config, inputs: Sequence[_In
     with sessions.begin() as session:
         files = [(one.location, _save(session, config, one, now)) for one in inputs]
         also(session)
+    notes = {one.location: one.note for one in inputs if one.note}
     changed = any(counts.changed for _, counts in files)
     if not changed:  # (an unchanged import never loads the feed builder: a fifth of its start-up)
-        return ImportOutcome(files, None)
+        return ImportOutcome(files, None, notes=notes)
     from publisher.feeds.build import build_feeds
 
-    return ImportOutcome(files, build_feeds(sessions, config))
+    return ImportOutcome(files, build_feeds(sessions, config), notes=notes)
 
 
 def _save(session: Session, config: Config, one: _Input, now: datetime) -> ImportCounts:
