@@ -13,6 +13,7 @@ import sys
 import time
 from collections.abc import Callable, Iterator
 from datetime import UTC, datetime, timedelta
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 from typing import Any
 
@@ -303,3 +304,33 @@ def printed(stdout: str, stderr: str) -> str:
     """What a command printed for its user: its output and its error messages, without the
     time-stamped log lines it wrote to stderr as well."""
     return stdout + "".join(line for line in stderr.splitlines(keepends=True) if not _LOG_LINE.match(line))
+
+
+# --- a web site of the test's own -------------------------------------------------------------
+
+class QuietHandler(BaseHTTPRequestHandler):
+    """A request handler that logs nothing, with one way to answer."""
+
+    def answer(self, status: int, body: bytes, content_type: str = "text/plain", **headers: str) -> None:
+        self.send_response(status)
+        self.send_header("Content-Type", content_type)
+        for name, value in headers.items():
+            self.send_header(name.replace("_", "-"), value)
+        self.send_header("Content-Length", str(len(body)))
+        self.end_headers()
+        self.wfile.write(body)
+
+    def log_message(self, *args: object) -> None:
+        pass
+
+
+def serve_http(handler: Callable[..., BaseHTTPRequestHandler], port: int = 0) -> Iterator[str]:
+    """An HTTP server on 127.0.0.1 (`port`, else a free one) in a thread; yield its base URL."""
+    import threading
+
+    server = ThreadingHTTPServer(("127.0.0.1", port), handler)
+    server.daemon_threads = True
+    threading.Thread(target=server.serve_forever, args=(0.05,), daemon=True).start()
+    yield f"http://127.0.0.1:{server.server_address[1]}"
+    server.shutdown()
+    server.server_close()

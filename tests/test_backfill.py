@@ -6,14 +6,13 @@ from __future__ import annotations
 
 import functools
 import json
-import threading
 from collections.abc import Iterator
-from http.server import BaseHTTPRequestHandler, SimpleHTTPRequestHandler, ThreadingHTTPServer
+from http.server import SimpleHTTPRequestHandler
 from pathlib import Path
 
 import pytest
 from click.testing import CliRunner
-from helpers import NOW, seeded
+from helpers import NOW, QuietHandler, seeded, serve_http
 from mailserver import free_port
 from sqlalchemy import select
 from test_feed_sources import second_store
@@ -22,16 +21,6 @@ from publisher.cli import cli
 from publisher.errors import InputError
 from publisher.jobs.imports import ImportRequest, import_files
 from publisher.store.models import Release
-
-
-def serve(handler: type[BaseHTTPRequestHandler] | functools.partial[BaseHTTPRequestHandler],
-          port: int = 0) -> Iterator[str]:
-    server = ThreadingHTTPServer(("127.0.0.1", port), handler)  # type: ignore[arg-type]
-    server.daemon_threads = True
-    threading.Thread(target=server.serve_forever, args=(0.05,), daemon=True).start()
-    yield f"http://127.0.0.1:{server.server_address[1]}"
-    server.shutdown()
-    server.server_close()
 
 
 class Quiet(SimpleHTTPRequestHandler):
@@ -47,7 +36,7 @@ def archived(tmp_path: Path) -> Iterator[tuple[str, dict[str, tuple[object, ...]
     _config, sessions = seeded(tmp_path, f"sqlite:///{tmp_path / 'x.db'}", archive="true", max_items="5",
                                base_url=f'"http://127.0.0.1:{port}/feeds"', dir=f'"{tmp_path / "feeds"}"')
     releases = stored(sessions)
-    for base in serve(functools.partial(Quiet, directory=str(tmp_path)), port):
+    for base in serve_http(functools.partial(Quiet, directory=str(tmp_path)), port):
         yield f"{base}/feeds/all/atom.xml", releases
 
 
@@ -71,29 +60,21 @@ def test_a_feed_with_archives_gives_an_empty_store_every_release(archived, tmp_p
 PAGE = {"version": "https://jsonfeed.org/version/1.1", "title": "Paged"}
 
 
-class Endless(BaseHTTPRequestHandler):
+class Endless(QuietHandler):
     """/page/N: one item, and next_url /page/N+1, without end; /loop/N: two pages naming each other."""
 
-    def do_GET(self) -> None:
+    def do_GET(self) -> None:  # noqa: N802 (http.server names it)
         kind, number = self.path.strip("/").split("/")
         page = int(number)
         following = f"/page/{page + 1}" if kind == "page" else f"/loop/{1 - page}"
         item = {"id": f"{kind}-{page}", "title": f"Release {page} in China", "url": f"https://example.org/{kind}/{page}",
                 "date_published": f"2026-{1 + page % 12:02d}-01T00:00:00Z"}
-        body = json.dumps({**PAGE, "items": [item], "next_url": following}).encode()
-        self.send_response(200)
-        self.send_header("Content-Type", "application/feed+json")
-        self.send_header("Content-Length", str(len(body)))
-        self.end_headers()
-        self.wfile.write(body)
-
-    def log_message(self, *args: object) -> None:
-        pass
+        self.answer(200, json.dumps({**PAGE, "items": [item], "next_url": following}).encode(), "application/feed+json")
 
 
 @pytest.fixture
 def endless() -> Iterator[str]:
-    yield from serve(Endless)
+    yield from serve_http(Endless)
 
 
 def test_pages_without_end_are_followed_a_hundred_times_and_a_loop_once(endless, tmp_path, caplog) -> None:  # type: ignore[no-untyped-def]

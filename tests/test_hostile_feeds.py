@@ -5,13 +5,11 @@ store left as it was) or imported cleaned."""
 
 from __future__ import annotations
 
-import threading
 import time
 from collections.abc import Iterator
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 
 import pytest
-from helpers import NOW, seeded
+from helpers import NOW, QuietHandler, seeded, serve_http
 from sqlalchemy import func, select
 from sqlalchemy.orm import Session, sessionmaker
 
@@ -41,14 +39,14 @@ SCRIPTED = """<?xml version="1.0" encoding="UTF-8"?>
 MEGABYTE = b"<!-- " + b"x" * (1 << 20) + b" -->\n"
 
 
-class Hostile(BaseHTTPRequestHandler):
-    def do_GET(self) -> None:
+class Hostile(QuietHandler):
+    def do_GET(self) -> None:  # noqa: N802 (http.server names it)
         path = self.path
         if path.startswith("/hop/"):
             hop = int(path.rsplit("/", 1)[1])
-            self._answer(302, b"", Location=f"/hop/{hop + 1}" if hop < 30 else "/scripted")
+            self.answer(302, b"", Location=f"/hop/{hop + 1}" if hop < 30 else "/scripted")
         elif path == "/to-file":
-            self._answer(302, b"", Location="file:///etc/passwd")
+            self.answer(302, b"", Location="file:///etc/passwd")
         elif path == "/big":
             self.send_response(200)
             self.send_header("Content-Type", "application/rss+xml")
@@ -72,28 +70,12 @@ class Hostile(BaseHTTPRequestHandler):
                 time.sleep(0.05)
         else:
             body = {"/laughs": LAUGHS, "/external": EXTERNAL, "/scripted": SCRIPTED}.get(path)
-            self._answer(200 if body else 404, (body or "").encode(), **{"Content-Type": "application/rss+xml"})
-
-    def _answer(self, status: int, body: bytes, **headers: str) -> None:
-        self.send_response(status)
-        for name, value in headers.items():
-            self.send_header(name.replace("_", "-"), value)
-        self.send_header("Content-Length", str(len(body)))
-        self.end_headers()
-        self.wfile.write(body)
-
-    def log_message(self, *args: object) -> None:
-        pass
+            self.answer(200 if body else 404, (body or "").encode(), "application/rss+xml")
 
 
 @pytest.fixture
 def hostile() -> Iterator[str]:
-    server = ThreadingHTTPServer(("127.0.0.1", 0), Hostile)
-    server.daemon_threads = True
-    threading.Thread(target=server.serve_forever, args=(0.05,), daemon=True).start()
-    yield f"http://127.0.0.1:{server.server_address[1]}"
-    server.shutdown()
-    server.server_close()
+    yield from serve_http(Hostile)
 
 
 def stored(sessions: sessionmaker[Session]) -> int:

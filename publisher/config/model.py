@@ -220,6 +220,10 @@ class Source(Section):
     cron: Cron | None = None
     timeout: Duration = timedelta(seconds=30)  # for http(s)
     max_bytes: Annotated[int, Field(ge=1)] = 5_000_000  # a larger response is refused
+    # After each import, the page of each new or changed release fetched and its article and lead
+    # picture kept (ingest/pages.py), politely: robots.txt, one page at a time, this far apart.
+    fetch_pages: bool = False
+    page_delay: Duration = timedelta(seconds=1)
 
     @property
     def is_remote(self) -> bool:

@@ -33,6 +33,7 @@ def source_values(source: Source) -> dict[str, Any]:
     """Every key of a source that has a value, as config.toml writes it (TOML has no null)."""
     values = source.model_dump(mode="python")
     values["timeout"] = duration_text(source.timeout)
+    values["page_delay"] = duration_text(source.page_delay)
     return {key: value for key, value in values.items() if value is not None}
 
 

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Callable, Iterable, Iterator, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from datetime import datetime
 from pathlib import Path
 from typing import TYPE_CHECKING
@@ -23,6 +23,7 @@ from publisher.ingest.prepare import Chunk, prepared_chunks
 from publisher.ingest.read import detect_format, parse, read_entries
 from publisher.ingest.save import ImportCounts, save_chunks
 from publisher.ingest.tagging import Tagger
+from publisher.jobs.pages import PageCounts, read_pages
 from publisher.store.effect import in_effect
 from publisher.store.runs import record_run, remember_validators, source_validators
 
@@ -43,12 +44,14 @@ class ImportOutcome:
     feeds: BuildReport | None  # None: nothing changed, so no rebuild was needed
     not_modified: bool = False  # an http(s) source answered 304: nothing was read
     notes: dict[str, str] = field(default_factory=dict)  # by location: what else was read
+    pages: PageCounts | None = None  # a source's releases' own pages, read after it
 
     def lines(self) -> list[str]:
+        pages = f"; {self.pages.clause()}" if self.pages is not None else ""
         if self.not_modified:
-            return [f"not modified since the last fetch: {location}" for location, _ in self.files]
+            return [f"not modified since the last fetch: {location}{pages}" for location, _ in self.files]
         lines = [f"imported {c.new} new, {c.updated} updated, {c.unchanged} unchanged from {location}"
-                 + (f" {self.notes[location]}" if location in self.notes else "")
+                 + (f" {self.notes[location]}" if location in self.notes else "") + pages
                  for location, c in self.files]
         return lines + ([self.feeds.line()] if self.feeds is not None else [])
 
@@ -160,6 +163,8 @@ def import_source(sessions: sessionmaker[Session], config: Config, source: Sourc
     console's "import now", `publisher run`'s start): what the operator is shown is what ran."""
     try:
         outcome = _import_source(sessions, config, source, now)
+        if source.fetch_pages:
+            outcome = replace(outcome, pages=read_pages(sessions, config, source, now))
     except PublisherError as exc:
         _ran(sessions, source, now, f"failed: {exc}")
         raise

@@ -583,3 +583,16 @@ class FeedFile(Base):
     sha256: Mapped[str] = mapped_column(String(64))  # of body: the ETag, the same on every node
     fingerprint: Mapped[str] = mapped_column(String(64))  # of what it was built from (feeds/build.py)
     changed: Mapped[datetime] = mapped_column(UTCDateTime())  # when its bytes last changed: Last-Modified
+
+
+class ReleasePage(Base):
+    """What fetching a release's own page last gave (a source with `fetch_pages`): its validators
+    for the next conditional GET, when it was tried, and why it failed (it is tried again)."""
+
+    __tablename__ = "release_pages"
+
+    release_id: Mapped[int] = mapped_column(ForeignKey("releases.id", ondelete="CASCADE"), primary_key=True)
+    etag: Mapped[str | None] = mapped_column(String(200))
+    last_modified: Mapped[str | None] = mapped_column(String(100))
+    fetched: Mapped[datetime] = mapped_column(UTCDateTime())
+    problem: Mapped[str | None] = mapped_column(Text)  # None: read

@@ -45,6 +45,8 @@ class SourceIn(BaseModel):
     cron: str | None = Field(None, max_length=200, description="As crontab(5) reads it; null: imported only by hand")
     timeout: str | None = Field(None, max_length=20, description='"30s"')
     max_bytes: int | None = None
+    fetch_pages: bool | None = Field(None, description="Read each new release's own page for its full text and picture")
+    page_delay: str | None = Field(None, max_length=20, description='Between two pages of one site: "1s"')
 
 
 class SourceOut(BaseModel):
@@ -54,6 +56,8 @@ class SourceOut(BaseModel):
     cron: str | None
     timeout: str
     max_bytes: int
+    fetch_pages: bool
+    page_delay: str
     source: str = Field(description='"config.toml": its settings follow the file; "operator": changed in the console '
                                     "or the API, and in effect whatever the file says")
     changed_by: str

@@ -34,12 +34,14 @@ Name = FastPath(..., max_length=100)
 
 def source_fields(new_name: str = Form("", alias="name", max_length=100), location: str = Form("", max_length=2000),
                   input_format: str = Form("", alias="format", max_length=20), cron: str = Form("", max_length=200),
-                  timeout: str = Form("", max_length=20), max_bytes: str = Form("", max_length=12)) -> dict[str, Any]:
+                  timeout: str = Form("", max_length=20), max_bytes: str = Form("", max_length=12),
+                  fetch_pages: str = Form(""), page_delay: str = Form("", max_length=20)) -> dict[str, Any]:
     """The source form, as the file would say it (a route's dependency); an empty format or
     schedule is none (the format told from the document; imported only by hand)."""
     values: dict[str, Any] = {"name": new_name.strip(), "location": location.strip(),
                               "timeout": timeout.strip() or "30s",
-                              "max_bytes": int(max_bytes) if max_bytes.strip().isdigit() else max_bytes}
+                              "max_bytes": int(max_bytes) if max_bytes.strip().isdigit() else max_bytes,
+                              "fetch_pages": bool(fetch_pages), "page_delay": page_delay.strip() or "1s"}
     cron = " ".join(cron.split())
     return values | ({"format": input_format} if input_format else {}) | ({"cron": cron} if cron else {})
 
@@ -52,7 +54,8 @@ class SourceForms(SettingsForms):
 
     def blank(self, request: Request, operator: Operator = Depends(signed_in)) -> HTMLResponse:
         page = ConsolePage(request, self.config, operator)
-        return self._form(page, {"name": "", "location": "https://", "timeout": "30s", "max_bytes": 5_000_000}, None)
+        return self._form(page, {"name": "", "location": "https://", "timeout": "30s", "max_bytes": 5_000_000,
+                                 "fetch_pages": False, "page_delay": "1s"}, None)
 
     def create(self, request: Request, values: dict[str, Any] = Depends(source_fields),
                operator: Operator = Depends(signed_in_form)) -> Response:
