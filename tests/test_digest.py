@@ -342,3 +342,29 @@ def test_a_template_naming_an_unknown_value_is_a_clear_error(tmp_path, db_url, m
     assert code == 1 and "template digest.txt: 'reader_name' is undefined" in err
     with sessions() as session:
         assert session.scalars(select(Edition)).all() == []
+
+
+def test_a_digest_with_pictures_shows_each_releases_picture_linked_and_sized_for_mail(tmp_path, mail_server) -> None:  # type: ignore[no-untyped-def]
+    from helpers import add_releases, set_keys
+    from lxml import html as lxml_html
+
+    path = mail_config(tmp_path, f"sqlite:///{tmp_path / 'x.db'}", mail_server)
+    set_keys(path, "digests", pictures="true")  # china-weekly's; mongolia-monthly keeps the default
+    config, sessions = setup_store(path)
+    add_releases(sessions, config, tmp_path,
+                 {"title": "Green jobs in China", "published": "2026-11-20", "image_url": "https://www.ilo.org/green.jpg"},
+                 {"title": "A picture over http in China", "published": "2026-11-19", "image_url": "http://www.ilo.org/p.jpg"},
+                 {"title": "Herders in Mongolia", "published": "2026-11-18", "image_url": "https://www.ilo.org/mn.jpg"})
+    for digest in ("china-weekly", "mongolia-monthly"):
+        assert cli_run(path, "digest", "send", digest)[0] == 0
+    text_part, html_part = mail_server.to("cn@example.org")[-1].message.iter_parts()
+    page = lxml_html.fromstring(html_part.get_content())
+    [picture] = page.xpath("//img[contains(@src, 'www.ilo.org')]")
+    assert (picture.get("src"), picture.get("alt"), picture.get("width")) == (
+        "https://www.ilo.org/green.jpg", "Green jobs in China", "552")
+    assert "max-width" in picture.get("style", "") and "height:auto" in picture.get("style", "").replace(" ", "")
+    title_link = page.xpath("//h2/a[. = 'Green jobs in China']/@href")[0]
+    assert picture.getparent().tag == "a" and picture.getparent().get("href") == title_link  # one link, counted once
+    assert "p.jpg" not in html_part.get_content() and "green.jpg" not in text_part.get_content()
+    monthly = mail_server.to("mn@example.org")[-1].message
+    assert "mn.jpg" not in monthly.as_string()  # pictures are off unless a digest asks for them

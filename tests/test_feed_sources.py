@@ -225,3 +225,36 @@ def test_what_a_wordpress_post_holds_is_kept_and_cleaned(tmp_path, caplog) -> No
     assert 'href="https://labour.example.org/reports/safety-2026.pdf"' in post.body_html
     assert "_wpemojiSettings" not in post.body_html and "srcset" not in post.body_html
     assert "entry 3 is the same release as entry 2" in caplog.text
+
+
+DESK = """<?xml version="1.0"?><rss version="2.0"><channel><title>Desk</title><link>https://desk.example.org/</link>
+<item><title>Herders meet in the capital</title><link>https://desk.example.org/1</link>
+<pubDate>Fri, 27 Nov 2026 10:00:00 GMT</pubDate><category>Inner Asia DESK</category><category>Herding</category>
+<description>A meeting on pastures.</description></item></channel></rss>"""
+
+
+def test_a_sources_own_words_for_countries_tag_its_releases(tmp_path) -> None:  # type: ignore[no-untyped-def]
+    from publisher.config import Source
+    from publisher.jobs.imports import import_source
+
+    config, sessions = second_store(tmp_path, "desk")
+    feed = tmp_path / "desk.xml"
+    feed.write_text(DESK, "utf-8")
+    source = Source(name="desk", location=str(feed), categories={"inner asia desk": "MN"})  # type: ignore[arg-type]
+    import_source(sessions, config, source, NOW)
+    with sessions() as session:
+        release = session.scalars(select(Release).where(Release.url == "https://desk.example.org/1")).one()
+        assert (tuple(release.country_codes), release.category) == (("MN",), "Herding")
+
+
+def test_a_word_for_an_unknown_country_is_refused_naming_it(tmp_path) -> None:  # type: ignore[no-untyped-def]
+    from helpers import write_config
+
+    from publisher.config import load_config
+    from publisher.errors import ConfigError
+
+    path = write_config(tmp_path, f"sqlite:///{tmp_path / 'x.db'}")
+    path.write_text(path.read_text("utf-8") + '\n[[sources]]\nname = "desk"\nlocation = "https://desk.example.org/feed"\n'
+                    'categories = { "Inner Asia desk" = "XX" }\n', "utf-8")
+    with pytest.raises(ConfigError, match=r"sources\[\d\]\.categories\.Inner Asia desk: unknown country 'XX'"):
+        load_config(path, environ={})

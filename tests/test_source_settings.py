@@ -193,3 +193,26 @@ def test_a_source_made_through_the_api_is_imported_by_the_running_scheduler_and_
         assert len(state.requests) == asked
     finally:
         assert stop(running) == 0
+
+
+def test_a_sources_pages_and_words_for_countries_are_checked_and_kept_in_the_console(signed_in) -> None:  # type: ignore[no-untyped-def]  # noqa: F811
+    from datetime import timedelta
+
+    client, _config, sessions = signed_in
+    new = client.get("/admin/sources/new")
+    form = {"csrf": csrf_of(new), "name": "desk", "location": "https://example.org/feed.xml", "format": "feed",
+            "cron": "", "timeout": "30s", "max_bytes": "100000", "fetch_pages": "yes", "page_delay": "2s",
+            "categories": "Inner Asia desk = mn\nno country here\n"}
+    refused = client.post("/admin/sources/new", data=form)
+    assert refused.status_code == 400 and "categories.no country here" in refused.text
+    refused = client.post("/admin/sources/new", data={**form, "categories": "Inner Asia desk = XX"})
+    assert refused.status_code == 400 and "categories.Inner Asia desk: unknown country &#39;XX&#39;" in refused.text
+    made = client.post("/admin/sources/new", data={**form, "categories": "Inner Asia desk = mn\n"})
+    assert made.status_code == 303
+    shown = client.get("/admin/sources/desk/settings").text
+    assert "Inner Asia desk = MN" in shown and 'name="fetch_pages" value="yes" checked' in shown
+    assert 'id="page_delay" name="page_delay" value="2s"' in shown
+    with sessions() as session:
+        source = source_named(session, "desk")
+    assert (source.categories, source.fetch_pages, source.page_delay) == ({"Inner Asia desk": "MN"}, True,
+                                                                          timedelta(seconds=2))

@@ -109,6 +109,8 @@ def _consistency_problems(config: Config) -> list[str]:
             problems.append(f"tagging.default_countries[{i}]: unknown country {code!r}")
     for i, digest in enumerate(config.digests):
         problems += _digest_problems(f"digests[{i}]", digest, known)
+    for i, source in enumerate(config.sources):
+        problems += source_problems(f"sources[{i}]", source, known)
     problems += _placeholder_problems("feeds.title", config.feeds.title, {"country", "site"})
     problems += _placeholder_problems("feeds.subtitle", config.feeds.subtitle, {"country", "site"})
     return problems + _bounce_problems(config)
@@ -127,13 +129,23 @@ def check_digest(values: Mapping[str, Any], known: Iterable[str], source: str) -
     return digest
 
 
-def check_source(values: Mapping[str, Any], source: str) -> Source:
+def check_source(values: Mapping[str, Any], known: Iterable[str], source: str) -> Source:
     """One source as an operator wrote it (a console form, the API), checked exactly as
-    config.toml's `[[sources]]` are; ConfigError naming each key otherwise."""
+    config.toml's `[[sources]]` are (`known`: the countries); ConfigError naming each key otherwise."""
     try:
-        return Source.model_validate(_lists_to_tuples(dict(values)))
+        checked = Source.model_validate(_lists_to_tuples(dict(values)))
     except ValidationError as exc:
         raise ConfigError(source, [_describe(error) for error in exc.errors()]) from None
+    problems = source_problems("", checked, set(known))
+    if problems:
+        raise ConfigError(source, problems)
+    return checked
+
+
+def source_problems(path: str, source: Source, known: set[str]) -> list[str]:
+    prefix = f"{path}." if path else ""
+    return [f"{prefix}categories.{word}: unknown country {code!r}"
+            for word, code in source.categories.items() if code not in known]
 
 
 def _digest_problems(path: str, digest: Digest, known: set[str]) -> list[str]:

@@ -131,6 +131,9 @@ class Digest(Section):
     # A first edition carries releases published this long before it, no older (see
     # digest/select.py for the whole rule); `publisher digest start NAME --from DATE` overrides it.
     first_edition_window: Window = timedelta(days=14)
+    # Each release's picture (its image_url over https) above its title, linked to it, sized for
+    # mail; the reader's mail program loads it from where it is hosted.
+    pictures: bool = False
     # Each link of the mail goes through {site.base_url}/r/..., counted without knowing who
     # clicked (publisher/clicks/); false: the mail links directly.
     track_links: bool = True
@@ -224,6 +227,9 @@ class Source(Section):
     # picture kept (ingest/pages.py), politely: robots.txt, one page at a time, this far apart.
     fetch_pages: bool = False
     page_delay: Duration = timedelta(seconds=1)
+    # A feed's categories that say a country, besides its code and name (any case):
+    # { "Ulaanbaatar office" = "MN" }.
+    categories: dict[NonEmpty, CountryCode] = {}
 
     @property
     def is_remote(self) -> bool:

@@ -110,7 +110,7 @@ def _context(config: Config, content: Content, book: LinkBook) -> dict[str, Any]
         "count": len(dates),
         "date_range": _date_range(texts, min(dates), max(dates)) if dates else "",
         "releases": [_release(release, zone, texts, book.href(release_link(config, release.url, release.slug),
-                                                               "release", release.id))
+                                                               "release", release.id), content.digest.pictures)
                      for release in content.releases],
         "more": content.more,
         "edition_url": book.href(digest_edition_url(config, content.digest.name, content.number,
@@ -128,12 +128,14 @@ def _context(config: Config, content: Content, book: LinkBook) -> dict[str, Any]
     }
 
 
-def _release(release: Release, zone: ZoneInfo, texts: Texts, link: str) -> dict[str, str]:
+def _release(release: Release, zone: ZoneInfo, texts: Texts, link: str, pictures: bool) -> dict[str, str]:
+    picture = release.image_url if pictures and release.image_url and release.image_url.startswith("https://") else ""
     return {
         "title": release.title,
         "url": link,
         "date": texts.day(release.published.astimezone(zone).date()),
         "summary": release.summary,
+        "picture": picture,  # linked to the release: its alt text is the link's, the title
     }
 
 

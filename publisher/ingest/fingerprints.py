@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import hashlib
 import json
+from collections.abc import Mapping
 from datetime import datetime
 from pathlib import Path
 
@@ -29,10 +30,12 @@ def file_digest(path: str) -> str:
     return digest.hexdigest()
 
 
-def rules_digest(config: Config, fmt: str | None) -> str:
-    """What, besides the file, decides what its import stores."""
+def rules_digest(config: Config, fmt: str | None, categories: Mapping[str, str] | None = None) -> str:
+    """What, besides the file, decides what its import stores (`categories`: its source's)."""
     rules = [_IMPORTER_VERSION, fmt, config.site.model_dump(mode="json"),
              config.tagging.model_dump(mode="json"), [c.model_dump(mode="json") for c in config.countries]]
+    if categories:  # (added later: the digest of a file without them stays as it was)
+        rules.append(dict(categories))
     return hashlib.sha256(json.dumps(rules, sort_keys=True).encode()).hexdigest()
 
 

@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import functools
 import re
+from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
@@ -47,12 +48,14 @@ class _Rules:
 
 
 class Tagger:
-    def __init__(self, config: Config) -> None:
+    def __init__(self, config: Config, categories: Mapping[str, str] | None = None) -> None:
         self._known = config.country_codes
         self._default = config.tagging.default_countries
-        # A feed's category that names a country, by its code or its name, whatever the case.
+        # A feed's category that names a country, by its code or its name, whatever the case, or
+        # as its source's `categories` say.
         self._named = {term.casefold(): country.code for country in config.countries
                        for term in (country.code, country.name)}
+        self._named.update({word.casefold(): code for word, code in (categories or {}).items()})
         self._rules = [_Rules(country.code, _lowered(country.keywords), _lowered(country.exclude))
                        for country in config.countries if country.keywords]
         names = (config.site.name, *config.site.names.values(), *config.tagging.ignore)

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterable, Iterator, Sequence
+from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass, field, replace
 from datetime import datetime
 from pathlib import Path
@@ -36,6 +36,7 @@ class ImportRequest:
     location: str  # a path, an http(s) URL, or bundled:NAME
     format: str | None = None  # None: from the file name
     backfill: bool = False  # a feed's URL: its older pages too (ingest/backfill.py)
+    categories: Mapping[str, str] = field(default_factory=dict)  # a source's words for countries
 
 
 @dataclass(frozen=True)
@@ -81,6 +82,7 @@ class _Input:
     read: Reader
     fingerprint: tuple[str, str] | None = None  # a local file's: its digest, and the rules'
     note: str = ""  # what else was read for it (a feed's older pages)
+    categories: Mapping[str, str] = field(default_factory=dict)  # its source's words for countries
 
 
 def _input(request: ImportRequest, config: Config, progress: Progress | None, helper_from: int,
@@ -94,22 +96,26 @@ def _input(request: ImportRequest, config: Config, progress: Progress | None, he
                         timeout=rules.timeout.total_seconds(), max_bytes=rules.max_bytes)
         fmt = fmt or detect_format(location, fetched.content_type)
         if request.backfill:
-            return _backfilled(location, fmt, fetched.text(location), rules, zone, now)
-        return _Input(location, _here(parse(fmt, fetched.text(location), location, zone, now), location))
+            return replace(_backfilled(location, fmt, fetched.text(location), rules, zone, now),
+                           categories=request.categories)
+        return _Input(location, _here(parse(fmt, fetched.text(location), location, zone, now), location),
+                      categories=request.categories)
     if request.backfill:
         raise InputError(location, "", "--backfill follows a feed's links to its older pages: give the feed's "
                                        "http(s) address")
     entries = read_entries(location, fmt, zone, progress, now)  # (a listing or CSV: not read yet)
+    words = request.categories
     if location.startswith(BUNDLED_PREFIX) or not Path(location).is_file():
-        return _Input(location, _here(entries, location))  # (reading says why a file cannot be read)
+        return _Input(location, _here(entries, location), categories=words)  # (reading says why it cannot be read)
     try:
         digest, size = file_digest(location), Path(location).stat().st_size
     except OSError:
-        return _Input(location, _here(entries, location))
-    fingerprint = (digest, rules_digest(config, fmt))
+        return _Input(location, _here(entries, location), categories=words)
+    fingerprint = (digest, rules_digest(config, fmt, words))
     if worth_a_helper(location, fmt, size, helper_from):
-        return _Input(location, lambda tagger: chunks_from_helper(location, fmt, zone, tagger, progress), fingerprint)
-    return _Input(location, _here(entries, location), fingerprint)
+        return _Input(location, lambda tagger: chunks_from_helper(location, fmt, zone, tagger, progress), fingerprint,
+                      categories=words)
+    return _Input(location, _here(entries, location), fingerprint, categories=words)
 
 
 def _backfilled(location: str, fmt: str, text: str, rules: Source, zone: ZoneInfo, now: datetime) -> _Input:
@@ -150,7 +156,8 @@ def _save(session: Session, config: Config, one: _Input, now: datetime) -> Impor
         known = unchanged_entries(session, one.location, *one.fingerprint)
         if known is not None:
             return ImportCounts(unchanged=known)
-    counts = save_chunks(session, one.read(Tagger(config)), config=config, source=one.location, now=now)
+    counts = save_chunks(session, one.read(Tagger(config, one.categories)), config=config, source=one.location,
+                         now=now)
     if one.fingerprint is None:
         return counts
     remember(session, one.location, *one.fingerprint, entries=counts.total, now=now)
@@ -183,7 +190,8 @@ def _import_source(sessions: sessionmaker[Session], config: Config, source: Sour
     anything is stored, and the validators kept only when the import succeeded, so a broken
     page is fetched again next time."""
     if not source.is_remote:
-        return import_files(sessions, config, [ImportRequest(source.location, source.format)], now)
+        request = ImportRequest(source.location, source.format, categories=source.categories)
+        return import_files(sessions, config, [request], now)
     with sessions() as session:
         etag, modified = source_validators(session, source.name)
     fetched = fetch(source.location, etag=etag, last_modified=modified,
@@ -196,7 +204,8 @@ def _import_source(sessions: sessionmaker[Session], config: Config, source: Sour
     def remember_fetch(session: Session) -> None:
         remember_validators(session, source.name, fetched.etag, fetched.last_modified, now)
 
-    return _store(sessions, config, [_Input(source.location, _here(entries, source.location))], now,
+    read = _Input(source.location, _here(entries, source.location), categories=source.categories)
+    return _store(sessions, config, [read], now,
                   also=remember_fetch)
 
 

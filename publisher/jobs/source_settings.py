@@ -8,7 +8,7 @@ edits that file can already read the machine's files and a console operator need
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Iterable, Mapping
 from datetime import datetime
 from typing import Any
 
@@ -22,13 +22,13 @@ from publisher.errors import ConfigError, InvalidValue
 from publisher.store import settings
 from publisher.store.models import StoredSource
 from publisher.store.settings import OPERATOR, Change
-from publisher.store.sources import SOURCES, source_named
+from publisher.store.sources import SOURCES, country_codes, source_named
 
 
-def checked(values: Mapping[str, Any], where: str) -> Source:
+def checked(values: Mapping[str, Any], known: Iterable[str], where: str) -> Source:
     """ConfigError naming each key that is wrong, as `config check` names them, and a location
     that is not an http(s) URL or a shipped file."""
-    source = check_source(values, where)
+    source = check_source(values, known, where)
     if source.is_remote:
         return source
     shipped = [BUNDLED_PREFIX + name for name in bundled_names()]
@@ -41,7 +41,9 @@ def checked(values: Mapping[str, Any], where: str) -> Source:
 def create_source(sessions: sessionmaker[Session], actor: str, values: Mapping[str, Any], now: datetime) -> Source:
     """A new source (or a retired one back, with these settings); InvalidValue when one of that
     name is in effect."""
-    source = checked(values, "new source")
+    with sessions() as session:
+        known = country_codes(session)
+    source = checked(values, known, "new source")
     with sessions.begin() as session:
         row = session.get(StoredSource, source.name)
         if row is not None and row.retired is None:
@@ -60,7 +62,9 @@ def change_source(sessions: sessionmaker[Session], actor: str, name: str, values
         present = source_values(source_named(session, name))
         wanted = {**present, **values, "name": name}
         keeps_location = wanted["location"] == present["location"]
-        source = check_source(wanted, f"source {name}") if keeps_location else checked(wanted, f"source {name}")
+        known = country_codes(session)
+        source = (check_source(wanted, known, f"source {name}") if keeps_location
+                  else checked(wanted, known, f"source {name}"))
         return settings.save(SOURCES, session, source, OPERATOR, actor, now)
 
 

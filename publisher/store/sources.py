@@ -5,13 +5,13 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 
-from sqlalchemy import delete
+from sqlalchemy import delete, select
 from sqlalchemy.orm import Session
 
 from publisher.config import Source
 from publisher.config.write import source_values
 from publisher.store import settings
-from publisher.store.models import SourceState, StoredSource
+from publisher.store.models import Country, SourceState, StoredSource
 from publisher.store.settings import Kind
 
 
@@ -27,3 +27,8 @@ SOURCES = Kind("source", StoredSource, Source, source_values, lambda config: con
 def source_named(session: Session, name: str) -> Source:
     """A source in effect by name; NotFound naming the ones there are."""
     return settings.named(SOURCES, session, name)
+
+
+def country_codes(session: Session) -> list[str]:
+    """The countries the store knows (the config's, synced at every start)."""
+    return list(session.scalars(select(Country.code)))

@@ -32,6 +32,7 @@ class DigestIn(BaseModel):
     title: str | None = Field(None, max_length=500)
     titles: dict[str, str] | None = None
     first_edition_window: str | None = Field(None, max_length=20, description='"14d", "12h", "0s"')
+    pictures: bool | None = Field(None, description="Show each release's picture, when it has one over https")
     track_links: bool | None = Field(None, description="Count how many readers follow each link, never who")
     count_clicks_for: str | None = Field(None, max_length=20, description='"30d": then only the counts are kept')
     utm_source: str | None = Field(None, max_length=100)

@@ -45,6 +45,7 @@ class DigestOut(BaseModel):
     title: str
     titles: dict[str, str]
     first_edition_window: str = Field(description='As config.toml writes it: "14d", "12h"')
+    pictures: bool = Field(description="Each release's picture is shown, when it has one over https")
     track_links: bool = Field(description="Its links are counted (never who follows them)")
     count_clicks_for: str = Field(description='How long an edition\'s clicks are counted: "30d"')
     utm_source: str

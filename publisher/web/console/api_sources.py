@@ -47,6 +47,8 @@ class SourceIn(BaseModel):
     max_bytes: int | None = None
     fetch_pages: bool | None = Field(None, description="Read each new release's own page for its full text and picture")
     page_delay: str | None = Field(None, max_length=20, description='Between two pages of one site: "1s"')
+    categories: dict[str, str] | None = Field(None, description='A feed\'s categories that say a country: '
+                                                                 '{"Ulaanbaatar office": "MN"}')
 
 
 class SourceOut(BaseModel):
@@ -58,6 +60,7 @@ class SourceOut(BaseModel):
     max_bytes: int
     fetch_pages: bool
     page_delay: str
+    categories: dict[str, str]
     source: str = Field(description='"config.toml": its settings follow the file; "operator": changed in the console '
                                     "or the API, and in effect whatever the file says")
     changed_by: str

@@ -41,7 +41,8 @@ def digest_fields(new_name: str = Form("", alias="name", max_length=100), countr
                   subject_mn: str = Form("", max_length=500),
                   title_zh: str = Form("", alias="title_zh_Hans", max_length=500),
                   title_mn: str = Form("", max_length=500),
-                  track_links: str = Form(""), count_clicks_for: str = Form("30d", max_length=20),
+                  pictures: str = Form(""), track_links: str = Form(""),
+                  count_clicks_for: str = Form("30d", max_length=20),
                   utm_source: str = Form("", max_length=100), utm_medium: str = Form("", max_length=100),
                   utm_campaign: str = Form("", max_length=100),
                   ) -> dict[str, Any]:
@@ -52,7 +53,8 @@ def digest_fields(new_name: str = Form("", alias="name", max_length=100), countr
             "timezone": timezone.strip(), "max_items": int(max_items) if max_items.strip().isdigit() else max_items,
             "subject": subject, "subjects": {k: v for k, v in others["subject"].items() if v.strip()},
             "title": title, "titles": {k: v for k, v in others["title"].items() if v.strip()},
-            "first_edition_window": first_edition_window.strip(), "track_links": bool(track_links),
+            "first_edition_window": first_edition_window.strip(), "pictures": bool(pictures),
+            "track_links": bool(track_links),
             "count_clicks_for": count_clicks_for.strip(), "utm_source": utm_source.strip(),
             "utm_medium": utm_medium.strip(), "utm_campaign": utm_campaign.strip()}
 
@@ -67,7 +69,7 @@ class DigestForms(SettingsForms):
         page = ConsolePage(request, self.config, operator)
         values = {"name": "", "countries": [], "cron": "0 9 * * MON", "timezone": self.config.site.timezone,
                   "max_items": 20, "subject": "{releases} ({dates})", "subjects": {}, "title": "", "titles": {},
-                  "first_edition_window": "14d", "track_links": True, "count_clicks_for": "30d",
+                  "first_edition_window": "14d", "pictures": False, "track_links": True, "count_clicks_for": "30d",
                   "utm_source": "", "utm_medium": "", "utm_campaign": ""}
         return self._form(page, values, None)
 

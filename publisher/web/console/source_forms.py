@@ -35,15 +35,24 @@ Name = FastPath(..., max_length=100)
 def source_fields(new_name: str = Form("", alias="name", max_length=100), location: str = Form("", max_length=2000),
                   input_format: str = Form("", alias="format", max_length=20), cron: str = Form("", max_length=200),
                   timeout: str = Form("", max_length=20), max_bytes: str = Form("", max_length=12),
-                  fetch_pages: str = Form(""), page_delay: str = Form("", max_length=20)) -> dict[str, Any]:
+                  fetch_pages: str = Form(""), page_delay: str = Form("", max_length=20),
+                  categories: str = Form("", max_length=10_000)) -> dict[str, Any]:
     """The source form, as the file would say it (a route's dependency); an empty format or
     schedule is none (the format told from the document; imported only by hand)."""
     values: dict[str, Any] = {"name": new_name.strip(), "location": location.strip(),
                               "timeout": timeout.strip() or "30s",
                               "max_bytes": int(max_bytes) if max_bytes.strip().isdigit() else max_bytes,
-                              "fetch_pages": bool(fetch_pages), "page_delay": page_delay.strip() or "1s"}
+                              "fetch_pages": bool(fetch_pages), "page_delay": page_delay.strip() or "1s",
+                              "categories": category_lines(categories)}
     cron = " ".join(cron.split())
     return values | ({"format": input_format} if input_format else {}) | ({"cron": cron} if cron else {})
+
+
+def category_lines(text: str) -> dict[str, str]:
+    """"word = CODE" lines as a mapping; a line without "=" is kept whole with no country, for
+    the check to name it."""
+    pairs = (line.rpartition("=") for line in text.splitlines() if line.strip())
+    return {(word or code).strip(): code.strip().upper() if word else "" for word, _, code in pairs}
 
 
 class SourceForms(SettingsForms):
@@ -55,7 +64,7 @@ class SourceForms(SettingsForms):
     def blank(self, request: Request, operator: Operator = Depends(signed_in)) -> HTMLResponse:
         page = ConsolePage(request, self.config, operator)
         return self._form(page, {"name": "", "location": "https://", "timeout": "30s", "max_bytes": 5_000_000,
-                                 "fetch_pages": False, "page_delay": "1s"}, None)
+                                 "fetch_pages": False, "page_delay": "1s", "categories": {}}, None)
 
     def create(self, request: Request, values: dict[str, Any] = Depends(source_fields),
                operator: Operator = Depends(signed_in_form)) -> Response:
