@@ -79,8 +79,9 @@ def endless() -> Iterator[str]:
 
 def test_pages_without_end_are_followed_a_hundred_times_and_a_loop_once(endless, tmp_path, caplog) -> None:  # type: ignore[no-untyped-def]
     config, sessions = second_store(tmp_path, "paged")
-    outcome = import_files(sessions, config, [ImportRequest(endless + "/page/0", backfill=True)], NOW)
-    assert outcome.files[0][1].new == 101
+    read: list[int] = []  # what a terminal's progress bar is told: each older page's bytes
+    outcome = import_files(sessions, config, [ImportRequest(endless + "/page/0", backfill=True)], NOW, read.append)
+    assert outcome.files[0][1].new == 101 and len(read) == 100 and min(read) > 100
     assert "and 100 older pages (stopped after 100 older pages" in outcome.lines()[0]
     assert f"{endless}/page/101 and any after it were not read" in caplog.text
     looped = import_files(sessions, config, [ImportRequest(endless + "/loop/0", backfill=True)], NOW)

@@ -96,7 +96,7 @@ def _input(request: ImportRequest, config: Config, progress: Progress | None, he
                         timeout=rules.timeout.total_seconds(), max_bytes=rules.max_bytes)
         fmt = fmt or detect_format(location, fetched.content_type)
         if request.backfill:
-            return replace(_backfilled(location, fmt, fetched.text(location), rules, zone, now),
+            return replace(_backfilled(location, fmt, fetched.text(location), rules, zone, now, progress),
                            categories=request.categories)
         return _Input(location, _here(parse(fmt, fetched.text(location), location, zone, now), location),
                       categories=request.categories)
@@ -118,14 +118,19 @@ def _input(request: ImportRequest, config: Config, progress: Progress | None, he
     return _Input(location, _here(entries, location), fingerprint, categories=words)
 
 
-def _backfilled(location: str, fmt: str, text: str, rules: Source, zone: ZoneInfo, now: datetime) -> _Input:
-    """A feed with the older pages it leads to, all fetched before anything is stored."""
+def _backfilled(location: str, fmt: str, text: str, rules: Source, zone: ZoneInfo, now: datetime,
+                progress: Progress | None) -> _Input:
+    """A feed with the older pages it leads to, all fetched before anything is stored (`progress`:
+    their bytes, as they come)."""
     if fmt != "feed" and not (fmt == "json" and is_json_feed(text)):
         raise InputError(location, "", f"--backfill follows a feed's older pages: this is {fmt}, not a feed")
 
     def fetch_text(url: str) -> str:
-        return fetch(url, etag=None, last_modified=None, timeout=rules.timeout.total_seconds(),
-                     max_bytes=rules.max_bytes).text(url)
+        fetched = fetch(url, etag=None, last_modified=None, timeout=rules.timeout.total_seconds(),
+                        max_bytes=rules.max_bytes)
+        if progress is not None:
+            progress(len(fetched.body))
+        return fetched.text(url)
 
     pages = follow(location, text, fetch_text)
     entries = entries_of(pages, lambda page, address: parse("feed", page, address, zone, now))
