@@ -72,6 +72,8 @@ def office() -> Iterator[Office]:
                 self.answer(200, state.feed(), "application/rss+xml")
             elif self.path in state.failing:
                 self.answer(500, b"busy")
+            elif self.path == "/garbled":
+                self.answer(200, b"<p>\xff\xfe\xfa</p>", "text/html; charset=utf-8")
             elif self.path == "/news/empty":
                 self.answer(200, EMPTY.encode(), "text/html; charset=utf-8")
             elif self.path.startswith("/news/") and name in state.titles:
@@ -143,3 +145,12 @@ def test_a_page_that_has_not_changed_answers_304_and_changes_nothing(office, tmp
     assert "pages: 0 fetched, 1 unchanged, 3 failed" in line, line
     with sessions() as session:
         assert session.scalars(select(Release.body_html).where(Release.id == work.id)).one() == before
+
+
+def test_a_page_that_is_not_the_text_it_says_is_its_problem_alone(office) -> None:  # type: ignore[no-untyped-def]
+    from publisher.ingest.pages import PageReader
+
+    reader = PageReader(timeout=5, max_bytes=100_000, delay=0)
+    assert reader.read(f"{office.base}/garbled", None, None).problem == "the response is not utf-8 text"
+    assert reader.read(f"{office.base}/nowhere", None, None).problem == "HTTP 404 Not Found"
+    assert reader.read(f"{office.base}/news/1", None, None).article is not None  # and the next page is read

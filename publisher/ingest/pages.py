@@ -50,11 +50,11 @@ class PageReader:
             return PageRead(problem="robots.txt asks us not to read it")
         try:
             fetched = self._fetch(url, etag, last_modified)
-        except InputError as exc:
-            return PageRead(problem=str(exc))
-        if fetched.not_modified:
-            return PageRead(etag=etag, last_modified=last_modified, not_modified=True)
-        article = extract_article(fetched.text(url), url)
+            if fetched.not_modified:
+                return PageRead(etag=etag, last_modified=last_modified, not_modified=True)
+            article = extract_article(fetched.text(url), url)
+        except InputError as exc:  # (not the page's text either: one page's problem, never the run's)
+            return PageRead(problem=exc.problem)
         if article is None:
             return PageRead(problem="no article found on the page")
         return PageRead(article, fetched.etag, fetched.last_modified)
