@@ -117,6 +117,7 @@ def test_each_new_releases_page_gives_its_text_and_picture_politely(office, tmp_
     assert "plan of action" in entry.content[0].value
     page = TestClient(create_app(config, sessions)).get(RELEASE_PATH.format(slug=work.slug))
     assert "twelve provinces" in page.text and "steal" not in page.text
+    assert '<figure class="lead"><img src="https://cdn.example.org/1.jpg" alt="" loading="lazy"></figure>' in page.text
 
     office.failing.clear()  # the next run: what failed is tried again, what was read is not
     second = import_source(sessions, config, source, utc_now()).lines()[0]
@@ -154,3 +155,12 @@ def test_a_page_that_is_not_the_text_it_says_is_its_problem_alone(office) -> Non
     assert reader.read(f"{office.base}/garbled", None, None).problem == "the response is not utf-8 text"
     assert reader.read(f"{office.base}/nowhere", None, None).problem == "HTTP 404 Not Found"
     assert reader.read(f"{office.base}/news/1", None, None).article is not None  # and the next page is read
+
+
+def test_a_release_page_shows_its_picture_once_and_only_over_https() -> None:
+    from publisher.web.releases import lead_picture
+
+    picture = "https://cdn.example.org/a.jpg?w=800&h=600"
+    assert lead_picture(picture, "<p>Text.</p>") == picture
+    assert lead_picture(picture, '<p><img src="https://cdn.example.org/a.jpg?w=800&amp;h=600"></p>') is None  # shown
+    assert lead_picture("http://cdn.example.org/a.jpg", None) is None and lead_picture(None, None) is None

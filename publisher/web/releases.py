@@ -5,6 +5,7 @@ from __future__ import annotations
 from fastapi import FastAPI, Request
 from fastapi import Path as FastPath
 from fastapi.responses import HTMLResponse
+from markupsafe import escape
 from sqlalchemy.orm import Session, sessionmaker
 
 from publisher.config import Config
@@ -28,4 +29,12 @@ def add_release_routes(app: FastAPI, config: Config, sessions: sessionmaker[Sess
             codes = [code for code in release.country_codes if code in config.country_codes]
             first = release.published.astimezone(config.site.zone).date()
             return page.render("release.html", release=release, date=page.texts.event(first, release.ends),
-                               countries=country_names(config, codes, page.texts), title=release.title)
+                               countries=country_names(config, codes, page.texts), title=release.title,
+                               picture=lead_picture(release.image_url, release.body_html))
+
+
+def lead_picture(image_url: str | None, body_html: str | None) -> str | None:
+    """The release's picture above its text: over https only, and not when its text shows it."""
+    if not image_url or not image_url.startswith("https://"):
+        return None
+    return None if body_html and escape(image_url) in body_html else image_url
