@@ -428,23 +428,10 @@ def test_readers_follow_links_in_chromium_and_the_operator_reads_the_report_on_a
 
 def _report_on_a_phone(browser, base: str, sessions: sessionmaker[Session]) -> None:  # type: ignore[no-untyped-def]
     from selenium.webdriver.common.by import By
-    from test_console import PASSWORD
-    from test_console_browser import axe_violations, fits, wait_for_title
-
-    from publisher.clock import utc_now
-    from publisher.operators.accounts import add_operator
+    from test_console_browser import axe_violations, fits, sign_in_on_a_phone, wait_for_title
 
     wait_for_clicks(sessions, 3)
-    with sessions.begin() as session:
-        add_operator(session, "press@example.org", PASSWORD, utc_now())
-    browser.delete_all_cookies()
-    browser.set_window_size(375, 812)
-    browser.get(base + "/admin/digests/china-weekly/editions/1")
-    wait_for_title(browser, "Sign in")
-    browser.find_element(By.ID, "email").send_keys("press@example.org")
-    browser.find_element(By.ID, "password").send_keys(PASSWORD)
-    browser.find_element(By.CSS_SELECTOR, "main button[type=submit]").click()
-    wait_for_title(browser, "china-weekly 1")
+    sign_in_on_a_phone(browser, base, sessions, "/admin/digests/china-weekly/editions/1", "china-weekly 1")
     main = " ".join(browser.find_element(By.TAG_NAME, "main").text.split())
     assert "2 of 2 readers clicked a link (100.0%), 3 clicks; 0 set aside as automatic" in main
     assert max(bar.size["width"] for bar in browser.find_elements(By.CSS_SELECTOR, "svg.chart rect")) > 100

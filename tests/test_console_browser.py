@@ -62,20 +62,27 @@ def fits(browser) -> bool:  # type: ignore[no-untyped-def]
         "return document.documentElement.scrollWidth <= window.innerWidth"))
 
 
-@SQLITE_ONLY
-def test_an_operator_adds_a_release_on_a_phone(web, browser) -> None:  # type: ignore[no-untyped-def]
-    base, _path, config, sessions, server = web
+def sign_in_on_a_phone(browser, base: str, sessions, path: str, title: str) -> list[str]:  # type: ignore[no-untyped-def]
+    """An operator made, and signed in on a phone's screen on the way to `path` (whose title
+    starts with `title`); what axe found on the sign-in page."""
     with sessions.begin() as session:
         add_operator(session, "press@example.org", PASSWORD, utc_now())
     browser.delete_all_cookies()
     browser.set_window_size(375, 812)
-    browser.get(base + "/admin/releases")
+    browser.get(base + path)
     wait_for_title(browser, "Sign in")
-    problems = {"login": axe_violations(browser)}
+    problems = axe_violations(browser)
     browser.find_element(By.ID, "email").send_keys("press@example.org")
     browser.find_element(By.ID, "password").send_keys(PASSWORD)
     browser.find_element(By.CSS_SELECTOR, "main button[type=submit]").click()
-    wait_for_title(browser, "Releases")
+    wait_for_title(browser, title)
+    return problems
+
+
+@SQLITE_ONLY
+def test_an_operator_adds_a_release_on_a_phone(web, browser) -> None:  # type: ignore[no-untyped-def]
+    base, _path, config, sessions, server = web
+    problems = {"login": sign_in_on_a_phone(browser, base, sessions, "/admin/releases", "Releases")}
     problems["releases"] = axe_violations(browser)
     assert fits(browser)
 

@@ -13,7 +13,6 @@ code or name: ingest/tagging.py), else the tagging rules decide.
 from __future__ import annotations
 
 import calendar
-import html
 import json
 import logging
 import re
@@ -26,13 +25,10 @@ from urllib.parse import urljoin, urlsplit
 from publisher.errors import InputError
 from publisher.feeds.model import COUNTRY_SCHEME
 from publisher.ingest.entry import Entry, normalize_space
+from publisher.ingest.sanitize import html_text
 
 log = logging.getLogger(__name__)
 JSON_FEED = re.compile(r'"version"\s*:\s*"https://jsonfeed\.org/version/1(\.1)?"')
-_TAGS = re.compile(r"<[^>]+>")
-# Tags that end a line or a block: a space where they stood (other tags leave nothing: "<b>x</b>.").
-_BREAKS = re.compile(r"</?(?:p|div|br|li|ul|ol|dl|dt|dd|h[1-6]|tr|td|th|table|figure|figcaption|blockquote|"
-                     r"section|article|header|footer|pre|hr)\b[^>]*>", re.IGNORECASE)
 
 
 def is_json_feed(text: str) -> bool:
@@ -94,7 +90,6 @@ def _xml_entry(item: Mapping[str, Any], source: str, where: str) -> Entry:
         url=_link(item),
         image_url=image_url,
         image_credit=image_credit,
-        category=words[0] if words else None,
         countries=tuple(tag["term"] for tag in tags if _country(tag)) or None,
         categories=words,
         body_html=content[0].get("value") if content and content[0].get("type") == "text/html" else None,
@@ -133,9 +128,7 @@ def _summary(summary: str, title: str) -> str:
 def _plain(detail: Mapping[str, Any]) -> str:
     """Text as a reader sees it: HTML's tags dropped and its entities decoded, once."""
     value = str(detail.get("value") or "")
-    if detail.get("type") in ("text/html", "application/xhtml+xml"):
-        value = html.unescape(_TAGS.sub("", _BREAKS.sub(" ", value)))
-    return normalize_space(value)
+    return html_text(value) if detail.get("type") in ("text/html", "application/xhtml+xml") else normalize_space(value)
 
 
 def _image(item: Mapping[str, Any]) -> tuple[str | None, str | None]:
@@ -183,7 +176,6 @@ def _json_item(item: Mapping[str, Any], source: str, where: str) -> Entry:
         summary=_summary(normalize_space(_string(item.get("summary")) or ""), title),
         url=_string(item.get("url")),
         image_url=_string(item.get("image")) or _string(item.get("banner_image")),
-        category=words[0] if words else None,
         categories=words,
         body_html=_string(item.get("content_html")),
         guid=_string(item.get("id")),

@@ -6,7 +6,6 @@ and a User-Agent that names us. The article is found by trafilatura, its HTML th
 
 from __future__ import annotations
 
-import re
 import time
 import urllib.robotparser
 from collections.abc import Callable
@@ -15,10 +14,9 @@ from urllib.parse import urljoin, urlsplit
 
 from publisher.errors import InputError
 from publisher.ingest.fetch import USER_AGENT, Fetched, fetch
-from publisher.ingest.sanitize import clean_html
+from publisher.ingest.sanitize import clean_html, html_text
 
 MIN_TEXT = 100  # characters of text an article has at least
-_TAGS = re.compile(r"<[^>]+>")
 
 
 @dataclass(frozen=True)
@@ -100,7 +98,7 @@ def extract_article(page: str, url: str) -> Article | None:
     if not found:
         return None
     body = clean_html(_inner_body(found), url)
-    if len(" ".join(_TAGS.sub(" ", body).split())) < MIN_TEXT:  # a menu, a cookie notice: no article
+    if len(html_text(body)) < MIN_TEXT:  # a menu, a cookie notice: no article
         return None
     metadata = trafilatura.extract_metadata(page, default_url=url)
     image = urljoin(url, metadata.image) if metadata is not None and metadata.image else None

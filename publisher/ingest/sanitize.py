@@ -7,10 +7,13 @@ addresses relative to the release's page made absolute; comments dropped.
 
 from __future__ import annotations
 
+import html as html_module
 import re
 from urllib.parse import urljoin, urlsplit
 
 import nh3
+
+from publisher.ingest.entry import normalize_space
 
 TAGS = frozenset({
     "p", "br", "hr", "a", "em", "strong", "b", "i", "u", "s", "small", "mark", "sub", "sup", "abbr", "cite",
@@ -55,6 +58,18 @@ def clean_html(html: str, base: str | None) -> str:
                              link_rel="noopener noreferrer nofollow", attribute_filter=attribute,
                              url_relative=relative)
     return _EMPTY.sub("", _NO_PICTURE.sub("", cleaned)).strip()
+
+
+_TAGS = re.compile(r"<[^>]+>")
+# Tags that end a line or a block: a space where they stood (other tags leave nothing: "<b>x</b>.").
+_BREAKS = re.compile(r"</?(?:p|div|br|li|ul|ol|dl|dt|dd|h[1-6]|tr|td|th|table|figure|figcaption|blockquote|"
+                     r"section|article|header|footer|pre|hr)\b[^>]*>", re.IGNORECASE)
+
+
+def html_text(html: str) -> str:
+    """HTML's text as a reader sees it: tags dropped (a space where a block or a line ended),
+    entities decoded once, white space collapsed."""
+    return normalize_space(html_module.unescape(_TAGS.sub("", _BREAKS.sub(" ", html))))
 
 
 def looks_hostile(html: str) -> bool:

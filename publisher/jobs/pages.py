@@ -37,7 +37,7 @@ def read_pages(sessions: sessionmaker[Session], config: Config, source: Source, 
     with sessions() as session:
         todo = pages_to_fetch(session, source.location)
     reader = reader or PageReader(source.timeout.total_seconds(), source.max_bytes, source.page_delay.total_seconds())
-    counts, changed = PageCounts(), False
+    counts = PageCounts()
     for done, page in enumerate(todo, start=1):
         read = reader.read(page.url, page.etag, page.last_modified)
         with sessions.begin() as session:
@@ -45,19 +45,19 @@ def read_pages(sessions: sessionmaker[Session], config: Config, source: Source, 
                 counts.failed += 1
                 log.warning("%s: %s; tried again next time", page.url, read.problem)
                 record_page(session, page.release_id, now, problem=read.problem)
-            elif read.article is None or not keep_article(session, page.release_id, read.article.body_html,
-                                                          read.article.image_url, now):
-                counts.unchanged += 1
-                record_page(session, page.release_id, now, etag=read.etag, last_modified=read.last_modified)
             else:
-                counts.fetched += 1
-                changed = True
-                rehash(session, page.release_id)
+                kept = read.article is not None and keep_article(
+                    session, page.release_id, read.article.body_html, read.article.image_url, now)
+                if kept:
+                    counts.fetched += 1
+                    rehash(session, page.release_id)
+                else:
+                    counts.unchanged += 1
                 record_page(session, page.release_id, now, etag=read.etag, last_modified=read.last_modified)
         log.info("%s: page %d of %d read: %s", source.name, done, len(todo), page.url)
     if todo:
         log.info("%s: %s", source.name, counts.clause())
-    if changed:
+    if counts.fetched:  # an article changed a release
         from publisher.feeds.build import build_feeds
 
         build_feeds(sessions, config)

@@ -10,7 +10,6 @@ bytes, so a rebuild that writes the same bytes keeps it.
 
 from __future__ import annotations
 
-import gzip
 import hashlib
 import threading
 import time
@@ -20,7 +19,7 @@ from dataclasses import dataclass
 from email.utils import formatdate
 from pathlib import Path
 
-from publisher.feeds.files import GZIP_SUFFIX
+from publisher.feeds.files import GZIP_SUFFIX, packed
 from publisher.feeds.media import file_type
 from publisher.web.security import HEADERS as SECURITY_HEADERS
 
@@ -132,7 +131,7 @@ def _version(path: Path) -> tuple[int, int] | None:
 
 def _served(path: Path, mtime: float, max_age: int) -> ServedFile:
     body = path.read_bytes()
-    return served_bytes(f"{path.parent.name}/{path.name}", body=body, gzipped=gzip.compress(body, mtime=0),
+    return served_bytes(f"{path.parent.name}/{path.name}", body=body, gzipped=packed(body),
                         sha256=hashlib.sha256(body).hexdigest(), mtime=mtime, max_age=max_age)
 
 

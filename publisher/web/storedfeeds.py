@@ -44,11 +44,8 @@ class StoredFeeds:
         return time.monotonic() - self._checked >= self.every
 
     async def fresh(self) -> None:
-        """Held copies at most `every` old, or twice that while a look is under way."""
-        age = time.monotonic() - self._checked
-        if age < self.every:
-            return
-        if age > 2 * self.every:  # after a quiet spell: this answer waits for the look
+        """When due(): held copies at most `every` old, or twice that while a look is under way."""
+        if time.monotonic() - self._checked > 2 * self.every:  # after a quiet spell: this answer waits for the look
             await run_in_threadpool(self.refresh)
         elif not self._busy:
             self._busy = True
