@@ -157,7 +157,7 @@ def test_processes_starting_at_once_on_a_fresh_store_all_start(db_url: str, tmp_
 
 @pytest.mark.empty_database
 def test_html_stored_before_it_was_cleaned_is_cleaned_by_the_upgrade(db_url: str) -> None:
-    """0029: a release's body_html from an import before ingest/sanitize.py, cleaned in place."""
+    """0029: a release's body_html from an import before safehtml.py, cleaned in place."""
     engine = make_engine(db_url)
     upgrade(engine, "0028")
     at = "2026-11-01 00:00:00.000000"

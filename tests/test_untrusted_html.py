@@ -16,8 +16,8 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session, sessionmaker
 from test_feed_sources import second_store
 
-from publisher.ingest.sanitize import clean_html
 from publisher.jobs.imports import ImportRequest, import_files
+from publisher.safehtml import clean_html
 from publisher.store.models import Release
 from publisher.urls import RELEASE_PATH
 from publisher.web.app import create_app

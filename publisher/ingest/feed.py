@@ -25,7 +25,7 @@ from urllib.parse import urljoin, urlsplit
 from publisher.errors import InputError
 from publisher.feeds.model import COUNTRY_SCHEME
 from publisher.ingest.entry import Entry, normalize_space
-from publisher.ingest.sanitize import html_text
+from publisher.safehtml import html_text
 
 log = logging.getLogger(__name__)
 JSON_FEED = re.compile(r'"version"\s*:\s*"https://jsonfeed\.org/version/1(\.1)?"')

@@ -2,7 +2,7 @@
 honoured (read once per run; missing: all allowed; unreadable: nothing allowed), one page at a
 time and `delay` apart on each host, a conditional GET, the size and time limits of its source,
 and a User-Agent that names us. The article is found by trafilatura, its HTML then cleaned
-(ingest/sanitize.py); the picture is the page's `og:image`."""
+(safehtml.py); the picture is the page's `og:image`."""
 
 from __future__ import annotations
 
@@ -14,7 +14,7 @@ from urllib.parse import urljoin, urlsplit
 
 from publisher.errors import InputError
 from publisher.ingest.fetch import USER_AGENT, Fetched, fetch
-from publisher.ingest.sanitize import clean_html, html_text
+from publisher.safehtml import clean_html, html_text
 
 MIN_TEXT = 100  # characters of text an article has at least
 

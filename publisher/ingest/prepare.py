@@ -13,8 +13,8 @@ from collections.abc import Iterable, Iterator
 from typing import NamedTuple
 
 from publisher.ingest.entry import Entry
-from publisher.ingest.sanitize import clean_html, looks_hostile
 from publisher.ingest.tagging import Tagger
+from publisher.safehtml import clean_html, looks_hostile
 
 log = logging.getLogger(__name__)
 
@@ -41,7 +41,7 @@ def prepare(entry: Entry, tagger: Tagger, source: str) -> Prepared:
 
 
 def cleaned(entry: Entry, source: str) -> Entry:
-    """The entry with its HTML made harmless (ingest/sanitize.py), as it will be stored."""
+    """The entry with its HTML made harmless (safehtml.py), as it will be stored."""
     if not entry.body_html:
         return entry
     if looks_hostile(entry.body_html):

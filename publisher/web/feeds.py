@@ -77,7 +77,7 @@ class FeedFront:
             relative = path[7:] if path.startswith("/feeds/") else ""  # "/feeds/" itself: the app's page
             if relative and len(relative) <= _MAX_PATH:
                 if self.stored.due():
-                    await self.stored.fresh()
+                    await self.stored.fresh(relative)
                 served = self._file(relative)
                 if served is not None:
                     await answer(scope, send, served)

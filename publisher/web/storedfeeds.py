@@ -5,7 +5,8 @@ All of them are read when the app is made (a node started after a build answers 
 while requests come, the store's hashes are compared with the held copies every half second,
 in a worker thread, and only the files that changed are read: a build on any machine is answered
 everywhere within a second. After a quiet spell the first request waits for that comparison (one
-small question), so no answer is older than a second; under load none waits. No thread of its own:
+small question), so no answer is older than a second; under load none waits, except one for a file
+not held (a 404 is never given for a file a build made more than half a second ago). No thread of its own:
 an app nobody asks costs nothing. A request reads the held dictionary, which is replaced whole.
 """
 
@@ -43,9 +44,10 @@ class StoredFeeds:
         """Whether it is time to look again (checked without a coroutine: most requests)."""
         return time.monotonic() - self._checked >= self.every
 
-    async def fresh(self) -> None:
-        """When due(): held copies at most `every` old, or twice that while a look is under way."""
-        if time.monotonic() - self._checked > 2 * self.every:  # after a quiet spell: this answer waits for the look
+    async def fresh(self, relative: str) -> None:
+        """When due(): held copies at most `every` old, or twice that while a look is under way;
+        a file not held waits for the look (a build elsewhere may have made it a moment ago)."""
+        if relative not in self.files or time.monotonic() - self._checked > 2 * self.every:
             await run_in_threadpool(self.refresh)
         elif not self._busy:
             self._busy = True

@@ -1,4 +1,4 @@
-"""The HTML of releases stored before it was cleaned on import (ingest/sanitize.py), cleaned now
+"""The HTML of releases stored before it was cleaned on import (safehtml.py), cleaned now
 
 Revision ID: 0029
 Revises: 0028
@@ -8,7 +8,7 @@ Create Date: 2026-12-06
 import sqlalchemy as sa
 from alembic import op
 
-from publisher.ingest.sanitize import clean_html
+from publisher.safehtml import clean_html
 
 revision = "0029"
 down_revision = "0028"

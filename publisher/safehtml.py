@@ -13,8 +13,6 @@ from urllib.parse import urljoin, urlsplit
 
 import nh3
 
-from publisher.ingest.entry import normalize_space
-
 TAGS = frozenset({
     "p", "br", "hr", "a", "em", "strong", "b", "i", "u", "s", "small", "mark", "sub", "sup", "abbr", "cite",
     "q", "blockquote", "code", "pre", "kbd", "time", "span", "h2", "h3", "h4", "h5", "h6",
@@ -69,7 +67,7 @@ _BREAKS = re.compile(r"</?(?:p|div|br|li|ul|ol|dl|dt|dd|h[1-6]|tr|td|th|table|fi
 def html_text(html: str) -> str:
     """HTML's text as a reader sees it: tags dropped (a space where a block or a line ended),
     entities decoded once, white space collapsed."""
-    return normalize_space(html_module.unescape(_TAGS.sub("", _BREAKS.sub(" ", html))))
+    return " ".join(html_module.unescape(_TAGS.sub("", _BREAKS.sub(" ", html))).split())
 
 
 def looks_hostile(html: str) -> bool:
