@@ -27,11 +27,11 @@ from sqlalchemy import insert
 from sqlalchemy.orm import Session, sessionmaker
 
 from publisher.config import Config, parse_config
-from publisher.feeds.build import build_feeds
 from publisher.feeds.files import write_atomic
 from publisher.feeds.model import COUNTRY_SCHEME
 from publisher.feeds.select import newest_for_feed
-from publisher.feeds.targets import feed_item, feed_targets
+from publisher.feeds.targets import FeedConfig, feed_item, feed_targets
+from publisher.jobs.feeds import rebuild_feeds
 from publisher.store.db import open_store
 from publisher.store.models import Release, ReleaseCountry
 from publisher.urls import release_link
@@ -87,9 +87,10 @@ def lxml_baseline(config: Config, sessions: sessionmaker[Session], folder: Path)
     the difference to the full build is what feedgen and our bookkeeping cost."""
     zone = config.site.zone
     with sessions() as session:
-        for target in feed_targets(config):
+        for target in feed_targets(FeedConfig.of(config)):
             releases = newest_for_feed(session, target.country, config.feeds.max_items)
-            items = [feed_item(release, zone, release_link(config, release.url, release.slug)) for release in releases]
+            items = [feed_item(release, zone, release_link(config.site, release.url, release.slug))
+                     for release in releases]
             out = folder / target.code
             # Written the same safe way as the real build: only the serialising differs.
             write_atomic(out / "atom.xml", _atom(items))
@@ -150,10 +151,10 @@ def measure(size: int, repeat: int) -> dict[str, float]:
         config = bench_config(work / "feeds", size)
         sessions = generate(config, size)
         folder = Path(config.feeds.dir)
-        full = best_of(repeat, lambda: build_feeds(sessions, config, ping=False),
+        full = best_of(repeat, lambda: rebuild_feeds(sessions, config, ping=False),
                        lambda: shutil.rmtree(folder, ignore_errors=True))
-        build_feeds(sessions, config, ping=False)
-        no_change = best_of(repeat, lambda: build_feeds(sessions, config, ping=False))
+        rebuild_feeds(sessions, config, ping=False)
+        no_change = best_of(repeat, lambda: rebuild_feeds(sessions, config, ping=False))
         baseline = best_of(repeat, lambda: lxml_baseline(config, sessions, work / "lxml"))
         return {"full": full, "no_change": no_change, "baseline": baseline}
     finally:

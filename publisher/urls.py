@@ -12,7 +12,7 @@ import functools
 from collections.abc import Sequence
 from urllib.parse import quote, urlsplit
 
-from publisher.config import Config
+from publisher.config import Feeds, Site
 
 # The paths the web app answers, with the names the link builders below use.
 RELEASE_PATH = "/releases/{slug}"
@@ -26,31 +26,31 @@ HEALTH_PATH = "/healthz"
 CLICK_PATH = "/r/"  # counted links: /r/{edition}.{variant}.{link}.{nonce}.{mac}
 
 
-def site_host(config: Config) -> str:
+def site_host(site: Site) -> str:
     """The host of the office's site, as Message-IDs, List-Ids and tag: URIs use it (the
     office's name, wherever this service happens to be served)."""
-    return _home_parts(config.site.home)[0]
+    return _home_parts(site.home)[0]
 
 
-def feed_url(config: Config, relative: str) -> str:
+def feed_url(site: Site, feeds: Feeds, relative: str) -> str:
     """A file under feeds/, e.g. `cn/atom.xml`, where it is served."""
-    return f"{config.feeds.url(config.site)}/{relative}"
+    return f"{feeds.url(site)}/{relative}"
 
 
-def release_url(config: Config, slug: str) -> str:
+def release_url(site: Site, slug: str) -> str:
     """The page of a release that has no URL of its own."""
-    return config.site.base_url + RELEASE_PATH.format(slug=slug)
+    return site.base_url + RELEASE_PATH.format(slug=slug)
 
 
-def release_link(config: Config, own: str | None, slug: str) -> str:
+def release_link(site: Site, own: str | None, slug: str) -> str:
     """Where a release is read: its own URL, else its page here, on the current site.base_url
     (the host is never stored: moving the site moves every link, in feeds and in mail)."""
-    return own or release_url(config, slug)
+    return own or release_url(site, slug)
 
 
-def release_path(config: Config, slug: str) -> str:
+def release_path(site: Site, slug: str) -> str:
     """A release's path under the office's site: its permanent tag: id is built on it."""
-    return _home_parts(config.site.home)[1] + RELEASE_PATH.format(slug=slug)
+    return _home_parts(site.home)[1] + RELEASE_PATH.format(slug=slug)
 
 
 @functools.lru_cache(maxsize=16)  # asked once per new release by an import (a tenth of its rows' cost)
@@ -60,36 +60,36 @@ def _home_parts(home: str) -> tuple[str, str]:
     return split.hostname or "localhost", split.path
 
 
-def subscribe_url(config: Config) -> str:
-    return config.site.base_url + SUBSCRIBE_PATH
+def subscribe_url(site: Site) -> str:
+    return site.base_url + SUBSCRIBE_PATH
 
 
-def token_url_prefix(config: Config, path: str, language: str = "en") -> str:
+def token_url_prefix(site: Site, path: str, language: str = "en") -> str:
     """`{base}/{path}?token=`: the signed token is appended per recipient. A reader of another
     language than English gets `?lang=...&token=`: the page opens in their language."""
     lang = "" if language == "en" else f"lang={quote(language)}&"
-    return f"{config.site.base_url}{path}?{lang}token="
+    return f"{site.base_url}{path}?{lang}token="
 
 
-def token_url(config: Config, path: str, token: str, language: str = "en") -> str:
-    return token_url_prefix(config, path, language) + quote(token)
+def token_url(site: Site, path: str, token: str, language: str = "en") -> str:
+    return token_url_prefix(site, path, language) + quote(token)
 
 
 def digest_edition_path(digest: str, number: int) -> str:
     return f"{DIGESTS_PATH}{digest}/{number}"
 
 
-def digest_edition_url(config: Config, digest: str, number: int,
+def digest_edition_url(site: Site, digest: str, number: int,
                        countries: Sequence[str] = ()) -> str:
     """The edition's page; with `countries`, only their releases (a reader's own choice)."""
     only = f"?countries={'+'.join(countries)}" if countries else ""
-    return config.site.base_url + digest_edition_path(digest, number) + only
+    return site.base_url + digest_edition_path(digest, number) + only
 
 
-def digest_feed_url(config: Config) -> str:
-    return config.site.base_url + DIGEST_FEED_PATH
+def digest_feed_url(site: Site) -> str:
+    return site.base_url + DIGEST_FEED_PATH
 
 
-def click_prefix(config: Config) -> str:
+def click_prefix(site: Site) -> str:
     """Where counted links start: the rest is per message (publisher/clicks/links.py)."""
-    return config.site.base_url + CLICK_PATH
+    return site.base_url + CLICK_PATH

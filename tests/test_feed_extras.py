@@ -17,8 +17,8 @@ import pytest
 from helpers import jing, seeded
 from lxml import etree
 
-from publisher.feeds.build import build_feeds
 from publisher.feeds.model import COUNTRY_SCHEME
+from publisher.jobs.feeds import rebuild_feeds
 from publisher.jobs.imports import ImportRequest, import_files
 from publisher.web.app import create_app
 
@@ -63,7 +63,7 @@ def test_archives_let_a_reader_page_through_every_release(tmp_path: Path) -> Non
     assert links["self"] == FEEDS_URL + "all/archive/2021.xml"
     assert "prev-archive" not in links
     jing([*sorted(folder.glob("*/archive/*.xml")), folder / "all" / "atom.xml"])
-    assert build_feeds(sessions, config).changed == []
+    assert rebuild_feeds(sessions, config).changed == []
 
 
 class _Hub(BaseHTTPRequestHandler):
@@ -101,7 +101,7 @@ def test_websub_hub_link_and_pings_for_changed_feeds(tmp_path: Path, hub: str) -
     assert pinged == sorted(f"{FEEDS_URL}{code}/{name}" for code in ("all", "cn", "mn")
                             for name in ("atom.xml", "feed.json", "rss.xml"))
     _Hub.pings.clear()
-    assert build_feeds(sessions, config).pinged == 0 and _Hub.pings == []  # nothing changed
+    assert rebuild_feeds(sessions, config).pinged == 0 and _Hub.pings == []  # nothing changed
 
 
 def test_a_hub_that_is_down_never_fails_the_build(tmp_path: Path, caplog) -> None:  # type: ignore[no-untyped-def]

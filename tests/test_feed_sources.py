@@ -23,7 +23,8 @@ from publisher.urls import release_link
 def releases_of(sessions: sessionmaker[Session], config: Config) -> dict[str, tuple[object, ...]]:
     """Each release as a reader of a feed sees it: title, when, summary, link, image, countries."""
     with sessions() as session:
-        return {release.title: (release.published, release.summary, release_link(config, release.url, release.slug),
+        return {release.title: (release.published, release.summary,
+                                release_link(config.site, release.url, release.slug),
                                 release.image_url, tuple(sorted(release.country_codes)))
                 for release in session.scalars(select(Release).where(Release.withdrawn.is_(None)))}
 

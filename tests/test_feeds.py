@@ -18,7 +18,7 @@ from sqlalchemy.orm import Session, sessionmaker
 from publisher.cli import cli
 from publisher.config import Config
 from publisher.feeds import build as build_module
-from publisher.feeds.build import build_feeds
+from publisher.jobs.feeds import rebuild_feeds
 from publisher.jobs.imports import ImportRequest, import_files
 
 CODES = ("cn", "mn", "all")
@@ -46,7 +46,7 @@ def test_each_file_has_its_gzip_copy_for_a_web_server(built) -> None:  # type: i
                          for p in files)
     (folder / "cn" / "atom.xml.gz").unlink()  # lost: the next build puts it back
     config, sessions, _ = built
-    assert build_feeds(sessions, config).changed == []
+    assert rebuild_feeds(sessions, config).changed == []
     assert gzip.decompress((folder / "cn" / "atom.xml.gz").read_bytes()) == (folder / "cn" / "atom.xml").read_bytes()
 
 
@@ -148,7 +148,7 @@ def test_same_database_gives_byte_identical_files(built, tmp_path: Path) -> None
     config, sessions, folder = built
     other = config.model_copy(update={"feeds": config.feeds.model_copy(
         update={"dir": str(tmp_path / "again")})})
-    build_feeds(sessions, other)
+    rebuild_feeds(sessions, other)
     assert [p.read_bytes() for p in feed_files(folder)] == [
         p.read_bytes() for p in feed_files(tmp_path / "again")]
 
@@ -161,7 +161,7 @@ def test_no_change_rebuild_writes_nothing_and_renders_nothing(built, monkeypatch
         raise AssertionError("a no-change rebuild rendered a feed")
 
     monkeypatch.setattr(build_module, "FORMATS", dict.fromkeys(build_module.FORMATS, refuse))
-    report = build_feeds(sessions, config)
+    report = rebuild_feeds(sessions, config)
     assert report.line() == f"feeds: 0 changed, 11 unchanged in {folder}"
     assert {p: p.stat().st_mtime_ns for p in folder.rglob("*") if p.is_file()} == before
 
@@ -191,7 +191,7 @@ def test_a_deleted_or_edited_file_is_rebuilt(built) -> None:  # type: ignore[no-
     config, sessions, folder = built
     (folder / "mn" / "rss.xml").unlink()
     (folder / "cn" / "feed.json").write_text("{}")
-    report = build_feeds(sessions, config)
+    report = rebuild_feeds(sessions, config)
     assert sorted(report.changed) == ["cn/feed.json", "mn/rss.xml"]
 
 
@@ -211,7 +211,7 @@ def test_a_crash_while_writing_leaves_the_old_file(built, tmp_path: Path, monkey
     assert (folder / "cn" / "atom.xml").read_bytes() == old
     assert not list(folder.rglob("*.tmp"))
     monkeypatch.undo()
-    report = build_feeds(sessions, config)  # the next build catches up
+    report = rebuild_feeds(sessions, config)  # the next build catches up
     assert "cn/atom.xml" in report.changed
     assert b"join hands to fix" in (folder / "cn" / "atom.xml").read_bytes()
 
@@ -272,7 +272,7 @@ def test_moving_the_site_moves_every_link_and_no_feed_id(built) -> None:  # type
     before = feedparser.parse((folder / "cn" / "atom.xml").read_bytes())
     moved = config.model_copy(update={"site": config.site.model_copy(
         update={"base_url": "https://news.example.org/beijing"})})
-    report = build_feeds(sessions, moved)
+    report = rebuild_feeds(sessions, moved)
     assert "cn/atom.xml" in report.changed
     after = feedparser.parse((folder / "cn" / "atom.xml").read_bytes())
     ours = [(old, new) for old, new in zip(before.entries, after.entries, strict=True)

@@ -158,7 +158,7 @@ _LISTING = st.one_of(
 def test_any_document_is_refused_naming_the_file_or_everything_after_works(
         suffix: str, documents: st.SearchStrategy[str], tmp_path: Path, config_path: Path, config: Config,
         sessions) -> None:  # type: ignore[no-untyped-def]
-    from publisher.feeds.build import build_feeds
+    from publisher.jobs.feeds import rebuild_feeds
     from publisher.jobs.samples import preview_digest
 
     path = tmp_path / f"fuzz{suffix}"
@@ -172,7 +172,7 @@ def test_any_document_is_refused_naming_the_file_or_everything_after_works(
         except InputError as exc:
             assert str(exc).startswith(str(path)), exc
             return
-        build_feeds(sessions, config)
+        rebuild_feeds(sessions, config)
         result = CliRunner().invoke(cli, ["--config", str(config_path), "releases", "list", "--limit", "50"])
         assert result.exit_code == 0, result.output
         preview_digest(sessions, config, "china-weekly", tmp_path / "preview", NOW)

@@ -71,7 +71,7 @@ def test_stored_releases_keep_what_the_listing_said(sessions, config) -> None:  
     assert tourism.published.tzinfo is not None and tourism.updated == tourism.published
     # No URL of its own: its page here, on whatever site.base_url is when it is shown
     assert tourism.url is None
-    assert release_link(config, tourism.url, tourism.slug) == f"{config.site.base_url}/releases/{tourism.slug}"
+    assert release_link(config.site, tourism.url, tourism.slug) == f"{config.site.base_url}/releases/{tourism.slug}"
     assert tourism.permanent_id.startswith("tag:www.ilo.org,2021-11-18:/beijing/releases/ilo-research")
     assert len({r.slug for r in releases.values()}) == 20
 

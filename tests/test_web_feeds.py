@@ -15,7 +15,7 @@ import pytest
 from helpers import seeded, wait_until
 from sqlalchemy import select
 
-from publisher.feeds.build import build_feeds
+from publisher.jobs.feeds import rebuild_feeds
 from publisher.jobs.imports import ImportRequest, import_files
 from publisher.store.models import Release
 from publisher.web.app import create_app
@@ -66,7 +66,7 @@ def test_etag_stays_after_a_no_change_rebuild_and_changes_after_a_change(site) -
     base, config, sessions, tmp_path = site
     url = f"{base}/feeds/cn/atom.xml"
     before = httpx.get(url).headers["etag"]
-    assert build_feeds(sessions, config).changed == []
+    assert rebuild_feeds(sessions, config).changed == []
     assert httpx.get(url).headers["etag"] == before
     news = tmp_path / "news.json"
     news.write_text(json.dumps([{"title": "New in China", "published": "2026-11-26"}]))

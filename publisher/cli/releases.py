@@ -58,9 +58,9 @@ def feeds_build(app: App) -> None:
 
     Example: publisher feeds build
     """
-    from publisher.feeds.build import build_feeds
+    from publisher.jobs.feeds import rebuild_feeds
 
-    click.echo(build_feeds(app.sessions, app.config).line())
+    click.echo(rebuild_feeds(app.sessions, app.config).line())
 
 
 @cli.group()

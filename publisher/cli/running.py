@@ -18,9 +18,9 @@ from publisher.cli.app import App, cli, favour_senders, pass_app, print_lines, p
 from publisher.clock import utc_now as now
 from publisher.dates import counted
 from publisher.digest.status import delivery_status
-from publisher.feeds.build import build_feeds
 from publisher.jobs.digest_settings import divergences
 from publisher.jobs.digests import help_send, unfinished_editions
+from publisher.jobs.feeds import rebuild_feeds
 from publisher.jobs.imports import ImportOutcome, import_sources
 from publisher.jobs.source_settings import source_divergences
 from publisher.run.reachable import warn_unless_served
@@ -51,7 +51,7 @@ def run(app: App) -> None:
             else:  # tried again on its next fire time (or the next start)
                 log.error("source %s: %s", source.name, outcome)
         if not rebuilt:  # the imports changed nothing; the config may have
-            click.echo(build_feeds(app.sessions, app.config).line())
+            click.echo(rebuild_feeds(app.sessions, app.config).line())
         for line in divergences(app.sessions, app.config):  # (config.toml does not rule these)
             log.warning("digest %s; `publisher digests apply config.toml` takes the file's", line)
         for line in source_divergences(app.sessions, app.config):

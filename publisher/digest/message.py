@@ -34,9 +34,9 @@ class RecipientLinks:
     def __init__(self, config: Config, edition: Edition, signer: Signer) -> None:
         # The edition's random key makes it unique across installations and recreated
         # databases; the same for the same delivery, so a resumed edition sends the same ID.
-        self._id = f"<{edition.digest}.{edition.number}.{{}}.{edition.message_key}@{site_host(config)}>"
-        self._prefixes = {language: (token_url_prefix(config, UNSUBSCRIBE_PATH, language),
-                                     token_url_prefix(config, PREFERENCES_PATH, language))
+        self._id = f"<{edition.digest}.{edition.number}.{{}}.{edition.message_key}@{site_host(config.site)}>"
+        self._prefixes = {language: (token_url_prefix(config.site, UNSUBSCRIBE_PATH, language),
+                                     token_url_prefix(config.site, PREFERENCES_PATH, language))
                           for language in LANGUAGES}
         self._sign = signer.sign
         self._return_path = verp_address(config, signer, edition.id)
@@ -62,7 +62,7 @@ def counted_links(session: Session, config: Config, variant: EditionVariant, sig
     numbers = session.scalars(select(EditionLink.number).where(EditionLink.variant_id == variant.id)).all()
     if not numbers:
         return no_links
-    return MessageLinks(signer, click_prefix(config), variant.edition_id, variant.id,
+    return MessageLinks(signer, click_prefix(config.site), variant.edition_id, variant.id,
                         {number: link_mark(number) for number in numbers})
 
 
@@ -84,7 +84,7 @@ def message_factory(config: Config, digest: Digest, variant: EditionVariant,
     mailto = config.mail.unsubscribe_mailto or parseaddr(config.mail.sender)[1]
     return MessageFactory(
         sender=config.sender_in(variant.language), subject=subject_prefix + variant.subject,
-        list_id=f"{digest.name}.{site_host(config)}", list_name=digest_title(config, digest),
+        list_id=f"{digest.name}.{site_host(config.site)}", list_name=digest_title(config, digest),
         unsubscribe_mailto=mailto, html_part=variant.html, text_part=variant.text,
         boundary=f"publisher_alt_{variant.id}", dkim_key=dkim_key, links=links,
     )

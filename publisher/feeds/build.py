@@ -21,7 +21,6 @@ from pathlib import Path
 from sqlalchemy.orm import Session, sessionmaker
 
 from publisher.clock import utc_now
-from publisher.config import Config
 from publisher.feeds import pages, render, targets
 from publisher.feeds.bucket import BucketReport, publish_to_bucket
 from publisher.feeds.files import BuildState, packed, write_if_changed
@@ -36,11 +35,11 @@ from publisher.feeds.select import (
     range_stamp,
     releases_in_range,
 )
-from publisher.feeds.targets import FeedTarget, feed_item, feed_meta, feed_targets
+from publisher.feeds.targets import FeedConfig, FeedTarget, feed_item, feed_meta, feed_targets
 from publisher.feeds.websub import ping_hub
 from publisher.store.feedfiles import BuiltFile, drop_others, store_built, stored_builds, stored_files
 from publisher.store.models import Release
-from publisher.urls import feed_url, release_link
+from publisher.urls import release_link
 
 log = logging.getLogger(__name__)
 
@@ -73,7 +72,7 @@ class _YearArchive:
 
 
 class _Builder:
-    def __init__(self, config: Config, session: Session) -> None:
+    def __init__(self, config: FeedConfig, session: Session) -> None:
         self.config = config
         self.session = session
         self.folder = Path(config.feeds.dir)
@@ -86,7 +85,7 @@ class _Builder:
         self.made: set[str] = set()  # every file this build makes, changed or not
 
     def _item(self, release: Release) -> FeedItem:
-        return feed_item(release, self.zone, release_link(self.config, release.url, release.slug))
+        return feed_item(release, self.zone, release_link(self.config.site, release.url, release.slug))
 
     def emit(self, relative: str, made_from: object, make: Callable[[], bytes]) -> None:
         fingerprint = _digest([self.settings, relative, made_from])
@@ -130,7 +129,7 @@ class _Builder:
         """Writes the target's yearly archives; returns the current feed's link to the newest."""
         years = self._years(target)
         for i, year in enumerate(years):
-            links = [Link(feed_url(self.config, f"{target.code}/atom.xml"), "current", ATOM_TYPE)]
+            links = [Link(self.config.url(f"{target.code}/atom.xml"), "current", ATOM_TYPE)]
             if i > 0:
                 links.append(self._archive_link(target, years[i - 1], "prev-archive"))
             if i + 1 < len(years):
@@ -150,7 +149,7 @@ class _Builder:
         self.emit(relative, [list(year.stamp), _links(links)], make)
 
     def _archive_link(self, target: FeedTarget, year: _YearArchive, rel: str) -> Link:
-        return Link(feed_url(self.config, _archive_path(target, year)), rel, ATOM_TYPE)
+        return Link(self.config.url(_archive_path(target, year)), rel, ATOM_TYPE)
 
     def _years(self, target: FeedTarget) -> list[_YearArchive]:
         countries = [target.country] if target.country else list(self.config.country_codes)
@@ -174,7 +173,7 @@ class _Builder:
         self.emit(pages.OPML_NAME, None, lambda: pages.render_opml(self.config))
 
 
-def build_feeds(sessions: sessionmaker[Session], config: Config, *, ping: bool = True,
+def build_feeds(sessions: sessionmaker[Session], config: FeedConfig, *, ping: bool = True,
                 clock: Callable[[], datetime] = utc_now) -> BuildReport:
     """Write every feed, archive and page that differs from what the store now says, to the
     folder and to the store (in one transaction at the end: every web node sees the new build
@@ -195,11 +194,11 @@ def build_feeds(sessions: sessionmaker[Session], config: Config, *, ping: bool =
     builder.state.save()
     if ping and config.feeds.hub:
         changed_feeds = [path for path in report.changed if path.endswith(tuple(FORMATS))]
-        report.pinged = ping_hub(config.feeds.hub, [feed_url(config, p) for p in changed_feeds])
+        report.pinged = ping_hub(config.feeds.hub, [config.url(p) for p in changed_feeds])
     if config.feeds.publish.endpoint:
         with sessions() as session:
             files = stored_files(session)
-        report.bucket = publish_to_bucket(config.feeds.publish, files, int(config.web.cache_max_age.total_seconds()))
+        report.bucket = publish_to_bucket(config.feeds.publish, files, config.max_age)
     log.debug("%s", report.line())
     return report
 
@@ -220,7 +219,7 @@ def _digest(value: object) -> str:
     return hashlib.sha256(json.dumps(value, default=str).encode()).hexdigest()
 
 
-def _settings_digest(config: Config) -> str:
+def _settings_digest(config: FeedConfig) -> str:
     """What shapes every file besides its releases: the config sections and the code that
     render feeds. Changing either rebuilds everything once."""
     code = b"".join(

@@ -6,12 +6,10 @@ from dataclasses import dataclass
 
 from lxml import etree
 
-from publisher.config import Config
 from publisher.feeds.media import ATOM_TYPE, JSON_FEED_TYPE, RSS_TYPE
-from publisher.feeds.targets import FeedTarget, feed_targets, feed_title
+from publisher.feeds.targets import FeedConfig, FeedTarget, feed_targets, feed_title
 from publisher.i18n import texts
 from publisher.templating import render
-from publisher.urls import feed_url
 
 OPML_NAME = "feeds.opml"
 INDEX_NAME = "index.html"
@@ -33,31 +31,31 @@ class ListedFeed:
     country: str | None  # its code; None: the feed of every country
 
 
-def listed_feeds(config: Config) -> list[ListedFeed]:
+def listed_feeds(config: FeedConfig) -> list[ListedFeed]:
     return [_listed(config, target) for target in feed_targets(config)]
 
 
-def _listed(config: Config, target: FeedTarget) -> ListedFeed:
-    formats = tuple(FeedFormat(feed_url(config, f"{target.code}/{name}"), media_type, label)
+def _listed(config: FeedConfig, target: FeedTarget) -> ListedFeed:
+    formats = tuple(FeedFormat(config.url(f"{target.code}/{name}"), media_type, label)
                     for name, media_type, label in FEED_FILES)
     return ListedFeed(feed_title(config, target), formats, target.country)
 
 
-def render_index(config: Config) -> bytes:
+def render_index(config: FeedConfig) -> bytes:
     """The page is a file, written once: in the site's language."""
     language = texts(config.site.language)
     page = render("feeds-index.html", {
         "title": language.gettext("%(site)s: feeds") % {"site": config.site.name},
         "language": config.site.language,
         "feeds": listed_feeds(config),
-        "opml_url": feed_url(config, OPML_NAME),
+        "opml_url": config.url(OPML_NAME),
         "site_url": config.site.home,
         "site_name": config.site.name,
     }, texts=language)
     return page.encode("utf-8")
 
 
-def render_opml(config: Config) -> bytes:
+def render_opml(config: FeedConfig) -> bytes:
     opml = etree.Element("opml", version="2.0")
     head = etree.SubElement(opml, "head")
     etree.SubElement(head, "title").text = f"{config.site.name}: feeds"

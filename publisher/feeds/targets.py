@@ -1,4 +1,5 @@
-"""Which feeds there are (one per country, one for all) and their fields, from the config."""
+"""Which feeds there are (one per country, one for all) and their fields, from the config sections
+the feeds read (`FeedConfig`)."""
 
 from __future__ import annotations
 
@@ -8,12 +9,33 @@ from datetime import UTC, datetime
 from urllib.parse import urlsplit
 from zoneinfo import ZoneInfo
 
-from publisher.config import Config
+from publisher.config import Config, Country, Feeds, Site
 from publisher.feeds.model import FeedItem, FeedMeta, Link, one_line, trimmed
 from publisher.store.models import Release
 from publisher.urls import feed_url
 
 EMPTY_FEED_UPDATED = datetime(1970, 1, 1, tzinfo=UTC)  # a feed with no entries has no newer date
+
+
+@dataclass(frozen=True)
+class FeedConfig:
+    """What every feed file is made from besides releases: the sections of the config it reads."""
+
+    site: Site
+    countries: tuple[Country, ...]
+    feeds: Feeds
+    max_age: int  # seconds a reader (or the bucket's Cache-Control) may keep a file: web.cache_max_age
+
+    @classmethod
+    def of(cls, config: Config) -> FeedConfig:
+        return cls(config.site, config.countries, config.feeds, int(config.web.cache_max_age.total_seconds()))
+
+    @property
+    def country_codes(self) -> tuple[str, ...]:
+        return tuple(country.code for country in self.countries)
+
+    def url(self, relative: str) -> str:
+        return feed_url(self.site, self.feeds, relative)
 
 
 @dataclass(frozen=True)
@@ -24,17 +46,17 @@ class FeedTarget:
     language: str
 
 
-def feed_targets(config: Config) -> list[FeedTarget]:
+def feed_targets(config: FeedConfig) -> list[FeedTarget]:
     targets = [FeedTarget(c.code.lower(), c.code, c.name, c.language) for c in config.countries]
     return [*targets, FeedTarget("all", None, config.feeds.all_name, config.site.language)]
 
 
-def feed_title(config: Config, target: FeedTarget) -> str:
+def feed_title(config: FeedConfig, target: FeedTarget) -> str:
     return config.feeds.title.format(country=target.name, site=config.site.name)
 
 
 def feed_meta(
-    config: Config, target: FeedTarget, relative: str, items: list[FeedItem], *,
+    config: FeedConfig, target: FeedTarget, relative: str, items: list[FeedItem], *,
     links: tuple[Link, ...] = (), is_archive: bool = False,
 ) -> FeedMeta:
     feeds, site = config.feeds, config.site
@@ -42,7 +64,7 @@ def feed_meta(
         code=target.code,
         title=one_line(feed_title(config, target)),
         subtitle=one_line(feeds.subtitle.format(country=target.name, site=site.name)),
-        self_url=feed_url(config, relative),
+        self_url=config.url(relative),
         site_url=site.home,
         language=target.language,
         author=one_line(site.name),

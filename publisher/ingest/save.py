@@ -213,7 +213,7 @@ def permanent_id(config: Config, entry: Entry, slug: str) -> str:
     """A tag: URI (RFC 4151) on the site's domain and the release's date, e.g.
     `tag:www.ilo.org,2022-06-16:/beijing/releases/ilo-supports-inclusion`."""
     day = entry.published.date().isoformat()
-    return f"tag:{site_host(config)},{day}:{release_path(config, slug)}"
+    return f"tag:{site_host(config.site)},{day}:{release_path(config.site, slug)}"
 
 
 def update_release(

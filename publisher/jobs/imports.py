@@ -151,9 +151,9 @@ def _store(sessions: sessionmaker[Session], config: Config, inputs: Sequence[_In
     changed = any(counts.changed for _, counts in files)
     if not changed:  # (an unchanged import never loads the feed builder: a fifth of its start-up)
         return ImportOutcome(files, None, notes=notes)
-    from publisher.feeds.build import build_feeds
+    from publisher.jobs.feeds import rebuild_feeds
 
-    return ImportOutcome(files, build_feeds(sessions, config), notes=notes)
+    return ImportOutcome(files, rebuild_feeds(sessions, config), notes=notes)
 
 
 def _save(session: Session, config: Config, one: _Input, now: datetime) -> ImportCounts:

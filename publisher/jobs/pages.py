@@ -58,9 +58,9 @@ def read_pages(sessions: sessionmaker[Session], config: Config, source: Source, 
     if todo:
         log.info("%s: %s", source.name, counts.clause())
     if counts.fetched:  # an article changed a release
-        from publisher.feeds.build import build_feeds
+        from publisher.jobs.feeds import rebuild_feeds
 
-        build_feeds(sessions, config)
+        rebuild_feeds(sessions, config)
     return counts
 
 

@@ -10,7 +10,6 @@ from datetime import datetime
 from sqlalchemy.orm import Session, sessionmaker
 
 from publisher.config import Config
-from publisher.feeds.build import build_feeds
 from publisher.ingest.entry import Entry
 from publisher.ingest.manual import (
     add_release,
@@ -20,6 +19,7 @@ from publisher.ingest.manual import (
     restore_release,
     withdraw_release,
 )
+from publisher.jobs.feeds import rebuild_feeds
 from publisher.operators.audit import record
 from publisher.store.models import Release
 
@@ -79,7 +79,7 @@ def _changing(sessions: sessionmaker[Session], config: Config,
     with sessions.begin() as session:
         release = change(session)
         release_id, slug = release.id, release.slug
-    return Changed(release_id, slug, build_feeds(sessions, config).line())
+    return Changed(release_id, slug, rebuild_feeds(sessions, config).line())
 
 
 def _named(release: Release) -> str:

@@ -91,7 +91,7 @@ def sample_message(
     # Links that open a page saying it was a test copy, and an ID no mailbox has seen.
     recipient = replace(links.recipient(TEST_COPY_ID, address, TEST_COPY_NONCE, variant.language),
                         message_id=f"<{digest.name}.{edition.number}.test.{secrets.token_hex(8)}"
-                                   f"@{site_host(config)}>")
+                                   f"@{site_host(config.site)}>")
     prefix = SAMPLE_PREFIX if latest else TEST_PREFIX
     direct = direct_links(targets)  # a copy's clicks are nobody's: its links lead straight on
     factory = message_factory(config, digest, variant, load_dkim(config), subject_prefix=prefix, links=direct)

@@ -44,7 +44,7 @@ def _compose(config: Config, letter: Letter, now: datetime) -> EmailMessage:
     message["To"] = letter.to
     message["Subject"] = _SUBJECT
     message["Date"] = format_datetime(now)
-    message["Message-ID"] = make_msgid(domain=site_host(config))
+    message["Message-ID"] = make_msgid(domain=site_host(config.site))
     message["Auto-Submitted"] = "auto-generated"
     message.set_content(letter.text)
     message.add_alternative(letter.html, subtype="html")

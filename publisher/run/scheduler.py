@@ -32,10 +32,10 @@ from publisher.dates import counted
 from publisher.digest.editions import plan_edition
 from publisher.digest.explain import next_edition
 from publisher.errors import PublisherError
-from publisher.feeds.build import build_feeds
 from publisher.jobs.bounces import fetch_bounces
 from publisher.jobs.clicks import close_counting
 from publisher.jobs.digests import queue_digest, send_digest
+from publisher.jobs.feeds import rebuild_feeds
 from publisher.jobs.imports import import_source
 from publisher.run.leader import Leadership, leadership_for
 from publisher.run.progress import SendProgress
@@ -103,7 +103,7 @@ class ScheduleRunner:
                                       period=period, stop=self.stop, progress=progress)
             return totals.line() if totals else "no new releases, nothing sent"
         if schedule.kind == "feeds":
-            return build_feeds(self.sessions, self.config).line()
+            return rebuild_feeds(self.sessions, self.config).line()
         if schedule.kind == "bounces":
             return "; ".join(f.line() for f in fetch_bounces(self.sessions, self.config, self.clock()))
         with self.sessions() as session:

@@ -49,7 +49,7 @@ def request_subscription(session: Session, config: Config, signer: Signer, addre
         return None
     if subscriber is not None and subscriber.status == SubscriberStatus.CONFIRMED:
         return _letter(config, "already", subscriber.email, texts(subscriber.language), {
-            "preferences_url": token_url(config, PREFERENCES_PATH, link_token(signer, "preferences", subscriber),
+            "preferences_url": token_url(config.site, PREFERENCES_PATH, link_token(signer, "preferences", subscriber),
                                          subscriber.language)})
     if subscriber is None:
         save_subscribers(session, [SubscriberRow(address, tuple(countries), language=language.language)],
@@ -65,7 +65,7 @@ def request_subscription(session: Session, config: Config, signer: Signer, addre
         subscriber.language = language.language
     session.flush()
     letter = _letter(config, "confirm", subscriber.email, language, {
-        "confirm_url": token_url(config, CONFIRM_PATH, link_token(signer, "confirm", subscriber),
+        "confirm_url": token_url(config.site, CONFIRM_PATH, link_token(signer, "confirm", subscriber),
                                  language.language),
         "country_names": country_names(config, countries, language)})
     return replace(letter, return_path=confirmation_address(config, signer, subscriber.id, subscriber.token_nonce))

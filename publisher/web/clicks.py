@@ -124,7 +124,7 @@ class ClickFront:
         if found is None:
             return None
         # A withdrawn release's link lands on its page here, which says it was withdrawn (410).
-        targets = {target.number: _location(release_url(self.config, target.slug)
+        targets = {target.number: _location(release_url(self.config.site, target.slug)
                                             if target.withdrawn and target.slug else target.target)
                    for target in found.targets}
         return VariantLinks(found.edition, found.key, targets)

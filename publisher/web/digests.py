@@ -76,7 +76,7 @@ def add_digest_routes(app: FastAPI, config: Config, sessions: sessionmaker[Sessi
             items = [_item(config, edition) for edition in sent_editions(session, _LIMIT)]
         meta = FeedMeta(code="digests", title=f"{site.name}: digests",
                         subtitle="Every digest email, as sent", language=site.language,
-                        self_url=digest_feed_url(config), site_url=site.home,
+                        self_url=digest_feed_url(config.site), site_url=site.home,
                         author=site.name,
                         updated=max((i.updated for i in items), default=EMPTY_FEED_UPDATED))
         return Response(render_atom(meta, items), media_type=ATOM_TYPE)
@@ -93,8 +93,9 @@ def _subject(session: Session, edition: Edition, texts: Texts) -> str:
 
 def _item(config: Config, edition: Edition) -> FeedItem:
     completed = (edition.completed or edition.created).astimezone(UTC)
-    return FeedItem(id=f"tag:{site_host(config)},{edition.created:%Y-%m-%d}:digests/{edition.digest}/{edition.number}",
+    host = site_host(config.site)
+    return FeedItem(id=f"tag:{host},{edition.created:%Y-%m-%d}:digests/{edition.digest}/{edition.number}",
                     title=edition.subject,
-                    link=digest_edition_url(config, edition.digest, edition.number),
+                    link=digest_edition_url(config.site, edition.digest, edition.number),
                     published=completed, updated=completed,
                     summary=counted(edition.release_count, "release"))

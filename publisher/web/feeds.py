@@ -21,8 +21,8 @@ from starlette.types import ASGIApp, Receive, Scope, Send
 
 from publisher.config import Config
 from publisher.feeds.pages import OPML_NAME, listed_feeds
+from publisher.feeds.targets import FeedConfig
 from publisher.i18n import country_names
-from publisher.urls import feed_url
 from publisher.web.files import FeedFiles, ServedFile
 from publisher.web.pages import Page
 from publisher.web.storedfeeds import StoredFeeds
@@ -54,9 +54,10 @@ def add_feed_routes(app: FastAPI, config: Config) -> None:
 
 def feeds_index(page: Page, config: Config) -> HTMLResponse:
     """Each feed named in the reader's language: its country, or all of them."""
+    feed_config = FeedConfig.of(config)
     feeds = [{"name": country_names(config, [feed.country], page.texts) if feed.country else page._("All countries"),
-              "formats": feed.formats} for feed in listed_feeds(config)]
-    return page.render("feeds.html", title=page._("Feeds"), feeds=feeds, opml_url=feed_url(config, OPML_NAME))
+              "formats": feed.formats} for feed in listed_feeds(feed_config)]
+    return page.render("feeds.html", title=page._("Feeds"), feeds=feeds, opml_url=feed_config.url(OPML_NAME))
 
 
 class FeedFront:

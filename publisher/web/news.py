@@ -76,7 +76,7 @@ class NewsPages:
                 code=c.code.lower())), "current": c.code == country} for c in self.config.countries],
             everything=page.link("/"), feeds=page.link("/feeds/"), subscribe=page.link(SUBSCRIBE_PATH),
             archive=page.link(DIGESTS_PATH),
-            feed=feed_url(self.config, f"{country.lower() if country else 'all'}/atom.xml"))
+            feed=feed_url(self.config.site, self.config.feeds, f"{country.lower() if country else 'all'}/atom.xml"))
 
     def _item(self, page: Page, release: Release) -> Item:
         first = release.published.astimezone(self.config.site.zone).date()

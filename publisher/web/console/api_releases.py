@@ -61,9 +61,10 @@ def add_release_api(api: Api) -> None:
 
     def shown(release: Release) -> ReleaseOut:
         values = release_values(release)
-        return ReleaseOut(id=release.id, slug=release.slug, page=release_url(config, release.slug),
-                          source=release.source, **{**values, "url": release_link(config, release.url, release.slug),
-                                                    "published": release.published, "withdrawn": release.withdrawn})
+        return ReleaseOut(id=release.id, slug=release.slug, page=release_url(config.site, release.slug),
+                          source=release.source,
+                          **{**values, "url": release_link(config.site, release.url, release.slug),
+                             "published": release.published, "withdrawn": release.withdrawn})
 
     def entry(body: ReleaseIn) -> Entry:
         return operator_entry(config, **body.model_dump(), where="the request")

@@ -80,7 +80,7 @@ class ReleasePages:
         countries = page.country_choices(self.config.countries)
         return page.render("release_form.html", status, title=title, values=values, error=error,
                            action=action, countries=countries, release=release, done=done,
-                           page_url=release_url(self.config, release.slug) if release else "")
+                           page_url=release_url(self.config.site, release.slug) if release else "")
 
     def blank(self) -> dict[str, Any]:
         return {"title": "", "published": self.clock().astimezone(self.zone).strftime("%Y-%m-%dT%H:%M"),
@@ -89,7 +89,7 @@ class ReleasePages:
     def shown(self, release: Release) -> dict[str, Any]:
         values = release_values(release)
         values["published"] = release.published.astimezone(self.zone).strftime("%Y-%m-%dT%H:%M")
-        values["url"] = "" if values["url"] == release_url(self.config, release.slug) else values["url"]
+        values["url"] = "" if values["url"] == release_url(self.config.site, release.slug) else values["url"]
         return {key: value or ("" if key != "countries" else []) for key, value in values.items()}
 
     def release_list(self, request: Request, q: str = Query("", max_length=200),
