@@ -242,7 +242,7 @@ def test_the_outbox_when_no_smtp_server_is_configured(tmp_path, db_url) -> None:
     assert message["Subject"].startswith("ILO China: 19 new releases")
     assert b"\r" not in stored[0].read_bytes()  # a file on disk: the system's line ends
     # Storing the same message again (a resumed edition) does not duplicate it.
-    transport = make_transport(config).connect()
+    transport = make_transport(config.smtp, config.mail.outbox).connect()
     reply = transport.send("beijing@ilo.org", "cn@example.org", stored[0].read_bytes(),
                            message["Message-ID"])
     assert reply.text.startswith("already in the outbox") and len(list(stored[0].parent.iterdir())) == 2

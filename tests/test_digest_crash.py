@@ -82,18 +82,19 @@ def test_a_batch_whose_lease_ran_out_unrenewed_is_not_sent(
     another may have claimed its batch, so what it still holds goes back unsent."""
     from datetime import UTC, datetime, timedelta
 
+    from publisher.digest.message import edition_messages
     from publisher.digest.send import EditionSender
     from publisher.jobs.digests import queue_digest
     from publisher.mail.transport import make_transport
-    from publisher.subscribers.tokens import Signer
 
     path = mail_config(tmp_path, db_url, mail_server, lease='"60s"')
     config, sessions = setup_store(path, PEOPLE)
     moment = [datetime.now(UTC)]
     edition = queue_digest(sessions, config, "china-weekly", now=moment[0])
     assert edition is not None
-    sender = EditionSender(sessions, config, edition, make_transport(config), Signer("test signing key"),
-                           clock=lambda: moment[0])
+    sender = EditionSender(sessions, config.smtp, edition, make_transport(config.smtp, config.mail.outbox),
+                           edition_messages(sessions, config, edition, "test signing key", None),
+                           soft_limit=config.bounces.soft_limit, clock=lambda: moment[0])
     batch = sender._ready_jobs()
     assert batch
     moment[0] += timedelta(seconds=61)  # no renewal got through for longer than the lease

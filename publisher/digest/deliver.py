@@ -11,11 +11,10 @@ from datetime import datetime
 
 from publisher.config import Smtp
 from publisher.digest.lease import Lease
-from publisher.digest.message import RecipientLinks
+from publisher.digest.message import EditionMessages
 from publisher.digest.outage import Outage
 from publisher.digest.pace import SharedRate
 from publisher.digest.record import Result, ResultWriter
-from publisher.mail.message import MessageFactory
 from publisher.mail.transport import (
     Connection,
     OutcomeUnknown,
@@ -52,8 +51,7 @@ class Deliverer:
     """What every sending thread shares: the edition's messages and links, the pace, the
     server's outages, the lease, the result writer; and when to stop sending."""
     smtp: Smtp
-    factories: dict[int, tuple[MessageFactory, str]]  # per variant: its messages and language
-    links: RecipientLinks
+    messages: EditionMessages
     results: ResultWriter
     lease: Lease
     outage: Outage
@@ -64,8 +62,8 @@ class Deliverer:
 
     def deliver(self, connection: Connection, job: Job) -> None:
         """Send one message; while the server is away, wait (the claim is kept and renewed)."""
-        factory, language = self.factories[job.variant_id]
-        recipient = self.links.recipient(job.subscriber_id, job.address, job.nonce, language)
+        factory, language = self.messages.factories[job.variant_id]
+        recipient = self.messages.links.recipient(job.subscriber_id, job.address, job.nonce, language)
         closings = 0  # 421s to this very message, from a server that keeps answering
         while self.outage.enter():
             if not self.lease.holds():

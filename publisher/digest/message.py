@@ -5,16 +5,18 @@ be filled in."""
 from __future__ import annotations
 
 from collections.abc import Mapping
+from dataclasses import dataclass
 from email.utils import parseaddr
 
 from sqlalchemy import select
-from sqlalchemy.orm import Session
+from sqlalchemy.orm import Session, sessionmaker
 
 from publisher.clicks.links import LinkSigner, LinkTarget, MessageLinks
 from publisher.config import Config, Digest
 from publisher.digest.render import digest_title
 from publisher.languages import LANGUAGES
 from publisher.mail.message import Dkim, Links, MessageFactory, Recipient, link_mark, no_links
+from publisher.store.digests import digest_named
 from publisher.store.models import Edition, EditionLink, EditionVariant
 from publisher.subscribers.tokens import Signer
 from publisher.subscribers.verp import unsubscribe_address, verp_address
@@ -25,6 +27,29 @@ from publisher.urls import (
     site_host,
     token_url_prefix,
 )
+
+
+@dataclass(frozen=True)
+class EditionMessages:
+    """What each message of an edition is made from: its variant's factory and language (by
+    variant id; a handful, one per choice of countries and language), and the recipient's links."""
+
+    factories: dict[int, tuple[MessageFactory, str]]
+    links: RecipientLinks
+
+
+def edition_messages(sessions: sessionmaker[Session], config: Config, edition: Edition, key: str,
+                     dkim_key: Dkim | None) -> EditionMessages:
+    """Worked out once per send, before the first message: `key` signs every token and link."""
+    with sessions() as session:
+        digest = digest_named(session, edition.digest, retired=True)
+        variants = session.scalars(select(EditionVariant).where(EditionVariant.edition_id == edition.id))
+        signer = LinkSigner(key)
+        factories = {variant.id: (message_factory(config, digest, variant, dkim_key,
+                                                  links=counted_links(session, config, variant, signer)),
+                                  variant.language)
+                     for variant in variants}
+    return EditionMessages(factories, RecipientLinks(config, edition, Signer(key)))
 
 
 class RecipientLinks:

@@ -20,30 +20,25 @@ from datetime import datetime
 from sqlalchemy import select, update
 from sqlalchemy.orm import Session, sessionmaker
 
-from publisher.clicks.links import LinkSigner
 from publisher.clock import utc_now
-from publisher.config import Config
+from publisher.config import Smtp
 from publisher.dates import counted
 from publisher.digest.claims import claim, next_chance, release, renew
 from publisher.digest.deliver import Deliverer, Job
 from publisher.digest.editions import complete_if_done
 from publisher.digest.lease import Lease
-from publisher.digest.message import RecipientLinks, counted_links, message_factory
+from publisher.digest.message import EditionMessages
 from publisher.digest.outage import Outage
 from publisher.digest.pace import SharedRate
 from publisher.digest.pausewatch import PauseWatch
 from publisher.digest.record import ResultWriter
 from publisher.identity import process_name
-from publisher.mail.message import Dkim, MessageFactory
 from publisher.mail.transport import Transport, TransportError
 from publisher.store.db import engine_of, retrying
-from publisher.store.digests import digest_named
 from publisher.store.editions import delivery_counts
-from publisher.store.models import Delivery, Edition, EditionVariant, Subscriber
+from publisher.store.models import Delivery, Edition, Subscriber
 from publisher.store.statuses import DeliveryStatus, SubscriberStatus
 from publisher.subscribers.bounces import settle_send_time_bounces
-from publisher.subscribers.keys import signing_key
-from publisher.subscribers.tokens import Signer
 
 log = logging.getLogger(__name__)
 
@@ -73,42 +68,27 @@ class EditionTotals:
                 f"{self.sent} sent, {self.failed} failed{unknown}{waiting}")
 
 
-def _variant_factories(sessions: sessionmaker[Session], config: Config, edition: Edition,
-                       dkim_key: Dkim | None) -> dict[int, tuple[MessageFactory, str]]:
-    """A message factory and the language of each variant of the edition (a handful: one per
-    choice of countries and language)."""
-    with sessions() as session:
-        digest = digest_named(session, edition.digest, retired=True)
-        variants = session.scalars(select(EditionVariant).where(EditionVariant.edition_id == edition.id))
-        signer = LinkSigner(signing_key(config))
-        return {variant.id: (message_factory(config, digest, variant, dkim_key,
-                                             links=counted_links(session, config, variant, signer)), variant.language)
-                for variant in variants}
-
-
 class EditionSender:
     """Claims an edition's deliveries a batch at a time and hands them to its sending threads
     (a Deliverer's each, over a connection of its own), while a keeper renews the lease and a
     watcher looks for a pause; completes the edition when nothing is left."""
 
-    def __init__(self, sessions: sessionmaker[Session], config: Config, edition: Edition,
-                 transport: Transport, signer: Signer, *, dkim_key: Dkim | None = None,
+    def __init__(self, sessions: sessionmaker[Session], smtp: Smtp, edition: Edition,
+                 transport: Transport, messages: EditionMessages, *, soft_limit: int,
                  clock: Callable[[], datetime] = utc_now,
                  progress: Callable[[int], None] | None = None,
                  stop: threading.Event | None = None,
                  batch: int = BATCH_PER_CONNECTION) -> None:
-        self.sessions, self.smtp, self.edition = sessions, config.smtp, edition
-        self.soft_limit = config.bounces.soft_limit
-        self.factories = _variant_factories(sessions, config, edition, dkim_key)
-        self.transport, self.clock = transport, clock
-        self.links = RecipientLinks(config, edition, signer)
+        self.sessions, self.smtp, self.edition = sessions, smtp, edition
+        self.soft_limit = soft_limit  # bounces.soft_limit: settling the bounces of the send
+        self.messages, self.transport, self.clock = messages, transport, clock
         self.progress = progress or (lambda _n: None)
         self.stop = stop or threading.Event()
-        self.rate = SharedRate(engine_of(sessions), transport.description, config.smtp.rate_limit, self.stop)
-        self.outage = Outage(config.smtp.reconnect_max.total_seconds(), self.stop)
+        self.rate = SharedRate(engine_of(sessions), transport.description, smtp.rate_limit, self.stop)
+        self.outage = Outage(smtp.reconnect_max.total_seconds(), self.stop)
         self.owner = process_name()  # a process may run several senders: each its own
-        self.claim_size = batch * config.smtp.connections
-        self.lease = Lease(config.smtp.lease, clock)
+        self.claim_size = batch * smtp.connections
+        self.lease = Lease(smtp.lease, clock)
         self.pause = PauseWatch(sessions, edition.digest)
         self.fatal: TransportError | None = None  # set by a sending thread: no message can go out
         self.claimed_up_to = 0  # the last delivery id claimed (the claimer's own)
@@ -143,7 +123,7 @@ class EditionSender:
         return retrying(self._totals, self.stop, "completing the edition")
 
     def deliverer(self, results: ResultWriter) -> Deliverer:
-        return Deliverer(self.smtp, self.factories, self.links, results, self.lease, self.outage, self.rate,
+        return Deliverer(self.smtp, self.messages, results, self.lease, self.outage, self.rate,
                          lambda: self.stop.is_set() or self.pause.halted.is_set(), self.clock, self.progress)
 
     def _hand_out(self, work: queue.Queue[Job | None]) -> None:

@@ -13,6 +13,7 @@ from sqlalchemy.orm import Session, sessionmaker
 
 from publisher.config import Config
 from publisher.digest.editions import Plan, open_edition, plan_edition
+from publisher.digest.message import edition_messages
 from publisher.digest.prune import Pruned, prune_deliveries
 from publisher.digest.send import BATCH_PER_CONNECTION, EditionSender, EditionTotals
 from publisher.errors import DigestPaused
@@ -25,7 +26,6 @@ from publisher.store.editions import unfinished_editions as stored_unfinished
 from publisher.store.models import DigestPause, DigestStart, Edition
 from publisher.store.pauses import pause_of, pauses
 from publisher.subscribers.keys import signing_key
-from publisher.subscribers.tokens import Signer
 
 log = logging.getLogger(__name__)
 
@@ -86,9 +86,9 @@ def help_send(sessions: sessionmaker[Session], config: Config, edition: Edition,
 def _sender(sessions: sessionmaker[Session], config: Config, edition: Edition,
             transport: Transport | None, progress: Callable[[int], None] | None,
             stop: threading.Event | None, batch: int = BATCH_PER_CONNECTION) -> EditionSender:
-    return EditionSender(sessions, config, edition, transport or make_transport(config),
-                         Signer(signing_key(config)), dkim_key=load_dkim(config),
-                         progress=progress, stop=stop, batch=batch)
+    messages = edition_messages(sessions, config, edition, signing_key(config), load_dkim(config))
+    return EditionSender(sessions, config.smtp, edition, transport or make_transport(config.smtp, config.mail.outbox),
+                         messages, soft_limit=config.bounces.soft_limit, progress=progress, stop=stop, batch=batch)
 
 
 def plan_digest(sessions: sessionmaker[Session], config: Config, name: str,

@@ -128,7 +128,7 @@ def send_test_copy(sessions: sessionmaker[Session], config: Config, name: str, a
                    language: str = LANGUAGES[0],
                    transport: Transport | None = None) -> tuple[Sample, Reply] | None:
     address = normalize_email(address)
-    connection = (transport or make_transport(config)).connect()
+    connection = (transport or make_transport(config.smtp, config.mail.outbox)).connect()
     try:
         sample = sample_message(sessions, config, name, address, now, countries=countries,
                                 language=language, eight_bit=connection.accepts_8bit())

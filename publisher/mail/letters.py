@@ -53,7 +53,7 @@ def _compose(config: Config, letter: Letter, now: datetime) -> EmailMessage:
 
 def send_letter(config: Config, letter: Letter, now: datetime, transport: Transport | None = None) -> None:
     raw, message_id = letter_bytes(config, letter, now)
-    connection = (transport or make_transport(config, os.environ)).connect()
+    connection = (transport or make_transport(config.smtp, config.mail.outbox, os.environ)).connect()
     try:
         connection.send(letter.return_path or parseaddr(config.mail.sender)[1], letter.to, raw, message_id)
     finally:

@@ -19,7 +19,7 @@ from functools import cached_property
 from pathlib import Path
 from typing import Protocol
 
-from publisher.config import Config
+from publisher.config import Smtp
 from publisher.errors import PublisherError
 
 log = logging.getLogger(__name__)
@@ -88,8 +88,8 @@ class Transport(Protocol):
 
 
 class SmtpTransport:
-    def __init__(self, config: Config, password: str | None) -> None:
-        self.smtp = config.smtp
+    def __init__(self, smtp: Smtp, password: str | None) -> None:
+        self.smtp = smtp
         self.password = password
         self.description = f"SMTP {self.smtp.host}:{self.smtp.port}"
 
@@ -330,7 +330,8 @@ class MaildirOutbox:
         pass
 
 
-def make_transport(config: Config, environ: dict[str, str] | os._Environ[str] = os.environ) -> Transport:
-    if not config.smtp.host:
-        return MaildirOutbox(Path(config.mail.outbox))
-    return SmtpTransport(config, environ.get(config.smtp.password_env))
+def make_transport(smtp: Smtp, outbox: str, environ: dict[str, str] | os._Environ[str] = os.environ) -> Transport:
+    """The SMTP server of `smtp`, or the Maildir `outbox` when no server is set."""
+    if not smtp.host:
+        return MaildirOutbox(Path(outbox))
+    return SmtpTransport(smtp, environ.get(smtp.password_env))
