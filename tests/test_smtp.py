@@ -234,7 +234,7 @@ def scripted() -> Iterator[ScriptedServer]:
 def _scripted_store(tmp_path: Path, server: ScriptedServer, **smtp: str) -> Path:
     path = mail_config(tmp_path, f"sqlite:///{tmp_path / 'x.db'}", None)
     set_keys(path, "smtp", host='"127.0.0.1"', port=str(server.port), security='"none"',
-             retry_delay="0.05", connections="1", reconnect_max='"1s"', **smtp)
+             retry_delay="0.01", connections="1", reconnect_max='"1s"', **smtp)
     setup_store(path, dict(list(PEOPLE.items())[:3]))
     return path
 
