@@ -27,7 +27,7 @@ from publisher.run.reachable import warn_unless_served
 from publisher.run.scheduler import describe_schedules, run_forever
 from publisher.store.processes import Presence, recent_processes
 from publisher.store.statuses import ProcessRole, ProcessState
-from publisher.web.server import served_app, server_options
+from publisher.web.server import served_app, server_options, settle_heap
 
 log = logging.getLogger("publisher")
 
@@ -85,6 +85,7 @@ def _start_web(app: App) -> Any:
         raise click.ClickException(f"cannot serve http://{host}:{port}/ ({exc.strerror or exc}): is another "
                                    "process using that port? (web.host, web.port)") from None
     served = served_app(create_app(app.config, app.sessions), app.config.web)
+    settle_heap()
     server = uvicorn.Server(uvicorn.Config(served, host=host, port=port, **server_options(app.config.web)))
     thread = threading.Thread(target=server.run, kwargs={"sockets": [listening]}, name="web", daemon=True)
     thread.start()
@@ -106,6 +107,7 @@ def serve(app: App, host: str | None, port: int | None) -> None:
     from publisher.web.app import create_app
 
     web = served_app(create_app(app.config, app.sessions), app.config.web)
+    settle_heap()
     warn_unless_served(app.config.site.base_url)
     uvicorn.run(web, host=host or app.config.web.host, port=port or app.config.web.port,
                 **server_options(app.config.web))

@@ -9,13 +9,16 @@ from __future__ import annotations
 
 import base64
 import hashlib
+import re
 import secrets
 from collections.abc import Mapping
 from dataclasses import dataclass
+from typing import NamedTuple
 
 _MAC_SIZE = 12  # bytes: 96 bits, 16 characters
 _NONCE_SIZE = 9  # bytes: 72 bits, 12 characters
 _MAX_PART = 12  # digits of an id
+_TAIL = re.compile(rf"(\d{{1,{_MAX_PART}}})\.(\d{{1,{_MAX_PART}}})\.(\d{{1,{_MAX_PART}}})\.([^.]*)\.([^.]*)", re.ASCII)
 
 
 @dataclass(frozen=True)
@@ -27,8 +30,7 @@ class LinkTarget:
     release_id: int | None = None
 
 
-@dataclass(frozen=True)
-class Click:
+class Click(NamedTuple):  # made on every redirect: a tuple costs half a frozen dataclass
     edition: int
     variant: int
     link: int
@@ -42,19 +44,22 @@ class LinkSigner:
         self._key = hashlib.blake2b(secret.encode(), person=b"counted links", digest_size=32).digest()
 
     def mac(self, edition: int, variant: int, link: int, nonce: str) -> str:
-        message = f"{edition}.{variant}.{link}.{nonce}".encode()
-        digest = hashlib.blake2b(message, key=self._key, digest_size=_MAC_SIZE).digest()
-        return base64.urlsafe_b64encode(digest).decode()
+        return self._mac(f"{edition}.{variant}.{link}.{nonce}").decode()
+
+    def _mac(self, message: str) -> bytes:
+        digest = hashlib.blake2b(message.encode(), key=self._key, digest_size=_MAC_SIZE).digest()
+        return base64.urlsafe_b64encode(digest)
 
     def check(self, tail: str) -> Click | None:
         """The click the part after /r/ stands for, when its MAC is right; else None."""
-        parts = tail.split(".")
-        if len(parts) != 5 or not all(part.isdigit() and len(part) <= _MAX_PART for part in parts[:3]):
+        parts = _TAIL.fullmatch(tail)
+        if parts is None:
             return None
-        edition, variant, link, nonce, mac = int(parts[0]), int(parts[1]), int(parts[2]), parts[3], parts[4]
-        if not secrets.compare_digest(mac, self.mac(edition, variant, link, nonce)):
+        edition, variant, link, nonce, mac = parts.groups()
+        # The ids as the address spells them: one spelling per link ("01" is not "1").
+        if not secrets.compare_digest(mac.encode("ascii", "replace"), self._mac(f"{edition}.{variant}.{link}.{nonce}")):
             return None
-        return Click(edition, variant, link, nonce)
+        return Click(int(edition), int(variant), int(link), nonce)
 
 
 class MessageLinks:

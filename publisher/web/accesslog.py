@@ -9,6 +9,7 @@ whatever is left when the server stops."""
 
 from __future__ import annotations
 
+import functools
 import sys
 import time
 import urllib.parse
@@ -64,5 +65,9 @@ def _message(client: Any, method: str, path: str, query: bytes, version: str, st
     where = f"{client[0]}:{client[1]}" if client else ""
     if path.startswith(CLICK_PATH):  # a counted link: its message's random value is nobody's business
         path = ".".join(path.split(".")[:3])
-    target = urllib.parse.quote(path) + ("?" + query.decode("ascii") if query else "")
-    return f'{where} - "{method} {target} HTTP/{version}" {status}'
+    return f'{where} - "{method} {_target(path, query)} HTTP/{version}" {status}'
+
+
+@functools.lru_cache(maxsize=1024)  # a few paths are most requests: the feeds, an edition's links
+def _target(path: str, query: bytes) -> str:
+    return urllib.parse.quote(path) + ("?" + query.decode("ascii") if query else "")
