@@ -92,7 +92,7 @@ def prepare_template(folder: Path, count: int) -> None:
         session.execute(insert(Delivery), [{"edition_id": 1, "subscriber_id": i, "variant_id": 1, "status": "sent"}
                                            for i in range(1, count + 1)])
     sessions.kw["bind"].dispose()
-    verp = verp_address(config, Signer(KEY_ENV["PUBLISHER_SECRET_KEY"]), 1)
+    verp = verp_address(config.mail.bounce_address, Signer(KEY_ENV["PUBLISHER_SECRET_KEY"]), 1)
     templates = [(CORPUS / name).read_bytes() for name in FORMATS]
     (folder / "messages").mkdir()
     for i in range(1, count + 1):

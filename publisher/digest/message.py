@@ -64,8 +64,8 @@ class RecipientLinks:
                                      token_url_prefix(config.site, PREFERENCES_PATH, language))
                           for language in LANGUAGES}
         self._sign = signer.sign
-        self._return_path = verp_address(config, signer, edition.id)
-        self._mailto = unsubscribe_address(config, signer, edition.id)
+        self._return_path = verp_address(config.mail.bounce_address, signer, edition.id)
+        self._mailto = unsubscribe_address(config.mail.bounce_address, signer, edition.id)
 
     def recipient(self, subscriber_id: int, address: str, nonce: str,
                   language: str = LANGUAGES[0]) -> Recipient:

@@ -192,8 +192,8 @@ class _Incoming:
         except Exception as exc:  # noqa: BLE001 (Unreadable, or a slip of the parser on odd input)
             reason = str(exc) if isinstance(exc, Unreadable) else f"could not be parsed ({type(exc).__name__})"
             return cls(raw, None, _header_message_id(raw), (), (), reason)
-        unsubscribes = (read_unsubscribe(config, signer, address) for address in envelope)
-        marks = (read_verp(config, signer, address) for address in addresses)
+        unsubscribes = (read_unsubscribe(config.mail.bounce_address, signer, address) for address in envelope)
+        marks = (read_verp(config.mail.bounce_address, signer, address) for address in addresses)
         return cls(raw, message, message_id, tuple(u for u in unsubscribes if u is not None),
                    tuple(m for m in marks if m is not None))
 

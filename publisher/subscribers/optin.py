@@ -68,7 +68,8 @@ def request_subscription(session: Session, config: Config, signer: Signer, addre
         "confirm_url": token_url(config.site, CONFIRM_PATH, link_token(signer, "confirm", subscriber),
                                  language.language),
         "country_names": country_names(config, countries, language)})
-    return replace(letter, return_path=confirmation_address(config, signer, subscriber.id, subscriber.token_nonce))
+    return_path = confirmation_address(config.mail.bounce_address, signer, subscriber.id, subscriber.token_nonce)
+    return replace(letter, return_path=return_path)
 
 
 def confirm(session: Session, signer: Signer, token: str, now: datetime) -> Subscriber:

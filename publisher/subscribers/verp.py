@@ -10,7 +10,6 @@ import hashlib
 from collections.abc import Callable
 from dataclasses import dataclass
 
-from publisher.config import Config
 from publisher.subscribers.tokens import Signer
 
 CONFIRMATION = 0  # the "edition" of confirmation mails
@@ -37,37 +36,37 @@ def nonce_stamp(nonce: str) -> int:
     return int.from_bytes(hashlib.sha256(nonce.encode()).digest()[:4], "big")
 
 
-def verp_address(config: Config, signer: Signer, edition_id: int) -> Callable[[int], str]:
+def verp_address(bounce_address: str, signer: Signer, edition_id: int) -> Callable[[int], str]:
     """`bounces+12.345.<mark>@example.org` for subscriber 345 of edition 12: a bounce sent back
     to it says whose delivery failed, and the mark (signed) that nobody made it up. Without
     `mail.bounce_address`, empty (the sender's address is the return path)."""
-    return _marked_address(config, lambda subscriber: signer.mark("bounce", edition_id, subscriber))
+    return _marked_address(bounce_address, lambda subscriber: signer.mark("bounce", edition_id, subscriber))
 
 
-def confirmation_address(config: Config, signer: Signer, subscriber_id: int, nonce: str) -> str:
+def confirmation_address(bounce_address: str, signer: Signer, subscriber_id: int, nonce: str) -> str:
     """`bounces+0.345.<stamp>.<mark>@example.org`: the return path of a confirmation mail."""
-    return _marked_address(config, lambda subscriber: signer.mark(
+    return _marked_address(bounce_address, lambda subscriber: signer.mark(
         "bounce", CONFIRMATION, subscriber, nonce_stamp(nonce)))(subscriber_id)
 
 
-def unsubscribe_address(config: Config, signer: Signer, edition_id: int) -> Callable[[int], str]:
+def unsubscribe_address(bounce_address: str, signer: Signer, edition_id: int) -> Callable[[int], str]:
     """`bounces+u.12.345.<mark>@example.org`: mail to it unsubscribes subscriber 345, to whom
     edition 12 went (the List-Unsubscribe mailto); empty without `mail.bounce_address`."""
-    return _marked_address(config, lambda subscriber: "u." + signer.mark("mailto", edition_id, subscriber))
+    return _marked_address(bounce_address, lambda subscriber: "u." + signer.mark("mailto", edition_id, subscriber))
 
 
-def _marked_address(config: Config, mark: Callable[[int], str]) -> Callable[[int], str]:
+def _marked_address(bounce_address: str, mark: Callable[[int], str]) -> Callable[[int], str]:
     """`{local}+{mark(subscriber)}@{domain}` of mail.bounce_address; empty when there is none."""
-    local, _, domain = config.mail.bounce_address.rpartition("@")
-    if not config.mail.bounce_address:
+    local, _, domain = bounce_address.rpartition("@")
+    if not bounce_address:
         return lambda _subscriber: ""
     return lambda subscriber: f"{local}+{mark(subscriber)}@{domain}"
 
 
-def read_verp(config: Config, signer: Signer, address: str) -> Mark | Forged | None:
+def read_verp(bounce_address: str, signer: Signer, address: str) -> Mark | Forged | None:
     """What a VERP address of ours names; None when `address` is not one of ours; Forged when
     it is, but its mark does not verify."""
-    mark = _our_mark(config, address)
+    mark = _our_mark(bounce_address, address)
     if mark is None or mark.startswith("u."):
         return None
     if mark.startswith(f"{CONFIRMATION}."):
@@ -77,19 +76,19 @@ def read_verp(config: Config, signer: Signer, address: str) -> Mark | Forged | N
     return Forged("VERP mark") if numbers is None else Mark(numbers[0], numbers[1])
 
 
-def read_unsubscribe(config: Config, signer: Signer, address: str) -> Mark | Forged | None:
+def read_unsubscribe(bounce_address: str, signer: Signer, address: str) -> Mark | Forged | None:
     """The delivery an unsubscribe address of ours names; None when `address` is none;
     Forged when its mark does not verify."""
-    mark = _our_mark(config, address)
+    mark = _our_mark(bounce_address, address)
     if mark is None or not mark.startswith("u."):
         return None
     numbers = signer.unmark("mailto", mark[2:], 2)
     return Forged("unsubscribe address") if numbers is None else Mark(numbers[0], numbers[1])
 
 
-def _our_mark(config: Config, address: str) -> str | None:
+def _our_mark(bounce_address: str, address: str) -> str | None:
     """What follows `bounces+` in an address at the bounce address's domain, else None."""
-    local, _, domain = config.mail.bounce_address.rpartition("@")
+    local, _, domain = bounce_address.rpartition("@")
     their_local, _, their_domain = address.strip().strip("<>").rpartition("@")
     prefix = f"{local}+".lower()
     if not local or their_domain.lower() != domain.lower() or not their_local.lower().startswith(prefix):
