@@ -165,7 +165,7 @@ def target_of(sessions: sessionmaker[Session], config: Config, link: str) -> str
     from publisher.store.models import EditionLink
     from publisher.subscribers.keys import signing_key
 
-    click = LinkSigner(signing_key(config)).check(link.split("/r/", 1)[1])
+    click = LinkSigner(signing_key(config.secrets)).check(link.split("/r/", 1)[1])
     assert click is not None, link
     with sessions() as session:
         link_row = session.get(EditionLink, (click.variant, click.link))

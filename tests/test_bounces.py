@@ -87,7 +87,7 @@ def test_a_5xx_stops_mail_at_once_and_4xx_only_in_editions_in_a_row(store, mail_
     mail_server.decide = decide
     assert cli_run(path, "digest", "send", "china-weekly")[1].endswith("1 sent, 3 failed\n")
     [received] = mail_server.received
-    signer = Signer(signing_key(config))
+    signer = Signer(signing_key(config.secrets))
     verp = read_verp(config.mail.bounce_address, signer, received.sender)  # the return path names the delivery
     assert isinstance(verp, Mark) and re.fullmatch(r"bounces\+\d+\.\d+\.[a-z2-7]{20}@ilo\.org", received.sender)
     assert status_of(sessions, "dead@example.org") == "bounced"
@@ -117,7 +117,7 @@ def bounce_for(config: Config, sessions: sessionmaker[Session], name: str, addre
     with sessions() as session:
         subscriber_id = session.scalar(select(Subscriber.id).where(Subscriber.email == address))
     assert subscriber_id is not None
-    verp = verp_address(config.mail.bounce_address, Signer(signing_key(config)), edition)(subscriber_id)
+    verp = verp_address(config.mail.bounce_address, Signer(signing_key(config.secrets)), edition)(subscriber_id)
     raw = (CORPUS / name).read_bytes()
     return raw.replace(b"@@VERP@@", verp.encode()).replace(b"@@RCPT@@", address.encode())
 
@@ -385,7 +385,8 @@ def test_fetch_reads_an_imap_mailbox_once_moving_each_message(sent, imap_server:
     with sessions() as session:
         flaky = session.scalar(select(Subscriber.id).where(Subscriber.email == "flaky@example.org"))
         edition = session.scalar(select(Delivery.edition_id).where(Delivery.subscriber_id == flaky))
-    leave = unsubscribe_address(config.mail.bounce_address, Signer(signing_key(config)), edition or 0)(flaky or 0)
+    signer = Signer(signing_key(config.secrets))
+    leave = unsubscribe_address(config.mail.bounce_address, signer, edition or 0)(flaky or 0)
     bounce = bounce_for(config, sessions, "postfix-dsn.eml", "dead@example.org")
     forged = re.sub(rb"bounces\+(\d+)\.(\d+)\.[a-z2-7]+@", rb"bounces+\1.\2.aaaaaaaaaaaaaaaaaaaa@",
                     bounce_for(config, sessions, "exim-text.eml", "fine@example.org"))

@@ -80,7 +80,7 @@ def test_confirmed_followers_receive_one_complete_message_each(store, mail_serve
         with sessions() as session:
             subscriber = find_subscriber(session, received.recipients[0])
         assert subscriber is not None and Signer.subscriber_id(token) == subscriber.id
-        Signer(signing_key(config)).verify("unsubscribe", token, subscriber.token_nonce)
+        Signer(signing_key(config.secrets)).verify("unsubscribe", token, subscriber.token_nonce)
         for link in re.findall(r'href="([^"]+)"', html):
             assert link.startswith(("http://127.0.0.1:8080/", "https://www.ilo.org/beijing"))
         counted = re.findall(r"http://127\.0\.0\.1:8080/r/\S+", text)

@@ -166,7 +166,7 @@ def test_tokens_are_bound_to_purpose_and_subscriber_and_can_expire() -> None:
 
 _PRINT_KEY = ("import sys; from pathlib import Path; from publisher.config import load_config; "
               "from publisher.subscribers.keys import signing_key; "
-              "print(signing_key(load_config(Path(sys.argv[1]), environ={}), environ={}))")
+              "print(signing_key(load_config(Path(sys.argv[1]), environ={}).secrets, environ={}))")
 
 
 @pytest.mark.slow
@@ -196,7 +196,7 @@ def test_an_empty_or_short_key_is_refused(tmp_path, file_text: str | None, varia
         (tmp_path / "secret.key").write_text(file_text)
     environ = {} if variable is None else {"PUBLISHER_SECRET_KEY": variable}
     with pytest.raises(KeyProblem, match=r"signing key is (empty|too short)"):
-        signing_key(load_config(path, environ={}), environ=environ)
+        signing_key(load_config(path, environ={}).secrets, environ=environ)
     result = CliRunner().invoke(cli, ["--config", str(path), "serve"], env=environ)
     assert result.exit_code == 2 and "signing key" in result.stderr
 
@@ -296,5 +296,6 @@ def test_a_key_that_is_plainly_not_random_is_refused(tmp_path, key: str) -> None
 
     path = write_config(tmp_path, f"sqlite:///{tmp_path / 'x.db'}")
     with pytest.raises(KeyProblem, match=r"signing key is (empty|not random enough)"):
-        signing_key(load_config(path, environ={}), environ={"PUBLISHER_SECRET_KEY": key})
-    assert signing_key(load_config(path, environ={}), environ={"PUBLISHER_SECRET_KEY": "0f" * 8 + "9c3ab17e55d0428b"})
+        signing_key(load_config(path, environ={}).secrets, environ={"PUBLISHER_SECRET_KEY": key})
+    secrets = load_config(path, environ={}).secrets
+    assert signing_key(secrets, environ={"PUBLISHER_SECRET_KEY": "0f" * 8 + "9c3ab17e55d0428b"})

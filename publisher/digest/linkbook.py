@@ -7,18 +7,18 @@ from __future__ import annotations
 from urllib.parse import urlencode, urlsplit, urlunsplit
 
 from publisher.clicks.links import LinkTarget
-from publisher.config import Config, Digest
+from publisher.config import Digest, Site
 from publisher.mail.message import link_mark
 
 
 class LinkBook:
-    def __init__(self, config: Config, digest: Digest, *, counted: bool) -> None:
+    def __init__(self, site: Site, digest: Digest, *, counted: bool) -> None:
         self.counted = counted and digest.track_links
         self.links: list[LinkTarget] = []
         utm = {"utm_source": digest.utm_source, "utm_medium": digest.utm_medium,
                "utm_campaign": digest.utm_campaign}
         self._utm = urlencode({key: value for key, value in utm.items() if value})
-        self._hosts = {urlsplit(config.site.home).hostname, urlsplit(config.site.base_url).hostname}
+        self._hosts = {urlsplit(site.home).hostname, urlsplit(site.base_url).hostname}
 
     def href(self, target: str, kind: str, release_id: int | None = None) -> str:
         """What the mail carries for a link to `target`: its mark when counted, else the address."""

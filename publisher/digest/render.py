@@ -72,7 +72,7 @@ def subject_of(digest: Digest, count: int, first: datetime, last: datetime, text
 
 def render_variant(config: Config, content: Content) -> Rendered:
     """The variant as mailed: subject, HTML with its CSS inlined, text."""
-    book = LinkBook(config, content.digest, counted=True)
+    book = LinkBook(config.site, content.digest, counted=True)
     context = _context(config, content, book)
     html = wrap_html(inline_css(render("email/digest.html", context, config.mail.templates, texts=content.texts)))
     text = wrap_text(render("email/digest.txt", context, config.mail.templates, texts=content.texts))
@@ -83,7 +83,7 @@ def render_variant(config: Config, content: Content) -> Rendered:
 
 def render_page(config: Config, content: Content) -> str:
     """The variant as its web page shows it (CSS left in its <style> block: browsers read it)."""
-    return render("email/digest.html", _context(config, content, LinkBook(config, content.digest, counted=False)),
+    return render("email/digest.html", _context(config, content, LinkBook(config.site, content.digest, counted=False)),
                   config.mail.templates, texts=content.texts)
 
 

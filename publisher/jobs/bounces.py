@@ -219,7 +219,7 @@ class _Taker:
     now: datetime
 
     def __post_init__(self) -> None:
-        self.signer = Signer(signing_key(self.config))  # the key read once, not per message
+        self.signer = Signer(signing_key(self.config.secrets))  # the key read once, not per message
 
     def take(self, batch: Iterable[tuple[K, bytes]]) -> list[tuple[K, Taken]]:
         """What became of each message, once the batch is committed (only then may a message

@@ -86,7 +86,7 @@ def help_send(sessions: sessionmaker[Session], config: Config, edition: Edition,
 def _sender(sessions: sessionmaker[Session], config: Config, edition: Edition,
             transport: Transport | None, progress: Callable[[int], None] | None,
             stop: threading.Event | None, batch: int = BATCH_PER_CONNECTION) -> EditionSender:
-    messages = edition_messages(sessions, config, edition, signing_key(config), load_dkim(config))
+    messages = edition_messages(sessions, config, edition, signing_key(config.secrets), load_dkim(config.mail))
     return EditionSender(sessions, config.smtp, edition, transport or make_transport(config.smtp, config.mail.outbox),
                          messages, soft_limit=config.bounces.soft_limit, progress=progress, stop=stop, batch=batch)
 

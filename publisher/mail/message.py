@@ -21,7 +21,7 @@ from email.header import Header
 from email.policy import SMTP
 from email.utils import format_datetime, parseaddr, quote
 
-from publisher.config import Config
+from publisher.config import Mail
 from publisher.mail.lines import fits_8bit
 
 # Marks the templates carry where per-recipient values go; chosen to survive Jinja2 escaping,
@@ -74,9 +74,8 @@ class Dkim:
     private_key: bytes  # PEM
 
 
-def load_dkim(config: Config, environ: Mapping[str, str] = os.environ) -> Dkim | None:
+def load_dkim(mail: Mail, environ: Mapping[str, str] = os.environ) -> Dkim | None:
     """The DKIM key when mail.dkim_domain, mail.dkim_selector and the key variable are all set."""
-    mail = config.mail
     key = environ.get(mail.dkim_key_env)
     if not (mail.dkim_domain and mail.dkim_selector and key):
         return None

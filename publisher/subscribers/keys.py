@@ -13,7 +13,7 @@ from collections import Counter
 from collections.abc import Mapping
 from pathlib import Path
 
-from publisher.config import Config
+from publisher.config import Secrets
 from publisher.errors import PublisherError
 
 log = logging.getLogger(__name__)
@@ -28,14 +28,14 @@ class KeyProblem(PublisherError):
     exit_code = 2
 
 
-def signing_key(config: Config, environ: Mapping[str, str] = os.environ) -> str:
+def signing_key(secrets: Secrets, environ: Mapping[str, str] = os.environ) -> str:
     """The key from the variable secrets.signing_key_env names; without it, the one kept in
     secrets.key_file, made (atomically) the first time. An empty or short key is refused."""
-    name = config.secrets.signing_key_env
+    name = secrets.signing_key_env
     key = environ.get(name)
     if key is not None:
         return _checked(key, f"the variable {name}")
-    path = Path(config.secrets.key_file)
+    path = Path(secrets.key_file)
     if not path.exists():
         _make_key_file(path)
         log.warning("%s is not set: made a signing key in %s (set the variable in production)",

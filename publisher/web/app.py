@@ -39,7 +39,7 @@ def create_app(config: Config, sessions: sessionmaker[Session],
     FastAPI app); `transport` overrides the configured mail transport (confirmation mails),
     `clock` the time the handlers see (token ages, status changes, health, clicks)."""
     app = FastAPI(title="publisher", version="1", docs_url=None, redoc_url=None)
-    key = signing_key(config)
+    key = signing_key(config.secrets)
     signer = Signer(key, clock)
     links = LinkSigner(key)
     add_subscription_routes(app, config, sessions, signer, transport, clock)
