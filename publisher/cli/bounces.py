@@ -13,7 +13,8 @@ from publisher.cli.app import App, cli, pass_app
 from publisher.cli.progress import progress_bar
 from publisher.clock import utc_now as now
 from publisher.errors import StoreError
-from publisher.jobs.bounces import bounded_read, fetch_bounces, read_message
+from publisher.jobs.bounces import read_message
+from publisher.jobs.mailboxes import bounded_read, fetch_bounces
 from publisher.mail.reports import MAX_REPORT_BYTES
 
 EX_TEMPFAIL = 75  # sysexits.h: the MTA keeps the message and tries again later

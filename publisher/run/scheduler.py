@@ -32,11 +32,11 @@ from publisher.dates import counted
 from publisher.digest.editions import plan_edition
 from publisher.digest.explain import next_edition
 from publisher.errors import PublisherError
-from publisher.jobs.bounces import fetch_bounces
 from publisher.jobs.clicks import close_counting
 from publisher.jobs.digests import queue_digest, send_digest
 from publisher.jobs.feeds import rebuild_feeds
 from publisher.jobs.imports import import_source
+from publisher.jobs.mailboxes import fetch_bounces
 from publisher.run.leader import Leadership, leadership_for
 from publisher.run.progress import SendProgress
 from publisher.run.schedules import Schedule, schedules
