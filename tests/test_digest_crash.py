@@ -95,10 +95,10 @@ def test_a_batch_whose_lease_ran_out_unrenewed_is_not_sent(
     sender = EditionSender(sessions, config.smtp, edition, make_transport(config.smtp, config.mail.outbox),
                            edition_messages(sessions, config, edition, "test signing key", None),
                            soft_limit=config.bounces.soft_limit, clock=lambda: moment[0])
-    batch = sender._ready_jobs()
+    batch = sender.claimer.ready_jobs()
     assert batch
     moment[0] += timedelta(seconds=61)  # no renewal got through for longer than the lease
-    sender.lease.renew(sender._renew)
+    sender.lease.renew(sender.claimer.renew)
     connection = sender.transport.connect()
     sender.deliverer(None).deliver(connection, batch[0])  # type: ignore[arg-type]  # nothing may be recorded either
     connection.close()

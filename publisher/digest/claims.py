@@ -23,7 +23,7 @@ def claim(session: Session, edition_id: int, owner: str, now: datetime, lease: t
           limit: int, after: int = 0) -> list[int]:
     """Claim up to `limit` free deliveries of the edition with ids above `after`; their ids, in
     order. A sender passes the last id it claimed, so that its claim does not walk again over
-    every delivery the edition has sent so far (see EditionSender._claim_next).
+    every delivery the edition has sent so far (see Claimer._claim_next in claimer.py).
 
     Another sender's claim that ran out is not taken at once: that sender may have sent the
     message and still be waiting for the database to record it (an outage longer than the

@@ -17,13 +17,12 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import datetime
 
-from sqlalchemy import select, update
 from sqlalchemy.orm import Session, sessionmaker
 
 from publisher.clock import utc_now
 from publisher.config import Smtp
 from publisher.dates import counted
-from publisher.digest.claims import claim, next_chance, release, renew
+from publisher.digest.claimer import Claimer
 from publisher.digest.deliver import Deliverer, Job
 from publisher.digest.editions import complete_if_done
 from publisher.digest.lease import Lease
@@ -32,12 +31,11 @@ from publisher.digest.outage import Outage
 from publisher.digest.pace import SharedRate
 from publisher.digest.pausewatch import PauseWatch
 from publisher.digest.record import ResultWriter
-from publisher.identity import process_name
 from publisher.mail.transport import Transport, TransportError
 from publisher.store.db import engine_of, retrying
 from publisher.store.editions import delivery_counts
-from publisher.store.models import Delivery, Edition, Subscriber
-from publisher.store.statuses import DeliveryStatus, SubscriberStatus
+from publisher.store.models import Edition
+from publisher.store.statuses import DeliveryStatus
 from publisher.subscribers.bounces import settle_send_time_bounces
 
 log = logging.getLogger(__name__)
@@ -86,20 +84,20 @@ class EditionSender:
         self.stop = stop or threading.Event()
         self.rate = SharedRate(engine_of(sessions), transport.description, smtp.rate_limit, self.stop)
         self.outage = Outage(smtp.reconnect_max.total_seconds(), self.stop)
-        self.owner = process_name()  # a process may run several senders: each its own
-        self.claim_size = batch * smtp.connections
         self.lease = Lease(smtp.lease, clock)
         self.pause = PauseWatch(sessions, edition.digest)
-        self.fatal: TransportError | None = None  # set by a sending thread: no message can go out
-        self.claimed_up_to = 0  # the last delivery id claimed (the claimer's own)
-        self.paused = False  # the digest was paused: claim nothing more (the claimer's own)
+        self.claimer = Claimer(sessions, edition.id, self.lease, batch * smtp.connections, self.pause, clock,
+                               self.stop, self.progress)
+        # Set by the first sending thread that finds no message can go out (it also sets `stop`);
+        # read once every sending thread has been joined.
+        self.fatal: TransportError | None = None
 
     def run(self) -> EditionTotals:
         """Send until every delivery is final (or `stop` is set), then complete the edition."""
         results = ResultWriter(engine_of(self.sessions), self.stop, self.smtp.connections)
         deliverer = self.deliverer(results)
         done = threading.Event()
-        helpers = [threading.Thread(target=self.lease.keep, args=(done, self._renew), name="lease", daemon=True),
+        helpers = [threading.Thread(target=self.lease.keep, args=(done, self.claimer.renew), name="lease", daemon=True),
                    threading.Thread(target=self.pause.watch, args=(done,), name="pause", daemon=True)]
         work: queue.Queue[Job | None] = queue.Queue()
         workers = [threading.Thread(target=self._work, args=(work, deliverer), name=f"sender-{n}")
@@ -117,7 +115,7 @@ class EditionSender:
             done.set()
             for helper in helpers:
                 helper.join()
-            retrying(self._release, self.stop, "releasing claims")
+            retrying(self.claimer.release, self.stop, "releasing claims")
         if self.fatal is not None:
             raise self.fatal
         return retrying(self._totals, self.stop, "completing the edition")
@@ -129,9 +127,10 @@ class EditionSender:
     def _hand_out(self, work: queue.Queue[Job | None]) -> None:
         """Batch after batch to the sending threads, each sent before the next is claimed."""
         while not self.stop.is_set():
-            jobs = None if self.pause.halted.is_set() else retrying(self._ready_jobs, self.stop, "claiming deliveries")
-            if self.paused or self.pause.halted.is_set():  # even if resumed since: it was halted
-                self.paused = True
+            halted = self.pause.halted
+            jobs = None if halted.is_set() else retrying(self.claimer.ready_jobs, self.stop, "claiming deliveries")
+            if self.claimer.paused or halted.is_set():  # even if resumed since: it was halted
+                self.claimer.paused = True
                 log.info("%s edition %d: paused by an operator; the rest stays queued",
                          self.edition.digest, self.edition.number)
                 return
@@ -139,7 +138,7 @@ class EditionSender:
                 for job in jobs:
                     work.put(job)
                 work.join()
-            elif not retrying(self._wait_for_retries, self.stop, "waiting for deliveries"):
+            elif not retrying(self.claimer.wait_for_retries, self.stop, "waiting for deliveries"):
                 return
 
     def _work(self, work: queue.Queue[Job | None], deliverer: Deliverer) -> None:
@@ -159,67 +158,6 @@ class EditionSender:
         finally:
             connection.close()
 
-    def _ready_jobs(self) -> list[Job] | None:
-        """Claim the next batch of free deliveries; None when none is free now, or the
-        digest was paused (checked before each batch; PauseWatch looks during one)."""
-        with self.sessions.begin() as session:
-            now = self.clock()
-            if self.lease.lapsed:
-                release(session, self.owner)
-            self.paused = self.pause.paused_now(session)
-            if self.paused:
-                return None
-            ids = self._claim_next(session, now)
-            if not ids:
-                return None
-            self.lease.taken(now)
-            rows = session.execute(
-                select(Delivery.id, Delivery.subscriber_id, Delivery.variant_id, Subscriber.email,
-                       Subscriber.status, Delivery.attempts, Subscriber.token_nonce,
-                       Delivery.last_error)
-                .join(Subscriber, Subscriber.id == Delivery.subscriber_id)
-                .where(Delivery.id.in_(ids)).order_by(Delivery.id)).all()
-            # Someone who unsubscribed since the edition was made gets nothing.
-            gone = [row.id for row in rows if row.status != SubscriberStatus.CONFIRMED]
-            if gone:
-                session.execute(update(Delivery).where(Delivery.id.in_(gone)).values(
-                    status=DeliveryStatus.SKIPPED, last_error="no longer subscribed", claimed_by=None,
-                    claimed_until=None))
-                self.progress(len(gone))
-        return [Job(row.id, row.subscriber_id, row.variant_id, row.email, row.attempts,
-                    row.token_nonce, row.last_error)
-                for row in rows if row.status == SubscriberStatus.CONFIRMED]
-
-    def _claim_next(self, session: Session, now: datetime) -> list[int]:
-        """Claim onwards from the last id this sender claimed; once nothing is left there,
-        from the start again: batches given back, and retries now due, lie behind it."""
-        lease = self.lease.length
-        ids = claim(session, self.edition.id, self.owner, now, lease, self.claim_size, after=self.claimed_up_to)
-        if not ids and self.claimed_up_to:
-            ids = claim(session, self.edition.id, self.owner, now, lease, self.claim_size)
-        self.claimed_up_to = ids[-1] if ids else 0
-        return ids
-
-    def _renew(self, now: datetime) -> None:
-        with self.sessions.begin() as session:
-            renew(session, self.owner, now, self.lease.length)
-
-    def _release(self) -> None:
-        with self.sessions.begin() as session:
-            release(session, self.owner)
-
-    def _wait_for_retries(self) -> bool:
-        """Sleep until a queued delivery may be free (a retry falls due, or another sender's
-        lease ends); False when nothing is left queued."""
-        with self.sessions() as session:
-            due = next_chance(session, self.edition.id, self.clock())
-        if due is None:
-            return False
-        # Look again at least every second: another sender may finish its batch long before
-        # its lease would end.
-        self.stop.wait(min(max(0.0, (due - self.clock()).total_seconds()), 1.0))
-        return True
-
     def _totals(self) -> EditionTotals:
         with self.sessions.begin() as session:
             completed_now = complete_if_done(session, self.edition.id, self.clock())
@@ -231,5 +169,5 @@ class EditionSender:
         return EditionTotals(self.edition.digest, self.edition.number, self.edition.release_count,
                              counts.get(DeliveryStatus.SENT, 0), counts.get(DeliveryStatus.FAILED, 0),
                              counts.get(DeliveryStatus.QUEUED, 0), completed_now,
-                             counts.get(DeliveryStatus.UNKNOWN, 0), self.paused)
+                             counts.get(DeliveryStatus.UNKNOWN, 0), self.claimer.paused)
 
