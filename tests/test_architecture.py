@@ -93,3 +93,23 @@ def test_imports_point_down_the_layers() -> None:
                 if mine is not None and theirs is not None and theirs < mine:
                     upward.append(f"{module} -> {name}")
     assert len(order) >= 5 and upward == [], upward
+
+
+# The leader lock is a PostgreSQL session lock: its commits end the lock's transactions, not a write.
+_LOCKS_ONLY = {"publisher/run/leader.py"}
+
+
+def test_entry_points_write_only_through_use_cases() -> None:
+    """Every write enters through a use case in jobs/: no module of the entry points opens a
+    transaction or commits one of its own."""
+    entry = [name for name, layer in _layers().items() if layer == "entry points"]
+    own = []
+    for path in PACKAGE.rglob("*.py"):
+        relative = path.relative_to(ROOT).as_posix()
+        if path.relative_to(PACKAGE).parts[0] not in entry or relative in _LOCKS_ONLY:
+            continue
+        for node in ast.walk(ast.parse(path.read_text("utf-8"))):
+            if (isinstance(node, ast.Call) and isinstance(node.func, ast.Attribute)
+                    and node.func.attr in ("begin", "commit", "begin_nested")):
+                own.append(f"{relative}:{node.lineno} .{node.func.attr}()")
+    assert entry and own == [], own

@@ -37,6 +37,7 @@ from publisher.jobs.digests import queue_digest, send_digest
 from publisher.jobs.feeds import rebuild_feeds
 from publisher.jobs.imports import import_source
 from publisher.jobs.mailboxes import fetch_bounces
+from publisher.jobs.runs import record_fire
 from publisher.run.leader import Leadership, leadership_for
 from publisher.run.progress import SendProgress
 from publisher.run.schedules import Schedule, schedules
@@ -47,7 +48,7 @@ from publisher.store.effect import in_effect
 from publisher.store.models import DigestPause
 from publisher.store.pauses import pause_of
 from publisher.store.processes import Presence
-from publisher.store.runs import REGISTERED, last_fire, last_run, record_run
+from publisher.store.runs import REGISTERED, last_fire, last_run
 from publisher.store.sources import source_named
 from publisher.store.statuses import ProcessRole, ProcessState
 
@@ -112,8 +113,7 @@ class ScheduleRunner:
 
     def _record(self, schedule: Schedule, fire: datetime, started: datetime,
                 finished: datetime | None, outcome: str) -> None:
-        with self.sessions.begin() as session:
-            record_run(session, schedule.id, fire, started, finished, outcome)
+        record_fire(self.sessions, schedule.id, fire, started, finished, outcome)
 
     def in_effect(self) -> Config:
         """The config with the digests in effect now."""

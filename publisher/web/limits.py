@@ -8,7 +8,7 @@ from datetime import datetime, timedelta
 
 from sqlalchemy.orm import Session, sessionmaker
 
-from publisher.store.limits import count_request
+from publisher.jobs.limits import allowed
 
 
 class RateLimit:
@@ -18,5 +18,4 @@ class RateLimit:
 
     def allow(self, key: str) -> bool:
         """Count one event for `key`; False when it already had `events` in the window."""
-        with self.sessions.begin() as session:
-            return count_request(session, self.bucket, key, self.events, self.window, self.clock())
+        return allowed(self.sessions, self.bucket, key, self.events, self.window, self.clock())

@@ -17,10 +17,8 @@ from fastapi.responses import Response
 from sqlalchemy.orm import Session, sessionmaker
 
 from publisher.config import Config
-from publisher.jobs.sign_ins import sign_in
+from publisher.jobs.sign_ins import api_operator, console_operator, sign_in, sign_out
 from publisher.operators.accounts import login_key
-from publisher.operators.sessions import close_session, session_operator
-from publisher.operators.tokens import token_operator
 from publisher.subscribers.tokens import Signer, same_text
 from publisher.web.formtokens import FormToken, secure_cookies
 from publisher.web.limits import RateLimit
@@ -64,10 +62,9 @@ class Guard:
         """The signed-in operator (a route's dependency); NotSignedIn without one."""
         secret = self._secret(request.cookies.get(SESSION_COOKIE, ""))
         if secret is not None:
-            with self.sessions.begin() as session:
-                found = session_operator(session, secret, self.clock(), self.idle, self.lifetime)
-                if found is not None:
-                    return Operator(found.id, found.email, self._csrf(secret))
+            found = console_operator(self.sessions, secret, self.clock(), self.idle, self.lifetime)
+            if found is not None:
+                return Operator(found.id, found.email, self._csrf(secret))
         raise NotSignedIn()
 
     def form_operator(self, request: Request, csrf: str = Form(..., max_length=200)) -> Operator:
@@ -91,8 +88,7 @@ class Guard:
     def sign_out(self, request: Request) -> None:
         secret = self._secret(request.cookies.get(SESSION_COOKIE, ""))
         if secret is not None:
-            with self.sessions.begin() as session:
-                close_session(session, secret)
+            sign_out(self.sessions, secret)
 
     def set_session(self, request: Request, response: Response, value: str) -> None:
         response.set_cookie(SESSION_COOKIE, value, httponly=True, samesite="strict", path="/",
@@ -118,10 +114,9 @@ class Guard:
         """The operator of an `Authorization: Bearer` token (a route's dependency)."""
         scheme, _, token = request.headers.get("authorization", "").partition(" ")
         if scheme.lower() == "bearer" and token.strip():
-            with self.sessions.begin() as session:
-                found = token_operator(session, token.strip(), self.clock())
-                if found is not None:
-                    return Operator(found[0].id, found[0].email, scopes=found[1])
+            found = api_operator(self.sessions, token.strip(), self.clock())
+            if found is not None:
+                return Operator(found[0].id, found[0].email, scopes=found[1])
         raise NotSignedIn()
 
 
