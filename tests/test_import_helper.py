@@ -19,6 +19,7 @@ from publisher.cli import cli
 from publisher.config import load_config
 from publisher.errors import InputError
 from publisher.ingest.helper import HELPER_FROM_BYTES, chunks_from_helper
+from publisher.ingest.rules import IngestConfig
 from publisher.ingest.tagging import Tagger
 from publisher.jobs.imports import ImportRequest, import_files
 from publisher.store.db import open_store
@@ -103,7 +104,7 @@ def test_a_repeat_read_by_the_helper_is_warned_about_and_stored_once(tmp_path, s
 def test_an_importer_that_stops_early_stops_its_helper(tmp_path, config) -> None:  # type: ignore[no-untyped-def]
     path = tmp_path / "listing.txt"
     path.write_text(listing(10_000), "utf-8")
-    chunks = chunks_from_helper(str(path), None, config.site.zone, Tagger(config))
+    chunks = chunks_from_helper(str(path), None, config.site.zone, Tagger(IngestConfig.of(config)))
     assert len(next(chunks).prepared) == 2000
     chunks.close()  # as an error while storing the first chunk would
     assert multiprocessing.active_children() == []

@@ -18,6 +18,7 @@ from publisher.cli import cli
 from publisher.config import load_config
 from publisher.ingest.entry import Entry
 from publisher.ingest.listing import parse_listing
+from publisher.ingest.rules import IngestConfig
 from publisher.ingest.tagging import Tagger
 
 LABELS = Path(__file__).parent / "data" / "tagging"
@@ -39,7 +40,7 @@ def labelled() -> list[tuple[Entry, set[str]]]:
 
 
 def test_the_shipped_tagging_gives_no_false_country_and_misses_none_on_the_labelled_releases() -> None:
-    tagger = Tagger(load_config(SHIPPED, environ={}))
+    tagger = Tagger(IngestConfig.of(load_config(SHIPPED, environ={})))
     cases = labelled()
     assert len(cases) >= 60
     scripts = {"Latin": r"[A-Za-z]", "Han": r"[\u4e00-\u9fff]", "Cyrillic": r"[\u0400-\u04ff]"}

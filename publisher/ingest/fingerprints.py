@@ -14,7 +14,7 @@ from pathlib import Path
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
-from publisher.config import Config
+from publisher.ingest.rules import IngestConfig
 from publisher.store.models import ImportFingerprint, Release
 
 # Raised whenever a change to the importers would store a file's entries differently.
@@ -30,7 +30,7 @@ def file_digest(path: str) -> str:
     return digest.hexdigest()
 
 
-def rules_digest(config: Config, fmt: str | None, categories: Mapping[str, str] | None = None) -> str:
+def rules_digest(config: IngestConfig, fmt: str | None, categories: Mapping[str, str] | None = None) -> str:
     """What, besides the file, decides what its import stores (`categories`: its source's)."""
     rules = [_IMPORTER_VERSION, fmt, config.site.model_dump(mode="json"),
              config.tagging.model_dump(mode="json"), [c.model_dump(mode="json") for c in config.countries]]

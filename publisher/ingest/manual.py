@@ -10,11 +10,11 @@ from typing import Any
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
-from publisher.config import Config
 from publisher.errors import InputError, InvalidValue, NotFound
 from publisher.ingest.checks import entry_problem
 from publisher.ingest.entry import Entry
 from publisher.ingest.prepare import release_hash
+from publisher.ingest.rules import IngestConfig
 from publisher.ingest.save import MANUAL, save_entries, tag, update_release
 from publisher.ingest.tagging import Tagger
 from publisher.store.models import Release
@@ -24,7 +24,7 @@ class UnknownRelease(NotFound):
     """No release has that number."""
 
 
-def operator_entry(config: Config, *, title: str, published: datetime, summary: str, url: str | None,
+def operator_entry(config: IngestConfig, *, title: str, published: datetime, summary: str, url: str | None,
                    countries: Sequence[str], image_url: str | None, image_credit: str | None,
                    where: str) -> Entry:
     """An entry from what an operator typed: spaces tidied, empty fields None, a time without
@@ -55,7 +55,7 @@ def existing_release(session: Session, release_id: int) -> Release:
     return release
 
 
-def add_release(session: Session, config: Config, entry: Entry, now: datetime) -> Release:
+def add_release(session: Session, config: IngestConfig, entry: Entry, now: datetime) -> Release:
     _checked(config, entry)
     taken = session.scalars(select(Release.slug).where(Release.source_key == entry.source_key)).first()
     if taken is not None:
@@ -64,7 +64,7 @@ def add_release(session: Session, config: Config, entry: Entry, now: datetime) -
     return session.scalars(select(Release).where(Release.source_key == entry.source_key)).one()
 
 
-def edit_release(session: Session, config: Config, release: Release, entry: Entry, now: datetime) -> None:
+def edit_release(session: Session, config: IngestConfig, release: Release, entry: Entry, now: datetime) -> None:
     """Change every field an operator sees; the slug, permanent id and source key stay (readers
     and later imports know the release by them)."""
     if release.withdrawn is not None:
@@ -82,7 +82,7 @@ def withdraw_release(release: Release, now: datetime) -> None:
         release.links = []
 
 
-def restore_release(config: Config, release: Release, now: datetime) -> None:
+def restore_release(config: IngestConfig, release: Release, now: datetime) -> None:
     """A withdrawn release back, with the countries it had (those the config still has): in the
     feeds again, and news to a digest that has not carried it."""
     if release.withdrawn is None:
@@ -95,7 +95,7 @@ def restore_release(config: Config, release: Release, now: datetime) -> None:
     tag(release, tuple(codes))
 
 
-def _checked(config: Config, entry: Entry) -> tuple[str, ...]:
+def _checked(config: IngestConfig, entry: Entry) -> tuple[str, ...]:
     if not entry.title.strip():
         raise InvalidValue("title: a release needs a title")
     if not entry.countries:

@@ -10,9 +10,9 @@ from datetime import date, datetime
 from sqlalchemy import insert, select
 from sqlalchemy.orm import Session, selectinload
 
-from publisher.config import Config
 from publisher.ingest.entry import Entry
 from publisher.ingest.prepare import Chunk, Prepared, prepare, prepared_chunks
+from publisher.ingest.rules import IngestConfig
 from publisher.ingest.slugs import slugify
 from publisher.ingest.tagging import Tagger
 from publisher.store.models import Release, ReleaseCountry
@@ -45,7 +45,7 @@ _COUNTRIES = Release.metadata.tables["release_countries"]
 
 
 def save_entries(
-    session: Session, entries: Iterable[Entry], *, config: Config, source: str, now: datetime,
+    session: Session, entries: Iterable[Entry], *, config: IngestConfig, source: str, now: datetime,
 ) -> ImportCounts:
     """Insert or update `entries` in the session's transaction; the caller commits or rolls back."""
     return save_chunks(session, prepared_chunks(entries, Tagger(config), source),
@@ -53,7 +53,7 @@ def save_entries(
 
 
 def save_chunks(
-    session: Session, chunks: Iterable[Chunk], *, config: Config, source: str, now: datetime,
+    session: Session, chunks: Iterable[Chunk], *, config: IngestConfig, source: str, now: datetime,
 ) -> ImportCounts:
     """Store prepared entries a chunk at a time (they may be read as they are saved: memory
     stays flat in the file's size), in the session's transaction."""
@@ -86,7 +86,7 @@ class _Stored:
 
 
 class _Saver:
-    def __init__(self, session: Session, config: Config, source: str, now: datetime) -> None:
+    def __init__(self, session: Session, config: IngestConfig, source: str, now: datetime) -> None:
         self.session, self.config, self.source, self.now = session, config, source, now
         self.tagger = Tagger(config)
         self.slugs = _Slugs(session)
@@ -186,7 +186,7 @@ class _Slugs:
         return next(f"{dated}-{n}" for n in range(2, len(taken) + 3) if f"{dated}-{n}" not in taken)
 
 
-def _release_row(item: Prepared, slug: str, config: Config, source: str) -> dict[str, object]:
+def _release_row(item: Prepared, slug: str, config: IngestConfig, source: str) -> dict[str, object]:
     entry = item.entry
     return {"source_key": entry.source_key, "permanent_id": permanent_id(config, entry, slug), "slug": slug,
             "title": entry.title, "summary": entry.summary, "body_html": entry.body_html,
@@ -209,7 +209,7 @@ def merged(entry: Entry, release: Release | _Stored) -> Entry:
                    category=entry.category or release.category, ends=entry.ends or release.ends)
 
 
-def permanent_id(config: Config, entry: Entry, slug: str) -> str:
+def permanent_id(config: IngestConfig, entry: Entry, slug: str) -> str:
     """A tag: URI (RFC 4151) on the site's domain and the release's date, e.g.
     `tag:www.ilo.org,2022-06-16:/beijing/releases/ilo-supports-inclusion`."""
     day = entry.published.date().isoformat()
@@ -218,7 +218,7 @@ def permanent_id(config: Config, entry: Entry, slug: str) -> str:
 
 def update_release(
     release: Release, entry: Entry, countries: tuple[str, ...], content_hash: str,
-    config: Config, source: str, now: datetime,
+    config: IngestConfig, source: str, now: datetime,
 ) -> None:
     # The permanent id and the slug stay: readers and links already know them.
     _fill(release, entry, content_hash, source)

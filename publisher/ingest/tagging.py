@@ -22,7 +22,7 @@ from publisher.errors import InputError
 from publisher.ingest.entry import Entry
 
 if TYPE_CHECKING:
-    from publisher.config import Config
+    from publisher.ingest.rules import IngestConfig
 
 _CJK = re.compile(r"[\u2e80-\u9fff\uac00-\ud7af\uf900-\ufaff\U00020000-\U0002fa1f]")
 _CYRILLIC = re.compile(r"[\u0400-\u04ff]")
@@ -48,7 +48,7 @@ class _Rules:
 
 
 class Tagger:
-    def __init__(self, config: Config, categories: Mapping[str, str] | None = None) -> None:
+    def __init__(self, config: IngestConfig, categories: Mapping[str, str] | None = None) -> None:
         self._known = config.country_codes
         self._default = config.tagging.default_countries
         # A feed's category that names a country, by its code or its name, whatever the case, or

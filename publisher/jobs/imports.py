@@ -21,6 +21,7 @@ from publisher.ingest.fingerprints import file_digest, remember, rules_digest, u
 from publisher.ingest.helper import HELPER_FROM_BYTES, chunks_from_helper, worth_a_helper
 from publisher.ingest.prepare import Chunk, prepared_chunks
 from publisher.ingest.read import detect_format, parse, read_entries
+from publisher.ingest.rules import IngestConfig
 from publisher.ingest.save import ImportCounts, save_chunks
 from publisher.ingest.tagging import Tagger
 from publisher.jobs.pages import PageCounts, read_pages
@@ -111,7 +112,7 @@ def _input(request: ImportRequest, config: Config, progress: Progress | None, he
         digest, size = file_digest(location), Path(location).stat().st_size
     except OSError:
         return _Input(location, _here(entries, location), categories=words)
-    fingerprint = (digest, rules_digest(config, fmt, words))
+    fingerprint = (digest, rules_digest(IngestConfig.of(config), fmt, words))
     if worth_a_helper(location, fmt, size, helper_from):
         return _Input(location, lambda tagger: chunks_from_helper(location, fmt, zone, tagger, progress), fingerprint,
                       categories=words)
@@ -161,7 +162,8 @@ def _save(session: Session, config: Config, one: _Input, now: datetime) -> Impor
         known = unchanged_entries(session, one.location, *one.fingerprint)
         if known is not None:
             return ImportCounts(unchanged=known)
-    counts = save_chunks(session, one.read(Tagger(config, one.categories)), config=config, source=one.location,
+    rules = IngestConfig.of(config)
+    counts = save_chunks(session, one.read(Tagger(rules, one.categories)), config=rules, source=one.location,
                          now=now)
     if one.fingerprint is None:
         return counts

@@ -19,6 +19,7 @@ from publisher.ingest.manual import (
     restore_release,
     withdraw_release,
 )
+from publisher.ingest.rules import IngestConfig
 from publisher.jobs.feeds import rebuild_feeds
 from publisher.operators.audit import record
 from publisher.store.models import Release
@@ -33,7 +34,7 @@ class Changed:
 
 def add(sessions: sessionmaker[Session], config: Config, actor: str, entry: Entry, now: datetime) -> Changed:
     def change(session: Session) -> Release:
-        release = add_release(session, config, entry, now)
+        release = add_release(session, IngestConfig.of(config), entry, now)
         record(session, actor, "release.add", _named(release), now, after=release_values(release))
         return release
 
@@ -43,7 +44,7 @@ def add(sessions: sessionmaker[Session], config: Config, actor: str, entry: Entr
 def edit(sessions: sessionmaker[Session], config: Config, actor: str, release_id: int, entry: Entry,
          now: datetime) -> Changed:
     return _audited(sessions, config, actor, release_id, "release.edit", now,
-                    lambda session, release: edit_release(session, config, release, entry, now))
+                    lambda session, release: edit_release(session, IngestConfig.of(config), release, entry, now))
 
 
 def withdraw(sessions: sessionmaker[Session], config: Config, actor: str, release_id: int,
@@ -55,7 +56,7 @@ def withdraw(sessions: sessionmaker[Session], config: Config, actor: str, releas
 def restore(sessions: sessionmaker[Session], config: Config, actor: str, release_id: int,
             now: datetime) -> Changed:
     return _audited(sessions, config, actor, release_id, "release.restore", now,
-                    lambda _session, release: restore_release(config, release, now))
+                    lambda _session, release: restore_release(IngestConfig.of(config), release, now))
 
 
 def _audited(sessions: sessionmaker[Session], config: Config, actor: str, release_id: int, action: str,

@@ -11,6 +11,7 @@ from pydantic import BaseModel, Field, create_model
 
 from publisher.ingest.entry import Entry
 from publisher.ingest.manual import existing_release, operator_entry, release_values
+from publisher.ingest.rules import IngestConfig
 from publisher.jobs import releases as changes
 from publisher.store.models import Release
 from publisher.urls import release_link, release_url
@@ -67,7 +68,7 @@ def add_release_api(api: Api) -> None:
                              "published": release.published, "withdrawn": release.withdrawn})
 
     def entry(body: ReleaseIn) -> Entry:
-        return operator_entry(config, **body.model_dump(), where="the request")
+        return operator_entry(IngestConfig.of(config), **body.model_dump(), where="the request")
 
     def one(release_id: int) -> ReleaseOut:
         with sessions() as session:

@@ -17,6 +17,7 @@ from publisher.config import Config
 from publisher.errors import InvalidValue
 from publisher.ingest.entry import Entry
 from publisher.ingest.manual import existing_release, operator_entry, release_values
+from publisher.ingest.rules import IngestConfig
 from publisher.jobs import releases as changes
 from publisher.store.models import Release
 from publisher.store.paging import ESCAPE, containing, page_count, paged
@@ -42,7 +43,7 @@ def entry_from_form(config: Config, form: dict[str, Any]) -> Entry:
         published = datetime.fromisoformat(form["published"])
     except ValueError:
         raise InvalidValue("published: expected a date and time, such as 2026-11-28T09:30") from None
-    return operator_entry(config, **{**form, "published": published}, where="the form")
+    return operator_entry(IngestConfig.of(config), **{**form, "published": published}, where="the form")
 
 
 def release_fields(title: str = Form("", max_length=1000), published: str = Form("", max_length=40),
