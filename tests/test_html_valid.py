@@ -34,7 +34,9 @@ def vnu_errors(files: list[Path]) -> dict[str, list[str]]:
     java = shutil.which("java")
     if java is None:
         need("java is not installed (Debian: default-jre-headless)")
-    checked = subprocess.run([java, "-Xss8m", "-jar", str(VNU), "--errors-only", "--format", "json",
+    # One short run: the quick compiler alone and the serial collector halve the JVM's CPU time.
+    quick = ["-XX:TieredStopAtLevel=1", "-XX:+UseSerialGC"]
+    checked = subprocess.run([java, "-Xss8m", *quick, "-jar", str(VNU), "--errors-only", "--format", "json",
                               "--exit-zero-always", *map(str, files)], capture_output=True, timeout=120, check=True)
     found: dict[str, list[str]] = {file.name: [] for file in files}
     for message in json.loads(checked.stderr)["messages"]:
