@@ -2,12 +2,14 @@
 
 from __future__ import annotations
 
+import fcntl
 import os
 import re
 import shutil
 import signal
 import subprocess
 import sys
+import tempfile
 import time
 import zipfile
 from collections.abc import Callable, Iterator
@@ -91,7 +93,17 @@ def test_every_config_key_is_in_the_readme() -> None:
     assert missing == []
 
 
+@pytest.fixture
+def embedded_port() -> Iterator[None]:
+    """The tests that serve on the embedded default, 127.0.0.1:8080, take turns (a lock file:
+    whichever worker, or run of the suite, holds it)."""
+    with open(Path(tempfile.gettempdir()) / "publisher-tests-port-8080.lock", "w") as lock:
+        fcntl.flock(lock, fcntl.LOCK_EX)
+        yield
+
+
 @pytest.mark.slow
+@pytest.mark.usefixtures("embedded_port")
 def test_first_command_runs_on_embedded_defaults_in_an_empty_folder(tmp_path: Path) -> None:
     """`publisher run` with no config anywhere: imports the bundled releases, builds the feeds,
     schedules the digests (outbox: no SMTP host), and stops cleanly on SIGTERM."""
@@ -113,6 +125,7 @@ def test_first_command_runs_on_embedded_defaults_in_an_empty_folder(tmp_path: Pa
 
 
 @pytest.mark.slow
+@pytest.mark.usefixtures("embedded_port")
 def test_the_wheel_holds_everything_the_first_command_needs(tmp_path: Path) -> None:
     """`pip install .` (not editable): the built wheel alone, with no source tree beside it,
     runs the first command and renders every kind of template (feed index, email, pages)."""
