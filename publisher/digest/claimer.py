@@ -28,7 +28,7 @@ class Claimer:
         self.pause, self.clock, self.stop, self.progress = pause, clock, stop, progress
         self.owner = process_name()  # a process may run several senders: each its own
         self.claimed_up_to = 0  # the last delivery id claimed
-        self.paused = False  # the digest was paused: claim nothing more
+        self.paused = False  # the last claim found the digest paused: nothing was claimed
 
     def ready_jobs(self) -> list[Job] | None:
         """Claim the next batch of free deliveries; None when none is free now, or the

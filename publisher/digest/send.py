@@ -91,6 +91,7 @@ class EditionSender:
         # Set by the first sending thread that finds no message can go out (it also sets `stop`);
         # read once every sending thread has been joined.
         self.fatal: TransportError | None = None
+        self.paused = False  # an operator paused the digest: the send stopped with the rest queued
 
     def run(self) -> EditionTotals:
         """Send until every delivery is final (or `stop` is set), then complete the edition."""
@@ -130,7 +131,7 @@ class EditionSender:
             halted = self.pause.halted
             jobs = None if halted.is_set() else retrying(self.claimer.ready_jobs, self.stop, "claiming deliveries")
             if self.claimer.paused or halted.is_set():  # even if resumed since: it was halted
-                self.claimer.paused = True
+                self.paused = True
                 log.info("%s edition %d: paused by an operator; the rest stays queued",
                          self.edition.digest, self.edition.number)
                 return
@@ -169,5 +170,5 @@ class EditionSender:
         return EditionTotals(self.edition.digest, self.edition.number, self.edition.release_count,
                              counts.get(DeliveryStatus.SENT, 0), counts.get(DeliveryStatus.FAILED, 0),
                              counts.get(DeliveryStatus.QUEUED, 0), completed_now,
-                             counts.get(DeliveryStatus.UNKNOWN, 0), self.claimer.paused)
+                             counts.get(DeliveryStatus.UNKNOWN, 0), self.paused)
 

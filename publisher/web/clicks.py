@@ -141,7 +141,6 @@ class ClickFront:
                                  links.key, scope["method"], agent.decode("latin-1")))
 
 
-
 def _location(target: str) -> bytes:
     """The address as a header carries it: an IRI's other characters percent-encoded (RFC 3987 3.1)."""
     return quote(target, safe=_URI_CHARACTERS).encode("ascii")
