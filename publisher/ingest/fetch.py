@@ -21,6 +21,14 @@ _CHUNK = 65_536
 USER_AGENT = "publisher (press-release feeds; +https://pypi.org/project/feedgen/)"
 
 
+class HttpError(InputError):
+    """The server answered with an error status (`status`)."""
+
+    def __init__(self, url: str, status: int, reason: str) -> None:
+        super().__init__(url, "", f"HTTP {status} {reason}")
+        self.status = status
+
+
 @dataclass(frozen=True)
 class Fetched:
     not_modified: bool
@@ -59,7 +67,7 @@ def fetch(url: str, *, etag: str | None, last_modified: str | None, timeout: flo
         if 300 <= exc.code < 400:
             raise InputError(url, "", f"more than {MAX_REDIRECTS} redirects, or a redirect loop "
                              f"(the last: HTTP {exc.code})") from None
-        raise InputError(url, "", f"HTTP {exc.code} {exc.reason}") from None
+        raise HttpError(url, exc.code, exc.reason) from None
     except (urllib.error.URLError, TimeoutError, OSError) as exc:
         reason = getattr(exc, "reason", exc)
         raise InputError(url, "", f"cannot fetch: {reason}") from None

@@ -13,7 +13,7 @@ from dataclasses import dataclass
 from urllib.parse import urljoin, urlsplit
 
 from publisher.errors import InputError
-from publisher.ingest.fetch import USER_AGENT, Fetched, fetch
+from publisher.ingest.fetch import USER_AGENT, Fetched, HttpError, fetch
 from publisher.safehtml import clean_html, html_text
 
 MIN_TEXT = 100  # characters of text an article has at least
@@ -82,10 +82,12 @@ class PageReader:
         try:
             fetched = self._fetch(site + "/robots.txt", None, None)
             rules.parse(fetched.text(site).splitlines())
-        except InputError as exc:
-            if "HTTP 404" not in str(exc) and "HTTP 410" not in str(exc):
+        except HttpError as exc:
+            if exc.status not in (404, 410):
                 return None
             rules.parse([])
+        except InputError:
+            return None
         return rules
 
 
