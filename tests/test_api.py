@@ -114,7 +114,7 @@ def test_errors_are_problems_naming_the_field(api) -> None:  # type: ignore[no-u
 @SQLITE_ONLY
 def test_every_api_route_refuses_without_a_live_token(api) -> None:  # type: ignore[no-untyped-def]
     client, config, sessions, _path, _server, token_id, base = api
-    app = create_app(config, sessions).app.app  # inside FeedFront and ClickFront
+    app = create_app(config, sessions).app  # inside the front (web/front.py)
     routes = [(method, route.path) for route in app.routes if isinstance(route, APIRoute)
               and route.path.startswith("/api/") for method in sorted(route.methods or ())]
     assert len(routes) >= 6

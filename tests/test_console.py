@@ -130,7 +130,7 @@ def test_an_edited_release_is_kept_by_the_next_import(console, tmp_path: Path) -
 @SQLITE_ONLY
 def test_every_console_route_refuses_without_a_session(web) -> None:  # type: ignore[no-untyped-def]
     base, _path, config, sessions, _server = web
-    app = create_app(config, sessions).app.app  # inside FeedFront and ClickFront
+    app = create_app(config, sessions).app  # inside the front (web/front.py)
     routes = [(method, route.path) for route in app.routes if isinstance(route, APIRoute)
               and route.path.startswith("/admin") and route.path != "/admin/login"
               for method in sorted(route.methods or ())]

@@ -57,26 +57,26 @@ def run(app: App) -> None:
         for line in source_divergences(app.sessions, app.config):
             log.warning("%s; the console's setting is in effect", line)
 
-    web = _start_web(app) if app.config.web.enabled else None
-    warn_unless_served(app.config.site.base_url)
-    try:
-        code = run_forever(app.sessions, app.config, on_start=start)
-    finally:
-        if web is not None:
-            server, thread = web
-            server.should_exit = True
-            thread.join(timeout=15)  # its shutdown writes the clicks and access-log lines it holds
+    with contextlib.ExitStack() as stack:
+        web = _start_web(app, stack) if app.config.web.enabled else None
+        warn_unless_served(app.config.site.base_url)
+        try:
+            code = run_forever(app.sessions, app.config, on_start=start)
+        finally:
+            if web is not None:
+                server, thread = web
+                server.should_exit = True
+                thread.join(timeout=15)  # its shutdown hands over the clicks and access-log lines it holds
     sys.exit(code)
 
 
-def _start_web(app: App) -> Any:
-    """The web app in a thread of this process (web.enabled): it stops with the scheduler."""
+def _start_web(app: App, stack: contextlib.ExitStack) -> Any:
+    """The web app in a thread of this process (web.enabled): it stops with the scheduler, and
+    its writing process when `stack` closes."""
     import socket
     import threading
 
     import uvicorn
-
-    from publisher.web.app import create_app
 
     host, port = app.config.web.host, app.config.web.port
     try:  # bound here, before anything runs: a taken port stops `run`, not just its web thread
@@ -84,7 +84,7 @@ def _start_web(app: App) -> Any:
     except OSError as exc:
         raise click.ClickException(f"cannot serve http://{host}:{port}/ ({exc.strerror or exc}): is another "
                                    "process using that port? (web.host, web.port)") from None
-    served = served_app(create_app(app.config, app.sessions), app.config.web)
+    served = stack.enter_context(served_app(app.config, app.sessions))
     settle_heap()
     server = uvicorn.Server(uvicorn.Config(served, host=host, port=port, **server_options(app.config.web)))
     thread = threading.Thread(target=server.run, kwargs={"sockets": [listening]}, name="web", daemon=True)
@@ -104,13 +104,11 @@ def serve(app: App, host: str | None, port: int | None) -> None:
     """
     import uvicorn
 
-    from publisher.web.app import create_app
-
-    web = served_app(create_app(app.config, app.sessions), app.config.web)
-    settle_heap()
-    warn_unless_served(app.config.site.base_url)
-    uvicorn.run(web, host=host or app.config.web.host, port=port or app.config.web.port,
-                **server_options(app.config.web))
+    with served_app(app.config, app.sessions) as web:
+        settle_heap()
+        warn_unless_served(app.config.site.base_url)
+        uvicorn.run(web, host=host or app.config.web.host, port=port or app.config.web.port,
+                    **server_options(app.config.web))
 
 
 @cli.command()

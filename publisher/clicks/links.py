@@ -7,8 +7,9 @@ is only ever what the edition stored for that link."""
 
 from __future__ import annotations
 
-import base64
+import binascii
 import hashlib
+import hmac
 import re
 import secrets
 from collections.abc import Mapping
@@ -18,6 +19,7 @@ from typing import NamedTuple
 _MAC_SIZE = 12  # bytes: 96 bits, 16 characters
 _NONCE_SIZE = 9  # bytes: 72 bits, 12 characters
 _MAX_PART = 12  # digits of an id
+_URLSAFE = bytes.maketrans(b"+/", b"-_")  # base64's URL-safe alphabet (RFC 4648 5)
 _TAIL = re.compile(rf"(\d{{1,{_MAX_PART}}})\.(\d{{1,{_MAX_PART}}})\.(\d{{1,{_MAX_PART}}})\.([^.]*)\.([^.]*)", re.ASCII)
 
 
@@ -41,14 +43,16 @@ class LinkSigner:
     """Makes and checks the MAC of counted links (a key of its own, derived from the site's)."""
 
     def __init__(self, secret: str) -> None:
-        self._key = hashlib.blake2b(secret.encode(), person=b"counted links", digest_size=32).digest()
+        key = hashlib.blake2b(secret.encode(), person=b"counted links", digest_size=32).digest()
+        self._keyed = hashlib.blake2b(key=key, digest_size=_MAC_SIZE)  # copied for each MAC: a third cheaper
 
     def mac(self, edition: int, variant: int, link: int, nonce: str) -> str:
         return self._mac(f"{edition}.{variant}.{link}.{nonce}").decode()
 
     def _mac(self, message: str) -> bytes:
-        digest = hashlib.blake2b(message.encode(), key=self._key, digest_size=_MAC_SIZE).digest()
-        return base64.urlsafe_b64encode(digest)
+        mac = self._keyed.copy()
+        mac.update(message.encode())
+        return binascii.b2a_base64(mac.digest(), newline=False).translate(_URLSAFE)
 
     def check(self, tail: str) -> Click | None:
         """The click the part after /r/ stands for, when its MAC is right; else None."""
@@ -57,7 +61,7 @@ class LinkSigner:
             return None
         edition, variant, link, nonce, mac = parts.groups()
         # The ids as the address spells them: one spelling per link ("01" is not "1").
-        if not secrets.compare_digest(mac.encode("ascii", "replace"), self._mac(f"{edition}.{variant}.{link}.{nonce}")):
+        if not hmac.compare_digest(mac.encode("ascii", "replace"), self._mac(tail[:-len(mac) - 1])):
             return None
         return Click(int(edition), int(variant), int(link), nonce)
 

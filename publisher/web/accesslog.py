@@ -15,11 +15,12 @@ import time
 import urllib.parse
 from typing import Any
 
-from starlette.types import ASGIApp, Message, Receive, Scope, Send
+from starlette.types import Message, Scope, Send
 
 from publisher.logs import Line, line_in_use
 from publisher.urls import CLICK_PATH
-from publisher.web.drains import Drain, on_shutdown
+from publisher.web.drains import Drain
+from publisher.web.offload import Offload
 
 _LOGGER = "uvicorn.access"  # the name uvicorn's own lines carried: a log collector's filters stay true
 _EVERY = 0.2  # seconds between writes
@@ -29,36 +30,44 @@ _Noted = tuple[float, Any, str, str, bytes, str, int]
 
 
 class AccessLog:
-    """ASGI middleware around the whole app: notes each answer's request and status when its
-    response starts (as uvicorn did)."""
+    """The lines of the answers web/front.py notes: one it gives itself when it has given it,
+    the app's when its response starts (as uvicorn did)."""
 
-    def __init__(self, app: ASGIApp, line: Line | None = None) -> None:
-        self.app = app
+    def __init__(self, line: Line | None = None, offload: Offload | None = None) -> None:
         self.line = line or line_in_use()
-        self.drain: Drain[_Noted] = Drain(self._write, _EVERY, "access-log")
+        self.drain: Drain[_Noted] = Drain(offload.writer("access", self._write) if offload else self._write,
+                                          _EVERY, "access-log")
 
-    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
-        if scope["type"] == "lifespan":
-            await self.app(scope, receive, on_shutdown(send, self.drain.stop))
-            return
-        if scope["type"] != "http":
-            await self.app(scope, receive, send)
-            return
-        note = self.drain.add
-        parts = (scope.get("client"), scope["method"], scope.get("root_path", "") + scope["path"],
-                 scope["query_string"], scope["http_version"])
+    def note(self, scope: Scope, status: int) -> None:
+        self.drain.add((time.time(), *_request(scope), status))
+
+    def noting(self, scope: Scope, send: Send) -> Send:
+        """`send`, noting the status of the response it starts."""
+        note, request = self.drain.add, _request(scope)  # the request as it came: routing changes the scope
 
         async def noting(message: Message) -> None:
             if message["type"] == "http.response.start":
-                note((time.time(), *parts, message["status"]))
+                note((time.time(), *request, message["status"]))
             await send(message)
 
-        await self.app(scope, receive, noting)
+        return noting
+
+    def stop(self) -> None:
+        self.drain.stop()
 
     def _write(self, noted: list[_Noted]) -> None:
-        stream = sys.stderr  # whatever it is now (a test runner may swap it)
-        stream.write("".join(self.line(created, "INFO", _LOGGER, _message(*rest)) + "\n" for created, *rest in noted))
-        stream.flush()
+        write_lines(self.line, noted)
+
+
+def _request(scope: Scope) -> tuple[Any, str, str, bytes, str]:
+    return (scope.get("client"), scope["method"], scope.get("root_path", "") + scope["path"], scope["query_string"],
+            scope["http_version"])
+
+
+def write_lines(line: Line, noted: list[_Noted]) -> None:
+    stream = sys.stderr  # whatever it is now (a test runner may swap it)
+    stream.write("".join(line(created, "INFO", _LOGGER, _message(*rest)) + "\n" for created, *rest in noted))
+    stream.flush()
 
 
 def _message(client: Any, method: str, path: str, query: bytes, version: str, status: int) -> str:

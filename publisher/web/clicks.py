@@ -2,9 +2,9 @@
 to what the edition stored for that link (a withdrawn release's: its page, which says so), and
 noted; a thread writes the noted clicks every second, and whatever is left when the server stops.
 
-`ClickFront` answers them from memory, ahead of the app's routing, as FeedFront answers feeds:
-each variant's links are read from the store once and kept for a few seconds. A link it cannot
-answer (changed, made up, of an edition no longer stored) goes on to the app's page for it.
+`ClickFront` answers them from memory, ahead of the app's routing (web/front.py), as FeedFront
+answers feeds: each variant's links are read from the store once and kept for a few seconds. A
+link it cannot answer (changed, made up, of an edition no longer stored) goes on to the app's page for it.
 """
 
 from __future__ import annotations
@@ -21,19 +21,20 @@ from fastapi import Path as FastPath
 from fastapi.responses import HTMLResponse
 from sqlalchemy.orm import Session, sessionmaker
 from starlette.concurrency import run_in_threadpool
-from starlette.types import ASGIApp, Receive, Scope, Send
+from starlette.types import Scope, Send
 
 from publisher.clicks.links import Click, LinkSigner
+from publisher.clock import utc_now
 from publisher.config import Config
 from publisher.jobs.clicks import Noted, record_clicks
 from publisher.store.clicks import variant_targets
 from publisher.urls import CLICK_PATH, release_url
-from publisher.web.drains import Drain, on_shutdown
+from publisher.web.drains import Drain
+from publisher.web.offload import HAND_OVER, Offload
 from publisher.web.pages import Page
 
 log = logging.getLogger(__name__)
 
-_READS = ("GET", "HEAD")
 _KEPT = 5.0  # seconds a variant's links are answered from memory (a withdrawal shows within it)
 _MAX_KEPT = 2000  # variants kept at once
 _EVERY = 1.0  # seconds between writes of the noted clicks (a kill -9 loses at most these)
@@ -59,11 +60,14 @@ def add_click_routes(app: FastAPI, config: Config, signer: LinkSigner) -> None:
 
 class ClickRecorder:
     """Holds the noted clicks and writes them (jobs/clicks.py) every second from a thread of
-    its own; what the database cannot take yet waits for the next write."""
+    its own; what the database cannot take yet waits for the next write. With an `offload`,
+    the clicks are handed to the writing process instead (web/offload.py), whose own recorder
+    writes them."""
 
-    def __init__(self, sessions: sessionmaker[Session]) -> None:
+    def __init__(self, sessions: sessionmaker[Session], offload: Offload | None = None) -> None:
         self.sessions = sessions
-        self.drain: Drain[Noted] = Drain(self._record, _EVERY, "clicks")
+        self.drain: Drain[Noted] = (Drain(offload.writer("clicks", self._record), HAND_OVER, "clicks")
+                                    if offload else Drain(self._record, _EVERY, "clicks"))
         self.dropped = 0
 
     def note(self, click: Noted) -> None:
@@ -71,6 +75,10 @@ class ClickRecorder:
             self.dropped += 1  # said at the next write
             return
         self.drain.add(click)
+
+    def note_all(self, clicks: list[Noted]) -> None:
+        for click in clicks:
+            self.note(click)
 
     def _record(self, batch: list[Noted]) -> None:
         if self.dropped:
@@ -87,30 +95,37 @@ class ClickRecorder:
 
 
 class ClickFront:
-    """Answers counted links ahead of the app; everything else goes on to it."""
+    """Answers counted links from memory, ahead of the app (web/front.py)."""
 
-    def __init__(self, app: ASGIApp, sessions: sessionmaker[Session], config: Config, signer: LinkSigner,
-                 clock: Callable[[], datetime]) -> None:
-        self.app, self.sessions, self.config, self.signer, self.clock = app, sessions, config, signer, clock
-        self.recorder = ClickRecorder(sessions)
+    PREFIX = CLICK_PATH
+
+    def __init__(self, sessions: sessionmaker[Session], config: Config, signer: LinkSigner,
+                 clock: Callable[[], datetime], offload: Offload | None = None) -> None:
+        self.sessions, self.config, self.signer = sessions, config, signer
+        # When each click came: by the clock given (a test's), and by default time.time() itself,
+        # a tenth of the cost of a datetime made and converted on every redirect.
+        self._stamp: Callable[[], float] = time.time if clock is utc_now else lambda: clock().timestamp()
+        self.recorder = ClickRecorder(sessions, offload)
         self.kept: dict[int, tuple[float, VariantLinks | None]] = {}
 
-    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
-        if scope["type"] == "http" and scope["path"].startswith(CLICK_PATH) and scope["method"] in _READS:
-            click = self.signer.check(scope["path"][len(CLICK_PATH):])
-            if click is not None:
-                kept = self.kept.get(click.variant)
-                if kept is None or time.monotonic() - kept[0] > _KEPT:  # a coroutine only when it must read
-                    kept = await self._keep(click.variant)
-                links = kept[1]
-                if links is not None and links.edition == click.edition and click.link in links.targets:
-                    self._note(scope, click, links)
-                    await _redirect(send, links.targets[click.link])
-                    return
-        if scope["type"] == "lifespan":
-            await self.app(scope, receive, on_shutdown(send, self.recorder.stop))
-            return
-        await self.app(scope, receive, send)
+    async def answer(self, scope: Scope, send: Send) -> int:
+        """302 when the link (a GET or HEAD under PREFIX) is one it can answer; else 0: the
+        app's page says what is wrong with it."""
+        click = self.signer.check(scope["path"][len(CLICK_PATH):])
+        if click is None:
+            return 0
+        kept = self.kept.get(click.variant)
+        if kept is None or time.monotonic() - kept[0] > _KEPT:  # a coroutine only when it must read
+            kept = await self._keep(click.variant)
+        links = kept[1]
+        if links is None or links.edition != click.edition or click.link not in links.targets:
+            return 0
+        self._note(scope, click, links)
+        await _redirect(send, links.targets[click.link])
+        return 302
+
+    def stop(self) -> None:
+        self.recorder.stop()
 
     async def _keep(self, variant_id: int) -> tuple[float, VariantLinks | None]:
         if len(self.kept) >= _MAX_KEPT:
@@ -137,8 +152,8 @@ class ClickFront:
             if name == b"user-agent":
                 agent = value
                 break
-        self.recorder.note(Noted(self.clock().timestamp(), click.edition, click.variant, click.link, click.nonce,
-                                 links.key, scope["method"], agent.decode("latin-1")))
+        self.recorder.note((self._stamp(), click.edition, click.variant, click.link, click.nonce, links.key,
+                            scope["method"], agent.decode("latin-1")))
 
 
 def _location(target: str) -> bytes:

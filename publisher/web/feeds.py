@@ -2,8 +2,8 @@
 in the reader's language (the built `index.html` is the same list in the site's, for a server
 that has only the files).
 
-`FeedFront` answers them, from memory (web/files.py), ahead of the app's middleware and routing:
-a feed reader's poll costs what a bare ASGI app's answer costs. The routes below remain for
+`FeedFront` answers them, from memory (web/files.py), ahead of the app's middleware and routing
+(web/front.py): a feed reader's poll costs little more than a bare ASGI app's answer. The routes below remain for
 what the front does not answer (a path with no file: 404) and document the paths in the schema.
 """
 
@@ -17,7 +17,7 @@ from fastapi import FastAPI, HTTPException, Request
 from fastapi import Path as FastPath
 from fastapi.responses import HTMLResponse
 from sqlalchemy.orm import Session, sessionmaker
-from starlette.types import ASGIApp, Receive, Scope, Send
+from starlette.types import Scope, Send
 
 from publisher.config import Config
 from publisher.feeds.pages import OPML_NAME, listed_feeds
@@ -27,7 +27,6 @@ from publisher.web.files import FeedFiles, ServedFile
 from publisher.web.pages import Page
 from publisher.web.storedfeeds import StoredFeeds
 
-_READS = ("GET", "HEAD")
 _MAX_PATH = 300
 
 
@@ -61,29 +60,27 @@ def feeds_index(page: Page, config: Config) -> HTMLResponse:
 
 
 class FeedFront:
-    """GET and HEAD of a built file, answered from memory; everything else goes on to the app.
-    It wraps the whole app, outside even Starlette's own error middleware: each layer costs a
-    poll a tenth. The files come from the store (what the last build made, on whichever machine),
-    or, for one the store does not hold (built before it kept them), from the folder."""
+    """GET and HEAD of a built file, answered from memory, ahead of the app (web/front.py): the
+    files come from the store (what the last build made, on whichever machine), or, for one the
+    store does not hold (built before it kept them), from the folder."""
 
-    def __init__(self, app: ASGIApp, config: Config, sessions: sessionmaker[Session]) -> None:
-        self.app = app
+    PREFIX = "/feeds/"
+
+    def __init__(self, config: Config, sessions: sessionmaker[Session]) -> None:
         max_age = int(config.web.cache_max_age.total_seconds())
         self.stored = StoredFeeds(sessions, max_age)
         self.files = FeedFiles(Path(config.feeds.dir), max_age)
 
-    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
-        if scope["type"] == "http" and scope["method"] in _READS:
-            path: str = scope["path"]
-            relative = path[7:] if path.startswith("/feeds/") else ""  # "/feeds/" itself: the app's page
-            if relative and len(relative) <= _MAX_PATH:
-                if self.stored.due():
-                    await self.stored.fresh(relative)
-                served = self._file(relative)
-                if served is not None:
-                    await answer(scope, send, served)
-                    return
-        await self.app(scope, receive, send)
+    async def answer(self, scope: Scope, send: Send) -> int:
+        """The status of the answer given (a GET or HEAD under PREFIX); 0 when it has no file
+        by that name: the app answers."""
+        relative = scope["path"][7:]  # "/feeds/" itself: the app's page
+        if not relative or len(relative) > _MAX_PATH:
+            return 0
+        if self.stored.due():
+            await self.stored.fresh(relative)
+        served = self._file(relative)
+        return 0 if served is None else await answer(scope, send, served)
 
     def _file(self, relative: str) -> ServedFile | None:
         served = self.stored.get(relative)
@@ -93,16 +90,17 @@ class FeedFront:
 _ASKED = frozenset((b"accept-encoding", b"if-none-match", b"if-modified-since"))
 
 
-async def answer(scope: Scope, send: Send, served: ServedFile) -> None:
+async def answer(scope: Scope, send: Send, served: ServedFile) -> int:
     """304 when the reader's copy is current; gzip when it asks for it; HEAD without a body."""
     asked = {name: value for name, value in scope["headers"] if name in _ASKED}
     variant = served.gzipped if _gzip_asked(asked.get(b"accept-encoding", b"")) else served.plain
     if _not_modified(asked, served, variant.etag):
         await send({"type": "http.response.start", "status": 304, "headers": variant.not_modified})
         await send({"type": "http.response.body", "body": b""})
-        return
+        return 304
     await send({"type": "http.response.start", "status": 200, "headers": variant.ok})
     await send({"type": "http.response.body", "body": b"" if scope["method"] == "HEAD" else variant.body})
+    return 200
 
 
 def _not_modified(asked: dict[bytes, bytes], served: ServedFile, etag: bytes) -> bool:

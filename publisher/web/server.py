@@ -1,21 +1,31 @@
-"""How `publisher serve` and `publisher run` start uvicorn: logging through ours, no Server header, the fastest
+"""How `publisher serve` and `publisher run` serve the app: what it writes written by a process of its
+own (web/offload.py), and uvicorn started with logging through ours, no Server header, the fastest
 parser and event loop, and the forwarded headers believed only from the proxies the config names
 (web.trusted_proxies)."""
 
 from __future__ import annotations
 
 import gc
+from collections.abc import Iterator
+from contextlib import contextmanager
 from typing import Any
 
+from sqlalchemy.orm import Session, sessionmaker
 from starlette.types import ASGIApp
 
-from publisher.config import Web
-from publisher.web.accesslog import AccessLog
+from publisher.config import Config, Web
+from publisher.logs import line_in_use
+from publisher.web.offload import Offload
 
 
-def served_app(app: ASGIApp, web: Web) -> ASGIApp:
-    """The app as `serve` and `run` serve it: with the access log when web.access_log is on."""
-    return AccessLog(app) if web.access_log else app
+@contextmanager
+def served_app(config: Config, sessions: sessionmaker[Session]) -> Iterator[ASGIApp]:
+    """The app as `serve` and `run` serve it, with the access log when web.access_log is on; its
+    writing process ends after it (when the server has stopped: its last batches written)."""
+    from publisher.web.app import create_app  # FastAPI and the routes: for the commands that serve only
+
+    with Offload(config, line_in_use()) as offload:
+        yield create_app(config, sessions, offload=offload, access_log=config.web.access_log)
 
 
 def settle_heap() -> None:
