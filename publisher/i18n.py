@@ -22,7 +22,7 @@ from publisher.dates import event_days, format_day_month_year, short_date_range
 from publisher.languages import LANGUAGES, supported
 
 if TYPE_CHECKING:
-    from publisher.config import Config
+    from publisher.config import Country
 
 
 @cache
@@ -117,9 +117,11 @@ class Texts:
 ENGLISH = Texts(LANGUAGES[0])
 
 
-def country_names(config: Config, codes: Iterable[str], texts: Texts) -> str:
-    """`China and Mongolia`, `中国和蒙古`: the configured names, or CLDR's in other languages."""
-    return texts.join(texts.country(code, config.country(code).name) for code in codes)
+def country_names(countries: Iterable[Country], codes: Iterable[str], texts: Texts) -> str:
+    """`China and Mongolia`, `中国和蒙古`: the configured names (`countries`, the config's), or
+    CLDR's in other languages."""
+    configured = {country.code: country.name for country in countries}
+    return texts.join(texts.country(code, configured.get(code, code)) for code in codes)
 
 
 def texts(language: str) -> Texts:

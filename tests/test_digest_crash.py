@@ -13,6 +13,7 @@ from helpers import mail_config, setup_store
 from mailserver import MailServer
 from sqlalchemy import func, select
 
+from publisher.digest.render import EditionConfig
 from publisher.store.models import Delivery, Edition
 
 pytestmark = pytest.mark.slow  # sender processes killed with -9
@@ -93,7 +94,7 @@ def test_a_batch_whose_lease_ran_out_unrenewed_is_not_sent(
     edition = queue_digest(sessions, config, "china-weekly", now=moment[0])
     assert edition is not None
     sender = EditionSender(sessions, config.smtp, edition, make_transport(config.smtp, config.mail.outbox),
-                           edition_messages(sessions, config, edition, "test signing key", None),
+                           edition_messages(sessions, EditionConfig.of(config), edition, "test signing key", None),
                            soft_limit=config.bounces.soft_limit, clock=lambda: moment[0])
     batch = sender.claimer.ready_jobs()
     assert batch

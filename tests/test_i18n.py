@@ -117,7 +117,7 @@ def test_the_from_name_is_the_offices_in_the_readers_language_commas_and_all() -
     for language, name in (("mn", config.site.names["mn"]), ("zh_Hans", "国际劳工组织中国和蒙古国局"),
                            ("en", config.site.name)):
         letter = Letter("a@example.org", "s", "t", "<p>t</p>", language=language)
-        raw = letter_bytes(config, letter, datetime(2026, 12, 6, tzinfo=UTC))[0]
+        raw = letter_bytes(config.site, config.mail, letter, datetime(2026, 12, 6, tzinfo=UTC))[0]
         header = email.message_from_bytes(raw)["From"]
         assert str(make_header(decode_header(header))) in (f"{name} <beijing@ilo.org>",
                                                             f'"{name}" <beijing@ilo.org>'), language

@@ -56,6 +56,14 @@ class Site(Section):
     def name_in(self, language: str) -> str:
         return self.names.get(language, self.name)
 
+    def sender_in(self, sender: str, language: str) -> str:
+        """`sender` (mail.sender), its display name in `language` when it is the office's name
+        and `names` has it in that language (quoted: a comma in a name is no address list)."""
+        name, address = parseaddr(sender)
+        if name != self.name or language not in self.names:
+            return sender
+        return f'"{quote(self.names[language])}" <{address}>'
+
     @property
     def zone(self) -> ZoneInfo:
         return ZoneInfo(self.timezone)
@@ -294,14 +302,6 @@ class Config(Section):
                 return digest
         known = ", ".join(d.name for d in self.digests) or "none"
         raise UnknownDigest(f"no digest named {name!r} in the config (it has: {known})")
-
-    def sender_in(self, language: str) -> str:
-        """mail.sender, its display name in `language` when it is the office's name and
-        site.names has it in that language (quoted: a comma in a name is no address list)."""
-        name, address = parseaddr(self.mail.sender)
-        if name != self.site.name or language not in self.site.names:
-            return self.mail.sender
-        return f'"{quote(self.site.names[language])}" <{address}>'
 
     @property
     def country_codes(self) -> tuple[str, ...]:

@@ -13,8 +13,8 @@ from typing import Any, cast
 from sqlalchemy import CursorResult, Subquery, case, func, insert, literal, select, update
 from sqlalchemy.orm import Session
 
-from publisher.config import Config, Digest
-from publisher.digest.render import Content, Rendered, edition_subject, render_variant
+from publisher.config import Digest
+from publisher.digest.render import Content, EditionConfig, Rendered, edition_subject, render_variant
 from publisher.digest.select import Waiting, waiting_releases
 from publisher.i18n import Texts, texts
 from publisher.languages import LANGUAGES
@@ -126,7 +126,7 @@ def plan_edition(session: Session, digest: Digest, now: datetime) -> Plan:
 
 
 def open_edition(
-    session: Session, config: Config, digest: Digest, period: str, now: datetime
+    session: Session, config: EditionConfig, digest: Digest, period: str, now: datetime
 ) -> Edition | None:
     """The unfinished edition of this digest, else a new one for what is waiting, else None.
 
@@ -183,7 +183,7 @@ def new_edition(digest: Digest, waiting: Waiting, number: int, *, period: str,
     )
 
 
-def render_choice(session: Session, config: Config, digest: Digest, waiting: Waiting,
+def render_choice(session: Session, config: EditionConfig, digest: Digest, waiting: Waiting,
                   number: int, countries: tuple[str, ...], language: Texts
                   ) -> tuple[Rendered, int, int]:
     """The variant for readers of `countries` in `language`: rendered, releases shown, releases

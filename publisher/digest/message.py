@@ -12,8 +12,8 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session, sessionmaker
 
 from publisher.clicks.links import LinkSigner, LinkTarget, MessageLinks
-from publisher.config import Config, Digest
-from publisher.digest.render import digest_title
+from publisher.config import Digest
+from publisher.digest.render import EditionConfig, digest_title
 from publisher.languages import LANGUAGES
 from publisher.mail.message import Dkim, Links, MessageFactory, Recipient, link_mark, no_links
 from publisher.store.digests import digest_named
@@ -38,7 +38,7 @@ class EditionMessages:
     links: RecipientLinks
 
 
-def edition_messages(sessions: sessionmaker[Session], config: Config, edition: Edition, key: str,
+def edition_messages(sessions: sessionmaker[Session], config: EditionConfig, edition: Edition, key: str,
                      dkim_key: Dkim | None) -> EditionMessages:
     """Worked out once per send, before the first message: `key` signs every token and link."""
     with sessions() as session:
@@ -56,7 +56,7 @@ class RecipientLinks:
     """Per-recipient Message-ID and signed links of one edition (the fixed parts worked out
     once: this runs for every message)."""
 
-    def __init__(self, config: Config, edition: Edition, signer: Signer) -> None:
+    def __init__(self, config: EditionConfig, edition: Edition, signer: Signer) -> None:
         # The edition's random key makes it unique across installations and recreated
         # databases; the same for the same delivery, so a resumed edition sends the same ID.
         self._id = f"<{edition.digest}.{edition.number}.{{}}.{edition.message_key}@{site_host(config.site)}>"
@@ -81,7 +81,7 @@ class RecipientLinks:
         )
 
 
-def counted_links(session: Session, config: Config, variant: EditionVariant, signer: LinkSigner) -> Links:
+def counted_links(session: Session, config: EditionConfig, variant: EditionVariant, signer: LinkSigner) -> Links:
     """The variant's link marks filled with /r/ addresses made for each message (none when its
     links were not counted)."""
     numbers = session.scalars(select(EditionLink.number).where(EditionLink.variant_id == variant.id)).all()
@@ -103,12 +103,12 @@ def stored_targets(session: Session, variant_id: int) -> dict[int, LinkTarget]:
             for row in session.scalars(select(EditionLink).where(EditionLink.variant_id == variant_id))}
 
 
-def message_factory(config: Config, digest: Digest, variant: EditionVariant,
+def message_factory(config: EditionConfig, digest: Digest, variant: EditionVariant,
                     dkim_key: Dkim | None, *, subject_prefix: str = "",
                     links: Links = no_links) -> MessageFactory:
     mailto = config.mail.unsubscribe_mailto or parseaddr(config.mail.sender)[1]
     return MessageFactory(
-        sender=config.sender_in(variant.language), subject=subject_prefix + variant.subject,
+        sender=config.site.sender_in(config.mail.sender, variant.language), subject=subject_prefix + variant.subject,
         list_id=f"{digest.name}.{site_host(config.site)}", list_name=digest_title(config, digest),
         unsubscribe_mailto=mailto, html_part=variant.html, text_part=variant.text,
         boundary=f"publisher_alt_{variant.id}", dkim_key=dkim_key, links=links,

@@ -8,13 +8,13 @@ from collections.abc import Sequence
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
-from publisher.config import Config, Digest
-from publisher.digest.render import Content, render_page
+from publisher.config import Digest
+from publisher.digest.render import Content, EditionConfig, render_page
 from publisher.i18n import Texts
 from publisher.store.models import Edition, EditionRelease, Release, ReleaseCountry
 
 
-def edition_page(session: Session, config: Config, digest: Digest, edition: Edition,
+def edition_page(session: Session, config: EditionConfig, digest: Digest, edition: Edition,
                  countries: Sequence[str], texts: Texts) -> str:
     """The page's HTML, the recipient marks still in it. Codes that are not the digest's are
     ignored: the page then shows every country of the digest."""

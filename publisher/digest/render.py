@@ -11,14 +11,38 @@ from typing import Any
 from zoneinfo import ZoneInfo
 
 from publisher.clicks.links import LinkTarget
-from publisher.config import Config, Digest
+from publisher.config import Config, Country, Digest, Feeds, Mail, Site
 from publisher.digest.linkbook import LinkBook
+from publisher.errors import UnknownCountry
 from publisher.i18n import ENGLISH, Texts, country_names, labelled
 from publisher.mail.lines import wrap_html, wrap_text
 from publisher.mail.message import MARK_PREFERENCES, MARK_RECIPIENT, MARK_UNSUBSCRIBE, link_numbers
 from publisher.store.models import Release
 from publisher.templating import render
 from publisher.urls import digest_edition_url, feed_url, release_link
+
+
+@dataclass(frozen=True)
+class EditionConfig:
+    """What making, showing and mailing an edition reads of the config: the office's site, the
+    mail section (templates, sender, return paths), the feeds (a digest links to them) and the
+    countries (their names)."""
+
+    site: Site
+    mail: Mail
+    feeds: Feeds
+    countries: tuple[Country, ...]
+
+    @classmethod
+    def of(cls, config: Config) -> EditionConfig:
+        return cls(config.site, config.mail, config.feeds, config.countries)
+
+    def country(self, code: str) -> Country:
+        for country in self.countries:
+            if country.code == code:
+                return country
+        raise UnknownCountry(f"unknown country {code!r}; the config has "
+                             f"{', '.join(c.code for c in self.countries) or 'none'}")
 
 
 @dataclass(frozen=True)
@@ -48,11 +72,12 @@ class Content:
         return self.carried or [release.published for release in self.releases]
 
 
-def digest_title(config: Config, digest: Digest, texts: Texts = ENGLISH) -> str:
+def digest_title(config: EditionConfig, digest: Digest, texts: Texts = ENGLISH) -> str:
     own = digest.titles.get(texts.language, digest.title)
     if own:
         return own
-    return labelled(texts, config.site.name_in(texts.language), country_names(config, digest.countries, texts))
+    names = country_names(config.countries, digest.countries, texts)
+    return labelled(texts, config.site.name_in(texts.language), names)
 
 
 def edition_subject(digest: Digest, published: Sequence[datetime], texts: Texts = ENGLISH) -> str:
@@ -70,7 +95,7 @@ def subject_of(digest: Digest, count: int, first: datetime, last: datetime, text
         dates=texts.days(start.date(), end.date()))
 
 
-def render_variant(config: Config, content: Content) -> Rendered:
+def render_variant(config: EditionConfig, content: Content) -> Rendered:
     """The variant as mailed: subject, HTML with its CSS inlined, text."""
     book = LinkBook(config.site, content.digest, counted=True)
     context = _context(config, content, book)
@@ -81,7 +106,7 @@ def render_variant(config: Config, content: Content) -> Rendered:
                     text=text, links={n: link for n, link in enumerate(book.links, 1) if n in shown})
 
 
-def render_page(config: Config, content: Content) -> str:
+def render_page(config: EditionConfig, content: Content) -> str:
     """The variant as its web page shows it (CSS left in its <style> block: browsers read it)."""
     return render("email/digest.html", _context(config, content, LinkBook(config.site, content.digest, counted=False)),
                   config.mail.templates, texts=content.texts)
@@ -99,7 +124,7 @@ def inline_css(html: str) -> str:
     return inlined
 
 
-def _context(config: Config, content: Content, book: LinkBook) -> dict[str, Any]:
+def _context(config: EditionConfig, content: Content, book: LinkBook) -> dict[str, Any]:
     """The template's values; every link through `book`, in the order the mail shows them."""
     zone, texts = ZoneInfo(content.digest.timezone), content.texts
     countries = [config.country(code) for code in content.countries]
@@ -119,7 +144,7 @@ def _context(config: Config, content: Content, book: LinkBook) -> dict[str, Any]
                    "url": book.href(feed_url(config.site, config.feeds, f"{c.code.lower()}/atom.xml"), "feed")}
                   for c in countries],
         "feeds_page": book.href(feed_url(config.site, config.feeds, "index.html"), "feeds"),
-        "country_names": country_names(config, content.countries, texts),
+        "country_names": country_names(config.countries, content.countries, texts),
         "site_name": config.site.name_in(texts.language),
         "site_url": book.href(config.site.home, "site"),
         "counted": book.counted,

@@ -15,6 +15,7 @@ from publisher.config import Config
 from publisher.digest.editions import Plan, open_edition, plan_edition
 from publisher.digest.message import edition_messages
 from publisher.digest.prune import Pruned, prune_deliveries
+from publisher.digest.render import EditionConfig
 from publisher.digest.send import BATCH_PER_CONNECTION, EditionSender, EditionTotals
 from publisher.errors import DigestPaused
 from publisher.mail.message import load_dkim
@@ -54,11 +55,11 @@ def queue_digest(sessions: sessionmaker[Session], config: Config, name: str, *, 
                            "resume it to send")
     try:
         with sessions.begin() as session:
-            return open_edition(session, config, digest, period or f"manual {now.isoformat()}", now)
+            return open_edition(session, EditionConfig.of(config), digest, period or f"manual {now.isoformat()}", now)
     except IntegrityError:  # another process made this edition a moment ago: resume it
         log.info("%s: the next edition was made by another process; resuming it", name)
     with sessions.begin() as session:
-        return open_edition(session, config, digest, period or f"manual {now.isoformat()}", now)
+        return open_edition(session, EditionConfig.of(config), digest, period or f"manual {now.isoformat()}", now)
 
 
 def unfinished_editions(sessions: sessionmaker[Session], config: Config,
@@ -86,7 +87,8 @@ def help_send(sessions: sessionmaker[Session], config: Config, edition: Edition,
 def _sender(sessions: sessionmaker[Session], config: Config, edition: Edition,
             transport: Transport | None, progress: Callable[[int], None] | None,
             stop: threading.Event | None, batch: int = BATCH_PER_CONNECTION) -> EditionSender:
-    messages = edition_messages(sessions, config, edition, signing_key(config.secrets), load_dkim(config.mail))
+    messages = edition_messages(sessions, EditionConfig.of(config), edition, signing_key(config.secrets),
+                                load_dkim(config.mail))
     return EditionSender(sessions, config.smtp, edition, transport or make_transport(config.smtp, config.mail.outbox),
                          messages, soft_limit=config.bounces.soft_limit, progress=progress, stop=stop, batch=batch)
 

@@ -16,6 +16,7 @@ from publisher.clicks.links import LinkTarget
 from publisher.config import Config, Digest
 from publisher.digest.editions import new_edition, plan_edition, render_choice
 from publisher.digest.message import RecipientLinks, direct_links, message_factory, stored_targets
+from publisher.digest.render import EditionConfig
 from publisher.digest.select import Waiting, latest_releases
 from publisher.errors import InvalidValue
 from publisher.i18n import Texts, texts
@@ -87,14 +88,15 @@ def sample_message(
     if found is None:
         return None
     edition, variant, targets = found
-    links = RecipientLinks(config, edition, Signer(signing_key(config.secrets)))
+    links = RecipientLinks(EditionConfig.of(config), edition, Signer(signing_key(config.secrets)))
     # Links that open a page saying it was a test copy, and an ID no mailbox has seen.
     recipient = replace(links.recipient(TEST_COPY_ID, address, TEST_COPY_NONCE, variant.language),
                         message_id=f"<{digest.name}.{edition.number}.test.{secrets.token_hex(8)}"
                                    f"@{site_host(config.site)}>")
     prefix = SAMPLE_PREFIX if latest else TEST_PREFIX
     direct = direct_links(targets)  # a copy's clicks are nobody's: its links lead straight on
-    factory = message_factory(config, digest, variant, load_dkim(config.mail), subject_prefix=prefix, links=direct)
+    factory = message_factory(EditionConfig.of(config), digest, variant, load_dkim(config.mail), subject_prefix=prefix,
+                              links=direct)
     return Sample(edition, variant, chosen, recipient, factory.build(recipient, now, eight_bit=eight_bit), latest,
                   direct())
 
@@ -116,7 +118,8 @@ def _edition_and_variant(session: Session, config: Config, digest: Digest,
     if not waiting.count(chosen):
         return None
     edition = new_edition(digest, waiting, plan.number, period="sample", now=now)
-    rendered, shown, more = render_choice(session, config, digest, waiting, plan.number, chosen, language)
+    rendered, shown, more = render_choice(session, EditionConfig.of(config), digest, waiting, plan.number, chosen,
+                                          language)
     variant = EditionVariant(id=0, countries=" ".join(chosen), language=language.language,
                              release_count=shown, more_count=more,
                              subject=rendered.subject, html=rendered.html, text=rendered.text)

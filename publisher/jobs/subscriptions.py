@@ -12,7 +12,7 @@ from sqlalchemy.orm import Session, sessionmaker
 
 from publisher.config import Config
 from publisher.i18n import Texts
-from publisher.mail.letters import Letter
+from publisher.mail.letters import Letter, LetterConfig
 from publisher.operators.audit import record
 from publisher.subscribers import optin
 from publisher.subscribers.people import subscriber_values
@@ -33,7 +33,8 @@ def request(sessions: sessionmaker[Session], config: Config, signer: Signer, add
     """The letter to mail (a confirmation link, or their preferences link), or None. `digests`:
     those they chose (none: every digest of their countries)."""
     with sessions.begin() as session:
-        letter = optin.request_subscription(session, config, signer, address, countries, language, now, digests)
+        letter = optin.request_subscription(session, LetterConfig.of(config), signer, address, countries, language, now,
+                                            digests)
         record(session, READER, "subscription.request", address, now,
                after={"countries": sorted(countries), "language": language.language,
                       "mailed": letter is not None} | ({"digests": sorted(digests)} if digests else {}))

@@ -9,9 +9,8 @@ from datetime import datetime, timedelta
 
 from sqlalchemy.orm import Session
 
-from publisher.config import Config
 from publisher.i18n import Texts, country_names, texts
-from publisher.mail.letters import Letter
+from publisher.mail.letters import Letter, LetterConfig
 from publisher.store.models import Subscriber
 from publisher.store.statuses import SubscriberStatus
 from publisher.subscribers.people import (
@@ -37,7 +36,7 @@ from publisher.urls import CONFIRM_PATH, PREFERENCES_PATH, token_url
 CONFIRM_MAX_AGE = timedelta(days=7)  # a confirmation link works for a week
 
 
-def request_subscription(session: Session, config: Config, signer: Signer, address: str,
+def request_subscription(session: Session, letters: LetterConfig, signer: Signer, address: str,
                          countries: Sequence[str], language: Texts, now: datetime,
                          digests: Sequence[str] = ()) -> Letter | None:
     """What to mail to `address`, in `language`: a confirmation link (nobody is subscribed
@@ -48,8 +47,8 @@ def request_subscription(session: Session, config: Config, signer: Signer, addre
     if subscriber is not None and subscriber.status == SubscriberStatus.COMPLAINED:
         return None
     if subscriber is not None and subscriber.status == SubscriberStatus.CONFIRMED:
-        return _letter(config, "already", subscriber.email, texts(subscriber.language), {
-            "preferences_url": token_url(config.site, PREFERENCES_PATH, link_token(signer, "preferences", subscriber),
+        return _letter(letters, "already", subscriber.email, texts(subscriber.language), {
+            "preferences_url": token_url(letters.site, PREFERENCES_PATH, link_token(signer, "preferences", subscriber),
                                          subscriber.language)})
     if subscriber is None:
         save_subscribers(session, [SubscriberRow(address, tuple(countries), language=language.language)],
@@ -64,11 +63,11 @@ def request_subscription(session: Session, config: Config, signer: Signer, addre
         set_digests(subscriber, digests)
         subscriber.language = language.language
     session.flush()
-    letter = _letter(config, "confirm", subscriber.email, language, {
-        "confirm_url": token_url(config.site, CONFIRM_PATH, link_token(signer, "confirm", subscriber),
+    letter = _letter(letters, "confirm", subscriber.email, language, {
+        "confirm_url": token_url(letters.site, CONFIRM_PATH, link_token(signer, "confirm", subscriber),
                                  language.language),
-        "country_names": country_names(config, countries, language)})
-    return_path = confirmation_address(config.mail.bounce_address, signer, subscriber.id, subscriber.token_nonce)
+        "country_names": country_names(letters.countries, countries, language)})
+    return_path = confirmation_address(letters.mail.bounce_address, signer, subscriber.id, subscriber.token_nonce)
     return replace(letter, return_path=return_path)
 
 
@@ -128,12 +127,12 @@ def _subscriber(session: Session, signer: Signer, purpose: str, token: str,
     return subscriber
 
 
-def _letter(config: Config, kind: str, to: str, language: Texts, values: dict[str, str]) -> Letter:
-    site, _ = config.site.name_in(language.language), language.gettext
+def _letter(letters: LetterConfig, kind: str, to: str, language: Texts, values: dict[str, str]) -> Letter:
+    site, _ = letters.site.name_in(language.language), language.gettext
     subjects = {"confirm": _("Please confirm your subscription to %(site)s") % {"site": site},
                 "already": _("You are already subscribed to %(site)s") % {"site": site}}
-    context = {"site_name": site, "site_url": config.site.home, "recipient": to, "subject": subjects[kind],
+    context = {"site_name": site, "site_url": letters.site.home, "recipient": to, "subject": subjects[kind],
                **values}
-    folder = config.mail.templates
+    folder = letters.mail.templates
     return Letter(to, subjects[kind], render(f"email/{kind}.txt", context, folder, texts=language),
                   render(f"email/{kind}.html", context, folder, texts=language), language=language.language)

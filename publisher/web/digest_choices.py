@@ -41,7 +41,7 @@ class DigestChoices:
 
     def _offer(self, page: Page, digest: Digest) -> Offer:
         language = page.texts.language
-        countries = country_names(self.config, digest.countries, page.texts)
+        countries = country_names(self.config.countries, digest.countries, page.texts)
         label = digest.titles.get(language) or (digest.title if language == "en" else "") or countries
         fires = Schedule("", "digest", digest.name, digest.cron, ZoneInfo(digest.timezone)).next_fire_times(
             self.clock(), 1)

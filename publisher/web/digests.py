@@ -12,7 +12,7 @@ from sqlalchemy.orm import Session, sessionmaker
 from publisher.config import Config
 from publisher.dates import counted
 from publisher.digest.pages import edition_page
-from publisher.digest.render import subject_of
+from publisher.digest.render import EditionConfig, subject_of
 from publisher.feeds.media import ATOM_TYPE
 from publisher.feeds.model import FeedItem, FeedMeta
 from publisher.feeds.render import render_atom
@@ -64,7 +64,7 @@ def add_digest_routes(app: FastAPI, config: Config, sessions: sessionmaker[Sessi
             edition = sent_edition(session, digest, number)
             if edition is None:
                 return page.message(page._("Not found"), page._("There is no such edition."), 404)
-            html = edition_page(session, config, digest_named(session, digest, retired=True), edition,
+            html = edition_page(session, EditionConfig.of(config), digest_named(session, digest, retired=True), edition,
                                 countries.split(), page.texts)
         return HTMLResponse(personalize(html, public, escape=True),
                             headers={"Content-Language": page.texts.language.replace("_", "-"),

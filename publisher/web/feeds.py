@@ -54,7 +54,8 @@ def add_feed_routes(app: FastAPI, config: Config) -> None:
 def feeds_index(page: Page, config: Config) -> HTMLResponse:
     """Each feed named in the reader's language: its country, or all of them."""
     feed_config = FeedConfig.of(config)
-    feeds = [{"name": country_names(config, [feed.country], page.texts) if feed.country else page._("All countries"),
+    countries = config.countries
+    feeds = [{"name": country_names(countries, [feed.country], page.texts) if feed.country else page._("All countries"),
               "formats": feed.formats} for feed in listed_feeds(feed_config)]
     return page.render("feeds.html", title=page._("Feeds"), feeds=feeds, opml_url=feed_config.url(OPML_NAME))
 

@@ -65,14 +65,14 @@ class NewsPages:
         here = COUNTRY_PATH.format(code=country.lower()) if country else "/"
         query = {"q": words} if words.strip() else {}
         pages = page_count(total, PER_PAGE)
-        title = country_names(self.config, [country], page.texts) if country else page._("News and press releases")
+        title = self._countries([country], page) if country else page._("News and press releases")
         return page.render(
             "news.html", 404 if number > pages else 200, title=title, words=words, total=total,
             years=[(year, [item for _, item in group]) for year, group in groupby(items, key=lambda pair: pair[0])],
             newer=page.link(here, **query, page=str(number - 1)) if number > 1 else "",
             older=page.link(here, **query, page=str(number + 1)) if number < pages else "",
             number=number, pages=pages, here=here, asked=page.asked,
-            countries=[{"name": country_names(self.config, [c.code], page.texts), "link": page.link(COUNTRY_PATH.format(
+            countries=[{"name": self._countries([c.code], page), "link": page.link(COUNTRY_PATH.format(
                 code=c.code.lower())), "current": c.code == country} for c in self.config.countries],
             everything=page.link("/"), feeds=page.link("/feeds/"), subscribe=page.link(SUBSCRIBE_PATH),
             archive=page.link(DIGESTS_PATH),
@@ -83,4 +83,7 @@ class NewsPages:
         codes = [code for code in release.country_codes if code in self.config.country_codes]
         return Item(release.title, page.link(RELEASE_PATH.format(slug=release.slug)),
                     page.texts.event(first, release.ends), release.summary.split("\n\n")[0],
-                    release.category, release.image_credit, country_names(self.config, codes, page.texts))
+                    release.category, release.image_credit, self._countries(codes, page))
+
+    def _countries(self, codes: list[str], page: Page) -> str:
+        return country_names(self.config.countries, codes, page.texts)

@@ -29,7 +29,7 @@ def add_release_routes(app: FastAPI, config: Config, sessions: sessionmaker[Sess
             codes = [code for code in release.country_codes if code in config.country_codes]
             first = release.published.astimezone(config.site.zone).date()
             return page.render("release.html", release=release, date=page.texts.event(first, release.ends),
-                               countries=country_names(config, codes, page.texts), title=release.title,
+                               countries=country_names(config.countries, codes, page.texts), title=release.title,
                                picture=lead_picture(release.image_url, release.body_html))
 
 

@@ -21,7 +21,7 @@ from publisher.errors import InvalidValue
 from publisher.i18n import country_names, texts
 from publisher.jobs import subscriptions
 from publisher.languages import supported
-from publisher.mail.letters import Letter, send_letter
+from publisher.mail.letters import Letter, LetterConfig, send_letter
 from publisher.mail.transport import DeliveryFailure, Transport, TransportError
 from publisher.subscribers.optin import subscriber_for
 from publisher.subscribers.people import normalize_email
@@ -98,7 +98,7 @@ class SubscriptionForms:
             # However the mail server takes it (refusing, away), the visitor sees the same page
             # and learns nothing of what it thinks of the address.
             if letter is not None:
-                _send_quietly(self.config, letter, now, self.transport)
+                _send_quietly(LetterConfig.of(self.config), letter, now, self.transport)
         # The same answer whether or not the address was known, or its limit reached.
         return page.message(_("Check your inbox"), _(
             "If %(address)s can receive email, a message with a link to confirm is on its way. "
@@ -143,7 +143,7 @@ class SubscriptionForms:
             subscriptions.change_preferences(self.sessions, self.signer, token, codes, reader, self.clock(), names)
         except TokenError as exc:
             return link_refused(page, exc)
-        about = country_names(self.config, codes, page.texts)
+        about = country_names(self.config.countries, codes, page.texts)
         return page.message(_("Saved"), _("You will receive news about %(countries)s.") % {"countries": about})
 
     def _codes(self, countries: list[str]) -> list[str]:
@@ -179,10 +179,10 @@ def _expired_form(page: Page) -> HTMLResponse:
     return page.message(_("Please try again"), _("The form had expired. Reload it and send it again."), 400)
 
 
-def _send_quietly(config: Config, letter: Letter, now: datetime, transport: Transport | None) -> None:
+def _send_quietly(letters: LetterConfig, letter: Letter, now: datetime, transport: Transport | None) -> None:
     """Send a confirmation once; a failure is logged (the person can ask again), never retried
     here, so a slow server never gets two."""
     try:
-        send_letter(config, letter, now, transport)
+        send_letter(letters, letter, now, transport)
     except (TransportError, DeliveryFailure) as exc:
         log.warning("confirmation mail to %s not sent: %s", letter.to, exc)
