@@ -10,9 +10,11 @@ from __future__ import annotations
 
 import functools
 from collections.abc import Sequence
+from typing import TYPE_CHECKING
 from urllib.parse import quote, urlsplit
 
-from publisher.config import Feeds, Site
+if TYPE_CHECKING:  # sections only read: the web server's writing process imports this without pydantic
+    from publisher.config import Feeds, Site
 
 # The paths the web app answers, with the names the link builders below use.
 RELEASE_PATH = "/releases/{slug}"

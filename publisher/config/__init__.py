@@ -24,9 +24,10 @@ from publisher.config.model import (
     Smtp,
     Source,
     Web,
+    country_in,
 )
 
 __all__ = [
     "BUNDLED_PREFIX", "CONFIG_ENV", "Bucket", "Config", "Country", "Digest", "Feeds", "Mail", "Scheduler",
-    "Secrets", "Site", "Smtp", "Source", "Web", "find_config", "load_config", "parse_config",
+    "Secrets", "Site", "Smtp", "Source", "Web", "country_in", "find_config", "load_config", "parse_config",
 ]

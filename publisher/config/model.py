@@ -274,6 +274,15 @@ class Web(Section):
     metrics_from: tuple[IPvAnyNetwork, ...] = (IPv4Network("127.0.0.1/32"), IPv6Network("::1/128"))
 
 
+def country_in(countries: tuple[Country, ...], code: str) -> Country:
+    """The configured country `code`; UnknownCountry naming those there are."""
+    for country in countries:
+        if country.code == code:
+            return country
+    raise UnknownCountry(f"unknown country {code!r}; the config has "
+                         f"{', '.join(c.code for c in countries) or 'none'}")
+
+
 class Config(Section):
     site: Site = Site()
     database: Database = Database()
@@ -290,11 +299,7 @@ class Config(Section):
     web: Web = Web()
 
     def country(self, code: str) -> Country:
-        for country in self.countries:
-            if country.code == code:
-                return country
-        raise UnknownCountry(f"unknown country {code!r}; the config has "
-                             f"{', '.join(self.country_codes) or 'none'}")
+        return country_in(self.countries, code)
 
     def digest(self, name: str) -> Digest:
         for digest in self.digests:

@@ -11,9 +11,8 @@ from typing import Any
 from zoneinfo import ZoneInfo
 
 from publisher.clicks.links import LinkTarget
-from publisher.config import Config, Country, Digest, Feeds, Mail, Site
+from publisher.config import Config, Country, Digest, Feeds, Mail, Site, country_in
 from publisher.digest.linkbook import LinkBook
-from publisher.errors import UnknownCountry
 from publisher.i18n import ENGLISH, Texts, country_names, labelled
 from publisher.mail.lines import wrap_html, wrap_text
 from publisher.mail.message import MARK_PREFERENCES, MARK_RECIPIENT, MARK_UNSUBSCRIBE, link_numbers
@@ -38,11 +37,7 @@ class EditionConfig:
         return cls(config.site, config.mail, config.feeds, config.countries)
 
     def country(self, code: str) -> Country:
-        for country in self.countries:
-            if country.code == code:
-                return country
-        raise UnknownCountry(f"unknown country {code!r}; the config has "
-                             f"{', '.join(c.code for c in self.countries) or 'none'}")
+        return country_in(self.countries, code)
 
 
 @dataclass(frozen=True)

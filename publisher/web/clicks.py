@@ -9,7 +9,6 @@ link it cannot answer (changed, made up, of an edition no longer stored) goes on
 
 from __future__ import annotations
 
-import logging
 import time
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -26,19 +25,14 @@ from starlette.types import Scope, Send
 from publisher.clicks.links import Click, LinkSigner
 from publisher.clock import utc_now
 from publisher.config import Config
-from publisher.jobs.clicks import Noted, record_clicks
 from publisher.store.clicks import variant_targets
 from publisher.urls import CLICK_PATH, release_url
-from publisher.web.drains import Drain
-from publisher.web.offload import HAND_OVER, Offload
+from publisher.web.offload import Offload
 from publisher.web.pages import Page
-
-log = logging.getLogger(__name__)
+from publisher.web.recorder import ClickRecorder
 
 _KEPT = 5.0  # seconds a variant's links are answered from memory (a withdrawal shows within it)
 _MAX_KEPT = 2000  # variants kept at once
-_EVERY = 1.0  # seconds between writes of the noted clicks (a kill -9 loses at most these)
-_MAX_NOTED = 1_000_000  # clicks held while the store cannot take them; more are dropped, and said
 
 
 @dataclass(frozen=True)
@@ -56,42 +50,6 @@ def add_click_routes(app: FastAPI, config: Config, signer: LinkSigner) -> None:
         if signer.check(tail) is None:
             return page.message(page._("This link does not work"), page._("This link is not valid."), 400)
         return page.message(page._("Not found"), page._("There is no such edition."), 404)
-
-
-class ClickRecorder:
-    """Holds the noted clicks and writes them (jobs/clicks.py) every second from a thread of
-    its own; what the database cannot take yet waits for the next write. With an `offload`,
-    the clicks are handed to the writing process instead (web/offload.py), whose own recorder
-    writes them."""
-
-    def __init__(self, sessions: sessionmaker[Session], offload: Offload | None = None) -> None:
-        self.sessions = sessions
-        self.drain: Drain[Noted] = (Drain(offload.writer("clicks", self._record), HAND_OVER, "clicks")
-                                    if offload else Drain(self._record, _EVERY, "clicks"))
-        self.dropped = 0
-
-    def note(self, click: Noted) -> None:
-        if len(self.drain.items) >= _MAX_NOTED:
-            self.dropped += 1  # said at the next write
-            return
-        self.drain.add(click)
-
-    def note_all(self, clicks: list[Noted]) -> None:
-        for click in clicks:
-            self.note(click)
-
-    def _record(self, batch: list[Noted]) -> None:
-        if self.dropped:
-            log.warning("%d clicks were not counted: %d wait for the database", self.dropped, len(batch))
-            self.dropped = 0
-        try:
-            record_clicks(self.sessions, batch)
-        except Exception:  # the database is away: they wait for the next write
-            log.exception("%d clicks could not be written; trying again", len(batch))
-            self.drain.items.extendleft(reversed(batch))
-
-    def stop(self) -> None:
-        self.drain.stop()
 
 
 class ClickFront:

@@ -4,9 +4,9 @@ of its own (`publisher/web/scribe.py`) that writes it: `publisher serve` and `pu
 Written in the server's process, it took the server's own time: the store's inserts, the keyed
 hashes and the log lines ran under its one interpreter lock, between the answers (measured, 0.53x
 a bare redirect's rate, 0.71x with nothing written; benchmarks/clicks.py). The writing process
-runs on another core. The config crosses a pipe first, pickled; then each batch, as marshal data
-(plain tuples: a third of a pickle's cost), each with its length before it. The process
-stops when the pipe closes: after the last batch when the server stops, and when the server is
+runs on another core. The database's URL crosses a pipe first, pickled with the log's line format;
+then each batch, as marshal data (plain tuples: a third of a pickle's cost), each with its length
+before it. The process stops when the pipe closes: after the last batch when the server stops, and when the server is
 killed too, writing what it was handed first; so a kill -9 loses only what the server held (at
 most `HAND_OVER` seconds of it). Should the process be gone, the server writes for itself.
 """
@@ -25,7 +25,6 @@ from collections.abc import Callable
 from types import TracebackType
 from typing import IO, Any, BinaryIO, TypeVar, cast
 
-from publisher.config import Config
 from publisher.logs import Line
 
 log = logging.getLogger(__name__)
@@ -40,14 +39,14 @@ T = TypeVar("T")
 class Offload:
     """The writing process of one served app: started with it, closed after it."""
 
-    def __init__(self, config: Config, line: Line) -> None:
+    def __init__(self, database_url: str, line: Line) -> None:
         self._process = subprocess.Popen([sys.executable, "-m", "publisher.web.scribe"],
                                          stdin=subprocess.PIPE, start_new_session=True)
         assert self._process.stdin is not None
         self._pipe: IO[bytes] = self._process.stdin
         self._lock = threading.Lock()  # one batch at a time: each drain hands over from its own thread
         self._gone = False
-        self._write(pickle.dumps((config, line), pickle.HIGHEST_PROTOCOL))
+        self._write(pickle.dumps((database_url, line), pickle.HIGHEST_PROTOCOL))
 
     def writer(self, kind: str, here: Callable[[list[T]], None]) -> Callable[[list[T]], None]:
         """A drain's write: the batch handed to the writing process (`kind` names its writer
@@ -92,10 +91,11 @@ class Offload:
         self.close()
 
 
-def read_config(source: BinaryIO) -> tuple[Config, Line] | None:
-    """The first frame: the config and the log's line format."""
+def read_start(source: BinaryIO) -> tuple[str, Line] | None:
+    """The first frame: the database's URL (its password, from the environment, included: a
+    pipe, not the command line) and the log's line format."""
     data = _read(source)
-    return None if data is None else cast(tuple[Config, Line], pickle.loads(data))
+    return None if data is None else cast(tuple[str, Line], pickle.loads(data))
 
 
 def read_batch(source: BinaryIO) -> tuple[str, list[Any]] | None:

@@ -15,6 +15,7 @@ from starlette.types import ASGIApp
 
 from publisher.config import Config, Web
 from publisher.logs import line_in_use
+from publisher.store.db import database_url
 from publisher.web.offload import Offload
 
 
@@ -24,7 +25,7 @@ def served_app(config: Config, sessions: sessionmaker[Session]) -> Iterator[ASGI
     writing process ends after it (when the server has stopped: its last batches written)."""
     from publisher.web.app import create_app  # FastAPI and the routes: for the commands that serve only
 
-    with Offload(config, line_in_use()) as offload:
+    with Offload(database_url(config), line_in_use()) as offload:
         yield create_app(config, sessions, offload=offload, access_log=config.web.access_log)
 
 
