@@ -35,11 +35,14 @@ _KEPT = 5.0  # seconds a variant's links are answered from memory (a withdrawal 
 _MAX_KEPT = 2000  # variants kept at once
 
 
+_Headers = tuple[tuple[bytes, bytes], ...]
+
+
 @dataclass(frozen=True)
 class VariantLinks:
     edition: int
     key: str | None  # the edition's click key; None: its counting has ended
-    targets: dict[int, bytes]  # link number: where it leads now (its Location header)
+    targets: dict[int, _Headers]  # link number: the redirect's headers, to where it leads now
 
 
 def add_click_routes(app: FastAPI, config: Config, signer: LinkSigner) -> None:
@@ -76,10 +79,14 @@ class ClickFront:
         if kept is None or time.monotonic() - kept[0] > _KEPT:  # a coroutine only when it must read
             kept = await self._keep(click.variant)
         links = kept[1]
-        if links is None or links.edition != click.edition or click.link not in links.targets:
+        if links is None or links.edition != click.edition:
+            return 0
+        headers = links.targets.get(click.link)
+        if headers is None:
             return 0
         self._note(scope, click, links)
-        await _redirect(send, links.targets[click.link])
+        await send({"type": "http.response.start", "status": 302, "headers": headers})
+        await send({"type": "http.response.body", "body": b""})
         return 302
 
     def stop(self) -> None:
@@ -97,8 +104,8 @@ class ClickFront:
         if found is None:
             return None
         # A withdrawn release's link lands on its page here, which says it was withdrawn (410).
-        targets = {target.number: _location(release_url(self.config.site, target.slug)
-                                            if target.withdrawn and target.slug else target.target)
+        targets = {target.number: _redirect_headers(release_url(self.config.site, target.slug)
+                                                    if target.withdrawn and target.slug else target.target)
                    for target in found.targets}
         return VariantLinks(found.edition, found.key, targets)
 
@@ -114,17 +121,11 @@ class ClickFront:
                             scope["method"], agent.decode("latin-1")))
 
 
-def _location(target: str) -> bytes:
-    """The address as a header carries it: an IRI's other characters percent-encoded (RFC 3987 3.1)."""
-    return quote(target, safe=_URI_CHARACTERS).encode("ascii")
+def _redirect_headers(target: str) -> _Headers:
+    """A redirect's headers, made once per link: the address as a header carries it, an IRI's
+    other characters percent-encoded (RFC 3987 3.1)."""
+    return ((b"location", quote(target, safe=_URI_CHARACTERS).encode("ascii")), (b"content-length", b"0"),
+            (b"cache-control", b"no-store"), (b"referrer-policy", b"no-referrer"), (b"x-robots-tag", b"noindex"))
 
 
 _URI_CHARACTERS = ":/?#[]@!$&'()*+,;=%~-._"
-
-
-async def _redirect(send: Send, location: bytes) -> None:
-    await send({"type": "http.response.start", "status": 302, "headers": [
-        (b"location", location), (b"content-length", b"0"),
-        (b"cache-control", b"no-store"), (b"referrer-policy", b"no-referrer"),
-        (b"x-robots-tag", b"noindex")]})
-    await send({"type": "http.response.body", "body": b""})

@@ -33,7 +33,9 @@ class Front:
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         if scope["type"] == "http":
             if scope["method"] in _READS:
-                status = await self._answer(scope, send)
+                path: str = scope["path"]  # dispatched here: a coroutine of its own cost every answer one more
+                status = (await self.clicks.answer(scope, send) if path.startswith(ClickFront.PREFIX) else
+                          await self.feeds.answer(scope, send) if path.startswith(FeedFront.PREFIX) else 0)
                 if status:
                     if self.access is not None:
                         self.access.note(scope, status)
@@ -44,14 +46,6 @@ class Front:
             await self.app(scope, receive, on_shutdown(send, self._close))
             return
         await self.app(scope, receive, send)
-
-    async def _answer(self, scope: Scope, send: Send) -> int:
-        path: str = scope["path"]
-        if path.startswith(ClickFront.PREFIX):
-            return await self.clicks.answer(scope, send)
-        if path.startswith(FeedFront.PREFIX):
-            return await self.feeds.answer(scope, send)
-        return 0
 
     def _close(self) -> None:
         for close in self._closing:
