@@ -119,3 +119,28 @@ def test_the_command_line_imports_a_large_listing_through_a_helper(tmp_path, con
     result = CliRunner().invoke(cli, ["--config", str(config_path), "import", str(path)])
     assert result.exit_code == 0, result.output
     assert result.stdout.startswith(f"imported {size} new, 0 updated, 0 unchanged from {path}\n")
+
+
+def test_the_helpers_warnings_are_logged_as_the_importers_are(tmp_path, config_path) -> None:  # type: ignore[no-untyped-def]
+    """A warning made in the helper process (HTML with a script in it) reaches the operator as
+    every other log line does: time-stamped, leveled, named."""
+    import csv
+    import re
+    import subprocess
+    import sys
+
+    path = tmp_path / "releases.csv"
+    with path.open("w", encoding="utf-8", newline="") as out:
+        writer = csv.writer(out)
+        writer.writerow(["title", "published", "summary", "body_html"])
+        writer.writerow(["Green jobs in Beijing", "2026-11-20", "Jobs.", "<p>Jobs<script>alert(1)</script></p>"])
+        number = 0
+        while out.tell() < HELPER_FROM_BYTES:  # past the size a helper starts at
+            number += 1
+            writer.writerow([f"Decent work report {number}", "2026-11-19", f"Summary of release {number}.", ""])
+    done = subprocess.run([sys.executable, "-m", "publisher", "--config", str(config_path), "import", str(path)],
+                          capture_output=True, text=True, timeout=120, cwd=tmp_path)
+    assert done.returncode == 0, done.stderr
+    [warning] = [line for line in done.stderr.splitlines() if "held scripts" in line]
+    stamped = r"\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d\.\d{3}Z WARNING publisher\.ingest\.prepare: "
+    assert re.match(stamped + r".*: line 2: its HTML", warning), warning

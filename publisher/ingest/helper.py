@@ -5,6 +5,7 @@ the file."""
 
 from __future__ import annotations
 
+import logging
 import multiprocessing
 import signal
 import traceback
@@ -17,6 +18,7 @@ from publisher.errors import PublisherError
 from publisher.ingest.prepare import Chunk, prepared_chunks
 from publisher.ingest.read import LINE_PARSERS, detect_format, read_entries
 from publisher.ingest.tagging import Tagger
+from publisher.logs import json_line, line_in_use, setup_logging
 
 # Below this a helper costs more than it saves: starting one takes a quarter of a second, the
 # time to import some 5,000 releases.
@@ -38,7 +40,8 @@ def chunks_from_helper(location: str, fmt: str | None, zone: ZoneInfo, tagger: T
     its errors raised here. Stopping early (an error while storing) stops the helper."""
     context = multiprocessing.get_context("spawn")  # no fork: the caller may run threads
     receiving, sending = context.Pipe(duplex=False)
-    helper = context.Process(target=_prepare, args=(sending, location, fmt, zone, tagger),
+    logs = ("json" if line_in_use() is json_line else "text", logging.getLogger().level)  # as this process logs
+    helper = context.Process(target=_prepare, args=(sending, location, fmt, zone, tagger, logs),
                              name="publisher-import-helper", daemon=True)
     helper.start()
     sending.close()  # the helper's end: when it exits, recv() here sees the end of the pipe
@@ -71,10 +74,13 @@ def _received(receiving: Connection, helper: multiprocessing.process.BaseProcess
                             f"{helper.exitcode}); nothing was imported") from None
 
 
-def _prepare(sending: Connection, location: str, fmt: str | None, zone: ZoneInfo, tagger: Tagger) -> None:
+def _prepare(sending: Connection, location: str, fmt: str | None, zone: ZoneInfo, tagger: Tagger,
+             logs: tuple[str, int]) -> None:
     """In the helper: send ("chunk", Chunk, bytes read) as each is ready, then ("done", ...),
-    or ("error", the PublisherError, ...)."""
+    or ("error", the PublisherError, ...). Its warnings are logged as the importer's are."""
     signal.signal(signal.SIGINT, signal.SIG_IGN)  # Ctrl-C is the importer's to handle: it stops us
+    log_format, level = logs
+    setup_logging(level == logging.DEBUG, log_format)
     read = 0
 
     def count(size: int) -> None:
