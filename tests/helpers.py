@@ -233,6 +233,20 @@ def start_worker(path: Path, log: Path) -> subprocess.Popen[bytes]:
                             stdout=subprocess.DEVNULL, stderr=open(log, "wb"))
 
 
+def start_workers(path: Path, folder: Path, count: int) -> list[subprocess.Popen[bytes]]:
+    """`count` workers (logs: folder/worker{n}.log), each running (its start logged) when this
+    returns: a loaded machine takes seconds to start one, and a test about running workers must
+    not race their start."""
+    workers = [start_worker(path, folder / f"worker{n}.log") for n in range(count)]
+    try:
+        wait_until(lambda: all(" started" in (folder / f"worker{n}.log").read_text("utf-8", "replace")
+                               for n in range(count)), 60)
+    except BaseException:
+        stop_all(workers)
+        raise
+    return workers
+
+
 def wait_until(condition: Callable[[], object], seconds: float = 30.0) -> None:
     deadline = time.monotonic() + seconds
     while not condition():

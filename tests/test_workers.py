@@ -22,6 +22,7 @@ from helpers import (
     setup_store,
     start_run,
     start_worker,
+    start_workers,
     stop_all,
     wait_until,
 )
@@ -123,7 +124,7 @@ def test_the_database_restarts_mid_edition_and_the_workers_finish_it(
     queue_digest(sessions, config, "china-weekly", now=datetime.now(UTC))
     engine_of(sessions).dispose()  # the test's own connections would not survive the restart
     mail_server.delay = 0.05
-    workers = [start_worker(path, tmp_path / f"worker{n}.log") for n in range(3)]
+    workers = start_workers(path, tmp_path, 3)  # running, not starting, when the database goes
     try:
         wait_until(lambda: len(mail_server.received) >= 30)
         pg_cluster.stop("fast")  # every connection is cut; transactions in progress roll back
@@ -146,9 +147,9 @@ def test_the_rate_limit_holds_across_three_workers_and_status_shows_them(
     path = mail_config(tmp_path, postgres_url, mail_server, connections="2", rate_limit="20.0")
     set_keys(path, "scheduler", send_in_process="false")
     config, sessions = setup_store(path, READERS)
-    queue_digest(sessions, config, "china-weekly", now=datetime.now(UTC))
-    workers = [start_worker(path, tmp_path / f"worker{n}.log") for n in range(3)]
+    workers = start_workers(path, tmp_path, 3)  # all three running when the edition is queued
     try:
+        queue_digest(sessions, config, "china-weekly", now=datetime.now(UTC))
         wait_until(lambda: len(mail_server.received) >= 20)
         status = CliRunner().invoke(cli, ["--config", str(path), "status"]).stdout
         wait_until(lambda: editions(sessions) == [(1, "complete")], 60)
