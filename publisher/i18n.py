@@ -18,6 +18,7 @@ from gettext import GNUTranslations, NullTranslations
 from importlib import resources
 from typing import TYPE_CHECKING
 
+from publisher.config import country_in
 from publisher.dates import event_days, format_day_month_year, short_date_range
 from publisher.languages import LANGUAGES, supported
 
@@ -117,11 +118,10 @@ class Texts:
 ENGLISH = Texts(LANGUAGES[0])
 
 
-def country_names(countries: Iterable[Country], codes: Iterable[str], texts: Texts) -> str:
+def country_names(countries: tuple[Country, ...], codes: Iterable[str], texts: Texts) -> str:
     """`China and Mongolia`, `中国和蒙古`: the configured names (`countries`, the config's), or
     CLDR's in other languages."""
-    configured = {country.code: country.name for country in countries}
-    return texts.join(texts.country(code, configured.get(code, code)) for code in codes)
+    return texts.join(texts.country(code, country_in(countries, code).name) for code in codes)
 
 
 def texts(language: str) -> Texts:

@@ -75,7 +75,7 @@ class FeedFront:
     async def answer(self, scope: Scope, send: Send) -> int:
         """The status of the answer given (a GET or HEAD under PREFIX); 0 when it has no file
         by that name: the app answers."""
-        relative = scope["path"][7:]  # "/feeds/" itself: the app's page
+        relative = scope["path"][len(self.PREFIX):]  # "/feeds/" itself: the app's page
         if not relative or len(relative) > _MAX_PATH:
             return 0
         if self.stored.due():
