@@ -88,15 +88,15 @@ def sample_message(
     if found is None:
         return None
     edition, variant, targets = found
-    links = RecipientLinks(EditionConfig.of(config), edition, Signer(signing_key(config.secrets)))
+    sections = EditionConfig.of(config)
+    links = RecipientLinks(sections, edition, Signer(signing_key(config.secrets)))
     # Links that open a page saying it was a test copy, and an ID no mailbox has seen.
     recipient = replace(links.recipient(TEST_COPY_ID, address, TEST_COPY_NONCE, variant.language),
                         message_id=f"<{digest.name}.{edition.number}.test.{secrets.token_hex(8)}"
                                    f"@{site_host(config.site)}>")
     prefix = SAMPLE_PREFIX if latest else TEST_PREFIX
     direct = direct_links(targets)  # a copy's clicks are nobody's: its links lead straight on
-    factory = message_factory(EditionConfig.of(config), digest, variant, load_dkim(config.mail), subject_prefix=prefix,
-                              links=direct)
+    factory = message_factory(sections, digest, variant, load_dkim(config.mail), subject_prefix=prefix, links=direct)
     return Sample(edition, variant, chosen, recipient, factory.build(recipient, now, eight_bit=eight_bit), latest,
                   direct())
 
