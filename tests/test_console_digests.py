@@ -23,7 +23,7 @@ from publisher.clock import utc_now
 from publisher.jobs.imports import ImportRequest, import_files
 from publisher.operators.accounts import add_operator
 from publisher.operators.tokens import make_token
-from publisher.store.models import AuditEntry, Edition
+from publisher.store.models import AuditEntry, Edition, ScheduleRun
 from publisher.store.statuses import SubscriberStatus
 from publisher.subscribers.people import SubscriberRow, find_subscriber, save_subscribers, set_digests
 
@@ -165,6 +165,7 @@ def test_a_digest_made_in_the_console_is_sent_by_the_running_scheduler_and_its_n
         browser.find_element(By.CSS_SELECTOR, "main form button[type=submit]").click()
         WebDriverWait(browser, 15).until(lambda driver: "done=saved" in driver.current_url)
         wait_until(lambda: "digest:mongolia-now: now At 09:00" in (tmp_path / "run.log").read_text())
+        wait_until(lambda: _run_finished(sessions, "digest:mongolia-now"))  # (one begun before the change)
         news = tmp_path / "news.json"
         news.write_text(json.dumps([{"title": "Herders' news", "published": datetime.now(UTC).isoformat(),
                                      "countries": ["MN"]}]))
@@ -177,6 +178,12 @@ def test_a_digest_made_in_the_console_is_sent_by_the_running_scheduler_and_its_n
         assert stop(running) == 0
     assert problems == {name: [] for name in problems}
     assert editions(sessions)  # (the edition is the store's, as the report shows it)
+
+
+def _run_finished(sessions, schedule_id: str) -> bool:  # type: ignore[no-untyped-def]
+    with sessions() as session:
+        run = session.get(ScheduleRun, schedule_id)
+    return run is not None and run.finished is not None
 
 
 def test_schedules_in_the_console_speak_the_operators_language(signed_in) -> None:  # type: ignore[no-untyped-def]

@@ -14,6 +14,7 @@ import pytest
 from click.testing import CliRunner
 from helpers import (
     READERS,
+    add_releases,
     editions,
     mail_config,
     prepare_scheduled,
@@ -26,6 +27,7 @@ from helpers import (
 from sqlalchemy import func, select
 
 from publisher.cli import cli
+from publisher.jobs.digest_settings import change_digest
 from publisher.run.scheduler import ScheduleRunner, build_scheduler
 from publisher.run.schedules import Schedule, schedules
 from publisher.store.models import Delivery, Edition, ScheduleRun
@@ -105,6 +107,27 @@ def test_a_fire_time_missed_by_more_than_the_grace_waits_for_the_next(tmp_path, 
     runner.when_due(china)  # the next fire time: nothing was lost meanwhile
     assert len(mail_server.received) == 1
     assert mail_server.received[0].message["Subject"].startswith("ILO China: 19 new releases")
+
+
+def test_a_fire_time_runs_once_and_a_schedule_changed_since_does_not_run(tmp_path, db_url, mail_server) -> None:  # type: ignore[no-untyped-def]
+    path = mail_config(tmp_path, db_url, mail_server)
+    clock = [datetime(2026, 11, 2, 12, 0, tzinfo=UTC)]
+    runner, sessions = _runner(path, clock)
+    runner.catch_up()
+    china = next(s for s in schedules(runner.config) if s.id == "digest:china-weekly")
+    clock[0] = datetime(2026, 11, 9, 1, 0, 1, tzinfo=UTC)
+    runner.when_due(china)
+    add_releases(sessions, runner.config, tmp_path, {"title": "Late news", "countries": ["CN"],
+                                                     "published": clock[0].isoformat()})
+    clock[0] += timedelta(seconds=2)
+    runner.when_due(china)  # (a second call for the same fire time: APScheduler's, or a stale job's)
+    assert len(mail_server.received) == 1
+    change_digest(sessions, runner.config, "press@example.org", "china-weekly", {"cron": "0 9 * * FRI"}, clock[0])
+    clock[0] = datetime(2026, 11, 16, 1, 0, 1, tzinfo=UTC)
+    runner.when_due(china)  # the old job, before the scheduler replaced it: the change holds
+    assert len(mail_server.received) == 1
+    with sessions() as session:  # type: ignore[attr-defined]
+        assert session.scalars(select(Edition.period)).all() == ["2026-11-09T01:00:00+00:00"]
 
 
 def test_schedule_command_shows_next_fire_times_and_last_editions(tmp_path, db_url) -> None:  # type: ignore[no-untyped-def]

@@ -4,7 +4,8 @@ Jobs are built on every start, under stable ids, in memory (nothing pickled, not
 duplicate): the feeds' and bounces' from the config, the digests' and sources' from those in
 effect (store/effect.py), which the scheduler looks at again every `scheduler.changes_poll`, so
 that a digest or source an operator adds, changes or retires is scheduled so within seconds,
-without a restart. The database records when each schedule last ran; exactly-once sending rests on the
+without a restart (and a job whose schedule changed since does not run: each fire checks the
+schedule is still in effect). The database records when each schedule last ran; exactly-once sending rests on the
 database too (the unique edition per digest and fire time), so a second process can never send
 an edition twice, and only the process holding the scheduler lock schedules at all.
 """
@@ -66,8 +67,21 @@ class ScheduleRunner:
     def when_due(self, schedule: Schedule) -> None:
         """The APScheduler job: run for the fire time that just passed."""
         fire = schedule.latest_fire_time(self.clock())
-        if fire is not None and not self.stop.is_set():
+        if fire is not None and not self.stop.is_set() and self._due(schedule, fire):
             self.run(schedule, fire)
+
+    def _due(self, schedule: Schedule, fire: datetime) -> bool:
+        """Whether the schedule is still the one in effect, and the fire time not yet run: a
+        change made in the console holds from the moment it is saved (the scheduler replaces the
+        job only every changes_poll), and no fire time runs twice."""
+        with self.sessions() as session:
+            current = schedules(in_effect(session, self.config))
+            last = last_fire(session, schedule.id)
+        if schedule not in current:
+            log.info("job %s: changed since it was scheduled; not run for %s", schedule.id,
+                     fire.isoformat(timespec="minutes"))
+            return False
+        return last is None or fire > last
 
     def run(self, schedule: Schedule, fire: datetime) -> str:
         started = self.clock()
