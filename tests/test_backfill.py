@@ -12,7 +12,7 @@ from pathlib import Path
 
 import pytest
 from click.testing import CliRunner
-from helpers import NOW, QuietHandler, seeded, serve_http
+from helpers import NOW, QuietHandler, seeded, serve_http, sqlite_store
 from mailserver import free_port
 from sqlalchemy import select
 from test_feed_sources import second_store
@@ -33,7 +33,7 @@ def archived(tmp_path: Path) -> Iterator[tuple[str, dict[str, tuple[object, ...]
     """Our feeds with yearly archives and 5 releases in the current feed, served as files; the
     releases of the store they were built from."""
     port = free_port()
-    _config, sessions = seeded(tmp_path, f"sqlite:///{tmp_path / 'x.db'}", archive="true", max_items="5",
+    _config, sessions = seeded(tmp_path, sqlite_store(tmp_path), archive="true", max_items="5",
                                base_url=f'"http://127.0.0.1:{port}/feeds"', dir=f'"{tmp_path / "feeds"}"')
     releases = stored(sessions)
     for base in serve_http(functools.partial(Quiet, directory=str(tmp_path)), port):

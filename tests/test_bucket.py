@@ -11,7 +11,7 @@ from typing import Any
 import httpx
 import pytest
 from click.testing import CliRunner
-from helpers import SEED, write_config
+from helpers import SEED, sqlite_store, write_config
 from mailserver import free_port
 
 from publisher.cli import cli
@@ -45,7 +45,7 @@ def s3(monkeypatch: pytest.MonkeyPatch) -> Iterator[tuple[str, Any]]:
 
 
 def configured(tmp_path: Path, endpoint: str, *, archive: bool = False) -> Path:
-    path = write_config(tmp_path, f"sqlite:///{tmp_path / 'x.db'}")
+    path = write_config(tmp_path, sqlite_store(tmp_path))
     text = path.read_text("utf-8").replace("archive = false", f"archive = {str(archive).lower()}")
     path.write_text(text + f'\n[feeds.publish]\nendpoint = "{endpoint}"\nbucket = "{BUCKET}"\nprefix = "site/feeds/"\n')
     return path
@@ -125,7 +125,7 @@ def test_without_credentials_the_build_says_which_variables_to_set(s3, tmp_path,
 
 
 def test_an_endpoint_without_a_bucket_is_refused_naming_the_key(tmp_path) -> None:  # type: ignore[no-untyped-def]
-    path = write_config(tmp_path, f"sqlite:///{tmp_path / 'x.db'}")
+    path = write_config(tmp_path, sqlite_store(tmp_path))
     path.write_text(path.read_text("utf-8") + '\n[feeds.publish]\nendpoint = "https://s3.example.org"\n')
     result = CliRunner().invoke(cli, ["--config", str(path), "config", "check"])
     assert result.exit_code != 0 and "feeds.publish" in result.output + (result.stderr or "")

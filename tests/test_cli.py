@@ -19,7 +19,7 @@ from typing import get_args, get_origin
 import click
 import httpx
 import pytest
-from helpers import ROOT
+from helpers import ROOT, sqlite_store
 from pydantic import BaseModel
 
 from publisher.cli import cli
@@ -193,7 +193,7 @@ def test_releases_list_filters_by_country(tmp_path: Path) -> None:
     from click.testing import CliRunner
     from helpers import SEED, write_config
 
-    path = write_config(tmp_path, f"sqlite:///{tmp_path / 'x.db'}")
+    path = write_config(tmp_path, sqlite_store(tmp_path))
     runner = CliRunner()
     assert runner.invoke(cli, ["--config", str(path), "import", str(SEED)]).exit_code == 0
     result = runner.invoke(cli, ["--config", str(path), "releases", "list", "--country", "mn"])

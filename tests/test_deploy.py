@@ -16,7 +16,7 @@ from pathlib import Path
 
 import httpx
 import pytest
-from helpers import ROOT, need, seeded
+from helpers import ROOT, need, seeded, sqlite_store
 from mailserver import free_port
 
 from publisher.web.app import create_app
@@ -52,7 +52,7 @@ def site_config(app_port: int, nginx_port: int, root: Path) -> str:
 def proxied(tmp_path: Path, live_server) -> Iterator[tuple[str, str, object]]:  # type: ignore[no-untyped-def]
     if not shutil.which("nginx"):
         need("nginx-light is not installed")
-    config, sessions = seeded(tmp_path, f"sqlite:///{tmp_path / 'x.db'}")
+    config, sessions = seeded(tmp_path, sqlite_store(tmp_path))
     assert Path(config.feeds.dir) == tmp_path / "feeds"
     holder, app_base = live_server
     holder.app = create_app(config, sessions)

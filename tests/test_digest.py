@@ -11,7 +11,7 @@ from pathlib import Path
 import lxml.html
 import pytest
 from click.testing import CliRunner
-from helpers import NOW, SEED, mail_config, set_keys, setup_store, target_of
+from helpers import NOW, SEED, mail_config, set_keys, setup_store, sqlite_store, target_of
 from mailserver import MailServer
 from sqlalchemy import select
 
@@ -348,7 +348,7 @@ def test_a_digest_with_pictures_shows_each_releases_picture_linked_and_sized_for
     from helpers import add_releases, set_keys
     from lxml import html as lxml_html
 
-    path = mail_config(tmp_path, f"sqlite:///{tmp_path / 'x.db'}", mail_server)
+    path = mail_config(tmp_path, sqlite_store(tmp_path), mail_server)
     set_keys(path, "digests", pictures="true")  # china-weekly's; mongolia-monthly keeps the default
     config, sessions = setup_store(path)
     add_releases(sessions, config, tmp_path,

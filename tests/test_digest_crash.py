@@ -9,7 +9,7 @@ import sys
 from pathlib import Path
 
 import pytest
-from helpers import mail_config, setup_store
+from helpers import mail_config, setup_store, sqlite_store
 from mailserver import MailServer
 from sqlalchemy import func, select
 
@@ -115,7 +115,7 @@ def test_on_sqlite_a_process_opening_an_edition_holds_the_write_lock_before_it_p
 
     from publisher.digest.editions import _take_turns
 
-    path = mail_config(tmp_path, f"sqlite:///{tmp_path / 'store.db'}", None)
+    path = mail_config(tmp_path, sqlite_store(tmp_path, "store.db"), None)
     _, sessions = setup_store(path, PEOPLE)
     other = sqlite3.connect(tmp_path / "store.db", timeout=0.1)
     with sessions.begin() as session:

@@ -5,7 +5,7 @@ from __future__ import annotations
 from pathlib import Path
 
 import pytest
-from helpers import NOW, mail_config, setup_store
+from helpers import NOW, mail_config, setup_store, sqlite_store
 
 from publisher.jobs.samples import preview_digest
 
@@ -14,7 +14,7 @@ SHOTS = Path(__file__).resolve().parent.parent / "build" / "screenshots"
 
 @pytest.mark.parametrize("width", [600, 375])
 def test_digest_fits_the_screen_without_sideways_scrolling(tmp_path, browser, width: int) -> None:  # type: ignore[no-untyped-def]
-    path = mail_config(tmp_path, f"sqlite:///{tmp_path / 'x.db'}", None)
+    path = mail_config(tmp_path, sqlite_store(tmp_path), None)
     config, sessions = setup_store(path)
     preview = preview_digest(sessions, config, "china-weekly", tmp_path / "out", NOW)
     assert preview is not None

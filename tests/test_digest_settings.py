@@ -18,6 +18,7 @@ from helpers import (
     printed,
     set_keys,
     setup_store,
+    sqlite_store,
     start_run,
     stop_all,
     wait_until,
@@ -191,7 +192,7 @@ def _follow(scheduler: BlockingScheduler, runner: ScheduleRunner, config: Config
 
 
 def test_an_unknown_country_in_a_file_digest_is_still_a_config_error(tmp_path: Path) -> None:
-    path = write_config(tmp_path, f"sqlite:///{tmp_path / 'x.db'}")
+    path = write_config(tmp_path, sqlite_store(tmp_path))
     set_keys(path, "digests", countries='["ZZ"]')
     with pytest.raises(ConfigError, match=r"digests\[0\]\.countries\[0\]: unknown country 'ZZ'"):
         load_config(path, environ={})

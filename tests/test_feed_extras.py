@@ -14,7 +14,7 @@ from typing import ClassVar
 import feedparser
 import httpx
 import pytest
-from helpers import jing, seeded
+from helpers import jing, seeded, sqlite_store
 from lxml import etree
 
 from publisher.feeds.model import COUNTRY_SCHEME
@@ -46,7 +46,7 @@ def _page_back(folder: Path, code: str) -> tuple[set[str], list[str]]:
 
 
 def test_archives_let_a_reader_page_through_every_release(tmp_path: Path) -> None:
-    config, sessions = seeded(tmp_path, f"sqlite:///{tmp_path / 'x.db'}", archive="true",
+    config, sessions = seeded(tmp_path, sqlite_store(tmp_path), archive="true",
                               max_items="2")
     folder = Path(config.feeds.dir)
     everything, visited = _page_back(folder, "all")
@@ -91,7 +91,7 @@ def hub() -> Iterator[str]:
 
 
 def test_websub_hub_link_and_pings_for_changed_feeds(tmp_path: Path, hub: str) -> None:
-    config, sessions = seeded(tmp_path, f"sqlite:///{tmp_path / 'x.db'}", hub=f'"{hub}"')
+    config, sessions = seeded(tmp_path, sqlite_store(tmp_path), hub=f'"{hub}"')
     folder = Path(config.feeds.dir)
     for name in ("atom.xml", "rss.xml"):
         parsed = feedparser.parse((folder / "cn" / name).read_bytes())
@@ -105,14 +105,14 @@ def test_websub_hub_link_and_pings_for_changed_feeds(tmp_path: Path, hub: str) -
 
 
 def test_a_hub_that_is_down_never_fails_the_build(tmp_path: Path, caplog) -> None:  # type: ignore[no-untyped-def]
-    config, _sessions = seeded(tmp_path, f"sqlite:///{tmp_path / 'x.db'}",
+    config, _sessions = seeded(tmp_path, sqlite_store(tmp_path),
                               hub='"http://127.0.0.1:9/hub"')
     assert (Path(config.feeds.dir) / "cn" / "atom.xml").is_file()
     assert "WebSub hub http://127.0.0.1:9/hub: ping" in caplog.text
 
 
 def test_a_releases_category_reaches_every_format_and_its_page(tmp_path: Path, live_server) -> None:  # type: ignore[no-untyped-def]
-    config, sessions = seeded(tmp_path, f"sqlite:///{tmp_path / 'x.db'}")
+    config, sessions = seeded(tmp_path, sqlite_store(tmp_path))
     home = tmp_path / "home.txt"
     home.write_text("What's new\n\n  1. World Employment & Social Outlook\n\n"
                     "    ILO warns of insecurity in China's labour market\n\n    16 June 2023\n",

@@ -8,7 +8,7 @@ import json
 from pathlib import Path
 
 import pytest
-from helpers import NOW, SQLITE_ONLY, add_releases, seeded
+from helpers import NOW, SQLITE_ONLY, add_releases, seeded, sqlite_store
 from sqlalchemy import select
 from sqlalchemy.orm import Session, sessionmaker
 
@@ -37,7 +37,7 @@ def second_store(tmp_path: Path, name: str) -> tuple[Config, sessionmaker[Sessio
 
     folder = tmp_path / name
     folder.mkdir()
-    path = write_config(folder, f"sqlite:///{folder / 'store.db'}")
+    path = write_config(folder, sqlite_store(folder, "store.db"))
     text = path.read_text("utf-8").replace('dir = "feeds"', f'dir = "{folder / "feeds"}"', 1)
     path.write_text(text, "utf-8")
     config = load_config(path, environ={})
@@ -254,7 +254,7 @@ def test_a_word_for_an_unknown_country_is_refused_naming_it(tmp_path) -> None:  
     from publisher.config import load_config
     from publisher.errors import ConfigError
 
-    path = write_config(tmp_path, f"sqlite:///{tmp_path / 'x.db'}")
+    path = write_config(tmp_path, sqlite_store(tmp_path))
     path.write_text(path.read_text("utf-8") + '\n[[sources]]\nname = "desk"\nlocation = "https://desk.example.org/feed"\n'
                     'categories = { "Inner Asia desk" = "XX" }\n', "utf-8")
     with pytest.raises(ConfigError, match=r"sources\[\d\]\.categories\.Inner Asia desk: unknown country 'XX'"):

@@ -12,7 +12,7 @@ from urllib.parse import urlsplit
 import feedparser
 import pytest
 from click.testing import CliRunner
-from helpers import NOW, ROOT, SEED, jing, seeded
+from helpers import NOW, ROOT, SEED, jing, seeded, sqlite_store
 from sqlalchemy.orm import Session, sessionmaker
 
 from publisher.cli import cli
@@ -106,7 +106,7 @@ def test_json_feed_has_every_required_field(built) -> None:  # type: ignore[no-u
 
 
 def test_max_items_caps_every_feed(tmp_path: Path) -> None:
-    config, _ = seeded(tmp_path, f"sqlite:///{tmp_path / 'x.db'}", max_items="3")
+    config, _ = seeded(tmp_path, sqlite_store(tmp_path), max_items="3")
     parsed = feedparser.parse((Path(config.feeds.dir) / "cn" / "atom.xml").read_bytes())
     assert [e.title[:20] for e in parsed.entries] == [
         "ILO supports inclusi", "Chinese celebrity ac", "Seminar on digital t"]
@@ -129,7 +129,7 @@ def test_index_page_and_opml_list_every_feed(built) -> None:  # type: ignore[no-
 
 
 def test_golden_files_for_the_seed(tmp_path: Path, request: pytest.FixtureRequest) -> None:
-    config, _ = seeded(tmp_path, f"sqlite:///{tmp_path / 'x.db'}")
+    config, _ = seeded(tmp_path, sqlite_store(tmp_path))
     folder = Path(config.feeds.dir)
     produced = {str(p.relative_to(folder)): p.read_bytes() for p in feed_files(folder)}
     if request.config.getoption("--update-golden"):
@@ -217,7 +217,7 @@ def test_a_crash_while_writing_leaves_the_old_file(built, tmp_path: Path, monkey
 
 
 def test_image_enclosures_in_each_format(tmp_path: Path) -> None:
-    config, sessions = seeded(tmp_path, f"sqlite:///{tmp_path / 'x.db'}")
+    config, sessions = seeded(tmp_path, sqlite_store(tmp_path))
     path = tmp_path / "img.json"
     path.write_text(json.dumps([{
         "title": "Photo story from Ulaanbaatar", "published": "2024-02-01",
@@ -256,7 +256,7 @@ def test_a_full_disk_is_one_line_and_leaves_no_half_files(tmp_path: Path, small_
     """A disk full during a feed write gave a traceback."""
     from helpers import set_keys, write_config
 
-    path = write_config(tmp_path, f"sqlite:///{tmp_path / 'x.db'}")
+    path = write_config(tmp_path, sqlite_store(tmp_path))
     set_keys(path, "feeds", dir=f'"{small_disk}"')
     result = CliRunner().invoke(cli, ["--config", str(path), "import", str(SEED)])
     assert result.exit_code == 1 and result.exception is not None and isinstance(result.exception, SystemExit)

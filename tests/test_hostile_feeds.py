@@ -9,7 +9,7 @@ import time
 from collections.abc import Iterator
 
 import pytest
-from helpers import NOW, QuietHandler, seeded, serve_http
+from helpers import NOW, QuietHandler, seeded, serve_http, sqlite_store
 from sqlalchemy import func, select
 from sqlalchemy.orm import Session, sessionmaker
 
@@ -92,7 +92,7 @@ def stored(sessions: sessionmaker[Session]) -> int:
 ])
 def test_a_hostile_source_is_refused_naming_it_and_the_store_is_as_it_was(hostile, tmp_path, path: str,
                                                                           message: str) -> None:
-    config, sessions = seeded(tmp_path, f"sqlite:///{tmp_path / 'x.db'}")
+    config, sessions = seeded(tmp_path, sqlite_store(tmp_path))
     before = stored(sessions)
     started = time.monotonic()
     with pytest.raises(InputError) as refused:
@@ -102,7 +102,7 @@ def test_a_hostile_source_is_refused_naming_it_and_the_store_is_as_it_was(hostil
 
 
 def test_a_source_that_drips_is_cut_off_at_its_timeout(hostile, tmp_path) -> None:  # type: ignore[no-untyped-def]
-    config, sessions = seeded(tmp_path, f"sqlite:///{tmp_path / 'x.db'}")
+    config, sessions = seeded(tmp_path, sqlite_store(tmp_path))
     source = Source(name="drip", location=hostile + "/drip", format="feed", timeout="1s")  # type: ignore[arg-type]
     before, started = stored(sessions), time.monotonic()
     with pytest.raises(InputError, match="the response took longer than 1 s"):
@@ -111,7 +111,7 @@ def test_a_source_that_drips_is_cut_off_at_its_timeout(hostile, tmp_path) -> Non
 
 
 def test_a_feed_holding_scripts_is_imported_cleaned(hostile, tmp_path) -> None:  # type: ignore[no-untyped-def]
-    config, sessions = seeded(tmp_path, f"sqlite:///{tmp_path / 'x.db'}")
+    config, sessions = seeded(tmp_path, sqlite_store(tmp_path))
     import_files(sessions, config, [ImportRequest(hostile + "/hop/27")], NOW)  # 3 redirects: followed
     with sessions() as session:
         release = session.scalars(select(Release).where(Release.title.like("Jobs%"))).one()

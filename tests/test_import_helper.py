@@ -10,7 +10,7 @@ from pathlib import Path
 
 import pytest
 from click.testing import CliRunner
-from helpers import SQLITE_ONLY, write_config
+from helpers import SQLITE_ONLY, sqlite_store, write_config
 from sqlalchemy import select
 from sqlalchemy.orm import Session, sessionmaker
 from test_import import NOW
@@ -61,7 +61,7 @@ def stored(sessions: sessionmaker[Session]) -> list[tuple[object, ...]]:
 def second_store(tmp_path: Path) -> sessionmaker[Session]:
     folder = tmp_path / "other"
     folder.mkdir()
-    return open_store(load_config(write_config(folder, f"sqlite:///{folder / 'other.db'}"), environ={}))
+    return open_store(load_config(write_config(folder, sqlite_store(folder, "other.db")), environ={}))
 
 
 def test_a_helper_stores_what_the_importer_would(tmp_path, sessions, config) -> None:  # type: ignore[no-untyped-def]

@@ -13,7 +13,7 @@ from dataclasses import dataclass, field
 import feedparser
 import pytest
 from fastapi.testclient import TestClient
-from helpers import QuietHandler, seeded, serve_http
+from helpers import QuietHandler, seeded, serve_http, sqlite_store
 from sqlalchemy import select
 
 from publisher.clock import utc_now
@@ -135,7 +135,7 @@ def test_each_new_releases_page_gives_its_text_and_picture_politely(office, tmp_
 
 
 def test_a_page_that_has_not_changed_answers_304_and_changes_nothing(office, tmp_path) -> None:  # type: ignore[no-untyped-def]
-    config, sessions = seeded(tmp_path, f"sqlite:///{tmp_path / 'x.db'}")
+    config, sessions = seeded(tmp_path, sqlite_store(tmp_path))
     source = Source(name="office", location=f"{office.base}/feed.xml", fetch_pages=True,  # type: ignore[arg-type]
                     page_delay="0.01s")
     import_source(sessions, config, source, utc_now())

@@ -20,6 +20,7 @@ from helpers import (
     prepare_scheduled,
     set_keys,
     setup_store,
+    sqlite_store,
     start_run,
     stop,
     wait_until,
@@ -205,7 +206,7 @@ def test_run_serves_the_web_app_when_enabled(tmp_path) -> None:  # type: ignore[
     import httpx
     from mailserver import free_port
 
-    path = mail_config(tmp_path, f"sqlite:///{tmp_path / 'x.db'}", None)
+    path = mail_config(tmp_path, sqlite_store(tmp_path), None)
     port = free_port()
     set_keys(path, "web", enabled="true", port=str(port))
     process = start_run(path, tmp_path / "run.log")
@@ -231,7 +232,7 @@ def test_run_with_its_port_taken_stops_with_one_line(tmp_path) -> None:  # type:
     import subprocess
     import sys
 
-    path = mail_config(tmp_path, f"sqlite:///{tmp_path / 'x.db'}", None)
+    path = mail_config(tmp_path, sqlite_store(tmp_path), None)
     with socket.create_server(("127.0.0.1", 0)) as taken:
         port = taken.getsockname()[1]
         set_keys(path, "web", enabled="true", port=str(port))

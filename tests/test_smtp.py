@@ -11,7 +11,7 @@ from pathlib import Path
 import pytest
 from aiosmtpd.smtp import AuthResult, LoginPassword
 from click.testing import CliRunner
-from helpers import mail_config, set_keys, setup_store
+from helpers import mail_config, set_keys, setup_store, sqlite_store
 from mailserver import MailServer, start
 from scripted_smtp import ScriptedServer
 from sqlalchemy import select
@@ -60,7 +60,7 @@ def send(path: Path, env: dict[str, str] | None = None) -> tuple[int, str, str]:
 
 def test_starttls_and_login_with_the_password_from_the_environment(
         tmp_path, tls_server, certificate) -> None:  # type: ignore[no-untyped-def]
-    path = mail_config(tmp_path, f"sqlite:///{tmp_path / 'x.db'}", tls_server)
+    path = mail_config(tmp_path, sqlite_store(tmp_path), tls_server)
     set_keys(path, "smtp", security='"starttls"', username='"news"',
              ca_file=f'"{certificate[0]}"')
     _, sessions = setup_store(path, PEOPLE)
@@ -79,7 +79,7 @@ def test_implicit_tls(tmp_path, certificate) -> None:  # type: ignore[no-untyped
     server = MailServer()
     controller = start(server, ssl_context=_context(certificate))
     try:
-        path = mail_config(tmp_path, f"sqlite:///{tmp_path / 'x.db'}", server)
+        path = mail_config(tmp_path, sqlite_store(tmp_path), server)
         set_keys(path, "smtp", security='"tls"', ca_file=f'"{certificate[0]}"')
         setup_store(path, PEOPLE)
         assert send(path)[1] == "china-weekly edition 1: 19 releases, 6 sent, 0 failed\n"
@@ -89,7 +89,7 @@ def test_implicit_tls(tmp_path, certificate) -> None:  # type: ignore[no-untyped
 
 
 def test_an_untrusted_certificate_stops_the_run(tmp_path, tls_server) -> None:  # type: ignore[no-untyped-def]
-    path = mail_config(tmp_path, f"sqlite:///{tmp_path / 'x.db'}", tls_server)
+    path = mail_config(tmp_path, sqlite_store(tmp_path), tls_server)
     set_keys(path, "smtp", security='"starttls"')
     setup_store(path, {"r@example.org": ("CN", "confirmed")})
     code, _, err = send(path)
@@ -98,7 +98,7 @@ def test_an_untrusted_certificate_stops_the_run(tmp_path, tls_server) -> None:  
 
 
 def test_a_dropped_connection_is_reopened_and_sending_resumes(tmp_path, mail_server) -> None:  # type: ignore[no-untyped-def]
-    path = mail_config(tmp_path, f"sqlite:///{tmp_path / 'x.db'}", mail_server, connections="1")
+    path = mail_config(tmp_path, sqlite_store(tmp_path), mail_server, connections="1")
     setup_store(path, PEOPLE)
     mail_server.drop = lambda _address, _attempt: len(mail_server.received) == 2 and \
         sum(mail_server.attempts.values()) == 3
@@ -108,7 +108,7 @@ def test_a_dropped_connection_is_reopened_and_sending_resumes(tmp_path, mail_ser
 
 
 def test_the_rate_limit_spaces_messages_out(tmp_path, mail_server) -> None:  # type: ignore[no-untyped-def]
-    path = mail_config(tmp_path, f"sqlite:///{tmp_path / 'x.db'}", mail_server, rate_limit="10.0")
+    path = mail_config(tmp_path, sqlite_store(tmp_path), mail_server, rate_limit="10.0")
     setup_store(path, PEOPLE)
     started = time.monotonic()
     assert send(path)[1].endswith("6 sent, 0 failed\n")
@@ -128,7 +128,7 @@ def _statuses(path: Path) -> dict[str, int]:
 def test_a_slow_reply_to_the_message_is_waited_for_not_sent_again(tmp_path, mail_server) -> None:  # type: ignore[no-untyped-def]
     """smtp.timeout covers each command; the reply to the message itself may take RFC 5321's
     ten minutes. A relay that takes 1.6 s with a 1 s timeout gets each message once."""
-    path = mail_config(tmp_path, f"sqlite:///{tmp_path / 'x.db'}", mail_server, timeout='"1s"')
+    path = mail_config(tmp_path, sqlite_store(tmp_path), mail_server, timeout='"1s"')
     readers = dict(list(PEOPLE.items())[:3])
     setup_store(path, readers)
     mail_server.delay = 1.6
@@ -139,7 +139,7 @@ def test_a_slow_reply_to_the_message_is_waited_for_not_sent_again(tmp_path, mail
 
 
 def test_a_message_whose_reply_never_comes_is_sent_once_more_then_settled(tmp_path, mail_server) -> None:  # type: ignore[no-untyped-def]
-    path = mail_config(tmp_path, f"sqlite:///{tmp_path / 'x.db'}", mail_server)
+    path = mail_config(tmp_path, sqlite_store(tmp_path), mail_server)
     setup_store(path, PEOPLE)
     mail_server.drop = lambda address, _attempt: address == "r3@example.org"  # hangs up, every time
     code, out, _ = send(path)
@@ -150,7 +150,7 @@ def test_a_message_whose_reply_never_comes_is_sent_once_more_then_settled(tmp_pa
 
 
 def test_a_421_to_one_recipient_is_their_retry_not_the_editions(tmp_path, mail_server) -> None:  # type: ignore[no-untyped-def]
-    path = mail_config(tmp_path, f"sqlite:///{tmp_path / 'x.db'}", mail_server, max_attempts="2")
+    path = mail_config(tmp_path, sqlite_store(tmp_path), mail_server, max_attempts="2")
     setup_store(path, PEOPLE)
     mail_server.refuse_rcpt = lambda address: "421 4.7.0 try r2 later" if address == "r2@example.org" else None
     code, out, _ = send(path)
@@ -162,7 +162,7 @@ def test_a_421_to_one_recipient_is_their_retry_not_the_editions(tmp_path, mail_s
 def test_a_server_that_answers_421_to_one_message_only_makes_it_that_recipients_retry(tmp_path, mail_server) -> None:  # type: ignore[no-untyped-def]
     """A 421 usually means the server is going away (it then stops answering, and nobody uses an
     attempt); one that keeps answering and keeps refusing one message is that recipient's."""
-    path = mail_config(tmp_path, f"sqlite:///{tmp_path / 'x.db'}", mail_server, max_attempts="1",
+    path = mail_config(tmp_path, sqlite_store(tmp_path), mail_server, max_attempts="1",
                        reconnect_max='"1s"')
     setup_store(path, PEOPLE)
     mail_server.decide = lambda address, _attempt: "421 4.7.0 not now" if address == "r2@example.org" else None
@@ -180,7 +180,7 @@ def test_a_refusal_that_is_about_us_stops_the_run_with_everything_queued(
     server = MailServer()
     controller = start(server, **options)
     try:
-        path = mail_config(tmp_path, f"sqlite:///{tmp_path / 'x.db'}", server)
+        path = mail_config(tmp_path, sqlite_store(tmp_path), server)
         set_keys(path, "smtp", **config)
         setup_store(path, PEOPLE)
         code, _, err = send(path, env={"PUBLISHER_SMTP_PASSWORD": "s3cret"})
@@ -198,7 +198,7 @@ def test_an_internationalized_address_gets_a_utf8_to_or_a_clear_failure(tmp_path
     server = MailServer()
     controller = start(server, enable_SMTPUTF8=smtputf8)
     try:
-        path = mail_config(tmp_path, f"sqlite:///{tmp_path / 'x.db'}", server)
+        path = mail_config(tmp_path, sqlite_store(tmp_path), server)
         setup_store(path, {"ü@example.org": ("CN", "confirmed"), "a@example.org": ("CN", "confirmed")})
         code, out, _ = send(path)
     finally:
@@ -232,7 +232,7 @@ def scripted() -> Iterator[ScriptedServer]:
 
 
 def _scripted_store(tmp_path: Path, server: ScriptedServer, **smtp: str) -> Path:
-    path = mail_config(tmp_path, f"sqlite:///{tmp_path / 'x.db'}", None)
+    path = mail_config(tmp_path, sqlite_store(tmp_path), None)
     set_keys(path, "smtp", host='"127.0.0.1"', port=str(server.port), security='"none"',
              retry_delay="0.01", connections="1", reconnect_max='"1s"', **smtp)
     setup_store(path, dict(list(PEOPLE.items())[:3]))

@@ -11,7 +11,7 @@ from pathlib import Path
 
 import httpx
 import pytest
-from helpers import FAST_FIRE_EVERY, SEED, set_keys, start_run, stop, wait_until, write_config
+from helpers import FAST_FIRE_EVERY, SEED, set_keys, sqlite_store, start_run, stop, wait_until, write_config
 from sqlalchemy import func, select
 from sqlalchemy.orm import Session, sessionmaker
 from test_console import csrf_of
@@ -170,7 +170,7 @@ def test_a_source_made_through_the_api_is_imported_by_the_running_scheduler_and_
         tmp_path: Path, site) -> None:  # type: ignore[no-untyped-def]
     state, url = site
     state.body = office_page(parse_listing(SEED.read_text("utf-8"), "s", SHANGHAI)).encode()
-    path = write_config(tmp_path, f"sqlite:///{tmp_path / 'x.db'}")
+    path = write_config(tmp_path, sqlite_store(tmp_path))
     set_keys(path, "scheduler", changes_poll='"0.5s"')
     config = load_config(path, environ={})
     sessions = open_store(config)

@@ -11,7 +11,7 @@ from zoneinfo import ZoneInfo
 
 import pytest
 from click.testing import CliRunner
-from helpers import SEED, write_config
+from helpers import SEED, sqlite_store, write_config
 from hypothesis import given, settings
 from hypothesis import strategies as st
 from sqlalchemy import func, select
@@ -88,7 +88,7 @@ def test_any_office_page_parses_back(rows) -> None:  # type: ignore[no-untyped-d
 
 def _store(tmp_path: Path, url: str, **source: str):  # type: ignore[no-untyped-def]
     """The shipped config with its one source replaced by `url` (format from the response)."""
-    path = write_config(tmp_path, f"sqlite:///{tmp_path / 'x.db'}")
+    path = write_config(tmp_path, sqlite_store(tmp_path))
     text = path.read_text("utf-8")
     extra = "".join(f"{key} = {value}\n" for key, value in source.items())
     text = text[:text.index("[[sources]]")] + (

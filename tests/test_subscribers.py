@@ -7,7 +7,7 @@ from pathlib import Path
 
 import pytest
 from click.testing import CliRunner
-from helpers import write_config
+from helpers import sqlite_store, write_config
 from hypothesis import given
 from hypothesis import strategies as st
 from sqlalchemy import func, select
@@ -174,7 +174,7 @@ def test_eight_processes_starting_at_once_hold_one_whole_key(tmp_path) -> None: 
     import subprocess
     import sys
 
-    path = write_config(tmp_path, f"sqlite:///{tmp_path / 'x.db'}")
+    path = write_config(tmp_path, sqlite_store(tmp_path))
     processes = [subprocess.Popen([sys.executable, "-c", _PRINT_KEY, str(path)], stdout=subprocess.PIPE,
                                   stderr=subprocess.PIPE, text=True) for _ in range(8)]
     keys = {process.communicate(timeout=60)[0].strip() for process in processes}
@@ -191,7 +191,7 @@ def test_an_empty_or_short_key_is_refused(tmp_path, file_text: str | None, varia
     from publisher.config import load_config
     from publisher.subscribers.keys import KeyProblem, signing_key
 
-    path = write_config(tmp_path, f"sqlite:///{tmp_path / 'x.db'}")
+    path = write_config(tmp_path, sqlite_store(tmp_path))
     if file_text is not None:
         (tmp_path / "secret.key").write_text(file_text)
     environ = {} if variable is None else {"PUBLISHER_SECRET_KEY": variable}
@@ -294,7 +294,7 @@ def test_a_key_that_is_plainly_not_random_is_refused(tmp_path, key: str) -> None
     from publisher.config import load_config
     from publisher.subscribers.keys import KeyProblem, signing_key
 
-    path = write_config(tmp_path, f"sqlite:///{tmp_path / 'x.db'}")
+    path = write_config(tmp_path, sqlite_store(tmp_path))
     with pytest.raises(KeyProblem, match=r"signing key is (empty|not random enough)"):
         signing_key(load_config(path, environ={}).secrets, environ={"PUBLISHER_SECRET_KEY": key})
     secrets = load_config(path, environ={}).secrets

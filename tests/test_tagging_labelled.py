@@ -12,7 +12,7 @@ from datetime import UTC, datetime
 from pathlib import Path
 
 from click.testing import CliRunner
-from helpers import ROOT, SEED, write_config
+from helpers import ROOT, SEED, sqlite_store, write_config
 
 from publisher.cli import cli
 from publisher.config import load_config
@@ -62,7 +62,7 @@ def test_the_shipped_tagging_gives_no_false_country_and_misses_none_on_the_label
 
 
 def test_the_office_naming_itself_puts_a_release_in_no_country_readers_did_not_choose(tmp_path: Path) -> None:
-    path = write_config(tmp_path, f"sqlite:///{tmp_path / 'x.db'}")
+    path = write_config(tmp_path, sqlite_store(tmp_path))
     news = tmp_path / "news.json"
     news.write_text(json.dumps([
         {"title": "ILO Country Office for China and Mongolia holds a workshop on platform work in Hangzhou",

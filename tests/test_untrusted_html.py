@@ -9,7 +9,7 @@ import logging
 
 import feedparser
 import pytest
-from helpers import NOW, SQLITE_ONLY, add_releases, seeded
+from helpers import NOW, SQLITE_ONLY, add_releases, seeded, sqlite_store
 from lxml import etree
 from lxml import html as lxml_html
 from sqlalchemy import select
@@ -71,7 +71,7 @@ def test_hostile_html_in_a_json_import_is_cleaned_before_it_is_stored(tmp_path, 
 
 
 def test_a_csv_body_is_cleaned_too(tmp_path) -> None:  # type: ignore[no-untyped-def]
-    config, sessions = seeded(tmp_path, f"sqlite:///{tmp_path / 'x.db'}")
+    config, sessions = seeded(tmp_path, sqlite_store(tmp_path))
     news = tmp_path / "news.csv"
     news.write_text('title,published,url,body_html\nIn a table,2026-11-21,https://www.ilo.org/a,'
                     '"<p>Fine<script>alert(1)</script><a href=\'javascript:x()\'>x</a></p>"\n', "utf-8")
@@ -126,7 +126,7 @@ def test_the_full_text_reaches_every_feed_and_the_release_page_and_comes_back_th
 
 
 def test_a_page_in_the_browser_runs_nothing_from_a_release(tmp_path, browser, live_server) -> None:  # type: ignore[no-untyped-def]
-    config, sessions = seeded(tmp_path, f"sqlite:///{tmp_path / 'x.db'}")
+    config, sessions = seeded(tmp_path, sqlite_store(tmp_path))
     add_releases(sessions, config, tmp_path, {"title": "Green jobs in Beijing", "published": "2026-11-20",
                                               "url": PAGE, "body_html": HOSTILE})
     holder, base = live_server

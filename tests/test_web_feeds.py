@@ -12,7 +12,7 @@ from pathlib import Path
 import feedparser
 import httpx
 import pytest
-from helpers import seeded, wait_until
+from helpers import seeded, sqlite_store, wait_until
 from sqlalchemy import select
 
 from publisher.jobs.feeds import rebuild_feeds
@@ -25,7 +25,7 @@ NOW = datetime(2026, 11, 27, 12, 0, tzinfo=UTC)
 
 @pytest.fixture
 def site(tmp_path: Path, live_server) -> Iterator[tuple[str, object, object, Path]]:  # type: ignore[no-untyped-def]
-    config, sessions = seeded(tmp_path, f"sqlite:///{tmp_path / 'x.db'}")
+    config, sessions = seeded(tmp_path, sqlite_store(tmp_path))
     holder, base = live_server
     holder.app = create_app(config, sessions)
     yield base, config, sessions, tmp_path

@@ -7,7 +7,7 @@ from collections.abc import Iterator
 import httpx
 import pytest
 import schemathesis
-from helpers import mail_config, serve_app, setup_store
+from helpers import mail_config, serve_app, setup_store, sqlite_store
 from hypothesis import HealthCheck, given, settings
 from mailserver import MailServer
 
@@ -26,7 +26,7 @@ def live(tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[str, str]]:
     server = MailServer()
     controller = start(server)
     folder = tmp_path_factory.mktemp("schema")
-    path = mail_config(folder, f"sqlite:///{folder / 'x.db'}", server)
+    path = mail_config(folder, sqlite_store(folder), server)
     config, sessions = setup_store(path, {"a@example.org": ("CN", "confirmed")})
     with sessions.begin() as session:
         operator = add_operator(session, "ops@example.org", "a long enough password", utc_now())

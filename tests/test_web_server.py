@@ -7,7 +7,7 @@ import logging
 import httpx
 import pytest
 from fastapi import FastAPI, Request
-from helpers import serve_app
+from helpers import serve_app, sqlite_store
 from mailserver import free_port
 
 from publisher.config import Web
@@ -57,7 +57,7 @@ def test_serve_logs_its_address_and_each_request_with_the_time(tmp_path, log_for
 
     from helpers import write_config
 
-    path = write_config(tmp_path, f"sqlite:///{tmp_path / 'x.db'}")
+    path = write_config(tmp_path, sqlite_store(tmp_path))
     port = free_port()
     env = {**{k: v for k, v in os.environ.items() if not k.startswith("PUBLISHER_")},
            "PUBLISHER_SECRET_KEY": "a signing key for this test, long enough"}

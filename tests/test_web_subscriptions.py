@@ -11,7 +11,7 @@ from urllib.parse import urljoin
 import httpx
 import pytest
 from click.testing import CliRunner
-from helpers import SITE, local, mail_config, serve_app, setup_store, status_of
+from helpers import SITE, local, mail_config, serve_app, setup_store, sqlite_store, status_of
 from sqlalchemy import select
 
 from publisher.cli import cli
@@ -223,7 +223,7 @@ def test_sent_editions_as_pages_and_as_a_feed(web) -> None:  # type: ignore[no-u
 @pytest.mark.slow  # waits out a server's delay
 def test_a_slow_mail_server_gets_one_confirmation(tmp_path: Path, mail_server) -> None:  # type: ignore[no-untyped-def]
     """It answers after the command timeout: the confirmation is waited for, not sent twice."""
-    path = mail_config(tmp_path, f"sqlite:///{tmp_path / 'x.db'}", mail_server, timeout='"1s"')
+    path = mail_config(tmp_path, sqlite_store(tmp_path), mail_server, timeout='"1s"')
     config, sessions = setup_store(path, {})
     mail_server.delay = 1.5
     for base in serve_app(create_app(config, sessions)):
