@@ -2,11 +2,13 @@
 
 from __future__ import annotations
 
+import atexit
 import compileall
 import contextlib
 import gc
 import os
 import shutil
+import tempfile
 import uuid
 from collections.abc import Iterator
 from dataclasses import dataclass, field
@@ -39,6 +41,28 @@ from publisher.web.app import create_app
 # collection (12% less CPU for the web tests, paired runs).
 gc.set_threshold(*GC_THRESHOLDS)
 gc.freeze()
+
+
+def _trust_one_certificate() -> None:
+    """The tests reach 127.0.0.1 only, and their TLS servers' certificates are named where they
+    are trusted: every HTTP client a test makes (hundreds: `httpx.get` makes one a call) parsed
+    the 140-odd certificates of certifi's bundle all the same, 40 ms of CPU a client here, 5 ms
+    with one (paired runs of test_clicks.py: 0.80x CPU). One of them stands for the system's,
+    in this process and those it starts."""
+    if os.environ.get("SSL_CERT_FILE"):
+        return
+    import certifi
+
+    bundle = Path(certifi.where()).read_text("ascii")
+    end = "-----END CERTIFICATE-----\n"
+    folder = Path(tempfile.mkdtemp(prefix="publisher-trust-"))
+    atexit.register(shutil.rmtree, folder, ignore_errors=True)  # (xdist's workers end first)
+    one = folder / "one.pem"
+    one.write_text(bundle[bundle.index("-----BEGIN CERTIFICATE-----"):bundle.index(end) + len(end)], "ascii")
+    os.environ["SSL_CERT_FILE"] = str(one)
+
+
+_trust_one_certificate()
 
 
 def pytest_sessionstart(session: pytest.Session) -> None:

@@ -8,6 +8,7 @@ import time
 from collections.abc import Iterator
 from pathlib import Path
 
+import certifi
 import pytest
 from aiosmtpd.smtp import AuthResult, LoginPassword
 from click.testing import CliRunner
@@ -81,6 +82,21 @@ def test_implicit_tls(tmp_path, certificate) -> None:  # type: ignore[no-untyped
     try:
         path = mail_config(tmp_path, sqlite_store(tmp_path), server)
         set_keys(path, "smtp", security='"tls"', ca_file=f'"{certificate[0]}"')
+        setup_store(path, PEOPLE)
+        assert send(path)[1] == "china-weekly edition 1: 19 releases, 6 sent, 0 failed\n"
+    finally:
+        controller.stop()
+    assert len(server.received) == 6
+
+
+def test_the_ca_file_is_trusted_besides_the_systems_certificates(tmp_path, certificate, monkeypatch) -> None:  # type: ignore[no-untyped-def]
+    """smtp.ca_file (an internal CA's) replaced the system's certificates instead of adding to them."""
+    monkeypatch.setenv("SSL_CERT_FILE", str(certificate[0]))  # the relay's certificate is the system's
+    server = MailServer()
+    controller = start(server, ssl_context=_context(certificate))
+    try:
+        path = mail_config(tmp_path, sqlite_store(tmp_path), server)
+        set_keys(path, "smtp", security='"tls"', ca_file=f'"{certifi.where()}"')  # other CAs
         setup_store(path, PEOPLE)
         assert send(path)[1] == "china-weekly edition 1: 19 releases, 6 sent, 0 failed\n"
     finally:

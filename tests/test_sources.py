@@ -5,7 +5,7 @@ from __future__ import annotations
 import html
 import re
 import threading
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from zoneinfo import ZoneInfo
 
@@ -118,6 +118,18 @@ def test_a_page_served_over_http_is_imported_then_304_imports_nothing(tmp_path, 
     assert again.not_modified and again.lines() == [f"not modified since the last fetch: {url}"]
     assert state.requests[-1]["If-None-Match"] == '"v1"'
     assert state.requests[-1]["If-Modified-Since"] == "Fri, 27 Nov 2026 10:00:00 GMT"
+
+
+def test_a_sources_last_run_says_when_the_import_began_and_when_it_ended(tmp_path, site) -> None:  # type: ignore[no-untyped-def]
+    """An import by hand ("import now" in the console) showed its start as its end."""
+    state, url = site
+    state.body = office_page(parse_listing(SEED.read_text("utf-8"), "s", SHANGHAI)).encode()
+    config, sessions = _store(tmp_path, url)
+    ended = NOW + timedelta(minutes=3)
+    import_source(sessions, config, config.sources[0], NOW, clock=lambda: ended)
+    with sessions() as session:
+        run = session.get(ScheduleRun, "source:office")
+    assert (run.started, run.finished, run.succeeded) == (NOW, ended, ended)
 
 
 def test_a_broken_page_imports_nothing_and_the_next_good_fetch_works(tmp_path, site) -> None:  # type: ignore[no-untyped-def]

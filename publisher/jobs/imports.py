@@ -11,6 +11,7 @@ from zoneinfo import ZoneInfo
 
 from sqlalchemy.orm import Session, sessionmaker
 
+from publisher.clock import utc_now
 from publisher.config import BUNDLED_PREFIX, Config, Source
 from publisher.errors import InputError, PublisherError
 from publisher.ingest.backfill import entries_of, follow
@@ -172,23 +173,25 @@ def _save(session: Session, config: Config, one: _Input, now: datetime) -> Impor
 
 
 def import_source(sessions: sessionmaker[Session], config: Config, source: Source,
-                  now: datetime) -> ImportOutcome:
+                  now: datetime, clock: Callable[[], datetime] = utc_now) -> ImportOutcome:
     """One configured source, recorded as its last run whoever started it (its schedule, the
-    console's "import now", `publisher run`'s start): what the operator is shown is what ran."""
+    console's "import now", `publisher run`'s start): what the operator is shown is what ran,
+    begun at `now` and finished when `clock` says it did."""
     try:
         outcome = _import_source(sessions, config, source, now)
         if source.fetch_pages:
             outcome = replace(outcome, pages=read_pages(sessions, config, source, now))
     except PublisherError as exc:
-        _ran(sessions, source, now, f"failed: {exc}")
+        _ran(sessions, source, now, clock(), f"failed: {exc}")
         raise
-    _ran(sessions, source, now, "; ".join(outcome.lines()))
+    _ran(sessions, source, now, clock(), "; ".join(outcome.lines()))
     return outcome
 
 
-def _ran(sessions: sessionmaker[Session], source: Source, now: datetime, outcome: str) -> None:
+def _ran(sessions: sessionmaker[Session], source: Source, started: datetime, finished: datetime,
+         outcome: str) -> None:
     with sessions.begin() as session:
-        record_run(session, f"source:{source.name}", now, now, now, outcome)
+        record_run(session, f"source:{source.name}", started, started, finished, outcome)
 
 
 def _import_source(sessions: sessionmaker[Session], config: Config, source: Source,

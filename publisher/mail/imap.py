@@ -8,7 +8,6 @@ import imaplib
 import os
 import re
 import socket
-import ssl
 import threading
 from collections.abc import Callable, Iterator, Mapping
 from contextlib import contextmanager, suppress
@@ -17,6 +16,7 @@ from typing import Any
 
 from publisher.config.model import Imap
 from publisher.errors import PublisherError
+from publisher.mail.tls import trusting
 
 DEADLINE_TIMEOUTS = 10  # a command's whole reply may take this many times bounces.imap.timeout
 _UID = re.compile(rb"\bUID (\d+)")
@@ -138,7 +138,7 @@ class ImapMailbox:
 
     def _connect(self) -> imaplib.IMAP4:
         imap = self.imap
-        context = ssl.create_default_context(cafile=imap.ca_file or None)
+        context = trusting(imap.ca_file)
         timeout = imap.timeout.total_seconds()
         try:
             if imap.security == "tls":

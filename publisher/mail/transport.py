@@ -21,6 +21,7 @@ from typing import Protocol
 
 from publisher.config import Smtp
 from publisher.errors import PublisherError
+from publisher.mail.tls import trusting
 
 log = logging.getLogger(__name__)
 
@@ -100,7 +101,7 @@ class SmtpTransport:
     def tls_context(self) -> ssl.SSLContext:
         # Made once, when TLS is first needed: loading the trusted certificates costs tens of
         # milliseconds, too much for every connection (or for none, with security = "none").
-        return ssl.create_default_context(cafile=self.smtp.ca_file or None)
+        return trusting(self.smtp.ca_file)
 
     def open_client(self) -> smtplib.SMTP:
         smtp = self.smtp

@@ -123,7 +123,7 @@ class ScheduleRunner:
             return "; ".join(f.line() for f in fetch_bounces(self.sessions, self.config, self.clock()))
         with self.sessions() as session:
             source = source_named(session, schedule.target)
-        return "; ".join(import_source(self.sessions, self.config, source, self.clock()).lines())
+        return "; ".join(import_source(self.sessions, self.config, source, self.clock(), self.clock).lines())
 
     def _record(self, schedule: Schedule, fire: datetime, started: datetime,
                 finished: datetime | None, outcome: str) -> None:
