@@ -34,7 +34,7 @@ from sqlalchemy.orm import Session, sessionmaker
 
 from publisher.cli import cli
 from publisher.config import load_config
-from publisher.jobs.digests import queue_digest
+from publisher.jobs.digests import help_send, queue_digest
 from publisher.jobs.imports import ImportRequest, import_files
 from publisher.store.db import engine_of
 from publisher.store.models import Delivery, Edition
@@ -142,6 +142,27 @@ def test_the_database_restarts_mid_edition_and_the_workers_finish_it(
 
 
 @pytest.mark.postgres  # workers share a pace on PostgreSQL's clock; SQLite's: test_smtp.py
+def test_a_worker_taking_up_an_edition_as_the_database_restarts_waits_for_it(
+        tmp_path: Path, pg_cluster: Cluster, mail_server: MailServer) -> None:
+    """A worker exited 1 when the database went away as it read what an edition's messages are
+    made of (before its first message: the sending itself waited)."""
+    path = mail_config(tmp_path, pg_cluster.url, mail_server)
+    set_keys(path, "scheduler", send_in_process="false")
+    config, sessions = setup_store(path, {"reader@example.org": ("CN", "confirmed")})
+    edition = queue_digest(sessions, config, "china-weekly", now=datetime.now(UTC))
+    assert edition is not None
+    engine_of(sessions).dispose()
+    pg_cluster.stop("fast")
+    restart = threading.Timer(1.5, pg_cluster.start)
+    restart.start()
+    try:
+        totals = help_send(sessions, config, edition, stop=threading.Event())
+    finally:
+        restart.join()
+    assert (totals.sent, totals.failed) == (1, 0)
+    assert [r.recipients[0] for r in mail_server.received] == ["reader@example.org"]
+
+
 def test_the_rate_limit_holds_across_three_workers_and_status_shows_them(
         tmp_path: Path, postgres_url: str, mail_server: MailServer) -> None:
     path = mail_config(tmp_path, postgres_url, mail_server, connections="2", rate_limit="20.0")

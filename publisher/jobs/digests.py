@@ -6,6 +6,7 @@ import logging
 import threading
 from collections.abc import Callable
 from datetime import date, datetime, time, timedelta
+from functools import partial
 from zoneinfo import ZoneInfo
 
 from sqlalchemy.exc import IntegrityError
@@ -87,8 +88,10 @@ def help_send(sessions: sessionmaker[Session], config: Config, edition: Edition,
 def _sender(sessions: sessionmaker[Session], config: Config, edition: Edition,
             transport: Transport | None, progress: Callable[[int], None] | None,
             stop: threading.Event | None, batch: int = BATCH_PER_CONNECTION) -> EditionSender:
-    messages = edition_messages(sessions, EditionConfig.of(config), edition, signing_key(config.secrets),
-                                load_dkim(config.mail))
+    # (a worker starting on an edition as the database restarts waits for it, as it does later)
+    prepare = partial(edition_messages, sessions, EditionConfig.of(config), edition, signing_key(config.secrets),
+                      load_dkim(config.mail))
+    messages = retrying(prepare, stop or threading.Event(), f"{edition.digest} edition {edition.number}")
     return EditionSender(sessions, config.smtp, edition, transport or make_transport(config.smtp, config.mail.outbox),
                          messages, soft_limit=config.bounces.soft_limit, progress=progress, stop=stop, batch=batch)
 

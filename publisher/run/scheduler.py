@@ -78,8 +78,8 @@ class ScheduleRunner:
             current = schedules(in_effect(session, self.config))
             last = last_fire(session, schedule.id)
         if schedule not in current:
-            log.info("job %s: changed since it was scheduled; not run for %s", schedule.id,
-                     fire.isoformat(timespec="minutes"))
+            log.info("job %s: changed or retired since it was scheduled; not run for %s",
+                     schedule.id, fire.isoformat(timespec="minutes"))
             return False
         return last is None or fire > last
 
