@@ -315,4 +315,3 @@ def site() -> Iterator[tuple[Site, str]]:
 
     for base in serve_http(Handler):
         yield state, f"{base}/news"
-
