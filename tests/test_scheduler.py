@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import collections
+import logging
 import signal
 import threading
 import time
@@ -110,7 +111,8 @@ def test_a_fire_time_missed_by_more_than_the_grace_waits_for_the_next(tmp_path, 
     assert mail_server.received[0].message["Subject"].startswith("ILO China: 19 new releases")
 
 
-def test_a_fire_time_runs_once_and_a_schedule_changed_since_does_not_run(tmp_path, db_url, mail_server) -> None:  # type: ignore[no-untyped-def]
+def test_a_fire_time_runs_once_and_a_schedule_changed_since_does_not_run(tmp_path, db_url, mail_server, caplog) -> None:  # type: ignore[no-untyped-def]
+    caplog.set_level(logging.INFO, "publisher.run.scheduler")
     path = mail_config(tmp_path, db_url, mail_server)
     clock = [datetime(2026, 11, 2, 12, 0, tzinfo=UTC)]
     runner, sessions = _runner(path, clock)
@@ -123,10 +125,12 @@ def test_a_fire_time_runs_once_and_a_schedule_changed_since_does_not_run(tmp_pat
     clock[0] += timedelta(seconds=2)
     runner.when_due(china)  # (a second call for the same fire time: APScheduler's, or a stale job's)
     assert len(mail_server.received) == 1
+    assert "job digest:china-weekly: ran for 2026-11-09T09:00+08:00 already; not run again" in caplog.text
     change_digest(sessions, runner.config, "press@example.org", "china-weekly", {"cron": "0 9 * * FRI"}, clock[0])
     clock[0] = datetime(2026, 11, 16, 1, 0, 1, tzinfo=UTC)
     runner.when_due(china)  # the old job, before the scheduler replaced it: the change holds
     assert len(mail_server.received) == 1
+    assert "job digest:china-weekly: changed or retired since it was scheduled; not run for 2026-11-16" in caplog.text
     with sessions() as session:  # type: ignore[attr-defined]
         assert session.scalars(select(Edition.period)).all() == ["2026-11-09T01:00:00+00:00"]
 

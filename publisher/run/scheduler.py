@@ -81,7 +81,11 @@ class ScheduleRunner:
             log.info("job %s: changed or retired since it was scheduled; not run for %s",
                      schedule.id, fire.isoformat(timespec="minutes"))
             return False
-        return last is None or fire > last
+        if last is not None and fire <= last:  # (run already, or a source imported by hand since)
+            log.info("job %s: ran for %s already; not run again", schedule.id,
+                     last.astimezone(schedule.zone).isoformat(timespec="minutes"))
+            return False
+        return True
 
     def run(self, schedule: Schedule, fire: datetime) -> str:
         started = self.clock()
