@@ -74,13 +74,11 @@ class ScheduleRunner:
         """Whether the schedule is still the one in effect, and the fire time not yet run: a
         change made in the console holds from the moment it is saved (the scheduler replaces the
         job only every changes_poll), and no fire time runs twice."""
-        with self.sessions() as session:
-            current = schedules(in_effect(session, self.config))
-            last = last_fire(session, schedule.id)
-        if schedule not in current:
+        if schedule not in schedules(self.in_effect()):
             log.info("job %s: changed or retired since it was scheduled; not run for %s",
                      schedule.id, fire.isoformat(timespec="minutes"))
             return False
+        last = self._last_fire(schedule)
         if last is not None and fire <= last:  # (run already, or a source imported by hand since)
             log.info("job %s: ran for %s already; not run again", schedule.id,
                      last.astimezone(schedule.zone).isoformat(timespec="minutes"))
