@@ -206,6 +206,21 @@ def mail_server() -> Iterator[MailServer]:
 
 
 @pytest.fixture(autouse=True)
+def _no_app_outlives_its_test() -> Iterator[None]:
+    """FastAPI keeps each route's endpoint in caches of its own (4,096 entries each, strong
+    references): every app a test made, with its store and configuration, stayed alive some
+    forty tests more, a million objects in each test process, collected again and again and
+    freed at the end (seconds of every run). A server makes one app; the tests make hundreds."""
+    yield
+    from fastapi.dependencies import models
+
+    for name in ("_is_gen_callable_cached", "_is_async_gen_callable_cached", "_is_coroutine_callable_cached"):
+        cached = getattr(models, name, None)
+        if cached is not None:
+            cached.cache_clear()
+
+
+@pytest.fixture(autouse=True)
 def _one_tests_logging() -> Iterator[None]:
     """A command run in-process sets up publisher's log handler on the root logger; it goes
     with the test (pytest's own capture stays)."""

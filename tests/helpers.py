@@ -4,6 +4,7 @@ config and the seed, `publisher run` and `publisher worker` as processes, waitin
 from __future__ import annotations
 
 import atexit
+import filecmp
 import functools
 import json
 import os
@@ -15,6 +16,7 @@ import sys
 import tempfile
 import time
 from collections.abc import Callable, Iterator
+from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
@@ -23,12 +25,12 @@ from typing import Any
 import httpx
 import pytest
 from mailserver import MailServer
-from sqlalchemy import select
+from sqlalchemy import Engine, select
 from sqlalchemy.orm import Session, sessionmaker
 
 from publisher.config import Config, load_config
 from publisher.jobs.imports import ImportRequest, import_files
-from publisher.store.db import make_engine, open_store, upgrade
+from publisher.store.db import database_url, engine_of, make_engine, open_store, upgrade
 from publisher.store.models import Edition, ScheduleRun, Subscriber
 from publisher.store.statuses import SubscriberStatus
 from publisher.subscribers.people import SubscriberRow, normalize_email, save_subscribers
@@ -133,10 +135,60 @@ def setup_store(path: Path, people: dict[str, tuple[str, str]] = PEOPLE
                 ) -> tuple[Config, sessionmaker[Session]]:
     """The seed releases, and `people` (address: (countries, status)) as subscribers."""
     config = load_config(path, environ={})
+    seeded_copy = _SeededCopy.of(path, config, people)
+    if seeded_copy is not None and seeded_copy.restore():
+        return config, open_store(config)
     sessions = open_store(config)
     import_files(sessions, config, [ImportRequest(str(SEED))], NOW)
     add_people(sessions, people)
+    if seeded_copy is not None:
+        seeded_copy.keep(engine_of(sessions))
     return config, sessions
+
+
+@dataclass(frozen=True)
+class _SeededCopy:
+    """A SQLite store in its config's folder, seeded (imported, feeds built, people added) once
+    per test process for each config text and set of people, and copied after: seeding costs
+    80 ms of CPU and more, copying 2 ms, and the web tests alone seed a few hundred stores.
+    Only a store still as migrated (sqlite_store) with no feeds yet is seeded from a copy."""
+
+    folder: Path  # the test's: the config file's
+    database: Path
+    feeds: Path
+    key: tuple[object, ...]
+
+    @classmethod
+    def of(cls, path: Path, config: Config, people: dict[str, tuple[str, str]]) -> _SeededCopy | None:
+        folder = path.resolve().parent
+        url = database_url(config)
+        database = Path(url.removeprefix("sqlite:///"))
+        feeds = Path(config.feeds.dir) if Path(config.feeds.dir).is_absolute() else folder / config.feeds.dir
+        if (not url.startswith("sqlite:///") or database.parent != folder
+                or feeds.parent != folder or feeds.exists() or not database.exists()
+                or Path(f"{database}-wal").exists()
+                or not filecmp.cmp(database, _sqlite_template(), shallow=False)):
+            return None
+        text = path.read_text("utf-8").replace(str(folder), "<folder>")
+        return cls(folder, database, feeds, (text, database.name, feeds.name, tuple(sorted(people.items()))))
+
+    def restore(self) -> bool:
+        kept = _SEEDED.get(self.key)
+        if kept is None:
+            return False
+        shutil.copyfile(kept / "store.db", self.database)
+        shutil.copytree(kept / "feeds", self.feeds)
+        return True
+
+    def keep(self, engine: Engine) -> None:
+        engine.dispose()  # the last connection closes: everything is in the main file
+        kept = Path(tempfile.mkdtemp(prefix="publisher-seeded-", dir=_sqlite_template().parent))
+        shutil.copyfile(self.database, kept / "store.db")
+        shutil.copytree(self.feeds, kept / "feeds")
+        _SEEDED[self.key] = kept
+
+
+_SEEDED: dict[tuple[object, ...], Path] = {}
 
 
 def add_people(sessions: sessionmaker[Session], people: dict[str, tuple[str, str]] = PEOPLE) -> None:
@@ -151,10 +203,7 @@ def seeded(folder: Path, db_url: str, **feeds: str) -> tuple[Config, sessionmake
     """The shipped config, with `feeds` keys replaced (TOML values), and the seed imported."""
     path = write_config(folder, db_url)
     set_keys(path, "feeds", **feeds)
-    config = load_config(path, environ={})
-    sessions = open_store(config)
-    import_files(sessions, config, [ImportRequest(str(SEED))], NOW)
-    return config, sessions
+    return setup_store(path, {})
 
 
 def add_releases(sessions: sessionmaker[Session], config: Config, folder: Path,
