@@ -141,7 +141,9 @@ def postgres_url(request: pytest.FixtureRequest, postgres_available: bool,
 
 def _empty_database(name: str) -> None:
     """No rows, ids from 1 again, and nobody else connected (a connection the last test left
-    open could hold a lock)."""
+    open could hold a lock). DELETE, not TRUNCATE: a test leaves a few hundred rows, and
+    TRUNCATE makes every table's files anew (66 ms for the 30 tables, DELETE 18 ms); the
+    foreign keys' triggers are off meanwhile, so the order of the tables does not matter."""
     import psycopg
 
     with psycopg.connect(PG_ADMIN.rsplit("/", 1)[0] + f"/{name}", autocommit=True) as connection:
@@ -149,7 +151,14 @@ def _empty_database(name: str) -> None:
                            "WHERE datname = current_database() AND pid <> pg_backend_pid()")
         tables = [row[0] for row in connection.execute(
             "SELECT tablename FROM pg_tables WHERE schemaname = 'public' AND tablename <> 'alembic_version'")]
-        connection.execute(f"TRUNCATE {', '.join(tables)} RESTART IDENTITY CASCADE")
+        sequences = [row[0] for row in connection.execute(
+            "SELECT sequencename FROM pg_sequences WHERE schemaname = 'public'")]
+        with connection.transaction():
+            connection.execute("SET LOCAL session_replication_role = replica")
+            for table in tables:
+                connection.execute(f'DELETE FROM "{table}"')
+            for sequence in sequences:
+                connection.execute(f'ALTER SEQUENCE "{sequence}" RESTART')
 
 
 def _url(name: str) -> str:
