@@ -5,6 +5,8 @@ from __future__ import annotations
 import collections
 import logging
 import signal
+import subprocess
+import sys
 import threading
 import time
 from datetime import UTC, datetime, timedelta
@@ -176,10 +178,41 @@ def test_sigusr1_writes_every_threads_stack_to_the_log_and_the_run_goes_on(tmp_p
     try:
         wait_until(lambda: "scheduler running" in log.read_text())
         process.send_signal(signal.SIGUSR1)
-        wait_until(lambda: "Current thread" in log.read_text() and "run_forever" in log.read_text())
+        wait_until(lambda: '"MainThread" (most recent call last)' in log.read_text()
+                   and "run_forever" in log.read_text())
         assert process.poll() is None
     finally:
         assert stop(process) == 0
+
+
+_CHURN = """
+import threading, time
+from publisher.cli.running import dump_threads_on_request
+dump_threads_on_request()
+print("ready", flush=True)
+end = time.monotonic() + 2
+while time.monotonic() < end:
+    threads = [threading.Thread(target=sum, args=(range(200),)) for _ in range(8)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
+"""
+
+
+@pytest.mark.slow
+def test_sigusr1_while_threads_start_and_end_writes_the_stacks_and_the_process_lives() -> None:
+    """A send starts and ends threads; faulthandler's dump of them killed such a process with
+    SIGSEGV (five tries of five, CPython 3.11)."""
+    process = subprocess.Popen([sys.executable, "-c", _CHURN], stdout=subprocess.PIPE,
+                               stderr=subprocess.PIPE, text=True)
+    assert process.stdout is not None and process.stdout.readline() == "ready\n"
+    for _ in range(100):
+        process.send_signal(signal.SIGUSR1)
+        time.sleep(0.01)
+    _out, err = process.communicate(timeout=30)
+    assert process.returncode == 0, err[-2000:]
+    assert "the stack of every thread (kill -USR1)" in err and '"MainThread" (most recent call last)' in err
 
 
 @pytest.mark.slow

@@ -3,12 +3,11 @@
 from __future__ import annotations
 
 import contextlib
-import faulthandler
-import io
 import logging
 import signal
 import sys
 import threading
+import traceback
 from typing import Any
 
 import click
@@ -194,7 +193,22 @@ def schedule_command(app: App) -> None:
 
 
 def dump_threads_on_request() -> None:
-    """`kill -USR1 PID` writes every thread's stack to the log (stderr): what a process that
-    does not stop is waiting for."""
-    with contextlib.suppress(AttributeError, ValueError, io.UnsupportedOperation):  # (no OS stderr to write to)
-        faulthandler.register(signal.SIGUSR1, file=sys.stderr, all_threads=True)
+    """`kill -USR1 PID` writes every thread's stack to the log: what a process that does not
+    stop is waiting for. Written by Python, from a thread of its own, not by faulthandler: its
+    dump reads the other threads' frames from inside the signal handler while they change, and
+    a process starting and ending threads (as a send does) died of it with SIGSEGV (CPython
+    gh-116008; fixed in 3.15 only)."""
+    def on_signal(_signum: int, _frame: object) -> None:
+        threading.Thread(target=_log_stacks, name="stacks", daemon=True).start()
+
+    with contextlib.suppress(ValueError):  # (not the main thread: a command run in-process)
+        signal.signal(signal.SIGUSR1, on_signal)
+
+
+def _log_stacks() -> None:
+    names = {thread.ident: thread.name for thread in threading.enumerate()}
+    here = threading.get_ident()
+    stacks = [f'Thread {ident:#x} "{names.get(ident, "?")}" (most recent call last):\n'
+              + "".join(traceback.format_stack(frame))
+              for ident, frame in sys._current_frames().items() if ident != here]
+    log.warning("the stack of every thread (kill -USR1):\n%s", "\n".join(stacks).rstrip())
