@@ -22,6 +22,7 @@ from helpers import (
     Swappable,
     mail_config,
     need,
+    pg_tables,
     serve_app,
     serve_http,
     setup_store,
@@ -157,8 +158,7 @@ def _empty_database(name: str) -> None:
     with psycopg.connect(PG_ADMIN.rsplit("/", 1)[0] + f"/{name}", autocommit=True) as connection:
         connection.execute("SELECT pg_terminate_backend(pid) FROM pg_stat_activity "
                            "WHERE datname = current_database() AND pid <> pg_backend_pid()")
-        tables = [row[0] for row in connection.execute(
-            "SELECT tablename FROM pg_tables WHERE schemaname = 'public' AND tablename <> 'alembic_version'")]
+        tables = pg_tables(connection)
         sequences = [row[0] for row in connection.execute(
             "SELECT sequencename FROM pg_sequences WHERE schemaname = 'public'")]
         with connection.transaction():

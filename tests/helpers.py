@@ -23,6 +23,7 @@ from pathlib import Path
 from typing import Any
 
 import httpx
+import psycopg
 import pytest
 from mailserver import MailServer
 from sqlalchemy import Engine, select
@@ -30,7 +31,7 @@ from sqlalchemy.orm import Session, sessionmaker
 
 from publisher.config import Config, load_config
 from publisher.jobs.imports import ImportRequest, import_files
-from publisher.store.db import database_url, engine_of, make_engine, open_store, upgrade
+from publisher.store.db import HEAD, database_url, engine_of, make_engine, open_store, upgrade
 from publisher.store.models import Edition, ScheduleRun, Subscriber
 from publisher.store.statuses import SubscriberStatus
 from publisher.subscribers.people import SubscriberRow, normalize_email, save_subscribers
@@ -148,13 +149,13 @@ def setup_store(path: Path, people: dict[str, tuple[str, str]] = PEOPLE
 
 @dataclass(frozen=True)
 class _SeededCopy:
-    """A SQLite store in its config's folder, seeded (imported, feeds built, people added) once
-    per test process for each config text and set of people, and copied after: seeding costs
-    80 ms of CPU and more, copying 2 ms, and the web tests alone seed a few hundred stores.
-    Only a store still as migrated (sqlite_store) with no feeds yet is seeded from a copy."""
+    """A store seeded (imported, feeds built, people added) once per test process for each
+    config text and set of people, and copied after: seeding costs 80 ms of CPU and more,
+    copying a few, and the web tests alone seed a few hundred stores. Only a store still as
+    migrated (a `sqlite_store` copy, or the shared PostgreSQL database just emptied), with no
+    feeds yet, in the config's folder, is seeded from a copy."""
 
-    folder: Path  # the test's: the config file's
-    database: Path
+    store: _SqliteFile | _PostgresRows
     feeds: Path
     key: tuple[object, ...]
 
@@ -162,32 +163,95 @@ class _SeededCopy:
     def of(cls, path: Path, config: Config, people: dict[str, tuple[str, str]]) -> _SeededCopy | None:
         folder = path.resolve().parent
         url = database_url(config)
-        database = Path(url.removeprefix("sqlite:///"))
+        store = (_SqliteFile(Path(url.removeprefix("sqlite:///"))) if url.startswith("sqlite:///") else
+                 _PostgresRows(url) if url.startswith("postgresql") else None)
         feeds = Path(config.feeds.dir) if Path(config.feeds.dir).is_absolute() else folder / config.feeds.dir
-        if (not url.startswith("sqlite:///") or database.parent != folder
-                or feeds.parent != folder or feeds.exists() or not database.exists()
-                or Path(f"{database}-wal").exists()
-                or not filecmp.cmp(database, _sqlite_template(), shallow=False)):
+        if store is None or feeds.parent != folder or feeds.exists() or not store.as_migrated(folder):
             return None
         text = path.read_text("utf-8").replace(str(folder), "<folder>")
         # Seeding reads no [smtp] (each test's mail server has a port of its own): left out of the key.
         text = re.sub(r"(?ms)^\[smtp\]\n.*?(?=^\[)", "", text)
-        return cls(folder, database, feeds, (text, database.name, feeds.name, tuple(sorted(people.items()))))
+        return cls(store, feeds, (text, store.name, feeds.name, tuple(sorted(people.items()))))
 
     def restore(self) -> bool:
         kept = _SEEDED.get(self.key)
         if kept is None:
             return False
-        shutil.copyfile(kept / "store.db", self.database)
+        self.store.load(kept)
         shutil.copytree(kept / "feeds", self.feeds)
         return True
 
     def keep(self, engine: Engine) -> None:
-        engine.dispose()  # the last connection closes: everything is in the main file
+        engine.dispose()  # the last connection closes: (SQLite) everything is in the main file
         kept = Path(tempfile.mkdtemp(prefix="publisher-seeded-", dir=_sqlite_template().parent))
-        shutil.copyfile(self.database, kept / "store.db")
+        self.store.save(kept)
         shutil.copytree(self.feeds, kept / "feeds")
         _SEEDED[self.key] = kept
+
+
+@dataclass(frozen=True)
+class _SqliteFile:
+    path: Path
+
+    @property
+    def name(self) -> str:
+        return self.path.name
+
+    def as_migrated(self, folder: Path) -> bool:
+        return (self.path.parent == folder and self.path.exists() and not Path(f"{self.path}-wal").exists()
+                and filecmp.cmp(self.path, _sqlite_template(), shallow=False))
+
+    def save(self, kept: Path) -> None:
+        shutil.copyfile(self.path, kept / "store.db")
+
+    def load(self, kept: Path) -> None:
+        shutil.copyfile(kept / "store.db", self.path)
+
+
+@dataclass(frozen=True)
+class _PostgresRows:
+    """A PostgreSQL database's rows, kept and written back with COPY (binary: the same schema
+    both ways), and its sequences where they stood."""
+
+    url: str
+    name = "postgresql"
+
+    def _connect(self) -> psycopg.Connection[Any]:
+        return psycopg.connect(self.url.replace("postgresql+psycopg://", "postgresql://", 1))
+
+    def as_migrated(self, _folder: Path) -> bool:
+        with self._connect() as connection:
+            if connection.execute("SELECT to_regclass('alembic_version') IS NULL").fetchone() != (False,):
+                return False
+            if connection.execute("SELECT version_num FROM alembic_version").fetchall() != [(HEAD,)]:
+                return False
+            rows = " OR ".join(f'EXISTS (SELECT 1 FROM "{table}")' for table in pg_tables(connection))
+            return connection.execute(f"SELECT {rows}").fetchone() == (False,)
+
+    def save(self, kept: Path) -> None:
+        with self._connect() as connection:
+            for table in pg_tables(connection):
+                with connection.cursor().copy(f'COPY "{table}" TO STDOUT (FORMAT binary)') as copy:
+                    (kept / f"{table}.rows").write_bytes(b"".join(bytes(block) for block in copy))
+            sequences = connection.execute(
+                "SELECT sequencename, last_value FROM pg_sequences WHERE schemaname = 'public'").fetchall()
+        (kept / "sequences.json").write_text(json.dumps(sequences), "utf-8")
+
+    def load(self, kept: Path) -> None:
+        with self._connect() as connection, connection.transaction():
+            connection.execute("SET LOCAL session_replication_role = replica")  # (any order of tables)
+            for rows in kept.glob("*.rows"):
+                with connection.cursor().copy(f'COPY "{rows.stem}" FROM STDIN (FORMAT binary)') as copy:
+                    copy.write(rows.read_bytes())
+            for sequence, value in json.loads((kept / "sequences.json").read_text("utf-8")):
+                if value is not None:
+                    connection.execute("SELECT setval(%s, %s)", (f'"{sequence}"', value))
+
+
+def pg_tables(connection: psycopg.Connection[Any]) -> list[str]:
+    """The store's tables on a PostgreSQL connection (alembic_version aside)."""
+    return [row[0] for row in connection.execute(
+        "SELECT tablename FROM pg_tables WHERE schemaname = 'public' AND tablename <> 'alembic_version'")]
 
 
 _SEEDED: dict[tuple[object, ...], Path] = {}
