@@ -22,6 +22,7 @@ from helpers import (
     Swappable,
     mail_config,
     need,
+    pg_sequences,
     pg_tables,
     serve_app,
     serve_http,
@@ -159,8 +160,7 @@ def _empty_database(name: str) -> None:
         connection.execute("SELECT pg_terminate_backend(pid) FROM pg_stat_activity "
                            "WHERE datname = current_database() AND pid <> pg_backend_pid()")
         tables = pg_tables(connection)
-        sequences = [row[0] for row in connection.execute(
-            "SELECT sequencename FROM pg_sequences WHERE schemaname = 'public'")]
+        sequences = [name for name, _last in pg_sequences(connection)]
         with connection.transaction():
             connection.execute("SET LOCAL session_replication_role = replica")
             for table in tables:

@@ -98,13 +98,19 @@ def sqlite_store(folder: Path, name: str = "x.db") -> str:
 
 
 @functools.cache
-def _sqlite_template() -> Path:
+def _scratch() -> Path:
+    """This test process's folder for what it keeps between tests, removed when it ends."""
     folder = Path(tempfile.mkdtemp(prefix="publisher-template-"))
     atexit.register(shutil.rmtree, folder, ignore_errors=True)
-    engine = make_engine(f"sqlite:///{folder / 'store.db'}")
+    return folder
+
+
+@functools.cache
+def _sqlite_template() -> Path:
+    engine = make_engine(f"sqlite:///{_scratch() / 'store.db'}")
     upgrade(engine)
     engine.dispose()  # the last connection closes: everything is in the main file
-    return folder / "store.db"
+    return _scratch() / "store.db"
 
 
 def set_keys(path: Path, section: str, **values: str) -> None:
@@ -183,7 +189,7 @@ class _SeededCopy:
 
     def keep(self, engine: Engine) -> None:
         engine.dispose()  # the last connection closes: (SQLite) everything is in the main file
-        kept = Path(tempfile.mkdtemp(prefix="publisher-seeded-", dir=_sqlite_template().parent))
+        kept = Path(tempfile.mkdtemp(prefix="publisher-seeded-", dir=_scratch()))
         self.store.save(kept)
         shutil.copytree(self.feeds, kept / "feeds")
         _SEEDED[self.key] = kept
@@ -233,8 +239,7 @@ class _PostgresRows:
             for table in pg_tables(connection):
                 with connection.cursor().copy(f'COPY "{table}" TO STDOUT (FORMAT binary)') as copy:
                     (kept / f"{table}.rows").write_bytes(b"".join(bytes(block) for block in copy))
-            sequences = connection.execute(
-                "SELECT sequencename, last_value FROM pg_sequences WHERE schemaname = 'public'").fetchall()
+            sequences = pg_sequences(connection)
         (kept / "sequences.json").write_text(json.dumps(sequences), "utf-8")
 
     def load(self, kept: Path) -> None:
@@ -252,6 +257,12 @@ def pg_tables(connection: psycopg.Connection[Any]) -> list[str]:
     """The store's tables on a PostgreSQL connection (alembic_version aside)."""
     return [row[0] for row in connection.execute(
         "SELECT tablename FROM pg_tables WHERE schemaname = 'public' AND tablename <> 'alembic_version'")]
+
+
+def pg_sequences(connection: psycopg.Connection[Any]) -> list[tuple[str, int | None]]:
+    """The store's sequences and the last value each gave (None: none since it was made or restarted)."""
+    return [(row[0], row[1]) for row in connection.execute(
+        "SELECT sequencename, last_value FROM pg_sequences WHERE schemaname = 'public'")]
 
 
 _SEEDED: dict[tuple[object, ...], Path] = {}
