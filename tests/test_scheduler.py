@@ -186,12 +186,13 @@ def test_sigusr1_writes_every_threads_stack_to_the_log_and_the_run_goes_on(tmp_p
 
 
 _CHURN = """
-import threading, time
+import sys, threading
 from publisher.cli.running import dump_threads_on_request
 dump_threads_on_request()
+told = threading.Event()
+threading.Thread(target=lambda: (sys.stdin.read(), told.set()), daemon=True).start()
 print("ready", flush=True)
-end = time.monotonic() + 2
-while time.monotonic() < end:
+while not told.is_set():  # until its input closes: every signal comes while threads come and go
     threads = [threading.Thread(target=sum, args=(range(200),)) for _ in range(8)]
     for thread in threads:
         thread.start()
@@ -204,7 +205,7 @@ while time.monotonic() < end:
 def test_sigusr1_while_threads_start_and_end_writes_the_stacks_and_the_process_lives() -> None:
     """A send starts and ends threads; faulthandler's dump of them killed such a process with
     SIGSEGV (five tries of five, CPython 3.11)."""
-    process = subprocess.Popen([sys.executable, "-c", _CHURN], stdout=subprocess.PIPE,
+    process = subprocess.Popen([sys.executable, "-c", _CHURN], stdin=subprocess.PIPE, stdout=subprocess.PIPE,
                                stderr=subprocess.PIPE, text=True)
     assert process.stdout is not None and process.stdout.readline() == "ready\n"
     for _ in range(100):

@@ -199,7 +199,8 @@ def dump_threads_on_request() -> None:
     a process starting and ending threads (as a send does) died of it with SIGSEGV (CPython
     gh-116008; fixed in 3.15 only)."""
     def on_signal(_signum: int, _frame: object) -> None:
-        threading.Thread(target=_log_stacks, name="stacks", daemon=True).start()
+        with contextlib.suppress(RuntimeError):  # (the process is exiting: no thread starts, and none is asked about)
+            threading.Thread(target=_log_stacks, name="stacks", daemon=True).start()
 
     with contextlib.suppress(ValueError):  # (not the main thread: a command run in-process)
         signal.signal(signal.SIGUSR1, on_signal)
