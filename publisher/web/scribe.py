@@ -38,8 +38,10 @@ class Clicks:
 
             from publisher.store.db import make_engine
             from publisher.web.recorder import ClickRecorder
+            from publisher.web.server import settle_heap
 
             self.recorder = ClickRecorder(sessionmaker(make_engine(self.database_url), expire_on_commit=False))
+            settle_heap()  # the store's libraries now loaded: as the server's own heap, set aside
         self.recorder.note_all(batch)
 
     def stop(self) -> None:

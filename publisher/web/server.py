@@ -35,7 +35,9 @@ def settle_heap() -> None:
     collector, which then runs less often. A request's own objects die young, but the clicks and
     access-log lines held for their next write (up to a second's) pushed the collector into full
     passes over the whole heap, each stalling every answer for tens of milliseconds (measured: 25%
-    more counted-link redirects a second, benchmarks/clicks.py)."""
+    more counted-link redirects a second, benchmarks/clicks.py). The writing process (web/scribe.py)
+    does the same once it has loaded the store's libraries: a second's clicks made thousands of
+    tuples, and the collector's passes over those libraries were a sixth of its CPU."""
     gc.collect()
     gc.freeze()
     gc.set_threshold(10_000, 10, 10)
