@@ -6,7 +6,9 @@ what the store recorded:
 - clicks recorded / clicks sent under that load, the server then stopped with SIGTERM: target 100%;
 - the same load ended by `kill -9`: the clicks lost, in seconds of that load, counted once the
   server's writing process has written what it was handed (at most about 0.2 s, the interval
-  between hand-overs).
+  between hand-overs);
+- where the time goes: CPU per redirect of each server process and of `publisher serve`'s
+  writing process, and how busy each server was (the load generator shares the cores).
 
     .venv/bin/python benchmarks/clicks.py [--seconds 5] [--rounds 3] [--clients 8]
 """
@@ -80,6 +82,42 @@ def load(port: int, path: str, seconds: float, clients: int) -> tuple[float, int
     return float(rate.group(1)), int(complete.group(1))
 
 
+def cpu_seconds(pids: list[int]) -> float:
+    """User and system CPU the processes have used so far (Linux: /proc)."""
+    ticks = 0
+    for pid in pids:
+        fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+        ticks += int(fields[11]) + int(fields[12])  # utime, stime
+    return ticks / os.sysconf("SC_CLK_TCK")
+
+
+class Measured:
+    """Each load's rate, with the CPU its server (and a writing process) used per request."""
+
+    def __init__(self) -> None:
+        self.rates: list[float] = []
+        self.cpu: dict[str, list[float]] = {}  # process: microseconds a request, each round
+        self.busy: list[float] = []  # the server's CPU / the seconds the load took
+
+    def load(self, port: int, path: str, args: argparse.Namespace, processes: dict[str, list[int]]) -> int:
+        before, started = {name: cpu_seconds(pids) for name, pids in processes.items()}, time.perf_counter()
+        rate, sent = load(port, path, args.seconds, args.clients)
+        seconds = time.perf_counter() - started
+        self.rates.append(rate)
+        used = {"server": cpu_seconds(processes["server"]) - before["server"]}
+        self.busy.append(used["server"] / seconds)
+        if len(processes) > 1:
+            time.sleep(1.2)  # a writing process writes the clicks every second: this load's written
+            used |= {name: cpu_seconds(pids) - before[name] for name, pids in processes.items() if name != "server"}
+        for name, value in used.items():
+            self.cpu.setdefault(name, []).append(value / sent * 1e6)
+        return sent
+
+
+def writers_of(process: subprocess.Popen[bytes]) -> list[int]:
+    return [int(pid) for pid in Path(f"/proc/{process.pid}/task/{process.pid}/children").read_text().split()]
+
+
 def recorded(database: Path) -> int:
     with sqlite3.connect(database) as connection:
         return int(connection.execute("SELECT count(*) FROM link_clicks").fetchone()[0])
@@ -94,7 +132,7 @@ def serve(servers: Servers) -> tuple[int, subprocess.Popen[bytes]]:
 def stop(process: subprocess.Popen[bytes], how: int) -> None:
     """Stopped (or killed), and its writing process (web/offload.py) ended after it: what the
     server had handed it is written."""
-    writers = [int(pid) for pid in Path(f"/proc/{process.pid}/task/{process.pid}/children").read_text().split()]
+    writers = writers_of(process)
     process.send_signal(how)
     process.wait(timeout=30)
     deadline = time.monotonic() + 60
@@ -116,7 +154,7 @@ def main() -> None:
     folder = Path(tempfile.mkdtemp(prefix="publisher-clicks-bench-"))
     servers = Servers(folder, prepare(folder))
     database = folder / "bench.db"
-    rates: dict[str, list[float]] = {"bare": [], "publisher serve": [], "access log off": []}
+    measured = {name: Measured() for name in ("bare", "publisher serve", "access log off")}
     kept: list[tuple[int, int]] = []  # (sent, recorded) after SIGTERM
     killed: list[tuple[int, int, float]] = []  # (sent, recorded, rate) after kill -9
     try:
@@ -128,18 +166,21 @@ def main() -> None:
         connection.close()
         (folder / "bare.py").write_text(BARE.format(location=location), "utf-8")
         bare = servers.uvicorn("bare:app", ["--http", "httptools", "--loop", "uvloop"], folder)
+        bare_pid = servers.processes[-1].pid
         quiet = folder / "quiet.toml"  # the same, without the access log: what the log costs
         quiet.write_text(servers.config.read_text("utf-8").replace("\n[web]\n", "\n[web]\naccess_log = false\n"),
                          "utf-8")
         unlogged = servers.start([sys.executable, "-m", "publisher", "--config", str(quiet), "serve",
                                   "--port", "{port}"])
+        quiet_server = servers.processes[-1]
         for _ in range(args.rounds):
-            rates["bare"].append(load(bare, path, args.seconds, args.clients)[0])
-            rates["access log off"].append(load(unlogged, path, args.seconds, args.clients)[0])
-            time.sleep(1.5)  # its clicks written before ours are counted
+            measured["bare"].load(bare, path, args, {"server": [bare_pid]})
+            measured["access log off"].load(unlogged, path, args, {"server": [quiet_server.pid],
+                                                                   "writing process": writers_of(quiet_server)})
+            time.sleep(0.3)  # its clicks written (a second after its load) before ours are counted
             before = recorded(database)
-            rate, sent = load(ours, path, args.seconds, args.clients)
-            rates["publisher serve"].append(rate)
+            sent = measured["publisher serve"].load(ours, path, args, {"server": [process.pid],
+                                                                       "writing process": writers_of(process)})
             stop(process, signal.SIGTERM)
             kept.append((sent, recorded(database) - before))
             ours, process = serve(servers)
@@ -150,16 +191,17 @@ def main() -> None:
     finally:
         servers.stop()
         shutil.rmtree(folder, ignore_errors=True)
-    report(rates, kept, killed, args)
+    report(measured, kept, killed, args)
 
 
-def report(rates: dict[str, list[float]], kept: list[tuple[int, int]], killed: list[tuple[int, int, float]],
+def report(measured: dict[str, Measured], kept: list[tuple[int, int]], killed: list[tuple[int, int, float]],
            args: argparse.Namespace) -> None:
-    median = {name: statistics.median(values) for name, values in rates.items()}
+    median = {name: statistics.median(figures.rates) for name, figures in measured.items()}
     print(f"a counted link (/r/...), {args.clients} keep-alive clients, median of {args.rounds} x "
-          f"{args.seconds} s, redirects per second")
-    for name, value in median.items():
-        print(f"  {name:18} {value:>10,.0f}")
+          f"{args.seconds} s, redirects per second; CPU per redirect")
+    for name, figures in measured.items():
+        cpu = ", ".join(f"{process} {statistics.median(values):.1f} us" for process, values in figures.cpu.items())
+        print(f"  {name:18} {median[name]:>10,.0f}   {cpu}; the server {statistics.median(figures.busy):.0%} busy")
     ratio = median["publisher serve"] / median["bare"]
     print(f"  publisher serve / bare, httptools + uvloop: {ratio:.2f}x (target >= 0.8: "
           f"{'met' if ratio >= 0.8 else 'MISSED'})")
