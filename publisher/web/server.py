@@ -47,7 +47,9 @@ def server_options(web: Web) -> dict[str, Any]:
     # httptools and uvloop: measured 3-4x h11 and asyncio for a feed (benchmarks/web.py).
     # Its loggers go through publisher's (publisher/logs.py): time-stamped lines, text or JSON,
     # and at INFO its start-up line with the address. The access log is ours (web/accesslog.py).
+    # No WebSocket route: no WebSocket library loaded either (where one is installed, uvicorn's
+    # "auto" loaded it into every server, 20 ms of its start).
     return {"log_config": None, "log_level": "info" if web.access_log else "warning",
-            "access_log": False, "server_header": False, "http": "httptools", "loop": "uvloop",
+            "access_log": False, "server_header": False, "http": "httptools", "loop": "uvloop", "ws": "none",
             "proxy_headers": bool(web.trusted_proxies),
             "forwarded_allow_ips": list(web.trusted_proxies) or None}
