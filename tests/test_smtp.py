@@ -12,7 +12,7 @@ import certifi
 import pytest
 from aiosmtpd.smtp import AuthResult, LoginPassword
 from click.testing import CliRunner
-from helpers import mail_config, set_keys, setup_store, sqlite_store
+from helpers import ROOT, mail_config, set_keys, setup_store, sqlite_store
 from mailserver import MailServer, start
 from scripted_smtp import ScriptedServer
 from sqlalchemy import select
@@ -111,6 +111,19 @@ def test_an_untrusted_certificate_stops_the_run(tmp_path, tls_server) -> None:  
     code, _, err = send(path)
     assert code == 1 and "certificate not trusted" in err
     assert tls_server.received == []
+
+
+def test_lines_starting_with_a_dot_reach_the_reader_as_the_template_wrote_them(tmp_path, mail_server) -> None:  # type: ignore[no-untyped-def]
+    """The digest keeps a <style> block whose lines start with "." (its CSS classes): stuffed on
+    the way (RFC 5321 4.5.2) and unstuffed by the server, they arrive as written."""
+    path = mail_config(tmp_path, sqlite_store(tmp_path), mail_server)
+    setup_store(path, {"r0@example.org": ("CN", "confirmed")})
+    assert send(path)[0] == 0
+    [received] = mail_server.received
+    html = received.message.get_body(("html",)).get_content().splitlines()
+    dotted = [line for line in (ROOT / "templates" / "email" / "base.html").read_text("utf-8").splitlines()
+              if line.startswith(".")]
+    assert len(dotted) > 5 and all(line in html for line in dotted)
 
 
 def test_a_dropped_connection_is_reopened_and_sending_resumes(tmp_path, mail_server) -> None:  # type: ignore[no-untyped-def]
