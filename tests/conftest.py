@@ -300,8 +300,11 @@ def web(tmp_path: Path, db_url: str, mail_server: MailServer,
         live_server: tuple[Swappable, str]) -> Iterator[tuple]:  # type: ignore[type-arg]
     path = mail_config(tmp_path, db_url, mail_server)
     config, sessions = setup_store(path, {})
-    live_server[0].app = create_app(config, sessions)
+    front = live_server[0].app = create_app(config, sessions)
     yield live_server[1], path, config, sessions, mail_server
+    # The clicks it noted (a counted link a test followed) written now, into this test's store:
+    # a second later they could land in the next one's (the shared PostgreSQL database).
+    front.clicks.stop()
     live_server[0].app = None
 
 

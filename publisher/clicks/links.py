@@ -47,11 +47,15 @@ class LinkSigner:
         self._keyed = hashlib.blake2b(key=key, digest_size=_MAC_SIZE)  # copied for each MAC: a third cheaper
 
     def mac(self, edition: int, variant: int, link: int, nonce: str) -> str:
-        return self._mac(f"{edition}.{variant}.{link}.{nonce}").decode()
+        return self.mac_of(f"{edition}.{variant}.{link}.{nonce}".encode())
 
-    def _mac(self, message: str) -> bytes:
+    def mac_of(self, signed: bytes) -> str:
+        """The MAC of an address's signed part, `edition.variant.link.nonce` as it spells them."""
+        return self._mac(signed).decode()
+
+    def _mac(self, signed: bytes) -> bytes:
         mac = self._keyed.copy()
-        mac.update(message.encode())
+        mac.update(signed)
         return binascii.b2a_base64(mac.digest(), newline=False).translate(_URLSAFE)
 
     def check(self, tail: str) -> Click | None:
@@ -61,7 +65,7 @@ class LinkSigner:
             return None
         edition, variant, link, nonce, mac = parts.groups()
         # The ids as the address spells them: one spelling per link ("01" is not "1").
-        if not hmac.compare_digest(mac.encode("ascii", "replace"), self._mac(tail[:-len(mac) - 1])):
+        if not hmac.compare_digest(mac.encode("ascii", "replace"), self._mac(tail[:-len(mac) - 1].encode())):
             return None
         return Click(int(edition), int(variant), int(link), nonce)
 
@@ -72,16 +76,16 @@ class MessageLinks:
 
     def __init__(self, signer: LinkSigner, prefix: str, edition: int, variant: int,
                  marks: Mapping[int, str]) -> None:
-        self._signer, self._prefix = signer, prefix
-        self._edition, self._variant = edition, variant
-        self._marks = marks  # link number -> the mark in the rendered parts
+        self._mac = signer.mac_of
+        # Each link's mark, its address up to the message's value, and the start of what its MAC
+        # signs: made once, not for every message (a third of the links' cost, measured).
+        self._links = [(mark, f"{prefix}{edition}.{variant}.{number}.", f"{edition}.{variant}.{number}.".encode())
+                       for number, mark in marks.items()]
 
     def __call__(self) -> dict[str, str]:
         nonce = secrets.token_urlsafe(_NONCE_SIZE)
-        mac = self._signer.mac
-        edition, variant = self._edition, self._variant
-        return {mark: f"{self._prefix}{edition}.{variant}.{number}.{nonce}.{mac(edition, variant, number, nonce)}"
-                for number, mark in self._marks.items()}
+        value, mac = nonce.encode(), self._mac
+        return {mark: f"{address}{nonce}.{mac(signed + value)}" for mark, address, signed in self._links}
 
 
 def reader_of(nonce: str, key: str) -> str:
