@@ -46,9 +46,6 @@ class LinkSigner:
         key = hashlib.blake2b(secret.encode(), person=b"counted links", digest_size=32).digest()
         self._keyed = hashlib.blake2b(key=key, digest_size=_MAC_SIZE)  # copied for each MAC: a third cheaper
 
-    def mac(self, edition: int, variant: int, link: int, nonce: str) -> str:
-        return self.mac_of(f"{edition}.{variant}.{link}.{nonce}".encode())
-
     def mac_of(self, signed: bytes) -> str:
         """The MAC of an address's signed part, `edition.variant.link.nonce` as it spells them."""
         return self._mac(signed).decode()
