@@ -24,6 +24,7 @@ from helpers import (
     need,
     pg_sequences,
     pg_tables,
+    pg_without_triggers,
     serve_app,
     serve_http,
     setup_store,
@@ -161,8 +162,7 @@ def _empty_database(name: str) -> None:
                            "WHERE datname = current_database() AND pid <> pg_backend_pid()")
         tables = pg_tables(connection)
         sequences = [name for name, _last in pg_sequences(connection)]
-        with connection.transaction():
-            connection.execute("SET LOCAL session_replication_role = replica")
+        with pg_without_triggers(connection):
             for table in tables:
                 connection.execute(f'DELETE FROM "{table}"')
             for sequence in sequences:

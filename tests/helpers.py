@@ -4,6 +4,7 @@ config and the seed, `publisher run` and `publisher worker` as processes, waitin
 from __future__ import annotations
 
 import atexit
+import contextlib
 import filecmp
 import functools
 import json
@@ -243,14 +244,21 @@ class _PostgresRows:
         (kept / "sequences.json").write_text(json.dumps(sequences), "utf-8")
 
     def load(self, kept: Path) -> None:
-        with self._connect() as connection, connection.transaction():
-            connection.execute("SET LOCAL session_replication_role = replica")  # (any order of tables)
+        with self._connect() as connection, pg_without_triggers(connection):
             for rows in kept.glob("*.rows"):
                 with connection.cursor().copy(f'COPY "{rows.stem}" FROM STDIN (FORMAT binary)') as copy:
                     copy.write(rows.read_bytes())
             for sequence, value in json.loads((kept / "sequences.json").read_text("utf-8")):
                 if value is not None:
                     connection.execute("SELECT setval(%s, %s)", (f'"{sequence}"', value))
+
+
+@contextlib.contextmanager
+def pg_without_triggers(connection: psycopg.Connection[Any]) -> Iterator[None]:
+    """A transaction whose foreign keys' triggers are off: its tables written in any order."""
+    with connection.transaction():
+        connection.execute("SET LOCAL session_replication_role = replica")
+        yield
 
 
 def pg_tables(connection: psycopg.Connection[Any]) -> list[str]:
