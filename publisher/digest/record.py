@@ -2,8 +2,10 @@
 
 Each sender waits until its own result is committed before it sends its next message, so the
 "recorded before the next send" guarantee holds, while a busy edition needs far fewer commits
-than messages. The UPDATE is compiled by SQLAlchemy once and run on the driver's own
-connection: per commit, the ORM's and Core's bookkeeping would cost more than the commit.
+than messages. A result is handed over on a C-level queue with a plain lock its sender waits
+on: queue.Queue and an Event per message were Python-level locking on every message's path.
+The UPDATE is compiled by SQLAlchemy once and run on the driver's own connection: per commit,
+the ORM's and Core's bookkeeping would cost more than the commit.
 """
 
 from __future__ import annotations
@@ -12,7 +14,7 @@ import logging
 import queue
 import threading
 import time
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from datetime import datetime
 from typing import Any, cast
 
@@ -66,7 +68,6 @@ class Result:
     sent: datetime | None = None
     next_attempt: datetime | None = None
     last_error: str | None = None
-    done: threading.Event = field(default_factory=threading.Event)
     error: BaseException | None = None
 
     def params(self) -> dict[str, Any]:
@@ -107,14 +108,17 @@ class ResultWriter:
         self._unreachable = engine.dialect.loaded_dbapi.OperationalError
         self._postgresql = engine.dialect.name == "postgresql"
         self._connection: Any = None  # the writer thread's own, made on first use
-        self._queue: queue.Queue[Result | None] = queue.Queue()
+        # Each result with the lock its sender waits on (held until the result is committed).
+        self._queue: queue.SimpleQueue[tuple[Result, threading.Lock] | None] = queue.SimpleQueue()
         self._thread = threading.Thread(target=self._run, name="delivery-results", daemon=True)
         self._thread.start()
 
     def record(self, result: Result) -> None:
         """Return once the result is committed (raise if it could not be)."""
-        self._queue.put(result)
-        result.done.wait()
+        done = threading.Lock()
+        done.acquire()
+        self._queue.put((result, done))
+        done.acquire()  # released by the writer thread
         if result.error is not None:
             raise result.error
 
@@ -132,7 +136,7 @@ class ResultWriter:
                     self._connection.driver_connection.autocommit = False
                 self._connection.close()
 
-    def _next_batch(self) -> list[Result] | None:
+    def _next_batch(self) -> list[tuple[Result, threading.Lock]] | None:
         """At least one result, and whatever more come within LINGER (up to one per sender);
         None when the writer is to stop."""
         first = self._queue.get()
@@ -153,18 +157,19 @@ class ResultWriter:
                 return batch
             batch.append(item)
 
-    def _commit_until_done(self, batch: list[Result]) -> None:
+    def _commit_until_done(self, batch: list[tuple[Result, threading.Lock]]) -> None:
         """Commit the batch, trying again while the database is away; hand each sender its
         outcome."""
+        results = [result for result, _done in batch]
         error: BaseException | None = None
         try:
-            retrying(lambda: self._commit(batch), self._stop,
+            retrying(lambda: self._commit(results), self._stop,
                      f"delivery results ({len(batch)} waiting)", self._unreachable)
         except BaseException as exc:  # noqa: BLE001 (handed to every waiting sender)
             error = exc
-        for result in batch:
+        for result, done in batch:
             result.error = error
-            result.done.set()
+            done.release()
 
     def _commit(self, batch: list[Result]) -> None:
         """One try, on the writer's connection (a new one after an error: the old one may be

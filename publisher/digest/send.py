@@ -31,7 +31,7 @@ from publisher.digest.outage import Outage
 from publisher.digest.pace import SharedRate
 from publisher.digest.pausewatch import PauseWatch
 from publisher.digest.record import ResultWriter
-from publisher.mail.transport import Transport, TransportError
+from publisher.mail.transport import Connection, Transport, TransportError
 from publisher.store.db import engine_of, retrying
 from publisher.store.editions import delivery_counts
 from publisher.store.models import Edition
@@ -41,6 +41,10 @@ from publisher.subscribers.bounces import settle_send_time_bounces
 log = logging.getLogger(__name__)
 
 BATCH_PER_CONNECTION = 250  # deliveries claimed at a time, per connection (the default)
+# Jobs go to the sending threads a few at a time: handed over one by one, every message woke a
+# waiting thread through queue.Queue's Python-level locks. A few at a time, a batch's last
+# messages wait on a slower connection for a handful of messages at most.
+JOBS_PER_HANDOUT = 8
 
 
 @dataclass
@@ -100,7 +104,7 @@ class EditionSender:
         done = threading.Event()
         helpers = [threading.Thread(target=self.lease.keep, args=(done, self.claimer.renew), name="lease", daemon=True),
                    threading.Thread(target=self.pause.watch, args=(done,), name="pause", daemon=True)]
-        work: queue.Queue[Job | None] = queue.Queue()
+        work: queue.Queue[list[Job] | None] = queue.Queue()
         workers = [threading.Thread(target=self._work, args=(work, deliverer), name=f"sender-{n}")
                    for n in range(self.smtp.connections)]
         for thread in helpers + workers:
@@ -125,7 +129,7 @@ class EditionSender:
         return Deliverer(self.smtp, self.messages, results, self.lease, self.outage, self.rate,
                          lambda: self.stop.is_set() or self.pause.halted.is_set(), self.clock, self.progress)
 
-    def _hand_out(self, work: queue.Queue[Job | None]) -> None:
+    def _hand_out(self, work: queue.Queue[list[Job] | None]) -> None:
         """Batch after batch to the sending threads, each sent before the next is claimed."""
         while not self.stop.is_set():
             halted = self.pause.halted
@@ -136,28 +140,33 @@ class EditionSender:
                          self.edition.digest, self.edition.number)
                 return
             if jobs is not None:
-                for job in jobs:
-                    work.put(job)
+                for start in range(0, len(jobs), JOBS_PER_HANDOUT):
+                    work.put(jobs[start:start + JOBS_PER_HANDOUT])
                 work.join()
             elif not retrying(self.claimer.wait_for_retries, self.stop, "waiting for deliveries"):
                 return
 
-    def _work(self, work: queue.Queue[Job | None], deliverer: Deliverer) -> None:
+    def _work(self, work: queue.Queue[list[Job] | None], deliverer: Deliverer) -> None:
         """One sending thread with its own connection, reused for every message it sends."""
         connection = self.transport.connect()
         try:
-            while (job := work.get()) is not None:
+            while (jobs := work.get()) is not None:
                 try:
-                    deliverer.deliver(connection, job)
-                except TransportError as exc:  # no message can go out: stop, all stays queued
-                    self.fatal = self.fatal or exc
-                    self.stop.set()
-                except Exception:  # logged; the delivery stays queued for the next run
-                    log.exception("delivery %d to %s", job.delivery_id, job.address)
+                    for job in jobs:
+                        self._deliver(deliverer, connection, job)
                 finally:
                     work.task_done()
         finally:
             connection.close()
+
+    def _deliver(self, deliverer: Deliverer, connection: Connection, job: Job) -> None:
+        try:
+            deliverer.deliver(connection, job)
+        except TransportError as exc:  # no message can go out: stop, all stays queued
+            self.fatal = self.fatal or exc
+            self.stop.set()
+        except Exception:  # logged; the delivery stays queued for the next run
+            log.exception("delivery %d to %s", job.delivery_id, job.address)
 
     def _totals(self) -> EditionTotals:
         with self.sessions.begin() as session:
