@@ -7,11 +7,13 @@ is only ever what the edition stored for that link."""
 
 from __future__ import annotations
 
+import base64
 import binascii
 import hashlib
 import hmac
+import os
 import re
-import secrets
+import threading
 from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import NamedTuple
@@ -78,11 +80,34 @@ class MessageLinks:
         # signs: made once, not for every message (a third of the links' cost, measured).
         self._links = [(mark, f"{prefix}{edition}.{variant}.{number}.", f"{edition}.{variant}.{number}.".encode())
                        for number, mark in marks.items()]
+        self._random = _RandomValues()
 
     def __call__(self) -> dict[str, str]:
-        nonce = secrets.token_urlsafe(_NONCE_SIZE)
-        value, mac = nonce.encode(), self._mac
+        value, mac = self._random.take(), self._mac
+        nonce = value.decode()
         return {mark: f"{address}{nonce}.{mac(signed + value)}" for mark, address, signed in self._links}
+
+
+class _RandomValues:
+    """Messages' random values (what secrets.token_urlsafe would make), drawn from the system's
+    source a few kilobytes at a time: os.urandom for each message let the other sending
+    threads take over the interpreter at every message (it releases the lock for its system
+    call), and those hand-overs cost the send more than the values."""
+
+    _AT_ONCE = 512  # values per draw
+
+    def __init__(self) -> None:
+        self._lock = threading.Lock()
+        self._drawn: list[bytes] = []
+
+    def take(self) -> bytes:
+        """12 URL-safe characters (72 random bits), never handed out twice."""
+        with self._lock:
+            if not self._drawn:
+                pool = os.urandom(_NONCE_SIZE * self._AT_ONCE)
+                self._drawn = [base64.urlsafe_b64encode(pool[at:at + _NONCE_SIZE])
+                               for at in range(0, len(pool), _NONCE_SIZE)]
+            return self._drawn.pop()
 
 
 def reader_of(nonce: str, key: str) -> str:
