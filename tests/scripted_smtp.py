@@ -10,12 +10,16 @@ times that recipient was tried (from 1):
 - "garbage": stored, then a line that is no SMTP reply
 - "421-rcpt": 421 to RCPT, then the connection closed (with PIPELINING the client has already
   sent DATA, and its next read finds the line gone)
-It offers PIPELINING and 8BITMIME, on 127.0.0.1 only, and serves until `stop`.
+- "silent": stored, then no reply at all, until the client hangs up
+- "silent-rcpt": no reply to RCPT (nor to anything after it), until the client hangs up
+It offers PIPELINING and 8BITMIME, on 127.0.0.1 only (with implicit TLS when given a
+context), and serves until `stop`.
 """
 
 from __future__ import annotations
 
 import socket
+import ssl
 import threading
 from collections.abc import Callable
 from dataclasses import dataclass, field
@@ -26,6 +30,7 @@ class ScriptedServer:
     script: Callable[[str, int], str] = lambda _address, _attempt: "accept"
     port: int = 0
     host: str = "127.0.0.1"
+    tls: ssl.SSLContext | None = None  # implicit TLS (smtp.security = "tls") with this context
     received: list[tuple[str, bytes]] = field(default_factory=list)  # (recipient, data)
     attempts: dict[str, int] = field(default_factory=dict)
     _listener: socket.socket | None = None
@@ -60,6 +65,8 @@ class ScriptedServer:
 
     def _serve(self, connection: socket.socket) -> None:
         connection.settimeout(30)
+        if self.tls is not None:
+            connection = self.tls.wrap_socket(connection, server_side=True)
         with connection, connection.makefile("rb") as lines:
             connection.sendall(b"220 scripted ESMTP\r\n")
             recipient, step = "", "accept"
@@ -72,6 +79,9 @@ class ScriptedServer:
                     with self._lock:
                         attempt = self.attempts[recipient] = self.attempts.get(recipient, 0) + 1
                     step = self.script(recipient, attempt)
+                    if step == "silent-rcpt":
+                        lines.read()  # whatever the client sends, until it hangs up
+                        return
                     if step == "421-rcpt":
                         connection.sendall(b"421 4.7.0 too many connections, closing\r\n")
                         return
@@ -95,6 +105,9 @@ class ScriptedServer:
         with self._lock:
             self.received.append((recipient, data))
         if step == "store-then-drop":
+            return False
+        if step == "silent":
+            connection.recv(1)  # until the client hangs up
             return False
         connection.sendall(b"hello this is not a reply\r\n" if step == "garbage" else b"250 2.0.0 queued\r\n")
         return True

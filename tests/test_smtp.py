@@ -299,3 +299,41 @@ def test_a_421_to_rcpt_and_the_line_closed_under_pipelining_is_that_recipients_r
     code, out, err = send(path)
     assert (code, out) == (0, "china-weekly edition 1: 19 releases, 2 sent, 1 failed\n"), err
     assert scripted.attempts["r1@example.org"] == 2 and scripted.copies("r1@example.org") == 0
+
+
+@pytest.mark.parametrize("security", ["none", "tls"])
+def test_smtp_timeout_bounds_each_command_and_the_message_gets_rfc_5321s_wait(
+        scripted: ScriptedServer, certificate: tuple[Path, Path], monkeypatch: pytest.MonkeyPatch,
+        security: str) -> None:
+    """The same limits whoever keeps them (the kernel on a plain connection, Python's sockets
+    under TLS): smtp.timeout for a command's reply, the final-reply wait for the message's."""
+    from datetime import timedelta
+
+    from publisher.config import Smtp
+    from publisher.mail import transport
+    from publisher.mail.transport import OutcomeUnknown, ServerUnavailable, SmtpTransport
+
+    if security == "tls":
+        scripted.tls = _context(certificate)
+    monkeypatch.setattr(transport, "FINAL_REPLY_TIMEOUT", 2.0)
+    smtp = Smtp(host="127.0.0.1", port=scripted.port, security=security, timeout=timedelta(seconds=0.5),
+                ca_file=str(certificate[0]))
+    scripted.script = lambda address, _attempt: {"quiet@example.org": "silent-rcpt",
+                                                 "late@example.org": "silent"}.get(address, "accept")
+    connection = SmtpTransport(smtp, None).connect()
+    try:
+        assert connection.send("news@example.org", "r1@example.org", b"Subject: a\r\n\r\nbody\r\n", "<1@x>").code == 250
+        sock = connection._client.sock  # type: ignore[union-attr]
+        assert (sock.gettimeout() is None) == (security == "none")  # a plain one's: the kernel's
+        started = time.monotonic()
+        with pytest.raises(ServerUnavailable):  # no reply to RCPT, twice (the line is reopened once)
+            connection.send("news@example.org", "quiet@example.org", b"Subject: b\r\n\r\nbody\r\n", "<2@x>")
+        assert 1.0 <= time.monotonic() - started < 1.9  # 0.5 s each, not the final reply's 2 s
+        started = time.monotonic()
+        with pytest.raises(OutcomeUnknown):  # the message went out and its reply never came
+            connection.send("news@example.org", "late@example.org", b"Subject: c\r\n\r\nbody\r\n", "<3@x>")
+        assert 2.0 <= time.monotonic() - started < 3.5
+        assert connection.send("news@example.org", "r2@example.org", b"Subject: d\r\n\r\nbody\r\n", "<4@x>").code == 250
+    finally:
+        connection.close()
+    assert [recipient for recipient, _ in scripted.received] == ["r1@example.org", "late@example.org", "r2@example.org"]

@@ -21,6 +21,7 @@ from typing import Protocol
 
 from publisher.config import Smtp
 from publisher.errors import PublisherError
+from publisher.mail.timeouts import keep_in_kernel, wait_for_replies
 from publisher.mail.tls import trusting
 
 log = logging.getLogger(__name__)
@@ -120,6 +121,7 @@ class SmtpTransport:
             raise TransportError(f"{self.description}: certificate not trusted: {exc}") from exc
         try:
             self._greet(client)
+            keep_in_kernel(client.sock, smtp.timeout.total_seconds())
         except BaseException:
             client.close()
             raise
@@ -214,11 +216,9 @@ class SmtpConnection:
         body = _DOT_LINE.sub(b"\r\n..", message)
         self._message_sent = True
         client.send(body + (b"" if body.endswith(b"\r\n") else b"\r\n") + b".\r\n")
-        if client.sock is not None:
-            client.sock.settimeout(FINAL_REPLY_TIMEOUT)
+        wait_for_replies(client.sock, FINAL_REPLY_TIMEOUT)
         code, text = client.getreply()
-        if client.sock is not None:
-            client.sock.settimeout(self._transport.smtp.timeout.total_seconds())
+        wait_for_replies(client.sock, self._transport.smtp.timeout.total_seconds())
         if not 200 <= code < 600:  # no reply code at all (smtplib: -1): nobody can say what it took
             self._drop()
             raise OutcomeUnknown(Reply(0, f"an unreadable reply to the message: {_decode(text)[:200]}"))
