@@ -8,6 +8,7 @@ import logging
 from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import datetime
+from typing import NamedTuple
 
 from publisher.config import Smtp
 from publisher.digest.lease import Lease
@@ -30,8 +31,7 @@ log = logging.getLogger(__name__)
 REFUSALS_BEFORE_RETRY = 3  # 421s in a row to one message before it counts as its recipient's
 
 
-@dataclass(frozen=True)
-class Job:
+class Job(NamedTuple):  # a thousand made per batch: a tuple costs a third of a frozen dataclass
     delivery_id: int
     subscriber_id: int
     variant_id: int

@@ -16,10 +16,11 @@ import os
 import re
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
-from datetime import datetime
+from datetime import datetime, tzinfo
 from email.header import Header
 from email.policy import SMTP
 from email.utils import format_datetime, parseaddr, quote
+from functools import lru_cache
 
 from publisher.config import Mail
 from publisher.mail.lines import fits_8bit
@@ -146,7 +147,7 @@ class MessageFactory:
         html_part = self._html.fill(_values(recipient, links, escape=True))
         head = b"".join([
             _address_header("To", recipient.address),
-            f"Date: {format_datetime(when)}\r\n".encode(),
+            _date_line(when.replace(microsecond=0), when.tzinfo),
             f"Message-ID: {recipient.message_id}\r\n".encode(),
             # Written by hand: the email package would wrap the URL in encoded-words.
             f"List-Unsubscribe: <{_header_safe(recipient.unsubscribe_url)}>,\r\n"
@@ -171,6 +172,13 @@ class MessageFactory:
 
 
 CRLF = "\r\n"
+
+
+@lru_cache(maxsize=8)
+def _date_line(when: datetime, _zone: tzinfo | None) -> bytes:
+    """The Date header of the messages made in one second (formatting it took 5 us a message).
+    The zone is part of the key: datetimes of one instant in two zones are equal."""
+    return f"Date: {format_datetime(when)}\r\n".encode()
 
 
 def _fold(name: str, value: str) -> bytes:
