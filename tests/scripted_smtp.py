@@ -12,6 +12,8 @@ times that recipient was tried (from 1):
   sent DATA, and its next read finds the line gone)
 - "silent": stored, then no reply at all, until the client hangs up
 - "silent-rcpt": no reply to RCPT (nor to anything after it), until the client hangs up
+- "half-data": half a reply line to DATA ("35", no line end), then silence until the client
+  hangs up
 It offers PIPELINING and 8BITMIME, on 127.0.0.1 only (with implicit TLS when given a
 context), and serves until `stop`.
 """
@@ -87,6 +89,10 @@ class ScriptedServer:
                         return
                     connection.sendall(b"250 2.1.5 OK\r\n")
                 elif verb == b"DATA":
+                    if step == "half-data":
+                        connection.sendall(b"35")
+                        lines.read()
+                        return
                     connection.sendall(b"354 go ahead\r\n")
                     data = b"".join(iter(lines.readline, b".\r\n"))
                     if not self._end_message(connection, recipient, step, data):

@@ -318,7 +318,7 @@ def test_smtp_timeout_bounds_each_command_and_the_message_gets_rfc_5321s_wait(
     monkeypatch.setattr(transport, "FINAL_REPLY_TIMEOUT", 2.0)
     smtp = Smtp(host="127.0.0.1", port=scripted.port, security=security, timeout=timedelta(seconds=0.5),
                 ca_file=str(certificate[0]))
-    scripted.script = lambda address, _attempt: {"quiet@example.org": "silent-rcpt",
+    scripted.script = lambda address, _attempt: {"quiet@example.org": "silent-rcpt", "half@example.org": "half-data",
                                                  "late@example.org": "silent"}.get(address, "accept")
     connection = SmtpTransport(smtp, None).connect()
     try:
@@ -329,6 +329,8 @@ def test_smtp_timeout_bounds_each_command_and_the_message_gets_rfc_5321s_wait(
         with pytest.raises(ServerUnavailable):  # no reply to RCPT, twice (the line is reopened once)
             connection.send("news@example.org", "quiet@example.org", b"Subject: b\r\n\r\nbody\r\n", "<2@x>")
         assert 1.0 <= time.monotonic() - started < 1.9  # 0.5 s each, not the final reply's 2 s
+        with pytest.raises(ServerUnavailable):  # half a reply line is no reply, however it timed out
+            connection.send("news@example.org", "half@example.org", b"Subject: b\r\n\r\nbody\r\n", "<2@x>")
         started = time.monotonic()
         with pytest.raises(OutcomeUnknown):  # the message went out and its reply never came
             connection.send("news@example.org", "late@example.org", b"Subject: c\r\n\r\nbody\r\n", "<3@x>")

@@ -5,8 +5,10 @@ On a plain connection under Linux the kernel keeps these limits (SO_RCVTIMEO and
 on a blocking socket). Python's own socket timeouts poll before every send and receive, and
 changing one is a system call; each of those calls lets the other sending threads take the
 interpreter. With four connections that was two more thread switches a message, and a tenth
-of a digest send's CPU (measured with benchmarks/digest.py). A timed-out read or write still
-ends the same way: smtplib reports the connection as lost.
+of a digest send's CPU (measured with benchmarks/digest.py). A timed-out read or write ends as
+it did: a TimeoutError, which smtplib reports as the connection lost (the kernel's timeout
+returns what a read has so far; the reader here raises instead, so half a reply line is never
+taken for a reply).
 
 TLS connections keep Python's timeouts: the ssl module would read again, without end, after
 the kernel's timeout.
@@ -14,6 +16,8 @@ the kernel's timeout.
 
 from __future__ import annotations
 
+import io
+import smtplib
 import socket
 import ssl
 import struct
@@ -23,14 +27,41 @@ import sys
 _KERNEL_KEPT = sys.platform.startswith("linux") and struct.calcsize("@l") == 8
 
 
-def keep_in_kernel(sock: socket.socket | None, seconds: float) -> None:
-    """Let the kernel time out `sock`'s reads and writes after `seconds`, where it can."""
+def keep_in_kernel(client: smtplib.SMTP, seconds: float) -> None:
+    """Let the kernel time out the client's reads and writes after `seconds`, where it can
+    (after the greeting: nothing of the server's is left unread)."""
+    sock = client.sock
     if sock is None or not _KERNEL_KEPT or isinstance(sock, ssl.SSLSocket):
         return
     value = _timeval(seconds)
     sock.setsockopt(socket.SOL_SOCKET, socket.SO_RCVTIMEO, value)
     sock.setsockopt(socket.SOL_SOCKET, socket.SO_SNDTIMEO, value)
     sock.settimeout(None)  # blocking: the kernel's limits apply
+    greeted, client.file = client.file, io.BufferedReader(_KernelTimed(sock.makefile("rb", buffering=0)))
+    if greeted is not None:
+        greeted.close()
+
+
+class _KernelTimed(io.RawIOBase):
+    """A socket's reads that raise when the kernel times one out (a socket's own file returns
+    None then, and a line read returns what came so far)."""
+
+    def __init__(self, raw: io.RawIOBase) -> None:
+        super().__init__()
+        self._raw = raw
+
+    def readable(self) -> bool:
+        return True
+
+    def readinto(self, buffer: memoryview) -> int:  # type: ignore[override]
+        count = self._raw.readinto(buffer)
+        if count is None:  # EAGAIN: SO_RCVTIMEO ran out
+            raise TimeoutError("timed out")
+        return count
+
+    def close(self) -> None:
+        self._raw.close()
+        super().close()
 
 
 def wait_for_replies(sock: socket.socket | None, seconds: float) -> None:

@@ -121,7 +121,7 @@ class SmtpTransport:
             raise TransportError(f"{self.description}: certificate not trusted: {exc}") from exc
         try:
             self._greet(client)
-            keep_in_kernel(client.sock, smtp.timeout.total_seconds())
+            keep_in_kernel(client, smtp.timeout.total_seconds())
         except BaseException:
             client.close()
             raise
