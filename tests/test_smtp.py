@@ -6,6 +6,7 @@ import ssl
 import subprocess
 import time
 from collections.abc import Iterator
+from datetime import timedelta
 from pathlib import Path
 
 import certifi
@@ -18,6 +19,9 @@ from scripted_smtp import ScriptedServer
 from sqlalchemy import select
 
 from publisher.cli import cli
+from publisher.config import Smtp
+from publisher.mail import transport
+from publisher.mail.transport import OutcomeUnknown, ServerUnavailable, SmtpTransport
 from publisher.store.models import Delivery
 
 PEOPLE = {f"r{i}@example.org": ("CN", "confirmed") for i in range(6)}
@@ -307,12 +311,6 @@ def test_smtp_timeout_bounds_each_command_and_the_message_gets_rfc_5321s_wait(
         security: str) -> None:
     """The same limits whoever keeps them (the kernel on a plain connection, Python's sockets
     under TLS): smtp.timeout for a command's reply, the final-reply wait for the message's."""
-    from datetime import timedelta
-
-    from publisher.config import Smtp
-    from publisher.mail import transport
-    from publisher.mail.transport import OutcomeUnknown, ServerUnavailable, SmtpTransport
-
     if security == "tls":
         scripted.tls = _context(certificate)
     monkeypatch.setattr(transport, "FINAL_REPLY_TIMEOUT", 2.0)

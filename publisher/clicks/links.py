@@ -7,7 +7,6 @@ is only ever what the edition stored for that link."""
 
 from __future__ import annotations
 
-import base64
 import binascii
 import hashlib
 import hmac
@@ -55,7 +54,7 @@ class LinkSigner:
     def _mac(self, signed: bytes) -> bytes:
         mac = self._keyed.copy()
         mac.update(signed)
-        return binascii.b2a_base64(mac.digest(), newline=False).translate(_URLSAFE)
+        return _urlsafe(mac.digest())
 
     def check(self, tail: str) -> Click | None:
         """The click the part after /r/ stands for, when its MAC is right; else None."""
@@ -105,9 +104,13 @@ class _RandomValues:
         with self._lock:
             if not self._drawn:
                 pool = os.urandom(_NONCE_SIZE * self._AT_ONCE)
-                self._drawn = [base64.urlsafe_b64encode(pool[at:at + _NONCE_SIZE])
-                               for at in range(0, len(pool), _NONCE_SIZE)]
+                self._drawn = [_urlsafe(pool[at:at + _NONCE_SIZE]) for at in range(0, len(pool), _NONCE_SIZE)]
             return self._drawn.pop()
+
+
+def _urlsafe(data: bytes) -> bytes:
+    """Base64 in its URL-safe alphabet; no padding for the sizes used here (multiples of 3)."""
+    return binascii.b2a_base64(data, newline=False).translate(_URLSAFE)
 
 
 def reader_of(nonce: str, key: str) -> str:
