@@ -69,6 +69,21 @@ def test_help_imports_no_command_and_neither_sqlalchemy_nor_pydantic() -> None:
     assert "Commands:" in done.stdout
 
 
+def test_a_command_runs_with_the_collector_on_and_what_start_up_made_set_aside() -> None:
+    """The collector is off while a command's modules load (publisher/cli/__init__.py main), and on
+    again, over what was made after them, once the command is found."""
+    probe = ("import gc, sys, click\n"
+             "from publisher.cli import cli, main\n"
+             "@cli.command('probe')\n"
+             "def probe():\n"
+             "    print(gc.isenabled(), gc.get_freeze_count() > 10_000, gc.get_threshold())\n"
+             "sys.argv = ['publisher', 'probe']\n"
+             "print(gc.isenabled())\n"
+             "main()\n")
+    done = subprocess.run([sys.executable, "-c", probe], capture_output=True, text=True, timeout=60, check=True)
+    assert done.stdout.split("\n") == ["True", "True True (50000, 20, 100)", ""]
+
+
 def test_readme_opens_with_the_two_setup_commands_and_ci_runs_the_second() -> None:
     blocks = README.split("```sh\n")[1:3]
     install_and_run, install_and_test = (block.split("\n```")[0] for block in blocks)

@@ -19,6 +19,10 @@ GC_THRESHOLDS = (50_000, 20, 100)
 
 
 def main() -> None:
+    # Until the command's module is loaded (app.PublisherGroup.resolve_command) every object made
+    # lives as long as the process: the collector is off while they are made, then they are set
+    # aside from its passes.
+    gc.disable()
     gc.set_threshold(*GC_THRESHOLDS)
     try:
         cli(prog_name="publisher")

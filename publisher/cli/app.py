@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import gc
 import importlib
 import sys
 from collections.abc import Iterable, Mapping, Sequence
@@ -94,6 +95,14 @@ class PublisherGroup(click.Group):
         rows = [(name, click.Command(name, help=COMMANDS[name][1]).get_short_help_str(limit)) for name in names]
         with formatter.section("Commands"):
             formatter.write_dl(rows)
+
+    def resolve_command(self, ctx: click.Context,
+                        args: list[str]) -> tuple[str | None, click.Command | None, list[str]]:
+        found = super().resolve_command(ctx, args)
+        if not gc.isenabled():  # turned off for the start-up (publisher/cli/__init__.py main)
+            gc.freeze()
+            gc.enable()
+        return found
 
     def invoke(self, ctx: click.Context) -> Any:
         try:
