@@ -72,7 +72,7 @@ def test_help_imports_no_command_and_neither_sqlalchemy_nor_pydantic() -> None:
 def test_a_command_runs_with_the_collector_on_and_what_start_up_made_set_aside() -> None:
     """The collector is off while a command's modules load (publisher/cli/__init__.py main), and on
     again, over what was made after them, once the command is found."""
-    probe = ("import gc, sys, click\n"
+    probe = ("import gc, sys\n"
              "from publisher.cli import cli, main\n"
              "@cli.command('probe')\n"
              "def probe():\n"
