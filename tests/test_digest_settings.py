@@ -80,6 +80,31 @@ def test_a_new_install_is_seeded_from_the_file_and_follows_it_until_an_operator_
         0, "china-weekly.cron: '30 7 * * WED' in effect (by cms@example.org), config.toml: '0 8 * * TUE'\n")
 
 
+def test_config_check_names_the_settings_in_effect_that_are_not_the_files_and_changes_nothing(
+        config_path: Path, config: Config, sessions: sessionmaker[Session]) -> None:
+    """Its schedules are the file's: beside them, what an operator changed, read from the store."""
+    assert cli_run(config_path, "config", "check")[1].count("in effect") == 0  # all the file's
+    change_digest(sessions, config, "cms@example.org", "china-weekly", {"cron": "30 7 * * WED"}, NOW)
+    set_keys(config_path, "digests", cron='"0 8 * * TUE"')  # the file changed too: the operator's stays
+    before = audit(sessions)
+    code, out = cli_run(config_path, "config", "check")
+    assert code == 0
+    assert "  digest:china-weekly: At 08:00, only on Tuesday" in out  # the file's, as before
+    assert out.endswith(
+        "in effect instead (changed in the console, the API or with `digests apply`; `publisher schedule` "
+        "shows what fires):\n"
+        "  digest china-weekly.cron: '30 7 * * WED' in effect (by cms@example.org), config.toml: '0 8 * * TUE'\n")
+    assert audit(sessions) == before and effective(sessions, config)["china-weekly"] == "30 7 * * WED"
+
+
+@pytest.mark.empty_database
+def test_config_check_makes_no_database_where_there_is_none(config_path: Path) -> None:
+    store = config_path.parent / "store.db"
+    code, out = cli_run(config_path, "config", "check")
+    assert code == 0 and out.startswith("config OK:") and "in effect" not in out
+    assert not store.exists()
+
+
 def test_a_digest_the_file_drops_is_retired_and_its_editions_stay_reachable(
         config_path: Path, config: Config, sessions: sessionmaker[Session]) -> None:
     text = config_path.read_text()

@@ -3,12 +3,16 @@
 from __future__ import annotations
 
 import click
+from sqlalchemy.exc import SQLAlchemyError
 
 from publisher.cli.app import App, cli, pass_app
 from publisher.clock import utc_now
+from publisher.config import Config
 from publisher.dates import counted
+from publisher.jobs.digest_settings import divergences
+from publisher.jobs.source_settings import source_divergences
 from publisher.run.schedules import schedules
-from publisher.store.db import database_url, display_url, make_engine, upgrade
+from publisher.store.db import database_url, display_url, engine_of, make_engine, stored_as_is, upgrade
 
 
 @cli.group()
@@ -36,7 +40,9 @@ def config_group() -> None:
 @config_group.command("check")
 @pass_app
 def config_check(app: App) -> None:
-    """Load the config and report what it holds; exit code 2 when it is invalid.
+    """Load the config and report what it holds, and where the digests and sources in effect
+    differ from it (changed in the console, the API or with `digests apply`: the database is
+    read, never written); exit code 2 when it is invalid.
 
     Example: publisher --config /etc/publisher/config.toml config check
     """
@@ -48,3 +54,23 @@ def config_check(app: App) -> None:
         fires = schedule.next_fire_times(utc_now(), 1)
         then = f"{fires[0].astimezone(schedule.zone):%a %Y-%m-%d %H:%M}" if fires else "never"
         click.echo(f"  {schedule.id}: {schedule.in_words}; next {then}")
+    for line in _in_effect_instead(config):
+        click.echo(line)
+
+
+def _in_effect_instead(config: Config) -> list[str]:
+    """The settings in effect that are not the file's, so that the schedules above are not
+    taken for the ones that fire; nothing when the store has none to read yet."""
+    try:
+        sessions = stored_as_is(config)
+        if sessions is None:
+            return []
+        try:
+            lines = [f"  digest {line}" for line in divergences(sessions, config)]
+            lines += [f"  {line}" for line in source_divergences(sessions, config)]
+        finally:
+            engine_of(sessions).dispose()
+    except SQLAlchemyError as exc:
+        return [f"the settings in effect were not compared: cannot read the database ({exc.__class__.__name__})"]
+    return ["in effect instead (changed in the console, the API or with `digests apply`; "
+            "`publisher schedule` shows what fires):", *lines] if lines else []

@@ -148,6 +148,27 @@ def open_store(config: Config, clock: Callable[[], datetime] = utc_now) -> sessi
     return sessions
 
 
+def stored_as_is(config: Config) -> sessionmaker[Session] | None:
+    """The store as it is, to read only: nothing migrated, synced or followed (`config check`).
+    None when there is nothing to read yet: an SQLite file not made (reading would make it), or
+    a schema older than this version's (its tables may lack what is read)."""
+    url = database_url(config)
+    parsed = make_url(url)
+    if parsed.get_backend_name() == "sqlite" and parsed.database and parsed.database != ":memory:" \
+            and not os.path.exists(parsed.database):
+        return None
+    engine = make_engine(url)
+    try:
+        current = _revision(engine) == HEAD
+    except SQLAlchemyError:
+        engine.dispose()
+        raise
+    if not current:
+        engine.dispose()
+        return None
+    return sessionmaker(engine, expire_on_commit=False)
+
+
 def ping(sessions: sessionmaker[Session]) -> str:
     """"ok" when the database answers, else why not."""
     try:
