@@ -53,8 +53,9 @@ def change_preferences(sessions: sessionmaker[Session], signer: Signer, token: s
                        language: str, now: datetime, digests: Sequence[str] = ()) -> None:
     """TokenError for a link that does not work."""
     with sessions.begin() as session:
-        before = subscriber_values(optin.subscriber_for(session, signer, "preferences", token))
-        subscriber = optin.change_preferences(session, signer, token, countries, language, digests)
+        subscriber = optin.subscriber_for(session, signer, "preferences", token)
+        before = subscriber_values(subscriber)
+        optin.change_preferences(subscriber, countries, language, digests)
         session.flush()
         after = subscriber_values(subscriber)
         if after != before:
@@ -64,8 +65,9 @@ def change_preferences(sessions: sessionmaker[Session], signer: Signer, token: s
 def unsubscribe(sessions: sessionmaker[Session], signer: Signer, token: str, now: datetime) -> str:
     """Their address; TokenError for a link that does not work."""
     with sessions.begin() as session:
-        before = subscriber_values(optin.subscriber_for(session, signer, "unsubscribe", token))
-        subscriber = optin.unsubscribe(session, signer, token, now)
+        subscriber = optin.subscriber_for(session, signer, "unsubscribe", token)
+        before = subscriber_values(subscriber)
+        optin.unsubscribe(subscriber, now)
         after = subscriber_values(subscriber)
         if after != before:
             record(session, READER, "subscription.unsubscribe", subscriber.email, now, before=before, after=after)

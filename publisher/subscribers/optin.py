@@ -81,22 +81,19 @@ def confirm(session: Session, signer: Signer, token: str, now: datetime) -> Subs
     return subscriber
 
 
-def change_preferences(session: Session, signer: Signer, token: str, countries: Sequence[str],
-                       language: str, digests: Sequence[str] = ()) -> Subscriber:
-    subscriber = _subscriber(session, signer, "preferences", token)
+def change_preferences(subscriber: Subscriber, countries: Sequence[str], language: str,
+                       digests: Sequence[str] = ()) -> None:
+    """Of the subscriber their preferences link named (`subscriber_for`)."""
     set_countries(subscriber, countries)
     set_digests(subscriber, digests)
     subscriber.language = language
-    return subscriber
 
 
-def unsubscribe(session: Session, signer: Signer, token: str, now: datetime) -> Subscriber:
-    """The subscriber leaves; a link of theirs followed again after that finds them gone (and
-    changes nothing)."""
-    subscriber = _subscriber(session, signer, "unsubscribe", token)
+def unsubscribe(subscriber: Subscriber, now: datetime) -> None:
+    """The subscriber their unsubscribe link named (`subscriber_for`) leaves; a link of theirs
+    followed again after that finds them gone (and changes nothing)."""
     if subscriber.status != SubscriberStatus.UNSUBSCRIBED:
         unsubscribe_subscriber(subscriber, now)
-    return subscriber
 
 
 def subscriber_for(session: Session, signer: Signer, purpose: str, token: str) -> Subscriber:
