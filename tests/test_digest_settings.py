@@ -97,6 +97,22 @@ def test_config_check_names_the_settings_in_effect_that_are_not_the_files_and_ch
     assert audit(sessions) == before and effective(sessions, config)["china-weekly"] == "30 7 * * WED"
 
 
+def test_config_check_names_what_the_file_changes_until_a_command_starts_and_takes_it(
+        config_path: Path, config: Config, sessions: sessionmaker[Session]) -> None:
+    set_keys(config_path, "digests", cron='"0 8 * * TUE"')  # china-weekly follows the file
+    text = config_path.read_text()
+    start = text.rindex("[[digests]]", 0, text.index('name = "mongolia-monthly"'))
+    config_path.write_text(text[:start] + text[text.index("[smtp]"):])  # and mongolia-monthly is dropped
+    code, out = cli_run(config_path, "config", "check")
+    assert code == 0 and out.endswith(
+        "not in effect yet (the next start of a publisher command takes them):\n"
+        "  digest china-weekly.cron: '0 8 * * TUE' (in effect: '0 9 * * MON')\n"
+        "  digest mongolia-monthly: retired\n")
+    assert effective(sessions, config) == {"china-weekly": "0 9 * * MON", "mongolia-monthly": "0 9 1 * *"}
+    open_store(load_config(config_path, environ={}), clock=lambda: NOW)  # a command starts
+    assert "in effect" not in cli_run(config_path, "config", "check")[1]
+
+
 @pytest.mark.empty_database
 def test_config_check_makes_no_database_where_there_is_none(config_path: Path) -> None:
     store = config_path.parent / "store.db"

@@ -13,6 +13,7 @@ from publisher.jobs.digest_settings import divergences
 from publisher.jobs.source_settings import source_divergences
 from publisher.run.schedules import schedules
 from publisher.store.db import database_url, display_url, engine_of, make_engine, stored_as_is, upgrade
+from publisher.store.effect import file_changes
 
 
 @cli.group()
@@ -59,18 +60,23 @@ def config_check(app: App) -> None:
 
 
 def _in_effect_instead(config: Config) -> list[str]:
-    """The settings in effect that are not the file's, so that the schedules above are not
-    taken for the ones that fire; nothing when the store has none to read yet."""
+    """The settings in effect that are not the file's (an operator's, or the file's changes not
+    taken yet), so that the schedules above are not taken for the ones that fire; nothing when
+    the store has none to read yet."""
     try:
         sessions = stored_as_is(config)
         if sessions is None:
             return []
         try:
-            lines = [f"  digest {line}" for line in divergences(sessions, config)]
-            lines += [f"  {line}" for line in source_divergences(sessions, config)]
+            instead = [f"  digest {line}" for line in divergences(sessions, config)]
+            instead += [f"  {line}" for line in source_divergences(sessions, config)]
+            with sessions() as session:
+                pending = [f"  {line}" for line in file_changes(session, config)]
         finally:
             engine_of(sessions).dispose()
     except SQLAlchemyError as exc:
         return [f"the settings in effect were not compared: cannot read the database ({exc.__class__.__name__})"]
-    return ["in effect instead (changed in the console, the API or with `digests apply`; "
-            "`publisher schedule` shows what fires):", *lines] if lines else []
+    return ((["in effect instead (changed in the console, the API or with `digests apply`; "
+              "`publisher schedule` shows what fires):", *instead] if instead else [])
+            + (["not in effect yet (the next start of a publisher command takes them):", *pending]
+               if pending else []))

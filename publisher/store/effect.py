@@ -20,6 +20,13 @@ def in_effect(session: Session, config: Config) -> Config:
                                      "sources": settings.live(SOURCES, session, config)})
 
 
+def file_changes(session: Session, config: Config) -> list[str]:
+    """What config.toml says that the database does not yet, for the digests and sources that
+    follow it: taken at the next start of any command (`follow_file`)."""
+    return ([f"digest {line}" for line in settings.file_changes(DIGESTS, session, config)]
+            + [f"source {line}" for line in settings.file_changes(SOURCES, session, config)])
+
+
 def follow_file(session: Session, config: Config, now: datetime) -> list[Change]:
     """Make the digests and sources that follow config.toml say what it says (store/settings.py
     `follow`). Writes (and takes the start-up turn) only when something differs, as a start with

@@ -149,15 +149,28 @@ def follow(kind: Kind[M], session: Session, config: Config, now: datetime) -> li
 
 def file_differs(kind: Kind[M], session: Session, config: Config) -> bool:
     """Whether following the file would change anything."""
+    return bool(file_changes(kind, session, config))
+
+
+def file_changes(kind: Kind[M], session: Session, config: Config) -> list[str]:
+    """What following the file would change (`follow`): a line per key of an item that follows
+    it, per item it adds (or brings back) and per item it retires."""
     stored = {row.name: row for row in rows(kind, session)}
-    in_file = set()
+    lines, in_file = [], set()
     for item in kind.of_file(config):
         name = _name(item)
         in_file.add(name)
         row = stored.get(name)
-        if row is None or (row.origin == FILE and (row.retired is not None or row.settings != kind.text(item))):
-            return True
-    return any(row.origin == FILE and row.retired is None and name not in in_file for name, row in stored.items())
+        if row is None or (row.origin == FILE and row.retired is not None):
+            lines.append(f"{name}: added")
+        elif row.origin == FILE and row.settings != kind.text(item):
+            theirs, mine = json.loads(kind.text(item)), json.loads(row.settings)  # (both as JSON reads them)
+            lines += [f"{name}.{key}: {theirs.get(key)!r} (in effect: {mine.get(key)!r})"
+                      for key in sorted(theirs.keys() | mine.keys()) if theirs.get(key) != mine.get(key)] \
+                or [f"{name}: changed"]
+    lines += [f"{name}: retired" for name, row in stored.items()
+              if row.origin == FILE and row.retired is None and name not in in_file]
+    return lines
 
 
 def differences(kind: Kind[M], row: StoredSettings, config: Config) -> dict[str, tuple[Any, Any]]:
