@@ -42,8 +42,9 @@ def config_group() -> None:
 @pass_app
 def config_check(app: App) -> None:
     """Load the config and report what it holds, and where the digests and sources in effect
-    differ from it (changed in the console, the API or with `digests apply`: the database is
-    read, never written); exit code 2 when it is invalid.
+    differ from it (changed in the console, the API or with `digests apply`, or changed in the
+    file since a command last started: the database is read, never written); exit code 2 when
+    it is invalid.
 
     Example: publisher --config /etc/publisher/config.toml config check
     """
@@ -55,11 +56,11 @@ def config_check(app: App) -> None:
         fires = schedule.next_fire_times(utc_now(), 1)
         then = f"{fires[0].astimezone(schedule.zone):%a %Y-%m-%d %H:%M}" if fires else "never"
         click.echo(f"  {schedule.id}: {schedule.in_words}; next {then}")
-    for line in _in_effect_instead(config):
+    for line in _not_the_files(config):
         click.echo(line)
 
 
-def _in_effect_instead(config: Config) -> list[str]:
+def _not_the_files(config: Config) -> list[str]:
     """The settings in effect that are not the file's (an operator's, or the file's changes not
     taken yet), so that the schedules above are not taken for the ones that fire; nothing when
     the store has none to read yet."""
