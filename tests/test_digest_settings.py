@@ -5,6 +5,8 @@ scheduler without a restart."""
 from __future__ import annotations
 
 import signal
+import socket
+import time
 import tomllib
 from datetime import UTC, datetime
 from pathlib import Path
@@ -119,6 +121,17 @@ def test_config_check_makes_no_database_where_there_is_none(config_path: Path) -
     code, out = cli_run(config_path, "config", "check")
     assert code == 0 and out.startswith("config OK:") and "in effect" not in out
     assert not store.exists()
+
+
+def test_config_check_waits_a_few_seconds_at_most_for_a_database_that_does_not_answer(tmp_path: Path) -> None:
+    with socket.create_server(("127.0.0.1", 0)) as silent:  # listens, never answers
+        url = f"postgresql+psycopg://postgres@127.0.0.1:{silent.getsockname()[1]}/test"
+        started = time.monotonic()
+        code, out = cli_run(write_config(tmp_path, url), "config", "check")
+        waited = time.monotonic() - started
+    assert code == 0 and out.endswith("the settings in effect were not compared: cannot read the database "
+                                      "(OperationalError)\n")
+    assert waited < 15
 
 
 def test_a_digest_the_file_drops_is_retired_and_its_editions_stay_reachable(

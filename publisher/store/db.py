@@ -39,11 +39,14 @@ def display_url(url: str) -> str:
         return "<unparsable URL>"
 
 
-def make_engine(url: str) -> Engine:
+def make_engine(url: str, connect_timeout: int | None = None) -> Engine:
+    """`connect_timeout`: seconds a PostgreSQL server is given to answer (default: the driver's,
+    which waits as long as the system does)."""
     try:
         parsed = make_url(url)
         if parsed.get_backend_name() != "sqlite":
-            return create_engine(parsed, pool_pre_ping=True)
+            waits = {} if connect_timeout is None else {"connect_args": {"connect_timeout": connect_timeout}}
+            return create_engine(parsed, pool_pre_ping=True, **waits)
     except ArgumentError as exc:  # not a URL, or no driver for it (nodb://)
         raise ConfigError("database.url", [f"not a database URL this installation can use: {exc}"]) from None
     engine = create_engine(parsed, connect_args={"timeout": 30})
@@ -148,6 +151,9 @@ def open_store(config: Config, clock: Callable[[], datetime] = utc_now) -> sessi
     return sessions
 
 
+_LOOK_TIMEOUT = 5  # seconds: a check that only looks does not wait on a server that does not answer
+
+
 def stored_as_is(config: Config) -> sessionmaker[Session] | None:
     """The store as it is, to read only: nothing migrated, synced or followed (`config check`).
     None when there is nothing to read yet: an SQLite file not made (reading would make it), or
@@ -157,7 +163,7 @@ def stored_as_is(config: Config) -> sessionmaker[Session] | None:
     if parsed.get_backend_name() == "sqlite" and parsed.database and parsed.database != ":memory:" \
             and not os.path.exists(parsed.database):
         return None
-    engine = make_engine(url)
+    engine = make_engine(url, connect_timeout=_LOOK_TIMEOUT)
     try:
         current = _revision(engine) == HEAD
     except SQLAlchemyError:
