@@ -187,7 +187,7 @@ def test_sigusr1_writes_every_threads_stack_to_the_log_and_the_run_goes_on(tmp_p
 
 _CHURN = """
 import sys, threading
-from publisher.cli.running import dump_threads_on_request
+from publisher.cli.stacks import dump_threads_on_request
 dump_threads_on_request()
 told = threading.Event()
 threading.Thread(target=lambda: (sys.stdin.read(), told.set()), daemon=True).start()

@@ -42,11 +42,11 @@ COMMANDS: Mapping[str, tuple[str, str]] = {
                        "config."),
     "schedule": ("running", "Print every job with its next three fire times (in its zone and in UTC), "
                             "when it last ran, the last edition of each digest and what its next would hold."),
-    "serve": ("running", "Serve the feeds, release pages and subscription pages over HTTP (uvicorn)."),
-    "status": ("running", "Per edition, how many deliveries are queued, being sent, sent and failed; and "
+    "serve": ("serving", "Serve the feeds, release pages and subscription pages over HTTP (uvicorn)."),
+    "status": ("sending", "Per edition, how many deliveries are queued, being sent, sent and failed; and "
                           "the workers and schedulers seen in the last two minutes."),
     "subscribers": ("subscribers", "Manage the people who receive digests."),
-    "worker": ("running", "Send queued deliveries of every unfinished edition, until SIGTERM or Ctrl-C."),
+    "worker": ("sending", "Send queued deliveries of every unfinished edition, until SIGTERM or Ctrl-C."),
 }
 
 
