@@ -57,8 +57,7 @@ def _worker_round(app: App, presence: Presence, stop: threading.Event, batch: in
     editions = unfinished_editions(app.sessions, app.config, stop)
     presence.set_state(ProcessState.SENDING if editions else ProcessState.IDLE)
     for edition in editions:
-        totals = help_send(app.sessions, app.config, edition, stop=stop,
-                                progress=presence.handled, batch=batch)
+        totals = help_send(app.sessions, app.config, edition, stop=stop, progress=presence.handled, batch=batch)
         log.info("worker: %s", totals.line())
 
 
