@@ -123,6 +123,7 @@ def test_config_check_makes_no_database_where_there_is_none(config_path: Path) -
     assert not store.exists()
 
 
+@pytest.mark.slow  # (it waits the 5 s out)
 def test_config_check_waits_a_few_seconds_at_most_for_a_database_that_does_not_answer(tmp_path: Path) -> None:
     with socket.create_server(("127.0.0.1", 0)) as silent:  # listens, never answers
         url = f"postgresql+psycopg://postgres@127.0.0.1:{silent.getsockname()[1]}/test"
