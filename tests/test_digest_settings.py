@@ -57,6 +57,13 @@ def effective(sessions: sessionmaker[Session], config: Config) -> dict[str, str]
         return {digest.name: digest.cron for digest in in_effect(session, config).digests}
 
 
+def drop_mongolia_monthly(config_path: Path) -> None:
+    """config.toml without its second digest (the last table before [smtp])."""
+    text = config_path.read_text()
+    start = text.rindex("[[digests]]", 0, text.index('name = "mongolia-monthly"'))
+    config_path.write_text(text[:start] + text[text.index("[smtp]"):])
+
+
 def cli_run(path: Path, *args: str) -> tuple[int, str]:
     result = CliRunner().invoke(cli, ["--config", str(path), *args])
     return result.exit_code, printed(result.stdout, result.stderr)
@@ -102,9 +109,7 @@ def test_config_check_names_the_settings_in_effect_that_are_not_the_files_and_ch
 def test_config_check_names_what_the_file_changes_until_a_command_starts_and_takes_it(
         config_path: Path, config: Config, sessions: sessionmaker[Session]) -> None:
     set_keys(config_path, "digests", cron='"0 8 * * TUE"')  # china-weekly follows the file
-    text = config_path.read_text()
-    start = text.rindex("[[digests]]", 0, text.index('name = "mongolia-monthly"'))
-    config_path.write_text(text[:start] + text[text.index("[smtp]"):])  # and mongolia-monthly is dropped
+    drop_mongolia_monthly(config_path)  # and mongolia-monthly is dropped
     code, out = cli_run(config_path, "config", "check")
     assert code == 0 and out.endswith(
         "not in effect yet (the next start of a publisher command takes them):\n"
@@ -137,9 +142,7 @@ def test_config_check_waits_a_few_seconds_at_most_for_a_database_that_does_not_a
 
 def test_a_digest_the_file_drops_is_retired_and_its_editions_stay_reachable(
         config_path: Path, config: Config, sessions: sessionmaker[Session]) -> None:
-    text = config_path.read_text()
-    start = text.rindex("[[digests]]", 0, text.index('name = "mongolia-monthly"'))
-    config_path.write_text(text[:start] + text[text.index("[smtp]"):])
+    drop_mongolia_monthly(config_path)
     open_store(load_config(config_path, environ={}), clock=lambda: NOW)
     assert list(effective(sessions, config)) == ["china-weekly"]
     with sessions() as session:

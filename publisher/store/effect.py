@@ -31,7 +31,7 @@ def follow_file(session: Session, config: Config, now: datetime) -> list[Change]
     """Make the digests and sources that follow config.toml say what it says (store/settings.py
     `follow`). Writes (and takes the start-up turn) only when something differs, as a start with
     nothing to change is the rule."""
-    if not (settings.file_differs(DIGESTS, session, config) or settings.file_differs(SOURCES, session, config)):
+    if not file_changes(session, config):
         return []
     locks.take_turn(session.connection(), locks.MIGRATIONS)
     session.expire_all()  # another process may have done it while this one waited

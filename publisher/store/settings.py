@@ -147,11 +147,6 @@ def follow(kind: Kind[M], session: Session, config: Config, now: datetime) -> li
     return [change for change in changes if change is not None]
 
 
-def file_differs(kind: Kind[M], session: Session, config: Config) -> bool:
-    """Whether following the file would change anything."""
-    return bool(file_changes(kind, session, config))
-
-
 def file_changes(kind: Kind[M], session: Session, config: Config) -> list[str]:
     """What following the file would change (`follow`): a line per key of an item that follows
     it, per item it adds (or brings back) and per item it retires."""
@@ -160,11 +155,11 @@ def file_changes(kind: Kind[M], session: Session, config: Config) -> list[str]:
     for item in kind.of_file(config):
         name = _name(item)
         in_file.add(name)
-        row = stored.get(name)
+        row, text = stored.get(name), kind.text(item)
         if row is None or (row.origin == FILE and row.retired is not None):
             lines.append(f"{name}: added")
-        elif row.origin == FILE and row.settings != kind.text(item):
-            theirs, mine = json.loads(kind.text(item)), json.loads(row.settings)  # (both as JSON reads them)
+        elif row.origin == FILE and row.settings != text:
+            theirs, mine = json.loads(text), json.loads(row.settings)  # (both as JSON reads them)
             lines += [f"{name}.{key}: {theirs.get(key)!r} (in effect: {mine.get(key)!r})"
                       for key in sorted(theirs.keys() | mine.keys()) if theirs.get(key) != mine.get(key)] \
                 or [f"{name}: changed"]
