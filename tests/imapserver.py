@@ -3,6 +3,7 @@ self-signed certificate for 127.0.0.1, and one mailbox (the bounce address) in a
 
 from __future__ import annotations
 
+import functools
 import imaplib
 import os
 import pwd
@@ -10,6 +11,7 @@ import shutil
 import ssl
 import subprocess
 import tempfile
+import threading
 import time
 from collections.abc import Iterator
 from contextlib import contextmanager
@@ -98,17 +100,41 @@ def dovecot() -> Iterator[ImapServer]:
         server, process = _start(folder)
         yield server
     finally:
+        _stop_later(process, folder)
+
+
+def _stop_later(process: subprocess.Popen[bytes] | None, folder: Path) -> None:
+    """Dovecot stopped and its folder removed while the next test runs: it takes a second to
+    stop (its master waits for its processes), a second each of a dozen tests spent waiting. Each
+    port and folder is the server's own, so the next one does not wait for it; the test process
+    does, as it ends (the thread is not a daemon)."""
+    def stop() -> None:
         if process is not None:
             process.terminate()
             process.wait(timeout=30)
         shutil.rmtree(folder, ignore_errors=True)
 
+    threading.Thread(target=stop, name="dovecot-stop").start()
+
+
+@functools.cache
+def _certificate() -> tuple[bytes, bytes]:
+    """One self-signed certificate for 127.0.0.1 per test process (an RSA key takes openssl a
+    good part of a second to make), as (key, certificate)."""
+    with tempfile.TemporaryDirectory() as folder:
+        key, cert = Path(folder) / "key.pem", Path(folder) / "cert.pem"
+        subprocess.run(["openssl", "req", "-x509", "-newkey", "rsa:2048", "-nodes", "-days", "2",
+                        "-subj", "/CN=127.0.0.1", "-addext", "subjectAltName=IP:127.0.0.1",
+                        "-keyout", str(key), "-out", str(cert)],
+                       check=True, capture_output=True, timeout=60)
+        return key.read_bytes(), cert.read_bytes()
+
 
 def _start(folder: Path) -> tuple[ImapServer, subprocess.Popen[bytes]]:
-    subprocess.run(["openssl", "req", "-x509", "-newkey", "rsa:2048", "-nodes", "-days", "2",
-                    "-subj", "/CN=127.0.0.1", "-addext", "subjectAltName=IP:127.0.0.1",
-                    "-keyout", str(folder / "key.pem"), "-out", str(folder / "cert.pem")],
-                   check=True, capture_output=True, timeout=60)
+    key, cert = _certificate()
+    (folder / "key.pem").write_bytes(key)
+    (folder / "key.pem").chmod(0o600)
+    (folder / "cert.pem").write_bytes(cert)
     (folder / "passwd").write_text(f"{USER}:{{PLAIN}}{PASSWORD}::::::\n")
     for sub in ("run", "state", "mail"):
         (folder / sub).mkdir()
