@@ -16,6 +16,12 @@ FORMATS = ("text", "json")
 _CHATTY = ("alembic", "apscheduler", "httpx", "flufl.bounce")  # flufl.bounce: a line per detector tried
 
 
+# uvicorn's general logger is named "uvicorn.error" (for its history), though it says mostly that
+# the server started and stopped: an operator reading "INFO uvicorn.error: Uvicorn running on ..."
+# looked for the error. Its lines carry the name "uvicorn".
+_SHOWN_AS = {"uvicorn.error": "uvicorn"}
+
+
 # A line from its parts: the formatters below use these, and so does a writer that makes its lines
 # without a LogRecord (web/accesslog.py), in the same format.
 Line = Callable[[float, str, str, str], str]
@@ -38,7 +44,7 @@ class _TextFormatter(logging.Formatter):
     line: Line = staticmethod(text_line)
 
     def format(self, record: logging.LogRecord) -> str:
-        line = text_line(record.created, record.levelname, record.name, record.getMessage())
+        line = text_line(record.created, record.levelname, _name(record), record.getMessage())
         if record.exc_info:
             line += "\n" + self.formatException(record.exc_info)
         return line
@@ -48,10 +54,14 @@ class _JsonFormatter(logging.Formatter):
     line: Line = staticmethod(json_line)
 
     def format(self, record: logging.LogRecord) -> str:
-        entry = _entry(record.created, record.levelname, record.name, record.getMessage())
+        entry = _entry(record.created, record.levelname, _name(record), record.getMessage())
         if record.exc_info:
             entry["exception"] = self.formatException(record.exc_info)
         return json.dumps(entry, ensure_ascii=False)
+
+
+def _name(record: logging.LogRecord) -> str:
+    return _SHOWN_AS.get(record.name, record.name)
 
 
 def _time(created: float) -> str:
