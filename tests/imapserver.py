@@ -105,9 +105,9 @@ def dovecot() -> Iterator[ImapServer]:
 
 def _stop_later(process: subprocess.Popen[bytes] | None, folder: Path) -> None:
     """Dovecot stopped and its folder removed while the next test runs: it takes a second to
-    stop (its master waits for its processes), a second each of a dozen tests spent waiting. Each
-    port and folder is the server's own, so the next one does not wait for it; the test process
-    does, as it ends (the thread is not a daemon)."""
+    stop (its master waits for its processes), which each of the nine IMAP tests spent waiting.
+    Each port and folder is the server's own, so the next one does not wait for it; the test
+    process does, as it ends (the thread is not a daemon)."""
     def stop() -> None:
         if process is not None:
             process.terminate()
