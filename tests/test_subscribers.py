@@ -132,6 +132,39 @@ def test_the_same_row_twice_is_one_subscriber() -> None:
     assert [(row.email, row.where) for row in rows] == [("a@example.org", "line 2")]
 
 
+def test_new_subscribers_are_stored_whole_and_a_repeat_changes_one(sessions) -> None:  # type: ignore[no-untyped-def]
+    """New addresses are inserted many at a time: each with its countries, digests, language,
+    a link nonce of its own and the audit's values; the same new address again further down the
+    rows is stored once and changed as a known one; a known address is updated."""
+    from publisher.store.statuses import SubscriberStatus
+    from publisher.subscribers.people import SubscriberRow, save_subscribers, subscriber_values
+
+    now = datetime(2026, 12, 7, 12, 0, tzinfo=UTC)
+    with sessions.begin() as session:
+        save_subscribers(session, [SubscriberRow("known@example.org", ("CN",))], SubscriberStatus.PENDING, now)
+    rows = [SubscriberRow("a@example.org", ("MN", "CN", "MN"), language="mn", digests=("mongolia-monthly",)),
+            SubscriberRow("known@example.org", ("MN",)),
+            SubscriberRow("b@example.org", ("CN",), status=SubscriberStatus.PENDING),
+            SubscriberRow("a@example.org", ("CN",))]
+    with sessions.begin() as session:
+        counts = save_subscribers(session, rows, SubscriberStatus.CONFIRMED, now)
+    assert (counts.new, counts.updated, counts.unchanged, counts.kept_stopped) == (2, 2, 0, 0)
+    assert [(address, before is None) for address, before, _after in counts.changes] == [
+        ("a@example.org", True), ("known@example.org", False), ("b@example.org", True), ("a@example.org", False)]
+    with sessions() as session:
+        stored = {subscriber.email: subscriber for subscriber in session.scalars(select(Subscriber))}
+        assert {address: (str(one.status), sorted(one.country_codes), one.digest_names, one.language)
+                for address, one in stored.items()} == {
+            "a@example.org": ("confirmed", ["CN"], ["mongolia-monthly"], "mn"),
+            "known@example.org": ("confirmed", ["MN"], [], "en"),
+            "b@example.org": ("pending", ["CN"], [], "en")}
+        assert len({one.token_nonce for one in stored.values()}) == 3
+        assert stored["b@example.org"].created == now and stored["b@example.org"].status_since == now
+        assert counts.changes[2][2] == subscriber_values(stored["b@example.org"])
+        assert counts.changes[0][2] == {"email": "a@example.org", "status": "confirmed", "countries": ["CN", "MN"],
+                                        "language": "mn", "digests": ["mongolia-monthly"]}
+
+
 def test_csv_needs_its_header() -> None:
     with pytest.raises(InputError, match="line 1: expected a header row"):
         parse_subscriber_csv("a@example.org,CN\n", "x.csv", ("CN",))
