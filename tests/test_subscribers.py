@@ -146,9 +146,10 @@ def test_new_subscribers_are_stored_whole_and_a_repeat_changes_one(sessions) -> 
             SubscriberRow("known@example.org", ("MN",)),
             SubscriberRow("b@example.org", ("CN",), status=SubscriberStatus.PENDING),
             SubscriberRow("a@example.org", ("CN",))]
-    with sessions.begin() as session:
+    with sessions.begin() as session:  # then a batch with neither a country nor a digest to store
         counts = save_subscribers(session, rows, SubscriberStatus.CONFIRMED, now)
-    assert (counts.new, counts.updated, counts.unchanged, counts.kept_stopped) == (2, 2, 0, 0)
+        counts.add(save_subscribers(session, [SubscriberRow("c@example.org", ())], SubscriberStatus.CONFIRMED, now))
+    assert (counts.new, counts.updated, counts.unchanged, counts.kept_stopped) == (3, 2, 0, 0)
     assert [(address, before is None) for address, before, _after in counts.changes] == [
         ("a@example.org", True), ("known@example.org", False), ("b@example.org", True), ("a@example.org", False)]
     with sessions() as session:
@@ -157,8 +158,8 @@ def test_new_subscribers_are_stored_whole_and_a_repeat_changes_one(sessions) -> 
                 for address, one in stored.items()} == {
             "a@example.org": ("confirmed", ["CN"], ["mongolia-monthly"], "mn"),
             "known@example.org": ("confirmed", ["MN"], [], "en"),
-            "b@example.org": ("pending", ["CN"], [], "en")}
-        assert len({one.token_nonce for one in stored.values()}) == 3
+            "b@example.org": ("pending", ["CN"], [], "en"), "c@example.org": ("confirmed", [], [], "en")}
+        assert len({one.token_nonce for one in stored.values()}) == 4
         assert stored["b@example.org"].created == now and stored["b@example.org"].status_since == now
         assert counts.changes[2][2] == subscriber_values(stored["b@example.org"])
         assert counts.changes[0][2] == {"email": "a@example.org", "status": "confirmed", "countries": ["CN", "MN"],

@@ -238,12 +238,13 @@ def _insert(session: Session, new: dict[str, SubscriberRow], default_status: Sub
         [{"email": row.email, "email_key": key, "status": row.status or default_status, "status_since": now,
           "created": now, "language": row.language or "en", "token_nonce": new_nonce()}
          for key, row in new.items()]).all())
-    session.execute(insert(SubscriberCountry), [{"subscriber_id": ids[key], "country_code": code}
-                                                for key, row in new.items() for code in dict.fromkeys(row.countries)])
+    follows = [{"subscriber_id": ids[key], "country_code": code}
+               for key, row in new.items() for code in dict.fromkeys(row.countries)]
     chosen = [{"subscriber_id": ids[key], "digest": name} for key, row in new.items()
               for name in sorted(set(row.digests or ()))]
-    if chosen:
-        session.execute(insert(SubscriberDigest), chosen)
+    for table, values in ((SubscriberCountry, follows), (SubscriberDigest, chosen)):
+        if values:  # (no parameters at all would be one row of none)
+            session.execute(insert(table), values)
     new.clear()
 
 
