@@ -73,9 +73,24 @@ STOPPED = (SubscriberStatus.UNSUBSCRIBED, SubscriberStatus.COMPLAINED, Subscribe
 
 def subscriber_values(subscriber: Subscriber) -> dict[str, Any]:
     """What the audit log keeps of a subscriber, before and after a change."""
-    values = {"email": subscriber.email, "status": str(subscriber.status),
-              "countries": sorted(subscriber.country_codes), "language": subscriber.language}
-    return values | ({"digests": subscriber.digest_names} if subscriber.chosen else {})
+    return _audit_values(subscriber.email, subscriber.status, subscriber.country_codes, subscriber.language,
+                         subscriber.digest_names)
+
+
+def _audit_values(email: str, status: SubscriberStatus, countries: Iterable[str], language: str,
+                  digests: list[str]) -> dict[str, Any]:
+    values = {"email": email, "status": str(status), "countries": sorted(countries), "language": language}
+    return values | ({"digests": digests} if digests else {})
+
+
+def _countries(codes: Iterable[str]) -> list[str]:
+    """The countries a subscriber follows, from those a row or a form names: each once, in order."""
+    return list(dict.fromkeys(codes))
+
+
+def _digests(names: Iterable[str]) -> list[str]:
+    """The digests a subscriber chose, from those a row or a form names: each once, sorted."""
+    return sorted(set(names))
 
 
 def parse_countries(text: str, known: Sequence[str]) -> tuple[str, ...]:
@@ -166,7 +181,7 @@ def unsubscribe_subscriber(subscriber: Subscriber, now: datetime) -> None:
 
 
 def set_countries(subscriber: Subscriber, countries: Iterable[str]) -> None:
-    wanted = list(dict.fromkeys(countries))
+    wanted = _countries(countries)
     kept = [follow for follow in subscriber.follows if follow.country_code in wanted]
     have = {follow.country_code for follow in kept}
     subscriber.follows = kept + [SubscriberCountry(country_code=code)
@@ -175,7 +190,7 @@ def set_countries(subscriber: Subscriber, countries: Iterable[str]) -> None:
 
 def set_digests(subscriber: Subscriber, digests: Iterable[str]) -> None:
     """The digests they chose; none: every digest of their countries (store/choices.py)."""
-    wanted = sorted(set(digests))
+    wanted = _digests(digests)
     kept = [choice for choice in subscriber.chosen if choice.digest in wanted]
     have = {choice.digest for choice in kept}
     subscriber.chosen = kept + [SubscriberDigest(digest=name) for name in wanted if name not in have]
@@ -208,7 +223,9 @@ def save_subscribers(
             else:
                 new[key] = row
                 counts.new += 1
-                counts.changes.append((row.email, None, _new_values(row, default_status)))
+                counts.changes.append((row.email, None, _audit_values(
+                    row.email, row.status or default_status, _countries(row.countries), row.language or "en",
+                    _digests(row.digests or ()))))
         _insert(session, new, default_status, now)
         session.flush()
     return counts
@@ -219,13 +236,6 @@ _LOOKUP = 500  # addresses looked up in one query
 
 def _with_choices(query: Select[Subscriber]) -> Select[Subscriber]:
     return query.options(selectinload(Subscriber.follows), selectinload(Subscriber.chosen))
-
-
-def _new_values(row: SubscriberRow, default_status: SubscriberStatus) -> dict[str, Any]:
-    """subscriber_values of the subscriber a row adds."""
-    values = {"email": row.email, "status": str(row.status or default_status),
-              "countries": sorted(dict.fromkeys(row.countries)), "language": row.language or "en"}
-    return values | ({"digests": sorted(set(row.digests))} if row.digests else {})
 
 
 def _insert(session: Session, new: dict[str, SubscriberRow], default_status: SubscriberStatus,
@@ -239,9 +249,9 @@ def _insert(session: Session, new: dict[str, SubscriberRow], default_status: Sub
           "created": now, "language": row.language or "en", "token_nonce": new_nonce()}
          for key, row in new.items()]).all())
     follows = [{"subscriber_id": ids[key], "country_code": code}
-               for key, row in new.items() for code in dict.fromkeys(row.countries)]
+               for key, row in new.items() for code in _countries(row.countries)]
     chosen = [{"subscriber_id": ids[key], "digest": name} for key, row in new.items()
-              for name in sorted(set(row.digests or ()))]
+              for name in _digests(row.digests or ())]
     for table, values in ((SubscriberCountry, follows), (SubscriberDigest, chosen)):
         if values:  # (no parameters at all would be one row of none)
             session.execute(insert(table), values)
