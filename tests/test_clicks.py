@@ -17,7 +17,7 @@ import lxml.html
 import pytest
 from click.testing import CliRunner
 from helpers import PEOPLE, SITE, SQLITE_ONLY, add_people, local, setup_store
-from sqlalchemy import func, inspect, select, update
+from sqlalchemy import event, func, inspect, select, update
 from sqlalchemy.orm import Session, sessionmaker
 from test_web_subscriptions import send_digest
 
@@ -177,6 +177,36 @@ def test_a_withdrawn_release_lands_on_its_page_that_says_so(mailed, live_server)
     assert urlsplit(landed.headers["location"]).path.startswith("/releases/")
     assert httpx.get(local(landed.headers["location"], base)).status_code == 410
 
+
+@SQLITE_ONLY
+def test_a_variants_links_are_read_once_however_many_readers_click_at_once(mailed, live_server) -> None:  # type: ignore[no-untyped-def]
+    base, _path, _config, sessions, server = mailed
+    links = [link for who in ("cn@example.org", "second@example.org") for link in counted_links(server, who)]
+    kept = live_server[0].app.clicks.kept
+    reads: list[str] = []
+
+    def note_read(_connection, _cursor, statement: str, *_rest) -> None:  # type: ignore[no-untyped-def]
+        if "edition_links" in statement:
+            reads.append(statement)
+
+    def all_at_once() -> set[int]:
+        with ThreadPoolExecutor(8) as pool:
+            return {answer.status_code for answer in pool.map(lambda link: follow(base, link), links * 2)}
+
+    event.listen(sessions.kw["bind"], "before_cursor_execute", note_read)
+    try:
+        assert all_at_once() == {302} and len(reads) == 1  # the first readers waited for the one read
+        [(variant, (when, held))] = kept.items()
+        kept[variant] = (when - 6, held)  # due again: read once more, the readers answered meanwhile
+        assert all_at_once() == {302}
+        deadline = time.monotonic() + 10
+        while kept[variant][0] < when and time.monotonic() < deadline:
+            time.sleep(0.05)
+        assert len(reads) == 2
+        kept[variant] = (when - 60, held)  # long past: the readers wait for the read
+        assert all_at_once() == {302} and len(reads) == 3
+    finally:
+        event.remove(sessions.kw["bind"], "before_cursor_execute", note_read)
 
 def test_the_store_keeps_nothing_that_joins_a_click_to_a_reader(mailed) -> None:  # type: ignore[no-untyped-def]
     base, _path, _config, sessions, server = mailed

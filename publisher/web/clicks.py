@@ -3,12 +3,15 @@ to what the edition stored for that link (a withdrawn release's: its page, which
 noted; a thread writes the noted clicks every second, and whatever is left when the server stops.
 
 `ClickFront` answers them from memory, ahead of the app's routing (web/front.py), as FeedFront
-answers feeds: each variant's links are read from the store once and kept for a few seconds. A
-link it cannot answer (changed, made up, of an edition no longer stored) goes on to the app's page for it.
+answers feeds: each variant's links are read from the store once and kept for a few seconds, then
+read again by one request while the others are answered with what is held. A link it cannot answer
+(changed, made up, of an edition no longer stored) goes on to the app's page for it.
 """
 
 from __future__ import annotations
 
+import asyncio
+import logging
 import time
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -18,6 +21,7 @@ from urllib.parse import quote
 from fastapi import FastAPI, Request
 from fastapi import Path as FastPath
 from fastapi.responses import HTMLResponse
+from sqlalchemy.exc import SQLAlchemyError
 from sqlalchemy.orm import Session, sessionmaker
 from starlette.concurrency import run_in_threadpool
 from starlette.types import Scope, Send
@@ -31,7 +35,10 @@ from publisher.web.offload import Offload
 from publisher.web.pages import Page
 from publisher.web.recorder import ClickRecorder
 
-_KEPT = 5.0  # seconds a variant's links are answered from memory (a withdrawal shows within it)
+log = logging.getLogger(__name__)
+
+_KEPT = 5.0  # seconds a variant's links are answered from memory (a withdrawal shows a moment after)
+_STALE = 2 * _KEPT  # older than this, requests wait for the read rather than answer with what is held
 _MAX_KEPT = 2000  # variants kept at once
 
 
@@ -43,6 +50,9 @@ class VariantLinks:
     edition: int
     key: str | None  # the edition's click key; None: its counting has ended
     targets: dict[int, _Headers]  # link number: the redirect's headers, to where it leads now
+
+
+_Kept = tuple[float, VariantLinks | None]  # when read (time.monotonic()), what was read
 
 
 def add_click_routes(app: FastAPI, config: Config, signer: LinkSigner) -> None:
@@ -67,7 +77,8 @@ class ClickFront:
         # a tenth of the cost of a datetime made and converted on every redirect.
         self._stamp: Callable[[], float] = time.time if clock is utc_now else lambda: clock().timestamp()
         self.recorder = ClickRecorder(sessions, offload)
-        self.kept: dict[int, tuple[float, VariantLinks | None]] = {}
+        self.kept: dict[int, _Kept] = {}
+        self._reading: dict[int, asyncio.Future[_Kept]] = {}  # variant: its read under way
 
     async def answer(self, scope: Scope, send: Send) -> int:
         """302 when the link (a GET or HEAD under PREFIX) is one it can answer; else 0: the
@@ -77,7 +88,7 @@ class ClickFront:
             return 0
         kept = self.kept.get(click.variant)
         if kept is None or time.monotonic() - kept[0] > _KEPT:  # a coroutine only when it must read
-            kept = await self._keep(click.variant)
+            kept = await self._fresh(click.variant, kept)
         links = kept[1]
         if links is None or links.edition != click.edition:
             return 0
@@ -92,11 +103,32 @@ class ClickFront:
     def stop(self) -> None:
         self.recorder.stop()
 
-    async def _keep(self, variant_id: int) -> tuple[float, VariantLinks | None]:
+    async def _fresh(self, variant_id: int, kept: _Kept | None) -> _Kept:
+        """What is held while it is not too old, a read started if none is under way; else
+        that read's result. One read per variant at a time: a popular edition's links, due
+        again, were read by every request that came while they were read."""
+        reading = self._reading.get(variant_id)
+        if reading is None:
+            reading = self._reading[variant_id] = asyncio.ensure_future(self._read(variant_id, kept))
+        if kept is not None and time.monotonic() - kept[0] <= _STALE:
+            return kept
+        return await asyncio.shield(reading)  # a request gone (its client) leaves the read to the others
+
+    async def _read(self, variant_id: int, kept: _Kept | None) -> _Kept:
+        try:
+            links = await run_in_threadpool(self._load, variant_id)
+        except SQLAlchemyError as exc:
+            if kept is None:
+                raise
+            log.warning("counted links: cannot read variant %d's links (%s); answering with those held",
+                        variant_id, exc.__class__.__name__)
+            links = kept[1]  # and read again in _KEPT seconds
+        finally:
+            del self._reading[variant_id]
         if len(self.kept) >= _MAX_KEPT:
             self.kept.clear()
-        kept = self.kept[variant_id] = (time.monotonic(), await run_in_threadpool(self._load, variant_id))
-        return kept
+        fresh = self.kept[variant_id] = (time.monotonic(), links)
+        return fresh
 
     def _load(self, variant_id: int) -> VariantLinks | None:
         with self.sessions() as session:
