@@ -10,7 +10,10 @@ what the store recorded:
   server's writing process has written what it was handed (at most about 0.2 s, the interval
   between hand-overs);
 - where the time goes: CPU per redirect of each server process and of `publisher serve`'s
-  writing process, and how busy each server was (the load generator shares the cores).
+  writing process, and how busy each server was (the load generator shares the cores);
+- for reference, the bare app checking each link's MAC as publisher does (`LinkSigner.check`)
+  before its redirect: what any server that refuses a changed link pays on this stack, and how
+  far `publisher serve` is from that.
 
     .venv/bin/python benchmarks/clicks.py [--seconds 5] [--rounds 3] [--clients 8]
 """
@@ -47,6 +50,19 @@ async def app(scope, receive, send):
     await send({{"type": "http.response.start", "status": 302, "headers": HEADERS}})
     await send({{"type": "http.response.body", "body": b""}})
 '''
+CHECKED = '''\
+import os
+from pathlib import Path
+from publisher.clicks.links import LinkSigner
+from publisher.config import load_config
+from publisher.subscribers.keys import signing_key
+SIGNER = LinkSigner(signing_key(load_config(Path(os.environ["PUBLISHER_CONFIG"])).secrets))
+REFUSED = [(b"content-length", b"0")]
+''' + BARE.replace('    await send({{"type": "http.response.start", "status": 302, "headers": HEADERS}})',
+                   '''    if SIGNER.check(scope["path"][3:]) is None:
+        await send({{"type": "http.response.start", "status": 400, "headers": REFUSED}})
+    else:
+        await send({{"type": "http.response.start", "status": 302, "headers": HEADERS}})''')
 
 
 def mailed_link(folder: Path, config: Path) -> str:
@@ -170,7 +186,7 @@ def main() -> None:
     folder = Path(tempfile.mkdtemp(prefix="publisher-clicks-bench-"))
     servers = Servers(folder, prepare(folder))
     database = folder / "bench.db"
-    measured = {name: Measured() for name in ("bare", "publisher serve", "access log off")}
+    measured = {name: Measured() for name in ("bare", "publisher serve", "access log off", "bare, checking")}
     kept: list[tuple[int, int]] = []  # (sent, recorded) after SIGTERM
     killed: list[tuple[int, int, float]] = []  # (sent, recorded, rate) after kill -9
     try:
@@ -184,6 +200,10 @@ def main() -> None:
         bare = servers.uvicorn("bare:app", ["--http", "httptools", "--loop", "uvloop"], folder)
         bare_pid = servers.processes[-1].pid
         warm(bare, path)
+        (folder / "checked.py").write_text(CHECKED.format(location=location), "utf-8")
+        checked = servers.uvicorn("checked:app", ["--http", "httptools", "--loop", "uvloop"], folder)
+        checked_pid = servers.processes[-1].pid
+        warm(checked, path)
         quiet = folder / "quiet.toml"  # the same, without the access log: what the log costs
         quiet.write_text(servers.config.read_text("utf-8").replace("\n[web]\n", "\n[web]\naccess_log = false\n"),
                          "utf-8")
@@ -194,6 +214,7 @@ def main() -> None:
         for _ in range(args.rounds):
             # The bare app and ours back to back: each round's ratio is of two loads a few seconds
             # apart, as this machine's speed drifts over a run.
+            measured["bare, checking"].load(checked, path, args, {"server": [checked_pid]})
             measured["bare"].load(bare, path, args, {"server": [bare_pid]})
             before = recorded(database)
             sent = measured["publisher serve"].load(ours, path, args, {"server": [process.pid],
@@ -225,6 +246,10 @@ def report(measured: dict[str, Measured], kept: list[tuple[int, int]], killed: l
     ratio = statistics.median(ratios)
     print(f"  publisher serve / bare, httptools + uvloop, median of the rounds' ratios: {ratio:.2f}x "
           f"({', '.join(f'{each:.2f}' for each in ratios)}; target >= 0.8: {'met' if ratio >= 0.8 else 'MISSED'})")
+    checking = [checked / bare for checked, bare in zip(measured["bare, checking"].rates, measured["bare"].rates,
+                                                         strict=True)]
+    print(f"  for reference, the bare app checking each link's MAC / bare, the rounds' median: "
+          f"{statistics.median(checking):.2f}x ({', '.join(f'{each:.2f}' for each in checking)})")
     sent, stored = sum(s for s, _ in kept), sum(r for _, r in kept)
     # A few more than the load generator counted: the answers in flight when it stopped (at most
     # one per connection a round), recorded by the server but not counted by the client.

@@ -283,6 +283,7 @@ def test_a_changed_link_fails_its_check() -> None:
                  "3.7.2.nonce", f"3.7.2.nonce.{mac}.x", f"-3.7.2.nonce.{mac}", f"3.7.2.nonce.{mac.lower()}"):
         assert signer.check(tail) is None, tail
     assert LinkSigner("another signing key for this test, long enough").check(f"3.7.2.nonce.{mac}") is None
+    assert signer.check(f"a.7.2.nonce.{signer.mac_of(b'a.7.2.nonce')}") is None  # signed, but no id
 
 
 def test_a_message_whose_every_link_was_followed_at_once_is_a_machine() -> None:
