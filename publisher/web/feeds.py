@@ -23,7 +23,7 @@ from publisher.config import Config
 from publisher.feeds.pages import OPML_NAME, listed_feeds
 from publisher.feeds.targets import FeedConfig
 from publisher.i18n import country_names
-from publisher.web.files import FeedFiles, ServedFile
+from publisher.web.files import FeedFiles, Headers, ServedFile
 from publisher.web.pages import Page
 from publisher.web.storedfeeds import StoredFeeds
 
@@ -81,7 +81,12 @@ class FeedFront:
         if self.stored.due():
             await self.stored.fresh(relative)
         served = self._file(relative)
-        return 0 if served is None else await answer(scope, send, served)
+        if served is None:
+            return 0
+        status, headers, body = reply(scope, served)  # a function, not a coroutine: one a poll
+        await send({"type": "http.response.start", "status": status, "headers": headers})
+        await send({"type": "http.response.body", "body": body})
+        return status
 
     def _file(self, relative: str) -> ServedFile | None:
         served = self.stored.get(relative)
@@ -91,17 +96,13 @@ class FeedFront:
 _ASKED = frozenset((b"accept-encoding", b"if-none-match", b"if-modified-since"))
 
 
-async def answer(scope: Scope, send: Send, served: ServedFile) -> int:
+def reply(scope: Scope, served: ServedFile) -> tuple[int, Headers, bytes]:
     """304 when the reader's copy is current; gzip when it asks for it; HEAD without a body."""
     asked = {name: value for name, value in scope["headers"] if name in _ASKED}
     variant = served.gzipped if _gzip_asked(asked.get(b"accept-encoding", b"")) else served.plain
     if _not_modified(asked, served, variant.etag):
-        await send({"type": "http.response.start", "status": 304, "headers": variant.not_modified})
-        await send({"type": "http.response.body", "body": b""})
-        return 304
-    await send({"type": "http.response.start", "status": 200, "headers": variant.ok})
-    await send({"type": "http.response.body", "body": b"" if scope["method"] == "HEAD" else variant.body})
-    return 200
+        return 304, variant.not_modified, b""
+    return 200, variant.ok, b"" if scope["method"] == "HEAD" else variant.body
 
 
 def _not_modified(asked: dict[bytes, bytes], served: ServedFile, etag: bytes) -> bool:
