@@ -12,8 +12,8 @@ what the store recorded:
 - where the time goes: CPU per redirect of each server process and of `publisher serve`'s
   writing process, and how busy each server was (the load generator shares the cores);
 - for reference, the bare app checking each link's MAC as publisher does (`LinkSigner.check`)
-  before its redirect: what any server that refuses a changed link pays on this stack, and how
-  far `publisher serve` is from that.
+  before its redirect, loaded just before the bare app each round: what any server that refuses
+  a changed link pays on this stack.
 
     .venv/bin/python benchmarks/clicks.py [--seconds 5] [--rounds 3] [--clients 8]
 """
