@@ -6,6 +6,7 @@ running, then its schedule changed there stops the old time firing."""
 from __future__ import annotations
 
 import json
+import re
 import time
 from datetime import UTC, datetime
 from pathlib import Path
@@ -87,6 +88,30 @@ def test_a_digest_created_changed_and_retired_in_the_console(signed_in) -> None:
     assert audit(sessions) == [("press@example.org", "digest.create", "digest mongolia-weekly"),
                                ("press@example.org", "digest.change", "digest china-weekly"),
                                ("press@example.org", "digest.retire", "digest mongolia-weekly")]
+
+
+def test_a_form_opened_before_an_upgrade_leaves_the_settings_it_did_not_show(signed_in) -> None:  # type: ignore[no-untyped-def]
+    client, _config, _sessions = signed_in
+    values = {**FORM, "name": "china-weekly", "countries": ["CN"], "cron": "0 8 * * TUE", "timezone": "Asia/Shanghai",
+              "max_items": "20", "first_edition_window": "3650d", "count_clicks_for": "30d"}
+
+    def save(extra: dict[str, str]) -> str:
+        form = client.get("/admin/digests/china-weekly/settings")
+        fields = re.search(r'name="fields" value="([^"]*)"', form.text).group(1)  # type: ignore[union-attr]
+        assert {"pictures", "track_links", "cron"} <= set(fields.split())
+        saved = client.post("/admin/digests/china-weekly/settings", data={
+            **values, "csrf": csrf_of(form), "fields": fields, **extra})
+        assert saved.status_code == 303
+        return client.get("/admin/digests/china-weekly/settings").text
+
+    shown = save({"pictures": "yes", "track_links": "yes"})
+    assert 'name="pictures" value="yes" checked' in shown and 'name="track_links" value="yes" checked' in shown
+    older = " ".join(key for key in ("name", "countries", "cron", "timezone", "max_items", "subject", "subjects"))
+    kept = save({"fields": older, "cron": "0 7 * * TUE"})  # neither box on that form: both left as they were
+    assert 'name="pictures" value="yes" checked' in kept and 'name="track_links" value="yes" checked' in kept
+    assert "0 7 * * TUE" in kept
+    cleared = save({"fields": ""})  # a form that names none: what it sent is all (the boxes off)
+    assert 'name="pictures" value="yes">' in cleared and 'name="track_links" value="yes">' in cleared
 
 
 def test_digests_created_changed_and_retired_through_the_api(web) -> None:  # type: ignore[no-untyped-def]

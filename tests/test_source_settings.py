@@ -5,6 +5,7 @@ and followed by a `publisher run` that was already running, without a restart.""
 
 from __future__ import annotations
 
+import re
 import time
 from datetime import UTC, datetime
 from pathlib import Path
@@ -136,6 +137,25 @@ def test_a_source_created_changed_and_retired_in_the_console(signed_in) -> None:
     assert retired.status_code == 303
     assert client.get("/admin/sources/office/settings").status_code == 404
     assert [action for _, action, _ in audit(sessions)] == ["source.create", "source.change", "source.retire"]
+
+
+def test_a_source_form_opened_before_an_upgrade_leaves_what_it_did_not_show(signed_in) -> None:  # type: ignore[no-untyped-def]  # noqa: F811
+    client, _config, _sessions = signed_in
+    values = {"location": SHIPPED, "format": "listing", "cron": "0 5 * * *", "timeout": "10s", "max_bytes": "5000000"}
+
+    def save(extra: dict[str, str]) -> str:
+        form = client.get("/admin/sources/ilo-news/settings")
+        fields = re.search(r'name="fields" value="([^"]*)"', form.text).group(1)  # type: ignore[union-attr]
+        assert {"fetch_pages", "format", "cron"} <= set(fields.split())
+        saved = client.post("/admin/sources/ilo-news/settings", data={**values, "csrf": csrf_of(form),
+                                                                      "fields": fields, **extra})
+        assert saved.status_code == 303
+        return client.get("/admin/sources/ilo-news/settings").text
+
+    assert 'name="fetch_pages" value="yes" checked' in save({"fetch_pages": "yes"})
+    kept = save({"fields": "name location format cron timeout max_bytes", "timeout": "20s"})
+    assert 'name="fetch_pages" value="yes" checked' in kept and 'value="20s"' in kept
+    assert 'name="fetch_pages" value="yes">' in save({"fields": ""})  # naming none: what it sent is all
 
 
 def test_sources_created_changed_and_retired_through_the_api(web) -> None:  # type: ignore[no-untyped-def]

@@ -26,11 +26,16 @@ from publisher.store.digests import digest_of
 from publisher.store.models import StoredSettings
 from publisher.web.console.digests import DIGESTS, Name
 from publisher.web.console.guard import Operator, signed_in, signed_in_form
-from publisher.web.console.settings_forms import SettingsForms, origin_of
+from publisher.web.console.settings_forms import SettingsForms, only_shown, origin_of, shown_settings
 from publisher.web.console.views import ConsolePage
 
 ZONES = sorted(available_timezones())
 OTHER_LANGUAGES = LANGUAGES[1:]
+# The settings the form shows (each named in its hidden `fields`, so that a later one is known
+# to have been absent from it): the keys digest_fields gives.
+SHOWN = ("name", "countries", "cron", "timezone", "max_items", "subject", "subjects", "title", "titles",
+         "first_edition_window", "pictures", "track_links", "count_clicks_for", "utm_source", "utm_medium",
+         "utm_campaign")
 
 
 def digest_fields(new_name: str = Form("", alias="name", max_length=100), countries: list[str] = Form(default=[]),
@@ -74,10 +79,12 @@ class DigestForms(SettingsForms):
         return self._form(page, values, None)
 
     def create(self, request: Request, values: dict[str, Any] = Depends(digest_fields),
+               shown: frozenset[str] | None = Depends(shown_settings),
                operator: Operator = Depends(signed_in_form)) -> Response:
         page = ConsolePage(request, self.config, operator)
         try:
-            digest = changes.create_digest(self.sessions, self.config, operator.email, values, self.clock())
+            digest = changes.create_digest(self.sessions, self.config, operator.email, only_shown(values, shown),
+                                           self.clock())
         except (ConfigError, InvalidValue) as exc:
             return self._form(page, values, None, error=exc, status=400)
         return page.redirect(f"{DIGESTS}/{digest.name}/settings", done="created")
@@ -89,12 +96,13 @@ class DigestForms(SettingsForms):
         return self._form(page, digest_values(digest_of(row)), row, done=done)
 
     def change(self, request: Request, name: str = Name, values: dict[str, Any] = Depends(digest_fields),
+               shown: frozenset[str] | None = Depends(shown_settings),
                operator: Operator = Depends(signed_in_form)) -> Response:
         page = ConsolePage(request, self.config, operator)
         row = self.row(self.sessions, name)
         try:
             changed = changes.change_digest(self.sessions, self.config, operator.email, name,
-                                            {**values, "name": name}, self.clock())
+                                            {**only_shown(values, shown), "name": name}, self.clock())
         except (ConfigError, InvalidValue) as exc:
             return self._form(page, {**values, "name": name}, row, error=exc, status=400)
         return page.redirect(f"{DIGESTS}/{name}/settings", done="saved" if changed else "unchanged")
@@ -109,7 +117,8 @@ class DigestForms(SettingsForms):
         problems = error.problems if isinstance(error, ConfigError) else [str(error)] if error else []
         return page.render("digest_form.html", status, title=row.name if row else page._("New digest"),
                            values=values, row=row, origin=origin_of(DIGEST_KIND, row, self.config), problems=problems,
-                           done=done, countries=page.country_choices(self.config.countries), zones=ZONES,
+                           done=done, fields=" ".join(SHOWN), countries=page.country_choices(self.config.countries),
+                           zones=ZONES,
                            others=OTHER_LANGUAGES, names=NAMES, schedule=self._schedule(values))
 
     def _schedule(self, values: dict[str, Any]) -> tuple[str, list[datetime]]:

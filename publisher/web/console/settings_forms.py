@@ -8,7 +8,7 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Any, TypeVar
 
-from fastapi import FastAPI
+from fastapi import FastAPI, Form
 from fastapi.responses import HTMLResponse, JSONResponse
 from pydantic import BaseModel
 from sqlalchemy.orm import Session, sessionmaker
@@ -36,6 +36,18 @@ def origin_of(kind: Kind[M], row: StoredSettings | None, config: Config) -> Orig
     differ = differences(kind, row, config) if in_file else {}
     return Origin(row.origin == FILE, in_file, row.changed_by, row.changed,
                   {key: theirs for key, (theirs, _mine) in differ.items()})
+
+
+def shown_settings(fields: str = Form("", max_length=2000)) -> frozenset[str] | None:
+    """The settings the submitted form showed, named in its hidden `fields` (a route's
+    dependency); None from a form made before forms named them: all it sent is taken."""
+    return frozenset(fields.split()) or None
+
+
+def only_shown(values: dict[str, Any], shown: frozenset[str] | None) -> dict[str, Any]:
+    """What the form set. A setting it did not show (a form opened before an upgrade added it)
+    stays as it is: read from the form, it would have been cleared (an absent checkbox is off)."""
+    return values if shown is None else {key: value for key, value in values.items() if key in shown}
 
 
 class SettingsForms:

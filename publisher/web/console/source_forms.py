@@ -25,11 +25,16 @@ from publisher.run.schedules import Schedule
 from publisher.store.models import StoredSettings
 from publisher.store.sources import SOURCES as SOURCE_KIND
 from publisher.web.console.guard import Operator, signed_in, signed_in_form
-from publisher.web.console.settings_forms import SettingsForms, origin_of
+from publisher.web.console.settings_forms import SettingsForms, only_shown, origin_of, shown_settings
 from publisher.web.console.views import ADMIN, ConsolePage
 
 SOURCES = f"{ADMIN}/sources"
 Name = FastPath(..., max_length=100)
+
+
+# The settings the form shows (each named in its hidden `fields`, so that a later one is known
+# to have been absent from it): the keys source_fields gives, a blank format or schedule included.
+SHOWN = ("name", "location", "format", "cron", "timeout", "max_bytes", "fetch_pages", "page_delay", "categories")
 
 
 def source_fields(new_name: str = Form("", alias="name", max_length=100), location: str = Form("", max_length=2000),
@@ -67,10 +72,11 @@ class SourceForms(SettingsForms):
                                  "fetch_pages": False, "page_delay": "1s", "categories": {}}, None)
 
     def create(self, request: Request, values: dict[str, Any] = Depends(source_fields),
+               shown: frozenset[str] | None = Depends(shown_settings),
                operator: Operator = Depends(signed_in_form)) -> Response:
         page = ConsolePage(request, self.config, operator)
         try:
-            source = changes.create_source(self.sessions, operator.email, values, self.clock())
+            source = changes.create_source(self.sessions, operator.email, only_shown(values, shown), self.clock())
         except (ConfigError, InvalidValue) as exc:
             return self._form(page, values, None, error=exc, status=400)
         return page.redirect(f"{SOURCES}/{source.name}/settings", done="created")
@@ -82,13 +88,15 @@ class SourceForms(SettingsForms):
         return self._form(page, source_values(SOURCE_KIND.of(row)), row, done=done)
 
     def change(self, request: Request, name: str = Name, values: dict[str, Any] = Depends(source_fields),
+               shown: frozenset[str] | None = Depends(shown_settings),
                operator: Operator = Depends(signed_in_form)) -> Response:
         page = ConsolePage(request, self.config, operator)
         row = self.row(self.sessions, name)
         # (a blank format or schedule in the form means none: the stored one goes)
         values = {"format": None, "cron": None, **values, "name": name}
         try:
-            changed = changes.change_source(self.sessions, operator.email, name, values, self.clock())
+            changed = changes.change_source(self.sessions, operator.email, name,
+                                            {**only_shown(values, shown), "name": name}, self.clock())
         except (ConfigError, InvalidValue) as exc:
             return self._form(page, values, row, error=exc, status=400)
         return page.redirect(f"{SOURCES}/{name}/settings", done="saved" if changed else "unchanged")
@@ -103,7 +111,7 @@ class SourceForms(SettingsForms):
         problems = error.problems if isinstance(error, ConfigError) else [str(error)] if error else []
         return page.render("source_form.html", status, title=row.name if row else page._("New source"),
                            values=values, row=row, origin=origin_of(SOURCE_KIND, row, self.config),
-                           problems=problems, done=done, formats=INPUT_FORMATS,
+                           problems=problems, done=done, fields=" ".join(SHOWN), formats=INPUT_FORMATS,
                            shipped=[BUNDLED_PREFIX + name for name in bundled_names()],
                            schedule=self._schedule(values.get("cron")))
 
