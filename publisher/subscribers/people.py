@@ -5,7 +5,7 @@ from __future__ import annotations
 from collections.abc import Iterable, Iterator, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime
-from typing import Any, TypeVar
+from typing import Any, NamedTuple, TypeVar
 
 from sqlalchemy import Select, insert, select
 from sqlalchemy.orm import Session, selectinload
@@ -212,21 +212,20 @@ def save_subscribers(
         keys = [email_key(row.email) for row in chunk]
         known = {subscriber.email_key: subscriber for subscriber in session.scalars(
             _with_choices(select(Subscriber).where(Subscriber.email_key.in_(keys))))}
-        new: dict[str, SubscriberRow] = {}
-        for row in chunk:
-            key = email_key(row.email)
+        new: dict[str, _NewSubscriber] = {}
+        for key, row in zip(keys, chunk, strict=True):
             if key in new:  # the same new address again further down: stored, then changed as a known one
-                _insert(session, new, default_status, now)
+                _insert(session, new, now)
                 known[key] = session.scalars(_with_choices(select(Subscriber).where(Subscriber.email_key == key))).one()
             if key in known:
                 _update(known[key], row, default_status, now, counts)
             else:
-                new[key] = row
+                one = new[key] = _NewSubscriber(row.email, row.status or default_status, row.language or "en",
+                                                _countries(row.countries), _digests(row.digests or ()))
                 counts.new += 1
-                counts.changes.append((row.email, None, _audit_values(
-                    row.email, row.status or default_status, _countries(row.countries), row.language or "en",
-                    _digests(row.digests or ()))))
-        _insert(session, new, default_status, now)
+                counts.changes.append((one.email, None, _audit_values(one.email, one.status, one.countries,
+                                                                      one.language, one.digests)))
+        _insert(session, new, now)
         session.flush()
     return counts
 
@@ -238,20 +237,28 @@ def _with_choices(query: Select[Subscriber]) -> Select[Subscriber]:
     return query.options(selectinload(Subscriber.follows), selectinload(Subscriber.chosen))
 
 
-def _insert(session: Session, new: dict[str, SubscriberRow], default_status: SubscriberStatus,
-            now: datetime) -> None:
-    """The new subscribers, with their countries and digests, in three statements."""
+class _NewSubscriber(NamedTuple):
+    """A row's new subscriber as stored and audited: the defaults applied, its countries and
+    digests each once."""
+
+    email: str
+    status: SubscriberStatus
+    language: str
+    countries: list[str]
+    digests: list[str]
+
+
+def _insert(session: Session, new: dict[str, _NewSubscriber], now: datetime) -> None:
+    """The new subscribers (by their address's key), with their countries and digests, in three
+    statements."""
     if not new:
         return
     ids = dict(session.execute(
         insert(Subscriber).returning(Subscriber.email_key, Subscriber.id),
-        [{"email": row.email, "email_key": key, "status": row.status or default_status, "status_since": now,
-          "created": now, "language": row.language or "en", "token_nonce": new_nonce()}
-         for key, row in new.items()]).all())
-    follows = [{"subscriber_id": ids[key], "country_code": code}
-               for key, row in new.items() for code in _countries(row.countries)]
-    chosen = [{"subscriber_id": ids[key], "digest": name} for key, row in new.items()
-              for name in _digests(row.digests or ())]
+        [{"email": one.email, "email_key": key, "status": one.status, "status_since": now, "created": now,
+          "language": one.language, "token_nonce": new_nonce()} for key, one in new.items()]).all())
+    follows = [{"subscriber_id": ids[key], "country_code": code} for key, one in new.items() for code in one.countries]
+    chosen = [{"subscriber_id": ids[key], "digest": name} for key, one in new.items() for name in one.digests]
     for table, values in ((SubscriberCountry, follows), (SubscriberDigest, chosen)):
         if values:  # (no parameters at all would be one row of none)
             session.execute(insert(table), values)
@@ -297,8 +304,7 @@ def subscriber_query(status: SubscriberStatus | None = None, country: str | None
                      words: str = "") -> Select[Subscriber]:
     """Subscribers (with their countries) in address order: of a status, following a country,
     whose address holds `words`; each filter only when given."""
-    query = (select(Subscriber).options(selectinload(Subscriber.follows), selectinload(Subscriber.chosen))
-             .order_by(Subscriber.email_key))
+    query = _with_choices(select(Subscriber)).order_by(Subscriber.email_key)
     if words:
         query = query.where(Subscriber.email_key.like(containing(words.lower()), escape=ESCAPE))
     if status:
