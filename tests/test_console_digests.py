@@ -5,6 +5,7 @@ running, then its schedule changed there stops the old time firing."""
 
 from __future__ import annotations
 
+import inspect
 import json
 import re
 import time
@@ -27,6 +28,10 @@ from publisher.operators.tokens import make_token
 from publisher.store.models import AuditEntry, Edition, ScheduleRun
 from publisher.store.statuses import SubscriberStatus
 from publisher.subscribers.people import SubscriberRow, find_subscriber, save_subscribers, set_digests
+from publisher.web.console.digest_forms import SHOWN as DIGEST_SHOWN
+from publisher.web.console.digest_forms import digest_fields
+from publisher.web.console.source_forms import SHOWN as SOURCE_SHOWN
+from publisher.web.console.source_forms import source_fields
 
 FORM = {"name": "mongolia-weekly", "countries": ["MN"], "cron": "0 9 * * MON", "timezone": "Asia/Ulaanbaatar",
         "max_items": "10", "first_edition_window": "14d", "subject": "Mongolia: {releases}", "subject_zh_Hans": "",
@@ -112,6 +117,15 @@ def test_a_form_opened_before_an_upgrade_leaves_the_settings_it_did_not_show(sig
     assert "0 7 * * TUE" in kept
     cleared = save({"fields": ""})  # a form that names none: what it sent is all (the boxes off)
     assert 'name="pictures" value="yes">' in cleared and 'name="track_links" value="yes">' in cleared
+
+
+def test_each_settings_form_names_every_setting_its_fields_give() -> None:
+    """Its hidden `fields` come from SHOWN: a setting the fields give but SHOWN lacks would never
+    be saved from the form."""
+    source = {"input_format": "listing", "cron": "0 5 * * *"}  # (a blank format or schedule gives no key)
+    for fields, shown, given in ((digest_fields, DIGEST_SHOWN, {}), (source_fields, SOURCE_SHOWN, source)):
+        defaults = {name: parameter.default.default for name, parameter in inspect.signature(fields).parameters.items()}
+        assert set(fields(**defaults | given)) == set(shown), fields.__name__
 
 
 def test_digests_created_changed_and_retired_through_the_api(web) -> None:  # type: ignore[no-untyped-def]
