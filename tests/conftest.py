@@ -98,10 +98,11 @@ def pytest_sessionstart(session: pytest.Session) -> None:
 
 
 def pytest_xdist_auto_num_workers(config: pytest.Config) -> int:
-    """`-n auto` (pyproject.toml): three workers for two cores. Much of the suite's time is spent
-    waiting on processes, servers and browsers, not computing (two cores: 4 min 57 s with two
-    workers, 4 min 12 s with three)."""
-    return max(2, len(os.sched_getaffinity(0)) * 3 // 2)
+    """`-n auto` (pyproject.toml): two workers a core. Much of the suite's time is spent waiting
+    on processes, servers and browsers, not computing (two cores: 4 min 57 s with two workers,
+    4 min 12 s with three; on 2026-12-08, runs back to back: 2 min 51 s to 2 min 54 s with three,
+    2 min 31 s to 2 min 43 s with four, 2 min 51 s with five)."""
+    return max(2, len(os.sched_getaffinity(0)) * 2)
 
 
 def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
