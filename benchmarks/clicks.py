@@ -50,6 +50,8 @@ async def app(scope, receive, send):
     await send({{"type": "http.response.start", "status": 302, "headers": HEADERS}})
     await send({{"type": "http.response.body", "body": b""}})
 '''
+_REDIRECT = '    await send({{"type": "http.response.start", "status": 302, "headers": HEADERS}})'
+assert BARE.count(_REDIRECT) == 1  # the bare app's redirect, which the checking app guards
 CHECKED = '''\
 import os
 from pathlib import Path
@@ -58,11 +60,10 @@ from publisher.config import load_config
 from publisher.subscribers.keys import signing_key
 SIGNER = LinkSigner(signing_key(load_config(Path(os.environ["PUBLISHER_CONFIG"])).secrets))
 REFUSED = [(b"content-length", b"0")]
-''' + BARE.replace('    await send({{"type": "http.response.start", "status": 302, "headers": HEADERS}})',
-                   '''    if SIGNER.check(scope["path"][3:]) is None:
+''' + BARE.replace(_REDIRECT, '''    if SIGNER.check(scope["path"][3:]) is None:
         await send({{"type": "http.response.start", "status": 400, "headers": REFUSED}})
     else:
-        await send({{"type": "http.response.start", "status": 302, "headers": HEADERS}})''')
+    ''' + _REDIRECT)
 
 
 def mailed_link(folder: Path, config: Path) -> str:

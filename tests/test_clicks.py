@@ -208,6 +208,7 @@ def test_a_variants_links_are_read_once_however_many_readers_click_at_once(maile
     finally:
         event.remove(sessions.kw["bind"], "before_cursor_execute", note_read)
 
+
 def test_the_store_keeps_nothing_that_joins_a_click_to_a_reader(mailed) -> None:  # type: ignore[no-untyped-def]
     base, _path, _config, sessions, server = mailed
     readers = READERS

@@ -11,6 +11,7 @@ import re
 import time
 from datetime import UTC, datetime
 from pathlib import Path
+from typing import Any
 
 import httpx
 import pytest
@@ -101,13 +102,8 @@ def test_a_form_opened_before_an_upgrade_leaves_the_settings_it_did_not_show(sig
               "max_items": "20", "first_edition_window": "3650d", "count_clicks_for": "30d"}
 
     def save(extra: dict[str, str]) -> str:
-        form = client.get("/admin/digests/china-weekly/settings")
-        fields = re.search(r'name="fields" value="([^"]*)"', form.text).group(1)  # type: ignore[union-attr]
-        assert {"pictures", "track_links", "cron"} <= set(fields.split())
-        saved = client.post("/admin/digests/china-weekly/settings", data={
-            **values, "csrf": csrf_of(form), "fields": fields, **extra})
-        assert saved.status_code == 303
-        return client.get("/admin/digests/china-weekly/settings").text
+        return saved_form(client, "/admin/digests/china-weekly/settings", {**values, **extra},
+                          {"pictures", "track_links", "cron"})
 
     shown = save({"pictures": "yes", "track_links": "yes"})
     assert 'name="pictures" value="yes" checked' in shown and 'name="track_links" value="yes" checked' in shown
@@ -117,6 +113,17 @@ def test_a_form_opened_before_an_upgrade_leaves_the_settings_it_did_not_show(sig
     assert "0 7 * * TUE" in kept
     cleared = save({"fields": ""})  # a form that names none: what it sent is all (the boxes off)
     assert 'name="pictures" value="yes">' in cleared and 'name="track_links" value="yes">' in cleared
+
+
+def saved_form(client: Any, path: str, values: dict[str, Any], showing: set[str]) -> str:
+    """The settings form at `path` posted with `values` (its own hidden `fields`, which name at
+    least `showing`, unless `values` names others), and the form as it reads after."""
+    form = client.get(path)
+    fields = re.search(r'name="fields" value="([^"]*)"', form.text).group(1)  # type: ignore[union-attr]
+    assert showing <= set(fields.split())
+    saved = client.post(path, data={"csrf": csrf_of(form), "fields": fields, **values})
+    assert saved.status_code == 303
+    return str(client.get(path).text)
 
 
 def test_each_settings_form_names_every_setting_its_fields_give() -> None:

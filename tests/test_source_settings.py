@@ -5,7 +5,6 @@ and followed by a `publisher run` that was already running, without a restart.""
 
 from __future__ import annotations
 
-import re
 import time
 from datetime import UTC, datetime
 from pathlib import Path
@@ -16,7 +15,7 @@ from helpers import FAST_FIRE_EVERY, SEED, set_keys, sqlite_store, start_run, st
 from sqlalchemy import func, select
 from sqlalchemy.orm import Session, sessionmaker
 from test_console import csrf_of
-from test_console_digests import signed_in  # noqa: F401 (a fixture)
+from test_console_digests import saved_form, signed_in  # noqa: F401 (a fixture)
 from test_sources import SHANGHAI, office_page
 
 from publisher.clock import utc_now
@@ -144,13 +143,8 @@ def test_a_source_form_opened_before_an_upgrade_leaves_what_it_did_not_show(sign
     values = {"location": SHIPPED, "format": "listing", "cron": "0 5 * * *", "timeout": "10s", "max_bytes": "5000000"}
 
     def save(extra: dict[str, str]) -> str:
-        form = client.get("/admin/sources/ilo-news/settings")
-        fields = re.search(r'name="fields" value="([^"]*)"', form.text).group(1)  # type: ignore[union-attr]
-        assert {"fetch_pages", "format", "cron"} <= set(fields.split())
-        saved = client.post("/admin/sources/ilo-news/settings", data={**values, "csrf": csrf_of(form),
-                                                                      "fields": fields, **extra})
-        assert saved.status_code == 303
-        return client.get("/admin/sources/ilo-news/settings").text
+        return saved_form(client, "/admin/sources/ilo-news/settings", {**values, **extra},
+                          {"fetch_pages", "format", "cron"})
 
     assert 'name="fetch_pages" value="yes" checked' in save({"fetch_pages": "yes"})
     kept = save({"fields": "name location format cron timeout max_bytes", "timeout": "20s"})
