@@ -11,7 +11,7 @@ what the store recorded:
   between hand-overs);
 - where the time goes: CPU per redirect of each server process and of `publisher serve`'s
   writing process, and how busy each server was (the load generator shares the cores);
-- for reference, the bare app checking each link's MAC as publisher does (`LinkSigner.check`)
+- for reference, the bare app checking each link's MAC as publisher does (`LinkSigner.signed`)
   before its redirect, loaded just before the bare app each round: what any server that refuses
   a changed link pays on this stack.
 
@@ -60,7 +60,7 @@ from publisher.config import load_config
 from publisher.subscribers.keys import signing_key
 SIGNER = LinkSigner(signing_key(load_config(Path(os.environ["PUBLISHER_CONFIG"])).secrets))
 REFUSED = [(b"content-length", b"0")]
-''' + BARE.replace(_REDIRECT, '''    if SIGNER.check(scope["path"][3:]) is None:
+''' + BARE.replace(_REDIRECT, '''    if SIGNER.signed(scope["path"][3:]) is None:
         await send({{"type": "http.response.start", "status": 400, "headers": REFUSED}})
     else:
     ''' + _REDIRECT)

@@ -282,7 +282,10 @@ def test_a_changed_link_fails_its_check() -> None:
     assert signer.check(f"3.7.2.nonce.{mac}") is not None
     for tail in (f"3.7.1.nonce.{mac}", f"3.8.2.nonce.{mac}", f"4.7.2.nonce.{mac}", f"3.7.2.nonc.{mac}",
                  "3.7.2.nonce", f"3.7.2.nonce.{mac}.x", f"-3.7.2.nonce.{mac}", f"3.7.2.nonce.{mac.lower()}"):
-        assert signer.check(tail) is None, tail
+        assert signer.check(tail) is None and signer.signed(tail) is None, tail
+    assert signer.signed(f"3.7.2.nonce.{mac}") == ["3", "7", "2", "nonce", mac]
+    longer = "3.7.2." + "n" * 60  # longer than any value made: refused unhashed, signed or not
+    assert signer.check(f"{longer}.{signer.mac_of(longer.encode())}") is None
     assert LinkSigner("another signing key for this test, long enough").check(f"3.7.2.nonce.{mac}") is None
     assert signer.check(f"a.7.2.nonce.{signer.mac_of(b'a.7.2.nonce')}") is None  # signed, but no id
 
@@ -490,3 +493,21 @@ def _report_on_a_phone(browser, base: str, sessions: sessionmaker[Session]) -> N
     wait_for_title(browser, "Digests")
     assert "2 readers clicked (100.0%)" in browser.find_element(By.TAG_NAME, "main").text
     assert axe_violations(browser) == [] and fits(browser)
+
+
+def test_clicks_the_database_cannot_take_wait_for_it_as_many_as_are_held(tmp_path, monkeypatch, caplog) -> None:  # type: ignore[no-untyped-def]
+    from publisher.store.db import make_engine
+    from publisher.web import recorder as recorder_module
+
+    monkeypatch.setattr(recorder_module, "_MAX_NOTED", 3)
+    empty = make_engine(f"sqlite:///{tmp_path / 'empty.db'}")  # no tables: every write fails
+    recorder = recorder_module.ClickRecorder(sessionmaker(empty))
+    note = recorder.noting()
+    for link in range(5):
+        note((time.time(), "1", "1", str(link), "nonce", "00" * 16, "GET", "a browser"))
+    recorder.drain.flush()
+    assert [click[3] for click in recorder.drain.items] == ["0", "1", "2"] and recorder.dropped == 2
+    note((time.time(), "1", "1", "5", "nonce", "00" * 16, "GET", "a browser"))
+    recorder.drain.flush()  # the oldest three kept, the newest set aside; those set aside before said
+    assert [click[3] for click in recorder.drain.items] == ["0", "1", "2"] and recorder.dropped == 1
+    assert "2 clicks were not counted: 4 wait for the database" in caplog.text

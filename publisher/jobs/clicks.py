@@ -23,10 +23,12 @@ log = logging.getLogger(__name__)
 
 
 # A click as the redirect saw it, before it is stored (the nonce only ever in memory): when
-# (time.time()), the edition, variant and link, the message's nonce, the edition's click key, the
-# request's method and User-Agent. A plain tuple: made on every redirect, and handed to the
-# writing process as marshal data (web/offload.py), it costs a fraction of a named one.
-Noted = tuple[float, int, int, int, str, str, str, str]
+# (time.time()), the edition, variant and link (their numbers' digits, as the link spelled them
+# and the redirect checked them against the variant's: no number made on its way), the message's
+# nonce, the edition's click key, the request's method and User-Agent. A plain tuple: made on
+# every redirect, and handed to the writing process as marshal data (web/offload.py), it costs a
+# fraction of a named one.
+Noted = tuple[float, str, str, str, str, str, str, str]
 
 
 def record_clicks(sessions: sessionmaker[Session], noted: Sequence[Noted]) -> int:
@@ -36,9 +38,9 @@ def record_clicks(sessions: sessionmaker[Session], noted: Sequence[Noted]) -> in
     if not noted:
         return 0
     with sessions.begin() as session:
-        counted = set(session.scalars(select(Edition.id).where(
-            Edition.id.in_({click[1] for click in noted}), Edition.click_key.is_not(None))))
-        rows = [ClickRow(edition, variant, link, reader_of(nonce, key), at, set_aside(method, agent))
+        counted = {str(edition) for edition in session.scalars(select(Edition.id).where(
+            Edition.id.in_({int(click[1]) for click in noted}), Edition.click_key.is_not(None)))}
+        rows = [ClickRow(int(edition), int(variant), int(link), reader_of(nonce, key), at, set_aside(method, agent))
                 for at, edition, variant, link, nonce, key, method, agent in noted if edition in counted]
         insert_clicks(session, rows)
     return len(rows)

@@ -37,13 +37,16 @@ class AccessLog:
         self.line = line or line_in_use()
         self.drain: Drain[_Noted] = Drain(offload.writer("access", self._write) if offload else self._write,
                                           _EVERY, "access-log")
+        self.drain.start()  # a served app's: its requests come next
+        self._add = self.drain.items.append  # an append, on every request's way
 
     def note(self, scope: Scope, status: int) -> None:
-        self.drain.add((time.time(), *_request(scope), status))
+        self._add((time.time(), scope.get("client"), scope["method"], scope.get("root_path", "") + scope["path"],
+                   scope["query_string"], scope["http_version"], status))
 
     def noting(self, scope: Scope, send: Send) -> Send:
         """`send`, noting the status of the response it starts."""
-        note, request = self.drain.add, _request(scope)  # the request as it came: routing changes the scope
+        note, request = self._add, _request(scope)  # the request as it came: routing changes the scope
 
         async def noting(message: Message) -> None:
             if message["type"] == "http.response.start":

@@ -26,7 +26,7 @@ from sqlalchemy.orm import Session, sessionmaker
 from starlette.concurrency import run_in_threadpool
 from starlette.types import Scope, Send
 
-from publisher.clicks.links import Click, LinkSigner
+from publisher.clicks.links import LinkSigner, spells_an_id
 from publisher.clock import utc_now
 from publisher.config import Config
 from publisher.store.clicks import variant_targets
@@ -47,9 +47,12 @@ _Headers = tuple[tuple[bytes, bytes], ...]
 
 @dataclass(frozen=True)
 class VariantLinks:
-    edition: int
+    """A variant's links as the redirect meets them: its edition and link numbers as counted
+    links spell them (digits, as str() writes them), no number made on a redirect's way."""
+
+    edition: str
     key: str | None  # the edition's click key; None: its counting has ended
-    targets: dict[int, _Headers]  # link number: the redirect's headers, to where it leads now
+    targets: dict[str, _Headers]  # link number: the redirect's headers, to where it leads now
 
 
 _Kept = tuple[float, VariantLinks | None]  # when read (time.monotonic()), what was read
@@ -77,25 +80,29 @@ class ClickFront:
         # a tenth of the cost of a datetime made and converted on every redirect.
         self._stamp: Callable[[], float] = time.time if clock is utc_now else lambda: clock().timestamp()
         self.recorder = ClickRecorder(sessions, offload)
-        self.kept: dict[int, _Kept] = {}
-        self._reading: dict[int, asyncio.Future[_Kept]] = {}  # variant: its read under way
+        self._noted = self.recorder.noting()
+        self.kept: dict[str, _Kept] = {}  # by the variant's number as its links spell it
+        self._reading: dict[str, asyncio.Future[_Kept]] = {}  # variant: its read under way
 
     async def answer(self, scope: Scope, send: Send) -> int:
         """302 when the link (a GET or HEAD under PREFIX) is one it can answer; else 0: the
         app's page says what is wrong with it."""
-        click = self.signer.check(scope["path"][len(CLICK_PATH):])
-        if click is None:
+        signed = self.signer.signed(scope["path"][len(CLICK_PATH):])
+        if signed is None:
             return 0
-        kept = self.kept.get(click.variant)
+        edition, variant, link, nonce, _ = signed
+        kept = self.kept.get(variant)
         if kept is None or time.monotonic() - kept[0] > _KEPT:  # a coroutine only when it must read
-            kept = await self._fresh(click.variant, kept)
+            kept = await self._fresh(variant, kept)
         links = kept[1]
-        if links is None or links.edition != click.edition:
+        # The edition and link as the variant's own (a variant not an id's digits was read as none).
+        if links is None or links.edition != edition:
             return 0
-        headers = links.targets.get(click.link)
+        headers = links.targets.get(link)
         if headers is None:
             return 0
-        self._note(scope, click, links)
+        if links.key is not None:  # else counting has ended: the link still leads on
+            self._note(scope, edition, variant, link, nonce, links.key)
         await send({"type": "http.response.start", "status": 302, "headers": headers})
         await send({"type": "http.response.body", "body": b""})
         return 302
@@ -103,7 +110,7 @@ class ClickFront:
     def stop(self) -> None:
         self.recorder.stop()
 
-    async def _fresh(self, variant_id: int, kept: _Kept | None) -> _Kept:
+    async def _fresh(self, variant_id: str, kept: _Kept | None) -> _Kept:
         """What is held while it is not too old, a read started if none is under way; else
         that read's result. One read per variant at a time: a popular edition's links, due
         again, were read by every request that came while they were read."""
@@ -114,13 +121,14 @@ class ClickFront:
             return kept
         return await asyncio.shield(reading)  # a request gone (its client) leaves the read to the others
 
-    async def _read(self, variant_id: int, kept: _Kept | None) -> _Kept:
+    async def _read(self, variant_id: str, kept: _Kept | None) -> _Kept:
+        self.recorder.start()  # a variant's links read: its clicks come next
         try:
             links = await run_in_threadpool(self._load, variant_id)
         except SQLAlchemyError as exc:
             if kept is None:
                 raise
-            log.warning("counted links: cannot read variant %d's links (%s); answering with those held",
+            log.warning("counted links: cannot read variant %s's links (%s); answering with those held",
                         variant_id, exc.__class__.__name__)
             links = kept[1]  # and read again in _KEPT seconds
         finally:
@@ -130,27 +138,26 @@ class ClickFront:
         fresh = self.kept[variant_id] = (time.monotonic(), links)
         return fresh
 
-    def _load(self, variant_id: int) -> VariantLinks | None:
+    def _load(self, variant_id: str) -> VariantLinks | None:
+        if not spells_an_id(variant_id):
+            return None
         with self.sessions() as session:
-            found = variant_targets(session, variant_id)
+            found = variant_targets(session, int(variant_id))
         if found is None:
             return None
         # A withdrawn release's link lands on its page here, which says it was withdrawn (410).
-        targets = {target.number: _redirect_headers(release_url(self.config.site, target.slug)
-                                                    if target.withdrawn and target.slug else target.target)
+        targets = {str(target.number): _redirect_headers(release_url(self.config.site, target.slug)
+                                                         if target.withdrawn and target.slug else target.target)
                    for target in found.targets}
-        return VariantLinks(found.edition, found.key, targets)
+        return VariantLinks(str(found.edition), found.key, targets)
 
-    def _note(self, scope: Scope, click: Click, links: VariantLinks) -> None:
-        if links.key is None:  # counting has ended: the link still leads on
-            return
+    def _note(self, scope: Scope, edition: str, variant: str, link: str, nonce: str, key: str) -> None:
         agent = b""
         for name, value in scope["headers"]:
             if name == b"user-agent":
                 agent = value
                 break
-        self.recorder.note((self._stamp(), click.edition, click.variant, click.link, click.nonce, links.key,
-                            scope["method"], agent.decode("latin-1")))
+        self._noted((self._stamp(), edition, variant, link, nonce, key, scope["method"], agent.decode("latin-1")))
 
 
 def _redirect_headers(target: str) -> _Headers:

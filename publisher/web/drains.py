@@ -28,6 +28,11 @@ class Drain(Generic[T]):
     def add(self, item: T) -> None:
         self.items.append(item)
         if self._thread is None:
+            self.start()
+
+    def start(self) -> None:
+        """The thread started, if it is not (for those who append to `items` themselves)."""
+        if self._thread is None:
             self._thread = threading.Thread(target=self._drain_forever, name=self._name, daemon=True)
             self._thread.start()
 

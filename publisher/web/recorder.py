@@ -5,6 +5,7 @@ the server's process, or, behind `publisher serve` and `publisher run`, in its w
 from __future__ import annotations
 
 import logging
+from collections.abc import Callable
 
 from sqlalchemy.orm import Session, sessionmaker
 
@@ -36,6 +37,14 @@ class ClickRecorder:
             return
         self.drain.add(click)
 
+    def noting(self) -> Callable[[Noted], None]:
+        """How the redirect notes a click at the cost of an append (web/clicks.py), once it has
+        started the writing (`start`); what is held is bounded when a write fails instead."""
+        return self.drain.items.append
+
+    def start(self) -> None:
+        self.drain.start()
+
     def note_all(self, clicks: list[Noted]) -> None:
         for click in clicks:
             self.note(click)
@@ -46,9 +55,11 @@ class ClickRecorder:
             self.dropped = 0
         try:
             record_clicks(self.sessions, batch)
-        except Exception:  # the database is away: they wait for the next write
+        except Exception:  # the database is away: they wait for the next write, as many as are held
             log.exception("%d clicks could not be written; trying again", len(batch))
-            self.drain.items.extendleft(reversed(batch))
+            room = max(_MAX_NOTED - len(self.drain.items), 0)
+            self.dropped += max(len(batch) - room, 0)
+            self.drain.items.extendleft(reversed(batch[:room]))
 
     def stop(self) -> None:
         self.drain.stop()
