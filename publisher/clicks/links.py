@@ -131,7 +131,19 @@ def _urlsafe(data: bytes) -> bytes:
     return binascii.b2a_base64(data, newline=False).translate(_URLSAFE)
 
 
-def reader_of(nonce: str, key: str) -> str:
-    """What a click keeps of its message's random value: a hash keyed by the edition's click key,
-    which is deleted when counting ends (after that, not even the message itself leads to it)."""
-    return hashlib.blake2b(nonce.encode(), key=bytes.fromhex(key), digest_size=16).hexdigest()
+class ReaderHashes:
+    """What clicks keep of their messages' random values: a hash keyed by the edition's click key,
+    which is deleted when counting ends (after that, not even the message itself leads to it).
+    Made for one batch of clicks: each edition's keyed hash made once and copied for each click
+    (the key's own block hashed once, not for every click), and dropped with the batch."""
+
+    def __init__(self) -> None:
+        self._keyed: dict[str, hashlib.blake2b] = {}  # click key: a hash keyed by it
+
+    def __call__(self, nonce: str, key: str) -> str:
+        keyed = self._keyed.get(key)
+        if keyed is None:
+            keyed = self._keyed[key] = hashlib.blake2b(key=bytes.fromhex(key), digest_size=16)
+        reader = keyed.copy()
+        reader.update(nonce.encode())
+        return reader.hexdigest()

@@ -13,7 +13,7 @@ from sqlalchemy.orm import Session, sessionmaker
 
 from publisher.clicks.counts import edition_links, live_clicks
 from publisher.clicks.figures import Counted
-from publisher.clicks.links import reader_of
+from publisher.clicks.links import ReaderHashes
 from publisher.clicks.machines import set_aside
 from publisher.store.clicks import ClickRow, insert_clicks
 from publisher.store.digests import digest_named
@@ -40,6 +40,7 @@ def record_clicks(sessions: sessionmaker[Session], noted: Sequence[Noted]) -> in
     with sessions.begin() as session:
         counted = {str(edition) for edition in session.scalars(select(Edition.id).where(
             Edition.id.in_({int(click[1]) for click in noted}), Edition.click_key.is_not(None)))}
+        reader_of = ReaderHashes()
         rows = [ClickRow(int(edition), int(variant), int(link), reader_of(nonce, key), at, set_aside(method, agent))
                 for at, edition, variant, link, nonce, key, method, agent in noted if edition in counted]
         insert_clicks(session, rows)
