@@ -1,16 +1,17 @@
-"""Where a variant's counted links lead, as the redirect reads it; and clicks written as one
-statement per batch, whatever its size: SQLite reads the rows from one
-JSON parameter (json_each), PostgreSQL from arrays (unnest).
+"""Where a variant's counted links lead, as the redirect reads it; and clicks written in a few
+statements per batch, whatever its size: SQLite takes up to 500 rows a statement (one VALUES list
+of them), PostgreSQL a whole batch from arrays (unnest).
 
-One statement matters more than its speed: the driver lets go of the interpreter lock around
+Few statements matter more than their speed: the driver lets go of the interpreter lock around
 each statement it runs, and a writer thread that must take it back for every row of a batch,
 while the web server keeps it busy, waits up to a switch interval each time (measured: an
-executemany of a second's clicks under load fell seconds behind)."""
+executemany of a second's clicks under load fell seconds behind). On SQLite the VALUES lists took
+3.0 µs a row, where one statement reading a JSON parameter (json_each) took 6.6 (2,500 rows, the
+JSON made included)."""
 
 from __future__ import annotations
 
 import functools
-import json
 from collections.abc import Sequence
 from datetime import UTC, datetime
 from typing import NamedTuple
@@ -21,10 +22,7 @@ from sqlalchemy.orm import Session
 from publisher.store.models import Edition, EditionLink, EditionVariant, Release
 
 _COLUMNS = "edition_id, variant_id, link, reader, at, automatic"
-_SQLITE = text(f"""INSERT INTO link_clicks ({_COLUMNS})
-SELECT json_extract(value, '$[0]'), json_extract(value, '$[1]'), json_extract(value, '$[2]'),
-       json_extract(value, '$[3]'), json_extract(value, '$[4]'), json_extract(value, '$[5]')
-FROM json_each(:rows)""")
+_SQLITE_ROWS = 500  # a statement: 3,000 parameters, well within SQLite's 32,766
 _POSTGRESQL = text(f"""INSERT INTO link_clicks ({_COLUMNS})
 SELECT * FROM unnest(CAST(:editions AS integer[]), CAST(:variants AS integer[]), CAST(:links AS integer[]),
                      CAST(:readers AS varchar[]), CAST(:times AS timestamptz[]), CAST(:automatic AS varchar[]))""")
@@ -48,7 +46,16 @@ def insert_clicks(session: Session, rows: Sequence[ClickRow]) -> None:
                                       "times": [datetime.fromtimestamp(at, UTC) for at in times],
                                       "automatic": automatic})
         return
-    session.execute(_SQLITE, {"rows": json.dumps([(*row[:4], _sqlite_time(row.at), row.automatic) for row in rows])})
+    connection = session.connection()
+    for start in range(0, len(rows), _SQLITE_ROWS):
+        chunk = rows[start:start + _SQLITE_ROWS]
+        connection.exec_driver_sql(_sqlite_insert(len(chunk)), tuple(
+            value for row in chunk for value in (*row[:4], _sqlite_time(row.at), row.automatic)))
+
+
+@functools.lru_cache(maxsize=4)  # the full chunk's, and a batch's last
+def _sqlite_insert(count: int) -> str:
+    return f"INSERT INTO link_clicks ({_COLUMNS}) VALUES " + ", ".join(["(?, ?, ?, ?, ?, ?)"] * count)
 
 
 def _sqlite_time(at: float) -> str:
