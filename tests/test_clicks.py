@@ -519,4 +519,5 @@ def test_clicks_the_database_cannot_take_wait_for_it_as_many_as_are_held(tmp_pat
     note((time.time(), "1", "1", "5", "nonce", "00" * 16, "GET", "a browser"))
     recorder.drain.flush()  # the oldest three kept, the newest set aside; those set aside before said
     assert [click[3] for click in recorder.drain.items] == ["0", "1", "2"] and recorder.dropped == 1
-    assert "2 clicks were not counted: 4 wait for the database" in caplog.text
+    assert "2 clicks were not counted: the database could not take them, and at most 3 are kept waiting for it; " \
+           "trying 4 now" in caplog.text

@@ -51,7 +51,8 @@ class ClickRecorder:
 
     def _record(self, batch: list[Noted]) -> None:
         if self.dropped:
-            log.warning("%d clicks were not counted: %d wait for the database", self.dropped, len(batch))
+            log.warning("%d clicks were not counted: the database could not take them, and at most %d are kept "
+                        "waiting for it; trying %d now", self.dropped, _MAX_NOTED, len(batch))
             self.dropped = 0
         try:
             record_clicks(self.sessions, batch)
