@@ -41,8 +41,7 @@ class AccessLog:
         self._add = self.drain.items.append  # an append, on every request's way
 
     def note(self, scope: Scope, status: int) -> None:
-        self._add((time.time(), scope.get("client"), scope["method"], scope.get("root_path", "") + scope["path"],
-                   scope["query_string"], scope["http_version"], status))
+        self._add((time.time(), *_request(scope), status))
 
     def noting(self, scope: Scope, send: Send) -> Send:
         """`send`, noting the status of the response it starts."""
